@@ -1,0 +1,48 @@
+//! The first start of an empty stack: one manage token, one project `Main`, one admin member.
+
+use stowage_types::auth::Role;
+use stowage_types::{time, Result};
+
+use crate::manage::{find_or_create_user, insert_master_token, normalize_email};
+use crate::{secrets, Core};
+
+const BOOTSTRAPPED: &str = "bootstrapped";
+
+/// What the first start created, with the secrets to print once.
+pub struct Bootstrapped {
+    /// The generated manage token secret; `None` when the operator supplied one.
+    pub generated_manage_token: Option<String>,
+    pub project_id: i64,
+    pub project_name: String,
+    pub admin_email: String,
+    pub admin_token: String,
+}
+
+/// Bootstraps the stack unless that was done before. Everything is created in one transaction:
+/// a crash half way leaves an empty stack that bootstraps again on the next start.
+pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -> Result<Option<Bootstrapped>> {
+    let admin_email = normalize_email(admin_email)?;
+    core.store
+        .write(move |w| {
+            if w.stack_meta(BOOTSTRAPPED)?.is_some() {
+                return Ok(None);
+            }
+            let now = time::now();
+            let generated = manage_token.is_none();
+            let manage_secret = manage_token.unwrap_or_else(secrets::new_manage_secret);
+            w.insert_manage_token("bootstrap", &secrets::hash(&manage_secret), now)?;
+            let project = w.insert_project("Main", now)?;
+            let user = find_or_create_user(w, &admin_email, now)?;
+            w.insert_member(project.id, user.id, Role::Admin, now)?;
+            let (_, admin_token) = insert_master_token(w, project.id, &user, now)?;
+            w.set_stack_meta(BOOTSTRAPPED, &now.to_string())?;
+            Ok(Some(Bootstrapped {
+                generated_manage_token: generated.then_some(manage_secret),
+                project_id: project.id,
+                project_name: project.name,
+                admin_email,
+                admin_token,
+            }))
+        })
+        .await
+}

@@ -1,0 +1,245 @@
+//! Buckets: create, list, detail, update, delete (synchronously or as a job).
+
+use serde_json::json;
+use stowage_types::auth::{AnyToken, CreateBuckets, Granted, ManageBucket, ReadBucket};
+use stowage_types::job::Job;
+use stowage_types::names::{validate_bucket_name, BucketId, Stage};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::events::{record, Happened};
+use crate::records::{Bucket, MetadataEntry};
+use crate::Ctx;
+
+/// The table backend buckets of this stack use.
+pub const BACKEND: &str = "sqlite";
+
+/// A bucket with what a view may include.
+pub struct BucketView {
+    pub bucket: Bucket,
+    /// Filled when the caller asked for metadata (list `include=metadata`, and always in detail).
+    pub metadata: Option<Vec<MetadataEntry>>,
+}
+
+/// Fields of a new bucket as the client sent them.
+#[derive(Debug, Default)]
+pub struct NewBucket {
+    pub name: Option<String>,
+    pub stage: Option<String>,
+    pub description: Option<String>,
+    pub display_name: Option<String>,
+    pub backend: Option<String>,
+    pub color: Option<String>,
+}
+
+fn not_found(project_id: i64, id: &str) -> Error {
+    Error::new(Code::BucketNotFound, format!("The bucket \"{id}\" was not found in the project \"{project_id}\""))
+}
+
+/// Parses a bucket id from a path; an id that cannot exist is simply not found.
+pub fn parse_id(project_id: i64, id: &str) -> Result<BucketId> {
+    BucketId::parse(id).ok_or_else(|| not_found(project_id, id))
+}
+
+/// Creates a bucket.
+pub async fn create(ctx: &Ctx, grant: &Granted<CreateBuckets>, input: NewBucket) -> Result<Bucket> {
+    let name = input.name.unwrap_or_default();
+    validate_bucket_name("name", &name)?;
+    let stage = Stage::parse(input.stage.as_deref().unwrap_or("in"))?;
+    let display_name = input.display_name.filter(|d| !d.is_empty()).unwrap_or_else(|| name.clone());
+    validate_bucket_name("displayName", &display_name)?;
+    if let Some(backend) = input.backend.as_deref().filter(|b| !b.is_empty() && *b != BACKEND) {
+        return Err(Error::new(
+            Code::BucketValidation,
+            format!("Invalid data - backend: \"{backend}\" is not available in this project; use \"{BACKEND}\"."),
+        ));
+    }
+    let id = BucketId::new(stage, &name);
+    let now = time::now();
+    let bucket = Bucket {
+        project_id: grant.project_id(),
+        id: id.to_string(),
+        name: id.name().to_string(),
+        display_name,
+        stage: stage.as_str().to_string(),
+        description: input.description.unwrap_or_default(),
+        backend: BACKEND.into(),
+        color: input.color.filter(|c| !c.is_empty()),
+        created: now,
+        updated: None,
+        last_change: None,
+    };
+    let token = grant.token().clone();
+    let ctx = ctx.clone();
+    ctx.core
+        .store
+        .clone()
+        .write(move |w| {
+            if w.bucket(bucket.project_id, &bucket.id)?.is_some() {
+                return Err(Error::new(
+                    Code::BucketAlreadyExists,
+                    format!("The bucket \"{}\" already exists in stage \"{}\".", bucket.name, bucket.stage),
+                ));
+            }
+            if w.bucket_by_display_name(bucket.project_id, &bucket.display_name)?.is_some() {
+                return Err(Error::new(
+                    Code::BucketAlreadyExists,
+                    format!("The display name \"{}\" already exists in project.", bucket.display_name),
+                ));
+            }
+            w.insert_bucket(&bucket)?;
+            let happened =
+                Happened::about("storage.bucketCreated", "bucket", &bucket.id, format!("Created bucket {}", bucket.id));
+            record(w, &ctx, bucket.project_id, Some(&token), happened)?;
+            Ok(bucket)
+        })
+        .await
+}
+
+/// Lists the buckets the token can read; records `storage.bucketsListed`.
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, with_metadata: bool) -> Result<Vec<BucketView>> {
+    let token = grant.token().clone();
+    let ctx = ctx.clone();
+    ctx.core
+        .store
+        .clone()
+        .write(move |w| {
+            let mut views = Vec::new();
+            for bucket in w.buckets(token.project_id)? {
+                if token.bucket_access(&bucket.id).is_none() {
+                    continue;
+                }
+                let metadata =
+                    if with_metadata { Some(w.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
+                views.push(BucketView { bucket, metadata });
+            }
+            let happened = Happened {
+                event: "storage.bucketsListed",
+                message: "Listed buckets".into(),
+                object: None,
+                params: json!({}),
+            };
+            record(w, &ctx, token.project_id, Some(&token), happened)?;
+            Ok(views)
+        })
+        .await
+}
+
+/// One bucket with its metadata.
+pub async fn detail(ctx: &Ctx, grant: &Granted<ReadBucket>) -> Result<BucketView> {
+    let project_id = grant.project_id();
+    let id = grant.scope().0.to_string();
+    ctx.core
+        .store
+        .read(move |r| {
+            let bucket = r.bucket(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
+            let metadata = r.metadata(project_id, "bucket", &id)?;
+            Ok(BucketView { bucket, metadata: Some(metadata) })
+        })
+        .await
+}
+
+/// Changeable fields of a bucket; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct BucketChanges {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+}
+
+/// Updates a bucket.
+pub async fn update(ctx: &Ctx, grant: &Granted<ManageBucket>, changes: BucketChanges) -> Result<BucketView> {
+    if let Some(display_name) = &changes.display_name {
+        validate_bucket_name("displayName", display_name)?;
+    }
+    let token = grant.token().clone();
+    let id = grant.scope().0.to_string();
+    let ctx = ctx.clone();
+    ctx.core
+        .store
+        .clone()
+        .write(move |w| {
+            let project_id = token.project_id;
+            let mut bucket = w.bucket(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
+            if let Some(display_name) = changes.display_name {
+                if w.bucket_by_display_name(project_id, &display_name)?.is_some() {
+                    return Err(Error::new(
+                        Code::BucketAlreadyExists,
+                        format!("The display name \"{display_name}\" already exists in project."),
+                    ));
+                }
+                bucket.display_name = display_name;
+            }
+            if let Some(description) = changes.description {
+                bucket.description = description;
+            }
+            if let Some(color) = changes.color {
+                bucket.color = (!color.is_empty()).then_some(color);
+            }
+            let now = time::now();
+            w.update_bucket(&bucket, now)?;
+            bucket.updated = Some(now);
+            let happened =
+                Happened::about("storage.bucketUpdated", "bucket", &bucket.id, format!("Updated bucket {}", bucket.id));
+            record(w, &ctx, project_id, Some(&token), happened)?;
+            let metadata = w.metadata(project_id, "bucket", &bucket.id)?;
+            Ok(BucketView { bucket, metadata: Some(metadata) })
+        })
+        .await
+}
+
+/// How to delete a bucket.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeleteOptions {
+    /// Delete the bucket with its tables. Buckets hold no tables until table storage lands
+    /// (issue 4), so today this is only echoed in the job's parameters.
+    pub force: bool,
+    /// Run as a job and answer with it.
+    pub run_async: bool,
+}
+
+/// Deletes a bucket now (`Ok(None)`) or as a job (`Ok(Some(job))`). A missing bucket is reported
+/// at once, also when a job was asked for.
+pub async fn delete(ctx: &Ctx, grant: Granted<ManageBucket>, options: DeleteOptions) -> Result<Option<Job>> {
+    let project_id = grant.project_id();
+    let id = grant.scope().0.to_string();
+    let exists = {
+        let id = id.clone();
+        ctx.core.store.read(move |r| r.bucket(project_id, &id)).await?.is_some()
+    };
+    if !exists {
+        return Err(not_found(project_id, &id));
+    }
+    if !options.run_async {
+        delete_now(ctx, &grant).await?;
+        return Ok(None);
+    }
+    let params = json!({ "bucketId": id, "force": options.force });
+    let work_ctx = ctx.clone();
+    let token = grant.token().clone();
+    let job = ctx
+        .core
+        .jobs
+        .submit(ctx, &token, "bucketDelete", params, None, async move {
+            delete_now(&work_ctx, &grant).await.map(|()| serde_json::Value::Null)
+        })
+        .await?;
+    Ok(Some(job))
+}
+
+async fn delete_now(ctx: &Ctx, grant: &Granted<ManageBucket>) -> Result<()> {
+    let token = grant.token().clone();
+    let id = grant.scope().0.to_string();
+    let ctx = ctx.clone();
+    ctx.core
+        .store
+        .clone()
+        .write(move |w| {
+            let project_id = token.project_id;
+            if !w.delete_bucket(project_id, &id)? {
+                return Err(not_found(project_id, &id));
+            }
+            let happened = Happened::about("storage.bucketDeleted", "bucket", &id, format!("Deleted bucket {id}"));
+            record(w, &ctx, project_id, Some(&token), happened)
+        })
+        .await
+}

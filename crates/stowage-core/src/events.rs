@@ -1,0 +1,398 @@
+//! Events: recording them with each operation, listing them with filters and the `q` search,
+//! and creating external events through the API.
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use stowage_store::Writer;
+
+use stowage_types::auth::{AnyToken, Granted, ReadBucket, ReadToken, Token};
+use stowage_types::event::{Event, EventField, EventFilter, NewEvent};
+use stowage_types::time;
+use stowage_types::{Code, Error, Result};
+
+use crate::Ctx;
+
+/// Largest listing page.
+pub const MAX_LIMIT: i64 = 10_000;
+/// Largest external event, in bytes of its JSON form.
+pub const MAX_EVENT_BYTES: usize = 200 * 1024;
+/// Events older than this are pruned.
+pub const RETENTION_SECS: i64 = 183 * 24 * 3600;
+
+/// What an operation says about itself; [`record`] fills in project, branch, token and context.
+pub struct Happened<'a> {
+    pub event: &'a str,
+    pub message: String,
+    pub object: Option<(&'a str, String, String)>,
+    pub params: Value,
+}
+
+impl<'a> Happened<'a> {
+    /// An event about an object: (type, id, name).
+    pub fn about(event: &'a str, object_type: &'a str, object_id: &str, message: String) -> Self {
+        Happened {
+            event,
+            message,
+            object: Some((object_type, object_id.to_string(), object_id.to_string())),
+            params: json!({}),
+        }
+    }
+
+    /// Adds params.
+    pub fn with_params(mut self, params: Value) -> Self {
+        self.params = params;
+        self
+    }
+}
+
+/// The event context of a request.
+fn context(ctx: &Ctx) -> Value {
+    json!({
+        "remoteAddr": ctx.remote_addr,
+        "httpReferer": null,
+        "httpUserAgent": ctx.user_agent,
+        "apiVersion": "2",
+        "userAgent": ctx.user_agent,
+        "async": false,
+    })
+}
+
+/// Records an event made by `token` (or by the stack itself when `None`) in project `project_id`,
+/// inside the caller's transaction.
+pub fn record(w: &Writer<'_>, ctx: &Ctx, project_id: i64, token: Option<&Token>, happened: Happened<'_>) -> Result<()> {
+    let branch_id = w.default_branch(project_id)?.id;
+    let (object_type, object_id, object_name) = match happened.object {
+        Some((kind, id, name)) => (Some(kind.to_string()), Some(id), Some(name)),
+        None => (None, None, None),
+    };
+    let event = NewEvent {
+        project_id,
+        branch_id,
+        event: happened.event.to_string(),
+        component: "storage".into(),
+        message: happened.message,
+        description: String::new(),
+        kind: "info".into(),
+        run_id: ctx.run_id.clone(),
+        configuration_id: None,
+        object_type,
+        object_id,
+        object_name,
+        params: happened.params,
+        results: json!({}),
+        performance: json!({}),
+        context: context(ctx),
+        token_id: token.map(|token| token.id),
+        token_name: token.map(|token| token.description.clone()),
+    };
+    w.insert_event(&event, &uuid::Uuid::now_v7().to_string(), time::now())?;
+    Ok(())
+}
+
+/// Listing parameters as the API takes them (already parsed from strings).
+#[derive(Debug, Default, Clone)]
+pub struct ListParams {
+    pub since_id: Option<String>,
+    pub max_id: Option<String>,
+    pub component: Option<String>,
+    pub configuration_id: Option<String>,
+    pub run_id: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub sort_order: Option<String>,
+}
+
+/// Which feed to list.
+enum Feed {
+    /// All events of the project the token may see.
+    Project,
+    /// Events about one bucket.
+    Bucket(String),
+    /// Events about a token or made by it.
+    Token(i64),
+}
+
+/// Parses the supported subset of the Elasticsearch query syntax: terms joined by ` AND `, each
+/// `field:value` (value optionally in double quotes) or a bare word searched in message and name.
+pub fn parse_query(q: &str, filter: &mut EventFilter) -> Result<()> {
+    let fail = || Error::new(Code::EventQueryInvalid, format!("Failed to parse query \"{q}\"."));
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(());
+    }
+    for term in q.split(" AND ") {
+        let term = term.trim();
+        if term.is_empty() {
+            return Err(fail());
+        }
+        if let Some((field, value)) = term.split_once(':') {
+            let field = EventField::parse(field).ok_or_else(fail)?;
+            let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(quoted) => quoted,
+                None => value,
+            };
+            if value.is_empty() || !value.chars().all(|c| c.is_alphanumeric() || "-_.@".contains(c)) {
+                return Err(fail());
+            }
+            filter.fields.push((field, value.to_string()));
+        } else if term.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
+            filter.words.push(term.to_string());
+        } else {
+            return Err(fail());
+        }
+    }
+    Ok(())
+}
+
+fn parse_limit(params: &ListParams) -> Result<(i64, i64)> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::validation(format!(
+            "Parameter \"limit\" must be between 1 and {MAX_LIMIT}, {limit} given."
+        )));
+    }
+    let offset = params.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Error::validation("Parameter \"offset\" must not be negative."));
+    }
+    Ok((limit, offset))
+}
+
+/// Lists the project's events the token may see.
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, params: ListParams) -> Result<Vec<Event>> {
+    list_feed(ctx, grant.token(), Feed::Project, params).await
+}
+
+/// Lists events about a bucket.
+pub async fn list_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>, params: ListParams) -> Result<Vec<Event>> {
+    let project_id = grant.project_id();
+    let bucket_id = grant.scope().0.to_string();
+    let exists = {
+        let bucket_id = bucket_id.clone();
+        ctx.core.store.read(move |r| r.bucket(project_id, &bucket_id)).await?.is_some()
+    };
+    if !exists {
+        return Err(Error::new(
+            Code::BucketNotFound,
+            format!("The bucket \"{bucket_id}\" was not found in the project \"{project_id}\""),
+        ));
+    }
+    list_feed(ctx, grant.token(), Feed::Bucket(bucket_id), params).await
+}
+
+/// Lists a token's feed: events about the token and events it made.
+pub async fn list_token(ctx: &Ctx, grant: &Granted<ReadToken>, params: ListParams) -> Result<Vec<Event>> {
+    let project_id = grant.project_id();
+    let token_id = grant.scope().0;
+    let exists = ctx.core.store.read(move |r| r.token(project_id, token_id)).await?.is_some();
+    if !exists {
+        return Err(Error::new(Code::TokenNotFound, format!("Token with id \"{token_id}\" was not found.")));
+    }
+    list_feed(ctx, grant.token(), Feed::Token(token_id), params).await
+}
+
+async fn list_feed(ctx: &Ctx, token: &Arc<Token>, feed: Feed, params: ListParams) -> Result<Vec<Event>> {
+    let token = token.clone();
+    let (limit, offset) = parse_limit(&params)?;
+    let ascending = match params.sort_order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(Error::validation(format!(
+                "Parameter \"sortOrder\" must be \"asc\" or \"desc\", \"{other}\" given."
+            )))
+        }
+    };
+    let mut filter = EventFilter {
+        project_id: token.project_id,
+        component: params.component,
+        configuration_id: params.configuration_id,
+        run_id: params.run_id,
+        limit,
+        offset,
+        ascending,
+        ..EventFilter::default()
+    };
+    if let Some(q) = &params.q {
+        parse_query(q, &mut filter)?;
+    }
+    match feed {
+        Feed::Project => {}
+        Feed::Bucket(id) => filter.about_object = Some(("bucket".to_string(), id)),
+        Feed::Token(id) => filter.token_feed = Some(id),
+    }
+    // A token that may not see all events sees its own; its own feed already is that.
+    if !token.sees_all_events() && !feed_is_own(&filter, &token) {
+        filter.made_by_token = Some(token.id);
+    }
+    ctx.core
+        .store
+        .read(move |r| {
+            filter.branch_id = Some(r.default_branch(filter.project_id)?.id);
+            let resolve = |value: Option<String>, name: &str| -> Result<Option<i64>> {
+                match value {
+                    None => Ok(None),
+                    Some(value) => match value.parse::<i64>() {
+                        Ok(id) => Ok(Some(id)),
+                        // A uuid that names no event of the project matches nothing after or before it.
+                        Err(_) => r.event_id(filter.project_id, &value)?.map(Some).ok_or_else(|| {
+                            Error::new(
+                                Code::EventNotFound,
+                                format!("Event \"{value}\" given as \"{name}\" was not found."),
+                            )
+                        }),
+                    },
+                }
+            };
+            filter.since_id = resolve(params.since_id, "sinceId")?;
+            filter.max_id = resolve(params.max_id, "maxId")?;
+            r.events(&filter)
+        })
+        .await
+}
+
+/// True when the listing is the token's own feed, which includes events about it made by others
+/// (such as its creation).
+fn feed_is_own(filter: &EventFilter, token: &Token) -> bool {
+    filter.token_feed == Some(token.id)
+}
+
+/// One event by id or uuid, if the token may see it.
+pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: String) -> Result<Event> {
+    let token = grant.token().clone();
+    let event = ctx.core.store.read(move |r| r.event(token.project_id, &id)).await?;
+    event
+        .filter(|event| grant.token().sees_all_events() || event.data.token_id == Some(grant.token().id))
+        .ok_or_else(|| Error::new(Code::EventNotFound, "Event not found"))
+}
+
+/// An external event posted through the API.
+#[derive(Debug, Default)]
+pub struct ExternalEvent {
+    pub component: Option<String>,
+    pub message: Option<String>,
+    pub description: Option<String>,
+    pub kind: Option<String>,
+    pub configuration_id: Option<String>,
+    pub run_id: Option<String>,
+    pub params: Option<Value>,
+    pub results: Option<Value>,
+    pub duration: Option<f64>,
+}
+
+/// Records an external event (`ext.<component>.<configurationId>`); returns (id, uuid).
+pub async fn create(ctx: &Ctx, grant: &Granted<AnyToken>, input: ExternalEvent) -> Result<(i64, String)> {
+    let component = input.component.filter(|c| !c.is_empty()).ok_or_else(|| {
+        Error::new(Code::EventValidation, "Invalid data - component: This value should not be blank.")
+    })?;
+    let message = input
+        .message
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| Error::new(Code::EventValidation, "Invalid data - message: This value should not be blank."))?;
+    let kind = input.kind.unwrap_or_else(|| "info".into());
+    if !["info", "success", "warn", "error"].contains(&kind.as_str()) {
+        return Err(Error::new(
+            Code::EventValidation,
+            format!("Invalid data - type: \"{kind}\" is not one of info, success, warn, error."),
+        ));
+    }
+    let object = |value: Option<Value>, name: &str| -> Result<Value> {
+        match value {
+            None | Some(Value::Null) => Ok(json!({})),
+            Some(Value::Object(map)) => Ok(Value::Object(map)),
+            Some(Value::Array(items)) if items.is_empty() => Ok(json!({})),
+            Some(_) => Err(Error::new(
+                Code::EventValidation,
+                format!("Invalid data - {name}: This value should be an object."),
+            )),
+        }
+    };
+    let token = grant.token().clone();
+    let configuration_id = input.configuration_id.unwrap_or_default();
+    let event = NewEvent {
+        project_id: token.project_id,
+        branch_id: 0,
+        event: format!("ext.{component}.{configuration_id}"),
+        component,
+        message,
+        description: input.description.unwrap_or_default(),
+        kind,
+        run_id: input.run_id.or_else(|| ctx.run_id.clone()),
+        configuration_id: (!configuration_id.is_empty()).then_some(configuration_id),
+        object_type: None,
+        object_id: None,
+        object_name: None,
+        params: object(input.params, "params")?,
+        results: object(input.results, "results")?,
+        performance: match input.duration {
+            Some(duration) => json!({ "duration": duration }),
+            None => json!({}),
+        },
+        context: context(ctx),
+        token_id: Some(token.id),
+        token_name: Some(token.description.clone()),
+    };
+    let size = serde_json::to_vec(&event.params).map(|v| v.len()).unwrap_or(0)
+        + serde_json::to_vec(&event.results).map(|v| v.len()).unwrap_or(0)
+        + event.message.len()
+        + event.description.len();
+    if size > MAX_EVENT_BYTES {
+        return Err(Error::new(
+            Code::RequestTooLarge,
+            format!("The event is too large: {size} bytes, at most {MAX_EVENT_BYTES} bytes are allowed."),
+        ));
+    }
+    ctx.core
+        .store
+        .write(move |w| {
+            let mut event = event;
+            event.branch_id = w.default_branch(event.project_id)?.id;
+            w.insert_event(&event, &uuid::Uuid::now_v7().to_string(), time::now())
+        })
+        .await
+}
+
+/// Deletes events past the retention period; returns how many.
+pub async fn prune(core: &crate::Core) -> Result<usize> {
+    let before = time::now() - RETENTION_SECS;
+    core.store.write(move |w| w.prune_events(before)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<EventFilter> {
+        let mut filter = EventFilter::default();
+        parse_query(q, &mut filter).map(|()| filter)
+    }
+
+    #[test]
+    fn field_terms_joined_by_and_become_exact_matches() {
+        let filter = parse("token.id:12 AND event:storage.bucketCreated").unwrap();
+        assert_eq!(
+            filter.fields,
+            vec![(EventField::TokenId, "12".into()), (EventField::Event, "storage.bucketCreated".into())]
+        );
+    }
+
+    #[test]
+    fn a_bare_word_is_a_free_text_search() {
+        assert_eq!(parse("transformation").unwrap().words, vec!["transformation".to_string()]);
+    }
+
+    #[test]
+    fn unparsable_queries_fail_with_keboolas_message_prefix() {
+        for q in [": success", "success:", "/GET", "*tables*", "unknown:x", "a AND "] {
+            let error = parse(q).unwrap_err();
+            assert!(error.message.starts_with("Failed to parse query"), "{q}");
+            assert_eq!(error.code.status(), 400);
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_unquoted() {
+        assert_eq!(parse("component:\"ex-db\"").unwrap().fields, vec![(EventField::Component, "ex-db".into())]);
+    }
+}

@@ -1,0 +1,140 @@
+//! Storage jobs: durable records of asynchronous work, run by tasks inside the server.
+//!
+//! `submit` stores the job as `waiting`, runs its work on a task, and waits a short while before
+//! answering, so a small job is already finished when the client first polls (kbcstorage polls at
+//! once, then sleeps 4 s, 8 s, ...). A job that a dying process left unfinished is ended as
+//! `error` by [`JobRunner::recover`] at the next start.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stowage_types::auth::{AnyToken, Granted, Token};
+use stowage_types::job::{Job, JobStatus};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::{Ctx, Store};
+
+/// How long `submit` waits for a job before answering with it unfinished.
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// Starts and tracks storage jobs.
+#[derive(Clone)]
+pub struct JobRunner {
+    store: Store,
+}
+
+/// The error body stored on a failed job.
+fn error_value(error: &Error) -> Value {
+    json!({
+        "code": error.code.wire(),
+        "message": error.message,
+        "exceptionId": format!("job-{}", uuid::Uuid::now_v7().simple()),
+    })
+}
+
+impl JobRunner {
+    pub(crate) fn new(store: Store) -> Self {
+        JobRunner { store }
+    }
+
+    /// Stores a job, runs `work` for it, and returns the job as it stands after a short wait.
+    pub async fn submit<F>(
+        &self,
+        ctx: &Ctx,
+        token: &Arc<Token>,
+        operation_name: &str,
+        operation_params: Value,
+        table_id: Option<String>,
+        work: F,
+    ) -> Result<Job>
+    where
+        F: Future<Output = Result<Value>> + Send + 'static,
+    {
+        let job = Job {
+            id: 0,
+            project_id: token.project_id,
+            status: JobStatus::Waiting,
+            operation_name: operation_name.to_string(),
+            operation_params,
+            table_id,
+            run_id: ctx.run_id.clone(),
+            created: time::now(),
+            start: None,
+            end: None,
+            results: Value::Null,
+            metrics: json!({
+                "inCompressed": false, "inBytes": 0, "inBytesUncompressed": 0,
+                "outCompressed": false, "outBytes": 0, "outBytesUncompressed": 0,
+            }),
+            error: None,
+            creator_token_id: token.id,
+            creator_token_description: token.description.clone(),
+        };
+        let job = self.store.write(move |w| w.insert_job(&job)).await?;
+        let (id, project_id) = (job.id, job.project_id);
+        let store = self.store.clone();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            if let Err(error) = store.write(move |w| w.start_job(id, time::now())).await {
+                tracing::error!(job_id = id, %error, "could not start job");
+            }
+            let outcome = work.await;
+            let (results, error) = match outcome {
+                Ok(results) => (results, None),
+                Err(error) => {
+                    if error.code == Code::Internal {
+                        tracing::error!(job_id = id, %error, "job failed");
+                    }
+                    (Value::Null, Some(error_value(&error)))
+                }
+            };
+            let finished = store.write(move |w| w.finish_job(id, time::now(), &results, error.as_ref())).await;
+            if let Err(error) = finished {
+                tracing::error!(job_id = id, %error, "could not record job result");
+            }
+            let _ = done_tx.send(());
+        });
+        let _ = tokio::time::timeout(ANSWER_WAIT, done_rx).await;
+        self.store
+            .read(move |r| r.job(project_id, id))
+            .await?
+            .ok_or_else(|| Error::internal(format!("job {id} vanished")))
+    }
+
+    /// Ends jobs left unfinished by a previous process as errors. Returns how many.
+    pub async fn recover(&self) -> Result<usize> {
+        let error = json!({
+            "code": "storage.jobs.interrupted",
+            "message": "The job was interrupted because the server stopped while it ran. Run it again.",
+            "exceptionId": format!("job-{}", uuid::Uuid::now_v7().simple()),
+        });
+        self.store.write(move |w| w.fail_unfinished_jobs(time::now(), &error)).await
+    }
+}
+
+/// Can this token see this job: its own jobs, or any job for master tokens.
+fn visible(token: &Token, job: &Job) -> bool {
+    token.is_master() || job.creator_token_id == token.id
+}
+
+/// One job.
+pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<Job> {
+    let project_id = grant.project_id();
+    let job = ctx.core.store.read(move |r| r.job(project_id, id)).await?;
+    job.filter(|job| visible(grant.token(), job))
+        .ok_or_else(|| Error::new(Code::JobNotFound, format!("Job {id} not found")))
+}
+
+/// Jobs the token can see, newest first.
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, limit: Option<i64>, offset: Option<i64>) -> Result<Vec<Job>> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::validation(format!("Parameter \"limit\" must be between 1 and 1000, {limit} given.")));
+    }
+    let offset = offset.unwrap_or(0).max(0);
+    let project_id = grant.project_id();
+    let jobs = ctx.core.store.read(move |r| r.jobs(project_id, limit, offset)).await?;
+    Ok(jobs.into_iter().filter(|job| visible(grant.token(), job)).collect())
+}

@@ -1,0 +1,86 @@
+//! Use cases of Stowage: one function per operation.
+//!
+//! Every function that touches a project takes a [`Ctx`] (who is asking, from where) and a
+//! `&Granted<P>` from `stowage_types::auth`, the proof that the token passed the rule `P`. Core
+//! records the operation's event in the same catalog transaction as the change itself.
+//!
+//! Layout, in reading order:
+//! - [`Core`] and [`Ctx`]: the stack's shared state and the per-request context.
+//! - [`secrets`]: generating, hashing and comparing token secrets.
+//! - [`auth`]: turning a secret into a token (storage API) or a manage grant (manage API).
+//! - [`bootstrap`]: the first start of an empty stack.
+//! - [`manage`]: projects, users and memberships (manage API).
+//! - [`tokens`]: token views (verify, detail).
+//! - [`buckets`], [`branches`], [`events`], [`jobs`]: the storage API resources.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod branches;
+pub mod buckets;
+pub mod events;
+pub mod jobs;
+pub mod manage;
+pub mod secrets;
+pub mod tokens;
+
+use std::sync::Arc;
+
+pub use stowage_store::records;
+pub use stowage_store::Store;
+pub use stowage_types as types;
+
+/// A region a component may target: another stack's name and public URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub name: String,
+    pub url: String,
+}
+
+/// Facts about this stack that responses carry.
+#[derive(Debug, Clone)]
+pub struct StackInfo {
+    /// The stack's name, shown as the project's `region`.
+    pub name: String,
+    /// The public root URL, without a trailing slash; `uri` fields start with it.
+    pub public_url: String,
+    /// Regions offered as targets by the writer and extractor.
+    pub regions: Vec<Region>,
+}
+
+/// Shared state of a running stack. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub stack: Arc<StackInfo>,
+    pub jobs: jobs::JobRunner,
+}
+
+impl Core {
+    /// Builds the core over an opened store.
+    pub fn new(store: Store, stack: StackInfo) -> Self {
+        Core { jobs: jobs::JobRunner::new(store.clone()), store, stack: Arc::new(stack) }
+    }
+
+    /// The storage API root, `{public_url}/v2/storage`.
+    pub fn storage_url(&self) -> String {
+        format!("{}/v2/storage", self.stack.public_url)
+    }
+}
+
+/// Who is calling and from where; copied into the events an operation records.
+#[derive(Clone)]
+pub struct Ctx {
+    pub core: Core,
+    /// `X-KBC-RunId` of the request.
+    pub run_id: Option<String>,
+    /// Client address and agent, for the event `context`.
+    pub remote_addr: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Ctx {
+    /// A context for work the stack does on its own (bootstrap, background tasks).
+    pub fn internal(core: &Core) -> Self {
+        Ctx { core: core.clone(), run_id: None, remote_addr: None, user_agent: None }
+    }
+}

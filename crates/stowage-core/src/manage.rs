@@ -1,0 +1,214 @@
+//! The manage API: projects, users and memberships. Adding a member creates the member's master
+//! token (description = email); removing the member deletes it.
+
+use serde_json::json;
+use stowage_store::Writer;
+use stowage_types::auth::{Role, Token, TokenRef};
+use stowage_types::time::Timestamp;
+use stowage_types::{time, Code, Error, Result};
+
+use crate::auth::ManageGrant;
+use crate::events::{record, Happened};
+use crate::records::{Member, NewToken, Project, User};
+use crate::{secrets, Ctx};
+
+/// Longest project name accepted.
+pub const MAX_PROJECT_NAME_LEN: usize = 255;
+
+fn project_not_found(id: i64) -> Error {
+    Error::new(Code::ProjectNotFound, format!("Project {id} not found"))
+}
+
+/// Stores a master token for `user` in `project_id` and returns (token id, secret). The secret
+/// embeds the id, so the row is written first and its hash set right after, in one transaction.
+pub(crate) fn insert_master_token(
+    w: &Writer<'_>,
+    project_id: i64,
+    user: &User,
+    now: Timestamp,
+) -> Result<(i64, String)> {
+    let new_token = NewToken {
+        project_id,
+        description: user.email.clone(),
+        user_id: Some(user.id),
+        can_manage_buckets: false,
+        can_read_all_file_uploads: false,
+        can_purge_trash: false,
+        component_access: vec![],
+        expires: None,
+        creator: None,
+        created: now,
+    };
+    let id = w.insert_token(&new_token, "")?;
+    let secret = secrets::new_storage_secret(project_id, id);
+    w.set_token_secret_hash(id, &secrets::hash(&secret), None)?;
+    Ok((id, secret))
+}
+
+/// Validates an email address enough to catch typos: one `@`, something on each side, no spaces.
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if valid && email.len() <= 254 {
+        Ok(email)
+    } else {
+        Err(Error::new(
+            Code::UserValidation,
+            format!("Invalid data - email: \"{email}\" is not a valid email address."),
+        ))
+    }
+}
+
+/// Creates a user with a name taken from the email's local part.
+pub(crate) fn find_or_create_user(w: &Writer<'_>, email: &str, now: Timestamp) -> Result<User> {
+    match w.user_by_email(email)? {
+        Some(user) => Ok(user),
+        None => {
+            let name = email.split('@').next().unwrap_or(email);
+            w.insert_user(email, name, now)
+        }
+    }
+}
+
+/// Creates a project with its default branch.
+pub async fn create_project(ctx: &Ctx, _grant: &ManageGrant, name: Option<String>) -> Result<Project> {
+    let name = name.map(|n| n.trim().to_string()).unwrap_or_default();
+    if name.is_empty() {
+        return Err(Error::new(Code::ProjectValidation, "Invalid data - name: This value should not be blank."));
+    }
+    if name.chars().count() > MAX_PROJECT_NAME_LEN {
+        return Err(Error::new(
+            Code::ProjectValidation,
+            format!("Invalid data - name: This value is too long. It should have {MAX_PROJECT_NAME_LEN} characters or less."),
+        ));
+    }
+    ctx.core.store.write(move |w| w.insert_project(&name, time::now())).await
+}
+
+/// All projects.
+pub async fn list_projects(ctx: &Ctx, _grant: &ManageGrant) -> Result<Vec<Project>> {
+    ctx.core.store.read(|r| r.projects()).await
+}
+
+/// One project.
+pub async fn get_project(ctx: &Ctx, _grant: &ManageGrant, id: i64) -> Result<Project> {
+    ctx.core.store.read(move |r| r.project(id)).await?.ok_or_else(|| project_not_found(id))
+}
+
+/// Deletes a project with its tokens, buckets, events and jobs.
+pub async fn delete_project(ctx: &Ctx, _grant: &ManageGrant, id: i64) -> Result<()> {
+    let deleted = ctx.core.store.write(move |w| w.delete_project(id)).await?;
+    if deleted {
+        tracing::info!(project_id = id, "project deleted");
+        Ok(())
+    } else {
+        Err(project_not_found(id))
+    }
+}
+
+/// A new member with the secret of their master token, shown this once.
+pub struct NewMember {
+    pub member: Member,
+    pub token: Token,
+    pub secret: String,
+}
+
+/// Adds a user (created if needed) to a project with a role, creating their master token.
+pub async fn add_member(
+    ctx: &Ctx,
+    _grant: &ManageGrant,
+    project_id: i64,
+    email: Option<String>,
+    role: Option<String>,
+) -> Result<NewMember> {
+    let email = normalize_email(email.as_deref().unwrap_or_default())?;
+    let role_name = role.unwrap_or_else(|| "admin".into());
+    let role = Role::parse(&role_name).ok_or_else(|| {
+        Error::new(
+            Code::UserValidation,
+            format!("Invalid data - role: \"{role_name}\" is not one of admin, guest, readOnly, share."),
+        )
+    })?;
+    let ctx = ctx.clone();
+    ctx.core
+        .store
+        .clone()
+        .write(move |w| {
+            w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
+            let now = time::now();
+            let user = find_or_create_user(w, &email, now)?;
+            if w.master_token_id(project_id, user.id)?.is_some() {
+                return Err(Error::new(
+                    Code::UserAlreadyMember,
+                    format!("User \"{email}\" is already a member of project {project_id}."),
+                ));
+            }
+            w.insert_member(project_id, user.id, role, now)?;
+            let (token_id, secret) = insert_master_token(w, project_id, &user, now)?;
+            let token = w.token(project_id, token_id)?.ok_or_else(|| Error::internal("master token vanished"))?;
+            let happened = Happened::about(
+                "storage.tokenCreated",
+                "token",
+                &token_id.to_string(),
+                format!("Created token {token_id}"),
+            )
+            .with_params(json!({ "description": user.email, "role": role.as_str() }));
+            record(w, &ctx, project_id, None, happened)?;
+            Ok(NewMember { member: Member { user, role, created: now }, token, secret })
+        })
+        .await
+}
+
+/// Members of a project.
+pub async fn list_members(ctx: &Ctx, _grant: &ManageGrant, project_id: i64) -> Result<Vec<Member>> {
+    ctx.core
+        .store
+        .read(move |r| {
+            r.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
+            r.members(project_id)
+        })
+        .await
+}
+
+/// Removes a member from a project and deletes their master token.
+pub async fn remove_member(ctx: &Ctx, _grant: &ManageGrant, project_id: i64, email: String) -> Result<()> {
+    let email = email.trim().to_lowercase();
+    let ctx = ctx.clone();
+    ctx.core
+        .store
+        .clone()
+        .write(move |w| {
+            w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
+            let not_member = || {
+                Error::new(Code::UserNotMember, format!("User \"{email}\" is not a member of project {project_id}."))
+            };
+            let user = w.user_by_email(&email)?.ok_or_else(not_member)?;
+            let token_id = w.master_token_id(project_id, user.id)?;
+            if !w.delete_member(project_id, user.id)? {
+                return Err(not_member());
+            }
+            if let Some(token_id) = token_id {
+                w.delete_token(token_id)?;
+                let happened = Happened::about(
+                    "storage.tokenDeleted",
+                    "token",
+                    &token_id.to_string(),
+                    format!("Deleted token {token_id}"),
+                )
+                .with_params(json!({ "description": user.email }));
+                record(w, &ctx, project_id, None, happened)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// A reference to a token, for `creatorToken` fields.
+pub fn token_ref(token: &Token) -> TokenRef {
+    TokenRef { id: token.id, description: token.description.clone() }
+}

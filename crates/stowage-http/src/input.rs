@@ -1,0 +1,348 @@
+//! Request parameters as real clients send them.
+//!
+//! Bodies come as JSON or as `application/x-www-form-urlencoded`, and query strings use the same
+//! PHP conventions: arrays as `x[]=a`, `x[0]=a` or JSON, nested keys as `a[b][c]=v`, booleans as
+//! `1/0`, `true/false` or `True/False`. Both are turned into one JSON value, read through
+//! [`Fields`], whose accessors answer a 400 naming the parameter when a value has the wrong shape.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+use stowage_types::Code;
+
+use crate::error::ApiError;
+
+/// Decodes `%XX` and `+` of one form component; `None` when the bytes are not UTF-8.
+fn decode_component(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Splits `a[b][]` into `["a", "b", ""]`. A key without brackets is one segment.
+fn key_path(key: &str) -> Vec<String> {
+    let Some(open) = key.find('[') else { return vec![key.to_string()] };
+    if open == 0 || !key.ends_with(']') {
+        return vec![key.to_string()];
+    }
+    let mut path = vec![key[..open].to_string()];
+    let mut rest = &key[open..];
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(close) = stripped.find(']') else { return vec![key.to_string()] };
+        path.push(stripped[..close].to_string());
+        rest = &stripped[close + 1..];
+    }
+    if !rest.is_empty() {
+        return vec![key.to_string()];
+    }
+    path
+}
+
+fn insert(target: &mut Map<String, Value>, path: &[String], value: String) {
+    let (head, tail) = (&path[0], &path[1..]);
+    if tail.is_empty() {
+        target.insert(head.clone(), Value::String(value));
+        return;
+    }
+    let entry = target.entry(head.clone()).or_insert_with(|| {
+        if tail[0].is_empty() {
+            Value::Array(vec![])
+        } else {
+            Value::Object(Map::new())
+        }
+    });
+    match entry {
+        Value::Array(items) if tail[0].is_empty() => {
+            if tail.len() == 1 {
+                items.push(Value::String(value));
+            } else {
+                let mut object = Map::new();
+                insert(&mut object, &tail[1..], value);
+                items.push(Value::Object(object));
+            }
+        }
+        Value::Object(object) => {
+            if tail[0].is_empty() {
+                // `x[]` after `x[key]`: append under the next free index.
+                let index = object.len().to_string();
+                let mut path = vec![index];
+                path.extend_from_slice(&tail[1..]);
+                insert(object, &path, value);
+            } else {
+                insert(object, tail, value);
+            }
+        }
+        other => {
+            // A scalar given again as a structure: the structure wins, as in PHP.
+            let mut object = Map::new();
+            insert(&mut object, tail, value);
+            *other = Value::Object(object);
+        }
+    }
+}
+
+/// Turns objects keyed `0..n` into arrays, recursively.
+fn normalize(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let is_list = !map.is_empty() && (0..map.len()).all(|i| map.contains_key(&i.to_string()));
+            if is_list {
+                let mut map = map;
+                Value::Array(
+                    (0..map.len()).map(|i| normalize(map.remove(&i.to_string()).unwrap_or(Value::Null))).collect(),
+                )
+            } else {
+                Value::Object(map.into_iter().map(|(k, v)| (k, normalize(v))).collect())
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
+        other => other,
+    }
+}
+
+/// Parses a form body or query string with PHP's bracket conventions.
+pub fn parse_form(raw: &str) -> Result<Value, ApiError> {
+    let mut root = Map::new();
+    for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let malformed =
+            || ApiError::new(Code::MalformedRequest, "Malformed request: parameters must be UTF-8 encoded.");
+        let key = decode_component(key).ok_or_else(malformed)?;
+        let value = decode_component(value).ok_or_else(malformed)?;
+        if key.is_empty() {
+            continue;
+        }
+        insert(&mut root, &key_path(&key), value);
+    }
+    Ok(normalize(Value::Object(root)))
+}
+
+/// Request body parameters (JSON or form).
+pub struct Body(pub Fields);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type =
+            req.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            ApiError::new(Code::RequestTooLarge, format!("The request body could not be read: {rejection}."))
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Body(Fields(Value::Object(Map::new()))));
+        }
+        let value = if content_type.starts_with("application/json") || content_type.ends_with("+json") {
+            serde_json::from_slice::<Value>(&bytes)
+                .map_err(|error| ApiError::new(Code::MalformedRequest, format!("Malformed JSON body: {error}.")))?
+        } else if content_type.is_empty() || content_type.starts_with("application/x-www-form-urlencoded") {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::new(Code::MalformedRequest, "Malformed request: the body is not UTF-8."))?;
+            parse_form(text)?
+        } else {
+            return Err(ApiError::new(
+                Code::MalformedRequest,
+                format!("Unsupported Content-Type \"{content_type}\": send application/json or application/x-www-form-urlencoded."),
+            ));
+        };
+        if !value.is_object() {
+            return Err(ApiError::new(Code::MalformedRequest, "The request body must be a JSON object."));
+        }
+        Ok(Body(Fields(value)))
+    }
+}
+
+/// Query string parameters.
+pub struct Query(pub Fields);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Query(Fields(parse_form(parts.uri.query().unwrap_or(""))?)))
+    }
+}
+
+/// Typed access to request parameters with precise 400s.
+pub struct Fields(pub Value);
+
+fn invalid(name: &str, expected: &str, got: &Value) -> ApiError {
+    let shown = match got {
+        Value::String(text) => format!("\"{}\"", text.chars().take(100).collect::<String>()),
+        other => other.to_string().chars().take(100).collect(),
+    };
+    ApiError::new(Code::Validation, format!("Parameter \"{name}\" must be {expected}, {shown} given."))
+}
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|value| !value.is_null())
+    }
+
+    /// True when the parameter was sent at all.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// A string; numbers and booleans are accepted in their text form.
+    pub fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(Value::Number(number)) => Ok(Some(number.to_string())),
+            Some(Value::Bool(flag)) => Ok(Some(flag.to_string())),
+            Some(other) => Err(invalid(name, "a string", other)),
+        }
+    }
+
+    /// A boolean: `1/0`, `true/false` in any case, or JSON booleans. An empty string is false.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(Value::Number(number)) if number.as_i64() == Some(1) => Ok(Some(true)),
+            Some(Value::Number(number)) if number.as_i64() == Some(0) => Ok(Some(false)),
+            Some(Value::String(text)) => match text.to_ascii_lowercase().as_str() {
+                "1" | "true" => Ok(Some(true)),
+                "0" | "false" | "" => Ok(Some(false)),
+                _ => Err(invalid(name, "a boolean (1/0 or true/false)", &Value::String(text.clone()))),
+            },
+            Some(other) => Err(invalid(name, "a boolean (1/0 or true/false)", other)),
+        }
+    }
+
+    /// An integer, from a JSON number or its text.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(number)) => {
+                number.as_i64().map(Some).ok_or_else(|| invalid(name, "an integer", &self.0[name]))
+            }
+            Some(Value::String(text)) if text.is_empty() => Ok(None),
+            Some(Value::String(text)) => {
+                text.trim().parse().map(Some).map_err(|_| invalid(name, "an integer", &self.0[name]))
+            }
+            Some(other) => Err(invalid(name, "an integer", other)),
+        }
+    }
+
+    /// A number, from JSON or text.
+    pub fn float(&self, name: &str) -> Result<Option<f64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(number)) => Ok(number.as_f64()),
+            Some(Value::String(text)) if text.is_empty() => Ok(None),
+            Some(Value::String(text)) => {
+                text.trim().parse().map(Some).map_err(|_| invalid(name, "a number", &self.0[name]))
+            }
+            Some(other) => Err(invalid(name, "a number", other)),
+        }
+    }
+
+    /// A JSON object; in form data it may arrive as bracketed keys or as a JSON-encoded string.
+    pub fn object(&self, name: &str) -> Result<Option<Value>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(Value::Object(map.clone()))),
+            Some(Value::Array(items)) if items.is_empty() => Ok(Some(Value::Object(Map::new()))),
+            Some(Value::String(text)) if text.is_empty() => Ok(None),
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(Some(Value::Object(map))),
+                _ => Err(invalid(name, "an object", &self.0[name])),
+            },
+            Some(other) => Err(invalid(name, "an object", other)),
+        }
+    }
+
+    /// A list: a JSON array, `x[]=`/`x[0]=` form arrays, or a comma-separated string.
+    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let item = |value: &Value| match value {
+            Value::String(text) => Ok(text.clone()),
+            Value::Number(number) => Ok(number.to_string()),
+            other => Err(invalid(name, "a list of strings", other)),
+        };
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items.iter().map(item).collect::<Result<_, _>>().map(Some),
+            Some(Value::String(text)) if text.is_empty() => Ok(Some(vec![])),
+            Some(Value::String(text)) => Ok(Some(text.split(',').map(|part| part.trim().to_string()).collect())),
+            Some(other) => Err(invalid(name, "a list of strings", other)),
+        }
+    }
+
+    /// The raw value.
+    pub fn raw(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn requests_style_arrays_become_json_arrays() {
+        assert_eq!(parse_form("tags%5B%5D=a&tags%5B%5D=b").unwrap(), json!({"tags": ["a", "b"]}));
+    }
+
+    #[test]
+    fn php_indexed_arrays_become_json_arrays() {
+        assert_eq!(
+            parse_form("whereFilters[0][column]=a&whereFilters[0][values][]=1&tags[0]=x&tags[1]=y").unwrap(),
+            json!({"whereFilters": [{"column": "a", "values": ["1"]}], "tags": ["x", "y"]})
+        );
+    }
+
+    #[test]
+    fn bracketed_keys_with_dots_become_object_keys() {
+        assert_eq!(
+            parse_form("bucketPermissions[in.c-main]=read&description=a+b%21").unwrap(),
+            json!({"bucketPermissions": {"in.c-main": "read"}, "description": "a b!"})
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_form_is_a_malformed_request() {
+        let error = parse_form("message=%C3%28").unwrap_err();
+        assert_eq!(error.0.code, Code::MalformedRequest);
+    }
+
+    #[test]
+    fn booleans_accept_every_spelling_clients_use() {
+        let fields = Fields(json!({"a": "1", "b": "True", "c": "false", "d": true, "e": "yes"}));
+        assert_eq!(fields.bool("a").unwrap(), Some(true));
+        assert_eq!(fields.bool("b").unwrap(), Some(true));
+        assert_eq!(fields.bool("c").unwrap(), Some(false));
+        assert_eq!(fields.bool("d").unwrap(), Some(true));
+        let error = fields.bool("e").unwrap_err();
+        assert_eq!(error.0.message, "Parameter \"e\" must be a boolean (1/0 or true/false), \"yes\" given.");
+    }
+
+    #[test]
+    fn a_truncated_percent_escape_is_kept_literally() {
+        assert_eq!(parse_form("a=100%").unwrap(), json!({"a": "100%"}));
+        assert_eq!(parse_form("a=%4").unwrap(), json!({"a": "%4"}));
+    }
+}

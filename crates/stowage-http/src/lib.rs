@@ -1,0 +1,119 @@
+//! The HTTP boundary of Stowage: a thin adapter from requests to `stowage-core` calls.
+//!
+//! Layout, in reading order:
+//! - [`router`]: every route of the stack, built through one table so tests can list them all.
+//! - [`error`]: `ApiError`, the Keboola error body.
+//! - [`input`]: form/JSON/query parsing with PHP array conventions and lenient booleans.
+//! - [`auth`]: the `Caller` and `ManageCaller` extractors.
+//! - [`views`]: JSON shapes of records.
+//! - `routes::*`: handlers, one module per resource, mirroring the URL.
+
+pub mod auth;
+pub mod error;
+pub mod input;
+mod routes;
+pub mod views;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler;
+use axum::http::{Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use stowage_core::Core;
+use stowage_types::Code;
+
+use crate::auth::BranchRef;
+use crate::error::ApiError;
+
+/// State shared by handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+}
+
+/// Largest request body accepted (configurations and their state may reach 4 MB each).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Collects routes and remembers each (method, path) for [`route_table`].
+struct Table {
+    router: Router<AppState>,
+    routes: Vec<(Method, String)>,
+}
+
+impl Table {
+    fn new() -> Self {
+        Table { router: Router::new(), routes: Vec::new() }
+    }
+
+    fn add<H, T>(mut self, method: Method, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+        self.router = self.router.route(path, on(filter, handler));
+        self.routes.push((method, path.to_string()));
+        self
+    }
+}
+
+fn table() -> Table {
+    let t = Table::new();
+    let t = routes::index::register(t);
+    let t = routes::tokens::register(t);
+    let t = routes::buckets::register(t);
+    let t = routes::events::register(t);
+    let t = routes::branches::register(t);
+    let t = routes::jobs::register(t);
+    routes::manage::register(t)
+}
+
+/// Every (method, path) the stack serves, with paths as registered (`{param}` placeholders).
+/// Storage routes are also served under `/v2/storage/branch/{branch}/...`.
+pub fn route_table() -> Vec<(Method, String)> {
+    table().routes
+}
+
+/// Routes served without a token. Everything else takes a `Caller` or `ManageCaller`.
+pub const PUBLIC: &[(&str, &str)] = &[("GET", "/v2/storage")];
+
+/// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.
+pub fn router(core: Core) -> Router {
+    let state = AppState { core };
+    let inner = table()
+        .router
+        .fallback(|| async {
+            ApiError::new(Code::NotFound, "The requested resource was not found (resource not found).")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(Code::MethodNotAllowed, "This method is not allowed on this resource.")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    Router::new().fallback_service(inner).layer(middleware::from_fn(normalize_path))
+}
+
+/// Rewrites `/v2/storage/branch/{branch}/rest` to `/v2/storage/rest`, remembering the branch for
+/// the `Caller` extractor to check, and strips one trailing slash (`/v2/storage/` is the index).
+async fn normalize_path(mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let mut new_path = path.clone();
+    if let Some(rest) = path.strip_prefix("/v2/storage/branch/") {
+        let (branch, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        request.extensions_mut().insert(BranchRef(branch.to_string()));
+        new_path = format!("/v2/storage/{tail}");
+    }
+    if new_path.len() > 1 && new_path.ends_with('/') && !new_path.ends_with("//") {
+        new_path.pop();
+    }
+    if new_path != path {
+        let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+        match format!("{new_path}{query}").parse::<Uri>() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => return ApiError::new(Code::NotFound, "The requested resource was not found.").into_response(),
+        }
+    }
+    next.run(request).await
+}

@@ -1,0 +1,93 @@
+//! `dev-branches/...` and the branch metadata (`branch/{branch}/metadata`, which the path
+//! normalisation serves as `/v2/storage/metadata` with the branch remembered).
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::Value;
+use stowage_core::branches;
+use stowage_types::auth::{AnyToken, WriteProjectMetadata};
+use stowage_types::Code;
+
+use crate::auth::{BranchRef, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::input::Body;
+use crate::routes::numeric_id;
+use crate::{views, AppState, Table};
+
+pub(crate) fn register(t: Table) -> Table {
+    t.add(Method::GET, "/v2/storage/dev-branches", list_branches)
+        .add(Method::GET, "/v2/storage/dev-branches/{id}", get_branch)
+        .add(Method::GET, "/v2/storage/metadata", list_branch_metadata)
+        .add(Method::POST, "/v2/storage/metadata", create_branch_metadata)
+        .add(Method::DELETE, "/v2/storage/metadata/{id}", delete_branch_metadata)
+}
+
+fn branch_of(branch: Option<Extension<BranchRef>>) -> String {
+    branch.map(|Extension(BranchRef(b))| b).unwrap_or_else(|| "default".into())
+}
+
+async fn list_branches(caller: Caller) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(AnyToken)?;
+    let branches = branches::list(&caller.ctx, &grant).await?;
+    Ok(Json(Value::Array(branches.iter().map(views::branch).collect())))
+}
+
+async fn get_branch(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(AnyToken)?;
+    let branch = branches::get(&caller.ctx, &grant, &id).await?;
+    Ok(Json(views::branch(&branch)))
+}
+
+async fn list_branch_metadata(caller: Caller, branch: Option<Extension<BranchRef>>) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(AnyToken)?;
+    let entries = branches::metadata(&caller.ctx, &grant, &branch_of(branch)).await?;
+    Ok(Json(Value::Array(entries.iter().map(views::branch_metadata_entry).collect())))
+}
+
+/// Reads `metadata: [{key, value}, ...]`.
+fn entries(body: &crate::input::Fields) -> ApiResult<Vec<(String, String)>> {
+    let invalid =
+        || ApiError::new(Code::MetadataValidation, "Invalid data - metadata: expected a list of {key, value} objects.");
+    let Some(Value::Array(items)) = body.raw("metadata") else {
+        return Err(invalid());
+    };
+    items
+        .iter()
+        .map(|item| {
+            let key = item.get("key").and_then(Value::as_str).ok_or_else(invalid)?;
+            let value = match item.get("value") {
+                Some(Value::String(text)) => text.clone(),
+                Some(Value::Number(number)) => number.to_string(),
+                Some(Value::Bool(flag)) => flag.to_string(),
+                _ => return Err(invalid()),
+            };
+            Ok((key.to_string(), value))
+        })
+        .collect()
+}
+
+async fn create_branch_metadata(
+    caller: Caller,
+    branch: Option<Extension<BranchRef>>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let entries = entries(&body)?;
+    let grant = caller.token.authorize(WriteProjectMetadata)?;
+    let all = branches::set_metadata(&caller.ctx, &grant, &branch_of(branch), entries).await?;
+    let body = Value::Array(all.iter().map(views::branch_metadata_entry).collect());
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn delete_branch_metadata(
+    State(_state): State<AppState>,
+    caller: Caller,
+    branch: Option<Extension<BranchRef>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = numeric_id(&id)?;
+    let grant = caller.token.authorize(WriteProjectMetadata)?;
+    branches::delete_metadata(&caller.ctx, &grant, &branch_of(branch), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,23 @@
+//! Handlers, one module per resource.
+
+pub(crate) mod branches;
+pub(crate) mod buckets;
+pub(crate) mod events;
+pub(crate) mod index;
+pub(crate) mod jobs;
+pub(crate) mod manage;
+pub(crate) mod tokens;
+
+use stowage_types::Code;
+
+use crate::error::ApiError;
+
+/// Parses a numeric id from a path; anything else is a 404 ("resource not found").
+pub(crate) fn numeric_id(value: &str) -> Result<i64, ApiError> {
+    value.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::new(
+            Code::NotFound,
+            format!("The requested resource was not found (resource not found): \"{value}\"."),
+        )
+    })
+}

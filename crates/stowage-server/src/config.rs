@@ -1,0 +1,208 @@
+//! Configuration of a stack.
+//!
+//! Sources, later ones winning: built-in defaults, then `stowage.toml` (path from `--config`, or
+//! `./stowage.toml` when it exists), then `STOWAGE_*` environment variables, then command-line
+//! flags. Each setting is documented on [`ServeArgs`]; the README lists them all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use secrecy::SecretString;
+use serde::Deserialize;
+use stowage_core::Region;
+
+/// Flags (and their environment variables) of `stowage serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Configuration file [default: ./stowage.toml when it exists]
+    #[arg(long, env = "STOWAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the catalog and all data [default: ./stowage-data]
+    #[arg(long, env = "STOWAGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8000]
+    #[arg(long, env = "STOWAGE_LISTEN")]
+    pub listen: Option<String>,
+    /// Public root URL of this stack, used in every `uri` and in file links [default: http://<listen>]
+    #[arg(long, env = "STOWAGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Name of this stack, shown as the projects' region [default: local]
+    #[arg(long, env = "STOWAGE_STACK_NAME")]
+    pub stack_name: Option<String>,
+    /// A region the writer and extractor offer as a target, as NAME=URL; repeat the flag or
+    /// separate with commas in the environment variable
+    #[arg(long = "region", env = "STOWAGE_REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Manage API token to create on first start [default: generated and printed once]
+    #[arg(long, env = "STOWAGE_MANAGE_TOKEN", hide_env_values = true)]
+    pub manage_token: Option<String>,
+    /// Email of the admin created on first start [default: admin@localhost]
+    #[arg(long, env = "STOWAGE_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Log filter, e.g. `info` or `stowage_http=debug` [default: info]
+    #[arg(long, env = "STOWAGE_LOG")]
+    pub log: Option<String>,
+}
+
+/// `stowage.toml`. Every key is optional; unknown keys are an error so typos do not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// See `--listen`.
+    pub listen: Option<String>,
+    /// See `--public-url`.
+    pub public_url: Option<String>,
+    /// See `--stack-name`.
+    pub stack_name: Option<String>,
+    /// Regions as `[[regions]]` tables with `name` and `url`.
+    #[serde(default)]
+    pub regions: Vec<FileRegion>,
+    /// See `--admin-email`.
+    pub admin_email: Option<String>,
+    /// See `--log`.
+    pub log: Option<String>,
+}
+
+/// One `[[regions]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRegion {
+    pub name: String,
+    pub url: String,
+}
+
+/// The effective configuration of a stack.
+#[derive(Debug)]
+pub struct Config {
+    /// Directory holding the catalog and all data.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Public root URL; `None` means `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Name of this stack.
+    pub stack_name: String,
+    /// Regions offered as targets by the components.
+    pub regions: Vec<Region>,
+    /// Manage token to create on first start.
+    pub manage_token: Option<SecretString>,
+    /// Email of the first admin.
+    pub admin_email: String,
+    /// Log filter.
+    pub log: String,
+}
+
+impl Config {
+    /// The defaults, with the data in `data_dir` and listening on `listen`.
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        Config {
+            data_dir,
+            listen,
+            public_url: None,
+            stack_name: "local".into(),
+            regions: Vec::new(),
+            manage_token: None,
+            admin_email: "admin@localhost".into(),
+            log: "info".into(),
+        }
+    }
+
+    /// Combines defaults, the configuration file, environment and flags (clap has already merged
+    /// the last two).
+    pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("stowage.toml").exists() => read_file(Path::new("stowage.toml"))?,
+            None => FileConfig::default(),
+        };
+        let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8000".into());
+        let listen: SocketAddr =
+            listen.parse().with_context(|| format!("--listen: \"{listen}\" is not an address like 127.0.0.1:8000"))?;
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("stowage-data"));
+        let mut config = Config::new(data_dir, listen);
+        config.public_url = args.public_url.or(file.public_url).map(|url| url.trim_end_matches('/').to_string());
+        if let Some(url) = &config.public_url {
+            check_url("--public-url", url)?;
+        }
+        config.stack_name = args.stack_name.or(file.stack_name).unwrap_or(config.stack_name);
+        config.regions = if args.regions.is_empty() {
+            file.regions
+                .into_iter()
+                .map(|r| Region { name: r.name, url: r.url.trim_end_matches('/').to_string() })
+                .collect()
+        } else {
+            args.regions.iter().map(|spec| parse_region(spec)).collect::<anyhow::Result<_>>()?
+        };
+        for region in &config.regions {
+            check_url(&format!("region \"{}\"", region.name), &region.url)?;
+        }
+        config.manage_token = args.manage_token.filter(|t| !t.is_empty()).map(SecretString::from);
+        config.admin_email = args.admin_email.or(file.admin_email).unwrap_or(config.admin_email);
+        config.log = args.log.or(file.log).unwrap_or(config.log);
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))
+}
+
+fn check_url(what: &str, url: &str) -> anyhow::Result<()> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+        bail!("{what}: \"{url}\" is not an http:// or https:// URL");
+    }
+    Ok(())
+}
+
+/// Parses `NAME=URL`.
+pub fn parse_region(spec: &str) -> anyhow::Result<Region> {
+    match spec.split_once('=') {
+        Some((name, url)) if !name.trim().is_empty() => {
+            Ok(Region { name: name.trim().to_string(), url: url.trim().trim_end_matches('/').to_string() })
+        }
+        _ => bail!("--region: \"{spec}\" must look like NAME=URL, e.g. eu=https://stowage.example.com"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_given_as_name_equals_url() {
+        let region = parse_region("eu=https://eu.example.com/").unwrap();
+        assert_eq!(region, Region { name: "eu".into(), url: "https://eu.example.com".into() });
+        assert!(parse_region("https://x").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stowage.toml");
+        std::fs::write(
+            &path,
+            "stack_name = \"from-file\"\nlisten = \"127.0.0.1:9000\"\n[[regions]]\nname = \"us\"\nurl = \"http://127.0.0.1:9100\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs { config: Some(path), stack_name: Some("from-flag".into()), ..ServeArgs::default() };
+        let config = Config::load(args).unwrap();
+        assert_eq!(config.stack_name, "from-flag");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.regions, vec![Region { name: "us".into(), url: "http://127.0.0.1:9100".into() }]);
+        assert_eq!(config.admin_email, "admin@localhost");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stowage.toml");
+        std::fs::write(&path, "stack_nmae = \"typo\"\n").unwrap();
+        let error = Config::load(ServeArgs { config: Some(path), ..ServeArgs::default() }).unwrap_err();
+        assert!(format!("{error:#}").contains("stack_nmae"));
+    }
+}

@@ -1,0 +1,77 @@
+//! `stowage`: runs a stack (`stowage serve`).
+
+use clap::{Parser, Subcommand};
+use stowage_server::config::{Config, ServeArgs};
+use stowage_server::startup::{bootstrap_banner, Application};
+use tracing_subscriber::EnvFilter;
+
+/// Stowage: a self-hosted storage service speaking the Keboola Storage API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a stack.
+    ///
+    /// Example: stowage serve --data-dir ./stowage-data --listen 127.0.0.1:8000
+    Serve(ServeArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("stowage: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let (app, bootstrapped) = Application::build(&config).await?;
+    if let Some(bootstrapped) = &bootstrapped {
+        // Printed to stdout, never to the log.
+        println!("{}", bootstrap_banner(bootstrapped, &app.public_url()));
+    }
+    tracing::info!(address = %app.local_addr(), data_dir = %config.data_dir.display(), stack = config.stack_name, "stack listening");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,130 @@
+//! Building and running a stack.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use secrecy::ExposeSecret;
+use stowage_core::bootstrap::{self, Bootstrapped};
+use stowage_core::{events, Core, StackInfo, Store};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// How often old events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A stack ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    core: Core,
+}
+
+impl Application {
+    /// Opens the data dir, brings the catalog up to date, ends jobs a previous process left
+    /// unfinished, bootstraps an empty stack, and binds the listener. Returns what bootstrap
+    /// created (with its secrets) on the first start, `None` on every later one.
+    pub async fn build(config: &Config) -> anyhow::Result<(Self, Option<Bootstrapped>)> {
+        create_private_dir(&config.data_dir)?;
+        let store = Store::open_sqlite(&config.data_dir.join("catalog.sqlite"))
+            .map_err(|error| anyhow::anyhow!("{error}"))
+            .context("opening the catalog")?;
+        let listener =
+            TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+        let stack = StackInfo { name: config.stack_name.clone(), public_url, regions: config.regions.clone() };
+        let core = Core::new(store, stack);
+        let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
+        if interrupted > 0 {
+            tracing::warn!(count = interrupted, "jobs interrupted by the previous stop were marked as failed");
+        }
+        let manage_token = config.manage_token.as_ref().map(|token| token.expose_secret().to_string());
+        let bootstrapped = bootstrap::run(&core, manage_token, &config.admin_email)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))
+            .context("bootstrapping the stack")?;
+        Ok((Application { listener, core }, bootstrapped))
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// The public root URL.
+    pub fn public_url(&self) -> String {
+        self.core.stack.public_url.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let pruner = tokio::spawn(prune_events_forever(self.core.clone()));
+        let app = stowage_http::router(self.core).layer(middleware::from_fn(log_request));
+        let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        pruner.abort();
+        result.context("serving")
+    }
+}
+
+/// Creates the data dir readable only by its owner.
+fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating data dir {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting data dir {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn prune_events_forever(core: Core) {
+    loop {
+        match events::prune(&core).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "pruned events past retention"),
+            Err(error) => tracing::error!(%error, "pruning events failed"),
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}
+
+/// One log line per request: method, path (never the query or headers, which may carry
+/// secrets), status and duration.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_millis() as u64;
+    if status >= 500 {
+        tracing::error!(%method, path, status, millis, "request");
+    } else {
+        tracing::info!(%method, path, status, millis, "request");
+    }
+    response
+}
+
+/// The text printed once on first start.
+pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str) -> String {
+    let manage = match &bootstrapped.generated_manage_token {
+        Some(secret) => secret.clone(),
+        None => "(the one given by STOWAGE_MANAGE_TOKEN / --manage-token)".into(),
+    };
+    format!(
+        "\n==================================================================================\n\
+         Stowage created a new stack at {public_url}. These secrets are shown ONCE: store them now.\n\
+         \n  Manage API token (header X-KBC-ManageApiToken):\n    {manage}\n\
+         \n  Project \"{}\" (id {}), admin {}, master Storage API token (header X-StorageApi-Token):\n    {}\n\
+         ==================================================================================\n",
+        bootstrapped.project_name, bootstrapped.project_id, bootstrapped.admin_email, bootstrapped.admin_token
+    )
+}

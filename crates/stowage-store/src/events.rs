@@ -1,0 +1,201 @@
+//! Events: insert, filtered listing, retention.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+use stowage_types::event::{Event, EventField, EventFilter, NewEvent};
+use stowage_types::time::Timestamp;
+use stowage_types::{Error, Result};
+
+use crate::{db, json, Reader, Writer};
+
+const COLUMNS: &str = "id, uuid, created, project_id, branch_id, event, component, message, description, type,
+    run_id, configuration_id, object_type, object_id, object_name, params, results, performance, context,
+    token_id, token_name";
+
+fn event(row: &Row<'_>) -> rusqlite::Result<(Event, [String; 4])> {
+    let raw = [row.get(15)?, row.get(16)?, row.get(17)?, row.get(18)?];
+    let event = Event {
+        id: row.get(0)?,
+        uuid: row.get(1)?,
+        created: row.get(2)?,
+        data: NewEvent {
+            project_id: row.get(3)?,
+            branch_id: row.get(4)?,
+            event: row.get(5)?,
+            component: row.get(6)?,
+            message: row.get(7)?,
+            description: row.get(8)?,
+            kind: row.get(9)?,
+            run_id: row.get(10)?,
+            configuration_id: row.get(11)?,
+            object_type: row.get(12)?,
+            object_id: row.get(13)?,
+            object_name: row.get(14)?,
+            token_id: row.get(19)?,
+            token_name: row.get(20)?,
+            ..NewEvent::default()
+        },
+    };
+    Ok((event, raw))
+}
+
+fn finish((mut event, [params, results, performance, context]): (Event, [String; 4])) -> Result<Event> {
+    event.data.params = json(&params)?;
+    event.data.results = json(&results)?;
+    event.data.performance = json(&performance)?;
+    event.data.context = json(&context)?;
+    Ok(event)
+}
+
+fn column(field: EventField) -> &'static str {
+    match field {
+        EventField::TokenId => "CAST(token_id AS TEXT)",
+        EventField::Event => "event",
+        EventField::ObjectId => "object_id",
+        EventField::ObjectType => "object_type",
+        EventField::BranchId => "CAST(branch_id AS TEXT)",
+        EventField::Component => "component",
+        EventField::RunId => "run_id",
+        EventField::ProjectId => "CAST(project_id AS TEXT)",
+        EventField::Type => "type",
+        EventField::ConfigurationId => "configuration_id",
+    }
+}
+
+impl Reader<'_> {
+    /// Events matching `filter`, in the filter's order.
+    pub fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE project_id = ?");
+        let mut args: Vec<SqlValue> = vec![filter.project_id.into()];
+        let mut push = |condition: &str, values: Vec<SqlValue>| {
+            sql.push_str(" AND ");
+            sql.push_str(condition);
+            args.extend(values);
+        };
+        if let Some(branch_id) = filter.branch_id {
+            push("branch_id = ?", vec![branch_id.into()]);
+        }
+        if let Some(since_id) = filter.since_id {
+            push("id > ?", vec![since_id.into()]);
+        }
+        if let Some(max_id) = filter.max_id {
+            push("id < ?", vec![max_id.into()]);
+        }
+        if let Some(component) = &filter.component {
+            push("component = ?", vec![component.clone().into()]);
+        }
+        if let Some(configuration_id) = &filter.configuration_id {
+            push("configuration_id = ?", vec![configuration_id.clone().into()]);
+        }
+        if let Some(run_id) = &filter.run_id {
+            push("run_id = ?", vec![run_id.clone().into()]);
+        }
+        if let Some(token_id) = filter.made_by_token {
+            push("token_id = ?", vec![token_id.into()]);
+        }
+        if let Some((object_type, object_id)) = &filter.about_object {
+            push("object_type = ? AND object_id = ?", vec![object_type.clone().into(), object_id.clone().into()]);
+        }
+        if let Some(token_id) = filter.token_feed {
+            push(
+                "((object_type = 'token' AND object_id = ?) OR token_id = ?)",
+                vec![token_id.to_string().into(), token_id.into()],
+            );
+        }
+        for (field, value) in &filter.fields {
+            push(&format!("{} = ?", column(*field)), vec![value.clone().into()]);
+        }
+        for word in &filter.words {
+            let pattern = format!("%{}%", word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            push(
+                "(message LIKE ? ESCAPE '\\' OR event LIKE ? ESCAPE '\\')",
+                vec![pattern.clone().into(), pattern.into()],
+            );
+        }
+        sql.push_str(if filter.ascending { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+        sql.push_str(" LIMIT ? OFFSET ?");
+        args.push(filter.limit.into());
+        args.push(filter.offset.into());
+        let mut stmt = self.conn.prepare(&sql).map_err(db)?;
+        let rows = stmt.query_map(params_from_iter(args), event).map_err(db)?;
+        rows.map(|row| finish(row.map_err(db)?)).collect()
+    }
+
+    /// One event of a project by numeric id or uuid.
+    pub fn event(&self, project_id: i64, id_or_uuid: &str) -> Result<Option<Event>> {
+        let found = match id_or_uuid.parse::<i64>() {
+            Ok(id) => self.conn.query_row(
+                &format!("SELECT {COLUMNS} FROM events WHERE project_id = ?1 AND id = ?2"),
+                [project_id, id],
+                event,
+            ),
+            Err(_) => self.conn.query_row(
+                &format!("SELECT {COLUMNS} FROM events WHERE project_id = ?1 AND uuid = ?2"),
+                params![project_id, id_or_uuid],
+                event,
+            ),
+        };
+        found.optional().map_err(db)?.map(finish).transpose()
+    }
+
+    /// The numeric id of an event given by id or uuid (for `sinceId`/`maxId`).
+    pub fn event_id(&self, project_id: i64, id_or_uuid: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT id FROM events WHERE project_id = ?1 AND uuid = ?2",
+                params![project_id, id_or_uuid],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)
+    }
+}
+
+impl Writer<'_> {
+    /// Records an event and returns (id, uuid).
+    pub fn insert_event(&self, event: &NewEvent, uuid: &str, created: Timestamp) -> Result<(i64, String)> {
+        let text = |value: &serde_json::Value| -> Result<String> {
+            if value.is_null() {
+                Ok("{}".to_string())
+            } else {
+                serde_json::to_string(value).map_err(Error::internal)
+            }
+        };
+        self.conn()
+            .execute(
+                "INSERT INTO events (uuid, created, project_id, branch_id, event, component, message, description,
+                    type, run_id, configuration_id, object_type, object_id, object_name, params, results,
+                    performance, context, token_id, token_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                params![
+                    uuid,
+                    created,
+                    event.project_id,
+                    event.branch_id,
+                    event.event,
+                    event.component,
+                    event.message,
+                    event.description,
+                    event.kind,
+                    event.run_id,
+                    event.configuration_id,
+                    event.object_type,
+                    event.object_id,
+                    event.object_name,
+                    text(&event.params)?,
+                    text(&event.results)?,
+                    text(&event.performance)?,
+                    text(&event.context)?,
+                    event.token_id,
+                    event.token_name,
+                ],
+            )
+            .map_err(db)?;
+        Ok((self.conn().last_insert_rowid(), uuid.to_string()))
+    }
+
+    /// Deletes events created before `before`; returns how many.
+    pub fn prune_events(&self, before: Timestamp) -> Result<usize> {
+        self.conn().execute("DELETE FROM events WHERE created < ?1", [before]).map_err(db)
+    }
+}

@@ -1,0 +1,109 @@
+//! The catalog store. All SQL of Stowage lives in this crate.
+//!
+//! Layout, in reading order:
+//! - [`Store`]: opens the catalog, runs migrations, hands out [`Reader`]s and [`Writer`]s. Each
+//!   `write` is one `BEGIN IMMEDIATE` transaction, committed only when the closure succeeds, so a
+//!   failed operation leaves nothing behind and its event is recorded with it or not at all.
+//! - `pool`: a few SQLite connections, used from blocking threads.
+//! - `migrate`: schema versions, applied in order at open (`PRAGMA user_version`).
+//! - [`records`]: the rows as plain structs.
+//! - one module per resource (`projects`, `tokens`, `buckets`, `metadata`, `events`, `jobs`) with
+//!   its queries as methods of [`Reader`] and [`Writer`].
+//!
+//! The embedded engine is SQLite. A PostgreSQL backend goes beside it as a second `Backend`
+//! variant with its own migrations under `migrations/postgres/`.
+
+mod buckets;
+mod events;
+mod jobs;
+mod metadata;
+mod migrate;
+mod pool;
+mod projects;
+pub mod records;
+mod tokens;
+
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{Connection, TransactionBehavior};
+use stowage_types::{Error, Result};
+
+use pool::Pool;
+
+/// A handle to the catalog. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Arc<Pool>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite catalog at `path` and brings its schema up to date.
+    pub fn open_sqlite(path: &Path) -> Result<Self> {
+        let pool = Pool::new(path.to_path_buf(), 8);
+        let mut conn = pool.open_connection().map_err(Error::internal)?;
+        migrate::run(&mut conn).map_err(Error::internal)?;
+        pool.put_back(conn);
+        Ok(Store { pool: Arc::new(pool) })
+    }
+
+    /// Runs `f` with read access on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
+    {
+        self.pool.run(move |conn| f(&Reader { conn })).await
+    }
+
+    /// Runs `f` in one write transaction on a blocking thread; commits only if `f` succeeds.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Writer<'_>) -> Result<T> + Send + 'static,
+    {
+        self.pool
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+                let value = f(&Writer { reader: Reader { conn: &tx } })?;
+                tx.commit().map_err(db)?;
+                Ok(value)
+            })
+            .await
+    }
+}
+
+/// Read queries, inside whatever transaction the caller holds.
+pub struct Reader<'c> {
+    conn: &'c Connection,
+}
+
+/// Write queries; also reads, which see the transaction's own writes.
+pub struct Writer<'c> {
+    reader: Reader<'c>,
+}
+
+impl<'c> Deref for Writer<'c> {
+    type Target = Reader<'c>;
+    fn deref(&self) -> &Reader<'c> {
+        &self.reader
+    }
+}
+
+impl Writer<'_> {
+    fn conn(&self) -> &Connection {
+        self.reader.conn
+    }
+}
+
+/// Maps a database error to an internal error; SQL failures are never the caller's fault here,
+/// because every input is validated before it reaches the store.
+fn db(error: rusqlite::Error) -> Error {
+    Error::internal(format!("catalog: {error}"))
+}
+
+/// Reads a JSON column, treating unreadable JSON as a server fault.
+fn json(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|error| Error::internal(format!("catalog JSON: {error}")))
+}

@@ -1,0 +1,206 @@
+//! Stack metadata, manage tokens, projects with their branches, users and memberships.
+
+use rusqlite::{params, OptionalExtension, Row};
+use stowage_types::auth::Role;
+use stowage_types::time::Timestamp;
+use stowage_types::{Error, Result};
+
+use crate::records::{Branch, ManageToken, Member, Project, User};
+use crate::{db, Reader, Writer};
+
+fn project(row: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project { id: row.get(0)?, name: row.get(1)?, created: row.get(2)? })
+}
+
+fn branch(row: &Row<'_>) -> rusqlite::Result<Branch> {
+    Ok(Branch {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        name: row.get(2)?,
+        description: row.get(3)?,
+        is_default: row.get(4)?,
+        created: row.get(5)?,
+    })
+}
+
+fn user(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created: row.get(3)? })
+}
+
+const BRANCH_COLUMNS: &str = "id, project_id, name, description, is_default, created";
+
+impl Reader<'_> {
+    /// A value of the stack's own key-value table.
+    pub fn stack_meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM stack_meta WHERE key = ?1", [key], |row| row.get(0))
+            .optional()
+            .map_err(db)
+    }
+
+    /// The manage token whose secret hashes to `secret_hash`.
+    pub fn manage_token_by_hash(&self, secret_hash: &str) -> Result<Option<ManageToken>> {
+        self.conn
+            .query_row(
+                "SELECT id, description, created FROM manage_tokens WHERE secret_hash = ?1",
+                [secret_hash],
+                |row| Ok(ManageToken { id: row.get(0)?, description: row.get(1)?, created: row.get(2)? }),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// All projects, oldest first.
+    pub fn projects(&self) -> Result<Vec<Project>> {
+        let mut stmt = self.conn.prepare("SELECT id, name, created FROM projects ORDER BY id").map_err(db)?;
+        let rows = stmt.query_map([], project).map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
+    /// One project.
+    pub fn project(&self, id: i64) -> Result<Option<Project>> {
+        self.conn
+            .query_row("SELECT id, name, created FROM projects WHERE id = ?1", [id], project)
+            .optional()
+            .map_err(db)
+    }
+
+    /// The project's default branch. Every project has one from its creation.
+    pub fn default_branch(&self, project_id: i64) -> Result<Branch> {
+        self.conn
+            .query_row(
+                &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND is_default = 1"),
+                [project_id],
+                branch,
+            )
+            .map_err(db)
+    }
+
+    /// All branches of a project, default first.
+    pub fn branches(&self, project_id: i64) -> Result<Vec<Branch>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 ORDER BY is_default DESC, id"
+            ))
+            .map_err(db)?;
+        let rows = stmt.query_map([project_id], branch).map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
+    /// One branch of a project.
+    pub fn branch(&self, project_id: i64, id: i64) -> Result<Option<Branch>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND id = ?2"),
+                [project_id, id],
+                branch,
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// A user by email (emails are compared as stored: callers lowercase them first).
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        self.conn
+            .query_row("SELECT id, email, name, created FROM users WHERE email = ?1", [email], user)
+            .optional()
+            .map_err(db)
+    }
+
+    /// Members of a project, in the order they joined.
+    pub fn members(&self, project_id: i64) -> Result<Vec<Member>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT u.id, u.email, u.name, u.created, m.role, m.created
+                 FROM project_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.project_id = ?1 ORDER BY m.created, u.id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([project_id], |row| Ok((user(row)?, row.get::<_, String>(4)?, row.get::<_, Timestamp>(5)?)))
+            .map_err(db)?;
+        let mut members = Vec::new();
+        for row in rows {
+            let (user, role, created) = row.map_err(db)?;
+            let role = Role::parse(&role).ok_or_else(|| Error::internal(format!("unknown role {role}")))?;
+            members.push(Member { user, role, created });
+        }
+        Ok(members)
+    }
+}
+
+impl Writer<'_> {
+    /// Sets a value of the stack's key-value table.
+    pub fn set_stack_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO stack_meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Stores a manage token by the hash of its secret.
+    pub fn insert_manage_token(&self, description: &str, secret_hash: &str, created: Timestamp) -> Result<i64> {
+        self.conn()
+            .execute(
+                "INSERT INTO manage_tokens (description, secret_hash, created) VALUES (?1, ?2, ?3)",
+                params![description, secret_hash, created],
+            )
+            .map_err(db)?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Creates a project with its default branch `Main`.
+    pub fn insert_project(&self, name: &str, created: Timestamp) -> Result<Project> {
+        self.conn()
+            .execute("INSERT INTO projects (name, created) VALUES (?1, ?2)", params![name, created])
+            .map_err(db)?;
+        let id = self.conn().last_insert_rowid();
+        self.conn()
+            .execute(
+                "INSERT INTO branches (project_id, name, description, is_default, created) VALUES (?1, 'Main', '', 1, ?2)",
+                params![id, created],
+            )
+            .map_err(db)?;
+        Ok(Project { id, name: name.to_string(), created })
+    }
+
+    /// Deletes a project and everything it owns.
+    pub fn delete_project(&self, id: i64) -> Result<bool> {
+        let deleted = self.conn().execute("DELETE FROM projects WHERE id = ?1", [id]).map_err(db)?;
+        Ok(deleted > 0)
+    }
+
+    /// Creates a user.
+    pub fn insert_user(&self, email: &str, name: &str, created: Timestamp) -> Result<User> {
+        self.conn()
+            .execute("INSERT INTO users (email, name, created) VALUES (?1, ?2, ?3)", params![email, name, created])
+            .map_err(db)?;
+        Ok(User { id: self.conn().last_insert_rowid(), email: email.to_string(), name: name.to_string(), created })
+    }
+
+    /// Adds a user to a project with a role.
+    pub fn insert_member(&self, project_id: i64, user_id: i64, role: Role, created: Timestamp) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO project_members (project_id, user_id, role, created) VALUES (?1, ?2, ?3, ?4)",
+                params![project_id, user_id, role.as_str(), created],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Removes a user from a project. Returns false when the user was not a member.
+    pub fn delete_member(&self, project_id: i64, user_id: i64) -> Result<bool> {
+        let deleted = self
+            .conn()
+            .execute("DELETE FROM project_members WHERE project_id = ?1 AND user_id = ?2", [project_id, user_id])
+            .map_err(db)?;
+        Ok(deleted > 0)
+    }
+}

@@ -1,0 +1,176 @@
+//! Storage API tokens: stored by the hash of their secret, loaded with member and grants.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, OptionalExtension, Row};
+use stowage_types::auth::{BucketAccess, MemberRef, Role, Token, TokenRef};
+use stowage_types::time::Timestamp;
+use stowage_types::{Error, Result};
+
+use crate::records::NewToken;
+use crate::{db, Reader, Writer};
+
+const TOKEN_COLUMNS: &str = "t.id, t.project_id, t.description, t.can_manage_buckets, t.can_read_all_file_uploads,
+    t.can_purge_trash, t.component_access, t.created, t.refreshed, t.expires, t.creator_token_id,
+    t.creator_token_description, t.last_used, u.id, u.email, u.name, m.role, t.secret_hash";
+
+const TOKEN_FROM: &str = "tokens t
+    LEFT JOIN users u ON u.id = t.user_id
+    LEFT JOIN project_members m ON m.project_id = t.project_id AND m.user_id = t.user_id";
+
+/// A token row plus its secret hash, before grants are attached.
+fn token_row(row: &Row<'_>) -> rusqlite::Result<(Token, String, Option<String>)> {
+    let component_access: String = row.get(6)?;
+    let creator_id: Option<i64> = row.get(10)?;
+    let user_id: Option<i64> = row.get(13)?;
+    let member = match user_id {
+        Some(user_id) => Some((user_id, row.get::<_, String>(14)?, row.get::<_, String>(15)?)),
+        None => None,
+    };
+    let role: Option<String> = row.get(16)?;
+    let token = Token {
+        id: row.get(0)?,
+        project_id: row.get(1)?,
+        description: row.get(2)?,
+        member: None,
+        can_manage_buckets_flag: row.get(3)?,
+        can_read_all_file_uploads_flag: row.get(4)?,
+        can_purge_trash_flag: row.get(5)?,
+        component_access: serde_json::from_str(&component_access).unwrap_or_default(),
+        bucket_grants: BTreeMap::new(),
+        created: row.get(7)?,
+        refreshed: row.get(8)?,
+        expires: row.get(9)?,
+        creator: match creator_id {
+            Some(id) => Some(TokenRef { id, description: row.get::<_, Option<String>>(11)?.unwrap_or_default() }),
+            None => None,
+        },
+        last_used: row.get(12)?,
+    };
+    let mut token = token;
+    if let Some((user_id, email, name)) = member {
+        // A master token whose user left the project has no role; it is deleted with the
+        // membership, so this only guards against a half-written row.
+        token.member = role.as_deref().and_then(Role::parse).map(|role| MemberRef { user_id, email, name, role });
+    }
+    Ok((token, row.get(17)?, role))
+}
+
+impl Reader<'_> {
+    fn attach_grants(&self, token: &mut Token) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.id, g.access FROM token_bucket_grants g JOIN buckets b ON b.pk = g.bucket_pk
+                 WHERE g.token_id = ?1",
+            )
+            .map_err(db)?;
+        let rows =
+            stmt.query_map([token.id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))).map_err(db)?;
+        for row in rows {
+            let (bucket_id, access) = row.map_err(db)?;
+            let access =
+                BucketAccess::parse(&access).ok_or_else(|| Error::internal(format!("unknown access {access}")))?;
+            token.bucket_grants.insert(bucket_id, access);
+        }
+        Ok(())
+    }
+
+    /// A token with its grants and the hash of its secret.
+    pub fn token_with_hash(&self, id: i64) -> Result<Option<(Token, String)>> {
+        let found = self
+            .conn
+            .query_row(&format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.id = ?1"), [id], token_row)
+            .optional()
+            .map_err(db)?;
+        let Some((mut token, hash, _)) = found else { return Ok(None) };
+        self.attach_grants(&mut token)?;
+        Ok(Some((token, hash)))
+    }
+
+    /// A token of a project.
+    pub fn token(&self, project_id: i64, id: i64) -> Result<Option<Token>> {
+        Ok(self.token_with_hash(id)?.map(|(token, _)| token).filter(|token| token.project_id == project_id))
+    }
+
+    /// All tokens of a project, oldest first.
+    pub fn tokens(&self, project_id: i64) -> Result<Vec<Token>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.project_id = ?1 ORDER BY t.id"))
+            .map_err(db)?;
+        let rows = stmt.query_map([project_id], token_row).map_err(db)?;
+        let mut tokens = Vec::new();
+        for row in rows {
+            let (mut token, _, _) = row.map_err(db)?;
+            self.attach_grants(&mut token)?;
+            tokens.push(token);
+        }
+        Ok(tokens)
+    }
+
+    /// The master token of a member.
+    pub fn master_token_id(&self, project_id: i64, user_id: i64) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT id FROM tokens WHERE project_id = ?1 AND user_id = ?2", [project_id, user_id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(db)
+    }
+}
+
+impl Writer<'_> {
+    /// Stores a new token with the hash of its secret and returns its id.
+    ///
+    /// The secret embeds the id, so callers insert with a placeholder hash and then call
+    /// [`Writer::set_token_secret_hash`] inside the same transaction.
+    pub fn insert_token(&self, token: &NewToken, secret_hash: &str) -> Result<i64> {
+        self.conn()
+            .execute(
+                "INSERT INTO tokens (project_id, description, secret_hash, user_id, can_manage_buckets,
+                    can_read_all_file_uploads, can_purge_trash, component_access, created, refreshed, expires,
+                    creator_token_id, creator_token_description)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+                params![
+                    token.project_id,
+                    token.description,
+                    secret_hash,
+                    token.user_id,
+                    token.can_manage_buckets,
+                    token.can_read_all_file_uploads,
+                    token.can_purge_trash,
+                    serde_json::to_string(&token.component_access).map_err(Error::internal)?,
+                    token.created,
+                    token.expires,
+                    token.creator.as_ref().map(|creator| creator.id),
+                    token.creator.as_ref().map(|creator| creator.description.as_str()),
+                ],
+            )
+            .map_err(db)?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Replaces the secret hash of a token; `refreshed` is set when this is a refresh.
+    pub fn set_token_secret_hash(&self, id: i64, secret_hash: &str, refreshed: Option<Timestamp>) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE tokens SET secret_hash = ?2, refreshed = COALESCE(?3, refreshed) WHERE id = ?1",
+                params![id, secret_hash, refreshed],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Records that the token was used at `at`.
+    pub fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.conn().execute("UPDATE tokens SET last_used = ?2 WHERE id = ?1", [id, at]).map_err(db)?;
+        Ok(())
+    }
+
+    /// Deletes a token and its grants.
+    pub fn delete_token(&self, id: i64) -> Result<bool> {
+        let deleted = self.conn().execute("DELETE FROM tokens WHERE id = ?1", [id]).map_err(db)?;
+        Ok(deleted > 0)
+    }
+}

@@ -1,0 +1,345 @@
+//! Who may do what: roles, bucket access levels, the resolved [`Token`] and the [`Granted`] proof.
+//!
+//! Every use case in `stowage-core` takes a `&Granted<P>`. The only way to get one is
+//! [`Token::authorize`], which checks the rule of `P` against the token. So an operation cannot be
+//! reached without its permission check, whichever route or job calls it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::names::BucketId;
+use crate::time::Timestamp;
+
+/// The role of a project member. A member's master token gets its flags from the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Guest,
+    ReadOnly,
+    Share,
+}
+
+impl Role {
+    /// The wire name: `admin`, `guest`, `readOnly`, `share`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Guest => "guest",
+            Role::ReadOnly => "readOnly",
+            Role::Share => "share",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "admin" => Some(Role::Admin),
+            "guest" => Some(Role::Guest),
+            "readOnly" => Some(Role::ReadOnly),
+            "share" => Some(Role::Share),
+            _ => None,
+        }
+    }
+}
+
+/// How far a token may go with one bucket. Ordered: `Read < Write < Manage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BucketAccess {
+    Read,
+    Write,
+    Manage,
+}
+
+impl BucketAccess {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BucketAccess::Read => "read",
+            BucketAccess::Write => "write",
+            BucketAccess::Manage => "manage",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "read" => Some(BucketAccess::Read),
+            "write" => Some(BucketAccess::Write),
+            "manage" => Some(BucketAccess::Manage),
+            _ => None,
+        }
+    }
+}
+
+/// The project member a master token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    /// The user's id.
+    pub user_id: i64,
+    /// The user's email, also the master token's description.
+    pub email: String,
+    /// The user's display name.
+    pub name: String,
+    /// The user's role in the token's project.
+    pub role: Role,
+}
+
+/// A short reference to another token, as in `creatorToken`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRef {
+    pub id: i64,
+    pub description: String,
+}
+
+/// A token as stored, without its secret. Built per request from the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: i64,
+    pub project_id: i64,
+    pub description: String,
+    /// `Some` for master tokens: the member whose token this is.
+    pub member: Option<MemberRef>,
+    /// The `canManageBuckets` flag of a limited token. Master tokens take it from their role.
+    pub can_manage_buckets_flag: bool,
+    /// The `canReadAllFileUploads` flag of a limited token.
+    pub can_read_all_file_uploads_flag: bool,
+    /// The `canPurgeTrash` flag of a limited token.
+    pub can_purge_trash_flag: bool,
+    /// Component ids this token may configure and run.
+    pub component_access: Vec<String>,
+    /// Explicit bucket grants of a limited token (`read` or `write`), by bucket id.
+    pub bucket_grants: BTreeMap<String, BucketAccess>,
+    pub created: Timestamp,
+    pub refreshed: Timestamp,
+    pub expires: Option<Timestamp>,
+    pub creator: Option<TokenRef>,
+    pub last_used: Option<Timestamp>,
+}
+
+impl Token {
+    /// True for a project member's own token.
+    pub fn is_master(&self) -> bool {
+        self.member.is_some()
+    }
+
+    /// The member role, for master tokens.
+    pub fn role(&self) -> Option<Role> {
+        self.member.as_ref().map(|member| member.role)
+    }
+
+    /// Full access to every bucket, including buckets created later.
+    pub fn can_manage_buckets(&self) -> bool {
+        match self.role() {
+            Some(role) => role != Role::ReadOnly,
+            None => self.can_manage_buckets_flag,
+        }
+    }
+
+    /// May list, create, change and delete other tokens: master tokens of admins and sharers.
+    pub fn can_manage_tokens(&self) -> bool {
+        matches!(self.role(), Some(Role::Admin | Role::Share))
+    }
+
+    /// May read files uploaded by any token.
+    pub fn can_read_all_file_uploads(&self) -> bool {
+        self.is_master() || self.can_read_all_file_uploads_flag
+    }
+
+    /// May purge configurations from the trash.
+    pub fn can_purge_trash(&self) -> bool {
+        match self.role() {
+            Some(role) => matches!(role, Role::Admin | Role::Share),
+            None => self.can_purge_trash_flag,
+        }
+    }
+
+    /// Sees every event of the project, not only its own.
+    pub fn sees_all_events(&self) -> bool {
+        self.is_master()
+    }
+
+    /// The access this token has to `bucket_id`, if any. Callers pass ids of existing buckets;
+    /// grants of deleted buckets are removed with them.
+    pub fn bucket_access(&self, bucket_id: &str) -> Option<BucketAccess> {
+        if self.role() == Some(Role::ReadOnly) {
+            return Some(BucketAccess::Read);
+        }
+        if self.can_manage_buckets() {
+            return Some(BucketAccess::Manage);
+        }
+        self.bucket_grants.get(bucket_id).copied()
+    }
+
+    /// True once `now` has reached the expiry time.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires.is_some_and(|expires| expires <= now)
+    }
+
+    /// Checks `permission` against this token and returns the proof core functions require.
+    pub fn authorize<P: Permission>(self: &Arc<Self>, permission: P) -> Result<Granted<P>> {
+        if permission.allows(self) {
+            Ok(Granted { token: Arc::clone(self), scope: permission })
+        } else {
+            Err(Error::access_denied())
+        }
+    }
+}
+
+/// A rule a token must satisfy for one operation.
+pub trait Permission {
+    /// True when `token` may perform the operation.
+    fn allows(&self, token: &Token) -> bool;
+}
+
+/// Proof that a token passed the check of `P`. Only [`Token::authorize`] builds one.
+#[derive(Debug)]
+pub struct Granted<P> {
+    token: Arc<Token>,
+    scope: P,
+}
+
+impl<P> Granted<P> {
+    /// The token that was checked.
+    pub fn token(&self) -> &Arc<Token> {
+        &self.token
+    }
+
+    /// The permission, with the resource it was checked on.
+    pub fn scope(&self) -> &P {
+        &self.scope
+    }
+
+    /// The token's project.
+    pub fn project_id(&self) -> i64 {
+        self.token.project_id
+    }
+}
+
+/// Any valid token of the project: reading the project itself, its events, its own data.
+#[derive(Debug)]
+pub struct AnyToken;
+impl Permission for AnyToken {
+    fn allows(&self, _token: &Token) -> bool {
+        true
+    }
+}
+
+/// Creating buckets: tokens that manage buckets.
+#[derive(Debug)]
+pub struct CreateBuckets;
+impl Permission for CreateBuckets {
+    fn allows(&self, token: &Token) -> bool {
+        token.can_manage_buckets()
+    }
+}
+
+/// Reading one bucket and what is in it.
+#[derive(Debug)]
+pub struct ReadBucket(pub BucketId);
+impl Permission for ReadBucket {
+    fn allows(&self, token: &Token) -> bool {
+        token.bucket_access(self.0.as_str()).is_some()
+    }
+}
+
+/// Writing into one bucket: tables, imports, metadata.
+#[derive(Debug)]
+pub struct WriteBucket(pub BucketId);
+impl Permission for WriteBucket {
+    fn allows(&self, token: &Token) -> bool {
+        token.bucket_access(self.0.as_str()) >= Some(BucketAccess::Write)
+    }
+}
+
+/// Changing or deleting one bucket.
+#[derive(Debug)]
+pub struct ManageBucket(pub BucketId);
+impl Permission for ManageBucket {
+    fn allows(&self, token: &Token) -> bool {
+        token.bucket_access(self.0.as_str()) == Some(BucketAccess::Manage)
+    }
+}
+
+/// Writing project-level (branch) metadata: master tokens other than read-only ones.
+#[derive(Debug)]
+pub struct WriteProjectMetadata;
+impl Permission for WriteProjectMetadata {
+    fn allows(&self, token: &Token) -> bool {
+        token.is_master() && token.role() != Some(Role::ReadOnly)
+    }
+}
+
+/// Reading one token (its detail and its event feed): the token itself, or a token manager.
+#[derive(Debug)]
+pub struct ReadToken(pub i64);
+impl Permission for ReadToken {
+    fn allows(&self, token: &Token) -> bool {
+        token.id == self.0 || token.can_manage_tokens()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(role: Option<Role>) -> Token {
+        Token {
+            id: 1,
+            project_id: 1,
+            description: "t".into(),
+            member: role.map(|role| MemberRef { user_id: 1, email: "a@b".into(), name: "a".into(), role }),
+            can_manage_buckets_flag: false,
+            can_read_all_file_uploads_flag: false,
+            can_purge_trash_flag: false,
+            component_access: vec![],
+            bucket_grants: BTreeMap::new(),
+            created: 0,
+            refreshed: 0,
+            expires: None,
+            creator: None,
+            last_used: None,
+        }
+    }
+
+    #[test]
+    fn role_flags_follow_the_spec_table() {
+        let flags = |role| {
+            let t = token(Some(role));
+            (t.can_manage_buckets(), t.can_manage_tokens(), t.can_read_all_file_uploads(), t.can_purge_trash())
+        };
+        assert_eq!(flags(Role::Admin), (true, true, true, true));
+        assert_eq!(flags(Role::Share), (true, true, true, true));
+        assert_eq!(flags(Role::Guest), (true, false, true, false));
+        assert_eq!(flags(Role::ReadOnly), (false, false, true, false));
+    }
+
+    #[test]
+    fn read_only_members_read_every_bucket_and_manage_none() {
+        let t = Arc::new(token(Some(Role::ReadOnly)));
+        let bucket = BucketId::parse("in.c-a").unwrap();
+        assert!(t.authorize(ReadBucket(bucket.clone())).is_ok());
+        assert!(t.authorize(WriteBucket(bucket.clone())).is_err());
+        assert!(t.authorize(ManageBucket(bucket)).is_err());
+    }
+
+    #[test]
+    fn a_write_grant_allows_reading_and_writing_but_not_managing() {
+        let mut t = token(None);
+        t.bucket_grants.insert("in.c-a".into(), BucketAccess::Write);
+        let t = Arc::new(t);
+        let granted = BucketId::parse("in.c-a").unwrap();
+        assert!(t.authorize(ReadBucket(granted.clone())).is_ok());
+        assert!(t.authorize(WriteBucket(granted.clone())).is_ok());
+        assert!(t.authorize(ManageBucket(granted)).is_err());
+        assert!(t.authorize(ReadBucket(BucketId::parse("in.c-b").unwrap())).is_err());
+    }
+
+    #[test]
+    fn limited_tokens_cannot_create_buckets_unless_flagged() {
+        let mut t = token(None);
+        assert!(Arc::new(t.clone()).authorize(CreateBuckets).is_err());
+        t.can_manage_buckets_flag = true;
+        assert!(Arc::new(t).authorize(CreateBuckets).is_ok());
+    }
+}

@@ -1,0 +1,127 @@
+//! The domain error: a wire code from one table plus a message meant for the caller.
+//!
+//! Every layer returns [`Error`]. The HTTP layer renders it as the Keboola error body
+//! `{"error", "code", "status": "error", "exceptionId"}` with the status from the table. Internal
+//! errors keep their cause for the log and show the caller only a generic message.
+
+use std::fmt;
+
+macro_rules! codes {
+    ($($variant:ident => ($status:expr, $wire:expr)),* $(,)?) => {
+        /// A stable error code. The table below is the only place that maps codes to HTTP statuses.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            /// HTTP status sent with this code.
+            pub fn status(self) -> u16 {
+                match self { $(Code::$variant => $status),* }
+            }
+            /// The string sent as `code` in the error body.
+            pub fn wire(self) -> &'static str {
+                match self { $(Code::$variant => $wire),* }
+            }
+        }
+    };
+}
+
+codes! {
+    TokenInvalid => (401, "storage.tokenInvalid"),
+    ManageTokenInvalid => (401, "manage.tokenInvalid"),
+    AccessDenied => (403, "accessDenied"),
+    NotFound => (404, "notFound"),
+    MethodNotAllowed => (405, "methodNotAllowed"),
+    Validation => (400, "storage.validation"),
+    MalformedRequest => (400, "malformedRequest"),
+    RequestTooLarge => (400, "requestTooLarge"),
+    BucketNotFound => (404, "storage.buckets.notFound"),
+    BucketAlreadyExists => (400, "storage.buckets.alreadyExists"),
+    BucketValidation => (400, "storage.buckets.validation"),
+    BucketNotEmpty => (400, "storage.buckets.notEmpty"),
+    TokenNotFound => (404, "storage.tokens.notFound"),
+    EventNotFound => (404, "storage.events.notFound"),
+    EventQueryInvalid => (400, "storage.events.invalidQuery"),
+    EventValidation => (400, "storage.events.validation"),
+    JobNotFound => (404, "storage.jobs.notFound"),
+    BranchNotFound => (404, "storage.devBranches.notFound"),
+    MetadataNotFound => (404, "storage.metadata.notFound"),
+    MetadataValidation => (400, "storage.metadata.validation"),
+    ProjectNotFound => (404, "manage.projects.notFound"),
+    ProjectValidation => (400, "manage.projects.validation"),
+    UserAlreadyMember => (400, "manage.projects.userAlreadyMember"),
+    UserNotMember => (404, "manage.projects.userNotFound"),
+    UserValidation => (400, "manage.users.validation"),
+    Internal => (500, "internal"),
+}
+
+/// The result type of every Stowage layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with a code from the table and a message safe to show the caller.
+#[derive(Debug)]
+pub struct Error {
+    /// Which row of the code table this is.
+    pub code: Code,
+    /// Shown to the caller. Never contains a secret.
+    pub message: String,
+    /// For [`Code::Internal`]: the cause, logged once at the edge and never sent.
+    pub cause: Option<String>,
+}
+
+impl Error {
+    /// An error the caller caused or may know about.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), cause: None }
+    }
+
+    /// A fault of the server. The caller sees a generic message; `cause` goes to the log.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Self {
+            code: Code::Internal,
+            message: "Internal error. The problem was logged; please try again later.".into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+
+    /// The 403 every permission check answers with, worded as Keboola words it.
+    pub fn access_denied() -> Self {
+        Self::new(Code::AccessDenied, "You don't have access to the resource.")
+    }
+
+    /// A 400 for a request field that failed validation.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(Code::Validation, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.wire())?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause_from_the_message() {
+        let error = Error::internal("disk I/O error at /secret/path");
+        assert_eq!(error.code.status(), 500);
+        assert!(!error.message.contains("/secret/path"));
+        assert!(error.to_string().contains("/secret/path"));
+    }
+
+    #[test]
+    fn client_errors_are_never_5xx() {
+        for code in [Code::Validation, Code::TokenInvalid, Code::BucketNotFound, Code::RequestTooLarge] {
+            assert!((400..500).contains(&code.status()), "{code:?}");
+        }
+    }
+}

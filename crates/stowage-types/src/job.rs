@@ -1,0 +1,63 @@
+//! Storage jobs: the durable record of an asynchronous operation.
+
+use serde_json::Value;
+
+use crate::time::Timestamp;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Waiting,
+    Processing,
+    Success,
+    Error,
+}
+
+impl JobStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Waiting => "waiting",
+            JobStatus::Processing => "processing",
+            JobStatus::Success => "success",
+            JobStatus::Error => "error",
+        }
+    }
+
+    /// Parses a stored name; unknown names read as `error` so a bad row never looks alive.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "waiting" => JobStatus::Waiting,
+            "processing" => JobStatus::Processing,
+            "success" => JobStatus::Success,
+            _ => JobStatus::Error,
+        }
+    }
+
+    /// True for `success` and `error`.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Success | JobStatus::Error)
+    }
+}
+
+/// A storage job as stored.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub project_id: i64,
+    pub status: JobStatus,
+    /// E.g. `bucketDelete`, `tableImport`.
+    pub operation_name: String,
+    pub operation_params: Value,
+    pub table_id: Option<String>,
+    pub run_id: Option<String>,
+    pub created: Timestamp,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub results: Value,
+    pub metrics: Value,
+    /// `{code, message, exceptionId}` when the job failed.
+    pub error: Option<Value>,
+    pub creator_token_id: i64,
+    pub creator_token_description: String,
+}
