@@ -138,3 +138,55 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, limit: Option<i64>, offs
     let jobs = ctx.core.store.read(move |r| r.jobs(project_id, limit, offset)).await?;
     Ok(jobs.into_iter().filter(|job| visible(grant.token(), job)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use stowage_types::job::JobStatus;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_left_running_by_a_dead_process_ends_as_an_error_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let store = Store::open_sqlite(&path).unwrap();
+        let job = store
+            .write(|w| {
+                let project = w.insert_project("p", 0)?;
+                let job = Job {
+                    id: 0,
+                    project_id: project.id,
+                    status: JobStatus::Waiting,
+                    operation_name: "bucketDelete".into(),
+                    operation_params: json!({}),
+                    table_id: None,
+                    run_id: None,
+                    created: 0,
+                    start: None,
+                    end: None,
+                    results: Value::Null,
+                    metrics: json!({}),
+                    error: None,
+                    creator_token_id: 1,
+                    creator_token_description: "t".into(),
+                };
+                let job = w.insert_job(&job)?;
+                w.start_job(job.id, 1)?;
+                Ok(job)
+            })
+            .await
+            .unwrap();
+        drop(store);
+
+        let reopened = Store::open_sqlite(&path).unwrap();
+        let runner = JobRunner::new(reopened.clone());
+        assert_eq!(runner.recover().await.unwrap(), 1);
+        let after = reopened.read(move |r| r.job(job.project_id, job.id)).await.unwrap().unwrap();
+        assert_eq!(after.status, JobStatus::Error);
+        let error = after.error.unwrap();
+        assert_eq!(error["code"], "storage.jobs.interrupted");
+        assert!(error["message"].as_str().unwrap().contains("interrupted"));
+        assert!(after.end.is_some());
+        assert_eq!(runner.recover().await.unwrap(), 0, "finished jobs are left alone");
+    }
+}

@@ -1,0 +1,164 @@
+//! `spawn_app()`: a stack on port 0 with its own temp data dir, and typed request helpers.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use stowage_server::config::Config;
+use stowage_server::startup::Application;
+
+/// A running stack plus the secrets its bootstrap created.
+pub(crate) struct TestApp {
+    pub(crate) url: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) manage: String,
+    pub(crate) admin: String,
+    pub(crate) project_id: i64,
+    /// Kept so the data dir lives as long as the stack.
+    _data_dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A response's status and parsed body (`Null` when the body is empty or not JSON).
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: String,
+    pub(crate) body: Value,
+    pub(crate) text: String,
+}
+
+impl Reply {
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub(crate) fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    /// Asserts a Keboola error body with this status and code.
+    #[track_caller]
+    pub(crate) fn expect_error(self, status: u16, code: &str) -> Self {
+        let reply = self.expect(status);
+        assert_eq!(reply.body["code"], code, "body: {}", reply.text);
+        assert_eq!(reply.body["status"], "error");
+        assert!(reply.body["exceptionId"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(reply.body["error"].as_str().is_some_and(|message| !message.is_empty()));
+        reply
+    }
+
+    /// The error message of an error body.
+    pub(crate) fn message(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+}
+
+/// A request body.
+pub(crate) enum Payload {
+    None,
+    Json(Value),
+    Form(&'static str),
+}
+
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(data_dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+    config.stack_name = "test-stack".into();
+    adjust(&mut config);
+    let (app, bootstrapped) = Application::build(&config).await.expect("stack builds");
+    let bootstrapped = bootstrapped.expect("first start bootstraps");
+    let url = app.public_url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        url,
+        client: reqwest::Client::new(),
+        manage: bootstrapped.generated_manage_token.expect("generated manage token"),
+        admin: bootstrapped.admin_token,
+        project_id: bootstrapped.project_id,
+        _data_dir: data_dir,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    /// Sends a request; `token` goes in `X-StorageApi-Token` (or the manage header for `/manage`).
+    pub(crate) async fn call(&self, method: Method, path: &str, token: Option<&str>, payload: Payload) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            let header = if path.starts_with("/manage") { "X-KBC-ManageApiToken" } else { "X-StorageApi-Token" };
+            request = request.header(header, token);
+        }
+        request = match payload {
+            Payload::None => request,
+            Payload::Json(value) => request.json(&value),
+            Payload::Form(text) => {
+                request.header("Content-Type", "application/x-www-form-urlencoded").body(text.to_string())
+            }
+        };
+        let response = request.send().await.expect("request sent");
+        reply(response).await
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), Payload::None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Payload::Json(body)).await
+    }
+
+    pub(crate) async fn post_form(&self, path: &str, token: &str, form: &'static str) -> Reply {
+        self.call(Method::POST, path, Some(token), Payload::Form(form)).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Payload::Json(body)).await
+    }
+
+    pub(crate) async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), Payload::None).await
+    }
+
+    /// Creates a bucket `in.c-<name>` as the admin and returns its id.
+    pub(crate) async fn create_bucket(&self, name: &str) -> String {
+        let reply =
+            self.post("/v2/storage/buckets", &self.admin, json!({ "name": name, "stage": "in" })).await.expect(201);
+        reply.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Adds a member with `role` to the bootstrap project; returns their master token secret.
+    pub(crate) async fn member_token(&self, email: &str, role: &str) -> String {
+        self.member_token_in(self.project_id, email, role).await
+    }
+
+    /// Adds a member with `role` to a project; returns their master token secret.
+    pub(crate) async fn member_token_in(&self, project_id: i64, email: &str, role: &str) -> String {
+        let path = format!("/manage/projects/{project_id}/users");
+        let reply = self.post(&path, &self.manage, json!({ "email": email, "role": role })).await.expect(201);
+        reply.body["token"]["token"].as_str().unwrap().to_string()
+    }
+
+    /// The id of a token secret.
+    pub(crate) fn token_id(secret: &str) -> String {
+        secret.split('-').nth(1).unwrap().to_string()
+    }
+
+    /// Events of the project, newest first, as the admin sees them.
+    pub(crate) async fn events(&self, query: &str) -> Vec<Value> {
+        let reply = self.get(&format!("/v2/storage/events?{query}"), &self.admin).await.expect(200);
+        reply.body.as_array().unwrap().clone()
+    }
+}
+
+pub(crate) async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply { status, content_type, body, text }
+}

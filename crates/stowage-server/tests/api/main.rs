@@ -1,0 +1,10 @@
+//! Black-box tests of the HTTP API: each test starts a stack on port 0 with its own data dir.
+
+mod authorization_matrix;
+mod buckets;
+mod events;
+mod helpers;
+mod index_and_auth;
+mod jobs_and_branches;
+mod manage;
+mod restart;

@@ -1,0 +1,168 @@
+//! The real binary: first start prints secrets once, later starts print none and keep all data,
+//! SIGTERM stops it gracefully.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(data_dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-email", "ops@example.com"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("STOWAGE_MANAGE_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts")
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str) {
+    for _ in 0..200 {
+        if client.get(format!("{url}/v2/storage")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server at {url} did not come up");
+}
+
+/// Sends SIGTERM and returns (exit success, stdout, stderr).
+async fn stop(mut child: Child) -> (bool, String, String) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("stops in time").unwrap();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).await.unwrap();
+    }
+    child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    (exit.success(), stdout, stderr)
+}
+
+fn grep_dir(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            hits.extend(grep_dir(&path, needle));
+        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            hits.push(path.display().to_string());
+        }
+    }
+    hits
+}
+
+#[tokio::test]
+async fn a_restart_keeps_everything_prints_no_secret_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut first = start(&data_dir, port);
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    let (mut manage, mut admin) = (String::new(), String::new());
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("Manage API token") {
+            manage = lines.next_line().await.unwrap().unwrap().trim().to_string();
+        }
+        if line.contains("master Storage API token") {
+            assert!(line.contains("ops@example.com"));
+            admin = lines.next_line().await.unwrap().unwrap().trim().to_string();
+            break;
+        }
+    }
+    assert!(!manage.is_empty() && !admin.is_empty());
+    wait_ready(&client, &url).await;
+    let created = client
+        .post(format!("{url}/v2/storage/buckets"))
+        .header("X-StorageApi-Token", &admin)
+        .json(&json!({"name": "kept"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let (clean, _, first_log) = stop(first).await;
+    assert!(clean, "SIGTERM ends the process with success");
+    assert!(first_log.contains("shutting down"));
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let second = start(&data_dir, port);
+    wait_ready(&client, &url).await;
+    let bucket = client
+        .get(format!("{url}/v2/storage/buckets/in.c-kept"))
+        .header("X-StorageApi-Token", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bucket.status(), 200);
+    let projects =
+        client.get(format!("{url}/manage/projects")).header("X-KBC-ManageApiToken", &manage).send().await.unwrap();
+    assert_eq!(projects.status(), 200);
+    let (clean, stdout, second_log) = stop(second).await;
+    assert!(clean);
+    assert!(!stdout.contains(&admin) && !stdout.contains(&manage), "a later start prints no secret: {stdout}");
+    assert!(!stdout.contains("shown ONCE"));
+
+    for secret in [&admin, &manage] {
+        assert!(!first_log.contains(secret.as_str()) && !second_log.contains(secret.as_str()), "secret in the log");
+        assert_eq!(grep_dir(&data_dir, secret), Vec::<String>::new(), "secret stored in plain text");
+    }
+}
+
+#[tokio::test]
+async fn a_given_manage_token_is_used_and_not_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("STOWAGE_MANAGE_TOKEN", "my-own-manage-token-0123456789")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    wait_ready(&client, &url).await;
+    let projects = client
+        .get(format!("{url}/manage/projects"))
+        .header("X-KBC-ManageApiToken", "my-own-manage-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(projects.status(), 200);
+    let (_, stdout, stderr) = stop(child).await;
+    assert!(!stdout.contains("my-own-manage-token") && !stderr.contains("my-own-manage-token"));
+    assert!(stdout.contains("STOWAGE_MANAGE_TOKEN"));
+}
+
+#[tokio::test]
+async fn a_bad_configuration_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["serve", "--listen", "not-an-address"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--listen: \"not-an-address\" is not an address"), "{stderr}");
+}
