@@ -10,15 +10,19 @@
 //! - [`auth`]: turning a secret into a token (storage API) or a manage grant (manage API).
 //! - [`bootstrap`]: the first start of an empty stack.
 //! - [`manage`]: projects, users and memberships (manage API).
-//! - [`tokens`]: token views (verify, detail).
+//! - [`tokens`]: the token lifecycle: create, update, refresh, delete, share, expire.
+//! - [`crypto`]: the stack key, which encrypts what must be recoverable but never stored in plain text.
+//! - [`mail`]: SMTP or an outbox folder.
 //! - [`buckets`], [`branches`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
 pub mod bootstrap;
 pub mod branches;
 pub mod buckets;
+pub mod crypto;
 pub mod events;
 pub mod jobs;
+pub mod mail;
 pub mod manage;
 pub mod secrets;
 pub mod tokens;
@@ -53,12 +57,15 @@ pub struct Core {
     pub store: Store,
     pub stack: Arc<StackInfo>,
     pub jobs: jobs::JobRunner,
+    /// Encrypts shareable token secrets (and later `#` configuration values).
+    pub key: Arc<crypto::StackKey>,
+    pub mailer: mail::Mailer,
 }
 
 impl Core {
     /// Builds the core over an opened store.
-    pub fn new(store: Store, stack: StackInfo) -> Self {
-        Core { jobs: jobs::JobRunner::new(store.clone()), store, stack: Arc::new(stack) }
+    pub fn new(store: Store, stack: StackInfo, key: crypto::StackKey, mailer: mail::Mailer) -> Self {
+        Core { jobs: jobs::JobRunner::new(store.clone()), store, stack: Arc::new(stack), key: Arc::new(key), mailer }
     }
 
     /// The storage API root, `{public_url}/v2/storage`.

@@ -37,6 +37,8 @@ pub(crate) fn insert_master_token(
         component_access: vec![],
         expires: None,
         creator: None,
+        owner_user_id: None,
+        grants: vec![],
         created: now,
     };
     let id = w.insert_token(&new_token, "")?;

@@ -67,6 +67,7 @@ fn table() -> Table {
     let t = routes::events::register(t);
     let t = routes::branches::register(t);
     let t = routes::jobs::register(t);
+    let t = routes::share::register(t);
     routes::manage::register(t)
 }
 
@@ -77,7 +78,8 @@ pub fn route_table() -> Vec<(Method, String)> {
 }
 
 /// Routes served without a token. Everything else takes a `Caller` or `ManageCaller`.
-pub const PUBLIC: &[(&str, &str)] = &[("GET", "/v2/storage")];
+pub const PUBLIC: &[(&str, &str)] =
+    &[("GET", "/v2/storage"), ("GET", "/tokens/shared/{link}"), ("POST", "/tokens/shared/{link}")];
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.
 pub fn router(core: Core) -> Router {

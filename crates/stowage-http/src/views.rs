@@ -174,6 +174,9 @@ pub fn token(core: &Core, view: &TokenView, verify: bool) -> Value {
     if !token.component_access.is_empty() {
         out["componentAccess"] = json!(token.component_access);
     }
+    if let Some(owner) = &token.admin_owner {
+        out["adminOwner"] = json!({ "id": owner.id, "name": owner.name, "email": owner.email });
+    }
     if let Some(creator) = &token.creator {
         out["creatorToken"] = json!({ "id": creator.id.to_string(), "description": creator.description });
     }

@@ -44,6 +44,17 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `stowage_http=debug` [default: info]
     #[arg(long, env = "STOWAGE_LOG")]
     pub log: Option<String>,
+    /// File holding the stack key (base64 of 32 bytes) that encrypts stored secrets; created with
+    /// owner-only permissions when missing [default: <data dir>/stack.key]
+    #[arg(long, env = "STOWAGE_STACK_KEY_FILE")]
+    pub stack_key_file: Option<PathBuf>,
+    /// SMTP relay for outgoing mail, e.g. smtp://user:pass@mail.example.com:587?tls=required
+    /// [default: none; mail is written to <data dir>/outbox]
+    #[arg(long, env = "STOWAGE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail [default: stowage@localhost]
+    #[arg(long, env = "STOWAGE_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 /// `stowage.toml`. Every key is optional; unknown keys are an error so typos do not pass silently.
@@ -65,6 +76,10 @@ pub struct FileConfig {
     pub admin_email: Option<String>,
     /// See `--log`.
     pub log: Option<String>,
+    /// See `--stack-key-file`.
+    pub stack_key_file: Option<PathBuf>,
+    /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
+    pub mail_from: Option<String>,
 }
 
 /// One `[[regions]]` entry.
@@ -94,6 +109,14 @@ pub struct Config {
     pub admin_email: String,
     /// Log filter.
     pub log: String,
+    /// Stack key file; `None` means `<data dir>/stack.key`.
+    pub stack_key_file: Option<PathBuf>,
+    /// SMTP relay URL; `None` writes mail to the outbox folder.
+    pub smtp_url: Option<SecretString>,
+    /// Sender of outgoing mail.
+    pub mail_from: String,
+    /// How often expired tokens and old events are cleaned up.
+    pub maintenance_interval: std::time::Duration,
 }
 
 impl Config {
@@ -108,6 +131,10 @@ impl Config {
             manage_token: None,
             admin_email: "admin@localhost".into(),
             log: "info".into(),
+            stack_key_file: None,
+            smtp_url: None,
+            mail_from: "stowage@localhost".into(),
+            maintenance_interval: std::time::Duration::from_secs(60),
         }
     }
 
@@ -143,6 +170,9 @@ impl Config {
         config.manage_token = args.manage_token.filter(|t| !t.is_empty()).map(SecretString::from);
         config.admin_email = args.admin_email.or(file.admin_email).unwrap_or(config.admin_email);
         config.log = args.log.or(file.log).unwrap_or(config.log);
+        config.stack_key_file = args.stack_key_file.or(file.stack_key_file);
+        config.smtp_url = args.smtp_url.filter(|url| !url.is_empty()).map(SecretString::from);
+        config.mail_from = args.mail_from.or(file.mail_from).unwrap_or(config.mail_from);
         Ok(config)
     }
 }

@@ -10,18 +10,18 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use secrecy::ExposeSecret;
 use stowage_core::bootstrap::{self, Bootstrapped};
-use stowage_core::{events, Core, StackInfo, Store};
+use stowage_core::crypto::StackKey;
+use stowage_core::mail::Mailer;
+use stowage_core::{events, tokens, Core, StackInfo, Store};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-
-/// How often old events are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// A stack ready to serve.
 pub struct Application {
     listener: TcpListener,
     core: Core,
+    maintenance_interval: Duration,
 }
 
 impl Application {
@@ -38,7 +38,15 @@ impl Application {
         let address = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let stack = StackInfo { name: config.stack_name.clone(), public_url, regions: config.regions.clone() };
-        let core = Core::new(store, stack);
+        let key_file = config.stack_key_file.clone().unwrap_or_else(|| config.data_dir.join("stack.key"));
+        let key = StackKey::load_or_create(&key_file).map_err(anyhow::Error::msg).context("loading the stack key")?;
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::smtp(url.expose_secret(), &config.mail_from),
+            None => Mailer::outbox(config.data_dir.join("outbox"), &config.mail_from),
+        }
+        .map_err(anyhow::Error::msg)
+        .context("configuring mail")?;
+        let core = Core::new(store, stack, key, mailer);
         let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if interrupted > 0 {
             tracing::warn!(count = interrupted, "jobs interrupted by the previous stop were marked as failed");
@@ -48,7 +56,7 @@ impl Application {
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))
             .context("bootstrapping the stack")?;
-        Ok((Application { listener, core }, bootstrapped))
+        Ok((Application { listener, core, maintenance_interval: config.maintenance_interval }, bootstrapped))
     }
 
     /// The bound address (useful with port 0).
@@ -63,12 +71,12 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let pruner = tokio::spawn(prune_events_forever(self.core.clone()));
+        let maintenance = tokio::spawn(maintain_forever(self.core.clone(), self.maintenance_interval));
         let app = stowage_http::router(self.core).layer(middleware::from_fn(log_request));
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
-        pruner.abort();
+        maintenance.abort();
         result.context("serving")
     }
 }
@@ -85,14 +93,20 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn prune_events_forever(core: Core) {
+/// Deletes expired tokens and prunes events past retention, every `interval`.
+async fn maintain_forever(core: Core, interval: Duration) {
     loop {
+        match tokens::delete_expired(&core).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired tokens"),
+            Err(error) => tracing::error!(%error, "deleting expired tokens failed"),
+        }
         match events::prune(&core).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "pruned events past retention"),
             Err(error) => tracing::error!(%error, "pruning events failed"),
         }
-        tokio::time::sleep(PRUNE_EVERY).await;
+        tokio::time::sleep(interval).await;
     }
 }
 

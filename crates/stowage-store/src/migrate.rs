@@ -3,7 +3,10 @@
 use rusqlite::Connection;
 
 /// Every migration, oldest first. Never edit one that has shipped; add the next.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_catalog.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_catalog.sql"),
+    include_str!("../migrations/sqlite/0002_token_lifecycle.sql"),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;

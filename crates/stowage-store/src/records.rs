@@ -89,5 +89,31 @@ pub struct NewToken {
     pub component_access: Vec<String>,
     pub expires: Option<Timestamp>,
     pub creator: Option<stowage_types::auth::TokenRef>,
+    /// The admin whose master token created this token.
+    pub owner_user_id: Option<i64>,
+    /// Explicit bucket grants: (bucket id, `read` or `write`).
+    pub grants: Vec<(String, stowage_types::auth::BucketAccess)>,
     pub created: Timestamp,
+}
+
+/// Changes to a limited token; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TokenChanges {
+    pub description: Option<String>,
+    /// Replaces every explicit grant when given.
+    pub grants: Option<Vec<(String, stowage_types::auth::BucketAccess)>>,
+    pub component_access: Option<Vec<String>>,
+    pub can_read_all_file_uploads: Option<bool>,
+    pub can_purge_trash: Option<bool>,
+}
+
+/// A one-time link to retrieve a shared token.
+#[derive(Debug, Clone)]
+pub struct TokenShare {
+    pub id: i64,
+    pub token_id: i64,
+    pub recipient_email: String,
+    pub created: Timestamp,
+    pub expires: Timestamp,
+    pub retrieved: Option<Timestamp>,
 }

@@ -3,20 +3,21 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension, Row};
-use stowage_types::auth::{BucketAccess, MemberRef, Role, Token, TokenRef};
+use stowage_types::auth::{BucketAccess, MemberRef, Role, Token, TokenRef, UserRef};
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
-use crate::records::NewToken;
+use crate::records::{NewToken, TokenChanges, TokenShare};
 use crate::{db, Reader, Writer};
 
 const TOKEN_COLUMNS: &str = "t.id, t.project_id, t.description, t.can_manage_buckets, t.can_read_all_file_uploads,
     t.can_purge_trash, t.component_access, t.created, t.refreshed, t.expires, t.creator_token_id,
-    t.creator_token_description, t.last_used, u.id, u.email, u.name, m.role, t.secret_hash";
+    t.creator_token_description, t.last_used, u.id, u.email, u.name, m.role, t.secret_hash, o.id, o.name, o.email";
 
 const TOKEN_FROM: &str = "tokens t
     LEFT JOIN users u ON u.id = t.user_id
-    LEFT JOIN project_members m ON m.project_id = t.project_id AND m.user_id = t.user_id";
+    LEFT JOIN project_members m ON m.project_id = t.project_id AND m.user_id = t.user_id
+    LEFT JOIN users o ON o.id = t.owner_user_id";
 
 /// A token row plus its secret hash, before grants are attached.
 fn token_row(row: &Row<'_>) -> rusqlite::Result<(Token, String, Option<String>)> {
@@ -43,6 +44,10 @@ fn token_row(row: &Row<'_>) -> rusqlite::Result<(Token, String, Option<String>)>
         expires: row.get(9)?,
         creator: match creator_id {
             Some(id) => Some(TokenRef { id, description: row.get::<_, Option<String>>(11)?.unwrap_or_default() }),
+            None => None,
+        },
+        admin_owner: match row.get::<_, Option<i64>>(18)? {
+            Some(id) => Some(UserRef { id, name: row.get(19)?, email: row.get(20)? }),
             None => None,
         },
         last_used: row.get(12)?,
@@ -109,6 +114,48 @@ impl Reader<'_> {
         Ok(tokens)
     }
 
+    /// The encrypted secret of a shareable token.
+    pub fn token_secret_enc(&self, id: i64) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT secret_enc FROM tokens WHERE id = ?1", [id], |row| row.get(0))
+            .optional()
+            .map_err(db)
+            .map(Option::flatten)
+    }
+
+    /// Tokens whose expiry time has passed, across all projects.
+    pub fn expired_tokens(&self, now: Timestamp) -> Result<Vec<Token>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.expires IS NOT NULL AND t.expires <= ?1 ORDER BY t.id"
+            ))
+            .map_err(db)?;
+        let rows = stmt.query_map([now], token_row).map_err(db)?;
+        rows.map(|row| row.map(|(token, _, _)| token).map_err(db)).collect()
+    }
+
+    /// A share link by the hash of its secret part.
+    pub fn token_share_by_hash(&self, link_hash: &str) -> Result<Option<TokenShare>> {
+        self.conn
+            .query_row(
+                "SELECT id, token_id, recipient_email, created, expires, retrieved FROM token_shares WHERE link_hash = ?1",
+                [link_hash],
+                |row| {
+                    Ok(TokenShare {
+                        id: row.get(0)?,
+                        token_id: row.get(1)?,
+                        recipient_email: row.get(2)?,
+                        created: row.get(3)?,
+                        expires: row.get(4)?,
+                        retrieved: row.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
     /// The master token of a member.
     pub fn master_token_id(&self, project_id: i64, user_id: i64) -> Result<Option<i64>> {
         self.conn
@@ -130,8 +177,8 @@ impl Writer<'_> {
             .execute(
                 "INSERT INTO tokens (project_id, description, secret_hash, user_id, can_manage_buckets,
                     can_read_all_file_uploads, can_purge_trash, component_access, created, refreshed, expires,
-                    creator_token_id, creator_token_description)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+                    creator_token_id, creator_token_description, owner_user_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     token.project_id,
                     token.description,
@@ -145,10 +192,86 @@ impl Writer<'_> {
                     token.expires,
                     token.creator.as_ref().map(|creator| creator.id),
                     token.creator.as_ref().map(|creator| creator.description.as_str()),
+                    token.owner_user_id,
                 ],
             )
             .map_err(db)?;
+        let id = self.conn().last_insert_rowid();
+        self.set_token_grants(id, token.project_id, &token.grants)?;
+        Ok(id)
+    }
+
+    /// Replaces the explicit bucket grants of a token. Every bucket must exist (callers check).
+    pub fn set_token_grants(&self, token_id: i64, project_id: i64, grants: &[(String, BucketAccess)]) -> Result<()> {
+        self.conn().execute("DELETE FROM token_bucket_grants WHERE token_id = ?1", [token_id]).map_err(db)?;
+        for (bucket_id, access) in grants {
+            let inserted = self
+                .conn()
+                .execute(
+                    "INSERT INTO token_bucket_grants (token_id, bucket_pk, access)
+                     SELECT ?1, pk, ?4 FROM buckets WHERE project_id = ?2 AND id = ?3",
+                    params![token_id, project_id, bucket_id, access.as_str()],
+                )
+                .map_err(db)?;
+            if inserted != 1 {
+                return Err(Error::internal(format!("grant on missing bucket {bucket_id}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies changes to a token.
+    pub fn update_token(&self, token_id: i64, project_id: i64, changes: &TokenChanges) -> Result<()> {
+        let component_access =
+            changes.component_access.as_ref().map(serde_json::to_string).transpose().map_err(Error::internal)?;
+        self.conn()
+            .execute(
+                "UPDATE tokens SET description = COALESCE(?2, description),
+                    component_access = COALESCE(?3, component_access),
+                    can_read_all_file_uploads = COALESCE(?4, can_read_all_file_uploads),
+                    can_purge_trash = COALESCE(?5, can_purge_trash)
+                 WHERE id = ?1",
+                params![
+                    token_id,
+                    changes.description,
+                    component_access,
+                    changes.can_read_all_file_uploads,
+                    changes.can_purge_trash
+                ],
+            )
+            .map_err(db)?;
+        if let Some(grants) = &changes.grants {
+            self.set_token_grants(token_id, project_id, grants)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the encrypted secret of a shareable token.
+    pub fn set_token_secret_enc(&self, id: i64, secret_enc: &str) -> Result<()> {
+        self.conn().execute("UPDATE tokens SET secret_enc = ?2 WHERE id = ?1", params![id, secret_enc]).map_err(db)?;
+        Ok(())
+    }
+
+    /// Records a share link.
+    pub fn insert_token_share(&self, share: &TokenShare, link_hash: &str) -> Result<i64> {
+        self.conn()
+            .execute(
+                "INSERT INTO token_shares (token_id, link_hash, recipient_email, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![share.token_id, link_hash, share.recipient_email, share.created, share.expires],
+            )
+            .map_err(db)?;
         Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Marks a share link as used.
+    pub fn mark_token_share_retrieved(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.conn().execute("UPDATE token_shares SET retrieved = ?2 WHERE id = ?1", [id, at]).map_err(db)?;
+        Ok(())
+    }
+
+    /// Deletes share links past their expiry or already used; returns how many.
+    pub fn prune_token_shares(&self, now: Timestamp) -> Result<usize> {
+        self.conn().execute("DELETE FROM token_shares WHERE expires <= ?1 OR retrieved IS NOT NULL", [now]).map_err(db)
     }
 
     /// Replaces the secret hash of a token; `refreshed` is set when this is a refresh.

@@ -85,6 +85,14 @@ pub struct MemberRef {
     pub role: Role,
 }
 
+/// A user as a token's `adminOwner` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
 /// A short reference to another token, as in `creatorToken`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRef {
@@ -114,6 +122,8 @@ pub struct Token {
     pub refreshed: Timestamp,
     pub expires: Option<Timestamp>,
     pub creator: Option<TokenRef>,
+    /// The admin whose master token created this token.
+    pub admin_owner: Option<UserRef>,
     pub last_used: Option<Timestamp>,
 }
 
@@ -270,6 +280,33 @@ impl Permission for WriteProjectMetadata {
     }
 }
 
+/// Creating tokens: master tokens except read-only ones (guests get a minimal token).
+#[derive(Debug)]
+pub struct CreateTokens;
+impl Permission for CreateTokens {
+    fn allows(&self, token: &Token) -> bool {
+        token.is_master() && token.role() != Some(Role::ReadOnly)
+    }
+}
+
+/// Changing and sharing other tokens: token managers.
+#[derive(Debug)]
+pub struct ManageTokens;
+impl Permission for ManageTokens {
+    fn allows(&self, token: &Token) -> bool {
+        token.can_manage_tokens()
+    }
+}
+
+/// Refreshing or deleting one token: the token itself, or a token manager.
+#[derive(Debug)]
+pub struct ControlToken(pub i64);
+impl Permission for ControlToken {
+    fn allows(&self, token: &Token) -> bool {
+        token.id == self.0 || token.can_manage_tokens()
+    }
+}
+
 /// Reading one token (its detail and its event feed): the token itself, or a token manager.
 #[derive(Debug)]
 pub struct ReadToken(pub i64);
@@ -298,6 +335,7 @@ mod tests {
             refreshed: 0,
             expires: None,
             creator: None,
+            admin_owner: None,
             last_used: None,
         }
     }

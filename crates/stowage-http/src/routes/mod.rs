@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod index;
 pub(crate) mod jobs;
 pub(crate) mod manage;
+pub(crate) mod share;
 pub(crate) mod tokens;
 
 use stowage_types::Code;

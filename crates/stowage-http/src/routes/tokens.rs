@@ -1,31 +1,137 @@
-//! `tokens/...`: the calling token's view. The full token lifecycle is issue 3.
+//! `tokens/...`: list, create, detail, update, delete, refresh, share, events, verify.
 
 use axum::extract::{Path, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
-use stowage_core::{events, tokens};
-use stowage_types::auth::{AnyToken, ReadToken};
+use stowage_core::tokens::{self, TokenRequest, TokenWithSecret};
+use stowage_core::{events, Core};
+use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken};
+use stowage_types::Code;
 
 use crate::auth::Caller;
-use crate::error::ApiResult;
-use crate::input::Query;
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Body, Fields, Query};
 use crate::routes::events::list_params;
 use crate::routes::numeric_id;
 use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/tokens/verify", verify_token).add(
-        Method::GET,
-        "/v2/storage/tokens/{id}/events",
-        list_token_events,
-    )
+    t.add(Method::GET, "/v2/storage/tokens/verify", verify_token)
+        .add(Method::GET, "/v2/storage/tokens", list_tokens)
+        .add(Method::POST, "/v2/storage/tokens", create_token)
+        .add(Method::GET, "/v2/storage/tokens/{id}", get_token)
+        .add(Method::PUT, "/v2/storage/tokens/{id}", update_token)
+        .add(Method::DELETE, "/v2/storage/tokens/{id}", delete_token)
+        .add(Method::POST, "/v2/storage/tokens/{id}/refresh", refresh_token)
+        .add(Method::POST, "/v2/storage/tokens/{id}/share", share_token)
+        .add(Method::GET, "/v2/storage/tokens/{id}/events", list_token_events)
 }
 
 async fn verify_token(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(AnyToken)?;
     let view = tokens::verify(&caller.ctx, &grant).await?;
     Ok(Json(views::token(&state.core, &view, true)))
+}
+
+async fn list_tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(AnyToken)?;
+    let list = tokens::list(&caller.ctx, &grant).await?;
+    Ok(Json(Value::Array(list.iter().map(|view| views::token(&state.core, view, false)).collect())))
+}
+
+/// Reads `bucketPermissions` as `{bucketId: permission}` (JSON, or `bucketPermissions[id]=` form keys).
+fn bucket_permissions(body: &Fields) -> ApiResult<Option<Vec<(String, String)>>> {
+    let invalid = || {
+        ApiError::new(
+            Code::TokenInvalidPermissions,
+            "Invalid data - bucketPermissions: expected an object mapping bucket ids to \"read\" or \"write\".",
+        )
+    };
+    match body.raw("bucketPermissions") {
+        None => Ok(None),
+        Some(Value::Array(items)) if items.is_empty() => Ok(Some(vec![])),
+        Some(Value::String(text)) if text.is_empty() => Ok(Some(vec![])),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(bucket, permission)| match permission {
+                Value::String(permission) => Ok((bucket.clone(), permission.clone())),
+                _ => Err(invalid()),
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(invalid()),
+    }
+}
+
+fn token_request(body: &Fields) -> ApiResult<TokenRequest> {
+    Ok(TokenRequest {
+        description: body.string("description")?,
+        bucket_permissions: bucket_permissions(body)?,
+        component_access: body.list("componentAccess")?,
+        can_manage_buckets: body.bool("canManageBuckets")?,
+        can_read_all_file_uploads: body.bool("canReadAllFileUploads")?,
+        can_purge_trash: body.bool("canPurgeTrash")?,
+        expires_in: body.int("expiresIn")?,
+    })
+}
+
+/// A token view with its secret, for the create and refresh responses only.
+fn with_secret(core: &Core, created: &TokenWithSecret) -> Value {
+    let mut view = views::token(core, &created.view, false);
+    view["token"] = Value::String(created.secret.clone());
+    view
+}
+
+async fn create_token(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
+    let request = token_request(&body)?;
+    let grant = caller.token.authorize(CreateTokens)?;
+    let created = tokens::create(&caller.ctx, &grant, request).await?;
+    Ok((StatusCode::CREATED, Json(with_secret(&state.core, &created))).into_response())
+}
+
+async fn get_token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(ReadToken(numeric_id(&id)?))?;
+    let view = tokens::get(&caller.ctx, &grant).await?;
+    Ok(Json(views::token(&state.core, &view, false)))
+}
+
+async fn update_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let id = numeric_id(&id)?;
+    let request = token_request(&body)?;
+    let grant = caller.token.authorize(ManageTokens)?;
+    let view = tokens::update(&caller.ctx, &grant, id, request).await?;
+    Ok(Json(views::token(&state.core, &view, false)))
+}
+
+async fn delete_token(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let grant = caller.token.authorize(ControlToken(numeric_id(&id)?))?;
+    tokens::delete(&caller.ctx, &grant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn refresh_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(ControlToken(numeric_id(&id)?))?;
+    let refreshed = tokens::refresh(&caller.ctx, &grant).await?;
+    Ok(Json(with_secret(&state.core, &refreshed)))
+}
+
+async fn share_token(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<StatusCode> {
+    let id = numeric_id(&id)?;
+    let (recipient, message) = (body.string("recipientEmail")?, body.string("message")?);
+    let grant = caller.token.authorize(ManageTokens)?;
+    tokens::share(&caller.ctx, &grant, id, recipient, message).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_token_events(
