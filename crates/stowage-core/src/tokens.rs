@@ -129,16 +129,12 @@ fn resolve_grants(
 ) -> Result<Vec<(String, BucketAccess)>> {
     let mut grants = Vec::new();
     for (bucket_id, permission) in requested {
-        let access =
-            match BucketAccess::parse(permission) {
-                Some(access @ (BucketAccess::Read | BucketAccess::Write)) => access,
-                _ => return Err(Error::new(
-                    Code::TokenInvalidPermissions,
-                    format!(
-                        "Invalid permission \"{permission}\" for bucket \"{bucket_id}\": use \"read\" or \"write\"."
-                    ),
-                )),
-            };
+        let Some(access @ (BucketAccess::Read | BucketAccess::Write)) = BucketAccess::parse(permission) else {
+            return Err(Error::new(
+                Code::TokenInvalidPermissions,
+                format!("Invalid permission \"{permission}\" for bucket \"{bucket_id}\": use \"read\" or \"write\"."),
+            ));
+        };
         if r.bucket(project_id, bucket_id)?.is_none() {
             return Err(Error::new(
                 Code::TokenInvalidPermissions,
