@@ -12,8 +12,8 @@ pub(crate) struct TestApp {
     pub(crate) manage: String,
     pub(crate) admin: String,
     pub(crate) project_id: i64,
-    /// Kept so the data dir lives as long as the stack.
-    _data_dir: tempfile::TempDir,
+    /// Holds the stack's data dir (`<this>/data`) for as long as the stack runs.
+    pub(crate) data_dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -79,7 +79,7 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
         manage: bootstrapped.generated_manage_token.expect("generated manage token"),
         admin: bootstrapped.admin_token,
         project_id: bootstrapped.project_id,
-        _data_dir: data_dir,
+        data_dir,
         _stop: stop,
     }
 }
@@ -142,6 +142,23 @@ impl TestApp {
         reply.body["token"]["token"].as_str().unwrap().to_string()
     }
 
+    /// Creates a limited token as the admin; returns (secret, response body).
+    pub(crate) async fn create_token(&self, options: Value) -> (String, Value) {
+        let body = self.post("/v2/storage/tokens", &self.admin, options).await.expect(201).body;
+        (body["token"].as_str().unwrap().to_string(), body)
+    }
+
+    /// The mails in the outbox, oldest first, as text.
+    pub(crate) fn outbox(&self) -> Vec<String> {
+        let dir = self.data_dir.path().join("data").join("outbox");
+        let mut paths: Vec<_> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries.map(|entry| entry.unwrap().path()).collect(),
+            Err(_) => return vec![],
+        };
+        paths.sort();
+        paths.iter().map(|path| std::fs::read_to_string(path).unwrap()).collect()
+    }
+
     /// The id of a token secret.
     pub(crate) fn token_id(secret: &str) -> String {
         secret.split('-').nth(1).unwrap().to_string()
@@ -161,4 +178,31 @@ pub(crate) async fn reply(response: reqwest::Response) -> Reply {
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Reply { status, content_type, body, text }
+}
+
+/// The body of a mail with quoted-printable soft breaks and escapes undone.
+pub(crate) fn mail_text(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let mut out = String::new();
+    let mut chars = joined.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '=' {
+            let hex: String = chars.clone().take(2).collect();
+            if let Ok(byte) = u8::from_str_radix(&hex, 16) {
+                out.push(byte as char);
+                chars.next();
+                chars.next();
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The share link in a mail.
+pub(crate) fn share_link(mail: &str) -> String {
+    let text = mail_text(mail);
+    let start = text.find("http://").expect("a link in the mail");
+    text[start..].split_whitespace().next().unwrap().to_string()
 }

@@ -8,3 +8,7 @@ mod index_and_auth;
 mod jobs_and_branches;
 mod manage;
 mod restart;
+#[cfg(feature = "smtp-e2e")]
+mod share_over_smtp;
+mod token_sharing;
+mod tokens;

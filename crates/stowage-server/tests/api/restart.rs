@@ -166,3 +166,71 @@ async fn a_bad_configuration_stops_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--listen: \"not-an-address\" is not an address"), "{stderr}");
 }
+
+#[tokio::test]
+async fn no_token_secret_reaches_the_data_dir_or_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "debug"])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("STOWAGE_MANAGE_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut secrets = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("token (header") {
+            secrets.push(lines.next_line().await.unwrap().unwrap().trim().to_string());
+        }
+        if secrets.len() == 2 {
+            break;
+        }
+    }
+    let (manage, admin) = (secrets[0].clone(), secrets[1].clone());
+    let client = reqwest::Client::new();
+    wait_ready(&client, &url).await;
+    let call = |method: reqwest::Method, path: &str, token: &str, body: serde_json::Value| {
+        let header = if path.starts_with("/manage") { "X-KBC-ManageApiToken" } else { "X-StorageApi-Token" };
+        client.request(method, format!("{url}{path}")).header(header, token).json(&body).send()
+    };
+    use reqwest::Method as M;
+    call(M::POST, "/v2/storage/buckets", &admin, json!({"name": "b"})).await.unwrap();
+    let member = call(M::POST, "/manage/projects/1/users", &manage, json!({"email": "m@example.com", "role": "share"}))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    secrets.push(member["token"]["token"].as_str().unwrap().to_string());
+    for options in [json!({}), json!({"bucketPermissions": {"in.c-b": "read"}}), json!({"canManageBuckets": true})] {
+        let token =
+            call(M::POST, "/v2/storage/tokens", &admin, options).await.unwrap().json::<serde_json::Value>().await;
+        let token = token.unwrap();
+        let (id, secret) = (token["id"].as_str().unwrap().to_string(), token["token"].as_str().unwrap().to_string());
+        call(M::GET, "/v2/storage/tokens/verify", &secret, json!({})).await.unwrap();
+        let share = json!({"recipientEmail": "r@example.com", "message": "m"});
+        assert_eq!(
+            call(M::POST, &format!("/v2/storage/tokens/{id}/share"), &admin, share).await.unwrap().status(),
+            204
+        );
+        let refreshed = call(M::POST, &format!("/v2/storage/tokens/{id}/refresh"), &secret, json!({})).await.unwrap();
+        let refreshed = refreshed.json::<serde_json::Value>().await.unwrap();
+        secrets.push(secret);
+        secrets.push(refreshed["token"].as_str().unwrap().to_string());
+    }
+    assert_eq!(call(M::GET, "/v2/storage/tokens/verify", "1-1-wrongSecret", json!({})).await.unwrap().status(), 401);
+    let (_, _, log) = stop(child).await;
+    assert!(log.contains("DEBUG") || log.contains("INFO"), "the log was captured");
+    assert_eq!(secrets.len(), 9);
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret is in the server log");
+        assert_eq!(grep_dir(&data_dir, secret), Vec::<String>::new(), "a secret is stored in plain text");
+    }
+}
