@@ -444,3 +444,81 @@ pub async fn delete_expired(core: &Core) -> Result<usize> {
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::StackKey;
+    use crate::mail::Mailer;
+    use crate::{StackInfo, Store};
+
+    fn core(dir: &std::path::Path) -> Core {
+        let store = Store::open_sqlite(&dir.join("catalog.sqlite")).unwrap();
+        let stack = StackInfo { name: "t".into(), public_url: "http://127.0.0.1:1".into(), regions: vec![] };
+        Core::new(
+            store,
+            stack,
+            StackKey::from_bytes(&[3; 32]),
+            Mailer::outbox(dir.join("outbox"), "s@localhost").unwrap(),
+        )
+    }
+
+    /// Stores a limited token and a share link for it created `age` seconds ago.
+    async fn share_of_age(core: &Core, link: &str, age: i64) -> String {
+        let key = Arc::clone(&core.key);
+        let link_hash = secrets::hash(link);
+        core.store
+            .write(move |w| {
+                let project = w.insert_project("p", 0)?;
+                let new_token = NewToken {
+                    project_id: project.id,
+                    description: "shared".into(),
+                    user_id: None,
+                    can_manage_buckets: false,
+                    can_read_all_file_uploads: false,
+                    can_purge_trash: false,
+                    component_access: vec![],
+                    expires: None,
+                    creator: None,
+                    owner_user_id: None,
+                    grants: vec![],
+                    created: 0,
+                };
+                let id = w.insert_token(&new_token, "")?;
+                let secret = secrets::new_storage_secret(project.id, id);
+                w.set_token_secret_enc(id, &key.encrypt(&secret)?)?;
+                let created = time::now() - age;
+                let share = TokenShare {
+                    id: 0,
+                    token_id: id,
+                    recipient_email: "r@example.com".into(),
+                    created,
+                    expires: created + SHARE_LINK_TTL_SECS,
+                    retrieved: None,
+                };
+                w.insert_token_share(&share, &link_hash)?;
+                Ok(secret)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_share_link_older_than_two_hours_reveals_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path());
+        share_of_age(&core, "old-link", SHARE_LINK_TTL_SECS + 1).await;
+        assert!(!share_is_available(&core, "old-link").await.unwrap());
+        assert!(retrieve_shared(&core, "old-link").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_share_link_younger_than_two_hours_reveals_the_secret_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path());
+        let secret = share_of_age(&core, "fresh-link", SHARE_LINK_TTL_SECS - 60).await;
+        assert!(share_is_available(&core, "fresh-link").await.unwrap());
+        assert_eq!(retrieve_shared(&core, "fresh-link").await.unwrap().unwrap().secret, secret);
+        assert!(retrieve_shared(&core, "fresh-link").await.unwrap().is_none());
+    }
+}
