@@ -69,59 +69,50 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateBuckets>, input: NewBucket)
         last_change: None,
     };
     let token = grant.token().clone();
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            if w.bucket(bucket.project_id, &bucket.id)?.is_some() {
-                return Err(Error::new(
-                    Code::BucketAlreadyExists,
-                    format!("The bucket \"{}\" already exists in stage \"{}\".", bucket.name, bucket.stage),
-                ));
-            }
-            if w.bucket_by_display_name(bucket.project_id, &bucket.display_name)?.is_some() {
-                return Err(Error::new(
-                    Code::BucketAlreadyExists,
-                    format!("The display name \"{}\" already exists in project.", bucket.display_name),
-                ));
-            }
-            w.insert_bucket(&bucket)?;
-            let happened =
-                Happened::about("storage.bucketCreated", "bucket", &bucket.id, format!("Created bucket {}", bucket.id));
-            record(w, &ctx, bucket.project_id, Some(&token), happened)?;
-            Ok(bucket)
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        if w.bucket(bucket.project_id, &bucket.id)?.is_some() {
+            return Err(Error::new(
+                Code::BucketAlreadyExists,
+                format!("The bucket \"{}\" already exists in stage \"{}\".", bucket.name, bucket.stage),
+            ));
+        }
+        if w.bucket_by_display_name(bucket.project_id, &bucket.display_name)?.is_some() {
+            return Err(Error::new(
+                Code::BucketAlreadyExists,
+                format!("The display name \"{}\" already exists in project.", bucket.display_name),
+            ));
+        }
+        w.insert_bucket(&bucket)?;
+        let happened =
+            Happened::about("storage.bucketCreated", "bucket", &bucket.id, format!("Created bucket {}", bucket.id));
+        record(w, ctx, bucket.project_id, Some(&token), happened)?;
+        Ok(bucket)
+    })
+    .await
 }
 
 /// Lists the buckets the token can read; records `storage.bucketsListed`.
 pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, with_metadata: bool) -> Result<Vec<BucketView>> {
     let token = grant.token().clone();
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let mut views = Vec::new();
-            for bucket in w.buckets(token.project_id)? {
-                if token.bucket_access(&bucket.id).is_none() {
-                    continue;
-                }
-                let metadata =
-                    if with_metadata { Some(w.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
-                views.push(BucketView { bucket, metadata });
+    ctx.write(move |w, ctx| {
+        let mut views = Vec::new();
+        for bucket in w.buckets(token.project_id)? {
+            if token.bucket_access(&bucket.id).is_none() {
+                continue;
             }
-            let happened = Happened {
-                event: "storage.bucketsListed",
-                message: "Listed buckets".into(),
-                object: None,
-                params: json!({}),
-            };
-            record(w, &ctx, token.project_id, Some(&token), happened)?;
-            Ok(views)
-        })
-        .await
+            let metadata = if with_metadata { Some(w.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
+            views.push(BucketView { bucket, metadata });
+        }
+        let happened = Happened {
+            event: "storage.bucketsListed",
+            message: "Listed buckets".into(),
+            object: None,
+            params: json!({}),
+        };
+        record(w, ctx, token.project_id, Some(&token), happened)?;
+        Ok(views)
+    })
+    .await
 }
 
 /// One bucket with its metadata.
@@ -153,38 +144,34 @@ pub async fn update(ctx: &Ctx, grant: &Granted<ManageBucket>, changes: BucketCha
     }
     let token = grant.token().clone();
     let id = grant.scope().0.to_string();
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let project_id = token.project_id;
-            let mut bucket = w.bucket(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
-            if let Some(display_name) = changes.display_name {
-                if w.bucket_by_display_name(project_id, &display_name)?.is_some() {
-                    return Err(Error::new(
-                        Code::BucketAlreadyExists,
-                        format!("The display name \"{display_name}\" already exists in project."),
-                    ));
-                }
-                bucket.display_name = display_name;
+    ctx.write(move |w, ctx| {
+        let project_id = token.project_id;
+        let mut bucket = w.bucket(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
+        if let Some(display_name) = changes.display_name {
+            if w.bucket_by_display_name(project_id, &display_name)?.is_some() {
+                return Err(Error::new(
+                    Code::BucketAlreadyExists,
+                    format!("The display name \"{display_name}\" already exists in project."),
+                ));
             }
-            if let Some(description) = changes.description {
-                bucket.description = description;
-            }
-            if let Some(color) = changes.color {
-                bucket.color = (!color.is_empty()).then_some(color);
-            }
-            let now = time::now();
-            w.update_bucket(&bucket, now)?;
-            bucket.updated = Some(now);
-            let happened =
-                Happened::about("storage.bucketUpdated", "bucket", &bucket.id, format!("Updated bucket {}", bucket.id));
-            record(w, &ctx, project_id, Some(&token), happened)?;
-            let metadata = w.metadata(project_id, "bucket", &bucket.id)?;
-            Ok(BucketView { bucket, metadata: Some(metadata) })
-        })
-        .await
+            bucket.display_name = display_name;
+        }
+        if let Some(description) = changes.description {
+            bucket.description = description;
+        }
+        if let Some(color) = changes.color {
+            bucket.color = (!color.is_empty()).then_some(color);
+        }
+        let now = time::now();
+        w.update_bucket(&bucket, now)?;
+        bucket.updated = Some(now);
+        let happened =
+            Happened::about("storage.bucketUpdated", "bucket", &bucket.id, format!("Updated bucket {}", bucket.id));
+        record(w, ctx, project_id, Some(&token), happened)?;
+        let metadata = w.metadata(project_id, "bucket", &bucket.id)?;
+        Ok(BucketView { bucket, metadata: Some(metadata) })
+    })
+    .await
 }
 
 /// How to delete a bucket.
@@ -229,17 +216,13 @@ pub async fn delete(ctx: &Ctx, grant: Granted<ManageBucket>, options: DeleteOpti
 async fn delete_now(ctx: &Ctx, grant: &Granted<ManageBucket>) -> Result<()> {
     let token = grant.token().clone();
     let id = grant.scope().0.to_string();
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let project_id = token.project_id;
-            if !w.delete_bucket(project_id, &id)? {
-                return Err(not_found(project_id, &id));
-            }
-            let happened = Happened::about("storage.bucketDeleted", "bucket", &id, format!("Deleted bucket {id}"));
-            record(w, &ctx, project_id, Some(&token), happened)
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        let project_id = token.project_id;
+        if !w.delete_bucket(project_id, &id)? {
+            return Err(not_found(project_id, &id));
+        }
+        let happened = Happened::about("storage.bucketDeleted", "bucket", &id, format!("Deleted bucket {id}"));
+        record(w, ctx, project_id, Some(&token), happened)
+    })
+    .await
 }

@@ -86,6 +86,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Runs `f` in one catalog write transaction, handing it this context for the events it records.
+    pub async fn write<T, F>(&self, f: F) -> types::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&stowage_store::Writer<'_>, &Ctx) -> types::Result<T> + Send + 'static,
+    {
+        let ctx = self.clone();
+        self.core.store.write(move |w| f(w, &ctx)).await
+    }
+
     /// A context for work the stack does on its own (bootstrap, background tasks).
     pub fn internal(core: &Core) -> Self {
         Ctx { core: core.clone(), run_id: None, remote_addr: None, user_agent: None }

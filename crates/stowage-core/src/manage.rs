@@ -31,15 +31,8 @@ pub(crate) fn insert_master_token(
         project_id,
         description: user.email.clone(),
         user_id: Some(user.id),
-        can_manage_buckets: false,
-        can_read_all_file_uploads: false,
-        can_purge_trash: false,
-        component_access: vec![],
-        expires: None,
-        creator: None,
-        owner_user_id: None,
-        grants: vec![],
         created: now,
+        ..NewToken::default()
     };
     let id = w.insert_token(&new_token, "")?;
     let secret = secrets::new_storage_secret(project_id, id);
@@ -136,34 +129,30 @@ pub async fn add_member(
             format!("Invalid data - role: \"{role_name}\" is not one of admin, guest, readOnly, share."),
         )
     })?;
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
-            let now = time::now();
-            let user = find_or_create_user(w, &email, now)?;
-            if w.master_token_id(project_id, user.id)?.is_some() {
-                return Err(Error::new(
-                    Code::UserAlreadyMember,
-                    format!("User \"{email}\" is already a member of project {project_id}."),
-                ));
-            }
-            w.insert_member(project_id, user.id, role, now)?;
-            let (token_id, secret) = insert_master_token(w, project_id, &user, now)?;
-            let token = w.token(project_id, token_id)?.ok_or_else(|| Error::internal("master token vanished"))?;
-            let happened = Happened::about(
-                "storage.tokenCreated",
-                "token",
-                &token_id.to_string(),
-                format!("Created token {token_id}"),
-            )
-            .with_params(json!({ "description": user.email, "role": role.as_str() }));
-            record(w, &ctx, project_id, None, happened)?;
-            Ok(NewMember { member: Member { user, role, created: now }, token, secret })
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
+        let now = time::now();
+        let user = find_or_create_user(w, &email, now)?;
+        if w.master_token_id(project_id, user.id)?.is_some() {
+            return Err(Error::new(
+                Code::UserAlreadyMember,
+                format!("User \"{email}\" is already a member of project {project_id}."),
+            ));
+        }
+        w.insert_member(project_id, user.id, role, now)?;
+        let (token_id, secret) = insert_master_token(w, project_id, &user, now)?;
+        let token = w.token(project_id, token_id)?.ok_or_else(|| Error::internal("master token vanished"))?;
+        let happened = Happened::about(
+            "storage.tokenCreated",
+            "token",
+            &token_id.to_string(),
+            format!("Created token {token_id}"),
+        )
+        .with_params(json!({ "description": user.email, "role": role.as_str() }));
+        record(w, ctx, project_id, None, happened)?;
+        Ok(NewMember { member: Member { user, role, created: now }, token, secret })
+    })
+    .await
 }
 
 /// Members of a project.
@@ -180,34 +169,29 @@ pub async fn list_members(ctx: &Ctx, _grant: &ManageGrant, project_id: i64) -> R
 /// Removes a member from a project and deletes their master token.
 pub async fn remove_member(ctx: &Ctx, _grant: &ManageGrant, project_id: i64, email: String) -> Result<()> {
     let email = email.trim().to_lowercase();
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
-            let not_member = || {
-                Error::new(Code::UserNotMember, format!("User \"{email}\" is not a member of project {project_id}."))
-            };
-            let user = w.user_by_email(&email)?.ok_or_else(not_member)?;
-            let token_id = w.master_token_id(project_id, user.id)?;
-            if !w.delete_member(project_id, user.id)? {
-                return Err(not_member());
-            }
-            if let Some(token_id) = token_id {
-                w.delete_token(token_id)?;
-                let happened = Happened::about(
-                    "storage.tokenDeleted",
-                    "token",
-                    &token_id.to_string(),
-                    format!("Deleted token {token_id}"),
-                )
-                .with_params(json!({ "description": user.email }));
-                record(w, &ctx, project_id, None, happened)?;
-            }
-            Ok(())
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
+        let not_member =
+            || Error::new(Code::UserNotMember, format!("User \"{email}\" is not a member of project {project_id}."));
+        let user = w.user_by_email(&email)?.ok_or_else(not_member)?;
+        let token_id = w.master_token_id(project_id, user.id)?;
+        if !w.delete_member(project_id, user.id)? {
+            return Err(not_member());
+        }
+        if let Some(token_id) = token_id {
+            w.delete_token(token_id)?;
+            let happened = Happened::about(
+                "storage.tokenDeleted",
+                "token",
+                &token_id.to_string(),
+                format!("Deleted token {token_id}"),
+            )
+            .with_params(json!({ "description": user.email }));
+            record(w, ctx, project_id, None, happened)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// A reference to a token, for `creatorToken` fields.

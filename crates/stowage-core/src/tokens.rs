@@ -189,22 +189,18 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateTokens>, request: TokenRequ
         grants: vec![],
         created: now,
     };
-    let ctx = ctx.clone();
-    let core = ctx.core.clone();
-    core.store
-        .write(move |w| {
-            let mut new_token = new_token;
-            new_token.grants = resolve_grants(w, caller.project_id, &requested_grants)?;
-            let id = w.insert_token(&new_token, "")?;
-            let token = load(w, caller.project_id, id)?;
-            let secret = store_new_secret(w, &ctx.core, &token, None)?;
-            let happened =
-                Happened::about("storage.tokenCreated", "token", &id.to_string(), format!("Created token {id}"))
-                    .with_params(json!({ "description": token.description }));
-            record(w, &ctx, caller.project_id, Some(&caller), happened)?;
-            Ok(TokenWithSecret { view: view(w, token)?, secret })
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        let mut new_token = new_token;
+        new_token.grants = resolve_grants(w, caller.project_id, &requested_grants)?;
+        let id = w.insert_token(&new_token, "")?;
+        let token = load(w, caller.project_id, id)?;
+        let secret = store_new_secret(w, &ctx.core, &token, None)?;
+        let happened = Happened::about("storage.tokenCreated", "token", &id.to_string(), format!("Created token {id}"))
+            .with_params(json!({ "description": token.description }));
+        record(w, ctx, caller.project_id, Some(&caller), happened)?;
+        Ok(TokenWithSecret { view: view(w, token)?, secret })
+    })
+    .await
 }
 
 /// Changes a limited token. Absent fields stay as they are; `bucketPermissions` replaces the set.
@@ -216,85 +212,71 @@ pub async fn update(ctx: &Ctx, grant: &Granted<ManageTokens>, id: i64, request: 
         validate_component_access(ids)?;
     }
     let caller = grant.token().clone();
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let target = load(w, caller.project_id, id)?;
-            if target.is_master() {
-                return Err(Error::new(
-                    Code::CannotModifyMasterToken,
-                    "Master tokens cannot be modified; change the user's role through the manage API instead.",
-                ));
-            }
-            let grants = match &request.bucket_permissions {
-                Some(requested) => Some(resolve_grants(w, caller.project_id, requested)?),
-                None => None,
-            };
-            let changes = TokenChanges {
-                description: request.description.filter(|d| !d.is_empty()),
-                grants,
-                component_access: request.component_access,
-                can_read_all_file_uploads: request.can_read_all_file_uploads,
-                can_purge_trash: request.can_purge_trash,
-            };
-            w.update_token(id, caller.project_id, &changes)?;
-            let happened =
-                Happened::about("storage.tokenUpdated", "token", &id.to_string(), format!("Updated token {id}"));
-            record(w, &ctx, caller.project_id, Some(&caller), happened)?;
-            view(w, load(w, caller.project_id, id)?)
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        let target = load(w, caller.project_id, id)?;
+        if target.is_master() {
+            return Err(Error::new(
+                Code::CannotModifyMasterToken,
+                "Master tokens cannot be modified; change the user's role through the manage API instead.",
+            ));
+        }
+        let grants = match &request.bucket_permissions {
+            Some(requested) => Some(resolve_grants(w, caller.project_id, requested)?),
+            None => None,
+        };
+        let changes = TokenChanges {
+            description: request.description.filter(|d| !d.is_empty()),
+            grants,
+            component_access: request.component_access,
+            can_read_all_file_uploads: request.can_read_all_file_uploads,
+            can_purge_trash: request.can_purge_trash,
+        };
+        w.update_token(id, caller.project_id, &changes)?;
+        let happened = Happened::about("storage.tokenUpdated", "token", &id.to_string(), format!("Updated token {id}"));
+        record(w, ctx, caller.project_id, Some(&caller), happened)?;
+        view(w, load(w, caller.project_id, id)?)
+    })
+    .await
 }
 
 /// Gives a token a new secret; the old one stops working at once.
 pub async fn refresh(ctx: &Ctx, grant: &Granted<ControlToken>) -> Result<TokenWithSecret> {
     let caller = grant.token().clone();
     let id = grant.scope().0;
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let target = load(w, caller.project_id, id)?;
-            if target.is_master() && target.id != caller.id {
-                // A master token is a person's own credential: only its holder refreshes it.
-                return Err(Error::access_denied());
-            }
-            // `refreshed` always moves forward, also within the second of the previous change.
-            let refreshed = time::now().max(target.refreshed + 1);
-            let secret = store_new_secret(w, &ctx.core, &target, Some(refreshed))?;
-            let happened =
-                Happened::about("storage.tokenRefreshed", "token", &id.to_string(), format!("Refreshed token {id}"));
-            record(w, &ctx, caller.project_id, Some(&caller), happened)?;
-            Ok(TokenWithSecret { view: view(w, load(w, caller.project_id, id)?)?, secret })
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        let target = load(w, caller.project_id, id)?;
+        if target.is_master() && target.id != caller.id {
+            // A master token is a person's own credential: only its holder refreshes it.
+            return Err(Error::access_denied());
+        }
+        // `refreshed` always moves forward, also within the second of the previous change.
+        let refreshed = time::now().max(target.refreshed + 1);
+        let secret = store_new_secret(w, &ctx.core, &target, Some(refreshed))?;
+        let happened =
+            Happened::about("storage.tokenRefreshed", "token", &id.to_string(), format!("Refreshed token {id}"));
+        record(w, ctx, caller.project_id, Some(&caller), happened)?;
+        Ok(TokenWithSecret { view: view(w, load(w, caller.project_id, id)?)?, secret })
+    })
+    .await
 }
 
 /// Deletes a limited token: itself, or any by a token manager.
 pub async fn delete(ctx: &Ctx, grant: &Granted<ControlToken>) -> Result<()> {
     let caller = grant.token().clone();
     let id = grant.scope().0;
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let target = load(w, caller.project_id, id)?;
-            if target.is_master() {
-                return Err(Error::new(
-                    Code::CannotModifyMasterToken,
-                    "Master tokens cannot be deleted; remove the user from the project through the manage API instead.",
-                ));
-            }
-            w.delete_token(id)?;
-            let happened =
-                Happened::about("storage.tokenDeleted", "token", &id.to_string(), format!("Deleted token {id}"));
-            record(w, &ctx, caller.project_id, Some(&caller), happened)
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        let target = load(w, caller.project_id, id)?;
+        if target.is_master() {
+            return Err(Error::new(
+                Code::CannotModifyMasterToken,
+                "Master tokens cannot be deleted; remove the user from the project through the manage API instead.",
+            ));
+        }
+        w.delete_token(id)?;
+        let happened = Happened::about("storage.tokenDeleted", "token", &id.to_string(), format!("Deleted token {id}"));
+        record(w, ctx, caller.project_id, Some(&caller), happened)
+    })
+    .await
 }
 
 fn new_link_secret() -> String {
@@ -365,17 +347,12 @@ pub async fn share(
         }
         return Err(error);
     }
-    let ctx = ctx.clone();
-    ctx.core
-        .store
-        .clone()
-        .write(move |w| {
-            let happened =
-                Happened::about("storage.tokenShared", "token", &id.to_string(), format!("Shared token {id}"))
-                    .with_params(json!({ "recipientEmail": recipient }));
-            record(w, &ctx, project_id, Some(&caller), happened)
-        })
-        .await
+    ctx.write(move |w, ctx| {
+        let happened = Happened::about("storage.tokenShared", "token", &id.to_string(), format!("Shared token {id}"))
+            .with_params(json!({ "recipientEmail": recipient }));
+        record(w, ctx, project_id, Some(&caller), happened)
+    })
+    .await
 }
 
 /// What a share link leads to.
@@ -470,20 +447,8 @@ mod tests {
         core.store
             .write(move |w| {
                 let project = w.insert_project("p", 0)?;
-                let new_token = NewToken {
-                    project_id: project.id,
-                    description: "shared".into(),
-                    user_id: None,
-                    can_manage_buckets: false,
-                    can_read_all_file_uploads: false,
-                    can_purge_trash: false,
-                    component_access: vec![],
-                    expires: None,
-                    creator: None,
-                    owner_user_id: None,
-                    grants: vec![],
-                    created: 0,
-                };
+                let new_token =
+                    NewToken { project_id: project.id, description: "shared".into(), ..NewToken::default() };
                 let id = w.insert_token(&new_token, "")?;
                 let secret = secrets::new_storage_secret(project.id, id);
                 w.set_token_secret_enc(id, &key.encrypt(&secret)?)?;

@@ -78,7 +78,7 @@ pub struct MetadataEntry {
 }
 
 /// A token about to be stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewToken {
     pub project_id: i64,
     pub description: String,
