@@ -8,9 +8,11 @@ use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 use stowage_types::{Error, Result};
 
 const VERSION: &str = "v1:";
@@ -19,6 +21,8 @@ const NONCE_LEN: usize = 12;
 /// The stack's symmetric key.
 pub struct StackKey {
     cipher: Aes256Gcm,
+    /// A separate key for signatures, derived from the stack key.
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for StackKey {
@@ -30,7 +34,25 @@ impl std::fmt::Debug for StackKey {
 impl StackKey {
     /// A key from 32 raw bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        StackKey { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)) }
+        let mut derive = Sha256::new();
+        derive.update(b"stowage-signatures-v1");
+        derive.update(bytes);
+        StackKey { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)), mac_key: derive.finalize().into() }
+    }
+
+    /// HMAC-SHA256 of `message` under the signing key, base64url without padding.
+    pub fn sign(&self, message: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key).expect("any key length");
+        mac.update(message.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Checks a signature made by [`StackKey::sign`], in constant time.
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature) else { return false };
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key).expect("any key length");
+        mac.update(message.as_bytes());
+        mac.verify_slice(&bytes).is_ok()
     }
 
     /// A key from its base64 form (44 characters).
@@ -106,6 +128,16 @@ mod tests {
         assert_ne!(a, b);
         assert!(!a.contains("secret"));
         assert_eq!(key.decrypt(&a).unwrap(), "secret");
+    }
+
+    #[test]
+    fn signatures_verify_only_for_the_same_message_and_key() {
+        let key = StackKey::from_bytes(&[5; 32]);
+        let signature = key.sign("container/blob:r:2026");
+        assert!(key.verify("container/blob:r:2026", &signature));
+        assert!(!key.verify("container/blob:w:2026", &signature));
+        assert!(!StackKey::from_bytes(&[6; 32]).verify("container/blob:r:2026", &signature));
+        assert!(!key.verify("container/blob:r:2026", "not base64!"));
     }
 
     #[test]

@@ -13,14 +13,17 @@
 //! - [`tokens`]: the token lifecycle: create, update, refresh, delete, share, expire.
 //! - [`crypto`]: the stack key, which encrypts what must be recoverable but never stored in plain text.
 //! - [`mail`]: SMTP or an outbox folder.
+//! - [`files`] with [`blobs`]: file records, their bytes, and the signed blob credentials.
 //! - [`buckets`], [`branches`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
+pub mod blobs;
 pub mod bootstrap;
 pub mod branches;
 pub mod buckets;
 pub mod crypto;
 pub mod events;
+pub mod files;
 pub mod jobs;
 pub mod mail;
 pub mod manage;
@@ -60,12 +63,21 @@ pub struct Core {
     /// Encrypts shareable token secrets (and later `#` configuration values).
     pub key: Arc<crypto::StackKey>,
     pub mailer: mail::Mailer,
+    /// File bytes.
+    pub blobs: blobs::Blobs,
 }
 
 impl Core {
     /// Builds the core over an opened store.
-    pub fn new(store: Store, stack: StackInfo, key: crypto::StackKey, mailer: mail::Mailer) -> Self {
-        Core { jobs: jobs::JobRunner::new(store.clone()), store, stack: Arc::new(stack), key: Arc::new(key), mailer }
+    pub fn new(
+        store: Store,
+        stack: StackInfo,
+        key: crypto::StackKey,
+        mailer: mail::Mailer,
+        blobs: blobs::Blobs,
+    ) -> Self {
+        let jobs = jobs::JobRunner::new(store.clone());
+        Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs }
     }
 
     /// The storage API root, `{public_url}/v2/storage`.

@@ -15,7 +15,7 @@ use stowage_types::Code;
 use crate::error::ApiError;
 
 /// Decodes `%XX` and `+` of one form component; `None` when the bytes are not UTF-8.
-fn decode_component(raw: &str) -> Option<String> {
+pub(crate) fn decode_component(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -68,6 +68,8 @@ fn table() -> Table {
     let t = routes::branches::register(t);
     let t = routes::jobs::register(t);
     let t = routes::share::register(t);
+    let t = routes::files::register(t);
+    let t = routes::abs::register(t);
     routes::manage::register(t)
 }
 
@@ -78,8 +80,14 @@ pub fn route_table() -> Vec<(Method, String)> {
 }
 
 /// Routes served without a token. Everything else takes a `Caller` or `ManageCaller`.
-pub const PUBLIC: &[(&str, &str)] =
-    &[("GET", "/v2/storage"), ("GET", "/tokens/shared/{link}"), ("POST", "/tokens/shared/{link}")];
+/// The blob endpoint (`/abs/...`) checks the SAS in its query string instead of a token.
+pub const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/v2/storage"),
+    ("GET", "/tokens/shared/{link}"),
+    ("POST", "/tokens/shared/{link}"),
+    ("PUT", "/abs/{container}/{*blob}"),
+    ("GET", "/abs/{container}/{*blob}"),
+];
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.
 pub fn router(core: Core) -> Router {

@@ -7,7 +7,8 @@
 //! - `pool`: a few SQLite connections, used from blocking threads.
 //! - `migrate`: schema versions, applied in order at open (`PRAGMA user_version`).
 //! - [`records`]: the rows as plain structs.
-//! - one module per resource (`projects`, `tokens`, `buckets`, `metadata`, `events`, `jobs`) with
+//! - one module per resource (`projects`, `tokens`, `buckets`, `metadata`, `events`, `jobs`,
+//!   `files`, `tables`) with
 //!   its queries as methods of [`Reader`] and [`Writer`].
 //!
 //! The embedded engine is SQLite. A PostgreSQL backend goes beside it as a second `Backend`
@@ -15,12 +16,14 @@
 
 mod buckets;
 mod events;
+mod files;
 mod jobs;
 mod metadata;
 mod migrate;
 mod pool;
 mod projects;
 pub mod records;
+mod tables;
 mod tokens;
 
 use std::ops::Deref;

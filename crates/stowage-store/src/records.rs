@@ -117,3 +117,62 @@ pub struct TokenShare {
     pub expires: Timestamp,
     pub retrieved: Option<Timestamp>,
 }
+
+/// A file: its record in the catalog; the bytes are in the object store under `blob_key`.
+#[derive(Debug, Clone, Default)]
+pub struct FileRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub blob_key: String,
+    /// `None` until uploaded.
+    pub size_bytes: Option<i64>,
+    pub content_type: Option<String>,
+    pub is_public: bool,
+    pub is_permanent: bool,
+    pub is_encrypted: bool,
+    pub created: Timestamp,
+    pub uploaded: Option<Timestamp>,
+    pub run_id: Option<String>,
+    pub creator_token_id: i64,
+    pub creator_token_description: String,
+    pub max_age_days: i64,
+    pub tags: Vec<String>,
+}
+
+/// Which files a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct FileFilter {
+    pub project_id: i64,
+    /// Only files created by this token (tokens that may not read all uploads).
+    pub creator_token_id: Option<i64>,
+    /// Files carrying any of these tags.
+    pub any_tags: Vec<String>,
+    /// Files carrying all of these tags (from `q`).
+    pub all_tags: Vec<String>,
+    pub since_id: Option<i64>,
+    pub max_id: Option<i64>,
+    pub run_id: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A table: identity and the mirror of its data file's schema and statistics.
+#[derive(Debug, Clone, Default)]
+pub struct TableRecord {
+    /// Internal key; names the data file.
+    pub pk: i64,
+    pub project_id: i64,
+    pub bucket_id: String,
+    /// E.g. `in.c-sales.orders`.
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub columns: Vec<String>,
+    pub primary_key: Vec<String>,
+    pub rows_count: i64,
+    pub data_size_bytes: i64,
+    pub created: Timestamp,
+    pub last_import: Option<Timestamp>,
+    pub last_change: Option<Timestamp>,
+}

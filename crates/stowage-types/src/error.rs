@@ -47,6 +47,8 @@ codes! {
     EventQueryInvalid => (400, "storage.events.invalidQuery"),
     EventValidation => (400, "storage.events.validation"),
     JobNotFound => (404, "storage.jobs.notFound"),
+    FileNotFound => (404, "storage.files.notFound"),
+    FileValidation => (400, "storage.files.validation"),
     BranchNotFound => (404, "storage.devBranches.notFound"),
     MetadataNotFound => (404, "storage.metadata.notFound"),
     MetadataValidation => (400, "storage.metadata.validation"),

@@ -1,8 +1,10 @@
 //! Handlers, one module per resource.
 
+pub(crate) mod abs;
 pub(crate) mod branches;
 pub(crate) mod buckets;
 pub(crate) mod events;
+pub(crate) mod files;
 pub(crate) mod index;
 pub(crate) mod jobs;
 pub(crate) mod manage;

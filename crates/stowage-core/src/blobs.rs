@@ -1,0 +1,113 @@
+//! Where file bytes live: a small interface over an object store. Local disk under the data dir
+//! by default; an S3-compatible store plugs in as another `object_store` backend.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::buffered::BufWriter;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use stowage_types::{Error, Result};
+use tokio::io::AsyncWriteExt;
+
+/// The object store holding file bytes.
+#[derive(Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+}
+
+fn store_error(error: object_store::Error) -> Error {
+    Error::internal(format!("object store: {error}"))
+}
+
+fn path(key: &str) -> ObjectPath {
+    ObjectPath::from(key)
+}
+
+impl Blobs {
+    /// Bytes on local disk below `dir`.
+    pub fn local(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| Error::internal(format!("creating {}: {error}", dir.display())))?;
+        let store = LocalFileSystem::new_with_prefix(dir).map_err(store_error)?;
+        Ok(Blobs { store: Arc::new(store) })
+    }
+
+    /// A writer for a new object; nothing is visible under `key` until it is shut down.
+    pub fn writer(&self, key: &str) -> BufWriter {
+        BufWriter::new(Arc::clone(&self.store), path(key))
+    }
+
+    /// Writes a stream of chunks to `key`; returns the byte count. Memory stays at one chunk.
+    pub async fn put_stream<E: std::fmt::Display>(
+        &self,
+        key: &str,
+        mut chunks: impl futures::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    ) -> std::result::Result<u64, PutError<E>> {
+        let mut writer = self.writer(key);
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    let _ = writer.abort().await;
+                    return Err(PutError::Source(error));
+                }
+            };
+            size += chunk.len() as u64;
+            writer.write_all(&chunk).await.map_err(|error| PutError::Store(Error::internal(error)))?;
+        }
+        writer.shutdown().await.map_err(|error| PutError::Store(Error::internal(error)))?;
+        Ok(size)
+    }
+
+    /// The size of an object, or `None` when it does not exist.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>> {
+        match self.store.head(&path(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// The bytes of an object (or of a range of it) as a stream.
+    pub async fn read(&self, key: &str, range: Option<Range<u64>>) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+        let result = self.store.get_opts(&path(key), options).await.map_err(store_error)?;
+        Ok(result.into_stream().map_err(store_error).boxed())
+    }
+
+    /// A blocking reader of a whole object, for parsers that run on a blocking thread. Call it
+    /// from async code, then move it to the blocking thread.
+    pub async fn sync_reader(&self, key: &str) -> Result<impl std::io::Read + Send + 'static> {
+        let stream = self.read(key, None).await?.map_err(std::io::Error::other);
+        let reader = tokio_util::io::StreamReader::new(stream);
+        Ok(tokio_util::io::SyncIoBridge::new(reader))
+    }
+
+    /// Deletes an object; a missing one is fine.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// Keys below a prefix.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = path(prefix);
+        self.store.list(Some(&prefix)).map_ok(|meta| meta.location.to_string()).try_collect().await.map_err(store_error)
+    }
+}
+
+/// Why a streamed write failed: the source (e.g. the client went away) or the store.
+#[derive(Debug)]
+pub enum PutError<E> {
+    Source(E),
+    Store(Error),
+}

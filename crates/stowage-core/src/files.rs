@@ -1,0 +1,563 @@
+//! Files: records in the catalog, bytes in [`Blobs`], reached by clients through the stack's own
+//! Azure-Blob-compatible endpoint with a SAS signed by the stack key.
+//!
+//! A SAS is bound to one blob, one permission (`r` read or `cw` write) and an expiry; the
+//! endpoint recomputes the signature from the blob it is asked for, so a credential for one
+//! file opens nothing else. Files are write-once: a second upload to the same blob is refused.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use stowage_types::auth::{AnyToken, Granted, Role, Token};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::blobs::PutError;
+use crate::records::{FileFilter, FileRecord};
+use crate::{Core, Ctx};
+
+/// How long upload and download credentials stay valid.
+pub const SAS_TTL_SECS: i64 = 8 * 3600;
+/// The storage account name clients see; also the path segment of the endpoint.
+pub const ACCOUNT: &str = "abs";
+/// Longest file name.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// The container that holds a project's files.
+pub fn container_of(project_id: i64) -> String {
+    format!("stowage-p{project_id}")
+}
+
+/// A file name made safe for a blob path: ASCII letters, digits, `.`, `_`, `-`.
+fn sanitize(name: &str) -> String {
+    let cleaned: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    if cleaned.trim_matches('.').is_empty() {
+        "file".into()
+    } else {
+        cleaned
+    }
+}
+
+/// The blob name of a file inside its container.
+pub fn blob_name(file: &FileRecord) -> String {
+    format!("{}/{}", file.id, sanitize(&file.name))
+}
+
+fn blob_key(project_id: i64, id: i64, name: &str) -> String {
+    format!("files/p{project_id}/{id}/{}", sanitize(name))
+}
+
+fn staging_key(file_id: i64, block_id: &str) -> String {
+    let hex: String = block_id.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("staging/{file_id}/{hex}")
+}
+
+/// What a SAS allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SasPermission {
+    Read,
+    Write,
+}
+
+impl SasPermission {
+    fn code(self) -> &'static str {
+        match self {
+            SasPermission::Read => "r",
+            SasPermission::Write => "cw",
+        }
+    }
+}
+
+/// A credential for one blob.
+#[derive(Debug, Clone)]
+pub struct BlobAccess {
+    pub container: String,
+    pub blob_name: String,
+    /// The SAS query string, Azure style.
+    pub sas: String,
+    pub expires: i64,
+}
+
+fn sas_message(container: &str, blob: &str, permission: &str, expiry: &str) -> String {
+    format!("{container}\n{blob}\n{permission}\n{expiry}")
+}
+
+fn sas_time(ts: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(ts, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Signs a credential for one blob of `file`.
+pub fn blob_access(core: &Core, file: &FileRecord, permission: SasPermission) -> BlobAccess {
+    let container = container_of(file.project_id);
+    let blob = blob_name(file);
+    let expires = time::now() + SAS_TTL_SECS;
+    let expiry = sas_time(expires);
+    let sig = core.key.sign(&sas_message(&container, &blob, permission.code(), &expiry));
+    let sas = format!("sv=2021-08-06&sr=b&sp={}&se={}&sig={sig}", permission.code(), expiry.replace(':', "%3A"));
+    BlobAccess { container, blob_name: blob, sas, expires }
+}
+
+/// Why a blob request failed; rendered in Azure's error shape by the endpoint.
+#[derive(Debug)]
+pub enum BlobError {
+    /// 403 `AuthenticationFailed`.
+    AuthenticationFailed(String),
+    /// 403 `AuthorizationPermissionMismatch`.
+    PermissionMismatch,
+    /// 404 `BlobNotFound`.
+    NotFound,
+    /// 409 `BlobAlreadyExists`.
+    AlreadyExists,
+    /// 416 `InvalidRange`.
+    InvalidRange,
+    /// 400 `InvalidBlockList`.
+    InvalidBlockList(String),
+    /// 400 with an Azure code, e.g. `InvalidHeaderValue`, `InvalidQueryParameterValue`.
+    Invalid(&'static str, String),
+    /// 500: the stack failed.
+    Internal(Error),
+}
+
+impl From<Error> for BlobError {
+    fn from(error: Error) -> Self {
+        BlobError::Internal(error)
+    }
+}
+
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(key, _)| *key == name).map(|(_, value)| value)
+}
+
+/// Checks the SAS of a blob request and returns the file it names.
+pub async fn authorize_blob(
+    core: &Core,
+    container: &str,
+    blob: &str,
+    query: &str,
+    needed: SasPermission,
+) -> std::result::Result<FileRecord, BlobError> {
+    let fail = |why: &str| BlobError::AuthenticationFailed(why.to_string());
+    let (Some(sp), Some(se), Some(sig)) =
+        (query_value(query, "sp"), query_value(query, "se"), query_value(query, "sig"))
+    else {
+        return Err(fail(
+            "Server failed to authenticate the request. A shared access signature (sp, se, sig) is required.",
+        ));
+    };
+    let expiry = se.replace("%3A", ":").replace("%3a", ":");
+    let sig = sig.replace("%2D", "-").replace("%5F", "_");
+    if !core.key.verify(&sas_message(container, blob, sp, &expiry), &sig) {
+        return Err(fail("Signature did not match. The signature is not valid for this blob."));
+    }
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(&expiry).map_err(|_| fail("Signature fields not well formed."))?;
+    if expires.timestamp() <= time::now() {
+        return Err(fail("Signed expiry time has passed: the credential expired."));
+    }
+    let allowed = match needed {
+        SasPermission::Read => sp.contains('r'),
+        SasPermission::Write => sp.contains('w'),
+    };
+    if !allowed {
+        return Err(BlobError::PermissionMismatch);
+    }
+    let file_id = blob.split('/').next().and_then(|id| id.parse::<i64>().ok()).ok_or(BlobError::NotFound)?;
+    let file = core.store.read(move |r| r.file_by_id(file_id)).await?.ok_or(BlobError::NotFound)?;
+    if container_of(file.project_id) != container || blob_name(&file) != blob {
+        return Err(BlobError::NotFound);
+    }
+    Ok(file)
+}
+
+/// Entity tag of an uploaded file.
+pub fn etag(file: &FileRecord) -> String {
+    format!("\"0x{:X}{:X}\"", file.id, file.uploaded.unwrap_or(file.created))
+}
+
+async fn mark_uploaded(core: &Core, file: &FileRecord, size: u64) -> Result<FileRecord> {
+    let (id, project_id) = (file.id, file.project_id);
+    core.store
+        .write(move |w| {
+            w.set_file_uploaded(id, size as i64, time::now())?;
+            w.file(project_id, id)?.ok_or_else(|| Error::internal("file vanished"))
+        })
+        .await
+}
+
+/// Put Blob: stores the whole body as the file's bytes.
+pub async fn put_blob<E: std::fmt::Display>(
+    core: &Core,
+    file: &FileRecord,
+    body: impl futures::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+) -> std::result::Result<FileRecord, BlobError> {
+    if file.uploaded.is_some() {
+        return Err(BlobError::AlreadyExists);
+    }
+    let size = core.blobs.put_stream(&file.blob_key, body).await.map_err(|error| match error {
+        PutError::Source(error) => BlobError::Invalid("InvalidInput", format!("The upload was interrupted: {error}")),
+        PutError::Store(error) => BlobError::Internal(error),
+    })?;
+    Ok(mark_uploaded(core, file, size).await?)
+}
+
+/// Put Block: stages one block of a later Put Block List.
+pub async fn put_block<E: std::fmt::Display>(
+    core: &Core,
+    file: &FileRecord,
+    block_id: &str,
+    body: impl futures::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+) -> std::result::Result<(), BlobError> {
+    if file.uploaded.is_some() {
+        return Err(BlobError::AlreadyExists);
+    }
+    if block_id.is_empty() || block_id.len() > 1024 {
+        return Err(BlobError::Invalid("InvalidQueryParameterValue", "The blockid is missing or too long.".into()));
+    }
+    core.blobs.put_stream(&staging_key(file.id, block_id), body).await.map_err(|error| match error {
+        PutError::Source(error) => BlobError::Invalid("InvalidInput", format!("The upload was interrupted: {error}")),
+        PutError::Store(error) => BlobError::Internal(error),
+    })?;
+    Ok(())
+}
+
+/// Put Block List: concatenates staged blocks, in list order, into the file's bytes.
+pub async fn put_block_list(
+    core: &Core,
+    file: &FileRecord,
+    block_ids: Vec<String>,
+) -> std::result::Result<FileRecord, BlobError> {
+    if file.uploaded.is_some() {
+        return Err(BlobError::AlreadyExists);
+    }
+    for id in &block_ids {
+        if core.blobs.size(&staging_key(file.id, id)).await?.is_none() {
+            return Err(BlobError::InvalidBlockList(format!("The block \"{id}\" was not uploaded.")));
+        }
+    }
+    let mut writer = core.blobs.writer(&file.blob_key);
+    let mut size = 0u64;
+    for id in &block_ids {
+        let mut stream = core.blobs.read(&staging_key(file.id, id), None).await?;
+        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            tokio::io::AsyncWriteExt::write_all(&mut writer, &chunk).await.map_err(Error::internal)?;
+        }
+    }
+    tokio::io::AsyncWriteExt::shutdown(&mut writer).await.map_err(Error::internal)?;
+    let uploaded = mark_uploaded(core, file, size).await?;
+    for key in core.blobs.list(&format!("staging/{}", file.id)).await? {
+        core.blobs.delete(&key).await?;
+    }
+    Ok(uploaded)
+}
+
+/// What a Get Blob answers: the byte range served and the stream of it.
+pub struct BlobRead {
+    pub file: FileRecord,
+    pub size: u64,
+    /// `Some` for a ranged read (206).
+    pub range: Option<Range<u64>>,
+    pub body: BoxStream<'static, Result<Bytes>>,
+}
+
+/// Parses `bytes=a-b` or `bytes=a-`.
+fn parse_range(header: &str) -> Option<(u64, Option<u64>)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let (start, end) = spec.split_once('-')?;
+    let start = start.trim().parse().ok()?;
+    let end = if end.trim().is_empty() { None } else { Some(end.trim().parse().ok()?) };
+    Some((start, end))
+}
+
+/// Get Blob, optionally ranged (`x-ms-range` or `Range`).
+pub async fn get_blob(core: &Core, file: FileRecord, range: Option<&str>) -> std::result::Result<BlobRead, BlobError> {
+    let size = match file.size_bytes {
+        Some(size) if file.uploaded.is_some() => size as u64,
+        _ => return Err(BlobError::NotFound),
+    };
+    let range = match range {
+        None => None,
+        Some(header) => {
+            let (start, end) = parse_range(header).ok_or_else(|| {
+                BlobError::Invalid("InvalidHeaderValue", format!("The range \"{header}\" is not valid."))
+            })?;
+            if start >= size || end.is_some_and(|end| end < start) {
+                return Err(BlobError::InvalidRange);
+            }
+            Some(start..end.map_or(size, |end| (end + 1).min(size)))
+        }
+    };
+    let body = if size == 0 {
+        Box::pin(futures::stream::empty()) as BoxStream<'static, Result<Bytes>>
+    } else {
+        core.blobs.read(&file.blob_key, range.clone()).await?
+    };
+    Ok(BlobRead { file, size, range, body })
+}
+
+/// A `files/prepare` request.
+#[derive(Debug, Default)]
+pub struct PrepareRequest {
+    pub name: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub tags: Vec<String>,
+    pub is_public: bool,
+    pub is_permanent: bool,
+    pub is_encrypted: bool,
+    pub is_sliced: bool,
+    pub content_type: Option<String>,
+}
+
+fn validate_tag(tag: &str) -> Result<()> {
+    if tag.is_empty() || tag.chars().count() > 256 {
+        return Err(Error::new(Code::FileValidation, format!("Invalid tag \"{tag}\": use 1 to 256 characters.")));
+    }
+    Ok(())
+}
+
+/// Creates a file record ready for upload; any token may upload files.
+pub async fn prepare(
+    ctx: &Ctx,
+    grant: &Granted<AnyToken>,
+    request: PrepareRequest,
+) -> Result<(FileRecord, BlobAccess)> {
+    let name = request
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Error::new(Code::FileValidation, "Invalid data - name: This value should not be blank."))?;
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::new(
+            Code::FileValidation,
+            format!("Invalid data - name: at most {MAX_NAME_CHARS} characters."),
+        ));
+    }
+    if request.is_sliced {
+        return Err(Error::new(
+            Code::FileValidation,
+            "Sliced uploads are not supported by this stack: upload the data as one file (isSliced=0).",
+        ));
+    }
+    if request.size_bytes.is_some_and(|size| size < 0) {
+        return Err(Error::new(Code::FileValidation, "Invalid data - sizeBytes: must not be negative."));
+    }
+    for tag in &request.tags {
+        validate_tag(tag)?;
+    }
+    let file = new_record(grant.token(), name, request.tags, ctx.run_id.clone());
+    let file = FileRecord {
+        is_public: request.is_public,
+        is_permanent: request.is_permanent,
+        is_encrypted: request.is_encrypted,
+        content_type: request.content_type,
+        ..file
+    };
+    let file = insert(&ctx.core, file).await?;
+    let access = blob_access(&ctx.core, &file, SasPermission::Write);
+    Ok((file, access))
+}
+
+fn new_record(token: &Token, name: String, tags: Vec<String>, run_id: Option<String>) -> FileRecord {
+    FileRecord {
+        project_id: token.project_id,
+        name,
+        is_encrypted: true,
+        created: time::now(),
+        run_id,
+        creator_token_id: token.id,
+        creator_token_description: token.description.clone(),
+        max_age_days: 15,
+        tags,
+        ..FileRecord::default()
+    }
+}
+
+async fn insert(core: &Core, file: FileRecord) -> Result<FileRecord> {
+    core.store
+        .write(move |w| {
+            let id = w.insert_file(&file)?;
+            w.set_file_blob_key(id, &blob_key(file.project_id, id, &file.name))?;
+            w.file(file.project_id, id)?.ok_or_else(|| Error::internal("file vanished"))
+        })
+        .await
+}
+
+/// Creates a file with bytes written by `fill` (used by exports); `fill` gets the writer.
+pub(crate) async fn create_for(
+    core: &Core,
+    token: &Token,
+    name: String,
+    tags: Vec<String>,
+    run_id: Option<String>,
+) -> Result<FileRecord> {
+    insert(core, new_record(token, name, tags, run_id)).await
+}
+
+/// Records that a file created by [`create_for`] now holds `size` bytes.
+pub(crate) async fn finish_upload(core: &Core, file: &FileRecord, size: u64) -> Result<FileRecord> {
+    mark_uploaded(core, file, size).await
+}
+
+fn not_found(id: i64) -> Error {
+    Error::new(Code::FileNotFound, format!("File {id} not found"))
+}
+
+/// May this token read this file: its own uploads, or all with `canReadAllFileUploads`.
+pub fn can_read(token: &Token, file: &FileRecord) -> bool {
+    token.can_read_all_file_uploads() || file.creator_token_id == token.id
+}
+
+/// May this token change (tag, delete) this file: its own uploads, or any for non-read-only
+/// master tokens.
+fn can_change(token: &Token, file: &FileRecord) -> bool {
+    match token.role() {
+        Some(Role::ReadOnly) => false,
+        Some(_) => true,
+        None => file.creator_token_id == token.id,
+    }
+}
+
+/// One file the token may read.
+pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<FileRecord> {
+    let project_id = grant.project_id();
+    let file = ctx.core.store.read(move |r| r.file(project_id, id)).await?.ok_or_else(|| not_found(id))?;
+    if !can_read(grant.token(), &file) {
+        return Err(Error::access_denied());
+    }
+    Ok(file)
+}
+
+/// Listing parameters.
+#[derive(Debug, Default)]
+pub struct ListParams {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub tags: Vec<String>,
+    pub q: Option<String>,
+    pub since_id: Option<i64>,
+    pub max_id: Option<i64>,
+    pub run_id: Option<String>,
+}
+
+/// Parses the `q` forms clients use on files: `tags:"a" AND tags:b`.
+fn parse_tags_query(q: &str) -> Result<Vec<String>> {
+    let fail =
+        || Error::new(Code::FileValidation, format!("Failed to parse query \"{q}\": use tags:\"a\" AND tags:\"b\"."));
+    let mut tags = Vec::new();
+    for term in q.split(" AND ").map(str::trim).filter(|t| !t.is_empty()) {
+        let value = term.strip_prefix("tags:").ok_or_else(fail)?;
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        if value.is_empty() {
+            return Err(fail());
+        }
+        tags.push(value.to_string());
+    }
+    Ok(tags)
+}
+
+/// Files the token may read, newest first.
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, params: ListParams) -> Result<Vec<FileRecord>> {
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::validation(format!("Parameter \"limit\" must be between 1 and 1000, {limit} given.")));
+    }
+    let token = grant.token();
+    let filter = FileFilter {
+        project_id: token.project_id,
+        creator_token_id: (!token.can_read_all_file_uploads()).then_some(token.id),
+        any_tags: params.tags,
+        all_tags: params.q.as_deref().map(parse_tags_query).transpose()?.unwrap_or_default(),
+        since_id: params.since_id,
+        max_id: params.max_id,
+        run_id: params.run_id,
+        limit,
+        offset: params.offset.unwrap_or(0).max(0),
+    };
+    ctx.core.store.read(move |r| r.files(&filter)).await
+}
+
+async fn changeable(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<FileRecord> {
+    let file = get(ctx, grant, id).await?;
+    if !can_change(grant.token(), &file) {
+        return Err(Error::access_denied());
+    }
+    Ok(file)
+}
+
+/// Deletes a file and its bytes.
+pub async fn delete(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<()> {
+    let file = changeable(ctx, grant, id).await?;
+    ctx.core.store.write(move |w| w.delete_file(id)).await?;
+    ctx.core.blobs.delete(&file.blob_key).await?;
+    for key in ctx.core.blobs.list(&format!("staging/{id}")).await? {
+        ctx.core.blobs.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// Adds a tag to a file.
+pub async fn add_tag(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64, tag: String) -> Result<()> {
+    validate_tag(&tag)?;
+    changeable(ctx, grant, id).await?;
+    ctx.core.store.write(move |w| w.add_file_tag(id, &tag)).await
+}
+
+/// Removes a tag from a file.
+pub async fn remove_tag(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64, tag: String) -> Result<()> {
+    changeable(ctx, grant, id).await?;
+    let removed = ctx.core.store.write(move |w| w.remove_file_tag(id, &tag)).await?;
+    if removed {
+        Ok(())
+    } else {
+        Err(Error::new(Code::FileNotFound, "The file does not carry this tag."))
+    }
+}
+
+/// The bytes of a file the token may read.
+pub async fn download(
+    ctx: &Ctx,
+    grant: &Granted<AnyToken>,
+    id: i64,
+) -> Result<(FileRecord, BoxStream<'static, Result<Bytes>>)> {
+    let file = get(ctx, grant, id).await?;
+    if file.uploaded.is_none() {
+        return Err(Error::new(
+            Code::FileNotFound,
+            format!("File {id} has no content yet: it was prepared but not uploaded."),
+        ));
+    }
+    let body = if file.size_bytes == Some(0) {
+        Box::pin(futures::stream::empty()) as BoxStream<'static, Result<Bytes>>
+    } else {
+        ctx.core.blobs.read(&file.blob_key, None).await?
+    };
+    Ok((file, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_made_safe_for_blob_paths() {
+        assert_eq!(sanitize("data.csv"), "data.csv");
+        assert_eq!(sanitize("../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(sanitize("ščř data.csv.gz"), "____data.csv.gz");
+        assert_eq!(sanitize(".."), "file");
+    }
+
+    #[test]
+    fn ranges_parse_closed_and_open_ended() {
+        assert_eq!(parse_range("bytes=0-33554431"), Some((0, Some(33554431))));
+        assert_eq!(parse_range("bytes=10-"), Some((10, None)));
+        assert_eq!(parse_range("items=0-1"), None);
+    }
+
+    #[test]
+    fn the_tags_query_takes_quoted_and_bare_tags() {
+        assert_eq!(parse_tags_query("tags:\"a\" AND tags:b").unwrap(), vec!["a".to_string(), "b".to_string()]);
+        assert!(parse_tags_query("name:x").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! Table records: identity plus the mirror of each data file's schema and statistics.
+
+use rusqlite::{params, OptionalExtension, Row};
+use stowage_types::{Error, Result};
+
+use crate::records::TableRecord;
+use crate::{db, Reader, Writer};
+
+const COLUMNS: &str = "t.pk, t.project_id, b.id, t.id, t.name, t.display_name, t.columns, t.primary_key, t.rows_count,
+    t.data_size_bytes, t.created, t.last_import, t.last_change";
+const FROM: &str = "tables t JOIN buckets b ON b.pk = t.bucket_pk";
+
+fn table(row: &Row<'_>) -> rusqlite::Result<(TableRecord, String, String)> {
+    let record = TableRecord {
+        pk: row.get(0)?,
+        project_id: row.get(1)?,
+        bucket_id: row.get(2)?,
+        id: row.get(3)?,
+        name: row.get(4)?,
+        display_name: row.get(5)?,
+        columns: vec![],
+        primary_key: vec![],
+        rows_count: row.get(8)?,
+        data_size_bytes: row.get(9)?,
+        created: row.get(10)?,
+        last_import: row.get(11)?,
+        last_change: row.get(12)?,
+    };
+    Ok((record, row.get(6)?, row.get(7)?))
+}
+
+fn finish((mut record, columns, primary_key): (TableRecord, String, String)) -> Result<TableRecord> {
+    record.columns = serde_json::from_str(&columns).map_err(Error::internal)?;
+    record.primary_key = serde_json::from_str(&primary_key).map_err(Error::internal)?;
+    Ok(record)
+}
+
+impl Reader<'_> {
+    /// One table of a project.
+    pub fn table(&self, project_id: i64, id: &str) -> Result<Option<TableRecord>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM {FROM} WHERE t.project_id = ?1 AND t.id = ?2"),
+                params![project_id, id],
+                table,
+            )
+            .optional()
+            .map_err(db)?
+            .map(finish)
+            .transpose()
+    }
+
+    /// Tables of a project, or of one bucket, ordered by id.
+    pub fn tables(&self, project_id: i64, bucket_id: Option<&str>) -> Result<Vec<TableRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM {FROM} WHERE t.project_id = ?1 AND (?2 IS NULL OR b.id = ?2) ORDER BY t.id"
+            ))
+            .map_err(db)?;
+        let rows = stmt.query_map(params![project_id, bucket_id], table).map_err(db)?;
+        rows.map(|row| finish(row.map_err(db)?)).collect()
+    }
+}
+
+impl Writer<'_> {
+    /// Stores a new table record; returns its internal key.
+    pub fn insert_table(&self, record: &TableRecord) -> Result<i64> {
+        let inserted = self
+            .conn()
+            .execute(
+                "INSERT INTO tables (project_id, bucket_pk, id, name, display_name, columns, primary_key, rows_count,
+                    data_size_bytes, created, last_import, last_change)
+                 SELECT ?1, pk, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 FROM buckets WHERE project_id = ?1 AND id = ?2",
+                params![
+                    record.project_id,
+                    record.bucket_id,
+                    record.id,
+                    record.name,
+                    record.display_name,
+                    serde_json::to_string(&record.columns).map_err(Error::internal)?,
+                    serde_json::to_string(&record.primary_key).map_err(Error::internal)?,
+                    record.rows_count,
+                    record.data_size_bytes,
+                    record.created,
+                    record.last_import,
+                    record.last_change,
+                ],
+            )
+            .map_err(db)?;
+        if inserted != 1 {
+            return Err(Error::internal(format!("table of a missing bucket {}", record.bucket_id)));
+        }
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Writes the mirrored schema and statistics of a table.
+    pub fn update_table_stats(&self, record: &TableRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE tables SET columns = ?2, primary_key = ?3, rows_count = ?4, data_size_bytes = ?5,
+                    last_import = ?6, last_change = ?7 WHERE pk = ?1",
+                params![
+                    record.pk,
+                    serde_json::to_string(&record.columns).map_err(Error::internal)?,
+                    serde_json::to_string(&record.primary_key).map_err(Error::internal)?,
+                    record.rows_count,
+                    record.data_size_bytes,
+                    record.last_import,
+                    record.last_change,
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Deletes a table record with its metadata (table and column entries).
+    pub fn delete_table(&self, project_id: i64, id: &str) -> Result<bool> {
+        self.conn()
+            .execute(
+                "DELETE FROM metadata WHERE project_id = ?1
+                   AND ((object_type = 'table' AND object_id = ?2) OR (object_type = 'column' AND object_id LIKE ?3 ESCAPE '\\'))",
+                params![project_id, id, format!("{}.%", id.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))],
+            )
+            .map_err(db)?;
+        Ok(self
+            .conn()
+            .execute("DELETE FROM tables WHERE project_id = ?1 AND id = ?2", params![project_id, id])
+            .map_err(db)?
+            > 0)
+    }
+}
