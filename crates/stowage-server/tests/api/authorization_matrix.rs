@@ -58,6 +58,8 @@ const BUCKET_MANAGERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets];
 const TOKEN_CREATORS: &[Kind] = &[Admin, Share, Guest];
 const TOKEN_MANAGERS: &[Kind] = &[Admin, Share];
 const PROJECT_WRITERS: &[Kind] = &[Admin, Share, Guest];
+const MASTERS: &[Kind] = &[Admin, Share, Guest, ReadOnly];
+const FILE_CHANGERS: &[Kind] = &[Admin, Share, Guest];
 const PUBLIC: &[Kind] = ALL_KINDS;
 const MANAGE: &[Kind] = &[Manage];
 
@@ -134,6 +136,22 @@ fn cases() -> Vec<Case> {
         case(M::DELETE, "/v2/storage/metadata/{id}", "/v2/storage/branch/default/metadata/{metadata}", PROJECT_WRITERS),
         case(M::GET, "/v2/storage/jobs", "/v2/storage/jobs", VALID),
         case(M::GET, "/v2/storage/jobs/{id}", "/v2/storage/jobs/{job}", VALID),
+        with_body(
+            case(M::POST, "/v2/storage/files/prepare", "/v2/storage/files/prepare", VALID),
+            json!({"name": "f.csv"}),
+        ),
+        case(M::GET, "/v2/storage/files", "/v2/storage/files", VALID),
+        case(M::GET, "/v2/storage/files/{id}", "/v2/storage/files/{file}", MASTERS),
+        case(M::GET, "/v2/storage/files/{id}", "/v2/storage/files/{file}?federationToken=1", MASTERS),
+        case(M::DELETE, "/v2/storage/files/{id}", "/v2/storage/files/{file}", FILE_CHANGERS),
+        with_body(
+            case(M::POST, "/v2/storage/files/{id}/tags", "/v2/storage/files/{file}/tags", FILE_CHANGERS),
+            json!({"tag": "t"}),
+        ),
+        case(M::DELETE, "/v2/storage/files/{id}/tags/{tag}", "/v2/storage/files/{file}/tags/setup-tag", FILE_CHANGERS),
+        case(M::GET, "/v2/storage/files/{id}/download", "/v2/storage/files/{file}/download", MASTERS),
+        case(M::PUT, "/abs/{container}/{*blob}", "{blob_write}", PUBLIC),
+        case(M::GET, "/abs/{container}/{*blob}", "{blob_read}", PUBLIC),
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),
@@ -212,6 +230,21 @@ impl Matrix {
         }
     }
 
+    /// A file uploaded by the setup admin, tagged `setup-tag`: (id, blob path with a read SAS).
+    async fn uploaded_file(&self) -> (String, String) {
+        let app = &self.app;
+        let body = json!({"name": "u.csv", "tags": ["setup-tag"]});
+        let file = app.post("/v2/storage/files/prepare", &self.setup, body).await.expect(201).body;
+        let put = app.client.put(format!("{}{}", app.url, blob_path(&file["absUploadParams"])));
+        let put = put.header("x-ms-blob-type", "BlockBlob").body("a,b\n").send().await.unwrap();
+        assert_eq!(put.status(), 201);
+        let id = file["id"].to_string();
+        let detail = app.get(&format!("/v2/storage/files/{id}?federationToken=1"), &self.setup).await.expect(200).body;
+        let read = json!({"blobName": detail["absPath"]["name"], "container": detail["absPath"]["container"],
+            "absCredentials": detail["absCredentials"]});
+        (id, blob_path(&read))
+    }
+
     /// Fills a template with fresh resources made by the setup admin or the manage token.
     async fn materialize(&self, template: &str, bucket: &str, caller: Option<&str>) -> String {
         let app = &self.app;
@@ -243,6 +276,15 @@ impl Matrix {
             let job = app.delete(&format!("/v2/storage/buckets/{doomed}?async=1"), &app.admin).await.expect(202);
             out = out.replace("{job}", &job.body["id"].to_string());
         }
+        if out.contains("{file}") || out.contains("{blob_read}") {
+            let (id, path) = self.uploaded_file().await;
+            out = out.replace("{file}", &id).replace("{blob_read}", &path);
+        }
+        if out.contains("{blob_write}") {
+            let file =
+                app.post("/v2/storage/files/prepare", &self.setup, json!({"name": "w.csv"})).await.expect(201).body;
+            out = out.replace("{blob_write}", &blob_path(&file["absUploadParams"]));
+        }
         if out.contains("{project}") {
             let project = app.post("/manage/projects", &app.manage, json!({"name": unique})).await.expect(201).body;
             let id = project["id"].as_i64().unwrap();
@@ -255,6 +297,13 @@ impl Matrix {
         }
         out.replace("{unique}", &unique)
     }
+}
+
+/// `/abs/<container>/<blob>?<sas>` from a prepare's `absUploadParams` (or a detail's `absPath`).
+fn blob_path(params: &Value) -> String {
+    let connection = params["absCredentials"]["SASConnectionString"].as_str().unwrap();
+    let sas = connection.split("SharedAccessSignature=").nth(1).unwrap();
+    format!("/abs/{}/{}?{sas}", params["container"].as_str().unwrap(), params["blobName"].as_str().unwrap())
 }
 
 #[tokio::test]

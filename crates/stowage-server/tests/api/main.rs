@@ -3,6 +3,7 @@
 mod authorization_matrix;
 mod buckets;
 mod events;
+mod files;
 mod helpers;
 mod index_and_auth;
 mod jobs_and_branches;

@@ -1,0 +1,260 @@
+//! Files and the Azure-Blob-compatible endpoint, spoken the way the Azure SDK speaks it.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// The blob URL (with SAS) from a prepare's `absUploadParams` or a detail's `absPath`.
+fn blob_url(app: &TestApp, params: &Value, container: &str, blob: &str) -> String {
+    let connection = params["SASConnectionString"].as_str().unwrap();
+    let endpoint = connection.split(';').next().unwrap().strip_prefix("BlobEndpoint=").unwrap();
+    assert!(endpoint.starts_with(&app.url), "the endpoint points back at the stack: {endpoint}");
+    let sas = connection.split("SharedAccessSignature=").nth(1).unwrap();
+    format!("{endpoint}/{container}/{blob}?{sas}")
+}
+
+async fn prepare(app: &TestApp, token: &str, body: Value) -> (Value, String) {
+    let file = app.post("/v2/storage/files/prepare", token, body).await.expect(201).body;
+    let params = &file["absUploadParams"];
+    let url = blob_url(
+        app,
+        &params["absCredentials"],
+        params["container"].as_str().unwrap(),
+        params["blobName"].as_str().unwrap(),
+    );
+    (file, url)
+}
+
+async fn read_url(app: &TestApp, token: &str, id: &Value) -> String {
+    let detail = app.get(&format!("/v2/storage/files/{id}?federationToken=true"), token).await.expect(200).body;
+    let path = &detail["absPath"];
+    blob_url(app, &detail["absCredentials"], path["container"].as_str().unwrap(), path["name"].as_str().unwrap())
+}
+
+async fn put_blob(app: &TestApp, url: &str, body: &'static [u8]) -> reqwest::Response {
+    app.client
+        .put(url)
+        .header("x-ms-blob-type", "BlockBlob")
+        .header("If-None-Match", "*")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn upload(app: &TestApp, token: &str, name: &str, body: &'static [u8], tags: &[&str]) -> Value {
+    let (file, url) = prepare(app, token, json!({"name": name, "tags": tags})).await;
+    assert_eq!(put_blob(app, &url, body).await.status(), 201);
+    file
+}
+
+/// Asserts an Azure error: status, `x-ms-error-code` and the XML body.
+async fn expect_azure_error(response: reqwest::Response, status: u16, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["x-ms-error-code"], code);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(&format!("<Error><Code>{code}</Code>")), "{body}");
+}
+
+#[tokio::test]
+async fn a_file_is_prepared_uploaded_and_downloaded_through_the_stacks_blob_endpoint() {
+    let app = spawn_app().await;
+    let (file, url) = prepare(&app, &app.admin, json!({"name": "data.csv", "sizeBytes": 6, "tags": ["t1"]})).await;
+    assert_eq!(file["provider"], "azure");
+    assert_eq!(file["isSliced"], false);
+    assert_eq!(file["isEncrypted"], true);
+    assert_eq!(file["tags"], json!(["t1"]));
+    assert!(file["absUploadParams"]["absCredentials"]["expiration"].is_string());
+    let put = put_blob(&app, &url, b"fooBar").await;
+    assert_eq!(put.status(), 201);
+    for name in ["etag", "last-modified", "x-ms-request-id", "x-ms-version", "x-ms-request-server-encrypted"] {
+        assert!(put.headers().contains_key(name), "{name}");
+    }
+    let detail = app.get(&format!("/v2/storage/files/{}", file["id"]), &app.admin).await.expect(200).body;
+    assert_eq!(detail["sizeBytes"], 6);
+    assert_eq!(detail["name"], "data.csv");
+    for hidden in ["credentials", "absCredentials", "absPath", "absUploadParams"] {
+        assert!(detail.get(hidden).is_none(), "{hidden} without federationToken");
+    }
+    let read = read_url(&app, &app.admin, &file["id"]).await;
+    let whole = app.client.get(&read).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["x-ms-blob-type"], "BlockBlob");
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), b"fooBar");
+    let ranged = app.client.get(&read).header("x-ms-range", "bytes=0-33554431").send().await.unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(ranged.headers()["content-range"], "bytes 0-5/6");
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), b"fooBar");
+    let middle = app.client.get(&read).header("Range", "bytes=1-2").send().await.unwrap();
+    assert_eq!(middle.headers()["content-range"], "bytes 1-2/6");
+    assert_eq!(middle.bytes().await.unwrap().as_ref(), b"oo");
+    let download = app.get(&format!("/v2/storage/files/{}/download", file["id"]), &app.admin).await.expect(200);
+    assert_eq!(download.text, "fooBar");
+}
+
+#[tokio::test]
+async fn an_empty_blob_answers_a_ranged_read_with_416_and_a_plain_read_with_nothing() {
+    let app = spawn_app().await;
+    let file = upload(&app, &app.admin, "empty.csv", b"", &[]).await;
+    let read = read_url(&app, &app.admin, &file["id"]).await;
+    let ranged = app.client.get(&read).header("x-ms-range", "bytes=0-33554431").send().await.unwrap();
+    expect_azure_error(ranged, 416, "InvalidRange").await;
+    let plain = app.client.get(&read).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn blocks_are_joined_in_the_order_of_the_block_list() {
+    let app = spawn_app().await;
+    let (file, url) = prepare(&app, &app.admin, json!({"name": "blocks.bin"})).await;
+    for (id, body) in [("QUFB", "first-"), ("QkJC", "second-"), ("Q0ND", "third")] {
+        let put = app.client.put(format!("{url}&comp=block&blockid={id}")).body(body).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+    }
+    let list = "<?xml version='1.0' encoding='utf-8'?>\n<BlockList><Latest>Q0ND</Latest><Latest>QUFB</Latest><Latest>QkJC</Latest></BlockList>";
+    let put = app.client.put(format!("{url}&comp=blocklist")).body(list).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+    let read = read_url(&app, &app.admin, &file["id"]).await;
+    assert_eq!(app.client.get(&read).send().await.unwrap().text().await.unwrap(), "thirdfirst-second-");
+    let detail = app.get(&format!("/v2/storage/files/{}", file["id"]), &app.admin).await.expect(200).body;
+    assert_eq!(detail["sizeBytes"], 18);
+}
+
+#[tokio::test]
+async fn a_block_list_naming_a_missing_block_is_rejected() {
+    let app = spawn_app().await;
+    let (_, url) = prepare(&app, &app.admin, json!({"name": "x"})).await;
+    let list = "<BlockList><Latest>bm9wZQ==</Latest></BlockList>";
+    let put = app.client.put(format!("{url}&comp=blocklist")).body(list).send().await.unwrap();
+    expect_azure_error(put, 400, "InvalidBlockList").await;
+}
+
+#[tokio::test]
+async fn a_blob_is_written_once() {
+    let app = spawn_app().await;
+    let (_, url) = prepare(&app, &app.admin, json!({"name": "once"})).await;
+    assert_eq!(put_blob(&app, &url, b"1").await.status(), 201);
+    expect_azure_error(put_blob(&app, &url, b"2").await, 409, "BlobAlreadyExists").await;
+}
+
+#[tokio::test]
+async fn a_put_without_the_block_blob_type_is_rejected() {
+    let app = spawn_app().await;
+    let (_, url) = prepare(&app, &app.admin, json!({"name": "typed"})).await;
+    let put = app.client.put(&url).body("x").send().await.unwrap();
+    expect_azure_error(put, 400, "InvalidHeaderValue").await;
+}
+
+#[tokio::test]
+async fn a_blob_not_yet_uploaded_is_not_found() {
+    let app = spawn_app().await;
+    let (file, _) = prepare(&app, &app.admin, json!({"name": "later"})).await;
+    let read = read_url(&app, &app.admin, &file["id"]).await;
+    expect_azure_error(app.client.get(&read).send().await.unwrap(), 404, "BlobNotFound").await;
+}
+
+#[tokio::test]
+async fn a_sas_opens_only_its_own_blob_with_its_own_permission() {
+    let app = spawn_app().await;
+    let (a, a_write) = prepare(&app, &app.admin, json!({"name": "a"})).await;
+    let (_, b_write) = prepare(&app, &app.admin, json!({"name": "b"})).await;
+    let a_sas = a_write.split_once('?').unwrap().1;
+    let b_path = b_write.split_once('?').unwrap().0;
+    expect_azure_error(put_blob(&app, &format!("{b_path}?{a_sas}"), b"x").await, 403, "AuthenticationFailed").await;
+    assert_eq!(put_blob(&app, &a_write, b"content").await.status(), 201);
+    let a_read = read_url(&app, &app.admin, &a["id"]).await;
+    let read_sas = a_read.split_once('?').unwrap().1;
+    expect_azure_error(put_blob(&app, &format!("{b_path}?{read_sas}"), b"x").await, 403, "AuthenticationFailed").await;
+    expect_azure_error(app.client.get(&a_write).send().await.unwrap(), 403, "AuthorizationPermissionMismatch").await;
+    let tampered = a_read.replace("sp=r", "sp=rw");
+    expect_azure_error(app.client.get(&tampered).send().await.unwrap(), 403, "AuthenticationFailed").await;
+    let unsigned = a_read.split_once('?').unwrap().0;
+    expect_azure_error(app.client.get(unsigned).send().await.unwrap(), 403, "AuthenticationFailed").await;
+}
+
+#[tokio::test]
+async fn invalid_prepare_requests_are_rejected() {
+    let app = spawn_app().await;
+    for body in
+        [json!({}), json!({"name": "  "}), json!({"name": "s", "isSliced": 1}), json!({"name": "t", "tags": [""]})]
+    {
+        app.post("/v2/storage/files/prepare", &app.admin, body).await.expect_error(400, "storage.files.validation");
+    }
+    assert_eq!(app.get("/v2/storage/files", &app.admin).await.expect(200).body, json!([]));
+}
+
+#[tokio::test]
+async fn listing_filters_by_tags_query_and_ids_newest_first() {
+    let app = spawn_app().await;
+    let one = upload(&app, &app.admin, "1", b"1", &["a"]).await;
+    let two = upload(&app, &app.admin, "2", b"2", &["b"]).await;
+    let three = upload(&app, &app.admin, "3", b"3", &["a", "b"]).await;
+    let ids =
+        |list: Value| -> Vec<i64> { list.as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect() };
+    let all = ids(app.get("/v2/storage/files", &app.admin).await.expect(200).body);
+    assert_eq!(all, [three["id"].as_i64().unwrap(), two["id"].as_i64().unwrap(), one["id"].as_i64().unwrap()]);
+    assert_eq!(ids(app.get("/v2/storage/files?tags%5B%5D=a", &app.admin).await.body).len(), 2);
+    assert_eq!(ids(app.get("/v2/storage/files?tags%5B%5D=a&tags%5B%5D=b", &app.admin).await.body).len(), 3);
+    let both = app.get("/v2/storage/files?q=tags%3A%22a%22%20AND%20tags%3A%22b%22", &app.admin).await.expect(200).body;
+    assert_eq!(ids(both), [three["id"].as_i64().unwrap()]);
+    assert_eq!(
+        ids(app.get("/v2/storage/files?limit=1&offset=1", &app.admin).await.body),
+        [two["id"].as_i64().unwrap()]
+    );
+    let window = app.get(&format!("/v2/storage/files?sinceId={}&maxId={}", one["id"], three["id"]), &app.admin).await;
+    assert_eq!(ids(window.body), [two["id"].as_i64().unwrap()]);
+    app.get("/v2/storage/files?q=name%3Ax", &app.admin).await.expect_error(400, "storage.files.validation");
+}
+
+#[tokio::test]
+async fn a_token_sees_only_its_own_uploads_unless_it_may_read_all() {
+    let app = spawn_app().await;
+    let (limited, body) = app.create_token(json!({})).await;
+    let token_path = format!("/v2/storage/tokens/{}", body["id"].as_str().unwrap());
+    let foreign = upload(&app, &app.admin, "admin.csv", b"x", &[]).await;
+    assert_eq!(app.get("/v2/storage/files", &limited).await.expect(200).body, json!([]));
+    let own = upload(&app, &limited, "own.csv", b"y", &[]).await;
+    let listed = app.get("/v2/storage/files", &limited).await.expect(200).body;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], own["id"]);
+    app.get(&format!("/v2/storage/files/{}", own["id"]), &app.admin).await.expect(200);
+    app.get(&format!("/v2/storage/files/{}", foreign["id"]), &limited).await.expect_error(403, "accessDenied");
+    app.put(&token_path, &app.admin, json!({"canReadAllFileUploads": true})).await.expect(200);
+    app.get(&format!("/v2/storage/files/{}", foreign["id"]), &limited).await.expect(200);
+    assert_eq!(app.get("/v2/storage/files", &limited).await.body.as_array().unwrap().len(), 2);
+    app.put(&token_path, &app.admin, json!({"canReadAllFileUploads": false})).await.expect(200);
+    app.get(&format!("/v2/storage/files/{}", foreign["id"]), &limited).await.expect_error(403, "accessDenied");
+}
+
+#[tokio::test]
+async fn a_read_only_member_lists_all_files_but_cannot_tag_or_delete_them() {
+    let app = spawn_app().await;
+    let file = upload(&app, &app.admin, "f.csv", b"x", &["keep"]).await;
+    let read_only = app.member_token("ro@example.com", "readOnly").await;
+    assert_eq!(app.get("/v2/storage/files", &read_only).await.expect(200).body.as_array().unwrap().len(), 1);
+    let id = &file["id"];
+    app.post(&format!("/v2/storage/files/{id}/tags"), &read_only, json!({"tag": "x"}))
+        .await
+        .expect_error(403, "accessDenied");
+    app.delete(&format!("/v2/storage/files/{id}/tags/keep"), &read_only).await.expect_error(403, "accessDenied");
+    app.delete(&format!("/v2/storage/files/{id}"), &read_only).await.expect_error(403, "accessDenied");
+}
+
+#[tokio::test]
+async fn tags_are_added_and_removed_and_a_deleted_file_is_gone_with_its_bytes() {
+    let app = spawn_app().await;
+    let file = upload(&app, &app.admin, "t.csv", b"x", &["one"]).await;
+    let id = &file["id"];
+    app.post(&format!("/v2/storage/files/{id}/tags"), &app.admin, json!({"tag": "two"})).await.expect(204);
+    app.delete(&format!("/v2/storage/files/{id}/tags/one"), &app.admin).await.expect(204);
+    let detail = app.get(&format!("/v2/storage/files/{id}"), &app.admin).await.expect(200).body;
+    assert_eq!(detail["tags"], json!(["two"]));
+    app.delete(&format!("/v2/storage/files/{id}/tags/one"), &app.admin)
+        .await
+        .expect_error(404, "storage.files.notFound");
+    let read = read_url(&app, &app.admin, id).await;
+    app.delete(&format!("/v2/storage/files/{id}"), &app.admin).await.expect(204);
+    app.get(&format!("/v2/storage/files/{id}"), &app.admin).await.expect_error(404, "storage.files.notFound");
+    expect_azure_error(app.client.get(&read).send().await.unwrap(), 404, "BlobNotFound").await;
+}
