@@ -31,7 +31,8 @@ pub struct NewBucket {
     pub color: Option<String>,
 }
 
-fn not_found(project_id: i64, id: &str) -> Error {
+/// The 404 of a missing bucket.
+pub fn not_found(project_id: i64, id: &str) -> Error {
     Error::new(Code::BucketNotFound, format!("The bucket \"{id}\" was not found in the project \"{project_id}\""))
 }
 
@@ -177,8 +178,7 @@ pub async fn update(ctx: &Ctx, grant: &Granted<ManageBucket>, changes: BucketCha
 /// How to delete a bucket.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DeleteOptions {
-    /// Delete the bucket with its tables. Buckets hold no tables until table storage lands
-    /// (issue 4), so today this is only echoed in the job's parameters.
+    /// Delete the bucket with its tables; without it a bucket that holds tables is refused.
     pub force: bool,
     /// Run as a job and answer with it.
     pub run_async: bool,
@@ -189,15 +189,21 @@ pub struct DeleteOptions {
 pub async fn delete(ctx: &Ctx, grant: Granted<ManageBucket>, options: DeleteOptions) -> Result<Option<Job>> {
     let project_id = grant.project_id();
     let id = grant.scope().0.to_string();
-    let exists = {
+    let (exists, tables) = {
         let id = id.clone();
-        ctx.core.store.read(move |r| r.bucket(project_id, &id)).await?.is_some()
+        ctx.core
+            .store
+            .read(move |r| Ok((r.bucket(project_id, &id)?.is_some(), r.tables(project_id, Some(&id))?.len())))
+            .await?
     };
     if !exists {
         return Err(not_found(project_id, &id));
     }
+    if tables > 0 && !options.force {
+        return Err(not_empty(&id, tables));
+    }
     if !options.run_async {
-        delete_now(ctx, &grant).await?;
+        delete_now(ctx, &grant, options.force).await?;
         return Ok(None);
     }
     let params = json!({ "bucketId": id, "force": options.force });
@@ -207,22 +213,40 @@ pub async fn delete(ctx: &Ctx, grant: Granted<ManageBucket>, options: DeleteOpti
         .core
         .jobs
         .submit(ctx, &token, "bucketDelete", params, None, async move {
-            delete_now(&work_ctx, &grant).await.map(|()| serde_json::Value::Null)
+            delete_now(&work_ctx, &grant, options.force).await.map(|()| serde_json::Value::Null)
         })
         .await?;
     Ok(Some(job))
 }
 
-async fn delete_now(ctx: &Ctx, grant: &Granted<ManageBucket>) -> Result<()> {
+fn not_empty(id: &str, tables: usize) -> Error {
+    Error::new(
+        Code::BucketNotEmpty,
+        format!("The bucket \"{id}\" is not empty: it holds {tables} table(s). Delete them first, or use force to delete them with it."),
+    )
+}
+
+async fn delete_now(ctx: &Ctx, grant: &Granted<ManageBucket>, force: bool) -> Result<()> {
     let token = grant.token().clone();
     let id = grant.scope().0.to_string();
-    ctx.write(move |w, ctx| {
-        let project_id = token.project_id;
-        if !w.delete_bucket(project_id, &id)? {
-            return Err(not_found(project_id, &id));
-        }
-        let happened = Happened::about("storage.bucketDeleted", "bucket", &id, format!("Deleted bucket {id}"));
-        record(w, ctx, project_id, Some(&token), happened)
-    })
-    .await
+    let removed = ctx
+        .write(move |w, ctx| {
+            let project_id = token.project_id;
+            let tables = w.tables(project_id, Some(&id))?;
+            if !tables.is_empty() && !force {
+                return Err(not_empty(&id, tables.len()));
+            }
+            for table in &tables {
+                w.delete_table(project_id, &table.id)?;
+            }
+            if !w.delete_bucket(project_id, &id)? {
+                return Err(not_found(project_id, &id));
+            }
+            let happened = Happened::about("storage.bucketDeleted", "bucket", &id, format!("Deleted bucket {id}"));
+            record(w, ctx, project_id, Some(&token), happened)?;
+            Ok(tables)
+        })
+        .await?;
+    crate::tables::remove_data_files(&ctx.core, &removed);
+    Ok(())
 }

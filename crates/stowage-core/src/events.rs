@@ -107,8 +107,8 @@ pub struct ListParams {
 enum Feed {
     /// All events of the project the token may see.
     Project,
-    /// Events about one bucket.
-    Bucket(String),
+    /// Events about one object: (type, id).
+    Object(&'static str, String),
     /// Events about a token or made by it.
     Token(i64),
 }
@@ -178,7 +178,28 @@ pub async fn list_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>, params: ListPar
             format!("The bucket \"{bucket_id}\" was not found in the project \"{project_id}\""),
         ));
     }
-    list_feed(ctx, grant.token(), Feed::Bucket(bucket_id), params).await
+    list_feed(ctx, grant.token(), Feed::Object("bucket", bucket_id), params).await
+}
+
+/// Lists events about a table (the token needs read access to its bucket).
+pub async fn list_table(
+    ctx: &Ctx,
+    grant: &Granted<ReadBucket>,
+    table_id: String,
+    params: ListParams,
+) -> Result<Vec<Event>> {
+    let project_id = grant.project_id();
+    let exists = {
+        let table_id = table_id.clone();
+        ctx.core.store.read(move |r| r.table(project_id, &table_id)).await?.is_some()
+    };
+    if !exists {
+        return Err(Error::new(
+            Code::TableNotFound,
+            format!("The table \"{table_id}\" was not found in the project \"{project_id}\""),
+        ));
+    }
+    list_feed(ctx, grant.token(), Feed::Object("table", table_id), params).await
 }
 
 /// Lists a token's feed: events about the token and events it made.
@@ -219,7 +240,7 @@ async fn list_feed(ctx: &Ctx, token: &Arc<Token>, feed: Feed, params: ListParams
     }
     match feed {
         Feed::Project => {}
-        Feed::Bucket(id) => filter.about_object = Some(("bucket".to_string(), id)),
+        Feed::Object(kind, id) => filter.about_object = Some((kind.to_string(), id)),
         Feed::Token(id) => filter.token_feed = Some(id),
     }
     // A token that may not see all events sees its own; its own feed already is that.

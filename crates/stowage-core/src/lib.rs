@@ -14,6 +14,7 @@
 //! - [`crypto`]: the stack key, which encrypts what must be recoverable but never stored in plain text.
 //! - [`mail`]: SMTP or an outbox folder.
 //! - [`files`] with [`blobs`]: file records, their bytes, and the signed blob credentials.
+//! - [`tables`]: table create, import, export, preview; the CSV reader and `changedSince` parsing.
 //! - [`buckets`], [`branches`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
@@ -28,6 +29,7 @@ pub mod jobs;
 pub mod mail;
 pub mod manage;
 pub mod secrets;
+pub mod tables;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -65,6 +67,9 @@ pub struct Core {
     pub mailer: mail::Mailer,
     /// File bytes.
     pub blobs: blobs::Blobs,
+    /// Where each table's data file lives.
+    pub tables_dir: std::path::PathBuf,
+    pub table_locks: tables::TableLocks,
 }
 
 impl Core {
@@ -74,10 +79,22 @@ impl Core {
         stack: StackInfo,
         key: crypto::StackKey,
         mailer: mail::Mailer,
-        blobs: blobs::Blobs,
-    ) -> Self {
+        data_dir: &std::path::Path,
+    ) -> types::Result<Self> {
         let jobs = jobs::JobRunner::new(store.clone());
-        Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs }
+        let blobs = blobs::Blobs::local(&data_dir.join("blobs"))?;
+        let tables_dir = data_dir.join("tables");
+        std::fs::create_dir_all(&tables_dir).map_err(types::Error::internal)?;
+        Ok(Core {
+            jobs,
+            store,
+            stack: Arc::new(stack),
+            key: Arc::new(key),
+            mailer,
+            blobs,
+            tables_dir,
+            table_locks: tables::TableLocks::default(),
+        })
     }
 
     /// The storage API root, `{public_url}/v2/storage`.

@@ -437,8 +437,9 @@ mod tests {
             stack,
             StackKey::from_bytes(&[3; 32]),
             Mailer::outbox(dir.join("outbox"), "s@localhost").unwrap(),
-            crate::blobs::Blobs::local(&dir.join("blobs")).unwrap(),
+            dir,
         )
+        .unwrap()
     }
 
     /// Stores a limited token and a share link for it created `age` seconds ago.

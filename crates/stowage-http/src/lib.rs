@@ -70,6 +70,7 @@ fn table() -> Table {
     let t = routes::share::register(t);
     let t = routes::files::register(t);
     let t = routes::abs::register(t);
+    let t = routes::tables::register(t);
     routes::manage::register(t)
 }
 

@@ -9,7 +9,6 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use secrecy::ExposeSecret;
-use stowage_core::blobs::Blobs;
 use stowage_core::bootstrap::{self, Bootstrapped};
 use stowage_core::crypto::StackKey;
 use stowage_core::mail::Mailer;
@@ -47,8 +46,8 @@ impl Application {
         }
         .map_err(anyhow::Error::msg)
         .context("configuring mail")?;
-        let blobs = Blobs::local(&config.data_dir.join("blobs")).map_err(|error| anyhow::anyhow!("{error}"))?;
-        let core = Core::new(store, stack, key, mailer, blobs);
+        let core =
+            Core::new(store, stack, key, mailer, &config.data_dir).map_err(|error| anyhow::anyhow!("{error}"))?;
         let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if interrupted > 0 {
             tracing::warn!(count = interrupted, "jobs interrupted by the previous stop were marked as failed");

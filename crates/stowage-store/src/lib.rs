@@ -7,6 +7,7 @@
 //! - `pool`: a few SQLite connections, used from blocking threads.
 //! - `migrate`: schema versions, applied in order at open (`PRAGMA user_version`).
 //! - [`records`]: the rows as plain structs.
+//! - [`table_data`]: the rows of one table, in a SQLite file of its own.
 //! - one module per resource (`projects`, `tokens`, `buckets`, `metadata`, `events`, `jobs`,
 //!   `files`, `tables`) with
 //!   its queries as methods of [`Reader`] and [`Writer`].
@@ -23,6 +24,7 @@ mod migrate;
 mod pool;
 mod projects;
 pub mod records;
+pub mod table_data;
 mod tables;
 mod tokens;
 

@@ -160,8 +160,10 @@ pub struct FileFilter {
 /// A table: identity and the mirror of its data file's schema and statistics.
 #[derive(Debug, Clone, Default)]
 pub struct TableRecord {
-    /// Internal key; names the data file.
+    /// Internal key.
     pub pk: i64,
+    /// File name of the table's rows under `<data dir>/tables/`.
+    pub data_file: String,
     pub project_id: i64,
     pub bucket_id: String,
     /// E.g. `in.c-sales.orders`.

@@ -7,7 +7,7 @@ use crate::records::TableRecord;
 use crate::{db, Reader, Writer};
 
 const COLUMNS: &str = "t.pk, t.project_id, b.id, t.id, t.name, t.display_name, t.columns, t.primary_key, t.rows_count,
-    t.data_size_bytes, t.created, t.last_import, t.last_change";
+    t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file";
 const FROM: &str = "tables t JOIN buckets b ON b.pk = t.bucket_pk";
 
 fn table(row: &Row<'_>) -> rusqlite::Result<(TableRecord, String, String)> {
@@ -25,6 +25,7 @@ fn table(row: &Row<'_>) -> rusqlite::Result<(TableRecord, String, String)> {
         created: row.get(10)?,
         last_import: row.get(11)?,
         last_change: row.get(12)?,
+        data_file: row.get(13)?,
     };
     Ok((record, row.get(6)?, row.get(7)?))
 }
@@ -70,8 +71,8 @@ impl Writer<'_> {
             .conn()
             .execute(
                 "INSERT INTO tables (project_id, bucket_pk, id, name, display_name, columns, primary_key, rows_count,
-                    data_size_bytes, created, last_import, last_change)
-                 SELECT ?1, pk, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 FROM buckets WHERE project_id = ?1 AND id = ?2",
+                    data_size_bytes, created, last_import, last_change, data_file)
+                 SELECT ?1, pk, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM buckets WHERE project_id = ?1 AND id = ?2",
                 params![
                     record.project_id,
                     record.bucket_id,
@@ -85,6 +86,7 @@ impl Writer<'_> {
                     record.created,
                     record.last_import,
                     record.last_change,
+                    record.data_file,
                 ],
             )
             .map_err(db)?;

@@ -9,6 +9,7 @@ pub(crate) mod index;
 pub(crate) mod jobs;
 pub(crate) mod manage;
 pub(crate) mod share;
+pub(crate) mod tables;
 pub(crate) mod tokens;
 
 use stowage_types::Code;

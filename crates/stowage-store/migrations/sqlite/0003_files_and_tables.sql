@@ -29,8 +29,10 @@ CREATE TABLE file_tags (
 );
 
 CREATE TABLE tables (
-    -- Internal key; also names the table's data file (`tables/<pk>.sqlite`).
+    -- Internal key.
     pk              INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- File name of the table's rows under `<data dir>/tables/`.
+    data_file       TEXT NOT NULL,
     project_id      INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     bucket_pk       INTEGER NOT NULL REFERENCES buckets(pk) ON DELETE CASCADE,
     -- E.g. `in.c-sales.orders`.

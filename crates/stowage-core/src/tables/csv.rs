@@ -1,0 +1,350 @@
+//! CSV in and out, per RFC 4180 with Keboola's options (`delimiter`, `enclosure`, `escapedBy`).
+//!
+//! The reader is strict where the `csv` crate is lenient: a stray enclosure inside an unenclosed
+//! value, text after a closing enclosure, an enclosure left open at the end of the file, invalid
+//! UTF-8 and a row whose length differs from the header are all errors that name the line, so a
+//! malformed file fails its import instead of loading shifted data. Gzip input is recognised by
+//! its magic bytes, whatever the file is called.
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use stowage_types::{Code, Error, Result};
+
+/// Delimiter, enclosure and escape character of a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvFormat {
+    pub delimiter: u8,
+    pub enclosure: Option<u8>,
+    pub escape: Option<u8>,
+}
+
+impl Default for CsvFormat {
+    fn default() -> Self {
+        CsvFormat { delimiter: b',', enclosure: Some(b'"'), escape: None }
+    }
+}
+
+fn one_byte(name: &str, value: &str) -> Result<u8> {
+    let bytes = value.as_bytes();
+    if bytes.len() == 1 && bytes[0] != b'\n' && bytes[0] != b'\r' {
+        Ok(bytes[0])
+    } else if value == "\\t" {
+        Ok(b'\t')
+    } else {
+        Err(Error::validation(format!("Parameter \"{name}\" must be a single ASCII character, \"{value}\" given.")))
+    }
+}
+
+impl CsvFormat {
+    /// Options as clients send them; empty `enclosure` means none, empty `escapedBy` means none.
+    pub fn parse(delimiter: Option<&str>, enclosure: Option<&str>, escaped_by: Option<&str>) -> Result<Self> {
+        let delimiter = match delimiter {
+            None | Some("") => b',',
+            Some(value) => one_byte("delimiter", value)?,
+        };
+        let escape = match escaped_by {
+            None | Some("") => None,
+            Some(value) => Some(one_byte("escapedBy", value)?),
+        };
+        // Enclosure and escape character are alternatives: a file uses one or the other.
+        let enclosure = match (enclosure, escape) {
+            (None, None) => Some(b'"'),
+            (None | Some(""), _) => None,
+            (Some(_), Some(_)) => {
+                return Err(Error::validation("Parameters \"enclosure\" and \"escapedBy\" cannot be used together."))
+            }
+            (Some(value), None) => Some(one_byte("enclosure", value)?),
+        };
+        if enclosure == Some(delimiter) || escape == Some(delimiter) {
+            return Err(Error::validation("The delimiter must differ from the enclosure and the escape character."));
+        }
+        Ok(CsvFormat { delimiter, enclosure, escape })
+    }
+}
+
+fn invalid(line: u64, what: impl std::fmt::Display) -> Error {
+    Error::new(Code::CsvInvalid, format!("Invalid CSV on line {line}: {what}."))
+}
+
+/// Opens a byte stream as text, transparently un-gzipping it.
+pub fn open(input: impl Read + Send + 'static) -> Result<Box<dyn BufRead + Send>> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, input);
+    let head = buffered.fill_buf().map_err(|error| Error::internal(format!("reading the file: {error}")))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(buffered))))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+fn finish_field(line: u64, field: &mut Vec<u8>, fields: &mut Vec<String>) -> Result<()> {
+    let bytes = std::mem::take(field);
+    let text = String::from_utf8(bytes).map_err(|_| invalid(line, "the text is not valid UTF-8"))?;
+    fields.push(text);
+    Ok(())
+}
+
+/// Reads records; each is `(line where it starts, values)`.
+pub struct CsvReader<R> {
+    input: R,
+    format: CsvFormat,
+    line: u64,
+    /// A `\r` ended the last record: skip a `\n` right after it.
+    skip_lf: bool,
+    first: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    Unquoted,
+    Quoted,
+    AfterQuote,
+}
+
+impl<R: BufRead> CsvReader<R> {
+    pub fn new(input: R, format: CsvFormat) -> Self {
+        CsvReader { input, format, line: 1, skip_lf: false, first: true }
+    }
+
+    /// The next record, `None` at the end of the input.
+    pub fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+        let CsvFormat { delimiter, enclosure, escape } = self.format;
+        let start = self.line;
+        let mut fields = Vec::new();
+        let mut field = Vec::new();
+        let mut state = State::Start;
+        let mut escaped = false;
+        let mut any = false;
+        loop {
+            let buf = self
+                .input
+                .fill_buf()
+                .map_err(|error| invalid(self.line, format!("the data cannot be read ({error})")))?;
+            if buf.is_empty() {
+                if state == State::Quoted || escaped {
+                    return Err(invalid(start, "an enclosed value is not closed before the end of the file"));
+                }
+                if !any {
+                    return Ok(None);
+                }
+                finish_field(start, &mut field, &mut fields)?;
+                return Ok(Some((start, fields)));
+            }
+            let mut used = 0;
+            let mut done = false;
+            for &byte in buf {
+                used += 1;
+                if self.first && used <= 3 && field.is_empty() && state == State::Start {
+                    // A UTF-8 byte order mark before the header is not data.
+                    if byte == 0xEF || byte == 0xBB || byte == 0xBF {
+                        if used == 3 {
+                            self.first = false;
+                        }
+                        continue;
+                    }
+                    self.first = false;
+                }
+                self.first = false;
+                if self.skip_lf {
+                    self.skip_lf = false;
+                    if byte == b'\n' {
+                        continue;
+                    }
+                }
+                any = true;
+                if escaped {
+                    escaped = false;
+                    field.push(byte);
+                    if byte == b'\n' {
+                        self.line += 1;
+                    }
+                    continue;
+                }
+                if Some(byte) == escape && state != State::AfterQuote {
+                    escaped = true;
+                    if state == State::Start {
+                        state = State::Unquoted;
+                    }
+                    continue;
+                }
+                match state {
+                    State::Start | State::Unquoted => {
+                        if byte == delimiter {
+                            finish_field(start, &mut field, &mut fields)?;
+                            state = State::Start;
+                        } else if byte == b'\n' || byte == b'\r' {
+                            self.line += 1;
+                            self.skip_lf = byte == b'\r';
+                            done = true;
+                            break;
+                        } else if Some(byte) == enclosure {
+                            if state == State::Start {
+                                state = State::Quoted;
+                            } else {
+                                return Err(invalid(
+                                    self.line,
+                                    "an enclosure character inside a value that does not start with one; \
+                                     enclose the whole value and double the enclosure characters in it",
+                                ));
+                            }
+                        } else {
+                            field.push(byte);
+                            state = State::Unquoted;
+                        }
+                    }
+                    State::Quoted => {
+                        if Some(byte) == enclosure {
+                            state = State::AfterQuote;
+                        } else {
+                            if byte == b'\n' {
+                                self.line += 1;
+                            }
+                            field.push(byte);
+                        }
+                    }
+                    State::AfterQuote => {
+                        if Some(byte) == enclosure {
+                            field.push(byte);
+                            state = State::Quoted;
+                        } else if byte == delimiter {
+                            finish_field(start, &mut field, &mut fields)?;
+                            state = State::Start;
+                        } else if byte == b'\n' || byte == b'\r' {
+                            self.line += 1;
+                            self.skip_lf = byte == b'\r';
+                            done = true;
+                            break;
+                        } else {
+                            return Err(invalid(self.line, "unexpected text after the closing enclosure of a value"));
+                        }
+                    }
+                }
+            }
+            self.input.consume(used);
+            if done {
+                finish_field(start, &mut field, &mut fields)?;
+                return Ok(Some((start, fields)));
+            }
+        }
+    }
+}
+
+/// Writes CSV the way Keboola exports it: every value enclosed in `"`, `"` doubled, `\n` ends.
+pub fn write_row(out: &mut impl Write, values: &[&str]) -> std::io::Result<()> {
+    for (index, value) in values.iter().enumerate() {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(b"\"")?;
+        let mut rest = value.as_bytes();
+        while let Some(position) = rest.iter().position(|b| *b == b'"') {
+            out.write_all(&rest[..=position])?;
+            out.write_all(b"\"")?;
+            rest = &rest[position + 1..];
+        }
+        out.write_all(rest)?;
+        out.write_all(b"\"")?;
+    }
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, format: CsvFormat) -> Result<Vec<Vec<String>>> {
+        let mut reader = CsvReader::new(text.as_bytes(), format);
+        let mut rows = Vec::new();
+        while let Some((_, row)) = reader.next_record()? {
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    fn rows(text: &str) -> Vec<Vec<String>> {
+        read(text, CsvFormat::default()).unwrap()
+    }
+
+    #[test]
+    fn enclosed_values_keep_delimiters_newlines_and_doubled_quotes() {
+        assert_eq!(
+            rows("a,b\n\"x,y\",\"say \"\"hi\"\"\nthere\"\n"),
+            vec![vec!["a".to_string(), "b".into()], vec!["x,y".into(), "say \"hi\"\nthere".into()],]
+        );
+    }
+
+    #[test]
+    fn crlf_and_a_missing_final_newline_are_accepted() {
+        assert_eq!(rows("a,b\r\n1,2"), vec![vec!["a".to_string(), "b".into()], vec!["1".into(), "2".into()]]);
+        assert_eq!(rows("a\r\n\r\n"), vec![vec!["a".to_string()], vec!["".into()]]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        assert_eq!(rows("\u{feff}id\n1\n"), vec![vec!["id".to_string()], vec!["1".into()]]);
+    }
+
+    #[test]
+    fn a_stray_enclosure_is_an_error_naming_the_line() {
+        let error = read("a,b\n1,2\n3,x\"y\n", CsvFormat::default()).unwrap_err();
+        assert_eq!(error.code, Code::CsvInvalid);
+        assert!(error.message.starts_with("Invalid CSV on line 3:"), "{}", error.message);
+    }
+
+    #[test]
+    fn text_after_a_closing_enclosure_is_an_error() {
+        let error = read("a\n\"x\"y\n", CsvFormat::default()).unwrap_err();
+        assert!(error.message.contains("line 2") && error.message.contains("after the closing enclosure"));
+    }
+
+    #[test]
+    fn an_unclosed_enclosure_is_an_error_naming_where_it_started() {
+        let error = read("a\n1\n\"open\nstill open\n", CsvFormat::default()).unwrap_err();
+        assert!(error.message.contains("line 3") && error.message.contains("not closed"), "{}", error.message);
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_naming_the_line() {
+        let mut reader = CsvReader::new(&b"a\n\xff\n"[..], CsvFormat::default());
+        reader.next_record().unwrap();
+        let error = reader.next_record().unwrap_err();
+        assert!(error.message.contains("line 2") && error.message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn other_delimiters_no_enclosure_and_an_escape_character_work() {
+        let format = CsvFormat::parse(Some(";"), Some(""), Some("\\")).unwrap();
+        assert_eq!(read("a;b\nx\\;y;\"z\"\n", format).unwrap_err().code, Code::CsvInvalid);
+        assert_eq!(
+            read("a;b\nx\\;y;z\\\\\n", format).unwrap(),
+            vec![vec!["a".to_string(), "b".into()], vec!["x;y".into(), "z\\".into()]]
+        );
+        let tabs = CsvFormat::parse(Some("\\t"), None, None).unwrap();
+        assert_eq!(read("a\tb\n", tabs).unwrap(), vec![vec!["a".to_string(), "b".into()]]);
+    }
+
+    #[test]
+    fn multi_character_options_are_rejected() {
+        assert!(CsvFormat::parse(Some(",,"), None, None).is_err());
+        assert!(CsvFormat::parse(Some(","), Some(","), None).is_err());
+    }
+
+    #[test]
+    fn rows_are_written_fully_enclosed_with_doubled_quotes() {
+        let mut out = Vec::new();
+        write_row(&mut out, &["a", "say \"hi\"", ""]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a\",\"say \"\"hi\"\"\",\"\"\n");
+    }
+
+    #[test]
+    fn gzip_input_is_recognised_by_its_magic_bytes() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(b"a\n1\n").unwrap();
+        let gz = encoder.finish().unwrap();
+        let reader = open(std::io::Cursor::new(gz)).unwrap();
+        let mut csv = CsvReader::new(reader, CsvFormat::default());
+        assert_eq!(csv.next_record().unwrap().unwrap().1, vec!["a".to_string()]);
+        assert_eq!(csv.next_record().unwrap().unwrap().1, vec!["1".to_string()]);
+    }
+}

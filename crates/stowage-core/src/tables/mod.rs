@@ -1,0 +1,843 @@
+//! Tables: create from a file, import (full or incremental), export, preview, detail, list,
+//! delete, primary keys.
+//!
+//! Bulk work runs as storage jobs. A job checks what it can before it is queued (so a wrong
+//! column name is a 400, not a failed job), then streams the file from the object store through
+//! the CSV reader into the table's own SQLite file in one transaction. The catalog mirror
+//! (columns, primary key, row count, size, dates) and the event are written right after the data
+//! commits.
+
+pub mod csv;
+pub mod when;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use stowage_store::table_data::{Cast, Filter, FilterOp, ImportMode, RowQuery, Schema, TableData};
+use stowage_types::auth::{AnyToken, Granted, ReadBucket, Token, WriteBucket};
+use stowage_types::job::Job;
+use stowage_types::names::{is_simple_name, BucketId};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::events::{record, Happened};
+use crate::records::{Bucket, FileRecord, MetadataEntry, TableRecord};
+use crate::{files, Core, Ctx};
+use csv::{CsvFormat, CsvReader};
+
+/// Longest table name, as in Keboola.
+pub const MAX_TABLE_NAME_LEN: usize = 96;
+/// Longest column name.
+pub const MAX_COLUMN_NAME_LEN: usize = 64;
+/// Most columns a table may have.
+pub const MAX_COLUMNS: usize = 1000;
+/// Default and largest row count of a preview.
+pub const PREVIEW_DEFAULT_LIMIT: i64 = 100;
+pub const PREVIEW_MAX_LIMIT: i64 = 1000;
+
+/// One async lock per table, so imports into a table queue up instead of failing on a busy file.
+#[derive(Clone, Default)]
+pub struct TableLocks(Arc<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl TableLocks {
+    async fn lock(&self, table_pk: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+            Arc::clone(map.entry(table_pk).or_default())
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Checks a table name.
+pub fn validate_table_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_TABLE_NAME_LEN || !is_simple_name(name) {
+        return Err(Error::new(
+            Code::TableValidation,
+            format!(
+                "Invalid table name \"{name}\": use 1 to {MAX_TABLE_NAME_LEN} characters of letters, digits, dash and underscore."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks column names (from a CSV header or a request): valid, unique, not too many.
+pub fn validate_columns(columns: &[String]) -> Result<()> {
+    if columns.is_empty() {
+        return Err(Error::new(Code::TableValidation, "The table needs at least one column."));
+    }
+    if columns.len() > MAX_COLUMNS {
+        return Err(Error::new(
+            Code::TableValidation,
+            format!("A table may have at most {MAX_COLUMNS} columns, {} given.", columns.len()),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for column in columns {
+        let valid = !column.is_empty()
+            && column.len() <= MAX_COLUMN_NAME_LEN
+            && is_simple_name(column)
+            && !column.starts_with(['_', '-'])
+            && !column.ends_with(['_', '-']);
+        if !valid {
+            return Err(Error::new(
+                Code::TableValidation,
+                format!(
+                    "Invalid column name \"{column}\": use 1 to {MAX_COLUMN_NAME_LEN} letters, digits, dashes and underscores, \
+                     not starting or ending with a dash or an underscore."
+                ),
+            ));
+        }
+        if !seen.insert(column.to_lowercase()) {
+            return Err(Error::new(
+                Code::TableValidation,
+                format!("The column \"{column}\" is given more than once (names ignore case)."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn not_found(project_id: i64, id: &str) -> Error {
+    Error::new(Code::TableNotFound, format!("The table \"{id}\" was not found in the project \"{project_id}\""))
+}
+
+/// Splits a table id (`in.c-sales.orders`) into its bucket and name; an id that cannot exist is
+/// simply not found.
+pub fn parse_id(project_id: i64, id: &str) -> Result<(BucketId, String)> {
+    let mut parts = id.splitn(3, '.');
+    let (Some(stage), Some(bucket), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(not_found(project_id, id));
+    };
+    let bucket = BucketId::parse(&format!("{stage}.{bucket}")).ok_or_else(|| not_found(project_id, id))?;
+    if validate_table_name(name).is_err() {
+        return Err(not_found(project_id, id));
+    }
+    Ok((bucket, name.to_string()))
+}
+
+/// A table with what its views show.
+pub struct TableView {
+    pub table: TableRecord,
+    pub bucket: Bucket,
+    pub metadata: Vec<MetadataEntry>,
+    /// Column metadata by column name.
+    pub column_metadata: BTreeMap<String, Vec<MetadataEntry>>,
+}
+
+fn view(r: &stowage_store::Reader<'_>, table: TableRecord) -> Result<TableView> {
+    let bucket =
+        r.bucket(table.project_id, &table.bucket_id)?.ok_or_else(|| Error::internal("table of a missing bucket"))?;
+    let metadata = r.metadata(table.project_id, "table", &table.id)?;
+    let mut column_metadata = BTreeMap::new();
+    for column in &table.columns {
+        let entries = r.metadata(table.project_id, "column", &format!("{}.{column}", table.id))?;
+        if !entries.is_empty() {
+            column_metadata.insert(column.clone(), entries);
+        }
+    }
+    Ok(TableView { table, bucket, metadata, column_metadata })
+}
+
+impl Core {
+    /// Path of a table's data file.
+    pub fn table_path(&self, table: &TableRecord) -> PathBuf {
+        self.tables_dir.join(&table.data_file)
+    }
+}
+
+async fn load(ctx: &Ctx, project_id: i64, id: &str) -> Result<TableRecord> {
+    let id = id.to_string();
+    ctx.core.store.read(move |r| r.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))).await
+}
+
+/// A file the token may read and that has bytes.
+async fn source_file(ctx: &Ctx, token: &Arc<Token>, data_file_id: Option<i64>) -> Result<FileRecord> {
+    let id = data_file_id.ok_or_else(|| Error::validation("Parameter \"dataFileId\" is required."))?;
+    let grant = token.authorize(AnyToken)?;
+    let file = files::get(ctx, &grant, id).await?;
+    if file.uploaded.is_none() {
+        return Err(Error::validation(format!("File {id} has no content yet: upload it before importing it.")));
+    }
+    Ok(file)
+}
+
+/// Reads the header and then rows of a file, checking each row's length against the header.
+struct Rows<R> {
+    reader: CsvReader<R>,
+    width: usize,
+}
+
+impl<R: std::io::BufRead> Iterator for Rows<R> {
+    type Item = Result<Vec<String>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.reader.next_record() {
+            Ok(None) => None,
+            Ok(Some((line, row))) if row.len() != self.width => Some(Err(Error::new(
+                Code::CsvInvalid,
+                format!(
+                    "Invalid CSV on line {line}: the row has {} values, the header has {} columns.",
+                    row.len(),
+                    self.width
+                ),
+            ))),
+            Ok(Some((_, row))) => Some(Ok(row)),
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
+/// How the rows of an import are laid out.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub format: CsvFormat,
+    /// The file has no header row.
+    pub without_headers: bool,
+    /// Column names of a header-less file; the table's columns when absent.
+    pub columns: Option<Vec<String>>,
+}
+
+/// Opens a file's rows: (header, rows). Blocking; run it on a blocking thread.
+fn open_rows(
+    input: impl std::io::Read + Send + 'static,
+    layout: &Layout,
+    table_columns: &[String],
+) -> Result<(Vec<String>, Rows<Box<dyn std::io::BufRead + Send>>)> {
+    let mut reader = CsvReader::new(csv::open(input)?, layout.format);
+    let header = if layout.without_headers {
+        layout.columns.clone().unwrap_or_else(|| table_columns.to_vec())
+    } else {
+        match reader.next_record()? {
+            Some((_, header)) => header,
+            None => return Err(Error::new(Code::CsvInvalid, "The file is empty: it has no header row.")),
+        }
+    };
+    validate_columns(&header)?;
+    let width = header.len();
+    Ok((header, Rows { reader, width }))
+}
+
+/// Writes the catalog mirror of a table after its data changed.
+fn mirror(table: &mut TableRecord, schema: &Schema, (rows, bytes): (i64, i64), now: i64, imported: bool) {
+    table.columns = schema.columns.clone();
+    table.primary_key = schema.primary_key.clone();
+    table.rows_count = rows;
+    table.data_size_bytes = bytes;
+    table.last_change = Some(now);
+    if imported {
+        table.last_import = Some(now);
+    }
+}
+
+/// A table create request.
+#[derive(Debug, Default)]
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub data_file_id: Option<i64>,
+    pub layout: Layout,
+    pub primary_key: Vec<String>,
+}
+
+/// Creates a table from a file, as a job (`tableCreate`).
+pub async fn create(ctx: &Ctx, grant: Granted<WriteBucket>, request: CreateRequest) -> Result<Job> {
+    let name = request.name.unwrap_or_default();
+    validate_table_name(&name)?;
+    let project_id = grant.project_id();
+    let bucket_id = grant.scope().0.to_string();
+    let table_id = format!("{bucket_id}.{name}");
+    let exists = {
+        let (bucket_id, table_id) = (bucket_id.clone(), table_id.clone());
+        ctx.core.store.read(move |r| Ok((r.bucket(project_id, &bucket_id)?, r.table(project_id, &table_id)?))).await?
+    };
+    match exists {
+        (None, _) => return Err(crate::buckets::not_found(project_id, &bucket_id)),
+        (_, Some(_)) => {
+            return Err(Error::new(
+                Code::TableAlreadyExists,
+                format!("The table \"{name}\" already exists in the bucket \"{bucket_id}\"."),
+            ))
+        }
+        _ => {}
+    }
+    let file = source_file(ctx, grant.token(), request.data_file_id).await?;
+    let params = json!({
+        "name": name, "bucketId": bucket_id, "dataFileId": file.id, "primaryKey": request.primary_key,
+        "delimiter": (request.layout.format.delimiter as char).to_string(),
+    });
+    let token = grant.token().clone();
+    let work_ctx = ctx.clone();
+    ctx.core
+        .jobs
+        .submit(ctx, &token, "tableCreate", params, Some(table_id.clone()), async move {
+            create_work(&work_ctx, grant, name, table_id, file, request.layout, request.primary_key).await
+        })
+        .await
+}
+
+async fn create_work(
+    ctx: &Ctx,
+    grant: Granted<WriteBucket>,
+    name: String,
+    table_id: String,
+    file: FileRecord,
+    layout: Layout,
+    primary_key: Vec<String>,
+) -> Result<Value> {
+    let core = &ctx.core;
+    std::fs::create_dir_all(&core.tables_dir).map_err(Error::internal)?;
+    let data_file = format!("{}.sqlite", uuid::Uuid::now_v7().simple());
+    let path = core.tables_dir.join(&data_file);
+    let input = core.blobs.sync_reader(&file.blob_key).await?;
+    let now = time::now();
+    let build_path = path.clone();
+    let built = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64), i64)> {
+        let (header, mut rows) = open_rows(input, &layout, &[])?;
+        let lower: Vec<String> = header.iter().map(|c| c.to_lowercase()).collect();
+        let mut key = Vec::new();
+        for column in &primary_key {
+            let index = lower.iter().position(|c| *c == column.to_lowercase()).ok_or_else(|| {
+                Error::new(
+                    Code::TableValidation,
+                    format!("The primary key column \"{column}\" is not a column of the file."),
+                )
+            })?;
+            key.push(header[index].clone());
+        }
+        let mut data = TableData::create(&build_path, &Schema { columns: header.clone(), primary_key: key })?;
+        let stats = data.import(&header, ImportMode::Full, now, &mut rows)?;
+        Ok((data.schema()?, data.stats()?, stats.rows_in_file))
+    })
+    .await
+    .map_err(Error::internal)
+    .and_then(|result| result);
+    let (schema, stats, rows_in_file) = match built {
+        Ok(built) => built,
+        Err(error) => {
+            remove_data_file(&path);
+            return Err(error);
+        }
+    };
+    let bucket_id = grant.scope().0.to_string();
+    let token = grant.token().clone();
+    let mut table = TableRecord {
+        project_id: token.project_id,
+        bucket_id,
+        id: table_id.clone(),
+        name: name.clone(),
+        display_name: name,
+        created: now,
+        data_file,
+        ..TableRecord::default()
+    };
+    mirror(&mut table, &schema, stats, now, true);
+    let registered = ctx
+        .write(move |w, ctx| {
+            if w.table(table.project_id, &table.id)?.is_some() {
+                return Err(Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", table.id)));
+            }
+            table.pk = w.insert_table(&table)?;
+            let created = Happened::about("storage.tableCreated", "table", &table.id, format!("Created table {}", table.id))
+                .with_params(json!({ "columns": table.columns, "primaryKey": table.primary_key }));
+            record(w, ctx, table.project_id, Some(&token), created)?;
+            let imported = Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
+                .with_params(json!({ "incremental": false, "rowsInFile": rows_in_file, "csvFile": { "id": file.id, "name": file.name } }));
+            record(w, ctx, table.project_id, Some(&token), imported)?;
+            Ok(table)
+        })
+        .await;
+    match registered {
+        Ok(table) => Ok(json!({
+            "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
+            "rowsCount": table.rows_count,
+        })),
+        Err(error) => {
+            remove_data_file(&path);
+            Err(error)
+        }
+    }
+}
+
+fn remove_data_file(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Err(error) = std::fs::remove_file(&file) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %file.display(), %error, "could not remove a table data file");
+            }
+        }
+    }
+}
+
+/// A table import request.
+#[derive(Debug, Default)]
+pub struct ImportRequest {
+    pub data_file_id: Option<i64>,
+    pub incremental: bool,
+    pub layout: Layout,
+}
+
+/// Loads a file into a table, as a job (`tableImport`). All or nothing.
+pub async fn import(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, request: ImportRequest) -> Result<Job> {
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let file = source_file(ctx, grant.token(), request.data_file_id).await?;
+    if let Some(columns) = &request.layout.columns {
+        validate_columns(columns)?;
+    }
+    let params = json!({ "dataFileId": file.id, "incremental": request.incremental, "withoutHeaders": request.layout.without_headers });
+    let token = grant.token().clone();
+    let work_ctx = ctx.clone();
+    ctx.core
+        .jobs
+        .submit(ctx, &token, "tableImport", params, Some(table_id), async move {
+            import_work(&work_ctx, grant, table, file, request).await
+        })
+        .await
+}
+
+async fn import_work(
+    ctx: &Ctx,
+    grant: Granted<WriteBucket>,
+    table: TableRecord,
+    file: FileRecord,
+    request: ImportRequest,
+) -> Result<Value> {
+    let core = &ctx.core;
+    let _lock = core.table_locks.lock(table.pk).await;
+    let path = core.table_path(&table);
+    let input = core.blobs.sync_reader(&file.blob_key).await?;
+    let now = time::now();
+    let mode = if request.incremental { ImportMode::Incremental } else { ImportMode::Full };
+    let layout = request.layout;
+    let (schema, stats, imported) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut data = TableData::open(&path)?;
+        let current = data.schema()?;
+        let (header, mut rows) = open_rows(input, &layout, &current.columns)?;
+        let imported = data.import(&header, mode, now, &mut rows)?;
+        Ok((data.schema()?, data.stats()?, imported))
+    })
+    .await
+    .map_err(Error::internal)??;
+    let token = grant.token().clone();
+    let incremental = request.incremental;
+    let (rows_in_file, new_columns) = (imported.rows_in_file, imported.new_columns.clone());
+    let table = ctx
+        .write(move |w, ctx| {
+            let mut table =
+                w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
+            mirror(&mut table, &schema, stats, now, true);
+            w.update_table_stats(&table)?;
+            let happened =
+                Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
+                    .with_params(json!({
+                        "incremental": incremental, "rowsInFile": rows_in_file,
+                        "csvFile": { "id": file.id, "name": file.name }, "newColumns": new_columns,
+                    }));
+            record(w, ctx, table.project_id, Some(&token), happened)?;
+            Ok(table)
+        })
+        .await?;
+    Ok(json!({
+        "importedColumns": imported.columns,
+        "newColumns": imported.new_columns,
+        "rowsInFile": imported.rows_in_file,
+        "warnings": [],
+        "totalRowsCount": table.rows_count,
+        "totalDataSizeBytes": table.data_size_bytes,
+    }))
+}
+
+/// Filters and projection as clients give them for previews and exports.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    pub columns: Vec<String>,
+    pub changed_since: Option<String>,
+    pub changed_until: Option<String>,
+    pub where_column: Option<String>,
+    pub where_values: Vec<String>,
+    pub where_operator: Option<String>,
+    /// `(column, operator, values, dataType)`.
+    pub where_filters: Vec<(String, String, Vec<String>, Option<String>)>,
+    /// `(column, order, dataType)`.
+    pub order_by: Vec<(String, String, Option<String>)>,
+    pub limit: Option<i64>,
+}
+
+fn cast_of(data_type: Option<&str>) -> Result<Option<Cast>> {
+    match data_type.map(str::to_uppercase).as_deref() {
+        None | Some("") => Ok(None),
+        Some("INTEGER" | "BIGINT") => Ok(Some(Cast::Integer)),
+        Some("DOUBLE" | "REAL" | "DECIMAL") => Ok(Some(Cast::Real)),
+        Some(other) => Err(Error::validation(format!(
+            "Unknown dataType \"{other}\": use INTEGER, BIGINT, DOUBLE, REAL or DECIMAL."
+        ))),
+    }
+}
+
+/// Turns a selection into a row query, checking every column against the table.
+fn row_query(table: &TableRecord, selection: Selection) -> Result<RowQuery> {
+    let known = |column: &str, what: &str| -> Result<String> {
+        table.columns.iter().find(|c| c.eq_ignore_ascii_case(column)).cloned().ok_or_else(|| {
+            Error::validation(format!(
+                "The column \"{column}\" given in \"{what}\" is not a column of the table {}.",
+                table.id
+            ))
+        })
+    };
+    let now = time::now();
+    let mut query = RowQuery {
+        columns: selection.columns.iter().map(|c| known(c, "columns")).collect::<Result<_>>()?,
+        changed_since: selection
+            .changed_since
+            .filter(|v| !v.is_empty())
+            .map(|v| when::parse("changedSince", &v, now))
+            .transpose()?,
+        changed_until: selection
+            .changed_until
+            .filter(|v| !v.is_empty())
+            .map(|v| when::parse("changedUntil", &v, now))
+            .transpose()?,
+        limit: selection.limit,
+        ..RowQuery::default()
+    };
+    if let Some(column) = selection.where_column.filter(|c| !c.is_empty()) {
+        let op = match selection.where_operator.as_deref().unwrap_or("eq") {
+            "" | "eq" => FilterOp::Eq,
+            "ne" | "neq" => FilterOp::Ne,
+            other => {
+                return Err(Error::validation(format!(
+                    "Parameter \"whereOperator\" must be eq, ne or neq, \"{other}\" given."
+                )))
+            }
+        };
+        query.filters.push(Filter {
+            column: known(&column, "whereColumn")?,
+            op,
+            values: selection.where_values,
+            cast: None,
+        });
+    }
+    for (column, operator, values, data_type) in selection.where_filters {
+        let op = match operator.as_str() {
+            "" | "eq" => FilterOp::Eq,
+            "ne" | "neq" => FilterOp::Ne,
+            "gt" => FilterOp::Gt,
+            "ge" => FilterOp::Ge,
+            "lt" => FilterOp::Lt,
+            "le" => FilterOp::Le,
+            other => {
+                return Err(Error::validation(format!(
+                    "Unknown whereFilters operator \"{other}\": use eq, ne, gt, ge, lt or le."
+                )))
+            }
+        };
+        if !matches!(op, FilterOp::Eq | FilterOp::Ne) && values.len() != 1 {
+            return Err(Error::validation(format!("The operator \"{operator}\" takes exactly one value.")));
+        }
+        query.filters.push(Filter {
+            column: known(&column, "whereFilters")?,
+            op,
+            values,
+            cast: cast_of(data_type.as_deref())?,
+        });
+    }
+    for (column, order, data_type) in selection.order_by {
+        let descending = match order.to_uppercase().as_str() {
+            "" | "ASC" => false,
+            "DESC" => true,
+            other => return Err(Error::validation(format!("Unknown orderBy order \"{other}\": use ASC or DESC."))),
+        };
+        query.order_by.push((known(&column, "orderBy")?, descending, cast_of(data_type.as_deref())?));
+    }
+    Ok(query)
+}
+
+/// The first rows of a table: (columns, rows).
+pub async fn preview(
+    ctx: &Ctx,
+    grant: &Granted<ReadBucket>,
+    table_id: &str,
+    mut selection: Selection,
+) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let limit = selection.limit.unwrap_or(PREVIEW_DEFAULT_LIMIT);
+    if !(1..=PREVIEW_MAX_LIMIT).contains(&limit) {
+        return Err(Error::validation(format!(
+            "Parameter \"limit\" must be between 1 and {PREVIEW_MAX_LIMIT}, {limit} given."
+        )));
+    }
+    selection.limit = Some(limit);
+    let table = load(ctx, grant.project_id(), table_id).await?;
+    let query = row_query(&table, selection)?;
+    let columns = if query.columns.is_empty() { table.columns.clone() } else { query.columns.clone() };
+    let path = ctx.core.table_path(&table);
+    let rows = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<String>>> {
+        let data = TableData::open(&path)?;
+        let mut rows = Vec::new();
+        data.query(&query, &mut |values| {
+            rows.push(values.iter().map(|v| v.to_string()).collect());
+            Ok(())
+        })?;
+        Ok(rows)
+    })
+    .await
+    .map_err(Error::internal)??;
+    Ok((columns, rows))
+}
+
+/// Exports rows to a new file (no header, every value enclosed), as a job (`tableExport`).
+pub async fn export(
+    ctx: &Ctx,
+    grant: Granted<ReadBucket>,
+    table_id: String,
+    selection: Selection,
+    gzip: bool,
+) -> Result<Job> {
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    if selection.limit.is_some_and(|limit| limit < 1) {
+        return Err(Error::validation("Parameter \"limit\" must be at least 1."));
+    }
+    let params = json!({
+        "export": {
+            "tableName": table.name, "columns": selection.columns, "limit": selection.limit,
+            "changedSince": selection.changed_since, "changedUntil": selection.changed_until,
+            "gzipOutput": gzip, "format": "rfc", "fileType": "csv",
+        }
+    });
+    let query = row_query(&table, selection)?;
+    let token = grant.token().clone();
+    let work_ctx = ctx.clone();
+    ctx.core
+        .jobs
+        .submit(ctx, &token, "tableExport", params, Some(table_id), async move {
+            export_work(&work_ctx, grant, table, query, gzip).await
+        })
+        .await
+}
+
+async fn export_work(
+    ctx: &Ctx,
+    grant: Granted<ReadBucket>,
+    table: TableRecord,
+    query: RowQuery,
+    gzip: bool,
+) -> Result<Value> {
+    let core = &ctx.core;
+    let name = format!("{}.csv{}", table.id, if gzip { ".gz" } else { "" });
+    let file = files::create_for(core, grant.token(), name, vec!["table-export".into()], ctx.run_id.clone()).await?;
+    let writer = tokio_util::io::SyncIoBridge::new(core.blobs.writer(&file.blob_key));
+    let path = core.table_path(&table);
+    let size = tokio::task::spawn_blocking(move || -> Result<u64> {
+        let data = TableData::open(&path)?;
+        let counted = Counting { inner: writer, count: 0 };
+        let counted = if gzip {
+            let encoder =
+                write_rows(&data, &query, flate2::write::GzEncoder::new(counted, flate2::Compression::fast()))?;
+            encoder.finish().map_err(io_error)?
+        } else {
+            write_rows(&data, &query, counted)?
+        };
+        let Counting { mut inner, count } = counted;
+        inner.shutdown().map_err(io_error)?;
+        Ok(count)
+    })
+    .await
+    .map_err(Error::internal)??;
+    let file = files::finish_upload(core, &file, size).await?;
+    let token = grant.token().clone();
+    let table_id = table.id.clone();
+    let file_id = file.id;
+    ctx.write(move |w, ctx| {
+        let happened =
+            Happened::about("storage.tableExported", "table", &table_id, format!("Exported table {table_id}"))
+                .with_params(json!({ "fileId": file_id, "gzip": gzip }));
+        record(w, ctx, token.project_id, Some(&token), happened)
+    })
+    .await?;
+    Ok(json!({ "file": { "id": file.id }, "cacheHit": false }))
+}
+
+/// Counts bytes on their way to the object store.
+struct Counting<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.count += written as u64;
+        Ok(written)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn io_error(error: std::io::Error) -> Error {
+    Error::internal(format!("writing the export: {error}"))
+}
+
+/// Writes the rows a query selects as CSV into `out` and hands `out` back.
+fn write_rows<W: std::io::Write>(data: &TableData, query: &RowQuery, out: W) -> Result<W> {
+    let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, out);
+    data.query(query, &mut |values| csv::write_row(&mut buffered, values).map_err(io_error))?;
+    buffered.into_inner().map_err(|error| io_error(error.into_error()))
+}
+
+/// One table, recording `storage.tableDetail`.
+pub async fn detail(ctx: &Ctx, grant: &Granted<ReadBucket>, table_id: &str) -> Result<TableView> {
+    let project_id = grant.project_id();
+    let token = grant.token().clone();
+    let id = table_id.to_string();
+    ctx.write(move |w, ctx| {
+        let table = w.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
+        let happened = Happened::about("storage.tableDetail", "table", &id, format!("Table {id} detail"));
+        record(w, ctx, project_id, Some(&token), happened)?;
+        view(w, table)
+    })
+    .await
+}
+
+/// Tables of every bucket the token can read.
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>) -> Result<Vec<TableView>> {
+    let token = grant.token().clone();
+    ctx.core
+        .store
+        .read(move |r| {
+            r.tables(token.project_id, None)?
+                .into_iter()
+                .filter(|table| token.bucket_access(&table.bucket_id).is_some())
+                .map(|table| view(r, table))
+                .collect()
+        })
+        .await
+}
+
+/// Tables of one bucket, recording `storage.tablesListed`.
+pub async fn list_in_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>) -> Result<Vec<TableView>> {
+    let token = grant.token().clone();
+    let bucket_id = grant.scope().0.to_string();
+    ctx.write(move |w, ctx| {
+        let project_id = token.project_id;
+        w.bucket(project_id, &bucket_id)?.ok_or_else(|| crate::buckets::not_found(project_id, &bucket_id))?;
+        let views = w
+            .tables(project_id, Some(&bucket_id))?
+            .into_iter()
+            .map(|table| view(w, table))
+            .collect::<Result<Vec<_>>>()?;
+        let happened = Happened::about("storage.tablesListed", "bucket", &bucket_id, "Listed tables".into());
+        record(w, ctx, project_id, Some(&token), happened)?;
+        Ok(views)
+    })
+    .await
+}
+
+/// Deletes a table now, or as a job (`tableDrop`).
+pub async fn delete(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, run_async: bool) -> Result<Option<Job>> {
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    if !run_async {
+        delete_now(ctx, &grant, table).await?;
+        return Ok(None);
+    }
+    let token = grant.token().clone();
+    let work_ctx = ctx.clone();
+    let job = ctx
+        .core
+        .jobs
+        .submit(ctx, &token, "tableDrop", json!({ "tableId": table_id }), Some(table_id), async move {
+            delete_now(&work_ctx, &grant, table).await.map(|()| Value::Null)
+        })
+        .await?;
+    Ok(Some(job))
+}
+
+async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord) -> Result<()> {
+    let _lock = ctx.core.table_locks.lock(table.pk).await;
+    let token = grant.token().clone();
+    let path = ctx.core.table_path(&table);
+    ctx.write(move |w, ctx| {
+        if !w.delete_table(table.project_id, &table.id)? {
+            return Err(not_found(table.project_id, &table.id));
+        }
+        let happened =
+            Happened::about("storage.tableDeleted", "table", &table.id, format!("Deleted table {}", table.id));
+        record(w, ctx, table.project_id, Some(&token), happened)
+    })
+    .await?;
+    remove_data_file(&path);
+    Ok(())
+}
+
+/// Removes the data files of tables whose records are already gone (a force-deleted bucket).
+pub(crate) fn remove_data_files(core: &Core, tables: &[TableRecord]) {
+    for table in tables {
+        remove_data_file(&core.table_path(table));
+    }
+}
+
+/// Sets (`Some`) or removes (`None`) the primary key, as a job.
+pub async fn change_primary_key(
+    ctx: &Ctx,
+    grant: Granted<WriteBucket>,
+    table_id: String,
+    columns: Option<Vec<String>>,
+) -> Result<Job> {
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let columns = match columns {
+        Some(columns) if columns.is_empty() => {
+            return Err(Error::validation("Parameter \"columns\" must name at least one column."))
+        }
+        Some(columns) => Some(
+            columns
+                .iter()
+                .map(|column| {
+                    table.columns.iter().find(|c| c.eq_ignore_ascii_case(column)).cloned().ok_or_else(|| {
+                        Error::validation(format!("The column \"{column}\" is not a column of the table {}.", table.id))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    let operation = if columns.is_some() { "tablePrimaryKeyAdd" } else { "tablePrimaryKeyDelete" };
+    let token = grant.token().clone();
+    let work_ctx = ctx.clone();
+    ctx.core
+        .jobs
+        .submit(ctx, &token, operation, json!({ "columns": columns }), Some(table_id), async move {
+            let ctx = work_ctx;
+            let _lock = ctx.core.table_locks.lock(table.pk).await;
+            let path = ctx.core.table_path(&table);
+            let key = columns.clone();
+            let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let mut data = TableData::open(&path)?;
+                let schema = match &key {
+                    Some(columns) => data.set_primary_key(columns)?,
+                    None => data.remove_primary_key()?,
+                };
+                Ok((schema, data.stats()?))
+            })
+            .await
+            .map_err(Error::internal)??;
+            let token = grant.token().clone();
+            ctx.write(move |w, ctx| {
+                let mut table =
+                    w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
+                mirror(&mut table, &schema, stats, time::now(), false);
+                w.update_table_stats(&table)?;
+                let (event, message) = match &columns {
+                    Some(_) => ("storage.tablePrimaryKeyAdded", format!("Set the primary key of table {}", table.id)),
+                    None => {
+                        ("storage.tablePrimaryKeyDeleted", format!("Removed the primary key of table {}", table.id))
+                    }
+                };
+                let happened = Happened::about(event, "table", &table.id, message)
+                    .with_params(json!({ "primaryKey": table.primary_key }));
+                record(w, ctx, table.project_id, Some(&token), happened)?;
+                Ok(json!({ "id": table.id, "primaryKey": table.primary_key }))
+            })
+            .await
+        })
+        .await
+}

@@ -1,0 +1,402 @@
+//! The rows of one table, in a SQLite file of its own.
+//!
+//! The file holds `data` (a hidden `_timestamp` column, then one TEXT column per table column)
+//! and `meta` (the column order and the primary key). Every import runs in one transaction: it
+//! loads the CSV rows into a temporary staging table, checks them, merges them, and commits, so a
+//! failed import leaves the table exactly as it was, and readers keep seeing the last committed
+//! state meanwhile (WAL). The file is authoritative for rows and schema; the catalog mirrors the
+//! schema and statistics after each commit.
+
+use std::path::Path;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use stowage_types::time::Timestamp;
+use stowage_types::{Code, Error, Result};
+
+use crate::db;
+
+/// Quotes an identifier. Column names are validated before they get here; quoting is the
+/// second line of defence.
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Columns and primary key of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    pub columns: Vec<String>,
+    pub primary_key: Vec<String>,
+}
+
+/// How an import treats existing rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Replace every row.
+    Full,
+    /// Upsert by primary key (a row changes only when it differs); append without one.
+    Incremental,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default)]
+pub struct ImportStats {
+    /// Rows read from the file.
+    pub rows_in_file: i64,
+    /// Columns the file added to the table.
+    pub new_columns: Vec<String>,
+    /// The table's columns after the import.
+    pub columns: Vec<String>,
+}
+
+/// Comparison of a row filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// How to compare values of a filter or an ordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cast {
+    Integer,
+    Real,
+}
+
+/// `column op values`; `Eq` with several values means any of them, `Ne` none of them.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub column: String,
+    pub op: FilterOp,
+    pub values: Vec<String>,
+    pub cast: Option<Cast>,
+}
+
+/// Which rows and columns to read.
+#[derive(Debug, Clone, Default)]
+pub struct RowQuery {
+    /// Columns in output order; empty means all, in table order.
+    pub columns: Vec<String>,
+    /// Rows changed at or after this time.
+    pub changed_since: Option<Timestamp>,
+    /// Rows changed before this time.
+    pub changed_until: Option<Timestamp>,
+    pub filters: Vec<Filter>,
+    /// (column, descending, cast); empty means insertion order.
+    pub order_by: Vec<(String, bool, Option<Cast>)>,
+    pub limit: Option<i64>,
+}
+
+/// An open table file.
+pub struct TableData {
+    conn: Connection,
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA busy_timeout = 30000;
+         PRAGMA temp_store = FILE;
+         PRAGMA cache_size = -16000;",
+    )
+    .map_err(db)?;
+    Ok(conn)
+}
+
+fn cast_expr(column: &str, cast: Option<Cast>) -> String {
+    match cast {
+        None => quote(column),
+        Some(Cast::Integer) => format!("CAST({} AS INTEGER)", quote(column)),
+        Some(Cast::Real) => format!("CAST({} AS REAL)", quote(column)),
+    }
+}
+
+fn cast_value(value: &str, cast: Option<Cast>) -> SqlValue {
+    match cast {
+        None => SqlValue::Text(value.to_string()),
+        Some(Cast::Integer) => {
+            value.trim().parse::<i64>().map(SqlValue::Integer).unwrap_or(SqlValue::Text(value.into()))
+        }
+        Some(Cast::Real) => value.trim().parse::<f64>().map(SqlValue::Real).unwrap_or(SqlValue::Text(value.into())),
+    }
+}
+
+impl TableData {
+    /// Creates the file of a new table.
+    pub fn create(path: &Path, schema: &Schema) -> Result<TableData> {
+        let conn = open_connection(path)?;
+        let columns: Vec<String> =
+            schema.columns.iter().map(|c| format!("{} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
+        let mut sql = format!(
+            "CREATE TABLE data (_timestamp INTEGER NOT NULL{}{});
+             CREATE INDEX data_timestamp ON data(_timestamp);
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+            if columns.is_empty() { "" } else { ", " },
+            columns.join(", ")
+        );
+        if !schema.primary_key.is_empty() {
+            let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
+            sql.push_str(&format!("CREATE UNIQUE INDEX data_pk ON data ({});", pk.join(", ")));
+        }
+        conn.execute_batch(&sql).map_err(db)?;
+        TableData::write_schema_in(&conn, schema)?;
+        Ok(TableData { conn })
+    }
+
+    /// Opens an existing table file.
+    pub fn open(path: &Path) -> Result<TableData> {
+        if !path.exists() {
+            return Err(Error::internal(format!("table data file {} is missing", path.display())));
+        }
+        Ok(TableData { conn: open_connection(path)? })
+    }
+
+    /// The table's columns and primary key.
+    pub fn schema(&self) -> Result<Schema> {
+        TableData::schema_of(&self.conn)
+    }
+
+    /// (row count, bytes on disk).
+    pub fn stats(&self) -> Result<(i64, i64)> {
+        let rows: i64 = self.conn.query_row("SELECT COUNT(*) FROM data", [], |row| row.get(0)).map_err(db)?;
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |row| row.get(0)).map_err(db)?;
+        let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |row| row.get(0)).map_err(db)?;
+        Ok((rows, pages * page_size))
+    }
+
+    /// Imports rows whose values follow `header`. Every existing column must be in `header`;
+    /// columns new to the table are added. Nothing changes unless every row is valid.
+    pub fn import(
+        &mut self,
+        header: &[String],
+        mode: ImportMode,
+        now: Timestamp,
+        rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+    ) -> Result<ImportStats> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let schema = TableData::schema_of(&tx)?;
+        let lower = |c: &String| c.to_lowercase();
+        let missing: Vec<&String> =
+            schema.columns.iter().filter(|c| !header.iter().map(lower).any(|h| h == lower(c))).collect();
+        if !missing.is_empty() {
+            return Err(Error::new(
+                Code::ColumnsMissing,
+                format!(
+                    "Some columns are missing in the csv file. Missing columns: {}. Expected columns: {}. \
+                     Please check if the expected delimiter is used.",
+                    missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+                    schema.columns.join(",")
+                ),
+            ));
+        }
+        // The file's spelling of a column may differ in case; the table's spelling wins.
+        let header: Vec<String> = header
+            .iter()
+            .map(|h| schema.columns.iter().find(|c| lower(c) == lower(h)).cloned().unwrap_or_else(|| h.clone()))
+            .collect();
+        let new_columns: Vec<String> = header.iter().filter(|h| !schema.columns.contains(h)).cloned().collect();
+        for column in &new_columns {
+            tx.execute(&format!("ALTER TABLE data ADD COLUMN {} TEXT NOT NULL DEFAULT ''", quote(column)), [])
+                .map_err(db)?;
+        }
+        let mut columns = schema.columns.clone();
+        columns.extend(new_columns.iter().cloned());
+
+        let staged: Vec<String> = header.iter().map(|c| quote(c)).collect();
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS temp.staging; CREATE TEMP TABLE staging ({});",
+            staged.iter().map(|c| format!("{c} TEXT NOT NULL")).collect::<Vec<_>>().join(", ")
+        ))
+        .map_err(db)?;
+        let mut rows_in_file = 0i64;
+        {
+            let marks = vec!["?"; header.len()].join(", ");
+            let mut insert = tx
+                .prepare(&format!("INSERT INTO temp.staging ({}) VALUES ({marks})", staged.join(", ")))
+                .map_err(db)?;
+            for row in rows {
+                let row = row?;
+                insert.execute(params_from_iter(row.iter())).map_err(db)?;
+                rows_in_file += 1;
+            }
+        }
+        let target = format!("_timestamp, {}", staged.join(", "));
+        let source = format!("{now}, {}", staged.join(", "));
+        match (mode, schema.primary_key.is_empty()) {
+            (ImportMode::Full, true) => {
+                tx.execute("DELETE FROM data", []).map_err(db)?;
+                tx.execute(
+                    &format!("INSERT INTO data ({target}) SELECT {source} FROM temp.staging ORDER BY rowid"),
+                    [],
+                )
+                .map_err(db)?;
+            }
+            (ImportMode::Full, false) => {
+                // With a primary key, the last row of the file wins among duplicates.
+                tx.execute("DELETE FROM data", []).map_err(db)?;
+                tx.execute(
+                    &format!("INSERT OR REPLACE INTO data ({target}) SELECT {source} FROM temp.staging ORDER BY rowid"),
+                    [],
+                )
+                .map_err(db)?;
+            }
+            (ImportMode::Incremental, true) => {
+                tx.execute(
+                    &format!("INSERT INTO data ({target}) SELECT {source} FROM temp.staging ORDER BY rowid"),
+                    [],
+                )
+                .map_err(db)?;
+            }
+            (ImportMode::Incremental, false) => {
+                let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
+                let updates: Vec<String> = staged.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                let differs: Vec<String> = staged.iter().map(|c| format!("data.{c} IS NOT excluded.{c}")).collect();
+                tx.execute(
+                    &format!(
+                        "INSERT INTO data ({target}) SELECT {source} FROM temp.staging WHERE true ORDER BY rowid
+                         ON CONFLICT ({}) DO UPDATE SET {}, _timestamp = excluded._timestamp WHERE {}",
+                        pk.join(", "),
+                        updates.join(", "),
+                        differs.join(" OR ")
+                    ),
+                    [],
+                )
+                .map_err(db)?;
+            }
+        }
+        tx.execute("DROP TABLE temp.staging", []).map_err(db)?;
+        let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key };
+        TableData::write_schema_in(&tx, &new_schema)?;
+        tx.commit().map_err(db)?;
+        Ok(ImportStats { rows_in_file, new_columns, columns })
+    }
+
+    fn schema_of(conn: &Connection) -> Result<Schema> {
+        let read = |key: &str| -> Result<Vec<String>> {
+            let text: Option<String> = conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
+                .optional()
+                .map_err(db)?;
+            serde_json::from_str(&text.unwrap_or_else(|| "[]".into())).map_err(Error::internal)
+        };
+        Ok(Schema { columns: read("columns")?, primary_key: read("primary_key")? })
+    }
+
+    fn write_schema_in(conn: &Connection, schema: &Schema) -> Result<()> {
+        let json = |value: &Vec<String>| serde_json::to_string(value).map_err(Error::internal);
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('columns', ?1), ('primary_key', ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [json(&schema.columns)?, json(&schema.primary_key)?],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Reads rows; `each` gets the values of the chosen columns, in order.
+    pub fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
+        let schema = self.schema()?;
+        let columns = if query.columns.is_empty() { schema.columns.clone() } else { query.columns.clone() };
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let mut sql =
+            format!("SELECT {} FROM data WHERE 1", columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "));
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(since) = query.changed_since {
+            sql.push_str(" AND _timestamp >= ?");
+            args.push(since.into());
+        }
+        if let Some(until) = query.changed_until {
+            sql.push_str(" AND _timestamp < ?");
+            args.push(until.into());
+        }
+        for filter in &query.filters {
+            let column = cast_expr(&filter.column, filter.cast);
+            let marks = vec!["?"; filter.values.len().max(1)].join(", ");
+            let condition = match filter.op {
+                FilterOp::Eq => format!("{column} IN ({marks})"),
+                FilterOp::Ne => format!("{column} NOT IN ({marks})"),
+                FilterOp::Gt => format!("{column} > ?"),
+                FilterOp::Ge => format!("{column} >= ?"),
+                FilterOp::Lt => format!("{column} < ?"),
+                FilterOp::Le => format!("{column} <= ?"),
+            };
+            sql.push_str(&format!(" AND {condition}"));
+            if filter.values.is_empty() {
+                args.push(SqlValue::Null);
+            }
+            let take = if matches!(filter.op, FilterOp::Eq | FilterOp::Ne) { filter.values.len() } else { 1 };
+            args.extend(filter.values.iter().take(take).map(|v| cast_value(v, filter.cast)));
+        }
+        if query.order_by.is_empty() {
+            sql.push_str(" ORDER BY rowid");
+        } else {
+            let order: Vec<String> = query
+                .order_by
+                .iter()
+                .map(|(column, desc, cast)| {
+                    format!("{} {}", cast_expr(column, *cast), if *desc { "DESC" } else { "ASC" })
+                })
+                .collect();
+            sql.push_str(&format!(" ORDER BY {}, rowid", order.join(", ")));
+        }
+        if let Some(limit) = query.limit {
+            sql.push_str(" LIMIT ?");
+            args.push(limit.into());
+        }
+        let mut stmt = self.conn.prepare(&sql).map_err(db)?;
+        let mut rows = stmt.query(params_from_iter(args)).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let mut values: Vec<&str> = Vec::with_capacity(columns.len());
+            for index in 0..columns.len() {
+                values.push(row.get_ref(index).map_err(db)?.as_str().unwrap_or(""));
+            }
+            each(&values)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the primary key; fails when the rows hold duplicates of it.
+    pub fn set_primary_key(&mut self, primary_key: &[String]) -> Result<Schema> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let schema = TableData::schema_of(&tx)?;
+        let pk: Vec<String> = primary_key.iter().map(|c| quote(c)).collect();
+        let duplicates: i64 = tx
+            .query_row(
+                &format!("SELECT COUNT(*) FROM (SELECT 1 FROM data GROUP BY {} HAVING COUNT(*) > 1)", pk.join(", ")),
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db)?;
+        if duplicates > 0 {
+            return Err(Error::new(
+                Code::PrimaryKeyDuplicates,
+                "Cannot create new primary key, duplicate values in primary key columns",
+            ));
+        }
+        tx.execute_batch("DROP INDEX IF EXISTS data_pk").map_err(db)?;
+        tx.execute(&format!("CREATE UNIQUE INDEX data_pk ON data ({})", pk.join(", ")), []).map_err(db)?;
+        let schema = Schema { columns: schema.columns, primary_key: primary_key.to_vec() };
+        TableData::write_schema_in(&tx, &schema)?;
+        tx.commit().map_err(db)?;
+        Ok(schema)
+    }
+
+    /// Removes the primary key.
+    pub fn remove_primary_key(&mut self) -> Result<Schema> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let schema = TableData::schema_of(&tx)?;
+        tx.execute_batch("DROP INDEX IF EXISTS data_pk").map_err(db)?;
+        let schema = Schema { columns: schema.columns, primary_key: vec![] };
+        TableData::write_schema_in(&tx, &schema)?;
+        tx.commit().map_err(db)?;
+        Ok(schema)
+    }
+}
