@@ -302,7 +302,7 @@ impl TableData {
     /// Reads rows; `each` gets the values of the chosen columns, in order.
     pub fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
         let schema = self.schema()?;
-        let columns = if query.columns.is_empty() { schema.columns.clone() } else { query.columns.clone() };
+        let columns = if query.columns.is_empty() { schema.columns } else { query.columns.clone() };
         if columns.is_empty() {
             return Ok(());
         }

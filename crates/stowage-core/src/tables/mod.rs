@@ -199,12 +199,15 @@ pub struct Layout {
     pub columns: Option<Vec<String>>,
 }
 
+/// The rows of a file being imported.
+type FileRows = Rows<Box<dyn std::io::BufRead + Send>>;
+
 /// Opens a file's rows: (header, rows). Blocking; run it on a blocking thread.
 fn open_rows(
     input: impl std::io::Read + Send + 'static,
     layout: &Layout,
     table_columns: &[String],
-) -> Result<(Vec<String>, Rows<Box<dyn std::io::BufRead + Send>>)> {
+) -> Result<(Vec<String>, FileRows)> {
     let mut reader = CsvReader::new(csv::open(input)?, layout.format);
     let header = if layout.without_headers {
         layout.columns.clone().unwrap_or_else(|| table_columns.to_vec())
@@ -457,11 +460,29 @@ pub struct Selection {
     pub where_column: Option<String>,
     pub where_values: Vec<String>,
     pub where_operator: Option<String>,
-    /// `(column, operator, values, dataType)`.
-    pub where_filters: Vec<(String, String, Vec<String>, Option<String>)>,
-    /// `(column, order, dataType)`.
-    pub order_by: Vec<(String, String, Option<String>)>,
+    pub where_filters: Vec<WhereFilter>,
+    pub order_by: Vec<OrderBy>,
     pub limit: Option<i64>,
+}
+
+/// One `whereFilters[]` item as the client sent it.
+#[derive(Debug, Default, Clone)]
+pub struct WhereFilter {
+    pub column: String,
+    /// `eq`, `ne`, `gt`, `ge`, `lt` or `le`.
+    pub operator: String,
+    pub values: Vec<String>,
+    /// `INTEGER`, `BIGINT`, `DOUBLE`, `REAL` or `DECIMAL`: compare as numbers.
+    pub data_type: Option<String>,
+}
+
+/// One `orderBy[]` item as the client sent it.
+#[derive(Debug, Default, Clone)]
+pub struct OrderBy {
+    pub column: String,
+    /// `ASC` or `DESC`.
+    pub order: String,
+    pub data_type: Option<String>,
 }
 
 fn cast_of(data_type: Option<&str>) -> Result<Option<Cast>> {
@@ -518,7 +539,7 @@ fn row_query(table: &TableRecord, selection: Selection) -> Result<RowQuery> {
             cast: None,
         });
     }
-    for (column, operator, values, data_type) in selection.where_filters {
+    for WhereFilter { column, operator, values, data_type } in selection.where_filters {
         let op = match operator.as_str() {
             "" | "eq" => FilterOp::Eq,
             "ne" | "neq" => FilterOp::Ne,
@@ -542,7 +563,7 @@ fn row_query(table: &TableRecord, selection: Selection) -> Result<RowQuery> {
             cast: cast_of(data_type.as_deref())?,
         });
     }
-    for (column, order, data_type) in selection.order_by {
+    for OrderBy { column, order, data_type } in selection.order_by {
         let descending = match order.to_uppercase().as_str() {
             "" | "ASC" => false,
             "DESC" => true,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use stowage_core::tables::csv::{write_row, CsvFormat};
-use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, Selection, TableView};
+use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter};
 use stowage_core::{buckets, events, Core};
 use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
 use stowage_types::time::format;
@@ -209,7 +209,7 @@ async fn import_table(
 }
 
 /// Reads `[{column, operator, values, dataType}]` (JSON, or `whereFilters[0][column]=` form keys).
-fn where_filters(fields: &Fields) -> ApiResult<Vec<(String, String, Vec<String>, Option<String>)>> {
+fn where_filters(fields: &Fields) -> ApiResult<Vec<WhereFilter>> {
     let invalid = || {
         ApiError::new(
             Code::Validation,
@@ -236,12 +236,17 @@ fn where_filters(fields: &Fields) -> ApiResult<Vec<(String, String, Vec<String>,
                 Some(Value::Number(value)) => vec![value.to_string()],
                 _ => return Err(invalid()),
             };
-            Ok((column, text("operator").unwrap_or_else(|| "eq".into()), values, text("dataType")))
+            Ok(WhereFilter {
+                column,
+                operator: text("operator").unwrap_or_else(|| "eq".into()),
+                values,
+                data_type: text("dataType"),
+            })
         })
         .collect()
 }
 
-fn order_by(fields: &Fields) -> ApiResult<Vec<(String, String, Option<String>)>> {
+fn order_by(fields: &Fields) -> ApiResult<Vec<OrderBy>> {
     let invalid = || {
         ApiError::new(Code::Validation, "Parameter \"orderBy\" must be a list of {column, order, dataType} objects.")
     };
@@ -251,7 +256,11 @@ fn order_by(fields: &Fields) -> ApiResult<Vec<(String, String, Option<String>)>>
         .iter()
         .map(|item| {
             let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_string);
-            Ok((text("column").ok_or_else(invalid)?, text("order").unwrap_or_default(), text("dataType")))
+            Ok(OrderBy {
+                column: text("column").ok_or_else(invalid)?,
+                order: text("order").unwrap_or_default(),
+                data_type: text("dataType"),
+            })
         })
         .collect()
 }
