@@ -55,6 +55,7 @@ const VALID: &[Kind] =
     &[Admin, Share, Guest, ReadOnly, LimitedRead, LimitedWrite, NoPermission, ManageBuckets, ComponentAccess];
 const BUCKET_READERS: &[Kind] = &[Admin, Share, Guest, ReadOnly, LimitedRead, LimitedWrite, ManageBuckets];
 const BUCKET_MANAGERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets];
+const BUCKET_WRITERS: &[Kind] = &[Admin, Share, Guest, LimitedWrite, ManageBuckets];
 const TOKEN_CREATORS: &[Kind] = &[Admin, Share, Guest];
 const TOKEN_MANAGERS: &[Kind] = &[Admin, Share];
 const PROJECT_WRITERS: &[Kind] = &[Admin, Share, Guest];
@@ -152,6 +153,51 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/v2/storage/files/{id}/download", "/v2/storage/files/{file}/download", MASTERS),
         case(M::PUT, "/abs/{container}/{*blob}", "{blob_write}", PUBLIC),
         case(M::GET, "/abs/{container}/{*blob}", "{blob_read}", PUBLIC),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/buckets/{id}/tables-async",
+                "/v2/storage/buckets/{bucket}/tables-async",
+                BUCKET_WRITERS,
+            ),
+            json!({"name": "new", "dataFileId": "{own_file}"}),
+        ),
+        case(M::GET, "/v2/storage/buckets/{id}/tables", "/v2/storage/buckets/{bucket}/tables", BUCKET_READERS),
+        case(M::GET, "/v2/storage/tables", "/v2/storage/tables?include=columns", VALID),
+        case(M::GET, "/v2/storage/tables/{id}", "/v2/storage/tables/{table}", BUCKET_READERS),
+        case(M::DELETE, "/v2/storage/tables/{id}", "/v2/storage/tables/{table}", BUCKET_WRITERS),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/tables/{id}/import-async",
+                "/v2/storage/tables/{table}/import-async",
+                BUCKET_WRITERS,
+            ),
+            json!({"dataFileId": "{own_file}", "incremental": 1}),
+        ),
+        case(
+            M::POST,
+            "/v2/storage/tables/{id}/export-async",
+            "/v2/storage/tables/{table}/export-async",
+            BUCKET_READERS,
+        ),
+        case(M::GET, "/v2/storage/tables/{id}/data-preview", "/v2/storage/tables/{table}/data-preview", BUCKET_READERS),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/tables/{id}/primary-key",
+                "/v2/storage/tables/{table}/primary-key",
+                BUCKET_WRITERS,
+            ),
+            json!({"columns": ["a"]}),
+        ),
+        case(
+            M::DELETE,
+            "/v2/storage/tables/{id}/primary-key",
+            "/v2/storage/tables/{table}/primary-key",
+            BUCKET_WRITERS,
+        ),
+        case(M::GET, "/v2/storage/tables/{id}/events", "/v2/storage/tables/{table}/events", BUCKET_READERS),
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),
@@ -232,14 +278,19 @@ impl Matrix {
 
     /// A file uploaded by the setup admin, tagged `setup-tag`: (id, blob path with a read SAS).
     async fn uploaded_file(&self) -> (String, String) {
+        self.upload_as(&self.setup).await
+    }
+
+    /// A CSV file `a,b` uploaded with `token`: (id, blob path with a read SAS).
+    async fn upload_as(&self, token: &str) -> (String, String) {
         let app = &self.app;
         let body = json!({"name": "u.csv", "tags": ["setup-tag"]});
-        let file = app.post("/v2/storage/files/prepare", &self.setup, body).await.expect(201).body;
+        let file = app.post("/v2/storage/files/prepare", token, body).await.expect(201).body;
         let put = app.client.put(format!("{}{}", app.url, blob_path(&file["absUploadParams"])));
         let put = put.header("x-ms-blob-type", "BlockBlob").body("a,b\n").send().await.unwrap();
         assert_eq!(put.status(), 201);
         let id = file["id"].to_string();
-        let detail = app.get(&format!("/v2/storage/files/{id}?federationToken=1"), &self.setup).await.expect(200).body;
+        let detail = app.get(&format!("/v2/storage/files/{id}?federationToken=1"), token).await.expect(200).body;
         let read = json!({"blobName": detail["absPath"]["name"], "container": detail["absPath"]["container"],
             "absCredentials": detail["absCredentials"]});
         (id, blob_path(&read))
@@ -280,6 +331,23 @@ impl Matrix {
             let (id, path) = self.uploaded_file().await;
             out = out.replace("{file}", &id).replace("{blob_read}", &path);
         }
+        if out.contains("{table}") {
+            let (file, _) = self.uploaded_file().await;
+            let body = json!({"name": "t", "dataFileId": file});
+            let job =
+                app.post(&format!("/v2/storage/buckets/{bucket}/tables-async"), &self.setup, body).await.expect(202);
+            assert_eq!(job.body["status"], "success", "{}", job.text);
+            out = out.replace("{table}", &format!("{bucket}.t"));
+        }
+        if out.contains("{own_file}") {
+            // Callers that cannot upload (dead or missing tokens) get the setup admin's file.
+            let live = match caller {
+                Some(secret) => app.get("/v2/storage/tokens/verify", secret).await.status == 200,
+                None => false,
+            };
+            let (file, _) = self.upload_as(if live { caller.unwrap_or(&self.setup) } else { &self.setup }).await;
+            out = out.replace("\"{own_file}\"", &file);
+        }
         if out.contains("{blob_write}") {
             let file =
                 app.post("/v2/storage/files/prepare", &self.setup, json!({"name": "w.csv"})).await.expect(201).body;
@@ -317,7 +385,8 @@ async fn every_route_allows_and_denies_each_token_kind_as_the_spec_says() {
             let path = matrix.materialize(c.path, &bucket, token.as_deref()).await;
             let payload = match &c.body {
                 Some(body) => Payload::Json(
-                    serde_json::from_str(&matrix.materialize(&body.to_string(), &bucket, None).await).unwrap(),
+                    serde_json::from_str(&matrix.materialize(&body.to_string(), &bucket, token.as_deref()).await)
+                        .unwrap(),
                 ),
                 None => Payload::None,
             };
