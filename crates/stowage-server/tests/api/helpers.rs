@@ -148,6 +148,76 @@ impl TestApp {
         (body["token"].as_str().unwrap().to_string(), body)
     }
 
+    /// Uploads bytes as a new file with `token`; returns the file id.
+    pub(crate) async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> i64 {
+        let file = self.post("/v2/storage/files/prepare", token, json!({"name": name})).await.expect(201).body;
+        let params = &file["absUploadParams"];
+        let connection = params["absCredentials"]["SASConnectionString"].as_str().unwrap();
+        let sas = connection.split("SharedAccessSignature=").nth(1).unwrap();
+        let url = format!(
+            "{}/abs/{}/{}?{sas}",
+            self.url,
+            params["container"].as_str().unwrap(),
+            params["blobName"].as_str().unwrap()
+        );
+        let put = self.client.put(url).header("x-ms-blob-type", "BlockBlob").body(bytes).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+        file["id"].as_i64().unwrap()
+    }
+
+    /// Creates a table from CSV text as the admin and waits for the job; returns the job.
+    pub(crate) async fn create_table(&self, bucket: &str, name: &str, csv: &str, primary_key: &[&str]) -> Value {
+        let file = self.upload(&self.admin, "data.csv", csv.as_bytes().to_vec()).await;
+        let body = json!({"name": name, "dataFileId": file, "primaryKey": primary_key.join(",")});
+        let job = self.post(&format!("/v2/storage/buckets/{bucket}/tables-async"), &self.admin, body).await.expect(202);
+        self.wait_job(job.body).await
+    }
+
+    /// Imports CSV text into a table as the admin; returns the finished job.
+    pub(crate) async fn import(&self, table: &str, csv: &str, options: Value) -> Value {
+        let file = self.upload(&self.admin, "data.csv", csv.as_bytes().to_vec()).await;
+        let mut body = options;
+        body["dataFileId"] = json!(file);
+        let job = self.post(&format!("/v2/storage/tables/{table}/import-async"), &self.admin, body).await.expect(202);
+        self.wait_job(job.body).await
+    }
+
+    /// Polls a job until it ends.
+    pub(crate) async fn wait_job(&self, job: Value) -> Value {
+        let mut job = job;
+        for _ in 0..600 {
+            if job["status"] == "success" || job["status"] == "error" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            job = self.get(&format!("/v2/storage/jobs/{}", job["id"]), &self.admin).await.expect(200).body;
+        }
+        panic!("job did not finish: {job}");
+    }
+
+    /// Exports a table with these options and returns the file's bytes.
+    pub(crate) async fn export(&self, table: &str, options: Value) -> Vec<u8> {
+        let job =
+            self.post(&format!("/v2/storage/tables/{table}/export-async"), &self.admin, options).await.expect(202);
+        let job = self.wait_job(job.body).await;
+        assert_eq!(job["status"], "success", "{job}");
+        let id = &job["results"]["file"]["id"];
+        let response = self
+            .client
+            .get(format!("{}/v2/storage/files/{id}/download", self.url))
+            .header("X-StorageApi-Token", &self.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    /// A table's preview as CSV text.
+    pub(crate) async fn preview(&self, table: &str, query: &str) -> String {
+        self.get(&format!("/v2/storage/tables/{table}/data-preview?{query}"), &self.admin).await.expect(200).text
+    }
+
     /// The mails in the outbox, oldest first, as text.
     pub(crate) fn outbox(&self) -> Vec<String> {
         let dir = self.data_dir.path().join("data").join("outbox");

@@ -11,5 +11,6 @@ mod manage;
 mod restart;
 #[cfg(feature = "smtp-e2e")]
 mod share_over_smtp;
+mod tables;
 mod token_sharing;
 mod tokens;
