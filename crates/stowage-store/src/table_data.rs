@@ -1,10 +1,10 @@
 //! The rows of one table, in a SQLite file of its own.
 //!
 //! The file holds `data` (a hidden `_timestamp` column, then one TEXT column per table column)
-//! and `meta` (the column order and the primary key). Every import runs in one transaction: it
-//! loads the CSV rows into a temporary staging table, checks them, merges them, and commits, so a
-//! failed import leaves the table exactly as it was, and readers keep seeing the last committed
-//! state meanwhile (WAL). The file is authoritative for rows and schema; the catalog mirrors the
+//! and `meta` (the column order and the primary key). Every import runs in one transaction that
+//! writes each row straight into `data` (insert, insert-or-replace, or an upsert that fires only
+//! when the row differs) and commits at the end, so a failed import leaves the table exactly as it
+//! was, and readers keep seeing the last committed state meanwhile (WAL). The file is authoritative for rows and schema; the catalog mirrors the
 //! schema and statistics after each commit.
 
 use std::path::Path;
@@ -103,7 +103,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
          PRAGMA synchronous = NORMAL;
          PRAGMA busy_timeout = 30000;
          PRAGMA temp_store = FILE;
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -32000;",
     )
     .map_err(db)?;
     Ok(conn)
@@ -208,69 +208,43 @@ impl TableData {
         let mut columns = schema.columns.clone();
         columns.extend(new_columns.iter().cloned());
 
-        let staged: Vec<String> = header.iter().map(|c| quote(c)).collect();
-        tx.execute_batch(&format!(
-            "DROP TABLE IF EXISTS temp.staging; CREATE TEMP TABLE staging ({});",
-            staged.iter().map(|c| format!("{c} TEXT NOT NULL")).collect::<Vec<_>>().join(", ")
-        ))
-        .map_err(db)?;
+        // Rows go straight into `data`: the transaction makes the import all or nothing, so no
+        // staging copy is needed, and each row is written once.
+        let target: Vec<String> = header.iter().map(|c| quote(c)).collect();
+        let marks = (2..=header.len() + 1).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let insert = format!("INTO data (_timestamp, {}) VALUES (?1, {marks})", target.join(", "));
+        let sql = match (mode, schema.primary_key.is_empty()) {
+            (ImportMode::Full, true) | (ImportMode::Incremental, true) => format!("INSERT {insert}"),
+            // With a primary key, the last row of the file wins among duplicates.
+            (ImportMode::Full, false) => format!("INSERT OR REPLACE {insert}"),
+            (ImportMode::Incremental, false) => {
+                let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
+                let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                let differs: Vec<String> = target.iter().map(|c| format!("data.{c} IS NOT excluded.{c}")).collect();
+                format!(
+                    "INSERT {insert} ON CONFLICT ({}) DO UPDATE SET {}, _timestamp = excluded._timestamp WHERE {}",
+                    pk.join(", "),
+                    updates.join(", "),
+                    differs.join(" OR ")
+                )
+            }
+        };
+        if mode == ImportMode::Full {
+            tx.execute("DELETE FROM data", []).map_err(db)?;
+        }
         let mut rows_in_file = 0i64;
         {
-            let marks = vec!["?"; header.len()].join(", ");
-            let mut insert = tx
-                .prepare(&format!("INSERT INTO temp.staging ({}) VALUES ({marks})", staged.join(", ")))
-                .map_err(db)?;
+            let mut statement = tx.prepare(&sql).map_err(db)?;
             for row in rows {
                 let row = row?;
-                insert.execute(params_from_iter(row.iter())).map_err(db)?;
+                statement.raw_bind_parameter(1, now).map_err(db)?;
+                for (index, value) in row.iter().enumerate() {
+                    statement.raw_bind_parameter(index + 2, value.as_str()).map_err(db)?;
+                }
+                statement.raw_execute().map_err(db)?;
                 rows_in_file += 1;
             }
         }
-        let target = format!("_timestamp, {}", staged.join(", "));
-        let source = format!("{now}, {}", staged.join(", "));
-        match (mode, schema.primary_key.is_empty()) {
-            (ImportMode::Full, true) => {
-                tx.execute("DELETE FROM data", []).map_err(db)?;
-                tx.execute(
-                    &format!("INSERT INTO data ({target}) SELECT {source} FROM temp.staging ORDER BY rowid"),
-                    [],
-                )
-                .map_err(db)?;
-            }
-            (ImportMode::Full, false) => {
-                // With a primary key, the last row of the file wins among duplicates.
-                tx.execute("DELETE FROM data", []).map_err(db)?;
-                tx.execute(
-                    &format!("INSERT OR REPLACE INTO data ({target}) SELECT {source} FROM temp.staging ORDER BY rowid"),
-                    [],
-                )
-                .map_err(db)?;
-            }
-            (ImportMode::Incremental, true) => {
-                tx.execute(
-                    &format!("INSERT INTO data ({target}) SELECT {source} FROM temp.staging ORDER BY rowid"),
-                    [],
-                )
-                .map_err(db)?;
-            }
-            (ImportMode::Incremental, false) => {
-                let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
-                let updates: Vec<String> = staged.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-                let differs: Vec<String> = staged.iter().map(|c| format!("data.{c} IS NOT excluded.{c}")).collect();
-                tx.execute(
-                    &format!(
-                        "INSERT INTO data ({target}) SELECT {source} FROM temp.staging WHERE true ORDER BY rowid
-                         ON CONFLICT ({}) DO UPDATE SET {}, _timestamp = excluded._timestamp WHERE {}",
-                        pk.join(", "),
-                        updates.join(", "),
-                        differs.join(" OR ")
-                    ),
-                    [],
-                )
-                .map_err(db)?;
-            }
-        }
-        tx.execute("DROP TABLE temp.staging", []).map_err(db)?;
         let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key };
         TableData::write_schema_in(&tx, &new_schema)?;
         tx.commit().map_err(db)?;

@@ -91,7 +91,10 @@ pub struct CsvReader<R> {
     line: u64,
     /// A `\r` ended the last record: skip a `\n` right after it.
     skip_lf: bool,
-    first: bool,
+    bom_checked: bool,
+    /// Bytes that end a run of plain data outside an enclosure, and inside one.
+    stops_plain: [bool; 256],
+    stops_enclosed: [bool; 256],
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -104,11 +107,39 @@ enum State {
 
 impl<R: BufRead> CsvReader<R> {
     pub fn new(input: R, format: CsvFormat) -> Self {
-        CsvReader { input, format, line: 1, skip_lf: false, first: true }
+        let mut stops_plain = [false; 256];
+        let mut stops_enclosed = [false; 256];
+        for byte in
+            [Some(format.delimiter), Some(b'\n'), Some(b'\r'), format.enclosure, format.escape].into_iter().flatten()
+        {
+            stops_plain[byte as usize] = true;
+        }
+        for byte in [Some(b'\n'), format.enclosure, format.escape].into_iter().flatten() {
+            stops_enclosed[byte as usize] = true;
+        }
+        CsvReader { input, format, line: 1, skip_lf: false, bom_checked: false, stops_plain, stops_enclosed }
+    }
+
+    fn fill(&mut self) -> Result<&[u8]> {
+        let line = self.line;
+        self.input.fill_buf().map_err(|error| invalid(line, format!("the data cannot be read ({error})")))
     }
 
     /// The next record, `None` at the end of the input.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+        if !self.bom_checked {
+            self.bom_checked = true;
+            // A UTF-8 byte order mark before the header is not data.
+            if self.fill()?.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                self.input.consume(3);
+            }
+        }
+        if self.skip_lf {
+            self.skip_lf = false;
+            if self.fill()?.first() == Some(&b'\n') {
+                self.input.consume(1);
+            }
+        }
         let CsvFormat { delimiter, enclosure, escape } = self.format;
         let start = self.line;
         let mut fields = Vec::new();
@@ -117,10 +148,11 @@ impl<R: BufRead> CsvReader<R> {
         let mut escaped = false;
         let mut any = false;
         loop {
+            let line_before = self.line;
             let buf = self
                 .input
                 .fill_buf()
-                .map_err(|error| invalid(self.line, format!("the data cannot be read ({error})")))?;
+                .map_err(|error| invalid(line_before, format!("the data cannot be read ({error})")))?;
             if buf.is_empty() {
                 if state == State::Quoted || escaped {
                     return Err(invalid(start, "an enclosed value is not closed before the end of the file"));
@@ -131,36 +163,34 @@ impl<R: BufRead> CsvReader<R> {
                 finish_field(start, &mut field, &mut fields)?;
                 return Ok(Some((start, fields)));
             }
-            let mut used = 0;
+            any = true;
+            let mut index = 0;
             let mut done = false;
-            for &byte in buf {
-                used += 1;
-                if self.first && used <= 3 && field.is_empty() && state == State::Start {
-                    // A UTF-8 byte order mark before the header is not data.
-                    if byte == 0xEF || byte == 0xBB || byte == 0xBF {
-                        if used == 3 {
-                            self.first = false;
-                        }
-                        continue;
-                    }
-                    self.first = false;
-                }
-                self.first = false;
-                if self.skip_lf {
-                    self.skip_lf = false;
-                    if byte == b'\n' {
-                        continue;
-                    }
-                }
-                any = true;
+            while index < buf.len() {
                 if escaped {
                     escaped = false;
-                    field.push(byte);
-                    if byte == b'\n' {
+                    if buf[index] == b'\n' {
                         self.line += 1;
                     }
+                    field.push(buf[index]);
+                    index += 1;
                     continue;
                 }
+                // Copy a run of plain bytes in one go.
+                let stops = if state == State::Quoted { &self.stops_enclosed } else { &self.stops_plain };
+                if state != State::AfterQuote {
+                    let run = buf[index..].iter().position(|byte| stops[*byte as usize]).unwrap_or(buf.len() - index);
+                    if run > 0 {
+                        field.extend_from_slice(&buf[index..index + run]);
+                        if state == State::Start {
+                            state = State::Unquoted;
+                        }
+                        index += run;
+                        continue;
+                    }
+                }
+                let byte = buf[index];
+                index += 1;
                 if Some(byte) == escape && state != State::AfterQuote {
                     escaped = true;
                     if state == State::Start {
@@ -178,28 +208,21 @@ impl<R: BufRead> CsvReader<R> {
                             self.skip_lf = byte == b'\r';
                             done = true;
                             break;
-                        } else if Some(byte) == enclosure {
-                            if state == State::Start {
-                                state = State::Quoted;
-                            } else {
-                                return Err(invalid(
-                                    self.line,
-                                    "an enclosure character inside a value that does not start with one; \
-                                     enclose the whole value and double the enclosure characters in it",
-                                ));
-                            }
+                        } else if state == State::Start {
+                            state = State::Quoted;
                         } else {
-                            field.push(byte);
-                            state = State::Unquoted;
+                            return Err(invalid(
+                                self.line,
+                                "an enclosure character inside a value that does not start with one; \
+                                 enclose the whole value and double the enclosure characters in it",
+                            ));
                         }
                     }
                     State::Quoted => {
                         if Some(byte) == enclosure {
                             state = State::AfterQuote;
                         } else {
-                            if byte == b'\n' {
-                                self.line += 1;
-                            }
+                            self.line += 1;
                             field.push(byte);
                         }
                     }
@@ -221,8 +244,12 @@ impl<R: BufRead> CsvReader<R> {
                     }
                 }
             }
-            self.input.consume(used);
+            self.input.consume(index);
             if done {
+                if self.skip_lf && self.input.fill_buf().ok().and_then(|buf| buf.first().copied()) == Some(b'\n') {
+                    self.input.consume(1);
+                    self.skip_lf = false;
+                }
                 finish_field(start, &mut field, &mut fields)?;
                 return Ok(Some((start, fields)));
             }

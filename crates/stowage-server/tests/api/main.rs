@@ -7,6 +7,7 @@ mod files;
 mod helpers;
 mod index_and_auth;
 mod jobs_and_branches;
+mod large_import;
 mod manage;
 mod restart;
 #[cfg(feature = "smtp-e2e")]

@@ -9,11 +9,11 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start(data_dir: &Path, port: u16) -> Child {
+pub(crate) fn start(data_dir: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_stowage"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-email", "ops@example.com"])
         .arg("--data-dir")
@@ -26,7 +26,7 @@ fn start(data_dir: &Path, port: u16) -> Child {
         .expect("binary starts")
 }
 
-async fn wait_ready(client: &reqwest::Client, url: &str) {
+pub(crate) async fn wait_ready(client: &reqwest::Client, url: &str) {
     for _ in 0..200 {
         if client.get(format!("{url}/v2/storage")).send().await.is_ok_and(|r| r.status() == 200) {
             return;
@@ -37,7 +37,7 @@ async fn wait_ready(client: &reqwest::Client, url: &str) {
 }
 
 /// Sends SIGTERM and returns (exit success, stdout, stderr).
-async fn stop(mut child: Child) -> (bool, String, String) {
+pub(crate) async fn stop(mut child: Child) -> (bool, String, String) {
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());

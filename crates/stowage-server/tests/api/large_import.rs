@@ -1,0 +1,157 @@
+//! A file of several hundred MB goes through upload, table import, export and download against
+//! the real binary, and the server's peak memory stays flat (well under 200 MB).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::restart::{free_port, start, stop, wait_ready};
+
+/// Size of the generated CSV.
+const TARGET_BYTES: usize = 300 * 1024 * 1024;
+const BLOCK_BYTES: usize = 8 * 1024 * 1024;
+/// The limit the issue sets for the server's resident memory.
+const PEAK_LIMIT_KB: u64 = 200 * 1024;
+
+/// One block of rows `id,payload` (about 1 KB each), starting at row `first`.
+fn block(first: usize) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(BLOCK_BYTES + 2048);
+    let mut row = first;
+    while out.len() < BLOCK_BYTES {
+        let payload: String = std::iter::repeat_n((b'a' + (row % 26) as u8) as char, 1000).collect();
+        out.extend_from_slice(format!("{row},\"{payload}\"\n").as_bytes());
+        row += 1;
+    }
+    (out, row)
+}
+
+fn peak_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = start(&dir.path().join("data"), port);
+    let pid = child.id().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut admin = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("master Storage API token") {
+            admin = lines.next_line().await.unwrap().unwrap().trim().to_string();
+            break;
+        }
+    }
+    let client = reqwest::Client::new();
+    wait_ready(&client, &url).await;
+    let api = |method: reqwest::Method, path: &str| {
+        client.request(method, format!("{url}/v2/storage{path}")).header("X-StorageApi-Token", &admin)
+    };
+    api(reqwest::Method::POST, "/buckets").json(&json!({"name": "big"})).send().await.unwrap();
+    let file: Value = api(reqwest::Method::POST, "/files/prepare")
+        .json(&json!({"name": "big.csv"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = &file["absUploadParams"];
+    let sas = params["absCredentials"]["SASConnectionString"]
+        .as_str()
+        .unwrap()
+        .split("SharedAccessSignature=")
+        .nth(1)
+        .unwrap();
+    let blob =
+        format!("{url}/abs/{}/{}?{sas}", params["container"].as_str().unwrap(), params["blobName"].as_str().unwrap());
+
+    let mut header = b"id,payload\n".to_vec();
+    let (mut uploaded, mut next_row, mut ids) = (0usize, 0usize, Vec::new());
+    while uploaded < TARGET_BYTES {
+        let (mut bytes, next) = block(next_row);
+        if next_row == 0 {
+            header.append(&mut bytes);
+            bytes = std::mem::take(&mut header);
+        }
+        next_row = next;
+        uploaded += bytes.len();
+        let id = format!("{:08}", ids.len());
+        let block_id = base64_id(&id);
+        let put = client.put(format!("{blob}&comp=block&blockid={block_id}")).body(bytes).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+        ids.push(block_id);
+    }
+    let list: String = ids.iter().map(|id| format!("<Latest>{id}</Latest>")).collect();
+    let put = client
+        .put(format!("{blob}&comp=blocklist"))
+        .body(format!("<BlockList>{list}</BlockList>"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+
+    let create = api(reqwest::Method::POST, "/buckets/in.c-big/tables-async")
+        .json(&json!({"name": "rows", "dataFileId": file["id"], "primaryKey": "id"}))
+        .send()
+        .await
+        .unwrap();
+    let job = wait(&api, create.json().await.unwrap()).await;
+    assert_eq!(job["status"], "success", "{job}");
+    let table: Value = api(reqwest::Method::GET, "/tables/in.c-big.rows").send().await.unwrap().json().await.unwrap();
+    assert_eq!(table["rowsCount"], json!(next_row));
+
+    let export =
+        api(reqwest::Method::POST, "/tables/in.c-big.rows/export-async").json(&json!({})).send().await.unwrap();
+    let job = wait(&api, export.json().await.unwrap()).await;
+    assert_eq!(job["status"], "success", "{job}");
+    let mut download =
+        api(reqwest::Method::GET, &format!("/files/{}/download", job["results"]["file"]["id"])).send().await.unwrap();
+    let (mut bytes, mut rows) = (0usize, 0usize);
+    while let Some(chunk) = download.chunk().await.unwrap() {
+        bytes += chunk.len();
+        rows += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    assert_eq!(rows, next_row);
+    assert!(bytes > TARGET_BYTES, "the export holds every row: {bytes} bytes");
+
+    let peak = peak_kb(pid);
+    eprintln!("server peak resident memory: {peak} kB for {uploaded} bytes");
+    let (clean, _, _) = stop(child).await;
+    assert!(clean);
+    assert!(peak < PEAK_LIMIT_KB, "the server peaked at {peak} kB for a {uploaded}-byte file");
+}
+
+fn base64_id(id: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = id.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+async fn wait(api: &impl Fn(reqwest::Method, &str) -> reqwest::RequestBuilder, job: Value) -> Value {
+    let mut job = job;
+    for _ in 0..1200 {
+        if job["status"] == "success" || job["status"] == "error" {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        job = api(reqwest::Method::GET, &format!("/jobs/{}", job["id"])).send().await.unwrap().json().await.unwrap();
+    }
+    panic!("job did not finish: {job}");
+}
