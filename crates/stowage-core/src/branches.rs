@@ -3,13 +3,9 @@
 use stowage_types::auth::{AnyToken, Granted, WriteProjectMetadata};
 use stowage_types::{time, Code, Error, Result};
 
+use crate::metadata::validate_entry;
 use crate::records::{Branch, MetadataEntry};
 use crate::Ctx;
-
-/// Longest metadata key.
-pub const MAX_KEY_LEN: usize = 255;
-/// Longest metadata value, in bytes.
-pub const MAX_VALUE_BYTES: usize = 256 * 1024;
 
 fn branch_not_found(id: &str) -> Error {
     Error::new(Code::BranchNotFound, format!("Branch \"{id}\" not found"))
@@ -46,28 +42,6 @@ pub async fn metadata(ctx: &Ctx, grant: &Granted<AnyToken>, reference: &str) -> 
     let branch = resolve(ctx, grant.project_id(), reference).await?;
     let project_id = grant.project_id();
     ctx.core.store.read(move |r| r.metadata(project_id, "branch", &object_id(&branch))).await
-}
-
-/// Checks one metadata key/value pair.
-pub fn validate_entry(key: &str, value: &str) -> Result<()> {
-    if key.is_empty()
-        || key.len() > MAX_KEY_LEN
-        || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
-    {
-        return Err(Error::new(
-            Code::MetadataValidation,
-            format!(
-                "Invalid metadata key \"{key}\": use 1 to {MAX_KEY_LEN} characters of letters, digits, '.', '_', '-' and ':'."
-            ),
-        ));
-    }
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(Error::new(
-            Code::MetadataValidation,
-            format!("The value of metadata key \"{key}\" is longer than {MAX_VALUE_BYTES} bytes."),
-        ));
-    }
-    Ok(())
 }
 
 /// Upserts metadata entries of a branch by key; returns all entries after the change.

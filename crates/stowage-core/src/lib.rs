@@ -15,7 +15,7 @@
 //! - [`mail`]: SMTP or an outbox folder.
 //! - [`files`] with [`blobs`]: file records, their bytes, and the signed blob credentials.
 //! - [`tables`]: table create, import, export, preview; the CSV reader and `changedSince` parsing.
-//! - [`buckets`], [`branches`], [`events`], [`jobs`]: the storage API resources.
+//! - [`buckets`], [`branches`], [`metadata`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
 pub mod blobs;
@@ -28,6 +28,7 @@ pub mod files;
 pub mod jobs;
 pub mod mail;
 pub mod manage;
+pub mod metadata;
 pub mod secrets;
 pub mod tables;
 pub mod tokens;

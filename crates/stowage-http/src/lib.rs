@@ -71,6 +71,7 @@ fn table() -> Table {
     let t = routes::files::register(t);
     let t = routes::abs::register(t);
     let t = routes::tables::register(t);
+    let t = routes::metadata::register(t);
     routes::manage::register(t)
 }
 

@@ -46,34 +46,14 @@ async fn list_branch_metadata(caller: Caller, branch: Option<Extension<BranchRef
     Ok(Json(Value::Array(entries.iter().map(views::branch_metadata_entry).collect())))
 }
 
-/// Reads `metadata: [{key, value}, ...]`.
-fn entries(body: &crate::input::Fields) -> ApiResult<Vec<(String, String)>> {
-    let invalid =
-        || ApiError::new(Code::MetadataValidation, "Invalid data - metadata: expected a list of {key, value} objects.");
-    let Some(Value::Array(items)) = body.raw("metadata") else {
-        return Err(invalid());
-    };
-    items
-        .iter()
-        .map(|item| {
-            let key = item.get("key").and_then(Value::as_str).ok_or_else(invalid)?;
-            let value = match item.get("value") {
-                Some(Value::String(text)) => text.clone(),
-                Some(Value::Number(number)) => number.to_string(),
-                Some(Value::Bool(flag)) => flag.to_string(),
-                _ => return Err(invalid()),
-            };
-            Ok((key.to_string(), value))
-        })
-        .collect()
-}
-
 async fn create_branch_metadata(
     caller: Caller,
     branch: Option<Extension<BranchRef>>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let entries = entries(&body)?;
+    let entries = crate::routes::metadata::entries(&body)?.ok_or_else(|| {
+        ApiError::new(Code::MetadataValidation, "Invalid data - metadata: expected a list of {key, value} objects.")
+    })?;
     let grant = caller.token.authorize(WriteProjectMetadata)?;
     let all = branches::set_metadata(&caller.ctx, &grant, &branch_of(branch), entries).await?;
     let body = Value::Array(all.iter().map(views::branch_metadata_entry).collect());

@@ -198,6 +198,44 @@ fn cases() -> Vec<Case> {
             BUCKET_WRITERS,
         ),
         case(M::GET, "/v2/storage/tables/{id}/events", "/v2/storage/tables/{table}/events", BUCKET_READERS),
+        case(M::GET, "/v2/storage/buckets/{id}/metadata", "/v2/storage/buckets/{bucket}/metadata", BUCKET_READERS),
+        with_body(
+            case(M::POST, "/v2/storage/buckets/{id}/metadata", "/v2/storage/buckets/{bucket}/metadata", BUCKET_WRITERS),
+            json!({"provider": "p", "metadata": [{"key": "k", "value": "v"}]}),
+        ),
+        case(
+            M::DELETE,
+            "/v2/storage/buckets/{id}/metadata/{entry}",
+            "/v2/storage/buckets/{bucket}/metadata/{bucket_metadata}",
+            BUCKET_WRITERS,
+        ),
+        case(M::GET, "/v2/storage/tables/{id}/metadata", "/v2/storage/tables/{table}/metadata", BUCKET_READERS),
+        with_body(
+            case(M::POST, "/v2/storage/tables/{id}/metadata", "/v2/storage/tables/{table}/metadata", BUCKET_WRITERS),
+            json!({"provider": "p", "metadata": [{"key": "k", "value": "v"}]}),
+        ),
+        case(
+            M::DELETE,
+            "/v2/storage/tables/{id}/metadata/{entry}",
+            "/v2/storage/tables/{table}/metadata/{table_metadata}",
+            BUCKET_WRITERS,
+        ),
+        case(M::GET, "/v2/storage/columns/{id}/metadata", "/v2/storage/columns/{table}.a/metadata", BUCKET_READERS),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/columns/{id}/metadata",
+                "/v2/storage/columns/{table}.a/metadata",
+                BUCKET_WRITERS,
+            ),
+            json!({"provider": "p", "metadata": [{"key": "k", "value": "v"}]}),
+        ),
+        case(
+            M::DELETE,
+            "/v2/storage/columns/{id}/metadata/{entry}",
+            "/v2/storage/columns/{table}.a/metadata/{column_metadata}",
+            BUCKET_WRITERS,
+        ),
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),
@@ -338,6 +376,20 @@ impl Matrix {
                 app.post(&format!("/v2/storage/buckets/{bucket}/tables-async"), &self.setup, body).await.expect(202);
             assert_eq!(job.body["status"], "success", "{}", job.text);
             out = out.replace("{table}", &format!("{bucket}.t"));
+        }
+        for (placeholder, object) in [
+            ("{bucket_metadata}", format!("buckets/{bucket}")),
+            ("{table_metadata}", format!("tables/{bucket}.t")),
+            ("{column_metadata}", format!("columns/{bucket}.t.a")),
+        ] {
+            if out.contains(placeholder) {
+                let body = json!({"provider": "setup", "metadata": [{"key": unique, "value": "v"}]});
+                let reply =
+                    app.post(&format!("/v2/storage/{object}/metadata"), &self.setup, body).await.expect(201).body;
+                let list = if reply.is_array() { reply } else { reply["metadata"].clone() };
+                let entry = list.as_array().unwrap().iter().find(|e| e["key"] == json!(unique)).unwrap().clone();
+                out = out.replace(placeholder, entry["id"].as_str().unwrap());
+            }
         }
         if out.contains("{own_file}") {
             // Callers that cannot upload (dead or missing tokens) get the setup admin's file.

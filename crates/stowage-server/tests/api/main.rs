@@ -9,6 +9,7 @@ mod index_and_auth;
 mod jobs_and_branches;
 mod large_import;
 mod manage;
+mod metadata;
 mod restart;
 #[cfg(feature = "smtp-e2e")]
 mod share_over_smtp;

@@ -1,0 +1,180 @@
+//! Metadata of buckets, tables and columns: entries upserted by (provider, key).
+//!
+//! Reading needs read access to the bucket; writing and deleting need write access.
+
+use std::collections::BTreeMap;
+
+use stowage_types::auth::{Granted, ReadBucket, WriteBucket};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::records::MetadataEntry;
+use crate::Ctx;
+
+/// Longest metadata key.
+pub const MAX_KEY_LEN: usize = 255;
+/// Longest metadata value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 256 * 1024;
+/// Longest provider name.
+pub const MAX_PROVIDER_LEN: usize = 255;
+
+/// What metadata belongs to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Bucket(String),
+    Table(String),
+    /// (table id, column name).
+    Column(String, String),
+}
+
+impl Target {
+    fn object(&self) -> (&'static str, String) {
+        match self {
+            Target::Bucket(id) => ("bucket", id.clone()),
+            Target::Table(id) => ("table", id.clone()),
+            Target::Column(table, column) => ("column", format!("{table}.{column}")),
+        }
+    }
+}
+
+/// Checks one key/value pair.
+pub fn validate_entry(key: &str, value: &str) -> Result<()> {
+    if key.is_empty()
+        || key.len() > MAX_KEY_LEN
+        || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+    {
+        return Err(Error::new(
+            Code::MetadataValidation,
+            format!("Invalid metadata key \"{key}\": use 1 to {MAX_KEY_LEN} characters of letters, digits, '.', '_', '-' and ':'."),
+        ));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(Error::new(
+            Code::MetadataValidation,
+            format!("The value of metadata key \"{key}\" is longer than {MAX_VALUE_BYTES} bytes."),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_provider(provider: &str) -> Result<()> {
+    if provider.trim().is_empty() || provider.len() > MAX_PROVIDER_LEN {
+        return Err(Error::new(Code::MetadataValidation, "Invalid data - provider: This value should not be blank."));
+    }
+    Ok(())
+}
+
+/// Checks that the target exists (and, for a column, that the table has it).
+fn check_target(r: &stowage_store::Reader<'_>, project_id: i64, target: &Target) -> Result<()> {
+    match target {
+        Target::Bucket(id) => {
+            r.bucket(project_id, id)?.ok_or_else(|| crate::buckets::not_found(project_id, id))?;
+        }
+        Target::Table(id) => {
+            r.table(project_id, id)?.ok_or_else(|| table_not_found(project_id, id))?;
+        }
+        Target::Column(table, column) => {
+            let found = r.table(project_id, table)?.ok_or_else(|| table_not_found(project_id, table))?;
+            if !found.columns.iter().any(|c| c == column) {
+                return Err(Error::new(
+                    Code::MetadataValidation,
+                    format!("The table \"{table}\" has no column \"{column}\"."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn table_not_found(project_id: i64, id: &str) -> Error {
+    Error::new(Code::TableNotFound, format!("The table \"{id}\" was not found in the project \"{project_id}\""))
+}
+
+/// Metadata of a target.
+pub async fn list(ctx: &Ctx, grant: &Granted<ReadBucket>, target: Target) -> Result<Vec<MetadataEntry>> {
+    let project_id = grant.project_id();
+    ctx.core
+        .store
+        .read(move |r| {
+            check_target(r, project_id, &target)?;
+            let (kind, id) = target.object();
+            r.metadata(project_id, kind, &id)
+        })
+        .await
+}
+
+/// Upserts entries of one provider on a target, and on columns of a table target; returns the
+/// target's entries and those of every column given, after the change.
+pub async fn upsert(
+    ctx: &Ctx,
+    grant: &Granted<WriteBucket>,
+    target: Target,
+    provider: String,
+    entries: Vec<(String, String)>,
+    columns: BTreeMap<String, Vec<(String, String)>>,
+) -> Result<(Vec<MetadataEntry>, BTreeMap<String, Vec<MetadataEntry>>)> {
+    validate_provider(&provider)?;
+    if entries.is_empty() && columns.is_empty() {
+        return Err(Error::new(
+            Code::MetadataValidation,
+            "Invalid data - metadata: at least one {key, value} entry is required.",
+        ));
+    }
+    for (key, value) in entries.iter().chain(columns.values().flatten()) {
+        validate_entry(key, value)?;
+    }
+    let project_id = grant.project_id();
+    ctx.core
+        .store
+        .write(move |w| {
+            check_target(w, project_id, &target)?;
+            let column_targets: Vec<(String, Target)> = match &target {
+                Target::Table(table) => {
+                    columns.keys().map(|c| (c.clone(), Target::Column(table.clone(), c.clone()))).collect()
+                }
+                _ if columns.is_empty() => vec![],
+                _ => {
+                    return Err(Error::new(
+                        Code::MetadataValidation,
+                        "Column metadata can only be set through a table.",
+                    ))
+                }
+            };
+            for (_, column) in &column_targets {
+                check_target(w, project_id, column)?;
+            }
+            let now = time::now();
+            let (kind, id) = target.object();
+            for (key, value) in &entries {
+                w.upsert_metadata(project_id, (kind, &id), &provider, (key, value), now)?;
+            }
+            let mut by_column = BTreeMap::new();
+            for (name, column) in &column_targets {
+                let (column_kind, column_id) = column.object();
+                for (key, value) in &columns[name] {
+                    w.upsert_metadata(project_id, (column_kind, &column_id), &provider, (key, value), now)?;
+                }
+                by_column.insert(name.clone(), w.metadata(project_id, column_kind, &column_id)?);
+            }
+            Ok((w.metadata(project_id, kind, &id)?, by_column))
+        })
+        .await
+}
+
+/// Deletes one entry of a target.
+pub async fn delete(ctx: &Ctx, grant: &Granted<WriteBucket>, target: Target, entry_id: i64) -> Result<()> {
+    let project_id = grant.project_id();
+    ctx.core
+        .store
+        .write(move |w| {
+            check_target(w, project_id, &target)?;
+            let not_found = || Error::new(Code::MetadataNotFound, format!("Metadata with id \"{entry_id}\" not found"));
+            let entry = w.metadata_entry(project_id, entry_id)?.ok_or_else(not_found)?;
+            let (kind, id) = target.object();
+            if entry.object_type != kind || entry.object_id != id {
+                return Err(not_found());
+            }
+            w.delete_metadata(project_id, entry_id)?;
+            Ok(())
+        })
+        .await
+}

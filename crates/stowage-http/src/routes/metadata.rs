@@ -1,0 +1,202 @@
+//! Metadata of buckets, tables and columns: `{buckets,tables,columns}/{id}/metadata[/{entry}]`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{Map, Value};
+use stowage_core::metadata::{self, Target};
+use stowage_core::records::MetadataEntry;
+use stowage_core::{buckets, tables};
+use stowage_types::auth::{Granted, Permission, ReadBucket, WriteBucket};
+use stowage_types::names::BucketId;
+use stowage_types::Code;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Body, Fields};
+use crate::routes::numeric_id;
+use crate::{views, AppState, Table};
+
+pub(crate) fn register(t: Table) -> Table {
+    t.add(Method::GET, "/v2/storage/buckets/{id}/metadata", list_bucket_metadata)
+        .add(Method::POST, "/v2/storage/buckets/{id}/metadata", create_bucket_metadata)
+        .add(Method::DELETE, "/v2/storage/buckets/{id}/metadata/{entry}", delete_bucket_metadata)
+        .add(Method::GET, "/v2/storage/tables/{id}/metadata", list_table_metadata)
+        .add(Method::POST, "/v2/storage/tables/{id}/metadata", create_table_metadata)
+        .add(Method::DELETE, "/v2/storage/tables/{id}/metadata/{entry}", delete_table_metadata)
+        .add(Method::GET, "/v2/storage/columns/{id}/metadata", list_column_metadata)
+        .add(Method::POST, "/v2/storage/columns/{id}/metadata", create_column_metadata)
+        .add(Method::DELETE, "/v2/storage/columns/{id}/metadata/{entry}", delete_column_metadata)
+}
+
+fn invalid(what: &str) -> ApiError {
+    ApiError::new(
+        Code::MetadataValidation,
+        format!("Invalid data - {what}: expected a list of {{key, value}} objects."),
+    )
+}
+
+/// One `{key, value}` item; numbers and booleans count as text.
+fn entry(item: &Value, what: &str) -> ApiResult<(String, String)> {
+    let key = item.get("key").and_then(Value::as_str).ok_or_else(|| invalid(what))?;
+    let value = match item.get("value") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        Some(Value::Bool(flag)) => flag.to_string(),
+        _ => return Err(invalid(what)),
+    };
+    Ok((key.to_string(), value))
+}
+
+/// Reads `metadata: [{key, value}, ...]`; `None` when absent.
+pub(crate) fn entries(body: &Fields) -> ApiResult<Option<Vec<(String, String)>>> {
+    match body.raw("metadata") {
+        None => Ok(None),
+        Some(Value::Array(items)) => {
+            items.iter().map(|item| entry(item, "metadata")).collect::<ApiResult<_>>().map(Some)
+        }
+        Some(_) => Err(invalid("metadata")),
+    }
+}
+
+/// Reads `columnsMetadata` in each shape clients send: a list of lists (columns named inside the
+/// items), an object keyed by index (the same), or an object keyed by column name.
+fn columns_metadata(body: &Fields) -> ApiResult<BTreeMap<String, Vec<(String, String)>>> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut add = |key: Option<&str>, items: &Value| -> ApiResult<()> {
+        let Value::Array(items) = items else { return Err(invalid("columnsMetadata")) };
+        for item in items {
+            let named = item.get("columnName").and_then(Value::as_str);
+            let column = named.or(key.filter(|k| k.parse::<usize>().is_err())).ok_or_else(|| {
+                ApiError::new(
+                    Code::MetadataValidation,
+                    "Invalid data - columnsMetadata: every item needs a columnName.",
+                )
+            })?;
+            out.entry(column.to_string()).or_default().push(entry(item, "columnsMetadata")?);
+        }
+        Ok(())
+    };
+    match body.raw("columnsMetadata") {
+        None => {}
+        Some(Value::Array(lists)) => {
+            for list in lists {
+                add(None, list)?;
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (key, list) in map {
+                add(Some(key), list)?;
+            }
+        }
+        Some(_) => return Err(invalid("columnsMetadata")),
+    }
+    Ok(out)
+}
+
+fn list_json(entries: &[MetadataEntry]) -> Value {
+    Value::Array(entries.iter().map(views::metadata_entry).collect())
+}
+
+fn bucket_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(BucketId) -> P) -> ApiResult<Granted<P>> {
+    Ok(caller.token.authorize(make(buckets::parse_id(caller.token.project_id, id)?))?)
+}
+
+fn table_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(BucketId) -> P) -> ApiResult<Granted<P>> {
+    let (bucket, _) = tables::parse_id(caller.token.project_id, id)?;
+    Ok(caller.token.authorize(make(bucket))?)
+}
+
+/// Splits `in.c-b.table.column` into the table id and the column.
+fn column_target(caller: &Caller, id: &str) -> ApiResult<(String, String)> {
+    let (table, column) = id.rsplit_once('.').ok_or_else(|| {
+        ApiError::new(
+            Code::TableNotFound,
+            format!("The column \"{id}\" was not found in the project \"{}\"", caller.token.project_id),
+        )
+    })?;
+    Ok((table.to_string(), column.to_string()))
+}
+
+async fn list_bucket_metadata(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let grant = bucket_grant(&caller, &id, ReadBucket)?;
+    Ok(Json(list_json(&metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)))
+}
+
+async fn create_bucket_metadata(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
+    let provider = body.string("provider")?.unwrap_or_default();
+    let entries = entries(&body)?.unwrap_or_default();
+    let grant = bucket_grant(&caller, &id, WriteBucket)?;
+    let (all, _) =
+        metadata::upsert(&caller.ctx, &grant, Target::Bucket(id), provider, entries, BTreeMap::new()).await?;
+    Ok((StatusCode::CREATED, Json(list_json(&all))).into_response())
+}
+
+async fn delete_bucket_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let entry = numeric_id(&entry)?;
+    let grant = bucket_grant(&caller, &id, WriteBucket)?;
+    metadata::delete(&caller.ctx, &grant, Target::Bucket(id), entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_table_metadata(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let grant = table_grant(&caller, &id, ReadBucket)?;
+    Ok(Json(list_json(&metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)))
+}
+
+async fn create_table_metadata(
+    State(_state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let provider = body.string("provider")?.unwrap_or_default();
+    let entries = entries(&body)?.unwrap_or_default();
+    let columns = columns_metadata(&body)?;
+    let grant = table_grant(&caller, &id, WriteBucket)?;
+    let (all, by_column) = metadata::upsert(&caller.ctx, &grant, Target::Table(id), provider, entries, columns).await?;
+    let columns_json = if by_column.is_empty() {
+        Value::Array(vec![])
+    } else {
+        Value::Object(by_column.iter().map(|(column, list)| (column.clone(), list_json(list))).collect::<Map<_, _>>())
+    };
+    let mut body = Map::new();
+    body.insert("metadata".into(), list_json(&all));
+    body.insert("columnsMetadata".into(), columns_json);
+    Ok((StatusCode::CREATED, Json(Value::Object(body))).into_response())
+}
+
+async fn delete_table_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let entry = numeric_id(&entry)?;
+    let grant = table_grant(&caller, &id, WriteBucket)?;
+    metadata::delete(&caller.ctx, &grant, Target::Table(id), entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_column_metadata(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (table, column) = column_target(&caller, &id)?;
+    let grant = table_grant(&caller, &table, ReadBucket)?;
+    Ok(Json(list_json(&metadata::list(&caller.ctx, &grant, Target::Column(table, column)).await?)))
+}
+
+async fn create_column_metadata(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
+    let (table, column) = column_target(&caller, &id)?;
+    let provider = body.string("provider")?.unwrap_or_default();
+    let entries = entries(&body)?.unwrap_or_default();
+    let grant = table_grant(&caller, &table, WriteBucket)?;
+    let (all, _) =
+        metadata::upsert(&caller.ctx, &grant, Target::Column(table, column), provider, entries, BTreeMap::new())
+            .await?;
+    Ok((StatusCode::CREATED, Json(list_json(&all))).into_response())
+}
+
+async fn delete_column_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let entry = numeric_id(&entry)?;
+    let (table, column) = column_target(&caller, &id)?;
+    let grant = table_grant(&caller, &table, WriteBucket)?;
+    metadata::delete(&caller.ctx, &grant, Target::Column(table, column), entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
