@@ -16,6 +16,29 @@ use stowage_types::{time, Code, Error, Result};
 
 use crate::{Ctx, Store};
 
+/// What a finished job reports: its results and, for jobs that move data, byte metrics.
+pub struct JobDone {
+    pub results: Value,
+    /// `{inCompressed, inBytes, inBytesUncompressed, outCompressed, outBytes, outBytesUncompressed}`.
+    pub metrics: Option<Value>,
+}
+
+impl From<Value> for JobDone {
+    fn from(results: Value) -> Self {
+        JobDone { results, metrics: None }
+    }
+}
+
+/// Byte metrics of a job that read and/or wrote data.
+pub fn metrics(input: Option<(bool, u64, u64)>, output: Option<(bool, u64, u64)>) -> Value {
+    let (in_compressed, in_bytes, in_uncompressed) = input.unwrap_or((false, 0, 0));
+    let (out_compressed, out_bytes, out_uncompressed) = output.unwrap_or((false, 0, 0));
+    json!({
+        "inCompressed": in_compressed, "inBytes": in_bytes, "inBytesUncompressed": in_uncompressed,
+        "outCompressed": out_compressed, "outBytes": out_bytes, "outBytesUncompressed": out_uncompressed,
+    })
+}
+
 /// How long `submit` waits for a job before answering with it unfinished.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
@@ -40,7 +63,7 @@ impl JobRunner {
     }
 
     /// Stores a job, runs `work` for it, and returns the job as it stands after a short wait.
-    pub async fn submit<F>(
+    pub async fn submit<F, R>(
         &self,
         ctx: &Ctx,
         token: &Arc<Token>,
@@ -50,7 +73,8 @@ impl JobRunner {
         work: F,
     ) -> Result<Job>
     where
-        F: Future<Output = Result<Value>> + Send + 'static,
+        F: Future<Output = Result<R>> + Send + 'static,
+        R: Into<JobDone> + Send + 'static,
     {
         let job = Job {
             id: 0,
@@ -64,10 +88,7 @@ impl JobRunner {
             start: None,
             end: None,
             results: Value::Null,
-            metrics: json!({
-                "inCompressed": false, "inBytes": 0, "inBytesUncompressed": 0,
-                "outCompressed": false, "outBytes": 0, "outBytesUncompressed": 0,
-            }),
+            metrics: metrics(None, None),
             error: None,
             creator_token_id: token.id,
             creator_token_description: token.description.clone(),
@@ -81,16 +102,23 @@ impl JobRunner {
                 tracing::error!(job_id = id, %error, "could not start job");
             }
             let outcome = work.await;
-            let (results, error) = match outcome {
-                Ok(results) => (results, None),
+            let (done, error) = match outcome {
+                Ok(done) => (done.into(), None),
                 Err(error) => {
                     if error.code == Code::Internal {
                         tracing::error!(job_id = id, %error, "job failed");
                     }
-                    (Value::Null, Some(error_value(&error)))
+                    (JobDone::from(Value::Null), Some(error_value(&error)))
                 }
             };
-            let finished = store.write(move |w| w.finish_job(id, time::now(), &results, error.as_ref())).await;
+            let finished = store
+                .write(move |w| {
+                    if let Some(metrics) = &done.metrics {
+                        w.set_job_metrics(id, metrics)?;
+                    }
+                    w.finish_job(id, time::now(), &done.results, error.as_ref())
+                })
+                .await;
             if let Err(error) = finished {
                 tracing::error!(job_id = id, %error, "could not record job result");
             }

@@ -100,6 +100,12 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Records a job's byte metrics.
+    pub fn set_job_metrics(&self, id: i64, metrics: &Value) -> Result<()> {
+        self.conn().execute("UPDATE jobs SET metrics = ?2 WHERE id = ?1", params![id, text(metrics)?]).map_err(db)?;
+        Ok(())
+    }
+
     /// Marks a job as finished, successfully or with `error`.
     pub fn finish_job(&self, id: i64, at: Timestamp, results: &Value, error: Option<&Value>) -> Result<()> {
         let status = if error.is_some() { JobStatus::Error } else { JobStatus::Success };

@@ -66,15 +66,47 @@ fn invalid(line: u64, what: impl std::fmt::Display) -> Error {
     Error::new(Code::CsvInvalid, format!("Invalid CSV on line {line}: {what}."))
 }
 
-/// Opens a byte stream as text, transparently un-gzipping it.
-pub fn open(input: impl Read + Send + 'static) -> Result<Box<dyn BufRead + Send>> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, input);
-    let head = buffered.fill_buf().map_err(|error| Error::internal(format!("reading the file: {error}")))?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(buffered))))
-    } else {
-        Ok(Box::new(buffered))
+/// Counts the bytes read through it; the count is shared so it can be read after the reader moved.
+pub struct CountingReader<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count.fetch_add(read as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(read)
     }
+}
+
+/// Byte counts of an opened input, filled in while it is read.
+#[derive(Clone, Default)]
+pub struct InputCounts {
+    pub compressed: bool,
+    pub raw: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub text: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl InputCounts {
+    /// `(compressed, bytes read, bytes after decompression)` for job metrics.
+    pub fn metrics(&self) -> (bool, u64, u64) {
+        let load = |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed);
+        (self.compressed, load(&self.raw), load(&self.text))
+    }
+}
+
+/// Opens a byte stream as text, transparently un-gzipping it, and counts its bytes.
+pub fn open(input: impl Read + Send + 'static) -> Result<(Box<dyn BufRead + Send>, InputCounts)> {
+    let mut counts = InputCounts::default();
+    let raw = CountingReader { inner: input, count: counts.raw.clone() };
+    let mut buffered = BufReader::with_capacity(256 * 1024, raw);
+    let head = buffered.fill_buf().map_err(|error| Error::internal(format!("reading the file: {error}")))?;
+    counts.compressed = head.starts_with(&[0x1f, 0x8b]);
+    let text: Box<dyn Read + Send> =
+        if counts.compressed { Box::new(flate2::read::MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
+    let counted = CountingReader { inner: text, count: counts.text.clone() };
+    Ok((Box::new(BufReader::with_capacity(256 * 1024, counted)), counts))
 }
 
 fn finish_field(line: u64, field: &mut Vec<u8>, fields: &mut Vec<String>) -> Result<()> {
@@ -370,9 +402,12 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(b"a\n1\n").unwrap();
         let gz = encoder.finish().unwrap();
-        let reader = open(std::io::Cursor::new(gz)).unwrap();
+        let size = gz.len() as u64;
+        let (reader, counts) = open(std::io::Cursor::new(gz)).unwrap();
         let mut csv = CsvReader::new(reader, CsvFormat::default());
         assert_eq!(csv.next_record().unwrap().unwrap().1, vec!["a".to_string()]);
         assert_eq!(csv.next_record().unwrap().unwrap().1, vec!["1".to_string()]);
+        assert!(csv.next_record().unwrap().is_none());
+        assert_eq!(counts.metrics(), (true, size, 4));
     }
 }

@@ -22,6 +22,7 @@ use stowage_types::names::{is_simple_name, BucketId};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{record, Happened};
+use crate::jobs::{self, JobDone};
 use crate::records::{Bucket, FileRecord, MetadataEntry, TableRecord};
 use crate::{files, Core, Ctx};
 use csv::{CsvFormat, CsvReader};
@@ -202,13 +203,14 @@ pub struct Layout {
 /// The rows of a file being imported.
 type FileRows = Rows<Box<dyn std::io::BufRead + Send>>;
 
-/// Opens a file's rows: (header, rows). Blocking; run it on a blocking thread.
+/// Opens a file's rows: (header, rows, byte counts). Blocking; run it on a blocking thread.
 fn open_rows(
     input: impl std::io::Read + Send + 'static,
     layout: &Layout,
     table_columns: &[String],
-) -> Result<(Vec<String>, FileRows)> {
-    let mut reader = CsvReader::new(csv::open(input)?, layout.format);
+) -> Result<(Vec<String>, FileRows, csv::InputCounts)> {
+    let (text, counts) = csv::open(input)?;
+    let mut reader = CsvReader::new(text, layout.format);
     let header = if layout.without_headers {
         layout.columns.clone().unwrap_or_else(|| table_columns.to_vec())
     } else {
@@ -219,7 +221,7 @@ fn open_rows(
     };
     validate_columns(&header)?;
     let width = header.len();
-    Ok((header, Rows { reader, width }))
+    Ok((header, Rows { reader, width }, counts))
 }
 
 /// Writes the catalog mirror of a table after its data changed.
@@ -287,7 +289,7 @@ async fn create_work(
     file: FileRecord,
     layout: Layout,
     primary_key: Vec<String>,
-) -> Result<Value> {
+) -> Result<JobDone> {
     let core = &ctx.core;
     std::fs::create_dir_all(&core.tables_dir).map_err(Error::internal)?;
     let data_file = format!("{}.sqlite", uuid::Uuid::now_v7().simple());
@@ -295,8 +297,8 @@ async fn create_work(
     let input = core.blobs.sync_reader(&file.blob_key).await?;
     let now = time::now();
     let build_path = path.clone();
-    let built = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64), i64)> {
-        let (header, mut rows) = open_rows(input, &layout, &[])?;
+    let built = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64), i64, csv::InputCounts)> {
+        let (header, mut rows, counts) = open_rows(input, &layout, &[])?;
         let lower: Vec<String> = header.iter().map(|c| c.to_lowercase()).collect();
         let mut key = Vec::new();
         for column in &primary_key {
@@ -310,12 +312,12 @@ async fn create_work(
         }
         let mut data = TableData::create(&build_path, &Schema { columns: header.clone(), primary_key: key })?;
         let stats = data.import(&header, ImportMode::Full, now, &mut rows)?;
-        Ok((data.schema()?, data.stats()?, stats.rows_in_file))
+        Ok((data.schema()?, data.stats()?, stats.rows_in_file, counts))
     })
     .await
     .map_err(Error::internal)
     .and_then(|result| result);
-    let (schema, stats, rows_in_file) = match built {
+    let (schema, stats, rows_in_file, counts) = match built {
         Ok(built) => built,
         Err(error) => {
             remove_data_file(&path);
@@ -351,10 +353,13 @@ async fn create_work(
         })
         .await;
     match registered {
-        Ok(table) => Ok(json!({
-            "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
-            "rowsCount": table.rows_count,
-        })),
+        Ok(table) => Ok(JobDone {
+            results: json!({
+                "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
+                "rowsCount": table.rows_count,
+            }),
+            metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
+        }),
         Err(error) => {
             remove_data_file(&path);
             Err(error)
@@ -405,7 +410,7 @@ async fn import_work(
     table: TableRecord,
     file: FileRecord,
     request: ImportRequest,
-) -> Result<Value> {
+) -> Result<JobDone> {
     let core = &ctx.core;
     let _lock = core.table_locks.lock(table.pk).await;
     let path = core.table_path(&table);
@@ -413,12 +418,12 @@ async fn import_work(
     let now = time::now();
     let mode = if request.incremental { ImportMode::Incremental } else { ImportMode::Full };
     let layout = request.layout;
-    let (schema, stats, imported) = tokio::task::spawn_blocking(move || -> Result<_> {
+    let (schema, stats, imported, counts) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut data = TableData::open(&path)?;
         let current = data.schema()?;
-        let (header, mut rows) = open_rows(input, &layout, &current.columns)?;
+        let (header, mut rows, counts) = open_rows(input, &layout, &current.columns)?;
         let imported = data.import(&header, mode, now, &mut rows)?;
-        Ok((data.schema()?, data.stats()?, imported))
+        Ok((data.schema()?, data.stats()?, imported, counts))
     })
     .await
     .map_err(Error::internal)??;
@@ -441,14 +446,17 @@ async fn import_work(
             Ok(table)
         })
         .await?;
-    Ok(json!({
-        "importedColumns": imported.columns,
-        "newColumns": imported.new_columns,
-        "rowsInFile": imported.rows_in_file,
-        "warnings": [],
-        "totalRowsCount": table.rows_count,
-        "totalDataSizeBytes": table.data_size_bytes,
-    }))
+    Ok(JobDone {
+        results: json!({
+            "importedColumns": imported.columns,
+            "newColumns": imported.new_columns,
+            "rowsInFile": imported.rows_in_file,
+            "warnings": [],
+            "totalRowsCount": table.rows_count,
+            "totalDataSizeBytes": table.data_size_bytes,
+        }),
+        metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
+    })
 }
 
 /// Filters and projection as clients give them for previews and exports.
@@ -642,25 +650,28 @@ async fn export_work(
     table: TableRecord,
     query: RowQuery,
     gzip: bool,
-) -> Result<Value> {
+) -> Result<JobDone> {
     let core = &ctx.core;
     let name = format!("{}.csv{}", table.id, if gzip { ".gz" } else { "" });
     let file = files::create_for(core, grant.token(), name, vec!["table-export".into()], ctx.run_id.clone()).await?;
     let writer = tokio_util::io::SyncIoBridge::new(core.blobs.writer(&file.blob_key));
     let path = core.table_path(&table);
-    let size = tokio::task::spawn_blocking(move || -> Result<u64> {
+    let (size, text_size) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
         let data = TableData::open(&path)?;
         let counted = Counting { inner: writer, count: 0 };
-        let counted = if gzip {
-            let encoder =
-                write_rows(&data, &query, flate2::write::GzEncoder::new(counted, flate2::Compression::fast()))?;
-            encoder.finish().map_err(io_error)?
+        let (counted, text_size) = if gzip {
+            let text =
+                Counting { inner: flate2::write::GzEncoder::new(counted, flate2::Compression::fast()), count: 0 };
+            let text = write_rows(&data, &query, text)?;
+            (text.inner.finish().map_err(io_error)?, text.count)
         } else {
-            write_rows(&data, &query, counted)?
+            let counted = write_rows(&data, &query, counted)?;
+            let count = counted.count;
+            (counted, count)
         };
         let Counting { mut inner, count } = counted;
         inner.shutdown().map_err(io_error)?;
-        Ok(count)
+        Ok((count, text_size))
     })
     .await
     .map_err(Error::internal)??;
@@ -675,7 +686,10 @@ async fn export_work(
         record(w, ctx, token.project_id, Some(&token), happened)
     })
     .await?;
-    Ok(json!({ "file": { "id": file.id }, "cacheHit": false }))
+    Ok(JobDone {
+        results: json!({ "file": { "id": file.id }, "cacheHit": false }),
+        metrics: Some(jobs::metrics(None, Some((gzip, size, text_size)))),
+    })
 }
 
 /// Counts bytes on their way to the object store.

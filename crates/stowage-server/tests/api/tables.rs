@@ -22,6 +22,9 @@ async fn a_table_is_created_from_a_file_before_the_client_first_polls() {
     assert_eq!(job["operationName"], "tableCreate");
     assert_eq!(job["results"]["id"], "in.c-data.people");
     assert_eq!(job["tableId"], "in.c-data.people");
+    assert_eq!(job["metrics"]["inBytes"], 16);
+    assert_eq!(job["metrics"]["inBytesUncompressed"], 16);
+    assert_eq!(job["metrics"]["inCompressed"], false);
     let detail = app.get("/v2/storage/tables/in.c-data.people", &app.admin).await.expect(200).body;
     assert_eq!(detail["columns"], json!(["id", "name"]));
     assert_eq!(detail["primaryKey"], json!(["id"]));
@@ -171,6 +174,12 @@ async fn exports_have_no_header_quote_every_value_and_project_columns_in_order()
     assert_eq!(String::from_utf8(all).unwrap(), "\"1\",\"a\",\"x\"\"y\"\n\"2\",\"b\",\"\"\n");
     let projected = app.export("in.c-data.t", json!({"columns": "note,id"})).await;
     assert_eq!(String::from_utf8(projected).unwrap(), "\"x\"\"y\",\"1\"\n\"\",\"2\"\n");
+    let job =
+        app.post("/v2/storage/tables/in.c-data.t/export-async", &app.admin, json!({"gzip": 1})).await.expect(202).body;
+    let job = app.wait_job(job).await;
+    assert_eq!(job["metrics"]["outCompressed"], true);
+    assert_eq!(job["metrics"]["outBytesUncompressed"], 26);
+    assert!(job["metrics"]["outBytes"].as_u64().unwrap() > 0);
     let gz = app.export("in.c-data.t", json!({"gzip": 1, "limit": 1})).await;
     let mut text = String::new();
     flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
