@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -87,6 +87,37 @@ impl StackKey {
         let mut out = nonce.to_vec();
         out.extend(sealed);
         Ok(format!("{VERSION}{}", STANDARD.encode(out)))
+    }
+
+    /// Encrypts `plain` bound to `context` (e.g. a project and component): decrypting it needs the
+    /// same context, so ciphertext copied elsewhere is useless.
+    pub fn encrypt_bound(&self, plain: &str, context: &str) -> Result<String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: context.as_bytes() })
+            .map_err(|_| Error::internal("encryption failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        Ok(format!("{VERSION}{}", STANDARD.encode(out)))
+    }
+
+    /// Decrypts what [`StackKey::encrypt_bound`] produced under the same context.
+    pub fn decrypt_bound(&self, sealed: &str, context: &str) -> Result<String> {
+        let fail = || {
+            Error::validation("An encrypted value cannot be decrypted here: it belongs to another project or component, or is damaged.")
+        };
+        let bytes = STANDARD.decode(sealed.strip_prefix(VERSION).ok_or_else(fail)?).map_err(|_| fail())?;
+        if bytes.len() < NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, body) = bytes.split_at(NONCE_LEN);
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: context.as_bytes() })
+            .map_err(|_| fail())?;
+        String::from_utf8(plain).map_err(|_| fail())
     }
 
     /// Decrypts what [`StackKey::encrypt`] produced. Fails on another key or tampered data.

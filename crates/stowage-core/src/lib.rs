@@ -15,6 +15,7 @@
 //! - [`mail`]: SMTP or an outbox folder.
 //! - [`files`] with [`blobs`]: file records, their bytes, and the signed blob credentials.
 //! - [`tables`]: table create, import, export, preview; the CSV reader and `changedSince` parsing.
+//! - [`components`]: the registry, configurations and rows, with `#` values sealed by the stack key.
 //! - [`buckets`], [`branches`], [`metadata`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod blobs;
 pub mod bootstrap;
 pub mod branches;
 pub mod buckets;
+pub mod components;
 pub mod crypto;
 pub mod events;
 pub mod files;
@@ -46,6 +48,18 @@ pub struct Region {
     pub url: String,
 }
 
+/// A component the stack knows: built in (and run by the stack) or declared in its configuration
+/// (configurations are stored, but the stack does not run them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentDef {
+    pub id: String,
+    pub name: String,
+    /// `writer`, `extractor`, `application`, ...
+    pub kind: String,
+    /// True when this stack runs the component's jobs.
+    pub runnable: bool,
+}
+
 /// Facts about this stack that responses carry.
 #[derive(Debug, Clone)]
 pub struct StackInfo {
@@ -55,6 +69,8 @@ pub struct StackInfo {
     pub public_url: String,
     /// Regions offered as targets by the writer and extractor.
     pub regions: Vec<Region>,
+    /// The component registry: built-in components first, then declared ones.
+    pub components: Vec<ComponentDef>,
 }
 
 /// Shared state of a running stack. Cheap to clone.

@@ -431,7 +431,12 @@ mod tests {
 
     fn core(dir: &std::path::Path) -> Core {
         let store = Store::open_sqlite(&dir.join("catalog.sqlite")).unwrap();
-        let stack = StackInfo { name: "t".into(), public_url: "http://127.0.0.1:1".into(), regions: vec![] };
+        let stack = StackInfo {
+            name: "t".into(),
+            public_url: "http://127.0.0.1:1".into(),
+            regions: vec![],
+            components: crate::components::builtin_components(),
+        };
         Core::new(
             store,
             stack,

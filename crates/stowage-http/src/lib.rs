@@ -72,6 +72,7 @@ fn table() -> Table {
     let t = routes::abs::register(t);
     let t = routes::tables::register(t);
     let t = routes::metadata::register(t);
+    let t = routes::components::register(t);
     routes::manage::register(t)
 }
 

@@ -80,6 +80,20 @@ pub struct FileConfig {
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
     pub mail_from: Option<String>,
+    /// Components beyond the built-in writer and extractor, as `[[components]]` tables with `id`,
+    /// `name` and `type`: their configurations are stored, but this stack does not run them.
+    #[serde(default)]
+    pub components: Vec<FileComponent>,
+}
+
+/// One `[[components]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileComponent {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// One `[[regions]]` entry.
@@ -117,6 +131,8 @@ pub struct Config {
     pub mail_from: String,
     /// How often expired tokens and old events are cleaned up.
     pub maintenance_interval: std::time::Duration,
+    /// Declared components (stored, not run).
+    pub components: Vec<stowage_core::ComponentDef>,
 }
 
 impl Config {
@@ -135,6 +151,7 @@ impl Config {
             smtp_url: None,
             mail_from: "stowage@localhost".into(),
             maintenance_interval: std::time::Duration::from_secs(60),
+            components: Vec::new(),
         }
     }
 
@@ -173,6 +190,19 @@ impl Config {
         config.stack_key_file = args.stack_key_file.or(file.stack_key_file);
         config.smtp_url = args.smtp_url.filter(|url| !url.is_empty()).map(SecretString::from);
         config.mail_from = args.mail_from.or(file.mail_from).unwrap_or(config.mail_from);
+        for component in file.components {
+            if component.id.is_empty() || !component.id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                bail!("components: \"{}\" is not a valid component id", component.id);
+            }
+            let def = stowage_core::ComponentDef {
+                id: component.id,
+                name: component.name,
+                kind: component.kind,
+                runnable: false,
+            };
+            config.components.push(def);
+        }
         Ok(config)
     }
 }

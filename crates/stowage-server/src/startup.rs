@@ -37,7 +37,10 @@ impl Application {
             TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
         let address = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
-        let stack = StackInfo { name: config.stack_name.clone(), public_url, regions: config.regions.clone() };
+        let mut components = stowage_core::components::builtin_components();
+        components.extend(config.components.iter().cloned());
+        let stack =
+            StackInfo { name: config.stack_name.clone(), public_url, regions: config.regions.clone(), components };
         let key_file = config.stack_key_file.clone().unwrap_or_else(|| config.data_dir.join("stack.key"));
         let key = StackKey::load_or_create(&key_file).map_err(anyhow::Error::msg).context("loading the stack key")?;
         let mailer = match &config.smtp_url {

@@ -9,13 +9,14 @@
 //! - [`records`]: the rows as plain structs.
 //! - [`table_data`]: the rows of one table, in a SQLite file of its own.
 //! - one module per resource (`projects`, `tokens`, `buckets`, `metadata`, `events`, `jobs`,
-//!   `files`, `tables`) with
+//!   `files`, `tables`, `configs`) with
 //!   its queries as methods of [`Reader`] and [`Writer`].
 //!
 //! The embedded engine is SQLite. A PostgreSQL backend goes beside it as a second `Backend`
 //! variant with its own migrations under `migrations/postgres/`.
 
 mod buckets;
+mod configs;
 mod events;
 mod files;
 mod jobs;

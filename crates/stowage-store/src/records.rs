@@ -178,3 +178,42 @@ pub struct TableRecord {
     pub last_import: Option<Timestamp>,
     pub last_change: Option<Timestamp>,
 }
+
+/// A component configuration. `configuration` and `state` hold ciphertext for `#` keys.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigRecord {
+    pub pk: i64,
+    pub project_id: i64,
+    pub component_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub configuration: serde_json::Value,
+    pub state: serde_json::Value,
+    pub rows_sort_order: Vec<String>,
+    pub is_disabled: bool,
+    pub is_deleted: bool,
+    pub version: i64,
+    pub change_description: String,
+    pub created: Timestamp,
+    pub creator: Option<stowage_types::auth::TokenRef>,
+    pub version_created: Timestamp,
+    pub version_creator: Option<stowage_types::auth::TokenRef>,
+}
+
+/// A row of a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RowRecord {
+    pub pk: i64,
+    pub configuration_pk: i64,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub configuration: serde_json::Value,
+    pub state: serde_json::Value,
+    pub is_disabled: bool,
+    pub version: i64,
+    pub change_description: String,
+    pub created: Timestamp,
+    pub creator: Option<stowage_types::auth::TokenRef>,
+}

@@ -280,6 +280,33 @@ impl Permission for WriteProjectMetadata {
     }
 }
 
+/// Listing components: master tokens, tokens that manage buckets, tokens with component access.
+#[derive(Debug)]
+pub struct ListComponents;
+impl Permission for ListComponents {
+    fn allows(&self, token: &Token) -> bool {
+        token.is_master() || token.can_manage_buckets() || !token.component_access.is_empty()
+    }
+}
+
+/// Reading the configurations of one component.
+#[derive(Debug)]
+pub struct ReadComponent(pub String);
+impl Permission for ReadComponent {
+    fn allows(&self, token: &Token) -> bool {
+        token.is_master() || token.can_manage_buckets() || token.component_access.contains(&self.0)
+    }
+}
+
+/// Changing and running the configurations of one component. Read-only members may not.
+#[derive(Debug)]
+pub struct WriteComponent(pub String);
+impl Permission for WriteComponent {
+    fn allows(&self, token: &Token) -> bool {
+        token.role() != Some(Role::ReadOnly) && (token.can_manage_buckets() || token.component_access.contains(&self.0))
+    }
+}
+
 /// Creating tokens: master tokens except read-only ones (guests get a minimal token).
 #[derive(Debug)]
 pub struct CreateTokens;

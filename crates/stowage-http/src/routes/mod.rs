@@ -3,6 +3,7 @@
 pub(crate) mod abs;
 pub(crate) mod branches;
 pub(crate) mod buckets;
+pub(crate) mod components;
 pub(crate) mod events;
 pub(crate) mod files;
 pub(crate) mod index;

@@ -1,0 +1,731 @@
+//! Components and their configurations: the registry, configurations and rows (create, list,
+//! detail, update, trash, purge, restore), state, metadata, and the sealing of `#` values.
+//!
+//! Values under keys that start with `#` are encrypted with the stack key when saved, bound to the
+//! project and component, and stored and shown only as `KBC::ProjectSecure::...`. Only a running
+//! job opens them ([`unseal`]).
+
+use serde_json::{json, Map, Value};
+use stowage_store::Writer;
+use stowage_types::auth::{Granted, ListComponents, Permission, ReadComponent, Token, TokenRef, WriteComponent};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::events::{record, Happened};
+use crate::records::{ConfigRecord, MetadataEntry, RowRecord};
+use crate::{ComponentDef, Core, Ctx};
+
+/// The prefix of a sealed value.
+pub const SEALED_PREFIX: &str = "KBC::ProjectSecure::";
+/// Largest `configuration` or `state`, as JSON.
+pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+
+/// The components built into every stack.
+pub fn builtin_components() -> Vec<ComponentDef> {
+    vec![
+        ComponentDef {
+            id: "keboola.wr-storage".into(),
+            name: "Storage Writer".into(),
+            kind: "writer".into(),
+            runnable: true,
+        },
+        ComponentDef {
+            id: "keboola.ex-storage".into(),
+            name: "Storage Extractor".into(),
+            kind: "extractor".into(),
+            runnable: true,
+        },
+    ]
+}
+
+fn context(project_id: i64, component_id: &str) -> String {
+    format!("project:{project_id}/component:{component_id}")
+}
+
+/// Encrypts every plain string under a `#` key.
+pub fn seal(core: &Core, project_id: i64, component_id: &str, value: Value) -> Result<Value> {
+    let context = context(project_id, component_id);
+    walk(value, &mut |key, value| match value {
+        Value::String(text) if key.starts_with('#') && !text.starts_with(SEALED_PREFIX) => {
+            Ok(Value::String(format!("{SEALED_PREFIX}{}", core.key.encrypt_bound(&text, &context)?)))
+        }
+        other => Ok(other),
+    })
+}
+
+/// Decrypts every sealed string under a `#` key; for running jobs only.
+pub fn unseal(core: &Core, project_id: i64, component_id: &str, value: Value) -> Result<Value> {
+    let context = context(project_id, component_id);
+    walk(value, &mut |key, value| match value {
+        Value::String(text) if key.starts_with('#') => match text.strip_prefix(SEALED_PREFIX) {
+            Some(sealed) => Ok(Value::String(core.key.decrypt_bound(sealed, &context)?)),
+            None => Ok(Value::String(text)),
+        },
+        other => Ok(other),
+    })
+}
+
+fn walk(value: Value, visit: &mut dyn FnMut(&str, Value) -> Result<Value>) -> Result<Value> {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                let child = walk(child, visit)?;
+                out.insert(key.clone(), visit(&key, child)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => {
+            Ok(Value::Array(items.into_iter().map(|item| walk(item, visit)).collect::<Result<_>>()?))
+        }
+        other => Ok(other),
+    }
+}
+
+fn component<'a>(core: &'a Core, id: &str) -> Result<&'a ComponentDef> {
+    core.stack
+        .components
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| Error::new(Code::ComponentNotFound, format!("Component \"{id}\" not found")))
+}
+
+fn config_not_found(id: &str) -> Error {
+    Error::new(Code::ConfigurationNotFound, format!("Configuration {id} not found"))
+}
+
+fn row_not_found(id: &str) -> Error {
+    Error::new(Code::RowNotFound, format!("Row {id} not found"))
+}
+
+/// A configuration with its rows in run order.
+#[derive(Debug, Clone)]
+pub struct ConfigView {
+    pub config: ConfigRecord,
+    pub rows: Vec<RowRecord>,
+}
+
+/// Rows in `rowsSortOrder` (rows it does not name follow, in creation order).
+fn ordered(config: &ConfigRecord, mut rows: Vec<RowRecord>) -> Vec<RowRecord> {
+    let position = |id: &str| config.rows_sort_order.iter().position(|r| r == id).unwrap_or(usize::MAX);
+    rows.sort_by_key(|row| (position(&row.id), row.pk));
+    rows
+}
+
+fn load(
+    w: &stowage_store::Reader<'_>,
+    project_id: i64,
+    component_id: &str,
+    id: &str,
+    deleted: bool,
+) -> Result<ConfigView> {
+    let config = w
+        .configuration(project_id, component_id, id)?
+        .filter(|c| c.is_deleted == deleted)
+        .ok_or_else(|| config_not_found(id))?;
+    let rows = w.configuration_rows(config.pk)?;
+    Ok(ConfigView { rows: ordered(&config, rows), config })
+}
+
+/// A component of the registry with the configurations the caller asked for.
+pub struct ComponentView {
+    pub component: ComponentDef,
+    pub configurations: Vec<ConfigView>,
+}
+
+/// Components that have configurations (in or out of the trash), limited to what the token may read.
+pub async fn list(
+    ctx: &Ctx,
+    grant: &Granted<ListComponents>,
+    kind: Option<String>,
+    deleted: bool,
+) -> Result<Vec<ComponentView>> {
+    let token = grant.token().clone();
+    let registry = ctx.core.stack.components.clone();
+    ctx.core
+        .store
+        .read(move |r| {
+            let mut out = Vec::new();
+            for component in registry {
+                if kind.as_deref().is_some_and(|k| k != component.kind)
+                    || !ReadComponent(component.id.clone()).allows(&token)
+                {
+                    continue;
+                }
+                let configs = r.configurations(token.project_id, Some(&component.id), deleted)?;
+                if configs.is_empty() && !token.component_access.contains(&component.id) {
+                    continue;
+                }
+                let configurations = configs
+                    .into_iter()
+                    .map(|config| Ok(ConfigView { rows: ordered(&config, r.configuration_rows(config.pk)?), config }))
+                    .collect::<Result<_>>()?;
+                out.push(ComponentView { component, configurations });
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The configurations of one component.
+pub async fn list_configs(ctx: &Ctx, grant: &Granted<ReadComponent>, deleted: bool) -> Result<Vec<ConfigView>> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let project_id = grant.project_id();
+    ctx.core
+        .store
+        .read(move |r| {
+            r.configurations(project_id, Some(&component_id), deleted)?
+                .into_iter()
+                .map(|config| Ok(ConfigView { rows: ordered(&config, r.configuration_rows(config.pk)?), config }))
+                .collect()
+        })
+        .await
+}
+
+/// One configuration (not in the trash).
+pub async fn get(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str) -> Result<ConfigView> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let (project_id, id) = (grant.project_id(), id.to_string());
+    ctx.core.store.read(move |r| load(r, project_id, &component_id, &id, false)).await
+}
+
+fn check_json(name: &str, value: &Value) -> Result<()> {
+    if !value.is_object() {
+        return Err(Error::new(
+            Code::ConfigurationValidation,
+            format!("Invalid data - {name}: must be a JSON object."),
+        ));
+    }
+    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(0);
+    if size > MAX_JSON_BYTES {
+        return Err(Error::new(
+            Code::ConfigurationValidation,
+            format!("Invalid data - {name}: {size} bytes is more than the {MAX_JSON_BYTES} allowed."),
+        ));
+    }
+    Ok(())
+}
+
+fn check_id(what: &str, id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(Error::new(
+            Code::ConfigurationValidation,
+            format!("Invalid {what} \"{id}\": use 1 to 128 letters, digits, '.', '_' and '-'."),
+        ));
+    }
+    Ok(())
+}
+
+/// Fields of a configuration or row as the client sent them; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub configuration: Option<Value>,
+    pub state: Option<Value>,
+    pub change_description: Option<String>,
+    pub is_disabled: Option<bool>,
+    pub rows_sort_order: Option<Vec<String>>,
+}
+
+impl Changes {
+    fn check(&self) -> Result<()> {
+        if let Some(configuration) = &self.configuration {
+            check_json("configuration", configuration)?;
+        }
+        if let Some(state) = &self.state {
+            check_json("state", state)?;
+        }
+        if let Some(name) = &self.name {
+            if name.chars().count() > 512 {
+                return Err(Error::new(Code::ConfigurationValidation, "Invalid data - name: at most 512 characters."));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn token_ref(token: &Token) -> TokenRef {
+    TokenRef { id: token.id, description: token.description.clone() }
+}
+
+fn config_params(config: &ConfigRecord) -> Value {
+    json!({ "component": config.component_id, "configurationId": config.id, "name": config.name, "version": config.version })
+}
+
+fn config_event(
+    w: &Writer<'_>,
+    ctx: &Ctx,
+    token: &Token,
+    event: &str,
+    verb: &str,
+    config: &ConfigRecord,
+) -> Result<()> {
+    let happened = Happened::about(
+        event,
+        "componentConfiguration",
+        &config.id,
+        format!("{verb} component configuration \"{}\" ({})", config.name, config.component_id),
+    )
+    .with_params(config_params(config));
+    record(w, ctx, config.project_id, Some(token), happened)
+}
+
+fn row_event(
+    w: &Writer<'_>,
+    ctx: &Ctx,
+    token: &Token,
+    event: &str,
+    verb: &str,
+    config: &ConfigRecord,
+    row: &RowRecord,
+) -> Result<()> {
+    let happened = Happened::about(
+        event,
+        "componentConfigurationRow",
+        &row.id,
+        format!("{verb} component configuration row \"{}\" ({})", row.name, config.component_id),
+    )
+    .with_params(
+        json!({ "rowId": row.id, "name": row.name, "version": row.version, "configuration": config_params(config) }),
+    );
+    record(w, ctx, config.project_id, Some(token), happened)
+}
+
+/// Creates a configuration.
+pub async fn create(ctx: &Ctx, grant: &Granted<WriteComponent>, changes: Changes) -> Result<ConfigView> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    changes.check()?;
+    let name = changes.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+        Error::new(Code::ConfigurationValidation, "Invalid data - name: This value should not be blank.")
+    })?;
+    if let Some(id) = &changes.id {
+        check_id("configurationId", id)?;
+    }
+    let token = grant.token().clone();
+    let project_id = token.project_id;
+    let configuration =
+        seal(&ctx.core, project_id, &component_id, changes.configuration.clone().unwrap_or_else(|| json!({})))?;
+    let state = seal(&ctx.core, project_id, &component_id, changes.state.clone().unwrap_or_else(|| json!({})))?;
+    ctx.write(move |w, ctx| {
+        let id = match changes.id {
+            Some(id) => id,
+            None => w.next_config_id()?.to_string(),
+        };
+        if w.configuration(project_id, &component_id, &id)?.is_some() {
+            return Err(Error::new(
+                Code::ConfigurationAlreadyExists,
+                format!("Configuration \"{id}\" of component \"{component_id}\" already exists."),
+            ));
+        }
+        let now = time::now();
+        let mut config = ConfigRecord {
+            project_id,
+            component_id,
+            id,
+            name,
+            description: changes.description.unwrap_or_default(),
+            configuration,
+            state,
+            rows_sort_order: vec![],
+            is_disabled: changes.is_disabled.unwrap_or(false),
+            version: 1,
+            change_description: changes.change_description.unwrap_or_default(),
+            created: now,
+            creator: Some(token_ref(&token)),
+            version_created: now,
+            version_creator: Some(token_ref(&token)),
+            ..ConfigRecord::default()
+        };
+        config.pk = w.insert_configuration(&config)?;
+        config_event(w, ctx, &token, "storage.componentConfigurationCreated", "Created", &config)?;
+        Ok(ConfigView { config, rows: vec![] })
+    })
+    .await
+}
+
+/// Bumps a configuration's version after a change by `token`.
+fn bump(config: &mut ConfigRecord, token: &Token, change_description: String) {
+    config.version += 1;
+    config.version_created = time::now();
+    config.version_creator = Some(token_ref(token));
+    config.change_description = change_description;
+}
+
+/// Updates a configuration; a request that changes nothing records no event and no version.
+pub async fn update(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, changes: Changes) -> Result<ConfigView> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    changes.check()?;
+    let token = grant.token().clone();
+    let project_id = token.project_id;
+    let configuration =
+        changes.configuration.clone().map(|c| seal(&ctx.core, project_id, &component_id, c)).transpose()?;
+    let state = changes.state.clone().map(|s| seal(&ctx.core, project_id, &component_id, s)).transpose()?;
+    let id = id.to_string();
+    ctx.write(move |w, ctx| {
+        let ConfigView { mut config, rows } = load(w, project_id, &component_id, &id, false)?;
+        let before = config.clone();
+        if let Some(name) = changes.name {
+            if name.trim().is_empty() {
+                return Err(Error::new(
+                    Code::ConfigurationValidation,
+                    "Invalid data - name: This value should not be blank.",
+                ));
+            }
+            config.name = name;
+        }
+        if let Some(description) = changes.description {
+            config.description = description;
+        }
+        if let Some(configuration) = configuration {
+            // A sealed value sent back unchanged stays as it was; a new plain value was just sealed.
+            config.configuration = configuration;
+        }
+        if let Some(state) = state {
+            config.state = state;
+        }
+        if let Some(disabled) = changes.is_disabled {
+            config.is_disabled = disabled;
+        }
+        if let Some(order) = changes.rows_sort_order {
+            let mut given = order.clone();
+            given.sort();
+            let mut existing: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            existing.sort();
+            if given != existing {
+                return Err(Error::new(
+                    Code::ConfigurationValidation,
+                    "Invalid data - rowsSortOrder: it must list every row id of the configuration exactly once.",
+                ));
+            }
+            config.rows_sort_order = order;
+        }
+        let changed = config.name != before.name
+            || config.description != before.description
+            || !same_sealed(&config.configuration, &before.configuration)
+            || config.state != before.state
+            || config.is_disabled != before.is_disabled
+            || config.rows_sort_order != before.rows_sort_order;
+        if changed {
+            bump(&mut config, &token, changes.change_description.unwrap_or_default());
+            w.update_configuration(&config)?;
+            config_event(w, ctx, &token, "storage.componentConfigurationChanged", "Changed", &config)?;
+        }
+        Ok(ConfigView { rows: ordered(&config, rows), config })
+    })
+    .await
+}
+
+/// Sealed values use a fresh nonce each time, so compare configurations with them masked.
+fn same_sealed(a: &Value, b: &Value) -> bool {
+    fn mask(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), mask(v))).collect()),
+            Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
+            Value::String(text) if text.starts_with(SEALED_PREFIX) => Value::String(SEALED_PREFIX.into()),
+            other => other.clone(),
+        }
+    }
+    mask(a) == mask(b)
+}
+
+/// Sets a configuration's state (no new version).
+pub async fn set_state(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, state: Value) -> Result<ConfigView> {
+    check_json("state", &state)?;
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let project_id = grant.project_id();
+    let state = seal(&ctx.core, project_id, &component_id, state)?;
+    let id = id.to_string();
+    ctx.core
+        .store
+        .write(move |w| {
+            let ConfigView { mut config, rows } = load(w, project_id, &component_id, &id, false)?;
+            config.state = state;
+            w.update_configuration(&config)?;
+            Ok(ConfigView { rows, config })
+        })
+        .await
+}
+
+/// Deletes a configuration: the first delete moves it to the trash, a second one purges it (which
+/// needs `canPurgeTrash`).
+pub async fn delete(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str) -> Result<()> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let token = grant.token().clone();
+    let id = id.to_string();
+    ctx.write(move |w, ctx| {
+        let mut config = w.configuration(token.project_id, &component_id, &id)?.ok_or_else(|| config_not_found(&id))?;
+        if config.is_deleted {
+            if !token.can_purge_trash() {
+                return Err(Error::access_denied());
+            }
+            w.purge_configuration(&config)?;
+            config_event(w, ctx, &token, "storage.componentConfigurationPurged", "Permanently deleted", &config)
+        } else {
+            config.is_deleted = true;
+            w.update_configuration(&config)?;
+            config_event(w, ctx, &token, "storage.componentConfigurationDeleted", "Deleted", &config)
+        }
+    })
+    .await
+}
+
+/// Restores a configuration from the trash.
+pub async fn restore(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str) -> Result<ConfigView> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let token = grant.token().clone();
+    let id = id.to_string();
+    ctx.write(move |w, ctx| {
+        let ConfigView { mut config, rows } = load(w, token.project_id, &component_id, &id, true)?;
+        config.is_deleted = false;
+        w.update_configuration(&config)?;
+        config_event(w, ctx, &token, "storage.componentConfigurationRestored", "Restored", &config)?;
+        Ok(ConfigView { config, rows })
+    })
+    .await
+}
+
+/// Creates a row and bumps the configuration's version.
+pub async fn create_row(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    config_id: &str,
+    changes: Changes,
+) -> Result<RowRecord> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    changes.check()?;
+    if let Some(id) = &changes.id {
+        check_id("rowId", id)?;
+    }
+    let token = grant.token().clone();
+    let project_id = token.project_id;
+    let configuration =
+        seal(&ctx.core, project_id, &component_id, changes.configuration.clone().unwrap_or_else(|| json!({})))?;
+    let state = seal(&ctx.core, project_id, &component_id, changes.state.clone().unwrap_or_else(|| json!({})))?;
+    let config_id = config_id.to_string();
+    ctx.write(move |w, ctx| {
+        let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
+        let id = match changes.id {
+            Some(id) => id,
+            None => w.next_config_id()?.to_string(),
+        };
+        if rows.iter().any(|r| r.id == id) {
+            return Err(Error::new(Code::ConfigurationAlreadyExists, format!("Row \"{id}\" already exists.")));
+        }
+        let mut row = RowRecord {
+            configuration_pk: config.pk,
+            id,
+            name: changes.name.unwrap_or_default(),
+            description: changes.description.unwrap_or_default(),
+            configuration,
+            state,
+            is_disabled: changes.is_disabled.unwrap_or(false),
+            version: 1,
+            change_description: changes.change_description.clone().unwrap_or_default(),
+            created: time::now(),
+            creator: Some(token_ref(&token)),
+            ..RowRecord::default()
+        };
+        row.pk = w.insert_configuration_row(&row)?;
+        if !config.rows_sort_order.is_empty() {
+            config.rows_sort_order.push(row.id.clone());
+        }
+        bump(&mut config, &token, changes.change_description.unwrap_or_else(|| format!("Row {} added", row.id)));
+        w.update_configuration(&config)?;
+        row_event(w, ctx, &token, "storage.componentConfigurationRowCreated", "Created", &config, &row)?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Rows of a configuration in run order.
+pub async fn list_rows(ctx: &Ctx, grant: &Granted<ReadComponent>, config_id: &str) -> Result<Vec<RowRecord>> {
+    Ok(get(ctx, grant, config_id).await?.rows)
+}
+
+/// One row.
+pub async fn get_row(ctx: &Ctx, grant: &Granted<ReadComponent>, config_id: &str, row_id: &str) -> Result<RowRecord> {
+    get(ctx, grant, config_id).await?.rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(row_id))
+}
+
+/// Updates a row (and bumps the configuration's version when something changed).
+pub async fn update_row(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    config_id: &str,
+    row_id: &str,
+    changes: Changes,
+) -> Result<RowRecord> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    changes.check()?;
+    let token = grant.token().clone();
+    let project_id = token.project_id;
+    let configuration =
+        changes.configuration.clone().map(|c| seal(&ctx.core, project_id, &component_id, c)).transpose()?;
+    let state = changes.state.clone().map(|s| seal(&ctx.core, project_id, &component_id, s)).transpose()?;
+    let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
+    ctx.write(move |w, ctx| {
+        let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
+        let mut row = rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
+        let before = row.clone();
+        if let Some(name) = changes.name {
+            row.name = name;
+        }
+        if let Some(description) = changes.description {
+            row.description = description;
+        }
+        if let Some(configuration) = configuration {
+            row.configuration = configuration;
+        }
+        if let Some(state) = state {
+            row.state = state;
+        }
+        if let Some(disabled) = changes.is_disabled {
+            row.is_disabled = disabled;
+        }
+        let changed = row.name != before.name
+            || row.description != before.description
+            || !same_sealed(&row.configuration, &before.configuration)
+            || row.state != before.state
+            || row.is_disabled != before.is_disabled;
+        if changed {
+            row.version += 1;
+            row.change_description = changes.change_description.clone().unwrap_or_default();
+            w.update_configuration_row(&row)?;
+            bump(&mut config, &token, changes.change_description.unwrap_or_else(|| format!("Row {} changed", row.id)));
+            w.update_configuration(&config)?;
+            row_event(w, ctx, &token, "storage.componentConfigurationRowChanged", "Changed", &config, &row)?;
+        }
+        Ok(row)
+    })
+    .await
+}
+
+/// Sets a row's state (no new version).
+pub async fn set_row_state(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    config_id: &str,
+    row_id: &str,
+    state: Value,
+) -> Result<RowRecord> {
+    check_json("state", &state)?;
+    let component_id = grant.scope().0.clone();
+    let project_id = grant.project_id();
+    let state = seal(&ctx.core, project_id, &component_id, state)?;
+    let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
+    ctx.core
+        .store
+        .write(move |w| {
+            let view = load(w, project_id, &component_id, &config_id, false)?;
+            let mut row = view.rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
+            row.state = state;
+            w.update_configuration_row(&row)?;
+            Ok(row)
+        })
+        .await
+}
+
+/// Deletes a row for good.
+pub async fn delete_row(ctx: &Ctx, grant: &Granted<WriteComponent>, config_id: &str, row_id: &str) -> Result<()> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let token = grant.token().clone();
+    let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
+    ctx.write(move |w, ctx| {
+        let ConfigView { mut config, rows } = load(w, token.project_id, &component_id, &config_id, false)?;
+        let row = rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
+        w.delete_configuration_row(row.pk)?;
+        config.rows_sort_order.retain(|id| *id != row.id);
+        bump(&mut config, &token, format!("Row {} deleted", row.id));
+        w.update_configuration(&config)?;
+        row_event(w, ctx, &token, "storage.componentConfigurationRowDeleted", "Deleted", &config, &row)
+    })
+    .await
+}
+
+fn metadata_object(component_id: &str, id: &str) -> String {
+    format!("{component_id}/{id}")
+}
+
+/// Metadata of a configuration.
+pub async fn metadata(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str) -> Result<Vec<MetadataEntry>> {
+    get(ctx, grant, id).await?;
+    let object = metadata_object(&grant.scope().0, id);
+    let project_id = grant.project_id();
+    ctx.core.store.read(move |r| r.metadata(project_id, "configuration", &object)).await
+}
+
+/// Upserts metadata of a configuration by key; returns all of its entries.
+pub async fn set_metadata(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    id: &str,
+    entries: Vec<(String, String)>,
+) -> Result<Vec<MetadataEntry>> {
+    if entries.is_empty() {
+        return Err(Error::new(
+            Code::MetadataValidation,
+            "Invalid data - metadata: at least one {key, value} entry is required.",
+        ));
+    }
+    for (key, value) in &entries {
+        crate::metadata::validate_entry(key, value)?;
+    }
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let (project_id, id) = (grant.project_id(), id.to_string());
+    ctx.core
+        .store
+        .write(move |w| {
+            load(w, project_id, &component_id, &id, false)?;
+            let object = metadata_object(&component_id, &id);
+            let now = time::now();
+            for (key, value) in &entries {
+                w.upsert_metadata(project_id, ("configuration", &object), "", (key, value), now)?;
+            }
+            w.metadata(project_id, "configuration", &object)
+        })
+        .await
+}
+
+/// Deletes one metadata entry of a configuration.
+pub async fn delete_metadata(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, entry_id: i64) -> Result<()> {
+    let component_id = grant.scope().0.clone();
+    let (project_id, id) = (grant.project_id(), id.to_string());
+    ctx.core
+        .store
+        .write(move |w| {
+            load(w, project_id, &component_id, &id, false)?;
+            let not_found = || Error::new(Code::MetadataNotFound, format!("Metadata with id \"{entry_id}\" not found"));
+            let entry = w.metadata_entry(project_id, entry_id)?.ok_or_else(not_found)?;
+            if entry.object_type != "configuration" || entry.object_id != metadata_object(&component_id, &id) {
+                return Err(not_found());
+            }
+            w.delete_metadata(project_id, entry_id)?;
+            Ok(())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_comparison_ignores_the_nonce() {
+        let a = json!({"#token": "KBC::ProjectSecure::v1:aaa", "url": "x"});
+        let b = json!({"#token": "KBC::ProjectSecure::v1:bbb", "url": "x"});
+        assert!(same_sealed(&a, &b));
+        assert!(!same_sealed(&a, &json!({"#token": "KBC::ProjectSecure::v1:aaa", "url": "y"})));
+    }
+}

@@ -1,0 +1,253 @@
+//! Component configurations and their rows.
+
+use rusqlite::{params, OptionalExtension, Row};
+use stowage_types::auth::TokenRef;
+use stowage_types::{Error, Result};
+
+use crate::records::{ConfigRecord, RowRecord};
+use crate::{db, json, Reader, Writer};
+
+const CONFIG_COLUMNS: &str =
+    "pk, project_id, component_id, id, name, description, configuration, state, rows_sort_order,
+    is_disabled, is_deleted, version, change_description, created, creator_token_id, creator_token_description,
+    version_created, version_token_id, version_token_description";
+
+const ROW_COLUMNS: &str = "pk, configuration_pk, id, name, description, configuration, state, is_disabled, version,
+    change_description, created, creator_token_id, creator_token_description";
+
+fn token_ref(id: Option<i64>, description: Option<String>) -> Option<TokenRef> {
+    id.map(|id| TokenRef { id, description: description.unwrap_or_default() })
+}
+
+fn config(row: &Row<'_>) -> rusqlite::Result<(ConfigRecord, [String; 3])> {
+    let record = ConfigRecord {
+        pk: row.get(0)?,
+        project_id: row.get(1)?,
+        component_id: row.get(2)?,
+        id: row.get(3)?,
+        name: row.get(4)?,
+        description: row.get(5)?,
+        is_disabled: row.get(9)?,
+        is_deleted: row.get(10)?,
+        version: row.get(11)?,
+        change_description: row.get(12)?,
+        created: row.get(13)?,
+        creator: token_ref(row.get(14)?, row.get(15)?),
+        version_created: row.get(16)?,
+        version_creator: token_ref(row.get(17)?, row.get(18)?),
+        ..ConfigRecord::default()
+    };
+    Ok((record, [row.get(6)?, row.get(7)?, row.get(8)?]))
+}
+
+fn finish_config((mut record, [configuration, state, order]): (ConfigRecord, [String; 3])) -> Result<ConfigRecord> {
+    record.configuration = json(&configuration)?;
+    record.state = json(&state)?;
+    record.rows_sort_order = serde_json::from_str(&order).map_err(Error::internal)?;
+    Ok(record)
+}
+
+fn config_row(row: &Row<'_>) -> rusqlite::Result<(RowRecord, [String; 2])> {
+    let record = RowRecord {
+        pk: row.get(0)?,
+        configuration_pk: row.get(1)?,
+        id: row.get(2)?,
+        name: row.get(3)?,
+        description: row.get(4)?,
+        is_disabled: row.get(7)?,
+        version: row.get(8)?,
+        change_description: row.get(9)?,
+        created: row.get(10)?,
+        creator: token_ref(row.get(11)?, row.get(12)?),
+        ..RowRecord::default()
+    };
+    Ok((record, [row.get(5)?, row.get(6)?]))
+}
+
+fn finish_row((mut record, [configuration, state]): (RowRecord, [String; 2])) -> Result<RowRecord> {
+    record.configuration = json(&configuration)?;
+    record.state = json(&state)?;
+    Ok(record)
+}
+
+fn text(value: &serde_json::Value) -> Result<String> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
+impl Reader<'_> {
+    /// Configurations of a project, optionally of one component, in the trash or not.
+    pub fn configurations(
+        &self,
+        project_id: i64,
+        component_id: Option<&str>,
+        deleted: bool,
+    ) -> Result<Vec<ConfigRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {CONFIG_COLUMNS} FROM configurations
+                 WHERE project_id = ?1 AND (?2 IS NULL OR component_id = ?2) AND is_deleted = ?3 ORDER BY component_id, pk"
+            ))
+            .map_err(db)?;
+        let rows = stmt.query_map(params![project_id, component_id, deleted], config).map_err(db)?;
+        rows.map(|row| finish_config(row.map_err(db)?)).collect()
+    }
+
+    /// One configuration, in the trash or not.
+    pub fn configuration(&self, project_id: i64, component_id: &str, id: &str) -> Result<Option<ConfigRecord>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {CONFIG_COLUMNS} FROM configurations WHERE project_id = ?1 AND component_id = ?2 AND id = ?3"),
+                params![project_id, component_id, id],
+                config,
+            )
+            .optional()
+            .map_err(db)?
+            .map(finish_config)
+            .transpose()
+    }
+
+    /// Rows of a configuration in creation order.
+    pub fn configuration_rows(&self, configuration_pk: i64) -> Result<Vec<RowRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {ROW_COLUMNS} FROM configuration_rows WHERE configuration_pk = ?1 ORDER BY pk"))
+            .map_err(db)?;
+        let rows = stmt.query_map([configuration_pk], config_row).map_err(db)?;
+        rows.map(|row| finish_row(row.map_err(db)?)).collect()
+    }
+
+    /// The next automatic id for configurations and rows: unique across the stack.
+    pub fn next_config_id(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(pk) FROM configurations), 0), COALESCE((SELECT MAX(pk) FROM configuration_rows), 0)) + 1",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db)
+    }
+}
+
+impl Writer<'_> {
+    /// Stores a new configuration; returns its internal key.
+    pub fn insert_configuration(&self, record: &ConfigRecord) -> Result<i64> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO configurations ({CONFIG_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+                params![
+                    record.project_id,
+                    record.component_id,
+                    record.id,
+                    record.name,
+                    record.description,
+                    text(&record.configuration)?,
+                    text(&record.state)?,
+                    text(&serde_json::json!(record.rows_sort_order))?,
+                    record.is_disabled,
+                    record.is_deleted,
+                    record.version,
+                    record.change_description,
+                    record.created,
+                    record.creator.as_ref().map(|t| t.id),
+                    record.creator.as_ref().map(|t| t.description.as_str()),
+                    record.version_created,
+                    record.version_creator.as_ref().map(|t| t.id),
+                    record.version_creator.as_ref().map(|t| t.description.as_str()),
+                ],
+            )
+            .map_err(db)?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Writes every changeable field of a configuration.
+    pub fn update_configuration(&self, record: &ConfigRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE configurations SET name = ?2, description = ?3, configuration = ?4, state = ?5, rows_sort_order = ?6,
+                    is_disabled = ?7, is_deleted = ?8, version = ?9, change_description = ?10, version_created = ?11,
+                    version_token_id = ?12, version_token_description = ?13
+                 WHERE pk = ?1",
+                params![
+                    record.pk,
+                    record.name,
+                    record.description,
+                    text(&record.configuration)?,
+                    text(&record.state)?,
+                    text(&serde_json::json!(record.rows_sort_order))?,
+                    record.is_disabled,
+                    record.is_deleted,
+                    record.version,
+                    record.change_description,
+                    record.version_created,
+                    record.version_creator.as_ref().map(|t| t.id),
+                    record.version_creator.as_ref().map(|t| t.description.as_str()),
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Deletes a configuration for good, with its rows and metadata.
+    pub fn purge_configuration(&self, record: &ConfigRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "DELETE FROM metadata WHERE project_id = ?1 AND object_type = 'configuration' AND object_id = ?2",
+                params![record.project_id, format!("{}/{}", record.component_id, record.id)],
+            )
+            .map_err(db)?;
+        self.conn().execute("DELETE FROM configurations WHERE pk = ?1", [record.pk]).map_err(db)?;
+        Ok(())
+    }
+
+    /// Stores a new row; returns its internal key.
+    pub fn insert_configuration_row(&self, record: &RowRecord) -> Result<i64> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO configuration_rows ({ROW_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    record.configuration_pk,
+                    record.id,
+                    record.name,
+                    record.description,
+                    text(&record.configuration)?,
+                    text(&record.state)?,
+                    record.is_disabled,
+                    record.version,
+                    record.change_description,
+                    record.created,
+                    record.creator.as_ref().map(|t| t.id),
+                    record.creator.as_ref().map(|t| t.description.as_str()),
+                ],
+            )
+            .map_err(db)?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Writes every changeable field of a row.
+    pub fn update_configuration_row(&self, record: &RowRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE configuration_rows SET name = ?2, description = ?3, configuration = ?4, state = ?5, is_disabled = ?6,
+                    version = ?7, change_description = ?8 WHERE pk = ?1",
+                params![
+                    record.pk,
+                    record.name,
+                    record.description,
+                    text(&record.configuration)?,
+                    text(&record.state)?,
+                    record.is_disabled,
+                    record.version,
+                    record.change_description,
+                ],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Deletes a row.
+    pub fn delete_configuration_row(&self, pk: i64) -> Result<()> {
+        self.conn().execute("DELETE FROM configuration_rows WHERE pk = ?1", [pk]).map_err(db)?;
+        Ok(())
+    }
+}
