@@ -116,20 +116,18 @@ impl Reader<'_> {
         let rows = stmt.query_map([configuration_pk], config_row).map_err(db)?;
         rows.map(|row| finish_row(row.map_err(db)?)).collect()
     }
-
-    /// The next automatic id for configurations and rows: unique across the stack.
-    pub fn next_config_id(&self) -> Result<i64> {
-        self.conn
-            .query_row(
-                "SELECT MAX(COALESCE((SELECT MAX(pk) FROM configurations), 0), COALESCE((SELECT MAX(pk) FROM configuration_rows), 0)) + 1",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(db)
-    }
 }
 
 impl Writer<'_> {
+    /// The next automatic id for configurations and rows, from a counter in the catalog: unique
+    /// across the stack and never reused.
+    pub fn next_config_id(&self) -> Result<i64> {
+        let current: i64 = self.stack_meta("next_config_id")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let next = current + 1;
+        self.set_stack_meta("next_config_id", &next.to_string())?;
+        Ok(next)
+    }
+
     /// Stores a new configuration; returns its internal key.
     pub fn insert_configuration(&self, record: &ConfigRecord) -> Result<i64> {
         self.conn()

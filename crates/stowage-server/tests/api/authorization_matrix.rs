@@ -61,8 +61,15 @@ const TOKEN_MANAGERS: &[Kind] = &[Admin, Share];
 const PROJECT_WRITERS: &[Kind] = &[Admin, Share, Guest];
 const MASTERS: &[Kind] = &[Admin, Share, Guest, ReadOnly];
 const FILE_CHANGERS: &[Kind] = &[Admin, Share, Guest];
+const COMPONENT_READERS: &[Kind] = &[Admin, Share, Guest, ReadOnly, ManageBuckets, ComponentAccess];
+const COMPONENT_WRITERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets, ComponentAccess];
 const PUBLIC: &[Kind] = ALL_KINDS;
 const MANAGE: &[Kind] = &[Manage];
+
+const CONFIG: &str = "/v2/storage/components/{component}/configs/{config}";
+const ROWS: &str = "/v2/storage/components/{component}/configs/{config}/rows";
+const ROW: &str = "/v2/storage/components/{component}/configs/{config}/rows/{row}";
+const CONFIG_METADATA: &str = "/v2/storage/components/{component}/configs/{config}/metadata";
 
 /// One request: route as registered, concrete path template, body, and who may call it.
 struct Case {
@@ -236,6 +243,105 @@ fn cases() -> Vec<Case> {
             "/v2/storage/columns/{table}.a/metadata/{column_metadata}",
             BUCKET_WRITERS,
         ),
+        case(
+            M::GET,
+            "/v2/storage/components",
+            "/v2/storage/components?include=configuration,rows,state",
+            COMPONENT_READERS,
+        ),
+        case(
+            M::GET,
+            "/v2/storage/components/{component}",
+            "/v2/storage/components/keboola.wr-storage",
+            COMPONENT_READERS,
+        ),
+        case(
+            M::GET,
+            "/v2/storage/components/{component}/configs",
+            "/v2/storage/components/keboola.wr-storage/configs",
+            COMPONENT_READERS,
+        ),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/components/{component}/configs",
+                "/v2/storage/components/keboola.wr-storage/configs",
+                COMPONENT_WRITERS,
+            ),
+            json!({"name": "new", "configuration": {"parameters": {"#token": "secret"}}}),
+        ),
+        case(M::GET, CONFIG, "/v2/storage/components/keboola.wr-storage/configs/{config}", COMPONENT_READERS),
+        with_body(
+            case(M::PUT, CONFIG, "/v2/storage/components/keboola.wr-storage/configs/{config}", COMPONENT_WRITERS),
+            json!({"name": "renamed"}),
+        ),
+        case(M::DELETE, CONFIG, "/v2/storage/components/keboola.wr-storage/configs/{config}", COMPONENT_WRITERS),
+        case(
+            M::POST,
+            "/v2/storage/components/{component}/configs/{config}/restore",
+            "/v2/storage/components/keboola.wr-storage/configs/{trashed}/restore",
+            COMPONENT_WRITERS,
+        ),
+        with_body(
+            case(
+                M::PUT,
+                "/v2/storage/components/{component}/configs/{config}/state",
+                "/v2/storage/components/keboola.wr-storage/configs/{config}/state",
+                COMPONENT_WRITERS,
+            ),
+            json!({"state": {"k": "v"}}),
+        ),
+        case(M::GET, ROWS, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows", COMPONENT_READERS),
+        with_body(
+            case(M::POST, ROWS, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows", COMPONENT_WRITERS),
+            json!({"name": "r"}),
+        ),
+        case(M::GET, ROW, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}", COMPONENT_READERS),
+        with_body(
+            case(
+                M::PUT,
+                ROW,
+                "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}",
+                COMPONENT_WRITERS,
+            ),
+            json!({"name": "r2"}),
+        ),
+        case(
+            M::DELETE,
+            ROW,
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}",
+            COMPONENT_WRITERS,
+        ),
+        with_body(
+            case(
+                M::PUT,
+                "/v2/storage/components/{component}/configs/{config}/rows/{row}/state",
+                "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}/state",
+                COMPONENT_WRITERS,
+            ),
+            json!({"state": {}}),
+        ),
+        case(
+            M::GET,
+            CONFIG_METADATA,
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/metadata",
+            COMPONENT_READERS,
+        ),
+        with_body(
+            case(
+                M::POST,
+                CONFIG_METADATA,
+                "/v2/storage/components/keboola.wr-storage/configs/{config}/metadata",
+                COMPONENT_WRITERS,
+            ),
+            json!({"metadata": [{"key": "k", "value": "v"}]}),
+        ),
+        case(
+            M::DELETE,
+            "/v2/storage/components/{component}/configs/{config}/metadata/{entry}",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/metadata/{config_metadata}",
+            COMPONENT_WRITERS,
+        ),
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),
@@ -390,6 +496,22 @@ impl Matrix {
                 let entry = list.as_array().unwrap().iter().find(|e| e["key"] == json!(unique)).unwrap().clone();
                 out = out.replace(placeholder, entry["id"].as_str().unwrap());
             }
+        }
+        if out.contains("{config}") || out.contains("{trashed}") {
+            let path = "/v2/storage/components/keboola.wr-storage/configs";
+            let config = app.post(path, &self.setup, json!({"name": unique})).await.expect(201).body;
+            let id = config["id"].as_str().unwrap().to_string();
+            let row =
+                app.post(&format!("{path}/{id}/rows"), &self.setup, json!({"name": "row"})).await.expect(201).body;
+            if out.contains("{trashed}") {
+                app.delete(&format!("{path}/{id}"), &self.setup).await.expect(204);
+            }
+            if out.contains("{config_metadata}") {
+                let body = json!({"metadata": [{"key": "k", "value": "v"}]});
+                let all = app.post(&format!("{path}/{id}/metadata"), &self.setup, body).await.expect(201).body;
+                out = out.replace("{config_metadata}", all[0]["id"].as_str().unwrap());
+            }
+            out = out.replace("{config}", &id).replace("{trashed}", &id).replace("{row}", row["id"].as_str().unwrap());
         }
         if out.contains("{own_file}") {
             // Callers that cannot upload (dead or missing tokens) get the setup admin's file.
