@@ -142,6 +142,23 @@ impl JobRunner {
     }
 }
 
+/// Waits until a job has ended and returns it.
+pub async fn wait(core: &crate::Core, job: Job) -> Result<Job> {
+    let mut job = job;
+    let mut delay = Duration::from_millis(20);
+    while !job.status.is_finished() {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(1));
+        let (project_id, id) = (job.project_id, job.id);
+        job = core
+            .store
+            .read(move |r| r.job(project_id, id))
+            .await?
+            .ok_or_else(|| Error::internal(format!("job {id} vanished")))?;
+    }
+    Ok(job)
+}
+
 /// Can this token see this job: its own jobs, or any job for master tokens.
 fn visible(token: &Token, job: &Job) -> bool {
     token.is_master() || job.creator_token_id == token.id

@@ -16,6 +16,8 @@
 //! - [`files`] with [`blobs`]: file records, their bytes, and the signed blob credentials.
 //! - [`tables`]: table create, import, export, preview; the CSV reader and `changedSince` parsing.
 //! - [`components`]: the registry, configurations and rows, with `#` values sealed by the stack key.
+//! - [`queue`] with [`engines`] and [`remote`]: component jobs, the writer and extractor, and their
+//!   client of another stack's Storage API.
 //! - [`buckets`], [`branches`], [`metadata`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
@@ -25,12 +27,15 @@ pub mod branches;
 pub mod buckets;
 pub mod components;
 pub mod crypto;
+pub mod engines;
 pub mod events;
 pub mod files;
 pub mod jobs;
 pub mod mail;
 pub mod manage;
 pub mod metadata;
+pub mod queue;
+pub mod remote;
 pub mod secrets;
 pub mod tables;
 pub mod tokens;
@@ -87,6 +92,8 @@ pub struct Core {
     /// Where each table's data file lives.
     pub tables_dir: std::path::PathBuf,
     pub table_locks: tables::TableLocks,
+    /// Running component jobs.
+    pub queue: queue::QueueRunner,
 }
 
 impl Core {
@@ -111,6 +118,7 @@ impl Core {
             blobs,
             tables_dir,
             table_locks: tables::TableLocks::default(),
+            queue: queue::QueueRunner::default(),
         })
     }
 

@@ -73,6 +73,7 @@ fn table() -> Table {
     let t = routes::tables::register(t);
     let t = routes::metadata::register(t);
     let t = routes::components::register(t);
+    let t = routes::queue::register(t);
     routes::manage::register(t)
 }
 

@@ -52,6 +52,8 @@ impl Application {
         let core =
             Core::new(store, stack, key, mailer, &config.data_dir).map_err(|error| anyhow::anyhow!("{error}"))?;
         let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
+        let interrupted = interrupted
+            + stowage_core::queue::QueueRunner::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if interrupted > 0 {
             tracing::warn!(count = interrupted, "jobs interrupted by the previous stop were marked as failed");
         }

@@ -24,6 +24,7 @@ mod metadata;
 mod migrate;
 mod pool;
 mod projects;
+mod queue;
 pub mod records;
 pub mod table_data;
 mod tables;

@@ -217,3 +217,22 @@ pub struct RowRecord {
     pub created: Timestamp,
     pub creator: Option<stowage_types::auth::TokenRef>,
 }
+
+/// A component job.
+#[derive(Debug, Clone, Default)]
+pub struct QueueJobRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub component_id: String,
+    pub config_id: String,
+    /// Rows asked for; empty means every enabled row.
+    pub row_ids: Vec<String>,
+    /// `created`, `processing`, `success`, `error`, `terminating`, `terminated`.
+    pub status: String,
+    pub token_id: i64,
+    pub token_description: String,
+    pub created: Timestamp,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub result: serde_json::Value,
+}

@@ -68,6 +68,8 @@ codes! {
     UserAlreadyMember => (400, "manage.projects.userAlreadyMember"),
     UserNotMember => (404, "manage.projects.userNotFound"),
     UserValidation => (400, "manage.users.validation"),
+    ComponentUserError => (400, "userError"),
+    QueueJobNotFound => (404, "queue.jobNotFound"),
     Internal => (500, "internal"),
 }
 

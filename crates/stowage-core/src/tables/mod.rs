@@ -720,6 +720,66 @@ fn write_rows<W: std::io::Write>(data: &TableData, query: &RowQuery, out: W) -> 
     buffered.into_inner().map_err(|error| io_error(error.into_error()))
 }
 
+/// A table's rows as gzipped CSV with a header (the writer's upload), streamed through a small
+/// bounded channel so memory stays flat: (table, chunks).
+pub async fn stream_csv(
+    ctx: &Ctx,
+    grant: &Granted<ReadBucket>,
+    table_id: &str,
+    changed_since: Option<i64>,
+) -> Result<(TableRecord, impl futures::Stream<Item = Result<bytes::Bytes>> + Unpin + Send + 'static)> {
+    let table = load(ctx, grant.project_id(), table_id).await?;
+    let path = ctx.core.table_path(&table);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(4);
+    let columns = table.columns.clone();
+    tokio::task::spawn_blocking(move || {
+        let outcome = (|| -> Result<()> {
+            let data = TableData::open(&path)?;
+            let sink = ChannelWriter { sender: sender.clone(), buffer: Vec::with_capacity(1 << 20) };
+            let mut gzip = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
+            let header: Vec<&str> = columns.iter().map(String::as_str).collect();
+            csv::write_row(&mut gzip, &header).map_err(io_error)?;
+            let query = RowQuery { changed_since, ..RowQuery::default() };
+            let gzip = write_rows(&data, &query, gzip)?;
+            let mut sink = gzip.finish().map_err(io_error)?;
+            std::io::Write::flush(&mut sink).map_err(io_error)
+        })();
+        if let Err(error) = outcome {
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    Ok((table, tokio_stream_from(receiver)))
+}
+
+fn tokio_stream_from(
+    mut receiver: tokio::sync::mpsc::Receiver<Result<bytes::Bytes>>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes>> + Unpin + Send + 'static {
+    Box::pin(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx)))
+}
+
+/// Sends written bytes into a channel in chunks of about 1 MB.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= 1 << 20 {
+            self.flush()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buffer.is_empty() {
+            let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(1 << 20)));
+            self.sender.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other("the upload stopped"))?;
+        }
+        Ok(())
+    }
+}
+
 /// One table, recording `storage.tableDetail`.
 pub async fn detail(ctx: &Ctx, grant: &Granted<ReadBucket>, table_id: &str) -> Result<TableView> {
     let project_id = grant.project_id();

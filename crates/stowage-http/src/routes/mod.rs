@@ -10,6 +10,7 @@ pub(crate) mod index;
 pub(crate) mod jobs;
 pub(crate) mod manage;
 pub(crate) mod metadata;
+pub(crate) mod queue;
 pub(crate) mod share;
 pub(crate) mod tables;
 pub(crate) mod tokens;

@@ -63,6 +63,9 @@ const MASTERS: &[Kind] = &[Admin, Share, Guest, ReadOnly];
 const FILE_CHANGERS: &[Kind] = &[Admin, Share, Guest];
 const COMPONENT_READERS: &[Kind] = &[Admin, Share, Guest, ReadOnly, ManageBuckets, ComponentAccess];
 const COMPONENT_WRITERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets, ComponentAccess];
+/// Read-only members see the job but may not stop it; tokens that cannot read it get a 404.
+const JOB_KILLERS: &[Kind] =
+    &[Admin, Share, Guest, LimitedRead, LimitedWrite, NoPermission, ManageBuckets, ComponentAccess];
 const PUBLIC: &[Kind] = ALL_KINDS;
 const MANAGE: &[Kind] = &[Manage];
 
@@ -342,6 +345,18 @@ fn cases() -> Vec<Case> {
             "/v2/storage/components/keboola.wr-storage/configs/{config}/metadata/{config_metadata}",
             COMPONENT_WRITERS,
         ),
+        with_body(
+            case(M::POST, "/queue/jobs", "/queue/jobs", COMPONENT_WRITERS),
+            json!({"component": "keboola.wr-storage", "config": "{config}"}),
+        ),
+        case(M::GET, "/queue/jobs", "/queue/jobs?component=keboola.wr-storage", VALID),
+        // Jobs of components a token cannot read are answered 404, as if they did not exist.
+        case(M::GET, "/queue/jobs/{id}", "/queue/jobs/{queue_job}", VALID),
+        case(M::POST, "/queue/jobs/{id}/kill", "/queue/jobs/{queue_job}/kill", JOB_KILLERS),
+        with_body(
+            case(M::POST, "/sync-actions/actions", "/sync-actions/actions", COMPONENT_WRITERS),
+            json!({"componentId": "keboola.wr-storage", "action": "info", "configData": {"parameters": {}}}),
+        ),
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),
@@ -496,6 +511,13 @@ impl Matrix {
                 let entry = list.as_array().unwrap().iter().find(|e| e["key"] == json!(unique)).unwrap().clone();
                 out = out.replace(placeholder, entry["id"].as_str().unwrap());
             }
+        }
+        if out.contains("{queue_job}") {
+            let path = "/v2/storage/components/keboola.wr-storage/configs";
+            let config = app.post(path, &self.setup, json!({"name": unique})).await.expect(201).body;
+            let body = json!({"component": "keboola.wr-storage", "config": config["id"]});
+            let job = app.post("/queue/jobs", &self.setup, body).await.expect(201).body;
+            out = out.replace("{queue_job}", job["id"].as_str().unwrap());
         }
         if out.contains("{config}") || out.contains("{trashed}") {
             let path = "/v2/storage/components/keboola.wr-storage/configs";

@@ -17,3 +17,4 @@ mod share_over_smtp;
 mod tables;
 mod token_sharing;
 mod tokens;
+mod transfers;
