@@ -18,3 +18,4 @@ mod tables;
 mod token_sharing;
 mod tokens;
 mod transfers;
+mod two_stacks;

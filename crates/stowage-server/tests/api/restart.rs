@@ -47,7 +47,9 @@ pub(crate) async fn stop(mut child: Child) -> (bool, String, String) {
     if let Some(mut out) = child.stdout.take() {
         out.read_to_string(&mut stdout).await.unwrap();
     }
-    child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr).await.unwrap();
+    }
     (exit.success(), stdout, stderr)
 }
 
