@@ -492,3 +492,38 @@ async fn a_job_can_be_terminated_and_jobs_are_listed_by_configuration() {
         .expect_error(400, "storage.configuration.validation");
     p.a.get("/queue/jobs/999", &p.a.admin).await.expect_error(404, "queue.jobNotFound");
 }
+
+#[tokio::test]
+async fn a_running_job_is_terminated_on_request() {
+    let a = spawn_app().await;
+    a.create_bucket("src").await;
+    a.create_table("in.c-src", "t", "x\n1\n", &[]).await;
+    // Nothing listens there: the writer keeps retrying, so the job is still running when killed.
+    let closed = format!("http://127.0.0.1:{}", crate::restart::free_port());
+    let writer = config(&a, "keboola.wr-storage", json!({"parameters": {"url": closed, "#token": "1-2-x"}})).await;
+    row(
+        &a,
+        "keboola.wr-storage",
+        &writer,
+        json!({"configuration": {"storage": {"input": {"tables": [{"source": "in.c-src.t"}]}}}}),
+    )
+    .await;
+    let job = a
+        .post("/queue/jobs", &a.admin, json!({"component": "keboola.wr-storage", "config": writer}))
+        .await
+        .expect(201)
+        .body;
+    let id = job["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed = a.post(&format!("/queue/jobs/{id}/kill"), &a.admin, json!({})).await.expect(202).body;
+    assert_eq!(killed["desiredStatus"], "terminating");
+    let mut job = Value::Null;
+    for _ in 0..100 {
+        job = a.get(&format!("/queue/jobs/{id}"), &a.admin).await.expect(200).body;
+        if job["isFinished"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["status"], "terminated", "{job}");
+}
