@@ -527,3 +527,46 @@ async fn a_running_job_is_terminated_on_request() {
     }
     assert_eq!(job["status"], "terminated", "{job}");
 }
+
+#[tokio::test]
+async fn the_legacy_bucket_parameter_is_ignored_and_recreate_creates_a_missing_table() {
+    let p = pair().await;
+    p.a.create_table("in.c-src", "t", "id,name\n1,a\n", &[]).await;
+    let writer = config(
+        &p.a,
+        "keboola.wr-storage",
+        json!({"parameters": {"url": p.b.url, "#token": p.write_token, "bucket": "in.c-elsewhere"}}),
+    )
+    .await;
+    let row = p.writer_row(&writer, "in.c-src.t", "t", json!({"mode": "recreate"})).await;
+    assert_eq!(run_job(&p.a, "keboola.wr-storage", &writer, &[&row]).await["status"], "success");
+    let table = p.target_table("t").await;
+    assert_eq!(table["columns"], json!(["id", "name"]));
+    assert_eq!(table["primaryKey"], json!([]), "an empty source key gives an empty target key");
+}
+
+#[tokio::test]
+async fn update_mode_appends_to_a_table_without_a_key() {
+    let p = pair().await;
+    p.b.create_table(&p.target, "t", "id,name\n1,foo\n4,foobar\n", &[]).await;
+    p.a.create_table("in.c-src", "t", "id,name\n1,Bar\n2,Kochba\n3,Foo\n", &[]).await;
+    let writer = p.writer(&p.write_token).await;
+    p.writer_row(&writer, "in.c-src.t", "t", json!({"mode": "update"})).await;
+    assert_eq!(run_job(&p.a, "keboola.wr-storage", &writer, &[]).await["status"], "success");
+    assert_eq!(p.target_table("t").await["rowsCount"], 5);
+}
+
+#[tokio::test]
+async fn the_extractor_refuses_tokens_that_manage_or_reach_no_bucket() {
+    let s = source().await;
+    let (manage_all, _) = s.p.b.create_token(json!({"canManageBuckets": true})).await;
+    let (nothing, _) = s.p.b.create_token(json!({})).await;
+    for token in [manage_all, nothing, s.p.b.admin.clone()] {
+        let config_id =
+            config(&s.p.a, "keboola.ex-storage", json!({"parameters": {"url": s.p.b.url, "#token": token}})).await;
+        row(&s.p.a, "keboola.ex-storage", &config_id, json!({"configuration": {"parameters": {"tableName": "x"}}}))
+            .await;
+        let message = error_of(&run_job(&s.p.a, "keboola.ex-storage", &config_id, &[]).await);
+        assert_eq!(message, "The token must have read-only permissions to a single bucket only.");
+    }
+}
