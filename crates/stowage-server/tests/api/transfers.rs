@@ -561,12 +561,18 @@ async fn the_extractor_refuses_tokens_that_manage_or_reach_no_bucket() {
     let s = source().await;
     let (manage_all, _) = s.p.b.create_token(json!({"canManageBuckets": true})).await;
     let (nothing, _) = s.p.b.create_token(json!({})).await;
-    for token in [manage_all, nothing, s.p.b.admin.clone()] {
-        let config_id =
-            config(&s.p.a, "keboola.ex-storage", json!({"parameters": {"url": s.p.b.url, "#token": token}})).await;
-        row(&s.p.a, "keboola.ex-storage", &config_id, json!({"configuration": {"parameters": {"tableName": "x"}}}))
-            .await;
-        let message = error_of(&run_job(&s.p.a, "keboola.ex-storage", &config_id, &[]).await);
-        assert_eq!(message, "The token must have read-only permissions to a single bucket only.");
+    // Stack B has one bucket, so tokens that manage every bucket list exactly that one, as `manage`.
+    let wrong_permission = format!("The token must have read-only permissions to the bucket \"{}\".", s.p.target);
+    let cases = [
+        (manage_all, wrong_permission.clone()),
+        (s.p.b.admin.clone(), wrong_permission),
+        (nothing, "The token must have read-only permissions to a single bucket only.".to_string()),
+    ];
+    for (token, expected) in cases {
+        let parameters = json!({"parameters": {"url": s.p.b.url, "#token": token}});
+        let config_id = config(&s.p.a, "keboola.ex-storage", parameters).await;
+        let body = json!({"configuration": {"parameters": {"tableName": "x"}}});
+        row(&s.p.a, "keboola.ex-storage", &config_id, body).await;
+        assert_eq!(error_of(&run_job(&s.p.a, "keboola.ex-storage", &config_id, &[]).await), expected);
     }
 }
