@@ -3,7 +3,6 @@
 use stowage_types::auth::{AnyToken, Granted, WriteProjectMetadata};
 use stowage_types::{time, Code, Error, Result};
 
-use crate::metadata::validate_entry;
 use crate::records::{Branch, MetadataEntry};
 use crate::Ctx;
 
@@ -51,15 +50,7 @@ pub async fn set_metadata(
     reference: &str,
     entries: Vec<(String, String)>,
 ) -> Result<Vec<MetadataEntry>> {
-    if entries.is_empty() {
-        return Err(Error::new(
-            Code::MetadataValidation,
-            "Invalid data - metadata: at least one {key, value} entry is required.",
-        ));
-    }
-    for (key, value) in &entries {
-        validate_entry(key, value)?;
-    }
+    crate::metadata::validate_entries(&entries)?;
     let branch = resolve(ctx, grant.project_id(), reference).await?;
     let project_id = grant.project_id();
     ctx.core

@@ -347,6 +347,43 @@ pub async fn create(ctx: &Ctx, grant: &Granted<WriteComponent>, changes: Changes
     .await
 }
 
+/// The fields configurations and rows share, borrowed for [`apply`].
+struct Shared<'a> {
+    name: &'a mut String,
+    description: &'a mut String,
+    configuration: &'a mut Value,
+    state: &'a mut Value,
+    is_disabled: &'a mut bool,
+}
+
+/// Applies the shared fields of `changes` (with `configuration` and `state` already sealed);
+/// returns whether any of them really changed.
+fn apply(changes: &Changes, configuration: Option<Value>, state: Option<Value>, target: Shared<'_>) -> bool {
+    let mut changed = false;
+    if let Some(name) = &changes.name {
+        changed |= *target.name != *name;
+        *target.name = name.clone();
+    }
+    if let Some(description) = &changes.description {
+        changed |= *target.description != *description;
+        *target.description = description.clone();
+    }
+    if let Some(configuration) = configuration {
+        // A sealed value sent back unchanged is no change; a new plain value was just sealed.
+        changed |= !same_sealed(target.configuration, &configuration);
+        *target.configuration = configuration;
+    }
+    if let Some(state) = state {
+        changed |= !same_sealed(target.state, &state);
+        *target.state = state;
+    }
+    if let Some(disabled) = changes.is_disabled {
+        changed |= *target.is_disabled != disabled;
+        *target.is_disabled = disabled;
+    }
+    changed
+}
+
 /// Bumps a configuration's version after a change by `token`.
 fn bump(config: &mut ConfigRecord, token: &Token, change_description: String) {
     config.version += 1;
@@ -368,30 +405,21 @@ pub async fn update(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, change
     let id = id.to_string();
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &id, false)?;
-        let before = config.clone();
-        if let Some(name) = changes.name {
-            if name.trim().is_empty() {
-                return Err(Error::new(
-                    Code::ConfigurationValidation,
-                    "Invalid data - name: This value should not be blank.",
-                ));
-            }
-            config.name = name;
+        if changes.name.as_ref().is_some_and(|name| name.trim().is_empty()) {
+            return Err(Error::new(
+                Code::ConfigurationValidation,
+                "Invalid data - name: This value should not be blank.",
+            ));
         }
-        if let Some(description) = changes.description {
-            config.description = description;
-        }
-        if let Some(configuration) = configuration {
-            // A sealed value sent back unchanged stays as it was; a new plain value was just sealed.
-            config.configuration = configuration;
-        }
-        if let Some(state) = state {
-            config.state = state;
-        }
-        if let Some(disabled) = changes.is_disabled {
-            config.is_disabled = disabled;
-        }
-        if let Some(order) = changes.rows_sort_order {
+        let shared = Shared {
+            name: &mut config.name,
+            description: &mut config.description,
+            configuration: &mut config.configuration,
+            state: &mut config.state,
+            is_disabled: &mut config.is_disabled,
+        };
+        let mut changed = apply(&changes, configuration, state, shared);
+        if let Some(order) = changes.rows_sort_order.clone() {
             let mut given = order.clone();
             given.sort();
             let mut existing: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -402,14 +430,9 @@ pub async fn update(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, change
                     "Invalid data - rowsSortOrder: it must list every row id of the configuration exactly once.",
                 ));
             }
+            changed |= config.rows_sort_order != order;
             config.rows_sort_order = order;
         }
-        let changed = config.name != before.name
-            || config.description != before.description
-            || !same_sealed(&config.configuration, &before.configuration)
-            || config.state != before.state
-            || config.is_disabled != before.is_disabled
-            || config.rows_sort_order != before.rows_sort_order;
         if changed {
             bump(&mut config, &token, changes.change_description.unwrap_or_default());
             w.update_configuration(&config)?;
@@ -576,27 +599,14 @@ pub async fn update_row(
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
         let mut row = rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
-        let before = row.clone();
-        if let Some(name) = changes.name {
-            row.name = name;
-        }
-        if let Some(description) = changes.description {
-            row.description = description;
-        }
-        if let Some(configuration) = configuration {
-            row.configuration = configuration;
-        }
-        if let Some(state) = state {
-            row.state = state;
-        }
-        if let Some(disabled) = changes.is_disabled {
-            row.is_disabled = disabled;
-        }
-        let changed = row.name != before.name
-            || row.description != before.description
-            || !same_sealed(&row.configuration, &before.configuration)
-            || row.state != before.state
-            || row.is_disabled != before.is_disabled;
+        let shared = Shared {
+            name: &mut row.name,
+            description: &mut row.description,
+            configuration: &mut row.configuration,
+            state: &mut row.state,
+            is_disabled: &mut row.is_disabled,
+        };
+        let changed = apply(&changes, configuration, state, shared);
         if changed {
             row.version += 1;
             row.change_description = changes.change_description.clone().unwrap_or_default();
@@ -672,15 +682,7 @@ pub async fn set_metadata(
     id: &str,
     entries: Vec<(String, String)>,
 ) -> Result<Vec<MetadataEntry>> {
-    if entries.is_empty() {
-        return Err(Error::new(
-            Code::MetadataValidation,
-            "Invalid data - metadata: at least one {key, value} entry is required.",
-        ));
-    }
-    for (key, value) in &entries {
-        crate::metadata::validate_entry(key, value)?;
-    }
+    crate::metadata::validate_entries(&entries)?;
     let component_id = grant.scope().0.clone();
     component(&ctx.core, &component_id)?;
     let (project_id, id) = (grant.project_id(), id.to_string());

@@ -56,6 +56,17 @@ pub fn validate_entry(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a non-empty list of key/value pairs.
+pub fn validate_entries(entries: &[(String, String)]) -> Result<()> {
+    if entries.is_empty() {
+        return Err(Error::new(
+            Code::MetadataValidation,
+            "Invalid data - metadata: at least one {key, value} entry is required.",
+        ));
+    }
+    entries.iter().try_for_each(|(key, value)| validate_entry(key, value))
+}
+
 fn validate_provider(provider: &str) -> Result<()> {
     if provider.trim().is_empty() || provider.len() > MAX_PROVIDER_LEN {
         return Err(Error::new(Code::MetadataValidation, "Invalid data - provider: This value should not be blank."));
