@@ -26,6 +26,8 @@ pub struct Remote {
     client: reqwest::Client,
     base: String,
     token: String,
+    /// The header the token goes in: `X-StorageApi-Token`, or `X-KBC-ManageApiToken`.
+    header: &'static str,
 }
 
 impl Remote {
@@ -40,7 +42,17 @@ impl Remote {
             .user_agent(concat!("Stowage/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::internal)?;
-        Ok(Remote { client, base, token: token.to_string() })
+        Ok(Remote { client, base, token: token.to_string(), header: "X-StorageApi-Token" })
+    }
+
+    /// A client of the manage API (`/manage/...`) with a manage token.
+    pub fn manage(url: &str, token: &str) -> Result<Self> {
+        Ok(Remote { header: "X-KBC-ManageApiToken", ..Remote::new(url, token)? })
+    }
+
+    /// The root URL.
+    pub fn url(&self) -> &str {
+        &self.base
     }
 
     /// Sends a request, retrying server errors and network failures; 4xx answers are returned.
@@ -65,10 +77,25 @@ impl Remote {
 
     /// Calls `/v2/storage/{path}` and returns its JSON (or `Null` for an empty answer).
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<(StatusCode, Value)> {
-        let url = format!("{}/v2/storage/{path}", self.base);
+        self.call_root(method, &format!("/v2/storage/{path}"), body).await
+    }
+
+    /// Calls any path below the root (`/queue/jobs`, `/manage/projects`, ...); a non-2xx answer is
+    /// a user error with the stack's message.
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let (status, value) = self.call_root(method, path, body).await?;
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(api_error(status, &value))
+        }
+    }
+
+    async fn call_root(&self, method: Method, path: &str, body: Option<Value>) -> Result<(StatusCode, Value)> {
+        let url = format!("{}{path}", self.base);
         let response = self
             .send(|| {
-                let request = self.client.request(method.clone(), &url).header("X-StorageApi-Token", &self.token);
+                let request = self.client.request(method.clone(), &url).header(self.header, &self.token);
                 match &body {
                     Some(body) => request.json(body),
                     None => request,

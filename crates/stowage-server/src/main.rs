@@ -7,8 +7,10 @@ use tracing_subscriber::EnvFilter;
 
 /// Stowage: a self-hosted storage service speaking the Keboola Storage API.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
+    #[command(flatten)]
+    global: stowage_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -19,6 +21,8 @@ enum Command {
     ///
     /// Example: stowage serve --data-dir ./stowage-data --listen 127.0.0.1:8000
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(stowage_cli::ClientCommand),
 }
 
 #[tokio::main]
@@ -26,6 +30,9 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Client(command) => {
+            stowage_cli::run(&cli.global, command).await.map_err(|error| anyhow::anyhow!("{error}"))
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
