@@ -2,6 +2,7 @@
 
 mod authorization_matrix;
 mod buckets;
+mod cli;
 mod components;
 mod events;
 mod files;
