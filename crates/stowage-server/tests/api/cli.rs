@@ -285,3 +285,41 @@ async fn every_command_has_help_with_an_example() {
         assert!(out.stdout.contains("Example"), "{command:?}: {}", out.stdout);
     }
 }
+
+#[tokio::test]
+async fn an_upload_cut_off_by_a_dying_server_fails_with_one_clear_line() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::restart::free_port();
+    let mut server = crate::restart::start(&dir.path().join("data"), port);
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut admin = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("master Storage API token") {
+            admin = lines.next_line().await.unwrap().unwrap().trim().to_string();
+            break;
+        }
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    crate::restart::wait_ready(&reqwest::Client::new(), &url).await;
+    let big = dir.path().join("big.bin");
+    let chunk: Vec<u8> = (0..1_048_576u32).map(|i| (i * 31 % 253) as u8).collect();
+    std::fs::write(&big, chunk.repeat(200)).unwrap();
+    let mut upload = tokio::process::Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["file", "upload", big.to_str().unwrap()])
+        .env("STOWAGE_CONFIG_DIR", dir.path())
+        .env("KBC_STORAGE_API_URL", &url)
+        .env("KBC_STORAGE_TOKEN", &admin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    server.kill().await.unwrap();
+    let status = upload.wait().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut upload.stderr.take().unwrap(), &mut stderr).await.unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("stowage: ") && !stderr.contains(&admin) && !stderr.contains("sig="), "{stderr}");
+}
