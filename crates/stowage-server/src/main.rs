@@ -52,8 +52,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let (app, bootstrapped) = Application::build(&config).await?;
     if let Some(bootstrapped) = &bootstrapped {
-        // Printed to stdout, never to the log.
-        println!("{}", bootstrap_banner(bootstrapped, &app.public_url()));
+        // Printed to stdout, never to the log. A closed stdout must not bring the server down.
+        let banner = bootstrap_banner(bootstrapped, &app.public_url());
+        let mut stdout = std::io::stdout().lock();
+        if let Err(error) =
+            std::io::Write::write_all(&mut stdout, banner.as_bytes()).and_then(|()| std::io::Write::flush(&mut stdout))
+        {
+            tracing::error!(%error, "could not print the first-start secrets to stdout");
+        }
     }
     tracing::info!(address = %app.local_addr(), data_dir = %config.data_dir.display(), stack = config.stack_name, "stack listening");
     app.run_until(shutdown_signal()).await?;

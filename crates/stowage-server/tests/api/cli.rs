@@ -288,18 +288,10 @@ async fn every_command_has_help_with_an_example() {
 
 #[tokio::test]
 async fn an_upload_cut_off_by_a_dying_server_fails_with_one_clear_line() {
-    use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let port = crate::restart::free_port();
-    let mut server = crate::restart::start(&dir.path().join("data"), port);
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut admin = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("master Storage API token") {
-            admin = lines.next_line().await.unwrap().unwrap().trim().to_string();
-            break;
-        }
-    }
+    let mut server = crate::restart::start_quiet(&dir.path().join("data"), port);
+    let admin = crate::restart::read_admin_token(&mut server).await;
     let url = format!("http://127.0.0.1:{port}");
     crate::restart::wait_ready(&reqwest::Client::new(), &url).await;
     let big = dir.path().join("big.bin");

@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::restart::{free_port, start, stop, wait_ready};
+use crate::restart::{free_port, stop, wait_ready};
 
 /// Size of the generated CSV.
 const TARGET_BYTES: usize = 300 * 1024 * 1024;
@@ -37,16 +36,9 @@ async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_mem
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut child = start(&dir.path().join("data"), port);
+    let mut child = crate::restart::start_quiet(&dir.path().join("data"), port);
     let pid = child.id().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("master Storage API token") {
-            admin = lines.next_line().await.unwrap().unwrap().trim().to_string();
-            break;
-        }
-    }
+    let admin = crate::restart::read_admin_token(&mut child).await;
     let client = reqwest::Client::new();
     wait_ready(&client, &url).await;
     let api = |method: reqwest::Method, path: &str| {

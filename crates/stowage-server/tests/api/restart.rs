@@ -26,6 +26,34 @@ pub(crate) fn start(data_dir: &Path, port: u16) -> Child {
         .expect("binary starts")
 }
 
+/// Reads the bootstrap banner from a first start's stdout and returns the admin's token.
+pub(crate) async fn read_admin_token(child: &mut Child) -> String {
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("master Storage API token") {
+            let token = lines.next_line().await.unwrap().unwrap().trim().to_string();
+            // Keep reading, so the server never writes into a closed pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return token;
+        }
+    }
+    panic!("the first start printed no admin token");
+}
+
+/// Starts the binary without capturing its log (for tests that never read it).
+pub(crate) fn start_quiet(data_dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("STOWAGE_MANAGE_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts")
+}
+
 pub(crate) async fn wait_ready(client: &reqwest::Client, url: &str) {
     for _ in 0..200 {
         if client.get(format!("{url}/v2/storage")).send().await.is_ok_and(|r| r.status() == 200) {

@@ -6,7 +6,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::restart::{free_port, stop, wait_ready};
@@ -31,14 +30,7 @@ async fn start(dir: &Path, name: &str, port: u16, other: (&str, u16)) -> Stack {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("master Storage API token") {
-            admin = lines.next_line().await.unwrap().unwrap().trim().to_string();
-            break;
-        }
-    }
+    let admin = crate::restart::read_admin_token(&mut child).await;
     let client = reqwest::Client::new();
     wait_ready(&client, &url).await;
     Stack { url, admin, child, client }
