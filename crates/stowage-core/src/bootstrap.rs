@@ -16,12 +16,21 @@ pub struct Bootstrapped {
     pub project_name: String,
     pub admin_email: String,
     pub admin_token: String,
+    /// The admin's generated console password.
+    pub admin_password: String,
 }
 
 /// Bootstraps the stack unless that was done before. Everything is created in one transaction:
 /// a crash half way leaves an empty stack that bootstraps again on the next start.
 pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -> Result<Option<Bootstrapped>> {
     let admin_email = normalize_email(admin_email)?;
+    let admin_password = crate::console::new_password();
+    let password_hash = {
+        let password = admin_password.clone();
+        tokio::task::spawn_blocking(move || crate::console::hash_password(&password))
+            .await
+            .map_err(stowage_types::Error::internal)??
+    };
     core.store
         .write(move |w| {
             if w.stack_meta(BOOTSTRAPPED)?.is_some() {
@@ -35,6 +44,7 @@ pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -
             let user = find_or_create_user(w, &admin_email, now)?;
             w.insert_member(project.id, user.id, Role::Admin, now)?;
             let (_, admin_token) = insert_master_token(w, project.id, &user, now)?;
+            w.set_user_password_hash(user.id, &password_hash)?;
             w.set_stack_meta(BOOTSTRAPPED, &now.to_string())?;
             Ok(Some(Bootstrapped {
                 generated_manage_token: generated.then_some(manage_secret),
@@ -42,6 +52,7 @@ pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -
                 project_name: project.name,
                 admin_email,
                 admin_token,
+                admin_password,
             }))
         })
         .await

@@ -9,6 +9,7 @@
 //! - [`secrets`]: generating, hashing and comparing token secrets.
 //! - [`auth`]: turning a secret into a token (storage API) or a manage grant (manage API).
 //! - [`bootstrap`]: the first start of an empty stack.
+//! - [`console`]: console sign-in: user passwords and sessions.
 //! - [`manage`]: projects, users and memberships (manage API).
 //! - [`tokens`]: the token lifecycle: create, update, refresh, delete, share, expire.
 //! - [`crypto`]: the stack key, which encrypts what must be recoverable but never stored in plain text.
@@ -26,6 +27,7 @@ pub mod bootstrap;
 pub mod branches;
 pub mod buckets;
 pub mod components;
+pub mod console;
 pub mod crypto;
 pub mod engines;
 pub mod events;

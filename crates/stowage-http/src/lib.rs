@@ -74,6 +74,7 @@ fn table() -> Table {
     let t = routes::metadata::register(t);
     let t = routes::components::register(t);
     let t = routes::queue::register(t);
+    let t = routes::console::register(t);
     routes::manage::register(t)
 }
 
@@ -91,6 +92,13 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/tokens/shared/{link}"),
     ("PUT", "/abs/{container}/{*blob}"),
     ("GET", "/abs/{container}/{*blob}"),
+    // The console authenticates with its own session cookie (or a form's password or token).
+    ("GET", "/console"),
+    ("POST", "/console/sign-in"),
+    ("POST", "/console/sign-in-token"),
+    ("POST", "/console/sign-out"),
+    ("GET", "/console/projects"),
+    ("GET", "/console/projects/{id}"),
 ];
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.

@@ -144,7 +144,13 @@ pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str) -> String
          Stowage created a new stack at {public_url}. These secrets are shown ONCE: store them now.\n\
          \n  Manage API token (header X-KBC-ManageApiToken):\n    {manage}\n\
          \n  Project \"{}\" (id {}), admin {}, master Storage API token (header X-StorageApi-Token):\n    {}\n\
+         \n  Console sign-in at {public_url}/console: {} with password:\n    {}\n\
          ==================================================================================\n",
-        bootstrapped.project_name, bootstrapped.project_id, bootstrapped.admin_email, bootstrapped.admin_token
+        bootstrapped.project_name,
+        bootstrapped.project_id,
+        bootstrapped.admin_email,
+        bootstrapped.admin_token,
+        bootstrapped.admin_email,
+        bootstrapped.admin_password
     )
 }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_files_and_tables.sql"),
     include_str!("../migrations/sqlite/0004_configurations.sql"),
     include_str!("../migrations/sqlite/0005_queue_jobs.sql"),
+    include_str!("../migrations/sqlite/0006_console_sessions.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

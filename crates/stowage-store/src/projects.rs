@@ -5,7 +5,7 @@ use stowage_types::auth::Role;
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
-use crate::records::{Branch, ManageToken, Member, Project, User};
+use crate::records::{Branch, ConsoleSessionRecord, ManageToken, Member, Project, User};
 use crate::{db, Reader, Writer};
 
 fn project(row: &Row<'_>) -> rusqlite::Result<Project> {
@@ -108,6 +108,60 @@ impl Reader<'_> {
             .map_err(db)
     }
 
+    /// A user by id.
+    pub fn users_by_id(&self, id: i64) -> Result<Option<User>> {
+        self.conn
+            .query_row("SELECT id, email, name, created FROM users WHERE id = ?1", [id], user)
+            .optional()
+            .map_err(db)
+    }
+
+    /// The stored password hash of a user, if one was set.
+    pub fn user_password_hash(&self, user_id: i64) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT password_hash FROM users WHERE id = ?1", [user_id], |row| row.get(0))
+            .optional()
+            .map_err(db)
+            .map(Option::flatten)
+    }
+
+    /// Projects a user is a member of, with the role.
+    pub fn projects_of_user(&self, user_id: i64) -> Result<Vec<(Project, Role)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.id, p.name, p.created, m.role FROM project_members m JOIN projects p ON p.id = m.project_id
+                 WHERE m.user_id = ?1 ORDER BY p.id",
+            )
+            .map_err(db)?;
+        let rows = stmt.query_map([user_id], |row| Ok((project(row)?, row.get::<_, String>(3)?))).map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (project, role) = row.map_err(db)?;
+            out.push((project, Role::parse(&role).ok_or_else(|| Error::internal(format!("unknown role {role}")))?));
+        }
+        Ok(out)
+    }
+
+    /// A console session by the hash of its cookie.
+    pub fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRecord>> {
+        self.conn
+            .query_row(
+                "SELECT user_id, token_id, csrf, expires FROM console_sessions WHERE id_hash = ?1",
+                [id_hash],
+                |row| {
+                    Ok(ConsoleSessionRecord {
+                        user_id: row.get(0)?,
+                        token_id: row.get(1)?,
+                        csrf: row.get(2)?,
+                        expires: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
     /// Members of a project, in the order they joined.
     pub fn members(&self, project_id: i64) -> Result<Vec<Member>> {
         let mut stmt = self
@@ -191,6 +245,37 @@ impl Writer<'_> {
                 "INSERT INTO project_members (project_id, user_id, role, created) VALUES (?1, ?2, ?3, ?4)",
                 params![project_id, user_id, role.as_str(), created],
             )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Sets a user's password hash.
+    pub fn set_user_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
+        self.conn().execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash]).map_err(db)?;
+        Ok(())
+    }
+
+    /// Stores a console session.
+    pub fn insert_console_session(
+        &self,
+        id_hash: &str,
+        (user_id, token_id): (Option<i64>, Option<i64>),
+        csrf: &str,
+        (created, expires): (Timestamp, Timestamp),
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO console_sessions (id_hash, user_id, token_id, csrf, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id_hash, user_id, token_id, csrf, created, expires],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Ends a console session, and any that expired.
+    pub fn delete_console_session(&self, id_hash: &str, now: Timestamp) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM console_sessions WHERE id_hash = ?1 OR expires <= ?2", params![id_hash, now])
             .map_err(db)?;
         Ok(())
     }

@@ -236,3 +236,14 @@ pub struct QueueJobRecord {
     pub end: Option<Timestamp>,
     pub result: serde_json::Value,
 }
+
+/// A stored console session.
+#[derive(Debug, Clone)]
+pub struct ConsoleSessionRecord {
+    /// Set when a person signed in with email and password.
+    pub user_id: Option<i64>,
+    /// Set when a token was pasted into the sign-in page.
+    pub token_id: Option<i64>,
+    pub csrf: String,
+    pub expires: Timestamp,
+}

@@ -69,6 +69,8 @@ codes! {
     UserNotMember => (404, "manage.projects.userNotFound"),
     UserValidation => (400, "manage.users.validation"),
     ComponentUserError => (400, "userError"),
+    SignInFailed => (401, "console.signInFailed"),
+    UserNotFound => (404, "manage.users.notFound"),
     QueueJobNotFound => (404, "queue.jobNotFound"),
     Internal => (500, "internal"),
 }

@@ -22,6 +22,13 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::GET, "/manage/projects/{id}/users", list_project_users)
         .add(Method::POST, "/manage/projects/{id}/users", add_project_user)
         .add(Method::DELETE, "/manage/projects/{id}/users/{email}", remove_project_user)
+        .add(Method::PUT, "/manage/users/{email}/password", set_user_password)
+}
+
+async fn set_user_password(caller: ManageCaller, Path(email): Path<String>, Body(body): Body) -> ApiResult<StatusCode> {
+    let password = body.string("password")?.unwrap_or_default();
+    stowage_core::console::set_password(&caller.ctx, &caller.grant, &email, password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_projects(State(state): State<AppState>, caller: ManageCaller) -> ApiResult<Json<Value>> {

@@ -4,12 +4,13 @@
 //! burn it.
 
 use axum::extract::{Path, State};
-use axum::http::{header, Method, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use stowage_core::tokens::{self, SharedToken};
 use stowage_types::auth::BucketAccess;
 
 use crate::error::ApiResult;
+use crate::routes::html::{escape, page};
 use crate::{AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
@@ -18,24 +19,6 @@ pub(crate) fn register(t: Table) -> Table {
         "/tokens/shared/{link}",
         reveal_shared_token,
     )
-}
-
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
-         code{{display:block;word-break:break-all;background:#f3f3f3;padding:.75rem;border-radius:4px}}\
-         button{{font-size:1rem;padding:.5rem 1rem}}</style></head><body><h1>{title}</h1>{body}</body></html>",
-        title = escape(title)
-    );
-    (status, [(header::CACHE_CONTROL, "no-store"), (header::REFERRER_POLICY, "no-referrer")], Html(html))
-        .into_response()
 }
 
 fn gone() -> Response {

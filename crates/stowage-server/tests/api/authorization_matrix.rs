@@ -357,6 +357,17 @@ fn cases() -> Vec<Case> {
             case(M::POST, "/sync-actions/actions", "/sync-actions/actions", COMPONENT_WRITERS),
             json!({"componentId": "keboola.wr-storage", "action": "info", "configData": {"parameters": {}}}),
         ),
+        // The console's credential is its session cookie; API tokens open nothing there.
+        case(M::GET, "/console", "/console", PUBLIC),
+        case(M::POST, "/console/sign-in", "/console/sign-in", PUBLIC),
+        case(M::POST, "/console/sign-in-token", "/console/sign-in-token", PUBLIC),
+        case(M::POST, "/console/sign-out", "/console/sign-out", PUBLIC),
+        case(M::GET, "/console/projects", "/console/projects", PUBLIC),
+        case(M::GET, "/console/projects/{id}", "/console/projects/1", PUBLIC),
+        with_body(
+            case(M::PUT, "/manage/users/{email}/password", "/manage/users/setup@example.com/password", MANAGE),
+            json!({"password": "a-long-enough-password"}),
+        ),
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),

@@ -11,6 +11,8 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     pub(crate) manage: String,
     pub(crate) admin: String,
+    /// The admin's console password, printed at first start.
+    pub(crate) admin_password: String,
     pub(crate) project_id: i64,
     /// Holds the stack's data dir (`<this>/data`) for as long as the stack runs.
     pub(crate) data_dir: tempfile::TempDir,
@@ -78,6 +80,7 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
         client: reqwest::Client::new(),
         manage: bootstrapped.generated_manage_token.expect("generated manage token"),
         admin: bootstrapped.admin_token,
+        admin_password: bootstrapped.admin_password,
         project_id: bootstrapped.project_id,
         data_dir,
         _stop: stop,

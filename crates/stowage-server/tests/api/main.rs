@@ -4,6 +4,7 @@ mod authorization_matrix;
 mod buckets;
 mod cli;
 mod components;
+mod console;
 mod events;
 mod files;
 mod helpers;

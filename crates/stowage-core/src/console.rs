@@ -1,0 +1,192 @@
+//! Signing in to the web console: user passwords (argon2) and sessions.
+//!
+//! A person signs in with email and password and then acts in a project through their master
+//! token there; a token holder can sign in by pasting a token and can then do what that token
+//! can. The session cookie carries a random secret; only its SHA-256 is stored.
+
+use std::sync::Arc;
+
+use argon2::password_hash::SaltString;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use rand::RngCore;
+use stowage_types::auth::{Role, Token};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::auth::ManageGrant;
+use crate::manage::normalize_email;
+use crate::records::{Project, User};
+use crate::{auth, secrets, Core, Ctx};
+
+/// How long a session lasts.
+pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An argon2id hash of a password, in PHC form.
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(Error::internal)?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(Error::internal)
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+fn throwaway_hash() -> Result<String> {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(hash) = HASH.get() {
+        return Ok(hash.clone());
+    }
+    let hash = hash_password(&random_secret())?;
+    Ok(HASH.get_or_init(|| hash).clone())
+}
+
+/// A generated password for the first admin.
+pub fn new_password() -> String {
+    secrets::new_manage_secret().chars().filter(char::is_ascii_alphanumeric).skip(10).take(24).collect()
+}
+
+/// Sets a user's console password (manage API).
+pub async fn set_password(ctx: &Ctx, _grant: &ManageGrant, email: &str, password: String) -> Result<()> {
+    let email = normalize_email(email)?;
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::new(
+            Code::UserValidation,
+            format!("Invalid data - password: use at least {MIN_PASSWORD_CHARS} characters."),
+        ));
+    }
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??;
+    ctx.core
+        .store
+        .write(move |w| {
+            let user = w
+                .user_by_email(&email)?
+                .ok_or_else(|| Error::new(Code::UserNotFound, format!("User \"{email}\" not found.")))?;
+            w.set_user_password_hash(user.id, &hash)
+        })
+        .await
+}
+
+/// A signed-in console session.
+#[derive(Clone)]
+pub struct Session {
+    /// The person, for email sign-ins.
+    pub user: Option<User>,
+    /// The token, for token sign-ins.
+    pub token: Option<Arc<Token>>,
+    /// Must come back with every form that changes something.
+    pub csrf: String,
+}
+
+fn sign_in_failed() -> Error {
+    Error::new(Code::SignInFailed, "Wrong email or password.")
+}
+
+async fn open_session(core: &Core, user_id: Option<i64>, token_id: Option<i64>) -> Result<String> {
+    let secret = random_secret();
+    let (hash, csrf) = (secrets::hash(&secret), random_secret());
+    let now = time::now();
+    core.store
+        .write(move |w| w.insert_console_session(&hash, (user_id, token_id), &csrf, (now, now + SESSION_TTL_SECS)))
+        .await?;
+    Ok(secret)
+}
+
+/// Signs a person in; returns the session cookie's secret.
+pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    let found = core
+        .store
+        .read(move |r| match r.user_by_email(&email)? {
+            Some(user) => Ok(Some((user.id, r.user_password_hash(user.id)?))),
+            None => Ok(None),
+        })
+        .await?;
+    let (user_id, hash) = match found {
+        Some((id, Some(hash))) => (Some(id), hash),
+        // Verify against a throwaway hash anyway, so timing does not tell which emails exist.
+        _ => (None, throwaway_hash()?),
+    };
+    let valid =
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(Error::internal)?;
+    match (user_id, valid) {
+        (Some(user_id), true) => open_session(core, Some(user_id), None).await,
+        _ => Err(sign_in_failed()),
+    }
+}
+
+/// Signs a token holder in; returns the session cookie's secret.
+pub async fn sign_in_with_token(core: &Core, secret: &str) -> Result<String> {
+    let token = auth::authenticate(core, secret.trim())
+        .await
+        .map_err(|_| Error::new(Code::SignInFailed, "This token is not valid."))?;
+    open_session(core, None, Some(token.id)).await
+}
+
+/// The session behind a cookie secret, if it is valid.
+pub async fn session(core: &Core, secret: &str) -> Result<Option<Session>> {
+    let hash = secrets::hash(secret);
+    let now = time::now();
+    core.store
+        .read(move |r| {
+            let Some(stored) = r.console_session(&hash)? else { return Ok(None) };
+            let (user_id, token_id, csrf) = (stored.user_id, stored.token_id, stored.csrf);
+            if stored.expires <= now {
+                return Ok(None);
+            }
+            let user = match user_id {
+                Some(id) => r.users_by_id(id)?,
+                None => None,
+            };
+            let token = match token_id {
+                Some(id) => match r.token_with_hash(id)? {
+                    Some((token, _)) if !token.is_expired(now) => Some(Arc::new(token)),
+                    _ => return Ok(None),
+                },
+                None => None,
+            };
+            if user.is_none() && token.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(Session { user, token, csrf }))
+        })
+        .await
+}
+
+/// Ends a session.
+pub async fn sign_out(core: &Core, secret: &str) -> Result<()> {
+    let hash = secrets::hash(secret);
+    core.store.write(move |w| w.delete_console_session(&hash, time::now())).await
+}
+
+/// The projects a session can open, with the role in each (token sessions: the token's project).
+pub async fn projects(core: &Core, session: &Session) -> Result<Vec<(Project, Option<Role>)>> {
+    let session = session.clone();
+    core.store
+        .read(move |r| {
+            if let Some(user) = &session.user {
+                return Ok(r.projects_of_user(user.id)?.into_iter().map(|(p, role)| (p, Some(role))).collect());
+            }
+            let token = session.token.as_ref().expect("a session has a user or a token");
+            Ok(r.project(token.project_id)?.into_iter().map(|p| (p, token.role())).collect())
+        })
+        .await
+}
+
+/// A member's master token in a project, for acting there from the console.
+pub async fn member_token(core: &Core, user_id: i64, project_id: i64) -> Result<Option<Arc<Token>>> {
+    core.store
+        .read(move |r| {
+            let Some(id) = r.master_token_id(project_id, user_id)? else { return Ok(None) };
+            Ok(r.token_with_hash(id)?.map(|(token, _)| Arc::new(token)))
+        })
+        .await
+}

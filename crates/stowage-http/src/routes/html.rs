@@ -1,0 +1,26 @@
+//! Server-rendered pages: one layout, escaping, and responses that are never cached.
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+/// Escapes text for HTML.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A full page; usable from phone width up.
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
+         code{{display:block;word-break:break-all;background:#f3f3f3;padding:.75rem;border-radius:4px}}\
+         label{{display:block;margin:.5rem 0 .2rem}}input{{font-size:1rem;padding:.4rem;width:100%;max-width:24rem;box-sizing:border-box}}\
+         button{{font-size:1rem;padding:.5rem 1rem;margin-top:.75rem}}.error{{color:#b00020}}\
+         table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}}</style>\
+         </head><body><h1>{title}</h1>{body}</body></html>",
+        title = escape(title)
+    );
+    (status, [(header::CACHE_CONTROL, "no-store"), (header::REFERRER_POLICY, "no-referrer")], Html(html))
+        .into_response()
+}

@@ -1,0 +1,213 @@
+//! The console's sign-in, sessions and first pages, over HTTP as a browser sends them.
+
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// A browser-like client: no automatic redirects, cookies carried by hand.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        Browser { client, base: app.url.clone(), cookies: vec![] }
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) -> Vec<String> {
+        let mut raw = Vec::new();
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap().to_string();
+            let (pair, _) = text.split_once(';').unwrap_or((&text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_string(), value.to_string()));
+            }
+            raw.push(text);
+        }
+        raw
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, location, response.text().await.unwrap())
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, String, Vec<String>) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let raw = self.keep(&response);
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, location, response.text().await.unwrap(), raw)
+    }
+
+    /// The CSRF value of the page's forms.
+    fn csrf(page: &str) -> String {
+        let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+        page[start..].split('"').next().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn the_admin_signs_in_with_the_first_start_password_and_sees_their_projects() {
+    let app = spawn_app().await;
+    app.create_bucket("sales").await;
+    let mut browser = Browser::new(&app);
+    let (status, _, page) = browser.get("/console").await;
+    assert_eq!(status, 200);
+    let csrf = Browser::csrf(&page);
+    let (status, location, _, cookies) = browser
+        .post("/console/sign-in", &[("email", "admin@localhost"), ("password", &app.admin_password), ("csrf", &csrf)])
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/console/projects"));
+    let session = cookies.iter().find(|c| c.starts_with("stowage_session=")).unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    let (status, _, picker) = browser.get("/console/projects").await;
+    assert_eq!(status, 200);
+    assert!(picker.contains("Signed in as admin@localhost") && picker.contains("Main") && picker.contains("admin"));
+    let (status, _, project) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
+    assert_eq!(status, 200);
+    assert!(project.contains("in.c-sales"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_email_is_refused_next_to_the_form() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    for (email, password) in [("admin@localhost", "not-the-password"), ("nobody@example.com", "whatever-password")] {
+        let (_, _, page) = browser.get("/console").await;
+        let csrf = Browser::csrf(&page);
+        let (status, _, page, cookies) =
+            browser.post("/console/sign-in", &[("email", email), ("password", password), ("csrf", &csrf)]).await;
+        assert_eq!(status, 401);
+        assert!(page.contains("class=\"error\" role=\"alert\">Wrong email or password."));
+        assert!(!cookies.iter().any(|c| c.starts_with("stowage_session=")));
+    }
+    let (status, location, _) = browser.get("/console/projects").await;
+    assert_eq!((status, location.as_str()), (303, "/console"));
+}
+
+#[tokio::test]
+async fn a_form_without_the_right_csrf_value_changes_nothing() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    browser.get("/console").await;
+    let (status, _, page, cookies) = browser
+        .post(
+            "/console/sign-in",
+            &[("email", "admin@localhost"), ("password", &app.admin_password), ("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("expired"));
+    assert!(!cookies.iter().any(|c| c.starts_with("stowage_session=")));
+    let mut fresh = Browser::new(&app);
+    let (status, _, _, _) = fresh.post("/console/sign-in-token", &[("token", &app.admin), ("csrf", "x")]).await;
+    assert_eq!(status, 400, "without the CSRF cookie the form is refused");
+}
+
+#[tokio::test]
+async fn a_pasted_token_opens_only_its_project_and_what_it_can_read() {
+    let app = spawn_app().await;
+    let granted = app.create_bucket("granted").await;
+    app.create_bucket("hidden").await;
+    let (secret, _) =
+        app.create_token(json!({"description": "partner", "bucketPermissions": {&granted: "read"}})).await;
+    let mut browser = Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    let (status, _, _, _) = browser.post("/console/sign-in-token", &[("token", &secret), ("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (_, _, picker) = browser.get("/console/projects").await;
+    assert!(picker.contains("Signed in with the token \"partner\"") && picker.contains("Main"));
+    let (_, _, project) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
+    assert!(project.contains(&granted) && !project.contains("in.c-hidden"));
+    let (status, _, _) = browser.get("/console/projects/999").await;
+    assert_eq!(status, 403);
+    let (_, _, page) = browser.get("/console").await;
+    assert_eq!(page, "", "a signed-in visitor is sent on to the projects");
+    let mut other = Browser::new(&app);
+    let (_, _, page) = other.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    let (status, _, page, _) = other.post("/console/sign-in-token", &[("token", "1-1-bogus"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("This token is not valid."));
+}
+
+#[tokio::test]
+async fn signing_out_needs_the_sessions_csrf_value_and_ends_the_session() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    browser
+        .post("/console/sign-in", &[("email", "admin@localhost"), ("password", &app.admin_password), ("csrf", &csrf)])
+        .await;
+    let (_, _, picker) = browser.get("/console/projects").await;
+    let session_csrf = Browser::csrf(&picker);
+    let (status, _, _, _) = browser.post("/console/sign-out", &[("csrf", "wrong")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(browser.get("/console/projects").await.0, 200, "still signed in");
+    let (status, location, _, _) = browser.post("/console/sign-out", &[("csrf", &session_csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, "/console"));
+    assert_eq!(browser.get("/console/projects").await.0, 303);
+}
+
+#[tokio::test]
+async fn the_manage_api_sets_console_passwords() {
+    let app = spawn_app().await;
+    app.member_token("ann@example.com", "guest").await;
+    let path = "/manage/users/ann@example.com/password";
+    app.put(path, &app.manage, json!({"password": "short"})).await.expect_error(400, "manage.users.validation");
+    app.put("/manage/users/nobody@example.com/password", &app.manage, json!({"password": "long-enough-password"}))
+        .await
+        .expect_error(404, "manage.users.notFound");
+    app.call(
+        reqwest::Method::PUT,
+        path,
+        Some("wrong"),
+        crate::helpers::Payload::Json(json!({"password": "long-enough-password"})),
+    )
+    .await
+    .expect_error(401, "manage.tokenInvalid");
+    app.put(path, &app.manage, json!({"password": "ann-long-enough-password"})).await.expect(204);
+    let mut browser = Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    let (status, _, _, _) = browser
+        .post(
+            "/console/sign-in",
+            &[("email", "ann@example.com"), ("password", "ann-long-enough-password"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, _, picker) = browser.get("/console/projects").await;
+    assert!(picker.contains("guest"));
+}
