@@ -99,6 +99,13 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/sign-out"),
     ("GET", "/console/projects"),
     ("GET", "/console/projects/{id}"),
+    ("GET", "/console/projects/{id}/tokens"),
+    ("POST", "/console/projects/{id}/tokens"),
+    ("GET", "/console/projects/{id}/tokens/{token}"),
+    ("GET", "/console/projects/{id}/tokens/{token}/refresh"),
+    ("POST", "/console/projects/{id}/tokens/{token}/refresh"),
+    ("POST", "/console/projects/{id}/tokens/{token}/delete"),
+    ("POST", "/console/projects/{id}/tokens/{token}/share"),
 ];
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.

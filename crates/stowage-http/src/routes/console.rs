@@ -9,9 +9,14 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use stowage_core::console::{self, Session};
-use stowage_core::{buckets, secrets, Ctx};
-use stowage_types::auth::AnyToken;
+use stowage_core::events::ListParams;
+use stowage_core::tokens::{self as token_ops, TokenRequest};
+use stowage_core::{buckets, events, secrets, Ctx};
+use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken, Token};
+use stowage_types::time::format;
 
 use crate::error::ApiResult;
 use crate::input::Body;
@@ -29,6 +34,13 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::POST, "/console/sign-out", sign_out)
         .add(Method::GET, "/console/projects", project_picker)
         .add(Method::GET, "/console/projects/{id}", project_page)
+        .add(Method::GET, "/console/projects/{id}/tokens", tokens_page)
+        .add(Method::POST, "/console/projects/{id}/tokens", create_token)
+        .add(Method::GET, "/console/projects/{id}/tokens/{token}", token_page)
+        .add(Method::GET, "/console/projects/{id}/tokens/{token}/refresh", confirm_refresh)
+        .add(Method::POST, "/console/projects/{id}/tokens/{token}/refresh", refresh_token)
+        .add(Method::POST, "/console/projects/{id}/tokens/{token}/delete", delete_token)
+        .add(Method::POST, "/console/projects/{id}/tokens/{token}/share", share_token)
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -202,24 +214,37 @@ async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> Ap
     Ok(page(StatusCode::OK, "Projects", &format!("<p>{who}</p>{list}{}", sign_out_form(&session))))
 }
 
-async fn project_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let Some((_, session)) = current(&state, &headers).await? else { return Ok(redirect("/console")) };
-    let project_id = numeric_id(&id)?;
+/// The session and the token it acts with in a project, or the page to answer instead.
+async fn acting(
+    state: &AppState,
+    headers: &HeaderMap,
+    project: &str,
+) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
+    let Some((_, session)) = current(state, headers).await? else { return Ok(Err(redirect("/console"))) };
+    let project_id = numeric_id(project)?;
     let token = match (&session.user, &session.token) {
         (_, Some(token)) if token.project_id == project_id => Some(token.clone()),
         (Some(user), None) => console::member_token(&state.core, user.id, project_id).await?,
         _ => None,
     };
-    let Some(token) = token else {
-        return Ok(page(
+    match token {
+        Some(token) => Ok(Ok((session, token, project_id))),
+        None => Ok(Err(page(
             StatusCode::FORBIDDEN,
             "Not available",
             "<p>You cannot open this project. <a href=\"/console/projects\">Back to your projects</a>.</p>",
-        ));
+        ))),
+    }
+}
+
+async fn project_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
     };
     let ctx = Ctx::internal(&state.core);
     let grant = token.authorize(AnyToken)?;
@@ -231,7 +256,7 @@ async fn project_page(
         })
         .collect();
     let body = format!(
-        "<p><a href=\"/console/projects\">All projects</a></p><h2>Buckets</h2>{}{}",
+        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a></p><h2>Buckets</h2>{}{}",
         if rows.is_empty() {
             "<p>No buckets yet.</p>".to_string()
         } else {
@@ -240,4 +265,355 @@ async fn project_page(
         sign_out_form(&session)
     );
     Ok(page(StatusCode::OK, &format!("Project {project_id}"), &body))
+}
+
+fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {
+    body.string("csrf").ok().flatten().is_some_and(|given| same(&session.csrf, &given))
+}
+
+fn error_line(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message))
+    }
+}
+
+/// What a token may do, in a few words.
+fn summary(token: &Token, bucket_ids: &[String]) -> String {
+    if token.is_master() {
+        return format!("master ({})", token.role().map(|r| r.as_str()).unwrap_or(""));
+    }
+    let mut parts: Vec<String> = if token.can_manage_buckets() {
+        vec![format!("manage all {} buckets", bucket_ids.len())]
+    } else {
+        token.bucket_grants.iter().map(|(bucket, access)| format!("{} {bucket}", access.as_str())).collect()
+    };
+    if !token.component_access.is_empty() {
+        parts.push(format!("components {}", token.component_access.join(", ")));
+    }
+    if parts.is_empty() {
+        "no buckets".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn secret_once(title: &str, secret: &str, back: &str) -> Response {
+    page(
+        StatusCode::OK,
+        title,
+        &format!(
+            "<p>Copy the token now: it is shown only this once.</p><code id=\"secret\">{}</code>\
+             <button type=\"button\" id=\"copy\" onclick=\"navigator.clipboard.writeText(document.getElementById('secret').textContent).then(()=>{{this.textContent='Copied'}})\">Copy</button>\
+             <p><a href=\"{back}\">Back</a></p>",
+            escape(secret)
+        ),
+    )
+}
+
+async fn tokens_list_page(
+    state: &AppState,
+    session: &Session,
+    token: &Arc<Token>,
+    project_id: i64,
+    error: &str,
+) -> ApiResult<Response> {
+    let ctx = Ctx::internal(&state.core);
+    let list = token_ops::list(&ctx, &token.authorize(AnyToken)?).await?;
+    let bucket_ids = list.first().map(|view| view.bucket_ids.clone()).unwrap_or_default();
+    let rows: String = list
+        .iter()
+        .map(|view| {
+            let t = &view.token;
+            format!(
+                "<tr><td><a href=\"/console/projects/{project_id}/tokens/{id}\">{description}</a></td><td>{created}</td><td>{expires}</td><td>{used}</td><td>{summary}</td></tr>",
+                id = t.id,
+                description = escape(&t.description),
+                created = format(t.created),
+                expires = t.expires.map(format).unwrap_or_else(|| "never".into()),
+                used = t.last_used.map(format).unwrap_or_else(|| "never".into()),
+                summary = escape(&summary(t, &view.bucket_ids)),
+            )
+        })
+        .collect();
+    let can_create = token.authorize(CreateTokens).is_ok();
+    let create = if can_create {
+        let buckets: String = bucket_ids
+            .iter()
+            .map(|bucket| {
+                format!(
+                    "<label for=\"b-{b}\">{b}</label><select id=\"b-{b}\" name=\"bucket:{b}\"><option value=\"\">no access</option>\
+                     <option value=\"read\">read</option><option value=\"write\">write</option></select>",
+                    b = escape(bucket)
+                )
+            })
+            .collect();
+        let components: String = state
+            .core
+            .stack
+            .components
+            .iter()
+            .map(|c| format!("<label><input type=\"checkbox\" name=\"component:{id}\" value=\"1\" style=\"width:auto\"> {name} ({id})</label>", id = escape(&c.id), name = escape(&c.name)))
+            .collect();
+        format!(
+            "<h2>New token</h2><form method=\"post\" action=\"/console/projects/{project_id}/tokens\">\
+             <label for=\"description\">Description</label><input id=\"description\" name=\"description\">\
+             <h3>Buckets</h3>{buckets}<h3>Components</h3>{components}\
+             <label><input type=\"checkbox\" name=\"canManageBuckets\" value=\"1\" style=\"width:auto\"> Manage all buckets</label>\
+             <label><input type=\"checkbox\" name=\"canReadAllFileUploads\" value=\"1\" style=\"width:auto\"> Read all file uploads</label>\
+             <label for=\"expiresIn\">Expires in (seconds, empty for never)</label><input id=\"expiresIn\" name=\"expiresIn\" inputmode=\"numeric\">\
+             {}<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Create token</button></form>",
+            error_line(error),
+            escape(&session.csrf)
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p><a href=\"/console/projects/{project_id}\">Project</a></p><table><thead><tr><th>Description</th><th>Created</th>\
+         <th>Expires</th><th>Last used</th><th>Permissions</th></tr></thead><tbody>{rows}</tbody></table>{create}"
+    );
+    Ok(page(if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST }, "API tokens", &body))
+}
+
+async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    tokens_list_page(&state, &session, &token, project_id, "").await
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    if !check_csrf(&session, &body) {
+        return Ok(expired_form());
+    }
+    let fields = body.0.as_object().cloned().unwrap_or_default();
+    let bucket_permissions = fields
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix("bucket:")?.to_string(), value.as_str()?.to_string())))
+        .filter(|(_, access)| !access.is_empty())
+        .collect();
+    let component_access = fields.keys().filter_map(|key| key.strip_prefix("component:").map(str::to_string)).collect();
+    let expires_in = match body.string("expiresIn")?.filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(seconds) => Some(seconds),
+            Err(_) => {
+                return tokens_list_page(
+                    &state,
+                    &session,
+                    &token,
+                    project_id,
+                    "Expires in: give a number of seconds, or leave it empty.",
+                )
+                .await
+            }
+        },
+    };
+    let request = TokenRequest {
+        description: body.string("description")?.filter(|d| !d.is_empty()),
+        bucket_permissions: Some(bucket_permissions),
+        component_access: Some(component_access),
+        can_manage_buckets: body.bool("canManageBuckets")?,
+        can_read_all_file_uploads: body.bool("canReadAllFileUploads")?,
+        can_purge_trash: None,
+        expires_in,
+    };
+    let ctx = Ctx::internal(&state.core);
+    let grant = match token.authorize(CreateTokens) {
+        Ok(grant) => grant,
+        Err(error) => return tokens_list_page(&state, &session, &token, project_id, &error.message).await,
+    };
+    match token_ops::create(&ctx, &grant, request).await {
+        Ok(created) => Ok(secret_once(
+            "Token created",
+            &created.secret,
+            &format!("/console/projects/{project_id}/tokens/{}", created.view.token.id),
+        )),
+        Err(error) if error.code.status() < 500 => {
+            tokens_list_page(&state, &session, &token, project_id, &error.message).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn token_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, token_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    token_detail(&state, &session, &token, project_id, &token_id, "", "").await
+}
+
+async fn token_detail(
+    state: &AppState,
+    session: &Session,
+    acting: &Arc<Token>,
+    project_id: i64,
+    token_id: &str,
+    notice: &str,
+    error: &str,
+) -> ApiResult<Response> {
+    let token_id = numeric_id(token_id)?;
+    let ctx = Ctx::internal(&state.core);
+    let grant = acting.authorize(ReadToken(token_id))?;
+    let view = token_ops::get(&ctx, &grant).await?;
+    let feed = events::list_token(&ctx, &grant, ListParams { limit: Some(50), ..ListParams::default() }).await?;
+    let t = &view.token;
+    let base = format!("/console/projects/{project_id}/tokens/{token_id}");
+    let csrf = escape(&session.csrf);
+    let controls = if t.is_master() {
+        "<p>This is a master token: it is managed through the project's members, not here.</p>".to_string()
+    } else {
+        let manage = acting.authorize(ManageTokens).is_ok();
+        let mut out = format!("<p><a href=\"{base}/refresh\">Refresh…</a></p>");
+        if manage || acting.id == t.id {
+            out.push_str(&format!(
+                "<form method=\"post\" action=\"{base}/delete\" onsubmit=\"return confirm('Delete this token?')\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Delete</button></form>"
+            ));
+        }
+        if manage {
+            out.push_str(&format!(
+                "<h2>Send token</h2><form method=\"post\" action=\"{base}/share\">\
+                 <label for=\"recipientEmail\">Email</label><input id=\"recipientEmail\" name=\"recipientEmail\" type=\"email\" required>\
+                 <label for=\"message\">Message</label><input id=\"message\" name=\"message\" required>\
+                 {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Send</button></form>",
+                error_line(error)
+            ));
+        }
+        out
+    };
+    let events: String = feed
+        .iter()
+        .map(|event| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                format(event.created),
+                escape(&event.data.event),
+                escape(&event.data.message)
+            )
+        })
+        .collect();
+    let notice = if notice.is_empty() { String::new() } else { format!("<p role=\"status\">{}</p>", escape(notice)) };
+    let body = format!(
+        "<p><a href=\"/console/projects/{project_id}/tokens\">All tokens</a></p>{notice}<table><tbody>\
+         <tr><th>Id</th><td>{}</td></tr><tr><th>Created</th><td>{}</td></tr><tr><th>Expires</th><td>{}</td></tr>\
+         <tr><th>Last used</th><td>{}</td></tr><tr><th>Permissions</th><td>{}</td></tr></tbody></table>{controls}\
+         <h2>Events</h2><table><tbody>{events}</tbody></table>",
+        t.id,
+        format(t.created),
+        t.expires.map(format).unwrap_or_else(|| "never".into()),
+        t.last_used.map(format).unwrap_or_else(|| "never".into()),
+        escape(&summary(t, &view.bucket_ids)),
+    );
+    Ok(page(if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST }, &t.description, &body))
+}
+
+async fn confirm_refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, token_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (session, _, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    let token_id = numeric_id(&token_id)?;
+    Ok(page(
+        StatusCode::OK,
+        "Refresh this token?",
+        &format!(
+            "<p>A new secret replaces the current one, which stops working at once.</p>\
+             <form method=\"post\" action=\"/console/projects/{project_id}/tokens/{token_id}/refresh\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Refresh</button></form>\
+             <p><a href=\"/console/projects/{project_id}/tokens/{token_id}\">Cancel</a></p>",
+            escape(&session.csrf)
+        ),
+    ))
+}
+
+async fn refresh_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, token_id)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    if !check_csrf(&session, &body) {
+        return Ok(expired_form());
+    }
+    let token_id = numeric_id(&token_id)?;
+    let ctx = Ctx::internal(&state.core);
+    let refreshed = token_ops::refresh(&ctx, &token.authorize(ControlToken(token_id))?).await?;
+    Ok(secret_once("Token refreshed", &refreshed.secret, &format!("/console/projects/{project_id}/tokens/{token_id}")))
+}
+
+async fn delete_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, token_id)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    if !check_csrf(&session, &body) {
+        return Ok(expired_form());
+    }
+    let token_id = numeric_id(&token_id)?;
+    let ctx = Ctx::internal(&state.core);
+    token_ops::delete(&ctx, &token.authorize(ControlToken(token_id))?).await?;
+    Ok(redirect(&format!("/console/projects/{project_id}/tokens")))
+}
+
+async fn share_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, token_id)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    if !check_csrf(&session, &body) {
+        return Ok(expired_form());
+    }
+    let numeric = numeric_id(&token_id)?;
+    let ctx = Ctx::internal(&state.core);
+    let email = body.string("recipientEmail")?;
+    let result = match token.authorize(ManageTokens) {
+        Ok(grant) => token_ops::share(&ctx, &grant, numeric, email.clone(), body.string("message")?).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            let notice = format!("A one-time link was sent to {}.", email.unwrap_or_default());
+            token_detail(&state, &session, &token, project_id, &token_id, &notice, "").await
+        }
+        Err(error) if error.code.status() < 500 => {
+            token_detail(&state, &session, &token, project_id, &token_id, "", &error.message).await
+        }
+        Err(error) => Err(error.into()),
+    }
 }

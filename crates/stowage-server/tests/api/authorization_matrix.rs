@@ -364,6 +364,13 @@ fn cases() -> Vec<Case> {
         case(M::POST, "/console/sign-out", "/console/sign-out", PUBLIC),
         case(M::GET, "/console/projects", "/console/projects", PUBLIC),
         case(M::GET, "/console/projects/{id}", "/console/projects/1", PUBLIC),
+        case(M::GET, "/console/projects/{id}/tokens", "/console/projects/1/tokens", PUBLIC),
+        case(M::POST, "/console/projects/{id}/tokens", "/console/projects/1/tokens", PUBLIC),
+        case(M::GET, "/console/projects/{id}/tokens/{token}", "/console/projects/1/tokens/1", PUBLIC),
+        case(M::GET, "/console/projects/{id}/tokens/{token}/refresh", "/console/projects/1/tokens/1/refresh", PUBLIC),
+        case(M::POST, "/console/projects/{id}/tokens/{token}/refresh", "/console/projects/1/tokens/1/refresh", PUBLIC),
+        case(M::POST, "/console/projects/{id}/tokens/{token}/delete", "/console/projects/1/tokens/1/delete", PUBLIC),
+        case(M::POST, "/console/projects/{id}/tokens/{token}/share", "/console/projects/1/tokens/1/share", PUBLIC),
         with_body(
             case(M::PUT, "/manage/users/{email}/password", "/manage/users/setup@example.com/password", MANAGE),
             json!({"password": "a-long-enough-password"}),

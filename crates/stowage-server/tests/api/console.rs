@@ -211,3 +211,94 @@ async fn the_manage_api_sets_console_passwords() {
     let (_, _, picker) = browser.get("/console/projects").await;
     assert!(picker.contains("guest"));
 }
+
+async fn signed_in_admin(app: &TestApp) -> Browser {
+    let mut browser = Browser::new(app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    let (status, _, _, _) = browser
+        .post("/console/sign-in", &[("email", "admin@localhost"), ("password", &app.admin_password), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    browser
+}
+
+#[tokio::test]
+async fn the_tokens_page_creates_a_limited_token_and_shows_its_secret_once() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("sales").await;
+    let mut browser = signed_in_admin(&app).await;
+    let tokens = format!("/console/projects/{}/tokens", app.project_id);
+    let (status, _, page) = browser.get(&tokens).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("admin@localhost") && page.contains("master (admin)"));
+    let csrf = Browser::csrf(&page);
+    let field = format!("bucket:{bucket}");
+    let form = [
+        ("description", "partner"),
+        (field.as_str(), "read"),
+        ("component:keboola.wr-storage", "1"),
+        ("expiresIn", "3600"),
+        ("csrf", csrf.as_str()),
+    ];
+    let (status, _, created, _) = browser.post(&tokens, &form).await;
+    assert_eq!(status, 200);
+    let start = created.find("<code id=\"secret\">").unwrap() + "<code id=\"secret\">".len();
+    let secret = created[start..].split('<').next().unwrap().to_string();
+    assert!(created.contains("id=\"copy\""));
+    let verify = app.get("/v2/storage/tokens/verify", &secret).await.expect(200).body;
+    assert_eq!(verify["bucketPermissions"], json!({&bucket: "read"}));
+    assert_eq!(verify["componentAccess"], json!(["keboola.wr-storage"]));
+    assert!(verify["expires"].is_string());
+    let (_, _, list) = browser.get(&tokens).await;
+    assert!(list.contains("partner") && list.contains(&format!("read {bucket}")) && !list.contains(&secret));
+    let bad = [("description", "x"), ("expiresIn", "soon"), ("csrf", csrf.as_str())];
+    let (status, _, page, _) = browser.post(&tokens, &bad).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Expires in: give a number of seconds"));
+}
+
+#[tokio::test]
+async fn a_token_is_refreshed_after_confirmation_sent_and_deleted_from_its_page() {
+    let app = spawn_app().await;
+    let (secret, body) = app.create_token(json!({"description": "partner"})).await;
+    let id = body["id"].as_str().unwrap();
+    let mut browser = signed_in_admin(&app).await;
+    let base = format!("/console/projects/{}/tokens/{id}", app.project_id);
+    let (status, _, detail) = browser.get(&base).await;
+    assert_eq!(status, 200);
+    assert!(detail.contains("storage.tokenCreated") && detail.contains("Send token") && detail.contains("Delete"));
+    let (status, _, confirm) = browser.get(&format!("{base}/refresh")).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("stops working at once"));
+    let csrf = Browser::csrf(&confirm);
+    let (status, _, refreshed, _) = browser.post(&format!("{base}/refresh"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 200);
+    assert!(refreshed.contains("shown only this once"));
+    app.get("/v2/storage/tokens/verify", &secret).await.expect_error(401, "storage.tokenInvalid");
+    let (status, _, sent, _) = browser
+        .post(&format!("{base}/share"), &[("recipientEmail", "ann@example.com"), ("message", "hi"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 200);
+    assert!(sent.contains("A one-time link was sent to ann@example.com."));
+    assert_eq!(app.outbox().len(), 1);
+    let (status, _, invalid, _) = browser
+        .post(&format!("{base}/share"), &[("recipientEmail", "not-an-email"), ("message", "hi"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 400);
+    assert!(invalid.contains("class=\"error\""));
+    let (status, location, _, _) = browser.post(&format!("{base}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!((status, location), (303, format!("/console/projects/{}/tokens", app.project_id)));
+    app.get(&format!("/v2/storage/tokens/{id}"), &app.admin).await.expect_error(404, "storage.tokens.notFound");
+}
+
+#[tokio::test]
+async fn a_master_token_page_offers_no_edit_delete_or_send_controls() {
+    let app = spawn_app().await;
+    let mut browser = signed_in_admin(&app).await;
+    let admin_id = TestApp::token_id(&app.admin);
+    let (status, _, page) = browser.get(&format!("/console/projects/{}/tokens/{admin_id}", app.project_id)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("This is a master token"));
+    assert!(!page.contains("Send token") && !page.contains("/delete") && !page.contains("Refresh"));
+}
