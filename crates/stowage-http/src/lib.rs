@@ -104,6 +104,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/console/projects/{id}/tokens/{token}"),
     ("GET", "/console/projects/{id}/tokens/{token}/refresh"),
     ("POST", "/console/projects/{id}/tokens/{token}/refresh"),
+    ("POST", "/console/projects/{id}/tokens/{token}/edit"),
     ("POST", "/console/projects/{id}/tokens/{token}/delete"),
     ("POST", "/console/projects/{id}/tokens/{token}/share"),
 ];

@@ -19,7 +19,7 @@ use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, Re
 use stowage_types::time::format;
 
 use crate::error::ApiResult;
-use crate::input::Body;
+use crate::input::{Body, Fields};
 use crate::routes::html::{escape, page};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
@@ -39,6 +39,7 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::GET, "/console/projects/{id}/tokens/{token}", token_page)
         .add(Method::GET, "/console/projects/{id}/tokens/{token}/refresh", confirm_refresh)
         .add(Method::POST, "/console/projects/{id}/tokens/{token}/refresh", refresh_token)
+        .add(Method::POST, "/console/projects/{id}/tokens/{token}/edit", edit_token)
         .add(Method::POST, "/console/projects/{id}/tokens/{token}/delete", delete_token)
         .add(Method::POST, "/console/projects/{id}/tokens/{token}/share", share_token)
 }
@@ -312,6 +313,60 @@ fn secret_once(title: &str, secret: &str, back: &str) -> Response {
     )
 }
 
+/// The bucket, component and file-upload fields of the create and edit forms, set from `current`.
+fn permission_fields(state: &AppState, bucket_ids: &[String], current: Option<&Token>) -> String {
+    let buckets: String = bucket_ids
+        .iter()
+        .map(|bucket| {
+            let granted = current.and_then(|t| t.bucket_grants.get(bucket)).map(|access| access.as_str());
+            let option = |value: &str, label: &str| {
+                let selected = if granted.unwrap_or("") == value { " selected" } else { "" };
+                format!("<option value=\"{value}\"{selected}>{label}</option>")
+            };
+            format!(
+                "<label for=\"b-{b}\">{b}</label><select id=\"b-{b}\" name=\"bucket:{b}\">{}{}{}</select>",
+                option("", "no access"),
+                option("read", "read"),
+                option("write", "write"),
+                b = escape(bucket)
+            )
+        })
+        .collect();
+    let components: String = state
+        .core
+        .stack
+        .components
+        .iter()
+        .map(|c| {
+            let checked = current.is_some_and(|t| t.component_access.contains(&c.id));
+            format!(
+                "<label><input type=\"checkbox\" name=\"component:{id}\" value=\"1\" style=\"width:auto\"{}> {name} ({id})</label>",
+                if checked { " checked" } else { "" },
+                id = escape(&c.id),
+                name = escape(&c.name)
+            )
+        })
+        .collect();
+    let read_all = current.is_some_and(|t| t.can_read_all_file_uploads_flag);
+    format!(
+        "<h3>Buckets</h3>{buckets}<h3>Components</h3>{components}\
+         <label><input type=\"checkbox\" name=\"canReadAllFileUploads\" value=\"1\" style=\"width:auto\"{}> Read all file uploads</label>",
+        if read_all { " checked" } else { "" }
+    )
+}
+
+/// The bucket grants and component access a create or edit form asks for.
+fn form_permissions(body: &Fields) -> (Vec<(String, String)>, Vec<String>) {
+    let fields = body.0.as_object().cloned().unwrap_or_default();
+    let buckets = fields
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix("bucket:")?.to_string(), value.as_str()?.to_string())))
+        .filter(|(_, access)| !access.is_empty())
+        .collect();
+    let components = fields.keys().filter_map(|key| key.strip_prefix("component:").map(str::to_string)).collect();
+    (buckets, components)
+}
+
 async fn tokens_list_page(
     state: &AppState,
     session: &Session,
@@ -339,33 +394,15 @@ async fn tokens_list_page(
         .collect();
     let can_create = token.authorize(CreateTokens).is_ok();
     let create = if can_create {
-        let buckets: String = bucket_ids
-            .iter()
-            .map(|bucket| {
-                format!(
-                    "<label for=\"b-{b}\">{b}</label><select id=\"b-{b}\" name=\"bucket:{b}\"><option value=\"\">no access</option>\
-                     <option value=\"read\">read</option><option value=\"write\">write</option></select>",
-                    b = escape(bucket)
-                )
-            })
-            .collect();
-        let components: String = state
-            .core
-            .stack
-            .components
-            .iter()
-            .map(|c| format!("<label><input type=\"checkbox\" name=\"component:{id}\" value=\"1\" style=\"width:auto\"> {name} ({id})</label>", id = escape(&c.id), name = escape(&c.name)))
-            .collect();
         format!(
             "<h2>New token</h2><form method=\"post\" action=\"/console/projects/{project_id}/tokens\">\
-             <label for=\"description\">Description</label><input id=\"description\" name=\"description\">\
-             <h3>Buckets</h3>{buckets}<h3>Components</h3>{components}\
+             <label for=\"description\">Description</label><input id=\"description\" name=\"description\">{fields}\
              <label><input type=\"checkbox\" name=\"canManageBuckets\" value=\"1\" style=\"width:auto\"> Manage all buckets</label>\
-             <label><input type=\"checkbox\" name=\"canReadAllFileUploads\" value=\"1\" style=\"width:auto\"> Read all file uploads</label>\
              <label for=\"expiresIn\">Expires in (seconds, empty for never)</label><input id=\"expiresIn\" name=\"expiresIn\" inputmode=\"numeric\">\
              {}<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Create token</button></form>",
             error_line(error),
-            escape(&session.csrf)
+            escape(&session.csrf),
+            fields = permission_fields(state, &bucket_ids, None),
         )
     } else {
         String::new()
@@ -398,13 +435,7 @@ async fn create_token(
     if !check_csrf(&session, &body) {
         return Ok(expired_form());
     }
-    let fields = body.0.as_object().cloned().unwrap_or_default();
-    let bucket_permissions = fields
-        .iter()
-        .filter_map(|(key, value)| Some((key.strip_prefix("bucket:")?.to_string(), value.as_str()?.to_string())))
-        .filter(|(_, access)| !access.is_empty())
-        .collect();
-    let component_access = fields.keys().filter_map(|key| key.strip_prefix("component:").map(str::to_string)).collect();
+    let (bucket_permissions, component_access) = form_permissions(&body);
     let expires_in = match body.string("expiresIn")?.filter(|v| !v.trim().is_empty()) {
         None => None,
         Some(text) => match text.trim().parse::<i64>() {
@@ -457,7 +488,17 @@ async fn token_page(
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
-    token_detail(&state, &session, &token, project_id, &token_id, "", "").await
+    token_detail(&state, &session, &token, project_id, &token_id, Feedback::Nothing).await
+}
+
+/// What the last form on a token's page did, shown next to that form.
+#[derive(Default)]
+enum Feedback {
+    #[default]
+    Nothing,
+    Notice(String),
+    EditFailed(String),
+    ShareFailed(String),
 }
 
 async fn token_detail(
@@ -466,10 +507,15 @@ async fn token_detail(
     acting: &Arc<Token>,
     project_id: i64,
     token_id: &str,
-    notice: &str,
-    error: &str,
+    feedback: Feedback,
 ) -> ApiResult<Response> {
     let token_id = numeric_id(token_id)?;
+    let (notice, edit_error, share_error) = match &feedback {
+        Feedback::Nothing => ("", "", ""),
+        Feedback::Notice(text) => (text.as_str(), "", ""),
+        Feedback::EditFailed(text) => ("", text.as_str(), ""),
+        Feedback::ShareFailed(text) => ("", "", text.as_str()),
+    };
     let ctx = Ctx::internal(&state.core);
     let grant = acting.authorize(ReadToken(token_id))?;
     let view = token_ops::get(&ctx, &grant).await?;
@@ -490,11 +536,19 @@ async fn token_detail(
         }
         if manage {
             out.push_str(&format!(
+                "<h2>Edit</h2><form method=\"post\" action=\"{base}/edit\">\
+                 <label for=\"description\">Description</label><input id=\"description\" name=\"description\" value=\"{}\">{}\
+                 {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Save</button></form>",
+                escape(&t.description),
+                permission_fields(state, &view.bucket_ids, Some(t)),
+                error_line(edit_error)
+            ));
+            out.push_str(&format!(
                 "<h2>Send token</h2><form method=\"post\" action=\"{base}/share\">\
                  <label for=\"recipientEmail\">Email</label><input id=\"recipientEmail\" name=\"recipientEmail\" type=\"email\" required>\
                  <label for=\"message\">Message</label><input id=\"message\" name=\"message\" required>\
                  {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Send</button></form>",
-                error_line(error)
+                error_line(share_error)
             ));
         }
         out
@@ -522,7 +576,8 @@ async fn token_detail(
         t.last_used.map(format).unwrap_or_else(|| "never".into()),
         escape(&summary(t, &view.bucket_ids)),
     );
-    Ok(page(if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST }, &t.description, &body))
+    let status = if edit_error.is_empty() && share_error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok(page(status, &t.description, &body))
 }
 
 async fn confirm_refresh(
@@ -567,6 +622,44 @@ async fn refresh_token(
     Ok(secret_once("Token refreshed", &refreshed.secret, &format!("/console/projects/{project_id}/tokens/{token_id}")))
 }
 
+async fn edit_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, token_id)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    if !check_csrf(&session, &body) {
+        return Ok(expired_form());
+    }
+    let numeric = numeric_id(&token_id)?;
+    let (bucket_permissions, component_access) = form_permissions(&body);
+    let request = TokenRequest {
+        description: body.string("description")?,
+        bucket_permissions: Some(bucket_permissions),
+        component_access: Some(component_access),
+        can_manage_buckets: None,
+        // An unchecked box is absent from the form: that means "no".
+        can_read_all_file_uploads: Some(body.bool("canReadAllFileUploads")?.unwrap_or(false)),
+        can_purge_trash: None,
+        expires_in: None,
+    };
+    let ctx = Ctx::internal(&state.core);
+    let result = match token.authorize(ManageTokens) {
+        Ok(grant) => token_ops::update(&ctx, &grant, numeric, request).await,
+        Err(error) => Err(error),
+    };
+    let feedback = match result {
+        Ok(_) => Feedback::Notice("Saved.".into()),
+        Err(error) if error.code.status() < 500 => Feedback::EditFailed(error.message),
+        Err(error) => return Err(error.into()),
+    };
+    token_detail(&state, &session, &token, project_id, &token_id, feedback).await
+}
+
 async fn delete_token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -609,10 +702,10 @@ async fn share_token(
     match result {
         Ok(()) => {
             let notice = format!("A one-time link was sent to {}.", email.unwrap_or_default());
-            token_detail(&state, &session, &token, project_id, &token_id, &notice, "").await
+            token_detail(&state, &session, &token, project_id, &token_id, Feedback::Notice(notice)).await
         }
         Err(error) if error.code.status() < 500 => {
-            token_detail(&state, &session, &token, project_id, &token_id, "", &error.message).await
+            token_detail(&state, &session, &token, project_id, &token_id, Feedback::ShareFailed(error.message)).await
         }
         Err(error) => Err(error.into()),
     }

@@ -369,6 +369,7 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/console/projects/{id}/tokens/{token}", "/console/projects/1/tokens/1", PUBLIC),
         case(M::GET, "/console/projects/{id}/tokens/{token}/refresh", "/console/projects/1/tokens/1/refresh", PUBLIC),
         case(M::POST, "/console/projects/{id}/tokens/{token}/refresh", "/console/projects/1/tokens/1/refresh", PUBLIC),
+        case(M::POST, "/console/projects/{id}/tokens/{token}/edit", "/console/projects/1/tokens/1/edit", PUBLIC),
         case(M::POST, "/console/projects/{id}/tokens/{token}/delete", "/console/projects/1/tokens/1/delete", PUBLIC),
         case(M::POST, "/console/projects/{id}/tokens/{token}/share", "/console/projects/1/tokens/1/share", PUBLIC),
         with_body(

@@ -293,6 +293,46 @@ async fn a_token_is_refreshed_after_confirmation_sent_and_deleted_from_its_page(
 }
 
 #[tokio::test]
+async fn editing_a_token_replaces_its_grants_and_unchecked_boxes_take_permissions_away() {
+    let app = spawn_app().await;
+    let sales = app.create_bucket("sales").await;
+    let stock = app.create_bucket("stock").await;
+    let (secret, body) = app
+        .create_token(json!({"description": "partner", "bucketPermissions": {&sales: "write"},
+            "componentAccess": ["keboola.wr-storage"], "canReadAllFileUploads": true}))
+        .await;
+    let id = body["id"].as_str().unwrap();
+    let mut browser = signed_in_admin(&app).await;
+    let base = format!("/console/projects/{}/tokens/{id}", app.project_id);
+    let (_, _, detail) = browser.get(&base).await;
+    assert!(detail.contains("<option value=\"write\" selected>"), "the form starts from the current grants");
+    assert!(detail.contains("value=\"partner\""));
+    let csrf = Browser::csrf(&detail);
+    let stock_field = format!("bucket:{stock}");
+    let sales_field = format!("bucket:{sales}");
+    let form = [
+        ("description", "partner, read only"),
+        (sales_field.as_str(), ""),
+        (stock_field.as_str(), "read"),
+        ("csrf", csrf.as_str()),
+    ];
+    let (status, _, saved, _) = browser.post(&format!("{base}/edit"), &form).await;
+    assert_eq!(status, 200);
+    assert!(saved.contains("Saved."));
+    let verify = app.get("/v2/storage/tokens/verify", &secret).await.expect(200).body;
+    assert_eq!(verify["description"], "partner, read only");
+    assert_eq!(verify["bucketPermissions"], json!({&stock: "read"}));
+    assert!(verify.get("componentAccess").is_none(), "no component access is left: {verify}");
+    assert_eq!(verify["canReadAllFileUploads"], false);
+    let unknown = [("description", "x"), ("bucket:in.c-nope", "read"), ("csrf", csrf.as_str())];
+    let (status, _, refused, _) = browser.post(&format!("{base}/edit"), &unknown).await;
+    assert_eq!(status, 400);
+    assert!(refused.contains("class=\"error\"") && refused.contains("in.c-nope"));
+    let after = app.get("/v2/storage/tokens/verify", &secret).await.expect(200).body;
+    assert_eq!(after["description"], "partner, read only", "a refused edit changes nothing");
+}
+
+#[tokio::test]
 async fn a_master_token_page_offers_no_edit_delete_or_send_controls() {
     let app = spawn_app().await;
     let mut browser = signed_in_admin(&app).await;
