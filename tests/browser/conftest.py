@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections import namedtuple
 
 import pytest
 from selenium import webdriver
@@ -27,9 +28,12 @@ def _binary():
     return os.path.join(target, "debug", "stowage")
 
 
+Stack = namedtuple("Stack", "url email password token data_dir")
+
+
 @pytest.fixture(scope="session")
 def stack():
-    """(url, admin email, admin password, admin token) of a fresh stack."""
+    """A fresh stack: its url, the admin's email, console password and master token, and its data dir."""
     data_dir = tempfile.mkdtemp(prefix="stowage-browser-")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -52,7 +56,7 @@ def stack():
             break
         except OSError:
             time.sleep(0.05)
-    yield url, "admin@localhost", secrets["password"], secrets["token"]
+    yield Stack(url, "admin@localhost", secrets["password"], secrets["token"], data_dir)
     process.terminate()
     process.wait(timeout=20)
 

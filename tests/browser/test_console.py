@@ -1,10 +1,31 @@
-"""The console in a real headless Chromium: sign-in, the project picker, a project's buckets."""
+"""The console in a real headless Chromium: sign-in, the project picker, a project's buckets, API tokens."""
 
+import email
+import glob
 import json
 import os
+import re
+import urllib.error
 import urllib.request
 
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+
+def follow(driver, by, value):
+    """Clicks a link or submit button and waits until the next page has loaded in place of this one
+    (a marker set on this page's window is gone from the next one)."""
+    driver.execute_script("window.stowageOldPage = true")
+    driver.find_element(by, value).click()
+
+    def next_page_loaded(d):
+        try:
+            return d.execute_script("return !window.stowageOldPage && document.readyState === 'complete'")
+        except WebDriverException:  # the page is being replaced right now
+            return False
+
+    WebDriverWait(driver, 10).until(next_page_loaded)
 
 
 def capture(driver, shots, name):
@@ -15,48 +36,127 @@ def capture(driver, shots, name):
     driver.set_window_size(1280, 800)
 
 
-def create_bucket(url, token, name):
+def api(url, token, path, body=None):
+    """A Storage API call; (status, parsed JSON body)."""
     request = urllib.request.Request(
-        f"{url}/v2/storage/buckets",
-        data=json.dumps({"name": name}).encode(),
+        f"{url}/v2/storage{path}",
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"X-StorageApi-Token": token, "Content-Type": "application/json"},
-        method="POST",
+        method="POST" if body is not None else "GET",
     )
-    urllib.request.urlopen(request).read()
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def create_bucket(url, token, name):
+    status, _ = api(url, token, "/buckets", {"name": name})
+    assert status == 201
+
+
+def sign_in(browser, stack):
+    browser.get(f"{stack.url}/console")
+    browser.find_element(By.ID, "email").send_keys(stack.email)
+    browser.find_element(By.ID, "password").send_keys(stack.password)
+    follow(browser, By.CSS_SELECTOR, "form[action='/console/sign-in'] button")
 
 
 def test_a_person_signs_in_and_opens_a_project(stack, browser, shots):
-    url, email, password, token = stack
-    create_bucket(url, token, "browser-sales")
+    url = stack.url
+    create_bucket(url, stack.token, "browser-sales")
     browser.get(f"{url}/console")
     capture(browser, shots, "sign-in")
-    browser.find_element(By.ID, "email").send_keys(email)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in'] button").click()
+    sign_in(browser, stack)
     assert browser.current_url.endswith("/console/projects")
     assert "Signed in as admin@localhost" in browser.page_source
     capture(browser, shots, "projects")
-    browser.find_element(By.LINK_TEXT, "Main").click()
+    follow(browser, By.LINK_TEXT, "Main")
     assert "in.c-browser-sales" in browser.page_source
     capture(browser, shots, "project")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/console/sign-out'] button").click()
+    follow(browser, By.CSS_SELECTOR, "form[action='/console/sign-out'] button")
     assert browser.current_url.endswith("/console")
 
 
 def test_a_wrong_password_is_explained_next_to_the_form(stack, browser, shots):
-    url, email, _, _ = stack
-    browser.get(f"{url}/console")
-    browser.find_element(By.ID, "email").send_keys(email)
+    browser.get(f"{stack.url}/console")
+    browser.find_element(By.ID, "email").send_keys(stack.email)
     browser.find_element(By.ID, "password").send_keys("not the password")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in'] button").click()
+    follow(browser, By.CSS_SELECTOR, "form[action='/console/sign-in'] button")
     alert = browser.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in'] .error")
     assert alert.text == "Wrong email or password."
     capture(browser, shots, "sign-in-error")
 
 
 def test_a_token_holder_opens_storage_by_pasting_a_token(stack, browser):
-    url, _, _, token = stack
-    browser.get(f"{url}/console")
-    browser.find_element(By.ID, "token").send_keys(token)
-    browser.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in-token'] button").click()
+    browser.get(f"{stack.url}/console")
+    browser.find_element(By.ID, "token").send_keys(stack.token)
+    follow(browser, By.CSS_SELECTOR, "form[action='/console/sign-in-token'] button")
     assert "Signed in with the token" in browser.page_source
+
+
+def sent_link(data_dir, recipient):
+    """The share link in the newest mail to `recipient` in the stack's outbox."""
+    for path in sorted(glob.glob(os.path.join(data_dir, "outbox", "*.eml")), key=os.path.getmtime, reverse=True):
+        with open(path, "rb") as handle:
+            message = email.message_from_binary_file(handle)
+        if recipient in message["To"]:
+            part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+            text = part.get_payload(decode=True).decode()
+            return re.search(r"https?://\S+/tokens/shared/[A-Za-z0-9_-]+", text).group(0)
+    raise AssertionError(f"no mail to {recipient} in the outbox")
+
+
+def test_a_limited_token_is_created_copied_refreshed_and_shared_through_the_emailed_link(stack, browser, shots):
+    url = stack.url
+    create_bucket(url, stack.token, "browser-partner")
+    browser.execute_cdp_cmd(
+        "Browser.grantPermissions", {"origin": url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]}
+    )
+    sign_in(browser, stack)
+    follow(browser, By.LINK_TEXT, "Main")
+    follow(browser, By.LINK_TEXT, "API tokens")
+    capture(browser, shots, "tokens")
+
+    browser.find_element(By.ID, "description").send_keys("partner")
+    Select(browser.find_element(By.ID, "b-in.c-browser-partner")).select_by_value("read")
+    browser.find_element(By.NAME, "component:keboola.wr-storage").click()
+    follow(browser, By.CSS_SELECTOR, "form[action$='/tokens'] button[type=submit]")
+    secret = browser.find_element(By.ID, "secret").text
+    browser.find_element(By.ID, "copy").click()
+    WebDriverWait(browser, 5).until(lambda b: b.find_element(By.ID, "copy").text == "Copied")
+    clipboard = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
+    assert clipboard == secret
+    status, verified = api(url, secret, "/tokens/verify")
+    assert status == 200
+    assert verified["bucketPermissions"] == {"in.c-browser-partner": "read"}
+    capture(browser, shots, "token-created")
+
+    follow(browser, By.LINK_TEXT, "Back")
+    assert "storage.tokenCreated" in browser.page_source
+    capture(browser, shots, "token-detail")
+    follow(browser, By.LINK_TEXT, "Refresh…")
+    capture(browser, shots, "token-refresh-confirm")
+    follow(browser, By.CSS_SELECTOR, "form[action$='/refresh'] button")
+    refreshed = browser.find_element(By.ID, "secret").text
+    assert refreshed != secret
+    assert api(url, secret, "/tokens/verify")[0] == 401
+    assert api(url, refreshed, "/tokens/verify")[0] == 200
+
+    follow(browser, By.LINK_TEXT, "Back")
+    browser.find_element(By.ID, "recipientEmail").send_keys("partner@example.com")
+    browser.find_element(By.ID, "message").send_keys("Your token for the sales data")
+    follow(browser, By.CSS_SELECTOR, "form[action$='/share'] button")
+    errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error")]
+    assert "A one-time link was sent to partner@example.com." in browser.page_source, errors
+
+    browser.get(sent_link(stack.data_dir, "partner@example.com"))
+    capture(browser, shots, "shared-link")
+    follow(browser, By.CSS_SELECTOR, "form button")
+    assert "Welcome!" in browser.page_source and "read bucket" in browser.page_source
+    shared = browser.find_element(By.ID, "token").text
+    assert api(url, shared, "/tokens/verify")[1]["description"] == "partner"
+    capture(browser, shots, "shared-token")
+    browser.refresh()
+    assert "no longer available" in browser.page_source

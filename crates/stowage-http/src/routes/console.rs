@@ -382,7 +382,8 @@ async fn tokens_list_page(
         .map(|view| {
             let t = &view.token;
             format!(
-                "<tr><td><a href=\"/console/projects/{project_id}/tokens/{id}\">{description}</a></td><td>{created}</td><td>{expires}</td><td>{used}</td><td>{summary}</td></tr>",
+                "<tr><td><a href=\"/console/projects/{project_id}/tokens/{id}\">{description}</a></td><td data-label=\"Created\">{created}</td>\
+                 <td data-label=\"Expires\">{expires}</td><td data-label=\"Last used\">{used}</td><td data-label=\"Permissions\">{summary}</td></tr>",
                 id = t.id,
                 description = escape(&t.description),
                 created = format(t.created),
@@ -408,7 +409,7 @@ async fn tokens_list_page(
         String::new()
     };
     let body = format!(
-        "<p><a href=\"/console/projects/{project_id}\">Project</a></p><table><thead><tr><th>Description</th><th>Created</th>\
+        "<p><a href=\"/console/projects/{project_id}\">Project</a></p><table class=\"cards\"><thead><tr><th>Description</th><th>Created</th>\
          <th>Expires</th><th>Last used</th><th>Permissions</th></tr></thead><tbody>{rows}</tbody></table>{create}"
     );
     Ok(page(if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST }, "API tokens", &body))
