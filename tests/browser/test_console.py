@@ -1,4 +1,4 @@
-"""The console in a real headless Chromium: sign-in, the project picker, a project's buckets, API tokens."""
+"""The console in a real headless Chromium: sign-in, the project picker, storage pages, API tokens."""
 
 import email
 import glob
@@ -6,7 +6,10 @@ import json
 import os
 import re
 import urllib.error
+import tempfile
 import urllib.request
+
+from kbcstorage.client import Client
 
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import WebDriverException
@@ -160,3 +163,22 @@ def test_a_limited_token_is_created_copied_refreshed_and_shared_through_the_emai
     capture(browser, shots, "shared-token")
     browser.refresh()
     assert "no longer available" in browser.page_source
+
+
+def test_a_table_is_found_through_its_bucket_and_previewed(stack, browser, shots):
+    create_bucket(stack.url, stack.token, "browser-stock")
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as data:
+        data.write("sku,name,count\n" + "".join(f"S{i:03},item {i},{i * 3}\n" for i in range(1, 121)))
+    Client(stack.url, stack.token).tables.create("in.c-browser-stock", "items", data.name, primary_key=["sku"])
+    sign_in(browser, stack)
+    follow(browser, By.LINK_TEXT, "Main")
+    follow(browser, By.LINK_TEXT, "in.c-browser-stock")
+    capture(browser, shots, "bucket")
+    follow(browser, By.LINK_TEXT, "items")
+    assert "The first 100 of 120 rows." in browser.page_source
+    header = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#preview thead th")]
+    assert header == ["sku", "name", "count"]
+    first = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr:first-child td")]
+    assert first == ["S001", "item 1", "3"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 100
+    capture(browser, shots, "table")

@@ -99,6 +99,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/sign-out"),
     ("GET", "/console/projects"),
     ("GET", "/console/projects/{id}"),
+    ("GET", "/console/projects/{id}/buckets/{bucket}"),
+    ("GET", "/console/projects/{id}/tables/{table}"),
     ("GET", "/console/projects/{id}/tokens"),
     ("POST", "/console/projects/{id}/tokens"),
     ("GET", "/console/projects/{id}/tokens/{token}"),

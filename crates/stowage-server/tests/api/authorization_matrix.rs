@@ -364,6 +364,8 @@ fn cases() -> Vec<Case> {
         case(M::POST, "/console/sign-out", "/console/sign-out", PUBLIC),
         case(M::GET, "/console/projects", "/console/projects", PUBLIC),
         case(M::GET, "/console/projects/{id}", "/console/projects/1", PUBLIC),
+        case(M::GET, "/console/projects/{id}/buckets/{bucket}", "/console/projects/1/buckets/in.c-x", PUBLIC),
+        case(M::GET, "/console/projects/{id}/tables/{table}", "/console/projects/1/tables/in.c-x.t", PUBLIC),
         case(M::GET, "/console/projects/{id}/tokens", "/console/projects/1/tokens", PUBLIC),
         case(M::POST, "/console/projects/{id}/tokens", "/console/projects/1/tokens", PUBLIC),
         case(M::GET, "/console/projects/{id}/tokens/{token}", "/console/projects/1/tokens/1", PUBLIC),

@@ -342,3 +342,47 @@ async fn a_master_token_page_offers_no_edit_delete_or_send_controls() {
     assert!(page.contains("This is a master token"));
     assert!(!page.contains("Send token") && !page.contains("/delete") && !page.contains("Refresh"));
 }
+
+#[tokio::test]
+async fn the_storage_pages_list_a_buckets_tables_and_preview_a_table_with_values_escaped() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("sales").await;
+    app.create_table(&bucket, "orders", "id,note\n1,<script>alert(1)</script>\n2,plain\n", &["id"]).await;
+    let mut browser = signed_in_admin(&app).await;
+    let (_, _, project) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
+    assert!(project.contains(&format!("/console/projects/{}/buckets/{bucket}", app.project_id)));
+    let (status, _, listing) = browser.get(&format!("/console/projects/{}/buckets/{bucket}", app.project_id)).await;
+    assert_eq!(status, 200);
+    assert!(listing.contains(&format!("/tables/{bucket}.orders\">orders</a>")));
+    assert!(listing.contains("<td data-label=\"Rows\">2</td>"));
+    let (status, _, table) = browser.get(&format!("/console/projects/{}/tables/{bucket}.orders", app.project_id)).await;
+    assert_eq!(status, 200);
+    assert!(table.contains("<th>Primary key</th><td>id</td>"));
+    assert!(table.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>") && !table.contains("<script>alert"));
+    assert!(table.contains("<td>plain</td>"));
+    let (status, _, missing) = browser.get(&format!("/console/projects/{}/tables/{bucket}.nope", app.project_id)).await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("class=\"error\""));
+}
+
+#[tokio::test]
+async fn a_pasted_token_cannot_browse_a_bucket_it_was_not_granted() {
+    let app = spawn_app().await;
+    let granted = app.create_bucket("granted").await;
+    let hidden = app.create_bucket("hidden").await;
+    app.create_table(&hidden, "secret", "id\n1\n", &[]).await;
+    let (secret, _) =
+        app.create_token(json!({"description": "partner", "bucketPermissions": {&granted: "read"}})).await;
+    let mut browser = Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    browser.post("/console/sign-in-token", &[("token", &secret), ("csrf", &csrf)]).await;
+    let (status, _, _) = browser.get(&format!("/console/projects/{}/buckets/{granted}", app.project_id)).await;
+    assert_eq!(status, 200);
+    let (status, _, refused) = browser.get(&format!("/console/projects/{}/buckets/{hidden}", app.project_id)).await;
+    assert_eq!(status, 403);
+    assert!(refused.contains("class=\"error\""));
+    let (status, _, table) = browser.get(&format!("/console/projects/{}/tables/{hidden}.secret", app.project_id)).await;
+    assert_eq!(status, 403);
+    assert!(!table.contains("<td>1</td>"));
+}
