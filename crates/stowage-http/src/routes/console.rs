@@ -241,6 +241,19 @@ async fn acting(
     }
 }
 
+/// [`acting`] for a submitted form, which must also carry the session's CSRF value.
+async fn acting_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    project: &str,
+    body: &Fields,
+) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
+    Ok(match acting(state, headers, project).await? {
+        Ok((session, ..)) if !check_csrf(&session, body) => Err(expired_form()),
+        other => other,
+    })
+}
+
 async fn project_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -342,10 +355,7 @@ async fn bucket_page(
     let Some(bucket_id) = BucketId::parse(&bucket) else {
         return problem(buckets::not_found(project_id, &bucket));
     };
-    let listed = match token.authorize(ReadBucket(bucket_id)) {
-        Ok(grant) => tables::list_in_bucket(&ctx, &grant).await,
-        Err(error) => Err(error),
-    };
+    let listed = async { tables::list_in_bucket(&ctx, &token.authorize(ReadBucket(bucket_id))?).await }.await;
     let list = match listed {
         Ok(list) => list,
         Err(error) => return problem(error),
@@ -546,13 +556,10 @@ async fn create_token(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+    let (session, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
-    if !check_csrf(&session, &body) {
-        return Ok(expired_form());
-    }
     let (bucket_permissions, component_access) = form_permissions(&body);
     let expires_in = match body.string("expiresIn")?.filter(|v| !v.trim().is_empty()) {
         None => None,
@@ -727,16 +734,17 @@ async fn refresh_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+    let (_, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
-    if !check_csrf(&session, &body) {
-        return Ok(expired_form());
-    }
     let token_id = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
-    let refreshed = token_ops::refresh(&ctx, &token.authorize(ControlToken(token_id))?).await?;
+    let refreshed = async { token_ops::refresh(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
+    let refreshed = match refreshed {
+        Ok(refreshed) => refreshed,
+        Err(error) => return problem(error),
+    };
     Ok(secret_once("Token refreshed", &refreshed.secret, &format!("/console/projects/{project_id}/tokens/{token_id}")))
 }
 
@@ -746,13 +754,10 @@ async fn edit_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+    let (session, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
-    if !check_csrf(&session, &body) {
-        return Ok(expired_form());
-    }
     let numeric = numeric_id(&token_id)?;
     let (bucket_permissions, component_access) = form_permissions(&body);
     let request = TokenRequest {
@@ -766,10 +771,7 @@ async fn edit_token(
         expires_in: None,
     };
     let ctx = Ctx::internal(&state.core);
-    let result = match token.authorize(ManageTokens) {
-        Ok(grant) => token_ops::update(&ctx, &grant, numeric, request).await,
-        Err(error) => Err(error),
-    };
+    let result = async { token_ops::update(&ctx, &token.authorize(ManageTokens)?, numeric, request).await }.await;
     let feedback = match result {
         Ok(_) => Feedback::Notice("Saved.".into()),
         Err(error) if error.code.status() < 500 => Feedback::EditFailed(error.message),
@@ -784,16 +786,16 @@ async fn delete_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+    let (_, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
-    if !check_csrf(&session, &body) {
-        return Ok(expired_form());
-    }
     let token_id = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
-    token_ops::delete(&ctx, &token.authorize(ControlToken(token_id))?).await?;
+    let deleted = async { token_ops::delete(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
+    if let Err(error) = deleted {
+        return problem(error);
+    }
     Ok(redirect(&format!("/console/projects/{project_id}/tokens")))
 }
 
@@ -803,20 +805,16 @@ async fn share_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+    let (session, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
-    if !check_csrf(&session, &body) {
-        return Ok(expired_form());
-    }
     let numeric = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
     let email = body.string("recipientEmail")?;
-    let result = match token.authorize(ManageTokens) {
-        Ok(grant) => token_ops::share(&ctx, &grant, numeric, email.clone(), body.string("message")?).await,
-        Err(error) => Err(error),
-    };
+    let message = body.string("message")?;
+    let result =
+        async { token_ops::share(&ctx, &token.authorize(ManageTokens)?, numeric, email.clone(), message).await }.await;
     match result {
         Ok(()) => {
             let notice = format!("A one-time link was sent to {}.", email.unwrap_or_default());
