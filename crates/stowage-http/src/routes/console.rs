@@ -285,7 +285,8 @@ async fn project_page(
         },
         sign_out_form(&session)
     );
-    Ok(page(StatusCode::OK, &format!("Project {project_id}"), &body))
+    let project = token_ops::verify(&ctx, &grant).await?.project;
+    Ok(page(StatusCode::OK, &format!("{} (project {project_id})", project.name), &body))
 }
 
 fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {

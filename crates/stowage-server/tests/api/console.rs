@@ -351,6 +351,7 @@ async fn the_storage_pages_list_a_buckets_tables_and_preview_a_table_with_values
     let mut browser = signed_in_admin(&app).await;
     let (_, _, project) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
     assert!(project.contains(&format!("/console/projects/{}/buckets/{bucket}", app.project_id)));
+    assert!(project.contains(&format!("<h1>Main (project {})</h1>", app.project_id)));
     let (status, _, listing) = browser.get(&format!("/console/projects/{}/buckets/{bucket}", app.project_id)).await;
     assert_eq!(status, 200);
     assert!(listing.contains(&format!("/tables/{bucket}.orders\">orders</a>")));
