@@ -2,63 +2,23 @@
 
 import os
 import shutil
-import socket
-import subprocess
+import sys
 import tempfile
-import time
-import urllib.request
-from collections import namedtuple
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _binary():
-    explicit = os.environ.get("STOWAGE_BIN")
-    if explicit:
-        return explicit
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "target"))
-    return os.path.join(target, "debug", "stowage")
-
-
-Stack = namedtuple("Stack", "url email password token data_dir")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import stowage_stack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def stack():
     """A fresh stack: its url, the admin's email, console password and master token, and its data dir."""
-    data_dir = tempfile.mkdtemp(prefix="stowage-browser-")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [_binary(), "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    secrets = {}
-    for line in process.stdout:
-        if "master Storage API token" in line:
-            secrets["token"] = next(process.stdout).strip()
-        if "Console sign-in" in line:
-            secrets["password"] = next(process.stdout).strip()
-            break
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/v2/storage", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield Stack(url, "admin@localhost", secrets["password"], secrets["token"], data_dir)
-    process.terminate()
-    process.wait(timeout=20)
+    process, started = stowage_stack.start("stowage-browser-")
+    yield started
+    stowage_stack.stop(process)
 
 
 @pytest.fixture

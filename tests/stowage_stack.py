@@ -1,0 +1,59 @@
+"""Starts a real stack (the `stowage` binary) on a free loopback port; shared by the Python test suites."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections import namedtuple
+
+Stack = namedtuple("Stack", "url email password token data_dir")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _binary():
+    explicit = os.environ.get("STOWAGE_BIN")
+    if explicit:
+        return explicit
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "target"))
+    return os.path.join(target, "debug", "stowage")
+
+
+def start(prefix):
+    """(process, Stack) of a fresh stack, once it answers; the first start's secrets come from its stdout."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [_binary(), "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    secrets = {}
+    for line in process.stdout:
+        if "master Storage API token" in line:
+            secrets["token"] = next(process.stdout).strip()
+        if "Console sign-in" in line:
+            secrets["password"] = next(process.stdout).strip()
+            break
+    assert secrets.get("token"), "the first start printed no admin token"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/v2/storage", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    return process, Stack(url, "admin@localhost", secrets.get("password"), secrets["token"], data_dir)
+
+
+def stop(process):
+    """Stops the stack with SIGTERM; its exit code."""
+    process.terminate()
+    return process.wait(timeout=20)
