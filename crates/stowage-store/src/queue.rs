@@ -91,7 +91,8 @@ impl Writer<'_> {
         Ok(self.conn().last_insert_rowid())
     }
 
-    /// Sets a job's status, with its start or end time and result when given.
+    /// Sets a job's status, with its start or end time and result when given. A finished job (one with an
+    /// end time) is left as it is, so a late `terminating` cannot overwrite the end a racing runner recorded.
     pub fn set_queue_job_status(
         &self,
         id: i64,
@@ -104,7 +105,7 @@ impl Writer<'_> {
         self.conn()
             .execute(
                 "UPDATE queue_jobs SET status = ?2, start = COALESCE(?3, start), \"end\" = COALESCE(?4, \"end\"),
-                    result = COALESCE(?5, result) WHERE id = ?1",
+                    result = COALESCE(?5, result) WHERE id = ?1 AND \"end\" IS NULL",
                 params![id, status, start, end, result],
             )
             .map_err(db)?;
