@@ -1,0 +1,305 @@
+//! `/console/...`: the web console. Signing in (email and password, or a pasted token), the
+//! project picker and a project's page live here; the storage browser, API tokens and component
+//! configurations in the submodules. Pages are rendered on the server and call the same core
+//! functions as the API; the little JavaScript there is (copy, search, upload progress) only adds.
+//!
+//! Cookies: `stowage_session` (HttpOnly, SameSite=Strict, Secure on https) holds a random secret
+//! whose hash is the session; `stowage_csrf` carries the sign-in form's CSRF value. Every form
+//! that changes something sends its CSRF value back.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+use stowage_core::console::{self, Session};
+use stowage_core::tokens as token_ops;
+use stowage_core::{buckets, secrets, Ctx};
+use stowage_types::auth::{AnyToken, Token};
+
+use crate::error::ApiResult;
+use crate::input::{Body, Fields};
+use crate::routes::html::{escape, page};
+use crate::routes::numeric_id;
+use crate::{AppState, Table};
+
+mod storage;
+mod tokens;
+
+const SESSION: &str = "stowage_session";
+const CSRF: &str = "stowage_csrf";
+
+pub(crate) fn register(t: Table) -> Table {
+    let t = t
+        .add(Method::GET, "/console", sign_in_page)
+        .add(Method::POST, "/console/sign-in", sign_in)
+        .add(Method::POST, "/console/sign-in-token", sign_in_with_token)
+        .add(Method::POST, "/console/sign-out", sign_out)
+        .add(Method::GET, "/console/projects", project_picker)
+        .add(Method::GET, "/console/projects/{id}", project_page);
+    let t = storage::register(t);
+    tokens::register(t)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.core.stack.public_url.starts_with("https://") { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+fn same(a: &str, b: &str) -> bool {
+    secrets::hash(a) == secrets::hash(b)
+}
+
+async fn current(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<(String, Session)>> {
+    let Some(secret) = cookie(headers, SESSION) else { return Ok(None) };
+    Ok(console::session(&state.core, secret).await?.map(|session| (secret.to_string(), session)))
+}
+
+fn new_csrf() -> String {
+    secrets::hash(&uuid::Uuid::now_v7().to_string())
+}
+
+/// The sign-in page, with an error next to the form that caused it.
+fn sign_in_form(state: &AppState, status: StatusCode, email_error: &str, token_error: &str) -> Response {
+    let csrf = new_csrf();
+    let error = |text: &str| {
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
+        }
+    };
+    let body = format!(
+        "<form method=\"post\" action=\"/console/sign-in\"><h2>Sign in</h2>\
+         <label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Sign in</button></form>\
+         <form method=\"post\" action=\"/console/sign-in-token\"><h2>Or use an API token</h2>\
+         <label for=\"token\">API token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required>\
+         {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Open storage</button></form>",
+        error(email_error),
+        error(token_error)
+    );
+    let mut response = page(status, &format!("Stowage · {}", state.core.stack.name), &body);
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, CSRF, &csrf, 3600));
+    response
+}
+
+async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if current(&state, &headers).await?.is_some() {
+        return Ok(redirect("/console/projects"));
+    }
+    Ok(sign_in_form(&state, StatusCode::OK, "", ""))
+}
+
+fn csrf_ok(headers: &HeaderMap, body: &crate::input::Fields) -> bool {
+    match (cookie(headers, CSRF), body.string("csrf").ok().flatten()) {
+        (Some(expected), Some(given)) if !given.is_empty() => same(expected, &given),
+        _ => false,
+    }
+}
+
+fn expired_form() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "The form expired",
+        "<p>The sign-in form expired or came from elsewhere. <a href=\"/console\">Open it again</a>.</p>",
+    )
+}
+
+fn signed_in(state: &AppState, secret: &str) -> Response {
+    let mut response = redirect("/console/projects");
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(state, SESSION, secret, console::SESSION_TTL_SECS));
+    response
+}
+
+async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Body(body): Body) -> ApiResult<Response> {
+    if !csrf_ok(&headers, &body) {
+        return Ok(expired_form());
+    }
+    let email = body.string("email")?.unwrap_or_default();
+    let password = body.string("password")?.unwrap_or_default();
+    match console::sign_in(&state.core, &email, password).await {
+        Ok(secret) => Ok(signed_in(&state, &secret)),
+        Err(error) if error.code.status() == 401 => {
+            Ok(sign_in_form(&state, StatusCode::UNAUTHORIZED, &error.message, ""))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn sign_in_with_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    if !csrf_ok(&headers, &body) {
+        return Ok(expired_form());
+    }
+    let token = body.string("token")?.unwrap_or_default();
+    match console::sign_in_with_token(&state.core, &token).await {
+        Ok(secret) => Ok(signed_in(&state, &secret)),
+        Err(error) if error.code.status() == 401 => {
+            Ok(sign_in_form(&state, StatusCode::UNAUTHORIZED, "", &error.message))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap, Body(body): Body) -> ApiResult<Response> {
+    if let Some((secret, session)) = current(&state, &headers).await? {
+        let given = body.string("csrf")?.unwrap_or_default();
+        if !same(&session.csrf, &given) {
+            return Ok(expired_form());
+        }
+        console::sign_out(&state.core, &secret).await?;
+    }
+    let mut response = redirect("/console");
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION, "", 0));
+    Ok(response)
+}
+
+fn sign_out_form(session: &Session) -> String {
+    format!(
+        "<form method=\"post\" action=\"/console/sign-out\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <button type=\"submit\">Sign out</button></form>",
+        escape(&session.csrf)
+    )
+}
+
+async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let Some((_, session)) = current(&state, &headers).await? else { return Ok(redirect("/console")) };
+    let projects = console::projects(&state.core, &session).await?;
+    let who = match (&session.user, &session.token) {
+        (Some(user), _) => format!("Signed in as {}.", escape(&user.email)),
+        (None, Some(token)) => format!("Signed in with the token \"{}\".", escape(&token.description)),
+        _ => String::new(),
+    };
+    let rows: String = projects
+        .iter()
+        .map(|(project, role)| {
+            format!(
+                "<tr><td><a href=\"/console/projects/{id}\">{name}</a></td><td>{id}</td><td>{role}</td></tr>",
+                id = project.id,
+                name = escape(&project.name),
+                role = role.map(|r| r.as_str()).unwrap_or("token")
+            )
+        })
+        .collect();
+    let list = if rows.is_empty() {
+        "<p>You are not a member of any project yet.</p>".to_string()
+    } else {
+        format!("<table><thead><tr><th>Project</th><th>Id</th><th>Role</th></tr></thead><tbody>{rows}</tbody></table>")
+    };
+    Ok(page(StatusCode::OK, "Projects", &format!("<p>{who}</p>{list}{}", sign_out_form(&session))))
+}
+
+/// The session and the token it acts with in a project, or the page to answer instead.
+async fn acting(
+    state: &AppState,
+    headers: &HeaderMap,
+    project: &str,
+) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
+    let Some((_, session)) = current(state, headers).await? else { return Ok(Err(redirect("/console"))) };
+    let project_id = numeric_id(project)?;
+    let token = match (&session.user, &session.token) {
+        (_, Some(token)) if token.project_id == project_id => Some(token.clone()),
+        (Some(user), None) => console::member_token(&state.core, user.id, project_id).await?,
+        _ => None,
+    };
+    match token {
+        Some(token) => Ok(Ok((session, token, project_id))),
+        None => Ok(Err(page(
+            StatusCode::FORBIDDEN,
+            "Not available",
+            "<p>You cannot open this project. <a href=\"/console/projects\">Back to your projects</a>.</p>",
+        ))),
+    }
+}
+
+/// [`acting`] for a submitted form, which must also carry the session's CSRF value.
+async fn acting_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    project: &str,
+    body: &Fields,
+) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
+    Ok(match acting(state, headers, project).await? {
+        Ok((session, ..)) if !check_csrf(&session, body) => Err(expired_form()),
+        other => other,
+    })
+}
+
+async fn project_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    let ctx = Ctx::internal(&state.core);
+    let grant = token.authorize(AnyToken)?;
+    let list = buckets::list(&ctx, &grant, false).await?;
+    let rows: String = list
+        .iter()
+        .map(|view| {
+            format!(
+                "<tr><td><a href=\"/console/projects/{project_id}/buckets/{id}\">{id}</a></td><td>{}</td></tr>",
+                escape(&view.bucket.description),
+                id = escape(&view.bucket.id),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a></p><h2>Buckets</h2>{}{}",
+        if rows.is_empty() {
+            "<p>No buckets yet.</p>".to_string()
+        } else {
+            format!("<table><thead><tr><th>Bucket</th><th>Description</th></tr></thead><tbody>{rows}</tbody></table>")
+        },
+        sign_out_form(&session)
+    );
+    let project = token_ops::verify(&ctx, &grant).await?.project;
+    Ok(page(StatusCode::OK, &format!("{} (project {project_id})", project.name), &body))
+}
+
+fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {
+    body.string("csrf").ok().flatten().is_some_and(|given| same(&session.csrf, &given))
+}
+
+fn error_line(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message))
+    }
+}
+
+/// A refused or failed lookup as a page a person can read (5xx stay errors for the log).
+fn problem(error: stowage_types::Error) -> ApiResult<Response> {
+    let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        return Err(error.into());
+    }
+    Ok(page(status, "Not available", &format!("<p class=\"error\">{}</p>", escape(&error.message))))
+}
