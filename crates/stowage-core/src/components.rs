@@ -368,13 +368,14 @@ fn apply(changes: &Changes, configuration: Option<Value>, state: Option<Value>, 
         changed |= *target.description != *description;
         *target.description = description.clone();
     }
-    if let Some(configuration) = configuration {
-        // A sealed value sent back unchanged is no change; a new plain value was just sealed.
-        changed |= !same_sealed(target.configuration, &configuration);
+    // Compared as the client sent them: a sealed value sent back is no change, a plain value
+    // under a `#` key (just sealed into `configuration` or `state`) always is.
+    if let (Some(configuration), Some(sent)) = (configuration, &changes.configuration) {
+        changed |= !same_sealed(target.configuration, sent);
         *target.configuration = configuration;
     }
-    if let Some(state) = state {
-        changed |= !same_sealed(target.state, &state);
+    if let (Some(state), Some(sent)) = (state, &changes.state) {
+        changed |= !same_sealed(target.state, sent);
         *target.state = state;
     }
     if let Some(disabled) = changes.is_disabled {

@@ -112,6 +112,21 @@ async fn secret_values_are_sealed_at_rest_and_never_shown() {
         app.put(&path, &app.admin, json!({"configuration": detail.body["configuration"]})).await.expect(200).body;
     assert_eq!(same["version"], 1);
     assert_eq!(same["configuration"]["parameters"]["#token"], json!(sealed));
+    // A new secret in place of the sealed one is a change, even when nothing else differs.
+    let replaced = app
+        .put(
+            &path,
+            &app.admin,
+            json!({"configuration": {"parameters": {"#token": "another-token", "url": "http://x"}}}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(replaced["version"], 2);
+    let resealed = replaced["configuration"]["parameters"]["#token"].as_str().unwrap();
+    assert!(resealed.starts_with("KBC::ProjectSecure::") && resealed != sealed, "{resealed}");
+    let detail = app.get(&path, &app.admin).await.expect(200);
+    assert_eq!(detail.body["configuration"]["parameters"]["#token"], resealed, "the new secret was stored");
     let row = app
         .post(
             &format!("{path}/rows"),
