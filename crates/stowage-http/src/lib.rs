@@ -109,6 +109,20 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/projects/{id}/tokens/{token}/edit"),
     ("POST", "/console/projects/{id}/tokens/{token}/delete"),
     ("POST", "/console/projects/{id}/tokens/{token}/share"),
+    ("GET", "/console/projects/{id}/components/{component}"),
+    ("POST", "/console/projects/{id}/components/{component}"),
+    ("GET", "/console/projects/{id}/components/{component}/{config}"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/target"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/rows"),
+    ("GET", "/console/projects/{id}/components/{component}/{config}/rows/{row}"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}/enabled"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}/move"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}/delete"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}/run"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/run"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/delete"),
+    ("GET", "/console/projects/{id}/jobs/{job}"),
 ];
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.

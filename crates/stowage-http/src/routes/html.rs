@@ -10,15 +10,25 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// A full page; usable from phone width up.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    layout(status, title, "", body)
+}
+
+/// A page that reloads itself every `seconds` (a job that is still running).
+pub(crate) fn reloading_page(status: StatusCode, title: &str, body: &str, seconds: u32) -> Response {
+    layout(status, title, &format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">"), body)
+}
+
+fn layout(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{head}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
          code{{display:block;word-break:break-all;background:#f3f3f3;padding:.75rem;border-radius:4px}}\
          label{{display:block;margin:.5rem 0 .2rem}}input{{font-size:1rem;padding:.4rem;width:100%;max-width:24rem;box-sizing:border-box}}\
          button{{font-size:1rem;padding:.5rem 1rem;margin-top:.75rem}}.error{{color:#b00020}}\
          table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}}td{{overflow-wrap:anywhere}}\
-         select{{font-size:1rem;padding:.3rem;max-width:100%}}\
+         select{{font-size:1rem;padding:.3rem;max-width:100%}}.muted{{color:#666}}[hidden]{{display:none!important}}\
+         form.inline{{display:inline-block;margin:0 .3rem 0 0}}form.inline button{{margin-top:.2rem;padding:.3rem .6rem;font-size:.9rem}}\
          @media (max-width:40rem){{table.cards thead{{display:none}}table.cards tr{{display:block;padding:.4rem 0;border-bottom:1px solid #ddd}}\
          table.cards td{{display:block;border:0;padding:.1rem 0}}table.cards td[data-label]::before{{content:attr(data-label) \": \";font-weight:600}}}}</style>\
          </head><body><h1>{title}</h1>{body}</body></html>",

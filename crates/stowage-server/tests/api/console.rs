@@ -6,14 +6,14 @@ use serde_json::json;
 use crate::helpers::{spawn_app, TestApp};
 
 /// A browser-like client: no automatic redirects, cookies carried by hand.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
         Browser { client, base: app.url.clone(), cookies: vec![] }
     }
@@ -37,7 +37,7 @@ impl Browser {
         self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, String) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -51,7 +51,7 @@ impl Browser {
         (status, location, response.text().await.unwrap())
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, String, Vec<String>) {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, String, Vec<String>) {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
@@ -67,7 +67,7 @@ impl Browser {
     }
 
     /// The CSRF value of the page's forms.
-    fn csrf(page: &str) -> String {
+    pub(crate) fn csrf(page: &str) -> String {
         let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
         page[start..].split('"').next().unwrap().to_string()
     }
@@ -212,7 +212,7 @@ async fn the_manage_api_sets_console_passwords() {
     assert!(picker.contains("guest"));
 }
 
-async fn signed_in_admin(app: &TestApp) -> Browser {
+pub(crate) async fn signed_in_admin(app: &TestApp) -> Browser {
     let mut browser = Browser::new(app);
     let (_, _, page) = browser.get("/console").await;
     let csrf = Browser::csrf(&page);

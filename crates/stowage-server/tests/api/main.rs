@@ -5,6 +5,7 @@ mod buckets;
 mod cli;
 mod components;
 mod console;
+mod console_components;
 mod events;
 mod files;
 mod helpers;

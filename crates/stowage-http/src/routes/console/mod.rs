@@ -23,6 +23,7 @@ use crate::routes::html::{escape, page};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 
+mod components;
 mod storage;
 mod tokens;
 
@@ -38,6 +39,7 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::GET, "/console/projects", project_picker)
         .add(Method::GET, "/console/projects/{id}", project_page);
     let t = storage::register(t);
+    let t = components::register(t);
     tokens::register(t)
 }
 
@@ -271,7 +273,9 @@ async fn project_page(
         })
         .collect();
     let body = format!(
-        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a></p><h2>Buckets</h2>{}{}",
+        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a> · \
+         <a href=\"/console/projects/{project_id}/components/keboola.wr-storage\">Storage Writer</a> · \
+         <a href=\"/console/projects/{project_id}/components/keboola.ex-storage\">Storage Extractor</a></p><h2>Buckets</h2>{}{}",
         if rows.is_empty() {
             "<p>No buckets yet.</p>".to_string()
         } else {

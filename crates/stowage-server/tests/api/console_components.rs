@@ -1,0 +1,260 @@
+//! The writer and extractor pages of the console, over HTTP as a browser sends them, with a
+//! second stack at the other end.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::console::{signed_in_admin, Browser};
+use crate::helpers::{spawn_app, TestApp};
+
+const WRITER: &str = "keboola.wr-storage";
+const EXTRACTOR: &str = "keboola.ex-storage";
+
+/// Creates a configuration through its page; (its page's path, its id, the session's CSRF value).
+async fn new_config(browser: &mut Browser, app: &TestApp, component: &str, name: &str) -> (String, String, String) {
+    let list = format!("/console/projects/{}/components/{component}", app.project_id);
+    let (status, _, page) = browser.get(&list).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No configurations yet."));
+    let csrf = Browser::csrf(&page);
+    let (status, location, _, _) = browser.post(&list, &[("name", name), ("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with(&format!("{list}/")), "{location}");
+    let id = location.rsplit('/').next().unwrap().to_string();
+    (location, id, csrf)
+}
+
+async fn stored(app: &TestApp, component: &str, id: &str) -> Value {
+    app.get(&format!("/v2/storage/components/{component}/configs/{id}"), &app.admin).await.expect(200).body
+}
+
+fn row_ids(config: &Value) -> Vec<(String, String)> {
+    config["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["name"].as_str().unwrap().to_string(), row["id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Follows a job page until the job has ended; the last page.
+async fn finished_job_page(browser: &mut Browser, path: &str) -> String {
+    for _ in 0..400 {
+        let (status, _, page) = browser.get(path).await;
+        assert_eq!(status, 200);
+        if !page.contains("http-equiv=\"refresh\"") {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the job at {path} did not end");
+}
+
+#[tokio::test]
+async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_order() {
+    let a = spawn_app().await;
+    let b = spawn_app().await;
+    let source = a.create_bucket("src").await;
+    for name in ["orders", "people", "skipped"] {
+        a.create_table(&source, name, "id,name\n1,a\n2,b\n", &["id"]).await;
+    }
+    let target = b.create_bucket("target").await;
+    let (write_token, _) = b.create_token(json!({"bucketPermissions": {&target: "write"}})).await;
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, id, csrf) = new_config(&mut browser, &a, WRITER, "to the other stack").await;
+
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("Not set up yet: pick the region of the target project and paste its token."));
+    let target_form = [("region", "custom"), ("customUrl", b.url.as_str()), ("token", write_token.as_str())];
+    let (status, location, _, _) =
+        browser.post(&format!("{page_path}/target"), &[target_form.as_slice(), &[("csrf", &csrf)]].concat()).await;
+    assert_eq!((status, location.as_str()), (303, page_path.as_str()));
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains(&format!("Writes to project <strong>Main</strong> (id {})", b.project_id)), "{page}");
+    assert!(page.contains(&format!("bucket <strong>{target}</strong>")));
+    assert!(!page.contains(&write_token), "the token is never shown again");
+    let saved = stored(&a, WRITER, &id).await;
+    assert_eq!(saved["configuration"]["parameters"]["url"], b.url.as_str());
+    assert!(saved["configuration"]["parameters"]["#token"].as_str().unwrap().starts_with("KBC::ProjectSecure::"));
+
+    for name in ["orders", "people", "skipped"] {
+        let table = format!("{source}.{name}");
+        let (status, _, _, _) =
+            browser.post(&format!("{page_path}/rows"), &[("source", table.as_str()), ("csrf", &csrf)]).await;
+        assert_eq!(status, 303);
+    }
+    let rows = row_ids(&stored(&a, WRITER, &id).await);
+    let row = |name: &str| rows.iter().find(|(n, _)| n.ends_with(name)).unwrap().1.clone();
+    let (status, _, _, _) = browser
+        .post(&format!("{page_path}/rows/{}/enabled", row("skipped")), &[("enabled", "0"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _, _) = browser
+        .post(&format!("{page_path}/rows/{}/move", row("people")), &[("direction", "up"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let saved = stored(&a, WRITER, &id).await;
+    assert_eq!(saved["rowsSortOrder"], json!([row("people"), row("orders"), row("skipped")]));
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(
+        page.find(&format!("data-row=\"{}\"", row("people"))) < page.find(&format!("data-row=\"{}\"", row("orders")))
+    );
+    assert!(page.contains("<td data-label=\"Status\">Disabled</td>"));
+
+    let (status, job_path, _, _) = browser.post(&format!("{page_path}/run"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert!(job_path.starts_with(&format!("/console/projects/{}/jobs/", a.project_id)), "{job_path}");
+    let job = finished_job_page(&mut browser, &job_path).await;
+    assert!(job.contains("<td id=\"status\">success</td>"), "{job}");
+    let people = job.find("Processing table &quot;people&quot;.").expect("the log names each table");
+    let orders = job.find("Processing table &quot;orders&quot;.").unwrap();
+    assert!(people < orders, "people was moved up, so it is written first");
+    assert!(!job.contains("skipped"));
+    b.get(&format!("/v2/storage/tables/{target}.people"), &b.admin).await.expect(200);
+    b.get(&format!("/v2/storage/tables/{target}.orders"), &b.admin).await.expect(200);
+    b.get(&format!("/v2/storage/tables/{target}.skipped"), &b.admin).await.expect(404);
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("<td data-label=\"Status\" class=\"job-status\">success</td>"));
+}
+
+#[tokio::test]
+async fn the_target_form_reports_a_wrong_token_or_address_next_to_it_and_keeps_the_saved_values() {
+    let a = spawn_app().await;
+    let b = spawn_app().await;
+    let target = b.create_bucket("target").await;
+    let (read_token, _) = b.create_token(json!({"bucketPermissions": {&target: "read"}})).await;
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, id, csrf) = new_config(&mut browser, &a, WRITER, "wrong token").await;
+
+    let (status, _, page, _) = browser
+        .post(&format!("{page_path}/target"), &[("region", "custom"), ("customUrl", "not a url"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Custom URL: give the address of the other stack"), "{page}");
+    let (status, _, page, _) = browser
+        .post(&format!("{page_path}/target"), &[("region", "custom"), ("customUrl", b.url.as_str()), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Token: paste an API token of the target project with write access"));
+    assert_eq!(stored(&a, WRITER, &id).await["configuration"], json!({"parameters": {}}), "nothing was saved");
+
+    let form = [("region", "custom"), ("customUrl", b.url.as_str()), ("token", read_token.as_str()), ("csrf", &csrf)];
+    browser.post(&format!("{page_path}/target"), &form).await;
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(
+        page.contains("id=\"reach\" class=\"error\" role=\"alert\">The token must have write permissions to a single bucket only.")
+            || page.contains("id=\"reach\" class=\"error\" role=\"alert\">The token must have only write permissions"),
+        "{page}"
+    );
+    let form = [("region", "custom"), ("customUrl", b.url.as_str()), ("token", "1-2-not-a-token"), ("csrf", &csrf)];
+    let (status, _, page, _) = browser.post(&format!("{page_path}/target"), &form).await;
+    assert_eq!(status, 303, "{page}");
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("id=\"reach\" class=\"error\" role=\"alert\">Invalid access token"), "{page}");
+}
+
+#[tokio::test]
+async fn extractor_table_settings_are_saved_from_the_form_and_keys_it_does_not_show_are_kept() {
+    let a = spawn_app().await;
+    let b = spawn_app().await;
+    let source = b.create_bucket("shared").await;
+    b.create_table(&source, "customers", "id,name\n1,a\n", &["id"]).await;
+    let (read_token, _) = b.create_token(json!({"bucketPermissions": {&source: "read"}})).await;
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, id, csrf) = new_config(&mut browser, &a, EXTRACTOR, "from b").await;
+    let form = [("region", "custom"), ("customUrl", b.url.as_str()), ("token", read_token.as_str()), ("csrf", &csrf)];
+    browser.post(&format!("{page_path}/target"), &form).await;
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("Reads from project <strong>Main</strong>"), "{page}");
+    assert!(page.contains("<option value=\"customers\">"), "the source tables are offered");
+
+    let (status, _, page, _) =
+        browser.post(&format!("{page_path}/rows"), &[("tableName", "bad name!"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Table name: "), "{page}");
+    browser.post(&format!("{page_path}/rows"), &[("tableName", "customers"), ("csrf", &csrf)]).await;
+    let row = row_ids(&stored(&a, EXTRACTOR, &id).await)[0].1.clone();
+    // A key set through the API, which the form does not show.
+    let path = format!("/v2/storage/components/{EXTRACTOR}/configs/{id}/rows/{row}");
+    let configuration = json!({"parameters": {"tableName": "customers", "extractMetadata": true}});
+    a.put(&path, &a.admin, json!({"configuration": configuration})).await.expect(200);
+
+    let row_path = format!("{page_path}/rows/{row}");
+    let (status, _, page) = browser.get(&row_path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("value=\"customers\""));
+    let bad = [("tableName", "customers"), ("changedSince", "last tuesday-ish"), ("csrf", &csrf)];
+    let (status, _, page, _) = browser.post(&row_path, &bad).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Changed In Last: "), "{page}");
+    let good = [
+        ("tableName", "customers"),
+        ("changedSince", "-1 days"),
+        ("incremental", "1"),
+        ("primaryKey", "id, name"),
+        ("csrf", &csrf),
+    ];
+    let (status, _, _, _) = browser.post(&row_path, &good).await;
+    assert_eq!(status, 303);
+    let saved = &stored(&a, EXTRACTOR, &id).await["rows"][0]["configuration"]["parameters"];
+    assert_eq!(
+        *saved,
+        json!({"tableName": "customers", "extractMetadata": true, "changedSince": "-1 days", "incremental": true, "primaryKey": ["id", "name"]})
+    );
+
+    let (status, job_path, _, _) = browser.post(&format!("{row_path}/run"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let job = finished_job_page(&mut browser, &job_path).await;
+    assert!(job.contains("<td id=\"status\">success</td>"), "{job}");
+    a.get(&format!("/v2/storage/tables/in.c-keboola-ex-storage-{id}.customers"), &a.admin).await.expect(200);
+}
+
+#[tokio::test]
+async fn the_table_list_is_searched_and_deleting_a_table_or_the_configuration_takes_it_away() {
+    let a = spawn_app().await;
+    let bucket = a.create_bucket("src").await;
+    for name in ["orders", "people"] {
+        a.create_table(&bucket, name, "id\n1\n", &[]).await;
+    }
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, id, csrf) = new_config(&mut browser, &a, WRITER, "search").await;
+    for name in ["orders", "people"] {
+        let table = format!("{bucket}.{name}");
+        browser.post(&format!("{page_path}/rows"), &[("source", table.as_str()), ("csrf", &csrf)]).await;
+    }
+    let (_, _, page) = browser.get(&format!("{page_path}?q=PEO")).await;
+    assert!(page.contains(&format!("{bucket}.people → people")) && !page.contains(&format!("{bucket}.orders →")));
+    let (status, _, page, _) =
+        browser.post(&format!("{page_path}/rows"), &[("source", "in.c-src.not-there"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Source table: pick one of this project&#39;s tables."), "{page}");
+
+    let people = row_ids(&stored(&a, WRITER, &id).await).into_iter().find(|(n, _)| n.ends_with("people")).unwrap().1;
+    let (status, _, _, _) = browser.post(&format!("{page_path}/rows/{people}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(row_ids(&stored(&a, WRITER, &id).await).len(), 1);
+    let (status, location, _, _) = browser.post(&format!("{page_path}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("/console/projects/{}/components/{WRITER}", a.project_id).as_str())
+    );
+    a.get(&format!("/v2/storage/components/{WRITER}/configs/{id}"), &a.admin).await.expect(404);
+}
+
+#[tokio::test]
+async fn a_pasted_token_without_component_access_cannot_open_the_writer_pages() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("granted").await;
+    let (secret, _) = app.create_token(json!({"bucketPermissions": {&bucket: "read"}})).await;
+    let mut browser = Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    browser.post("/console/sign-in-token", &[("token", &secret), ("csrf", &csrf)]).await;
+    let (status, _, page) = browser.get(&format!("/console/projects/{}/components/{WRITER}", app.project_id)).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("class=\"error\""));
+    let (status, _, page) = browser.get(&format!("/console/projects/{}/components/other.thing", app.project_id)).await;
+    assert_eq!(status, 404);
+    assert!(page.contains("The console configures the Storage Writer and the Storage Extractor"));
+}
