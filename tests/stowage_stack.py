@@ -25,13 +25,14 @@ def _binary():
     return os.path.join(target, "debug", "stowage")
 
 
-def start(prefix):
-    """(process, Stack) of a fresh stack, once it answers; the first start's secrets come from its stdout."""
+def start(prefix, *args):
+    """(process, Stack) of a fresh stack, once it answers; the first start's secrets come from its stdout.
+    `args` go to `stowage serve` as they are (for example `--region`)."""
     data_dir = tempfile.mkdtemp(prefix=prefix)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [_binary(), "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"],
+        [_binary(), "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -14,9 +14,18 @@ import stowage_stack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def stack():
-    """A fresh stack: its url, the admin's email, console password and master token, and its data dir."""
-    process, started = stowage_stack.start("stowage-browser-")
+def target():
+    """A second stack, the other end of the writer."""
+    process, started = stowage_stack.start("stowage-browser-target-")
+    yield started
+    stowage_stack.stop(process)
+
+
+@pytest.fixture(scope="session")
+def stack(target):
+    """A fresh stack: its url, the admin's email, console password and master token, and its data dir.
+    It offers the second stack as the region "other"."""
+    process, started = stowage_stack.start("stowage-browser-", "--region", f"other={target.url}")
     yield started
     stowage_stack.stop(process)
 

@@ -182,3 +182,90 @@ def test_a_table_is_found_through_its_bucket_and_previewed(stack, browser, shots
     assert first == ["S001", "item 1", "3"]
     assert len(browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 100
     capture(browser, shots, "table")
+
+
+def csv_table(url, token, bucket, name, text):
+    """Creates a table from CSV text through the kbcstorage client."""
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as data:
+        data.write(text)
+    Client(url, token).tables.create(bucket, name, data.name, primary_key=["id"])
+
+
+def row_of(browser, name):
+    """The row of the configuration's table list whose table is `name`."""
+    return browser.find_element(By.XPATH, f"//table[@id='tables']//tr[td/a[text()='{name}']]")
+
+
+def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabled_table(
+    stack, target, browser, shots
+):
+    create_bucket(stack.url, stack.token, "browser-out")
+    csv_table(stack.url, stack.token, "in.c-browser-out", "orders", "id,total\n1,10\n2,20\n")
+    csv_table(stack.url, stack.token, "in.c-browser-out", "people", "id,name\n1,Ann\n2,Bob\n3,Cy\n")
+    create_bucket(target.url, target.token, "from-browser")
+    status, created = api(
+        target.url, target.token, "/tokens",
+        {"description": "writer from the other stack", "bucketPermissions": {"in.c-from-browser": "write"}},
+    )
+    assert status == 200 or status == 201, created
+    writer_token = created["token"]
+
+    sign_in(browser, stack)
+    follow(browser, By.LINK_TEXT, "Main")
+    follow(browser, By.LINK_TEXT, "Storage Writer")
+    browser.find_element(By.ID, "name").send_keys("To the other stack")
+    follow(browser, By.XPATH, "//button[text()='Create configuration']")
+    assert "Not set up yet" in browser.find_element(By.ID, "reach").text
+
+    Select(browser.find_element(By.ID, "region")).select_by_visible_text(f"other ({target.url})")
+    browser.find_element(By.ID, "token").send_keys(writer_token)
+    follow(browser, By.XPATH, "//form[contains(@action,'/target')]//button")
+    reach = browser.find_element(By.ID, "reach").text
+    assert "Writes to project Main" in reach and "bucket in.c-from-browser" in reach, reach
+    assert writer_token not in browser.page_source
+
+    for table in ["in.c-browser-out.orders", "in.c-browser-out.people"]:
+        Select(browser.find_element(By.ID, "source")).select_by_value(table)
+        follow(browser, By.ID, "new-table")
+    names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#tables tbody td:first-child a")]
+    assert names == ["in.c-browser-out.orders", "in.c-browser-out.people"]
+
+    # The search filters the list as one types.
+    browser.find_element(By.ID, "search").send_keys("peo")
+    assert not row_of(browser, "in.c-browser-out.orders").is_displayed()
+    assert row_of(browser, "in.c-browser-out.people").is_displayed()
+    browser.find_element(By.ID, "search").clear()
+
+    follow_in = lambda name, label: follow(  # noqa: E731
+        browser, By.XPATH, f"//table[@id='tables']//tr[td/a[text()='{name}']]//button[text()='{label}']"
+    )
+    follow_in("in.c-browser-out.people", "Up")
+    names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#tables tbody td:first-child a")]
+    assert names == ["in.c-browser-out.people", "in.c-browser-out.orders"]
+    follow_in("in.c-browser-out.orders", "Disable")
+    assert "Disabled" in row_of(browser, "in.c-browser-out.orders").text
+
+    # Per-table settings: a different name in the target bucket.
+    follow(browser, By.LINK_TEXT, "in.c-browser-out.people")
+    destination = browser.find_element(By.ID, "destination")
+    destination.clear()
+    destination.send_keys("persons")
+    capture(browser, shots, "writer-table")
+    follow(browser, By.XPATH, "//button[text()='Save']")
+    assert "in.c-browser-out.people → persons" in row_of(browser, "in.c-browser-out.people").text
+    capture(browser, shots, "writer")
+
+    follow(browser, By.ID, "run-all")
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.ID, "status").text not in ("created", "processing")
+    )
+    assert browser.find_element(By.ID, "status").text == "success", browser.page_source
+    log = browser.find_element(By.ID, "log").text
+    assert 'Table "persons" processed.' in log and "orders" not in log
+    capture(browser, shots, "job")
+
+    status, persons = api(target.url, target.token, "/tables/in.c-from-browser.persons")
+    assert status == 200 and persons["rowsCount"] == 3, persons
+    assert api(target.url, target.token, "/tables/in.c-from-browser.orders")[0] == 404
+    follow(browser, By.LINK_TEXT, "To the other stack")
+    assert browser.find_element(By.CSS_SELECTOR, "#jobs .job-status").text == "success"

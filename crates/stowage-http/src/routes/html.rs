@@ -27,7 +27,7 @@ fn layout(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
          label{{display:block;margin:.5rem 0 .2rem}}input{{font-size:1rem;padding:.4rem;width:100%;max-width:24rem;box-sizing:border-box}}\
          button{{font-size:1rem;padding:.5rem 1rem;margin-top:.75rem}}.error{{color:#b00020}}\
          table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}}td{{overflow-wrap:anywhere}}\
-         select{{font-size:1rem;padding:.3rem;max-width:100%}}.muted{{color:#666}}[hidden]{{display:none!important}}\
+         select{{font-size:1rem;padding:.3rem;max-width:100%}}.muted{{color:#666}}.nowrap{{white-space:nowrap}}[hidden]{{display:none!important}}\
          form.inline{{display:inline-block;margin:0 .3rem 0 0}}form.inline button{{margin-top:.2rem;padding:.3rem .6rem;font-size:.9rem}}\
          @media (max-width:40rem){{table.cards thead{{display:none}}table.cards tr{{display:block;padding:.4rem 0;border-bottom:1px solid #ddd}}\
          table.cards td{{display:block;border:0;padding:.1rem 0}}table.cards td[data-label]::before{{content:attr(data-label) \": \";font-weight:600}}}}</style>\

@@ -100,7 +100,7 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
     assert!(
         page.find(&format!("data-row=\"{}\"", row("people"))) < page.find(&format!("data-row=\"{}\"", row("orders")))
     );
-    assert!(page.contains("<td data-label=\"Status\">Disabled</td>"));
+    assert!(page.contains("<td data-label=\"Status\" class=\"nowrap\">Disabled</td>"));
 
     let (status, job_path, _, _) = browser.post(&format!("{page_path}/run"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 303);
@@ -207,6 +207,7 @@ async fn extractor_table_settings_are_saved_from_the_form_and_keys_it_does_not_s
     assert_eq!(status, 303);
     let job = finished_job_page(&mut browser, &job_path).await;
     assert!(job.contains("<td id=\"status\">success</td>"), "{job}");
+    assert!(job.contains("<th>Tables</th><td>customers</td>") && job.contains(">from b</a>"), "{job}");
     a.get(&format!("/v2/storage/tables/in.c-keboola-ex-storage-{id}.customers"), &a.admin).await.expect(200);
 }
 

@@ -472,7 +472,7 @@ async fn config_view(
             };
             format!(
                 "<tr data-row=\"{id}\" data-search=\"{search}\"><td><a href=\"{row_url}\">{name}</a></td>\
-                 <td data-label=\"Settings\">{settings}</td><td data-label=\"Status\">{status}</td><td>{actions}</td></tr>",
+                 <td data-label=\"Settings\">{settings}</td><td data-label=\"Status\" class=\"nowrap\">{status}</td><td>{actions}</td></tr>",
                 id = escape(&row.id),
                 search = escape(&format!("{} {summary}", row.name).to_lowercase()),
                 name = escape(&row.name),
@@ -505,7 +505,7 @@ async fn config_view(
     } else {
         String::new()
     };
-    let jobs = job_history(&ctx, place, config_id).await?;
+    let jobs = job_history(&ctx, place, &view).await?;
     let delete = if can_write {
         format!(
             "<h2>Delete</h2><form method=\"post\" action=\"{url}/delete\" onsubmit=\"return confirm('Move this configuration to the trash?')\">\
@@ -618,8 +618,9 @@ async fn new_table_form(
 }
 
 /// The configuration's last jobs, newest first.
-async fn job_history(ctx: &Ctx, place: &Place, config_id: &str) -> ApiResult<String> {
-    let jobs = queue::list(ctx, &place.token, Some(place.kind.id().into()), Some(config_id.to_string()), 20, 0).await?;
+async fn job_history(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<String> {
+    let config_id = Some(view.config.id.clone());
+    let jobs = queue::list(ctx, &place.token, Some(place.kind.id().into()), config_id, 20, 0).await?;
     if jobs.is_empty() {
         return Ok("<p>Not run yet.</p>".into());
     }
@@ -634,7 +635,7 @@ async fn job_history(ctx: &Ctx, place: &Place, config_id: &str) -> ApiResult<Str
                 status = escape(&job.status),
                 created = format(job.created),
                 duration = duration(job.start, job.end),
-                tables = if job.row_ids.is_empty() { "all enabled".to_string() } else { escape(&job.row_ids.join(", ")) },
+                tables = job_tables(&job.row_ids, &view.rows),
             )
         })
         .collect();
@@ -642,6 +643,15 @@ async fn job_history(ctx: &Ctx, place: &Place, config_id: &str) -> ApiResult<Str
         "<table class=\"cards\" id=\"jobs\"><thead><tr><th>Job</th><th>Status</th><th>Created</th><th>Duration</th><th>Tables</th></tr></thead>\
          <tbody>{rows}</tbody></table>"
     ))
+}
+
+/// The tables a job ran, by their names where the configuration still has them.
+fn job_tables(row_ids: &[String], rows: &[RowRecord]) -> String {
+    if row_ids.is_empty() {
+        return "all enabled".into();
+    }
+    let name = |id: &String| rows.iter().find(|row| &row.id == id).map_or(id.clone(), |row| row.name.clone());
+    escape(&row_ids.iter().map(name).collect::<Vec<_>>().join(", "))
 }
 
 fn duration(start: Option<time::Timestamp>, end: Option<time::Timestamp>) -> String {
@@ -1061,6 +1071,12 @@ async fn job_page(
         Err(error) => return problem(error),
     };
     let running = matches!(job.status.as_str(), "created" | "processing" | "terminating");
+    let read = token.authorize(ReadComponent(job.component_id.clone()))?;
+    // The configuration may be in the trash by now; the job page still opens.
+    let (config_name, rows) = match components::get(&ctx, &read, &job.config_id).await {
+        Ok(view) => (view.config.name, view.rows),
+        Err(_) => (format!("Configuration {}", job.config_id), Vec::new()),
+    };
     let config_url =
         format!("/console/projects/{project_id}/components/{}/{}", job.component_id, escape(&job.config_id));
     let log: String = events
@@ -1076,14 +1092,14 @@ async fn job_page(
         .collect();
     let message = job.result["message"].as_str().unwrap_or("");
     let body = format!(
-        "<p><a href=\"{config_url}\">Configuration {config}</a></p><table><tbody>\
+        "<p><a href=\"{config_url}\">{config}</a></p><table><tbody>\
          <tr><th>Status</th><td id=\"status\">{status}</td></tr><tr><th>Tables</th><td>{tables}</td></tr>\
          <tr><th>Created</th><td>{created}</td></tr><tr><th>Duration</th><td>{duration}</td></tr>\
          <tr><th>Run by</th><td>{by}</td></tr><tr><th>Result</th><td id=\"result\">{message}</td></tr></tbody></table>\
          {refresh}<h2>Log</h2><table class=\"cards\" id=\"log\"><thead><tr><th>Time</th><th>Type</th><th>Message</th></tr></thead><tbody>{log}</tbody></table>",
-        config = escape(&job.config_id),
+        config = escape(&config_name),
         status = escape(&job.status),
-        tables = if job.row_ids.is_empty() { "all enabled".to_string() } else { escape(&job.row_ids.join(", ")) },
+        tables = job_tables(&job.row_ids, &rows),
         created = format(job.created),
         duration = duration(job.start, job.end),
         by = escape(&job.token_description),
