@@ -269,3 +269,63 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
     assert api(target.url, target.token, "/tables/in.c-from-browser.orders")[0] == 404
     follow(browser, By.LINK_TEXT, "To the other stack")
     assert browser.find_element(By.CSS_SELECTOR, "#jobs .job-status").text == "success"
+
+
+def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloaded(stack, browser, shots):
+    create_bucket(stack.url, stack.token, "browser-upload")
+    folder = tempfile.mkdtemp(prefix="stowage-upload-")
+    first = os.path.join(folder, "first.csv")
+    with open(first, "w") as out:
+        out.write("id,city\n" + "".join(f"{i},city {i}\n" for i in range(1, 201)))
+    sign_in(browser, stack)
+    browser.get(f"{stack.url}/console/projects/1/buckets/in.c-browser-upload")
+    capture(browser, shots, "upload")
+    browser.find_element(By.ID, "file").send_keys(first)
+    browser.find_element(By.ID, "new-name").send_keys("cities")
+    browser.find_element(By.ID, "primary-key").send_keys("id")
+    browser.find_element(By.XPATH, "//form[@id='upload']//button").click()
+    WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith("/tables/in.c-browser-upload.cities"))
+    assert "<th>Primary key</th><td>id</td>" in browser.page_source
+    assert "<th>Rows</th><td>200</td>" in browser.page_source
+
+    # Into the existing table, incrementally: one row changes, one is new.
+    more = os.path.join(folder, "more.csv")
+    with open(more, "w") as out:
+        out.write("id,city\n1,Prague\n201,Brno\n")
+    browser.get(f"{stack.url}/console/projects/1/buckets/in.c-browser-upload")
+    browser.find_element(By.ID, "file").send_keys(more)
+    Select(browser.find_element(By.ID, "into")).select_by_value("in.c-browser-upload.cities")
+    browser.find_element(By.ID, "incremental").click()
+    browser.find_element(By.XPATH, "//form[@id='upload']//button").click()
+    WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith("/tables/in.c-browser-upload.cities"))
+    assert "<th>Rows</th><td>201</td>" in browser.page_source
+    first_row = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr:first-child td")]
+    assert first_row == ["1", "Prague"]
+
+    # A broken file: the bar shows the whole file arrived, the error says what is wrong, nothing changes.
+    broken = os.path.join(folder, "broken.csv")
+    with open(broken, "w") as out:
+        out.write("id,city\n" + "".join(f"{i},x\n" for i in range(1, 50001)) + '7,"never closed\n')
+    browser.get(f"{stack.url}/console/projects/1/buckets/in.c-browser-upload")
+    browser.find_element(By.ID, "file").send_keys(broken)
+    Select(browser.find_element(By.ID, "into")).select_by_value("in.c-browser-upload.cities")
+    browser.find_element(By.XPATH, "//form[@id='upload']//button").click()
+    error = browser.find_element(By.ID, "upload-error")
+    WebDriverWait(browser, 30).until(lambda d: error.is_displayed())
+    assert "line" in error.text, error.text
+    progress = browser.find_element(By.ID, "upload-progress")
+    assert progress.is_displayed() and progress.get_attribute("value") == "100"
+    capture(browser, shots, "upload-error")
+    assert api(stack.url, stack.token, "/tables/in.c-browser-upload.cities")[1]["rowsCount"] == 201
+
+    # The download: the whole table as CSV, saved by the browser.
+    downloads = tempfile.mkdtemp(prefix="stowage-downloads-")
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    browser.get(f"{stack.url}/console/projects/1/tables/in.c-browser-upload.cities")
+    browser.find_element(By.ID, "download").click()
+    saved = os.path.join(downloads, "in.c-browser-upload.cities.csv")
+    WebDriverWait(browser, 30).until(lambda d: os.path.exists(saved) and not glob.glob(downloads + "/*.crdownload"))
+    with open(saved) as data:
+        lines = data.read().splitlines()
+    assert lines[0] == '"id","city"' and len(lines) == 202
+    assert '"1","Prague"' in lines and '"201","Brno"' in lines

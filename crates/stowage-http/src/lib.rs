@@ -101,6 +101,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/console/projects/{id}"),
     ("GET", "/console/projects/{id}/buckets/{bucket}"),
     ("GET", "/console/projects/{id}/tables/{table}"),
+    ("POST", "/console/projects/{id}/buckets/{bucket}/upload"),
+    ("GET", "/console/projects/{id}/tables/{table}/download"),
     ("GET", "/console/projects/{id}/tokens"),
     ("POST", "/console/projects/{id}/tokens"),
     ("GET", "/console/projects/{id}/tokens/{token}"),

@@ -98,7 +98,7 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
     };
     let (bucket, _) = tables::parse_id(run.token.project_id, source)?;
     let grant = run.token.authorize(ReadBucket(bucket))?;
-    let (table, body) = tables::stream_csv(run.ctx, &grant, source, changed_since).await?;
+    let (table, body) = tables::stream_csv(run.ctx, &grant, source, changed_since, true).await?;
     let primary_key = table.primary_key.clone();
 
     let table_id = format!("{}.{name}", target.bucket);

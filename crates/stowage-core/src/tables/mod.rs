@@ -714,19 +714,26 @@ fn io_error(error: std::io::Error) -> Error {
 }
 
 /// Writes the rows a query selects as CSV into `out` and hands `out` back.
+/// The header, then the rows.
+fn with_header<W: std::io::Write>(data: &TableData, header: &[&str], query: &RowQuery, mut out: W) -> Result<W> {
+    csv::write_row(&mut out, header).map_err(io_error)?;
+    write_rows(data, query, out)
+}
+
 fn write_rows<W: std::io::Write>(data: &TableData, query: &RowQuery, out: W) -> Result<W> {
     let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, out);
     data.query(query, &mut |values| csv::write_row(&mut buffered, values).map_err(io_error))?;
     buffered.into_inner().map_err(|error| io_error(error.into_error()))
 }
 
-/// A table's rows as gzipped CSV with a header (the writer's upload), streamed through a small
-/// bounded channel so memory stays flat: (table, chunks).
+/// A table's rows as CSV with a header, gzipped or not (the writer's upload, the console's
+/// download), streamed through a small bounded channel so memory stays flat: (table, chunks).
 pub async fn stream_csv(
     ctx: &Ctx,
     grant: &Granted<ReadBucket>,
     table_id: &str,
     changed_since: Option<i64>,
+    gzip: bool,
 ) -> Result<(TableRecord, impl futures::Stream<Item = Result<bytes::Bytes>> + Unpin + Send + 'static)> {
     let table = load(ctx, grant.project_id(), table_id).await?;
     let path = ctx.core.table_path(&table);
@@ -736,12 +743,14 @@ pub async fn stream_csv(
         let outcome = (|| -> Result<()> {
             let data = TableData::open(&path)?;
             let sink = ChannelWriter { sender: sender.clone(), buffer: Vec::with_capacity(1 << 20) };
-            let mut gzip = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
-            let header: Vec<&str> = columns.iter().map(String::as_str).collect();
-            csv::write_row(&mut gzip, &header).map_err(io_error)?;
             let query = RowQuery { changed_since, ..RowQuery::default() };
-            let gzip = write_rows(&data, &query, gzip)?;
-            let mut sink = gzip.finish().map_err(io_error)?;
+            let header: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let mut sink = if gzip {
+                let encoder = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
+                with_header(&data, &header, &query, encoder)?.finish().map_err(io_error)?
+            } else {
+                with_header(&data, &header, &query, sink)?
+            };
             std::io::Write::flush(&mut sink).map_err(io_error)
         })();
         if let Err(error) = outcome {
@@ -774,7 +783,9 @@ impl std::io::Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buffer.is_empty() {
             let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(1 << 20)));
-            self.sender.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other("the upload stopped"))?;
+            self.sender
+                .blocking_send(Ok(chunk))
+                .map_err(|_| std::io::Error::other("the reader of the rows stopped"))?;
         }
         Ok(())
     }

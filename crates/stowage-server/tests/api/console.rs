@@ -33,7 +33,7 @@ impl Browser {
         raw
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
     }
 
@@ -64,6 +64,21 @@ impl Browser {
         let status = response.status().as_u16();
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
         (status, location, response.text().await.unwrap(), raw)
+    }
+
+    /// A POST of raw bytes, as the upload script sends them: (status, body).
+    pub(crate) async fn post_bytes(&mut self, path: &str, csrf: &str, bytes: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .header("X-CSRF-Token", csrf)
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 
     /// The CSRF value of the page's forms.
@@ -386,4 +401,105 @@ async fn a_pasted_token_cannot_browse_a_bucket_it_was_not_granted() {
     let (status, _, table) = browser.get(&format!("/console/projects/{}/tables/{hidden}.secret", app.project_id)).await;
     assert_eq!(status, 403);
     assert!(!table.contains("<td>1</td>"));
+}
+
+#[tokio::test]
+async fn a_csv_uploaded_from_the_bucket_page_creates_a_table_and_later_uploads_add_or_replace_rows() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("uploads").await;
+    let mut browser = signed_in_admin(&app).await;
+    let bucket_page = format!("/console/projects/{}/buckets/{bucket}", app.project_id);
+    let (_, _, page) = browser.get(&bucket_page).await;
+    assert!(page.contains("<form id=\"upload\"") && page.contains("<progress id=\"upload-progress\""));
+    let start = page.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let upload = format!("{bucket_page}/upload");
+
+    let (status, body) = browser
+        .post_bytes(&format!("{upload}?name=orders&primaryKey=id"), &csrf, b"id,item\n1,a\n2,b\n".to_vec())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["location"], format!("/console/projects/{}/tables/{bucket}.orders", app.project_id));
+    let table = app.get(&format!("/v2/storage/tables/{bucket}.orders"), &app.admin).await.expect(200).body;
+    assert_eq!((table["rowsCount"].clone(), table["primaryKey"].clone()), (json!(2), json!(["id"])));
+
+    let incremental = format!("{upload}?table={bucket}.orders&incremental=1");
+    let (status, body) = browser.post_bytes(&incremental, &csrf, b"id,item\n2,B\n3,c\n".to_vec()).await;
+    assert_eq!(status, 200, "{body}");
+    let preview = app.get(&format!("/v2/storage/tables/{bucket}.orders/data-preview"), &app.admin).await.expect(200);
+    assert_eq!(preview.text, "\"id\",\"item\"\n\"1\",\"a\"\n\"2\",\"B\"\n\"3\",\"c\"\n");
+
+    let full = format!("{upload}?table={bucket}.orders&incremental=0");
+    let (status, _) = browser.post_bytes(&full, &csrf, b"id,item\n9,z\n".to_vec()).await;
+    assert_eq!(status, 200);
+    let table = app.get(&format!("/v2/storage/tables/{bucket}.orders"), &app.admin).await.expect(200).body;
+    assert_eq!(table["rowsCount"], 1);
+}
+
+#[tokio::test]
+async fn a_bad_upload_is_refused_with_a_readable_message_and_leaves_the_table_as_it_was() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("uploads").await;
+    app.create_table(&bucket, "orders", "id,item\n1,a\n", &["id"]).await;
+    let mut browser = signed_in_admin(&app).await;
+    let bucket_page = format!("/console/projects/{}/buckets/{bucket}", app.project_id);
+    let (_, _, page) = browser.get(&bucket_page).await;
+    let start = page.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let upload = format!("{bucket_page}/upload");
+
+    let into = format!("{upload}?table={bucket}.orders&incremental=0");
+    let (status, body) = browser.post_bytes(&into, &csrf, b"id,item\n2,\"open\n".to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(error["error"].as_str().unwrap().contains("line"), "{error}");
+    let (status, body) = browser.post_bytes(&into, "not-the-csrf-value", b"id,item\n3,c\n".to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("The form expired"), "{body}");
+    let (status, body) = browser.post_bytes(&format!("{upload}?name=bad%20name"), &csrf, b"id\n1\n".to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("Name: "), "{body}");
+    let preview = app.get(&format!("/v2/storage/tables/{bucket}.orders/data-preview"), &app.admin).await.expect(200);
+    assert_eq!(preview.text, "\"id\",\"item\"\n\"1\",\"a\"\n", "nothing changed");
+
+    // A token that may only read the bucket gets no upload form and cannot upload.
+    let (secret, _) = app.create_token(json!({"bucketPermissions": {&bucket: "read"}})).await;
+    let mut reader = Browser::new(&app);
+    let (_, _, page) = reader.get("/console").await;
+    let sign_in_csrf = Browser::csrf(&page);
+    reader.post("/console/sign-in-token", &[("token", &secret), ("csrf", &sign_in_csrf)]).await;
+    let (_, _, page) = reader.get(&bucket_page).await;
+    assert!(!page.contains("<form id=\"upload\""));
+    let (_, _, page) = reader.get(&format!("/console/projects/{}", app.project_id)).await;
+    let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let session_csrf = page[start..].split('"').next().unwrap().to_string();
+    let (status, _) = reader.post_bytes(&into, &session_csrf, b"id,item\n3,c\n".to_vec()).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn the_download_link_streams_the_whole_table_as_csv_with_a_header() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("sales").await;
+    let rows: String = (1..=2500).map(|i| format!("{i},\"item, {i}\"\n")).collect();
+    app.create_table(&bucket, "orders", &format!("id,item\n{rows}"), &["id"]).await;
+    let mut browser = signed_in_admin(&app).await;
+    let table_page = format!("/console/projects/{}/tables/{bucket}.orders", app.project_id);
+    let (_, _, page) = browser.get(&table_page).await;
+    assert!(page.contains(&format!("href=\"{table_page}/download\"")));
+    let response = reqwest::Client::new()
+        .get(format!("{}{table_page}/download", app.url))
+        .header("Cookie", browser.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(response.headers()["content-disposition"], format!("attachment; filename=\"{bucket}.orders.csv\""));
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2501);
+    assert_eq!(lines[0], "\"id\",\"item\"");
+    assert!(lines.contains(&"\"2500\",\"item, 2500\""));
 }

@@ -1,33 +1,88 @@
-//! The storage browser: a project's buckets, a bucket's tables, a table's detail and preview.
+//! The storage browser: a project's buckets, a bucket's tables (with the CSV upload into a new or
+//! an existing table), a table's detail with a preview, and its download as CSV.
+//!
+//! The upload is the one form sent by script: it streams the file as the request body so the page
+//! can show a progress bar, sends the session's CSRF value in a header, and gets JSON back.
 
+use axum::body::Body as RawBody;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::json;
 
-use stowage_core::{buckets, tables, Ctx};
-use stowage_types::auth::ReadBucket;
+use stowage_core::files::{self, BlobError, PrepareRequest};
+use stowage_core::tables::{CreateRequest, ImportRequest};
+use stowage_core::{buckets, jobs, tables, Ctx};
+use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
+use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
 use stowage_types::time::format;
+use stowage_types::{Code, Error};
 
-use super::{acting, problem};
+use super::{acting, current, problem, same};
 use crate::error::ApiResult;
+use crate::input::Query;
 use crate::routes::html::{escape, page};
 use crate::{AppState, Table};
 
 pub(super) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page).add(
-        Method::GET,
-        "/console/projects/{id}/tables/{table}",
-        table_page,
-    )
+    t.add(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page)
+        .add(Method::POST, "/console/projects/{id}/buckets/{bucket}/upload", upload)
+        .add(Method::GET, "/console/projects/{id}/tables/{table}", table_page)
+        .add(Method::GET, "/console/projects/{id}/tables/{table}/download", download)
 }
+
+/// The header the upload script sends the session's CSRF value in.
+const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Sends the chosen file as the request body, shows the upload's progress, then opens the table
+/// or shows the error next to the form.
+const UPLOAD_SCRIPT: &str = r#"<script>
+document.getElementById('upload').addEventListener('submit', function (event) {
+  event.preventDefault();
+  const form = event.target, file = document.getElementById('file').files[0];
+  const bar = document.getElementById('upload-progress'), status = document.getElementById('upload-status');
+  const error = document.getElementById('upload-error'), into = document.getElementById('into').value;
+  const params = new URLSearchParams();
+  if (into) {
+    params.set('table', into);
+    params.set('incremental', document.getElementById('incremental').checked ? '1' : '0');
+  } else {
+    params.set('name', document.getElementById('new-name').value);
+    params.set('primaryKey', document.getElementById('primary-key').value);
+  }
+  // The bar stays, showing how much of the file arrived before it failed.
+  const fail = function (message) { status.textContent = ''; error.textContent = message; error.hidden = false; };
+  const xhr = new XMLHttpRequest();
+  xhr.open('POST', form.dataset.url + '?' + params.toString());
+  xhr.setRequestHeader('X-CSRF-Token', form.dataset.csrf);
+  xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+  xhr.upload.onprogress = function (e) {
+    if (e.lengthComputable) {
+      bar.value = Math.round(100 * e.loaded / e.total);
+      status.textContent = 'Uploading: ' + bar.value + ' %';
+    }
+  };
+  xhr.upload.onload = function () { bar.value = 100; status.textContent = 'Uploaded; importing the rows…'; };
+  xhr.onload = function () {
+    let body = {};
+    try { body = JSON.parse(xhr.responseText); } catch (_) {}
+    if (xhr.status < 300) { status.textContent = 'Imported.'; window.location.href = body.location; }
+    else { fail(body.error || ('The upload failed (HTTP ' + xhr.status + ').')); }
+  };
+  xhr.onerror = function () { fail('The connection to the stack broke during the upload.'); };
+  error.hidden = true; bar.hidden = false; bar.value = 0;
+  xhr.send(file);
+});
+</script>"#;
 
 async fn bucket_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, bucket)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = match acting(&state, &headers, &id).await? {
+    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
         Ok(acting) => acting,
         Err(response) => return Ok(response),
     };
@@ -35,6 +90,7 @@ async fn bucket_page(
     let Some(bucket_id) = BucketId::parse(&bucket) else {
         return problem(buckets::not_found(project_id, &bucket));
     };
+    let can_write = token.authorize(WriteBucket(bucket_id.clone())).is_ok();
     let listed = async { tables::list_in_bucket(&ctx, &token.authorize(ReadBucket(bucket_id))?).await }.await;
     let list = match listed {
         Ok(list) => list,
@@ -55,8 +111,33 @@ async fn bucket_page(
             )
         })
         .collect();
+    let upload = if can_write {
+        let existing: String = list
+            .iter()
+            .map(|view| format!("<option value=\"{0}\">{1}</option>", escape(&view.table.id), escape(&view.table.name)))
+            .collect();
+        format!(
+            "<h2>Upload a CSV</h2><form id=\"upload\" data-url=\"/console/projects/{project_id}/buckets/{bucket}/upload\" data-csrf=\"{csrf}\">\
+             <label for=\"file\">CSV file (comma-separated, with a header row; may be gzipped)</label>\
+             <input id=\"file\" type=\"file\" accept=\".csv,.gz,text/csv\" required>\
+             <label for=\"into\">Load into</label><select id=\"into\" \
+             onchange=\"document.getElementById('new-table').hidden=!!this.value;document.getElementById('existing-table').hidden=!this.value\">\
+             <option value=\"\">a new table</option>{existing}</select>\
+             <div id=\"new-table\"><label for=\"new-name\">Name of the new table</label><input id=\"new-name\">\
+             <label for=\"primary-key\">Primary key of the new table (columns, separated by commas)</label><input id=\"primary-key\"></div>\
+             <div id=\"existing-table\" hidden><label><input type=\"checkbox\" id=\"incremental\" style=\"width:auto\"> Incremental: add the rows \
+             (updating rows with the same primary key) instead of replacing the table's rows</label></div>\
+             <progress id=\"upload-progress\" max=\"100\" value=\"0\" hidden></progress><p id=\"upload-status\" role=\"status\"></p>\
+             <p id=\"upload-error\" class=\"error\" role=\"alert\" hidden></p><button type=\"submit\">Upload</button></form>\
+             <noscript><p>The upload needs JavaScript; the CLI's <code>stowage table import</code> works without it.</p></noscript>{UPLOAD_SCRIPT}",
+            bucket = escape(&bucket),
+            csrf = escape(&session.csrf),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<p><a href=\"/console/projects/{project_id}\">Project</a></p>{}",
+        "<p><a href=\"/console/projects/{project_id}\">Project</a></p>{}{upload}",
         if rows.is_empty() {
             "<p>No tables yet.</p>".to_string()
         } else {
@@ -109,6 +190,7 @@ async fn table_page(
         "<p><a href=\"/console/projects/{project_id}/buckets/{bucket}\">{bucket}</a></p><table><tbody>\
          <tr><th>Id</th><td>{id}</td></tr><tr><th>Columns</th><td>{}</td></tr><tr><th>Primary key</th><td>{}</td></tr>\
          <tr><th>Rows</th><td>{}</td></tr><tr><th>Last import</th><td>{}</td></tr></tbody></table>\
+         <p><a id=\"download\" href=\"/console/projects/{project_id}/tables/{id}/download\" download>Download as CSV</a></p>\
          <h2>Data preview</h2>{shown}<div style=\"overflow-x:auto\"><table id=\"preview\"><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>",
         escape(&t.columns.join(", ")),
         if t.primary_key.is_empty() { "none".to_string() } else { escape(&t.primary_key.join(", ")) },
@@ -118,4 +200,122 @@ async fn table_page(
         id = escape(&t.id),
     );
     Ok(page(StatusCode::OK, &t.display_name, &body))
+}
+
+/// Streams the request body into a new file, then creates the table from it or loads it into an
+/// existing table, and waits for that job: `{"location": <the table's page>}` or an error.
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, bucket)): Path<(String, String)>,
+    Query(query): Query,
+    body: RawBody,
+) -> ApiResult<Response> {
+    if current(&state, &headers).await?.is_none() {
+        return Err(Error::new(Code::SignInFailed, "Sign in again: the console session ended.").into());
+    }
+    let Ok((session, token, project_id)) = acting(&state, &headers, &id).await? else {
+        return Err(Error::new(Code::AccessDenied, "You cannot open this project.").into());
+    };
+    let given = headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
+    if given.is_empty() || !same(&session.csrf, given) {
+        return Err(Error::validation("The form expired: reload the page and upload again.").into());
+    }
+    let ctx = Ctx::internal(&state.core);
+    let bucket_id = buckets::parse_id(project_id, &bucket)?;
+    let grant = token.authorize(WriteBucket(bucket_id))?;
+    let existing = query.string("table")?.filter(|table| !table.is_empty());
+    let name = match &existing {
+        Some(table) => {
+            let (table_bucket, name) = tables::parse_id(project_id, table)?;
+            if table_bucket.to_string() != bucket {
+                return Err(Error::validation(format!("The table {table} is not in the bucket {bucket}.")).into());
+            }
+            name
+        }
+        None => {
+            let name = query.string("name")?.unwrap_or_default().trim().to_string();
+            tables::validate_table_name(&name)
+                .map_err(|error| Error::validation(format!("Name: {}", error.message)))?;
+            name
+        }
+    };
+    let prepare = PrepareRequest { name: Some(format!("{name}.csv")), ..PrepareRequest::default() };
+    let (file, _) = files::prepare(&ctx, &token.authorize(AnyToken)?, prepare).await?;
+    let stream = body.into_data_stream().map(|chunk| chunk.map_err(|error| error.to_string()));
+    let file = match files::put_blob(&state.core, &file, stream).await {
+        Ok(file) => file,
+        Err(BlobError::Internal(error)) => return Err(error.into()),
+        Err(BlobError::Invalid(_, message)) => return Err(Error::validation(message).into()),
+        Err(_) => return Err(Error::validation("The upload did not arrive whole; try again.").into()),
+    };
+    let job = match existing {
+        Some(table_id) => {
+            let request = ImportRequest {
+                data_file_id: Some(file.id),
+                incremental: query.bool("incremental")?.unwrap_or(false),
+                ..ImportRequest::default()
+            };
+            tables::import(&ctx, grant, table_id, request).await?
+        }
+        None => {
+            let primary_key = query
+                .string("primaryKey")?
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|column| !column.is_empty())
+                .map(str::to_string)
+                .collect();
+            let request = CreateRequest {
+                name: Some(name),
+                data_file_id: Some(file.id),
+                primary_key,
+                ..CreateRequest::default()
+            };
+            tables::create(&ctx, grant, request).await?
+        }
+    };
+    let job = jobs::wait(&state.core, job).await?;
+    if job.status != JobStatus::Success {
+        let message = job.error.as_ref().and_then(|error| error["message"].as_str()).unwrap_or("The import failed.");
+        return Err(Error::validation(message.to_string()).into());
+    }
+    let table_id = job.table_id.unwrap_or_default();
+    let location = format!("/console/projects/{project_id}/tables/{table_id}");
+    Ok((StatusCode::OK, axum::Json(json!({ "location": location, "table": table_id }))).into_response())
+}
+
+/// The whole table as CSV with a header, streamed.
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, table)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (_, token, project_id) = match acting(&state, &headers, &id).await? {
+        Ok(acting) => acting,
+        Err(response) => return Ok(response),
+    };
+    let ctx = Ctx::internal(&state.core);
+    let streamed = async {
+        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
+        tables::stream_csv(&ctx, &token.authorize(ReadBucket(bucket_id))?, &table, None, false).await
+    };
+    let (record, body) = match streamed.await {
+        Ok(streamed) => streamed,
+        Err(error) => return problem(error),
+    };
+    let filename = format!(
+        "{}.csv",
+        record.id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != '_', "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        RawBody::from_stream(body),
+    )
+        .into_response())
 }
