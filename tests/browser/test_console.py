@@ -223,6 +223,7 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
     reach = browser.find_element(By.ID, "reach").text
     assert "Writes to project Main" in reach and "bucket in.c-from-browser" in reach, reach
     assert writer_token not in browser.page_source
+    capture(browser, shots, "writer-target")
 
     for table in ["in.c-browser-out.orders", "in.c-browser-out.people"]:
         Select(browser.find_element(By.ID, "source")).select_by_value(table)

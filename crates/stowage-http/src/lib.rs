@@ -125,6 +125,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/projects/{id}/components/{component}/{config}/run"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/delete"),
     ("GET", "/console/projects/{id}/jobs/{job}"),
+    ("POST", "/console/projects/{id}/jobs/{job}/terminate"),
 ];
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.

@@ -468,6 +468,7 @@ fn cases() -> Vec<Case> {
             PUBLIC,
         ),
         case(M::GET, "/console/projects/{id}/jobs/{job}", "/console/projects/1/jobs/1", PUBLIC),
+        case(M::POST, "/console/projects/{id}/jobs/{job}/terminate", "/console/projects/1/jobs/1/terminate", PUBLIC),
         with_body(
             case(M::PUT, "/manage/users/{email}/password", "/manage/users/setup@example.com/password", MANAGE),
             json!({"password": "a-long-enough-password"}),

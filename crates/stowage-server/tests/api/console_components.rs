@@ -259,3 +259,29 @@ async fn a_pasted_token_without_component_access_cannot_open_the_writer_pages() 
     assert_eq!(status, 404);
     assert!(page.contains("The console configures the Storage Writer and the Storage Extractor"));
 }
+
+#[tokio::test]
+async fn a_running_job_is_terminated_from_its_page() {
+    let a = spawn_app().await;
+    let source = a.create_bucket("src").await;
+    a.create_table(&source, "t", "x\n1\n", &[]).await;
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, _, csrf) = new_config(&mut browser, &a, WRITER, "to nowhere").await;
+    // Nothing listens there: the writer keeps retrying, so the job runs until it is terminated.
+    let closed = format!("http://127.0.0.1:{}", crate::restart::free_port());
+    let form = [("region", "custom"), ("customUrl", closed.as_str()), ("token", "1-2-x"), ("csrf", &csrf)];
+    browser.post(&format!("{page_path}/target"), &form).await;
+    let table = format!("{source}.t");
+    browser.post(&format!("{page_path}/rows"), &[("source", table.as_str()), ("csrf", &csrf)]).await;
+    let (_, job_path, _, _) = browser.post(&format!("{page_path}/run"), &[("csrf", &csrf)]).await;
+    let (_, _, page) = browser.get(&job_path).await;
+    assert!(page.contains("http-equiv=\"refresh\"") && page.contains(">Terminate</button>"), "{page}");
+    let (status, location, _, _) = browser.post(&format!("{job_path}/terminate"), &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, job_path.as_str()));
+    let page = finished_job_page(&mut browser, &job_path).await;
+    assert!(page.contains("<td id=\"status\">terminated</td>"), "{page}");
+    assert!(!page.contains(">Terminate</button>"));
+    let (status, _, page, _) = browser.post(&format!("{job_path}/terminate"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("is not running (it is terminated)"), "{page}");
+}

@@ -47,10 +47,11 @@ pub(super) fn register(t: Table) -> Table {
         .add(Method::POST, &path("/{config}/run"), run_config)
         .add(Method::POST, &path("/{config}/delete"), delete_config)
         .add(Method::GET, "/console/projects/{id}/jobs/{job}", job_page)
+        .add(Method::POST, "/console/projects/{id}/jobs/{job}/terminate", terminate_job)
 }
 
 /// How long the page waits for the other stack to answer the `info` sync action.
-const INFO_TIMEOUT: Duration = Duration::from_secs(10);
+const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The choices of "Changed In Last": (value, label).
 const CHANGED_IN_LAST: &[(&str, &str)] = &[
@@ -1064,7 +1065,7 @@ async fn job_page(
     headers: HeaderMap,
     Path((id, job)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let (job, events) = match queue::get(&ctx, &token, numeric_id(&job)?).await {
         Ok(found) => found,
@@ -1096,7 +1097,7 @@ async fn job_page(
          <tr><th>Status</th><td id=\"status\">{status}</td></tr><tr><th>Tables</th><td>{tables}</td></tr>\
          <tr><th>Created</th><td>{created}</td></tr><tr><th>Duration</th><td>{duration}</td></tr>\
          <tr><th>Run by</th><td>{by}</td></tr><tr><th>Result</th><td id=\"result\">{message}</td></tr></tbody></table>\
-         {refresh}<h2>Log</h2><table class=\"cards\" id=\"log\"><thead><tr><th>Time</th><th>Type</th><th>Message</th></tr></thead><tbody>{log}</tbody></table>",
+         {refresh}{terminate}<h2>Log</h2><table class=\"cards\" id=\"log\"><thead><tr><th>Time</th><th>Type</th><th>Message</th></tr></thead><tbody>{log}</tbody></table>",
         config = escape(&config_name),
         status = escape(&job.status),
         tables = job_tables(&job.row_ids, &rows),
@@ -1105,7 +1106,32 @@ async fn job_page(
         by = escape(&job.token_description),
         message = escape(message),
         refresh = if running { "<p class=\"muted\">This page reloads until the job ends.</p>" } else { "" },
+        terminate = if running && token.authorize(WriteComponent(job.component_id.clone())).is_ok() {
+            format!(
+                "<form method=\"post\" action=\"/console/projects/{project_id}/jobs/{}/terminate\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Terminate</button></form>",
+                job.id,
+                escape(&session.csrf)
+            )
+        } else {
+            String::new()
+        },
     );
     let title = format!("Job {}", job.id);
     Ok(if running { reloading_page(StatusCode::OK, &title, &body, 2) } else { page(StatusCode::OK, &title, &body) })
+}
+
+async fn terminate_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, job)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let ctx = Ctx::internal(&state.core);
+    let job = numeric_id(&job)?;
+    match queue::terminate(&ctx, &token, job).await {
+        Ok(_) => Ok(redirect(&format!("/console/projects/{project_id}/jobs/{job}"))),
+        Err(error) => problem(error),
+    }
 }
