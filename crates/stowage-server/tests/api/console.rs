@@ -81,6 +81,12 @@ impl Browser {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// The CSRF value the upload form's script sends.
+    pub(crate) fn upload_csrf(page: &str) -> String {
+        let start = page.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
+        page[start..].split('"').next().unwrap().to_string()
+    }
+
     /// The CSRF value of the page's forms.
     pub(crate) fn csrf(page: &str) -> String {
         let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
@@ -411,8 +417,7 @@ async fn a_csv_uploaded_from_the_bucket_page_creates_a_table_and_later_uploads_a
     let bucket_page = format!("/console/projects/{}/buckets/{bucket}", app.project_id);
     let (_, _, page) = browser.get(&bucket_page).await;
     assert!(page.contains("<form id=\"upload\"") && page.contains("<progress id=\"upload-progress\""));
-    let start = page.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
-    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let csrf = Browser::upload_csrf(&page);
     let upload = format!("{bucket_page}/upload");
 
     let (status, body) = browser
@@ -445,8 +450,7 @@ async fn a_bad_upload_is_refused_with_a_readable_message_and_leaves_the_table_as
     let mut browser = signed_in_admin(&app).await;
     let bucket_page = format!("/console/projects/{}/buckets/{bucket}", app.project_id);
     let (_, _, page) = browser.get(&bucket_page).await;
-    let start = page.find("data-csrf=\"").unwrap() + "data-csrf=\"".len();
-    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let csrf = Browser::upload_csrf(&page);
     let upload = format!("{bucket_page}/upload");
 
     let into = format!("{upload}?table={bucket}.orders&incremental=0");

@@ -23,7 +23,7 @@ use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponen
 use stowage_types::time::{self, format};
 use stowage_types::{Code, Error};
 
-use super::{acting, acting_form, error_line, problem, redirect};
+use super::{acting, acting_form, column_list, error_line, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields, Query};
 use crate::routes::html::{escape, page, reloading_page};
@@ -186,16 +186,6 @@ async fn place(
         ))
         .map(Err),
     }
-}
-
-/// Answers with the page in `Err`, or goes on with the value in `Ok`.
-macro_rules! or_answer {
-    ($result:expr) => {
-        match $result {
-            Ok(value) => value,
-            Err(response) => return Ok(response),
-        }
-    };
 }
 
 /// A 4xx from core as a message for the page, a 5xx as an error for the log.
@@ -892,19 +882,12 @@ fn edited_row(kind: Kind, row: &RowRecord, body: &Fields) -> ApiResult<Result<Va
             if let Err(error) = tables::validate_table_name(&table_name) {
                 return Ok(Err(format!("Table Name: {}", error.message)));
             }
-            let key: Vec<Value> = body
-                .string("primaryKey")?
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|column| !column.is_empty())
-                .map(|column| Value::String(column.to_string()))
-                .collect();
+            let key = column_list(&body.string("primaryKey")?.unwrap_or_default());
             let parameters = object_at(&mut configuration, "parameters");
             parameters.insert("tableName".into(), Value::String(table_name));
             parameters.insert("changedSince".into(), Value::String(changed));
             parameters.insert("incremental".into(), Value::Bool(body.bool("incremental")?.unwrap_or(false)));
-            parameters.insert("primaryKey".into(), Value::Array(key));
+            parameters.insert("primaryKey".into(), json!(key));
         }
     }
     Ok(Ok(configuration))

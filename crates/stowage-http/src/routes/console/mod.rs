@@ -23,6 +23,16 @@ use crate::routes::html::{escape, page};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 
+/// Goes on with the value in `Ok`, or answers with the page in `Err` (sign-in, refusal, expired form).
+macro_rules! or_answer {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(response) => return Ok(response),
+        }
+    };
+}
+
 mod components;
 mod storage;
 mod tokens;
@@ -255,10 +265,7 @@ async fn project_page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let grant = token.authorize(AnyToken)?;
     let list = buckets::list(&ctx, &grant, false).await?;
@@ -289,6 +296,11 @@ async fn project_page(
 
 fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {
     body.string("csrf").ok().flatten().is_some_and(|given| same(&session.csrf, &given))
+}
+
+/// Column names typed into one field, separated by commas.
+fn column_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|column| !column.is_empty()).map(str::to_string).collect()
 }
 
 fn error_line(message: &str) -> String {

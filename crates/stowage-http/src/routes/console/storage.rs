@@ -20,7 +20,7 @@ use stowage_types::names::BucketId;
 use stowage_types::time::format;
 use stowage_types::{Code, Error};
 
-use super::{acting, current, problem, same};
+use super::{acting, column_list, current, problem, same};
 use crate::error::ApiResult;
 use crate::input::Query;
 use crate::routes::html::{escape, page};
@@ -82,10 +82,7 @@ async fn bucket_page(
     headers: HeaderMap,
     Path((id, bucket)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let Some(bucket_id) = BucketId::parse(&bucket) else {
         return problem(buckets::not_found(project_id, &bucket));
@@ -158,10 +155,7 @@ async fn table_page(
     headers: HeaderMap,
     Path((id, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (_, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let looked_up = async {
         let (bucket_id, _) = tables::parse_id(project_id, &table)?;
@@ -259,14 +253,7 @@ async fn upload(
             tables::import(&ctx, grant, table_id, request).await?
         }
         None => {
-            let primary_key = query
-                .string("primaryKey")?
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|column| !column.is_empty())
-                .map(str::to_string)
-                .collect();
+            let primary_key = column_list(&query.string("primaryKey")?.unwrap_or_default());
             let request = CreateRequest {
                 name: Some(name),
                 data_file_id: Some(file.id),
@@ -292,10 +279,7 @@ async fn download(
     headers: HeaderMap,
     Path((id, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (_, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let streamed = async {
         let (bucket_id, _) = tables::parse_id(project_id, &table)?;

@@ -167,10 +167,7 @@ async fn tokens_list_page(
 }
 
 async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     tokens_list_page(&state, &session, &token, project_id, "").await
 }
 
@@ -180,10 +177,7 @@ async fn create_token(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let (bucket_permissions, component_access) = form_permissions(&body);
     let expires_in = match body.string("expiresIn")?.filter(|v| !v.trim().is_empty()) {
         None => None,
@@ -233,10 +227,7 @@ async fn token_page(
     headers: HeaderMap,
     Path((id, token_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     token_detail(&state, &session, &token, project_id, &token_id, Feedback::Nothing).await
 }
 
@@ -334,10 +325,7 @@ async fn confirm_refresh(
     headers: HeaderMap,
     Path((id, token_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, _, project_id) = match acting(&state, &headers, &id).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, _, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let token_id = numeric_id(&token_id)?;
     Ok(page(
         StatusCode::OK,
@@ -358,10 +346,7 @@ async fn refresh_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let token_id = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
     let refreshed = async { token_ops::refresh(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
@@ -378,10 +363,7 @@ async fn edit_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let numeric = numeric_id(&token_id)?;
     let (bucket_permissions, component_access) = form_permissions(&body);
     let request = TokenRequest {
@@ -410,10 +392,7 @@ async fn delete_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let token_id = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
     let deleted = async { token_ops::delete(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
@@ -429,10 +408,7 @@ async fn share_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = match acting_form(&state, &headers, &id, &body).await? {
-        Ok(acting) => acting,
-        Err(response) => return Ok(response),
-    };
+    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let numeric = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
     let email = body.string("recipientEmail")?;
