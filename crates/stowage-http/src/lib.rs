@@ -136,8 +136,13 @@ pub fn router(core: Core) -> Router {
         .fallback(|| async {
             ApiError::new(Code::NotFound, "The requested resource was not found (resource not found).")
         })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(Code::MethodNotAllowed, "This method is not allowed on this resource.")
+        .method_not_allowed_fallback(|request: Request| async move {
+            // `DELETE tokens/` is an id left empty, not a method on the list: Keboola answers 404.
+            if request.extensions().get::<TrailingSlash>().is_some() {
+                ApiError::new(Code::NotFound, "The requested resource was not found (resource not found).")
+            } else {
+                ApiError::new(Code::MethodNotAllowed, "This method is not allowed on this resource.")
+            }
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
@@ -146,6 +151,10 @@ pub fn router(core: Core) -> Router {
 
 /// Rewrites `/v2/storage/branch/{branch}/rest` to `/v2/storage/rest`, remembering the branch for
 /// the `Caller` extractor to check, and strips one trailing slash (`/v2/storage/` is the index).
+/// Marks a request whose path ended with `/` before [`normalize_path`] took it off.
+#[derive(Clone, Copy)]
+struct TrailingSlash;
+
 async fn normalize_path(mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let mut new_path = path.clone();
@@ -156,6 +165,7 @@ async fn normalize_path(mut request: Request, next: Next) -> Response {
     }
     if new_path.len() > 1 && new_path.ends_with('/') && !new_path.ends_with("//") {
         new_path.pop();
+        request.extensions_mut().insert(TrailingSlash);
     }
     if new_path != path {
         let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();

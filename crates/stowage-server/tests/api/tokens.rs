@@ -460,6 +460,10 @@ async fn malformed_token_ids_are_not_found() {
         assert!(reply.message().contains("resource not found"));
     }
     app.get("/v2/storage/tokens/99999", &app.admin).await.expect_error(404, "storage.tokens.notFound");
+    // An id left empty, as `tokens.delete(False)` sends it.
+    let reply = app.delete("/v2/storage/tokens/", &app.admin).await.expect_error(404, "notFound");
+    assert!(reply.message().contains("resource not found"));
+    app.delete("/v2/storage/tokens", &app.admin).await.expect_error(405, "methodNotAllowed");
 }
 
 #[tokio::test]
