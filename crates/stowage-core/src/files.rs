@@ -13,6 +13,7 @@ use stowage_types::auth::{AnyToken, Granted, Role, Token};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::blobs::PutError;
+use crate::events::{record, Happened};
 use crate::records::{FileFilter, FileRecord};
 use crate::{Core, Ctx};
 
@@ -486,15 +487,57 @@ async fn changeable(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<Fil
     Ok(file)
 }
 
+/// Deletes the files past their `maxAgeDays` (never permanent ones) with their bytes, recording
+/// `storage.fileExpired` for each; how many went. The record goes first, so no one is handed a
+/// file whose bytes are being removed.
+pub async fn delete_expired(core: &Core) -> Result<usize> {
+    let ctx = Ctx::internal(core);
+    let mut deleted = 0;
+    loop {
+        let expired = core.store.read(|r| r.expired_files(time::now(), 500)).await?;
+        if expired.is_empty() {
+            return Ok(deleted);
+        }
+        for file in expired {
+            let gone = ctx
+                .write({
+                    let file = file.clone();
+                    move |w, ctx| {
+                        if !w.delete_file(file.id)? {
+                            return Ok(false);
+                        }
+                        let happened = Happened::about(
+                            "storage.fileExpired",
+                            "file",
+                            &file.id.to_string(),
+                            format!("File \"{}\" ({}) expired and was deleted", file.name, file.id),
+                        );
+                        record(w, ctx, file.project_id, None, happened)?;
+                        Ok(true)
+                    }
+                })
+                .await?;
+            if gone {
+                delete_bytes(core, &file).await?;
+                deleted += 1;
+            }
+        }
+    }
+}
+
+async fn delete_bytes(core: &Core, file: &FileRecord) -> Result<()> {
+    core.blobs.delete(&file.blob_key).await?;
+    for key in core.blobs.list(&format!("staging/{}", file.id)).await? {
+        core.blobs.delete(&key).await?;
+    }
+    Ok(())
+}
+
 /// Deletes a file and its bytes.
 pub async fn delete(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<()> {
     let file = changeable(ctx, grant, id).await?;
     ctx.core.store.write(move |w| w.delete_file(id)).await?;
-    ctx.core.blobs.delete(&file.blob_key).await?;
-    for key in ctx.core.blobs.list(&format!("staging/{id}")).await? {
-        ctx.core.blobs.delete(&key).await?;
-    }
-    Ok(())
+    delete_bytes(&ctx.core, &file).await
 }
 
 /// Adds a tag to a file.

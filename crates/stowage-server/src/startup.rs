@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use stowage_core::bootstrap::{self, Bootstrapped};
 use stowage_core::crypto::StackKey;
 use stowage_core::mail::Mailer;
-use stowage_core::{events, tokens, Core, StackInfo, Store};
+use stowage_core::{events, files, tokens, Core, StackInfo, Store};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -99,13 +99,18 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes expired tokens and prunes events past retention, every `interval`.
+/// Deletes expired tokens and files and prunes events past retention, every `interval`.
 async fn maintain_forever(core: Core, interval: Duration) {
     loop {
         match tokens::delete_expired(&core).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "deleted expired tokens"),
             Err(error) => tracing::error!(%error, "deleting expired tokens failed"),
+        }
+        match files::delete_expired(&core).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted expired files"),
+            Err(error) => tracing::error!(%error, "deleting expired files failed"),
         }
         match events::prune(&core).await {
             Ok(0) => {}

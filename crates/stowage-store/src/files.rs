@@ -57,6 +57,19 @@ impl Reader<'_> {
         Ok(Some(found))
     }
 
+    /// Files that are not permanent and older than their `max_age_days` at `now`, oldest first.
+    pub fn expired_files(&self, now: Timestamp, limit: i64) -> Result<Vec<FileRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM files WHERE is_permanent = 0 AND created + max_age_days * 86400 < ?1 \
+                 ORDER BY id LIMIT ?2"
+            ))
+            .map_err(db)?;
+        let rows = stmt.query_map(params![now, limit], file).map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
     /// A file by id, whatever its project (for the blob endpoint, which checks the project itself).
     pub fn file_by_id(&self, id: i64) -> Result<Option<FileRecord>> {
         let found = self

@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use std::time::Duration;
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 /// The blob URL (with SAS) from a prepare's `absUploadParams` or a detail's `absPath`.
 fn blob_url(app: &TestApp, params: &Value, container: &str, blob: &str) -> String {
@@ -257,4 +259,41 @@ async fn tags_are_added_and_removed_and_a_deleted_file_is_gone_with_its_bytes() 
     app.delete(&format!("/v2/storage/files/{id}"), &app.admin).await.expect(204);
     app.get(&format!("/v2/storage/files/{id}"), &app.admin).await.expect_error(404, "storage.files.notFound");
     expect_azure_error(app.client.get(&read).send().await.unwrap(), 404, "BlobNotFound").await;
+}
+
+#[tokio::test]
+async fn files_past_their_max_age_are_deleted_with_their_bytes_and_permanent_ones_stay() {
+    let app = spawn_app_with(|config| config.maintenance_interval = Duration::from_millis(100)).await;
+    let old = upload(&app, &app.admin, "old.csv", b"old", &[]).await;
+    assert_eq!(old["maxAgeDays"], 15);
+    let young = upload(&app, &app.admin, "young.csv", b"young", &[]).await;
+    let (kept, url) = prepare(&app, &app.admin, json!({"name": "kept.csv", "isPermanent": true})).await;
+    assert_eq!(put_blob(&app, &url, b"kept").await.status(), 201);
+    let old_read = read_url(&app, &app.admin, &old["id"]).await;
+
+    // Sixteen days pass for two of them: their creation time moves back in the catalog.
+    let catalog = rusqlite::Connection::open(app.data_dir.path().join("data").join("catalog.sqlite")).unwrap();
+    catalog.busy_timeout(Duration::from_secs(5)).unwrap();
+    let moved = catalog
+        .execute(
+            "UPDATE files SET created = created - 16 * 86400 WHERE id IN (?1, ?2)",
+            [old["id"].as_i64().unwrap(), kept["id"].as_i64().unwrap()],
+        )
+        .unwrap();
+    assert_eq!(moved, 2);
+
+    let old_path = format!("/v2/storage/files/{}", old["id"]);
+    for _ in 0..100 {
+        if app.get(&old_path, &app.admin).await.status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.get(&old_path, &app.admin).await.expect_error(404, "storage.files.notFound");
+    expect_azure_error(app.client.get(&old_read).send().await.unwrap(), 404, "BlobNotFound").await;
+    app.get(&format!("/v2/storage/files/{}", young["id"]), &app.admin).await.expect(200);
+    app.get(&format!("/v2/storage/files/{}", kept["id"]), &app.admin).await.expect(200);
+    let expired = app.events("q=event:storage.fileExpired").await;
+    assert_eq!(expired.len(), 1);
+    assert!(expired[0]["message"].as_str().unwrap().contains("\"old.csv\""), "{}", expired[0]);
 }
