@@ -1,10 +1,10 @@
 //! The first start of an empty stack: one manage token, one project `Main`, one admin member.
 
 use stowage_types::auth::Role;
-use stowage_types::{time, Result};
+use stowage_types::{time, Code, Error, Result};
 
 use crate::manage::{find_or_create_user, insert_master_token, normalize_email};
-use crate::{secrets, Core};
+use crate::{secrets, Core, Store};
 
 const BOOTSTRAPPED: &str = "bootstrapped";
 
@@ -54,6 +54,44 @@ pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -
                 admin_token,
                 admin_password,
             }))
+        })
+        .await
+}
+
+/// New secrets for an operator who lost the first start's: a new manage token, and a new console
+/// password for one user. Nothing else changes; earlier manage tokens keep working.
+pub struct Recovered {
+    pub manage_token: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Issues [`Recovered`] secrets on a stack that was bootstrapped, for the user `email`.
+pub async fn recover(store: &Store, email: &str) -> Result<Recovered> {
+    let email = normalize_email(email)?;
+    let password = crate::console::new_password();
+    let password_hash = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || crate::console::hash_password(&password))
+            .await
+            .map_err(stowage_types::Error::internal)??
+    };
+    store
+        .write(move |w| {
+            if w.stack_meta(BOOTSTRAPPED)?.is_none() {
+                return Err(Error::new(
+                    Code::UserValidation,
+                    "This data dir has never been started: run `stowage serve` first; its first start prints the secrets.",
+                ));
+            }
+            let user = w
+                .user_by_email(&email)?
+                .ok_or_else(|| Error::new(Code::UserNotFound, format!("User \"{email}\" not found.")))?;
+            let now = time::now();
+            let manage_token = secrets::new_manage_secret();
+            w.insert_manage_token("recovery", &secrets::hash(&manage_token), now)?;
+            w.set_user_password_hash(user.id, &password_hash)?;
+            Ok(Recovered { manage_token, email, password })
         })
         .await
 }

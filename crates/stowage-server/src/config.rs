@@ -57,6 +57,32 @@ pub struct ServeArgs {
     pub mail_from: Option<String>,
 }
 
+/// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Configuration file [default: ./stowage.toml when it exists]
+    #[arg(long, env = "STOWAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the catalog [default: ./stowage-data]
+    #[arg(long, env = "STOWAGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The user who gets a new console password [default: the configured admin, admin@localhost]
+    #[arg(long, env = "STOWAGE_ADMIN_EMAIL")]
+    pub email: Option<String>,
+}
+
+impl RecoverArgs {
+    /// The configuration these flags, the file and the environment give.
+    pub fn config(self) -> anyhow::Result<Config> {
+        Config::load(ServeArgs {
+            config: self.config,
+            data_dir: self.data_dir,
+            admin_email: self.email,
+            ..ServeArgs::default()
+        })
+    }
+}
+
 /// `stowage.toml`. Every key is optional; unknown keys are an error so typos do not pass silently.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

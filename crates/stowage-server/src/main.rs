@@ -1,8 +1,9 @@
-//! `stowage`: runs a stack (`stowage serve`).
+//! `stowage`: runs a stack (`stowage serve`), recovers its secrets (`stowage recover`), and is the
+//! client of a stack (the other commands).
 
 use clap::{Parser, Subcommand};
-use stowage_server::config::{Config, ServeArgs};
-use stowage_server::startup::{bootstrap_banner, Application};
+use stowage_server::config::{Config, RecoverArgs, ServeArgs};
+use stowage_server::startup::{bootstrap_banner, recover, recovery_banner, Application};
 use tracing_subscriber::EnvFilter;
 
 /// Stowage: a self-hosted storage service speaking the Keboola Storage API.
@@ -21,6 +22,11 @@ enum Command {
     ///
     /// Example: stowage serve --data-dir ./stowage-data --listen 127.0.0.1:8000
     Serve(ServeArgs),
+    /// Issue a new manage token and a new console password for the admin, when the first start's
+    /// secrets were lost. Prints them once; works while the stack runs.
+    ///
+    /// Example: stowage recover --data-dir ./stowage-data --email admin@localhost
+    Recover(RecoverArgs),
     #[command(flatten)]
     Client(stowage_cli::ClientCommand),
 }
@@ -30,6 +36,10 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Recover(args) => match args.config() {
+            Ok(config) => recover(&config).await.map(|recovered| print!("{}", recovery_banner(&recovered))),
+            Err(error) => Err(error),
+        },
         Command::Client(command) => {
             stowage_cli::run(&cli.global, command).await.map_err(|error| anyhow::anyhow!("{error}"))
         }

@@ -9,7 +9,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use secrecy::ExposeSecret;
-use stowage_core::bootstrap::{self, Bootstrapped};
+use stowage_core::bootstrap::{self, Bootstrapped, Recovered};
 use stowage_core::crypto::StackKey;
 use stowage_core::mail::Mailer;
 use stowage_core::{events, files, tokens, Core, StackInfo, Store};
@@ -157,5 +157,31 @@ pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str) -> String
         bootstrapped.admin_token,
         bootstrapped.admin_email,
         bootstrapped.admin_password
+    )
+}
+
+/// New secrets for an operator who lost the first start's (`stowage recover`): a new manage token
+/// and a new console password for the configured admin. Opens the catalog of an existing data
+/// dir only; works while the stack runs.
+pub async fn recover(config: &Config) -> anyhow::Result<Recovered> {
+    let catalog = config.data_dir.join("catalog.sqlite");
+    if !catalog.exists() {
+        anyhow::bail!(
+            "{} holds no stack: run `stowage serve` first; its first start prints the secrets",
+            config.data_dir.display()
+        );
+    }
+    let store =
+        Store::open_sqlite(&catalog).map_err(|error| anyhow::anyhow!("{error}")).context("opening the catalog")?;
+    bootstrap::recover(&store, &config.admin_email).await.map_err(|error| anyhow::anyhow!("{error}"))
+}
+
+/// What `stowage recover` prints, once.
+pub fn recovery_banner(recovered: &Recovered) -> String {
+    format!(
+        "\nNew secrets, shown ONCE: store them now. Earlier manage tokens keep working.\n\
+         \n  Manage API token (header X-KBC-ManageApiToken):\n    {}\n\
+         \n  Console password of {}:\n    {}\n",
+        recovered.manage_token, recovered.email, recovered.password
     )
 }

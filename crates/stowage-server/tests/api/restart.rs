@@ -264,3 +264,64 @@ async fn no_token_secret_reaches_the_data_dir_or_the_log() {
         assert_eq!(grep_dir(&data_dir, secret), Vec::<String>::new(), "a secret is stored in plain text");
     }
 }
+
+fn recover(data_dir: &Path, email: Option<&str>) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stowage"));
+    command.arg("recover").arg("--data-dir").arg(data_dir).env_remove("STOWAGE_ADMIN_EMAIL");
+    if let Some(email) = email {
+        command.args(["--email", email]);
+    }
+    command.output().expect("binary runs")
+}
+
+/// The line after the one containing `label` in `text`, trimmed.
+fn after(text: &str, label: &str) -> String {
+    let mut lines = text.lines();
+    lines.find(|line| line.contains(label)).unwrap_or_else(|| panic!("no \"{label}\" in {text}"));
+    lines.next().unwrap().trim().to_string()
+}
+
+#[tokio::test]
+async fn stowage_recover_issues_a_new_manage_token_and_console_password_when_the_first_ones_were_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let refused = recover(&data, None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds no stack: run `stowage serve` first"));
+
+    // A first start whose banner nobody kept.
+    let port = free_port();
+    let child = start_quiet(&data, port);
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    wait_ready(&client, &url).await;
+
+    let unknown = recover(&data, Some("nobody@example.com"));
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("User \"nobody@example.com\" not found."));
+    let recovered = recover(&data, None);
+    assert!(recovered.status.success(), "{}", String::from_utf8_lossy(&recovered.stderr));
+    let printed = String::from_utf8(recovered.stdout).unwrap();
+    let manage = after(&printed, "Manage API token");
+    let password = after(&printed, "Console password of admin@localhost");
+
+    let projects = client.get(format!("{url}/manage/projects")).header("X-KBC-ManageApiToken", &manage).send().await;
+    assert_eq!(projects.unwrap().status(), 200, "the new manage token works on the running stack");
+    let form = client.get(format!("{url}/console")).send().await.unwrap();
+    let cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = form.text().await.unwrap();
+    let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let signed_in = client
+        .post(format!("{url}/console/sign-in"))
+        .header("Cookie", cookie)
+        .form(&[("email", "admin@localhost"), ("password", password.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()["location"], "/console/projects");
+    let (stopped, _, _) = stop(child).await;
+    assert!(stopped);
+    assert!(grep_dir(&data, &manage).is_empty() && grep_dir(&data, &password).is_empty(), "only hashes are kept");
+}
