@@ -273,13 +273,15 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
 
 
 def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloaded(stack, browser, shots):
-    create_bucket(stack.url, stack.token, "browser-upload")
     folder = tempfile.mkdtemp(prefix="stowage-upload-")
     first = os.path.join(folder, "first.csv")
     with open(first, "w") as out:
         out.write("id,city\n" + "".join(f"{i},city {i}\n" for i in range(1, 201)))
     sign_in(browser, stack)
-    browser.get(f"{stack.url}/console/projects/1/buckets/in.c-browser-upload")
+    follow(browser, By.LINK_TEXT, "Main")
+    browser.find_element(By.ID, "bucket-name").send_keys("browser-upload")
+    follow(browser, By.XPATH, "//button[text()='Create bucket']")
+    assert browser.current_url.endswith("/console/projects/1/buckets/in.c-browser-upload")
     capture(browser, shots, "upload")
     browser.find_element(By.ID, "file").send_keys(first)
     browser.find_element(By.ID, "new-name").send_keys("cities")

@@ -99,6 +99,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/sign-out"),
     ("GET", "/console/projects"),
     ("GET", "/console/projects/{id}"),
+    ("POST", "/console/projects/{id}/buckets"),
     ("GET", "/console/projects/{id}/buckets/{bucket}"),
     ("GET", "/console/projects/{id}/tables/{table}"),
     ("POST", "/console/projects/{id}/buckets/{bucket}/upload"),

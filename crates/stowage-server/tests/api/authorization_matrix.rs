@@ -367,6 +367,7 @@ fn cases() -> Vec<Case> {
         case(M::POST, "/console/sign-out", "/console/sign-out", PUBLIC),
         case(M::GET, "/console/projects", "/console/projects", PUBLIC),
         case(M::GET, "/console/projects/{id}", "/console/projects/1", PUBLIC),
+        case(M::POST, "/console/projects/{id}/buckets", "/console/projects/1/buckets", PUBLIC),
         case(M::GET, "/console/projects/{id}/buckets/{bucket}", "/console/projects/1/buckets/in.c-x", PUBLIC),
         case(M::GET, "/console/projects/{id}/tables/{table}", "/console/projects/1/tables/in.c-x.t", PUBLIC),
         case(

@@ -507,3 +507,41 @@ async fn the_download_link_streams_the_whole_table_as_csv_with_a_header() {
     assert_eq!(lines[0], "\"id\",\"item\"");
     assert!(lines.contains(&"\"2500\",\"item, 2500\""));
 }
+
+#[tokio::test]
+async fn a_bucket_is_created_from_the_project_page_and_a_bad_name_is_explained_there() {
+    let app = spawn_app().await;
+    let mut browser = signed_in_admin(&app).await;
+    let project = format!("/console/projects/{}", app.project_id);
+    let (_, _, page) = browser.get(&project).await;
+    assert!(page.contains("No buckets yet.") && page.contains(">Create bucket</button>"));
+    let csrf = Browser::csrf(&page);
+    let (status, _, page, _) =
+        browser.post(&format!("{project}/buckets"), &[("name", "bad name"), ("stage", "in"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("class=\"error\" role=\"alert\">"), "{page}");
+    let (status, location, _, _) = browser
+        .post(
+            &format!("{project}/buckets"),
+            &[("name", "results"), ("stage", "out"), ("description", "Final numbers"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, format!("{project}/buckets/out.c-results").as_str()));
+    let bucket = app.get("/v2/storage/buckets/out.c-results", &app.admin).await.expect(200).body;
+    assert_eq!(bucket["description"], "Final numbers");
+    assert_eq!(app.get("/v2/storage/buckets", &app.admin).await.expect(200).body.as_array().unwrap().len(), 1);
+
+    // A token that may not manage buckets is offered no form and refused.
+    let (secret, _) = app.create_token(json!({"bucketPermissions": {"out.c-results": "read"}})).await;
+    let mut reader = Browser::new(&app);
+    let (_, _, page) = reader.get("/console").await;
+    let sign_in = Browser::csrf(&page);
+    reader.post("/console/sign-in-token", &[("token", &secret), ("csrf", &sign_in)]).await;
+    let (_, _, page) = reader.get(&project).await;
+    assert!(!page.contains(">Create bucket</button>"));
+    let csrf = Browser::csrf(&page);
+    let (status, _, page, _) = reader.post(&format!("{project}/buckets"), &[("name", "mine"), ("csrf", &csrf)]).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("You don&#39;t have access to the resource."), "{page}");
+    app.get("/v2/storage/buckets/in.c-mine", &app.admin).await.expect(404);
+}

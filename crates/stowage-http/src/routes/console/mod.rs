@@ -7,15 +7,14 @@
 //! whose hash is the session; `stowage_csrf` carries the sign-in form's CSRF value. Every form
 //! that changes something sends its CSRF value back.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use stowage_core::console::{self, Session};
-use stowage_core::tokens as token_ops;
-use stowage_core::{buckets, secrets, Ctx};
-use stowage_types::auth::{AnyToken, Token};
+use stowage_core::secrets;
+use stowage_types::auth::Token;
 
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
@@ -46,8 +45,7 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::POST, "/console/sign-in", sign_in)
         .add(Method::POST, "/console/sign-in-token", sign_in_with_token)
         .add(Method::POST, "/console/sign-out", sign_out)
-        .add(Method::GET, "/console/projects", project_picker)
-        .add(Method::GET, "/console/projects/{id}", project_page);
+        .add(Method::GET, "/console/projects", project_picker);
     let t = storage::register(t);
     let t = components::register(t);
     tokens::register(t)
@@ -258,40 +256,6 @@ async fn acting_form(
         Ok((session, ..)) if !check_csrf(&session, body) => Err(expired_form()),
         other => other,
     })
-}
-
-async fn project_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
-    let grant = token.authorize(AnyToken)?;
-    let list = buckets::list(&ctx, &grant, false).await?;
-    let rows: String = list
-        .iter()
-        .map(|view| {
-            format!(
-                "<tr><td><a href=\"/console/projects/{project_id}/buckets/{id}\">{id}</a></td><td>{}</td></tr>",
-                escape(&view.bucket.description),
-                id = escape(&view.bucket.id),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a> · \
-         <a href=\"/console/projects/{project_id}/components/keboola.wr-storage\">Storage Writer</a> · \
-         <a href=\"/console/projects/{project_id}/components/keboola.ex-storage\">Storage Extractor</a></p><h2>Buckets</h2>{}{}",
-        if rows.is_empty() {
-            "<p>No buckets yet.</p>".to_string()
-        } else {
-            format!("<table><thead><tr><th>Bucket</th><th>Description</th></tr></thead><tbody>{rows}</tbody></table>")
-        },
-        sign_out_form(&session)
-    );
-    let project = token_ops::verify(&ctx, &grant).await?.project;
-    Ok(page(StatusCode::OK, &format!("{} (project {project_id})", project.name), &body))
 }
 
 fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {

@@ -11,23 +11,30 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::json;
 
+use std::sync::Arc;
 use stowage_core::files::{self, BlobError, PrepareRequest};
 use stowage_core::tables::{CreateRequest, ImportRequest};
+
+use stowage_core::buckets::NewBucket;
+use stowage_core::console::Session;
+use stowage_core::tokens as token_ops;
 use stowage_core::{buckets, jobs, tables, Ctx};
-use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
+use stowage_types::auth::{AnyToken, CreateBuckets, ReadBucket, Token, WriteBucket};
 use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
 use stowage_types::time::format;
 use stowage_types::{Code, Error};
 
-use super::{acting, column_list, current, problem, same};
+use super::{acting, acting_form, column_list, current, error_line, problem, redirect, same, sign_out_form};
 use crate::error::ApiResult;
-use crate::input::Query;
+use crate::input::{Body, Query};
 use crate::routes::html::{escape, page};
 use crate::{AppState, Table};
 
 pub(super) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page)
+    t.add(Method::GET, "/console/projects/{id}", project_page)
+        .add(Method::POST, "/console/projects/{id}/buckets", create_bucket)
+        .add(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page)
         .add(Method::POST, "/console/projects/{id}/buckets/{bucket}/upload", upload)
         .add(Method::GET, "/console/projects/{id}/tables/{table}", table_page)
         .add(Method::GET, "/console/projects/{id}/tables/{table}/download", download)
@@ -76,6 +83,92 @@ document.getElementById('upload').addEventListener('submit', function (event) {
   xhr.send(file);
 });
 </script>"#;
+
+async fn project_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+    project_view(&state, &session, &token, project_id, "").await
+}
+
+/// A project's page: its buckets, the way to its other pages, and a form for a new bucket.
+async fn project_view(
+    state: &AppState,
+    session: &Session,
+    token: &Arc<Token>,
+    project_id: i64,
+    error: &str,
+) -> ApiResult<Response> {
+    let ctx = Ctx::internal(&state.core);
+    let grant = token.authorize(AnyToken)?;
+    let list = buckets::list(&ctx, &grant, false).await?;
+    let rows: String = list
+        .iter()
+        .map(|view| {
+            format!(
+                "<tr><td><a href=\"/console/projects/{project_id}/buckets/{id}\">{id}</a></td><td>{}</td></tr>",
+                escape(&view.bucket.description),
+                id = escape(&view.bucket.id),
+            )
+        })
+        .collect();
+    let buckets = if rows.is_empty() {
+        "<p>No buckets yet.</p>".to_string()
+    } else {
+        format!("<table><thead><tr><th>Bucket</th><th>Description</th></tr></thead><tbody>{rows}</tbody></table>")
+    };
+    let create = if token.authorize(CreateBuckets).is_ok() {
+        format!(
+            "<h2>New bucket</h2><form method=\"post\" action=\"/console/projects/{project_id}/buckets\">\
+             <label for=\"bucket-name\">Name</label><input id=\"bucket-name\" name=\"name\" required>\
+             <label for=\"stage\">Stage</label><select id=\"stage\" name=\"stage\"><option value=\"in\">in (input data)</option>\
+             <option value=\"out\">out (results)</option></select>\
+             <label for=\"bucket-description\">Description</label><input id=\"bucket-description\" name=\"description\">\
+             {}<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Create bucket</button></form>",
+            error_line(error),
+            escape(&session.csrf)
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a> · \
+         <a href=\"/console/projects/{project_id}/components/keboola.wr-storage\">Storage Writer</a> · \
+         <a href=\"/console/projects/{project_id}/components/keboola.ex-storage\">Storage Extractor</a></p>\
+         <h2>Buckets</h2>{buckets}{create}{}",
+        sign_out_form(session)
+    );
+    let project = token_ops::verify(&ctx, &grant).await?.project;
+    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok(page(status, &format!("{} (project {project_id})", project.name), &body))
+}
+
+async fn create_bucket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let ctx = Ctx::internal(&state.core);
+    let input = NewBucket {
+        name: body.string("name")?.map(|name| name.trim().to_string()),
+        stage: body.string("stage")?,
+        description: body.string("description")?,
+        ..NewBucket::default()
+    };
+    match async { buckets::create(&ctx, &token.authorize(CreateBuckets)?, input).await }.await {
+        Ok(bucket) => Ok(redirect(&format!("/console/projects/{project_id}/buckets/{}", bucket.id))),
+        // Refused: the page has no form to show the message next to.
+        Err(error) if error.code.status() == 403 => problem(error),
+        Err(error) if error.code.status() < 500 => {
+            project_view(&state, &session, &token, project_id, &error.message).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
 
 async fn bucket_page(
     State(state): State<AppState>,
