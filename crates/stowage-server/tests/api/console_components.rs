@@ -285,3 +285,41 @@ async fn a_running_job_is_terminated_from_its_page() {
     assert_eq!(status, 400);
     assert!(page.contains("is not running (it is terminated)"), "{page}");
 }
+
+#[tokio::test]
+async fn writer_table_settings_replace_the_legacy_incremental_flag_and_keep_other_mapping_keys() {
+    let a = spawn_app().await;
+    let source = a.create_bucket("src").await;
+    a.create_table(&source, "orders", "id,total\n1,2\n", &["id"]).await;
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, id, csrf) = new_config(&mut browser, &a, WRITER, "legacy").await;
+    // A row as an older UI saved it, with a key the form does not show.
+    let path = format!("/v2/storage/components/{WRITER}/configs/{id}/rows");
+    let configuration = json!({
+        "storage": {"input": {"tables": [{"source": format!("{source}.orders"), "destination": "orders", "columns": ["id"]}]}},
+        "parameters": {"incremental": true},
+    });
+    let row = a.post(&path, &a.admin, json!({"name": "orders", "configuration": configuration})).await.expect(201).body;
+    let row_path = format!("{page_path}/rows/{}", row["id"].as_str().unwrap());
+    let (_, _, page) = browser.get(&row_path).await;
+    assert!(page.contains("<option value=\"update\" selected>"), "the legacy flag shows as its mode");
+
+    let bad = [("destination", "orders"), ("changedSince", ""), ("mode", "sideways"), ("csrf", &csrf)];
+    let (status, _, page, _) = browser.post(&row_path, &bad).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Mode: pick replace, update or recreate."));
+    let bad = [("destination", ""), ("changedSince", ""), ("mode", "replace"), ("csrf", &csrf)];
+    let (status, _, page, _) = browser.post(&row_path, &bad).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("role=\"alert\">Table Name: "), "{page}");
+
+    let good = [("destination", "all_orders"), ("changedSince", "adaptive"), ("mode", "replace"), ("csrf", &csrf)];
+    let (status, _, _, _) = browser.post(&row_path, &good).await;
+    assert_eq!(status, 303);
+    let saved = a.get(&format!("{path}/{}", row["id"].as_str().unwrap()), &a.admin).await.expect(200).body;
+    assert_eq!(saved["configuration"]["parameters"], json!({"mode": "replace"}));
+    assert_eq!(
+        saved["configuration"]["storage"]["input"]["tables"],
+        json!([{"source": format!("{source}.orders"), "destination": "all_orders", "columns": ["id"], "changed_since": "adaptive"}])
+    );
+}

@@ -212,6 +212,20 @@ fn options(choices: &[(&str, &str)], current: &str) -> String {
     out
 }
 
+/// The writer row's mode; the legacy `incremental` wins when present, as in the writer.
+fn writer_mode(configuration: &Value) -> &str {
+    match configuration.pointer("/parameters/incremental").and_then(Value::as_bool) {
+        Some(true) => "update",
+        Some(false) => "replace",
+        None => configuration.pointer("/parameters/mode").and_then(Value::as_str).unwrap_or("replace"),
+    }
+}
+
+/// The extractor row's primary key columns.
+fn primary_key(parameters: &Value) -> Vec<&str> {
+    parameters["primaryKey"].as_array().into_iter().flatten().filter_map(Value::as_str).collect()
+}
+
 fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
@@ -376,11 +390,7 @@ fn row_summary(kind: Kind, row: &RowRecord) -> String {
     match kind {
         Kind::Writer => {
             let changed = str_at(c, "/storage/input/tables/0/changed_since");
-            let mode = match c.pointer("/parameters/incremental").and_then(Value::as_bool) {
-                Some(true) => "update",
-                Some(false) => "replace",
-                None => c.pointer("/parameters/mode").and_then(Value::as_str).unwrap_or("replace"),
-            };
+            let mode = writer_mode(c);
             format!(
                 "{} → {}; {mode}{}",
                 str_at(c, "/storage/input/tables/0/source"),
@@ -391,7 +401,7 @@ fn row_summary(kind: Kind, row: &RowRecord) -> String {
         Kind::Extractor => {
             let p = &c["parameters"];
             let changed = p["changedSince"].as_str().unwrap_or("");
-            let key: Vec<&str> = p["primaryKey"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let key = primary_key(p);
             format!(
                 "{}; {}{}{}",
                 p["tableName"].as_str().unwrap_or(""),
@@ -704,12 +714,15 @@ async fn save_target(
     }
 }
 
-/// The object under `key`, made one if it is missing or not an object.
+/// The object under `key` of `value`, made one (as `value` itself) if missing or not an object.
 fn object_at<'a>(value: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     if !value.is_object() {
         *value = json!({});
     }
-    let map = value.as_object_mut().expect("made an object above");
+    object_in(value.as_object_mut().expect("made an object above"), key)
+}
+
+fn object_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
     let entry = map.entry(key.to_string()).or_insert_with(|| json!({}));
     if !entry.is_object() {
         *entry = json!({});
@@ -796,11 +809,7 @@ async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str
     let c = &row.configuration;
     let fields = match place.kind {
         Kind::Writer => {
-            let mode = match c.pointer("/parameters/incremental").and_then(Value::as_bool) {
-                Some(true) => "update",
-                Some(false) => "replace",
-                None => c.pointer("/parameters/mode").and_then(Value::as_str).unwrap_or("replace"),
-            };
+            let mode = writer_mode(c);
             format!(
                 "<h2>Source</h2><p>Table: <strong>{source}</strong> (to write another table, add a new one)</p>\
                  <label for=\"changedSince\">Changed In Last</label><select id=\"changedSince\" name=\"changedSince\">{changed}</select>\
@@ -814,7 +823,7 @@ async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str
         }
         Kind::Extractor => {
             let p = &c["parameters"];
-            let key: Vec<&str> = p["primaryKey"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let key = primary_key(p);
             let changed = match &p["changedSince"] {
                 Value::Number(n) => n.to_string(),
                 other => other.as_str().unwrap_or("").to_string(),
@@ -866,12 +875,15 @@ fn edited_row(kind: Kind, row: &RowRecord, body: &Fields) -> ApiResult<Result<Va
             if !MODES.iter().any(|(value, _)| *value == mode) {
                 return Ok(Err("Mode: pick replace, update or recreate.".into()));
             }
-            let input = object_at(&mut configuration, "storage");
-            let input = input.entry("input").or_insert_with(|| json!({}));
-            let mut table = input.pointer("/tables/0").cloned().unwrap_or_else(|| json!({}));
-            table["destination"] = Value::String(destination);
-            table["changed_since"] = Value::String(changed);
-            input["tables"] = json!([table]);
+            // The first input table is the row's table; anything else set through the API stays.
+            let input = object_in(object_at(&mut configuration, "storage"), "input");
+            let tables = input.entry("tables").or_insert_with(|| json!([]));
+            if !tables.as_array().is_some_and(|tables| tables.first().is_some_and(Value::is_object)) {
+                *tables = json!([{}]);
+            }
+            let table = tables[0].as_object_mut().expect("made an object above");
+            table.insert("destination".into(), Value::String(destination));
+            table.insert("changed_since".into(), Value::String(changed));
             let parameters = object_at(&mut configuration, "parameters");
             // `incremental` (the old form) would override the mode picked here.
             parameters.remove("incremental");
