@@ -4,7 +4,9 @@
 //! token there; a token holder can sign in by pasting a token and can then do what that token
 //! can. The session cookie carries a random secret; only its SHA-256 is stored.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -86,6 +88,55 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// Failed password sign-ins per email. After [`FREE_ATTEMPTS`] failures in a row, each next attempt
+/// must wait (1 s, doubling up to [`MAX_WAIT`]) whether or not the password is right; a success
+/// clears the count. It slows guessing to a crawl without locking the owner out for long. Kept in
+/// memory: a restart forgets it.
+#[derive(Clone, Default)]
+pub struct SignInThrottle(Arc<Mutex<HashMap<String, Failures>>>);
+
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+/// Failures allowed before attempts have to wait.
+pub const FREE_ATTEMPTS: u32 = 5;
+/// The longest wait between attempts.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Emails tracked before old entries are dropped.
+const TRACKED: usize = 10_000;
+
+impl SignInThrottle {
+    fn wait_needed(failures: &Failures) -> Duration {
+        if failures.count < FREE_ATTEMPTS {
+            return Duration::ZERO;
+        }
+        let wait = Duration::from_secs(1u64 << (failures.count - FREE_ATTEMPTS).min(6)).min(MAX_WAIT);
+        wait.saturating_sub(failures.last.elapsed())
+    }
+
+    /// How long `email` must still wait before its next attempt.
+    fn wait(&self, email: &str) -> Duration {
+        let map = self.0.lock().expect("throttle lock");
+        map.get(email).map(Self::wait_needed).unwrap_or(Duration::ZERO)
+    }
+
+    fn failed(&self, email: &str) {
+        let mut map = self.0.lock().expect("throttle lock");
+        if map.len() >= TRACKED {
+            map.retain(|_, failures| failures.last.elapsed() < MAX_WAIT);
+        }
+        let failures = map.entry(email.to_string()).or_insert(Failures { count: 0, last: Instant::now() });
+        failures.count += 1;
+        failures.last = Instant::now();
+    }
+
+    fn succeeded(&self, email: &str) {
+        self.0.lock().expect("throttle lock").remove(email);
+    }
+}
+
 fn sign_in_failed() -> Error {
     Error::new(Code::SignInFailed, "Wrong email or password.")
 }
@@ -103,11 +154,23 @@ async fn open_session(core: &Core, user_id: Option<i64>, token_id: Option<i64>) 
 /// Signs a person in; returns the session cookie's secret.
 pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<String> {
     let email = email.trim().to_lowercase();
+    let wait = core.sign_ins.wait(&email);
+    if !wait.is_zero() {
+        let seconds = wait.as_secs_f64().ceil() as u64;
+        let unit = if seconds == 1 { "second" } else { "seconds" };
+        return Err(Error::new(
+            Code::SignInThrottled,
+            format!("Too many failed sign-ins for this email: try again in {seconds} {unit}."),
+        ));
+    }
     let found = core
         .store
-        .read(move |r| match r.user_by_email(&email)? {
-            Some(user) => Ok(Some((user.id, r.user_password_hash(user.id)?))),
-            None => Ok(None),
+        .read({
+            let email = email.clone();
+            move |r| match r.user_by_email(&email)? {
+                Some(user) => Ok(Some((user.id, r.user_password_hash(user.id)?))),
+                None => Ok(None),
+            }
         })
         .await?;
     let (user_id, hash) = match found {
@@ -118,8 +181,14 @@ pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<Strin
     let valid =
         tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(Error::internal)?;
     match (user_id, valid) {
-        (Some(user_id), true) => open_session(core, Some(user_id), None).await,
-        _ => Err(sign_in_failed()),
+        (Some(user_id), true) => {
+            core.sign_ins.succeeded(&email);
+            open_session(core, Some(user_id), None).await
+        }
+        _ => {
+            core.sign_ins.failed(&email);
+            Err(sign_in_failed())
+        }
     }
 }
 

@@ -96,6 +96,8 @@ pub struct Core {
     pub table_locks: tables::TableLocks,
     /// Running component jobs.
     pub queue: queue::QueueRunner,
+    /// Failed console sign-ins, which slow further attempts.
+    pub sign_ins: console::SignInThrottle,
 }
 
 impl Core {
@@ -121,6 +123,7 @@ impl Core {
             tables_dir,
             table_locks: tables::TableLocks::default(),
             queue: queue::QueueRunner::default(),
+            sign_ins: console::SignInThrottle::default(),
         })
     }
 

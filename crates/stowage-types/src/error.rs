@@ -70,6 +70,7 @@ codes! {
     UserValidation => (400, "manage.users.validation"),
     ComponentUserError => (400, "userError"),
     SignInFailed => (401, "console.signInFailed"),
+    SignInThrottled => (429, "console.signInThrottled"),
     UserNotFound => (404, "manage.users.notFound"),
     QueueJobNotFound => (404, "queue.jobNotFound"),
     Internal => (500, "internal"),

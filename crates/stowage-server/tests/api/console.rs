@@ -545,3 +545,26 @@ async fn a_bucket_is_created_from_the_project_page_and_a_bad_name_is_explained_t
     assert!(page.contains("You don&#39;t have access to the resource."), "{page}");
     app.get("/v2/storage/buckets/in.c-mine", &app.admin).await.expect(404);
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_make_the_next_attempts_wait_even_with_the_right_password() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let mut attempt = async |email: &str, password: &str| {
+        let (_, _, page) = browser.get("/console").await;
+        let csrf = Browser::csrf(&page);
+        let (status, _, page, _) =
+            browser.post("/console/sign-in", &[("email", email), ("password", password), ("csrf", &csrf)]).await;
+        (status, page)
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("admin@localhost", "a-wrong-password").await.0, 401);
+    }
+    let (status, page) = attempt("Admin@localhost", &app.admin_password).await;
+    assert_eq!(status, 429, "the right password waits too, so guessing gains nothing");
+    assert!(page.contains("role=\"alert\">Too many failed sign-ins for this email: try again in 1 second."), "{page}");
+    // Another email is not held up.
+    assert_eq!(attempt("nobody@example.com", "whatever-password").await.0, 401);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(attempt("admin@localhost", &app.admin_password).await.0, 303, "after the wait the right password works");
+}

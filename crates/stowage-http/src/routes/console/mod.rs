@@ -149,8 +149,9 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Body(body): 
     let password = body.string("password")?.unwrap_or_default();
     match console::sign_in(&state.core, &email, password).await {
         Ok(secret) => Ok(signed_in(&state, &secret)),
-        Err(error) if error.code.status() == 401 => {
-            Ok(sign_in_form(&state, StatusCode::UNAUTHORIZED, &error.message, ""))
+        Err(error) if matches!(error.code.status(), 401 | 429) => {
+            let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            Ok(sign_in_form(&state, status, &error.message, ""))
         }
         Err(error) => Err(error.into()),
     }
