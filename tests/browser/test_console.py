@@ -213,6 +213,7 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
     sign_in(browser, stack)
     follow(browser, By.LINK_TEXT, "Main")
     follow(browser, By.LINK_TEXT, "Storage Writer")
+    capture(browser, shots, "writer-configurations")
     browser.find_element(By.ID, "name").send_keys("To the other stack")
     follow(browser, By.XPATH, "//button[text()='Create configuration']")
     assert "Not set up yet" in browser.find_element(By.ID, "reach").text
