@@ -127,6 +127,27 @@ fn cast_value(value: &str, cast: Option<Cast>) -> SqlValue {
     }
 }
 
+/// Creates the primary key index over rows just loaded; when the file held the same key more than
+/// once, the last of those rows stays (the rare case pays for a second pass).
+fn create_primary_key_keeping_last(tx: &Connection, pk: &[String]) -> Result<()> {
+    let create = format!("CREATE UNIQUE INDEX data_pk ON data ({})", pk.join(", "));
+    match tx.execute(&create, []) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(error, _)) if error.code == rusqlite::ErrorCode::ConstraintViolation => {
+            tx.execute(
+                &format!(
+                    "DELETE FROM data WHERE rowid NOT IN (SELECT MAX(rowid) FROM data GROUP BY {})",
+                    pk.join(", ")
+                ),
+                [],
+            )
+            .map_err(db)?;
+            tx.execute(&create, []).map(drop).map_err(db)
+        }
+        Err(error) => Err(db(error)),
+    }
+}
+
 impl TableData {
     /// Creates the file of a new table.
     pub fn create(path: &Path, schema: &Schema) -> Result<TableData> {
@@ -213,12 +234,11 @@ impl TableData {
         let target: Vec<String> = header.iter().map(|c| quote(c)).collect();
         let marks = (2..=header.len() + 1).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
         let insert = format!("INTO data (_timestamp, {}) VALUES (?1, {marks})", target.join(", "));
-        let sql = match (mode, schema.primary_key.is_empty()) {
-            (ImportMode::Full, true) | (ImportMode::Incremental, true) => format!("INSERT {insert}"),
-            // With a primary key, the last row of the file wins among duplicates.
-            (ImportMode::Full, false) => format!("INSERT OR REPLACE {insert}"),
+        let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
+        let sql = match (mode, pk.is_empty()) {
+            // A full load has no index while its rows go in (see below).
+            (ImportMode::Full, _) | (ImportMode::Incremental, true) => format!("INSERT {insert}"),
             (ImportMode::Incremental, false) => {
-                let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
                 let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
                 let differs: Vec<String> = target.iter().map(|c| format!("data.{c} IS NOT excluded.{c}")).collect();
                 format!(
@@ -230,7 +250,10 @@ impl TableData {
             }
         };
         if mode == ImportMode::Full {
-            tx.execute("DELETE FROM data", []).map_err(db)?;
+            // The indexes are built again after the rows are in: one sort instead of a B-tree
+            // insert per row, several times faster for keys in random order.
+            tx.execute_batch("DROP INDEX IF EXISTS data_pk; DROP INDEX IF EXISTS data_timestamp; DELETE FROM data;")
+                .map_err(db)?;
         }
         let mut rows_in_file = 0i64;
         {
@@ -243,6 +266,12 @@ impl TableData {
                 }
                 statement.raw_execute().map_err(db)?;
                 rows_in_file += 1;
+            }
+        }
+        if mode == ImportMode::Full {
+            tx.execute_batch("CREATE INDEX data_timestamp ON data(_timestamp)").map_err(db)?;
+            if !pk.is_empty() {
+                create_primary_key_keeping_last(&tx, &pk)?;
             }
         }
         let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key };

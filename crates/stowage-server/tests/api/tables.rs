@@ -86,6 +86,22 @@ async fn duplicate_keys_in_a_file_keep_one_row_the_last() {
 }
 
 #[tokio::test]
+async fn the_primary_key_still_holds_after_full_loads_that_succeed_or_fail() {
+    let (app, bucket) = app_with_bucket().await;
+    app.create_table(&bucket, "t", "id,v\n1,a\n", &["id"]).await;
+    let job = app.import("in.c-data.t", "id,v\n1,a\n2,x\n1,b\n", json!({})).await;
+    assert_eq!(job["status"], "success", "{job}");
+    assert_eq!(app.preview("in.c-data.t", "").await, "\"id\",\"v\"\n\"2\",\"x\"\n\"1\",\"b\"\n");
+    let job = app.import("in.c-data.t", "id,v\n3,c\n\"4,d\n", json!({})).await;
+    assert_eq!(job["status"], "error");
+    // The key survives both: an incremental load updates row 1 instead of adding a second one.
+    app.import("in.c-data.t", "id,v\n1,c\n", json!({"incremental": true})).await;
+    assert_eq!(app.preview("in.c-data.t", "").await, "\"id\",\"v\"\n\"2\",\"x\"\n\"1\",\"c\"\n");
+    let detail = app.get("/v2/storage/tables/in.c-data.t", &app.admin).await.expect(200).body;
+    assert_eq!(detail["rowsCount"], 2);
+}
+
+#[tokio::test]
 async fn new_columns_in_a_file_are_added_and_missing_ones_fail_with_the_spec_message() {
     let (app, bucket) = app_with_bucket().await;
     app.create_table(&bucket, "t", "id,v\n1,a\n", &["id"]).await;
