@@ -333,3 +333,45 @@ def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloade
         lines = data.read().splitlines()
     assert lines[0] == '"id","city"' and len(lines) == 202
     assert '"1","Prague"' in lines and '"201","Brno"' in lines
+
+
+def test_an_extractor_brings_a_table_from_a_second_stack_with_its_settings(stack, target, browser, shots):
+    create_bucket(target.url, target.token, "to-share")
+    csv_table(target.url, target.token, "in.c-to-share", "customers", "id,name\n1,Ann\n2,Bob\n")
+    status, created = api(
+        target.url, target.token, "/tokens",
+        {"description": "extractor from the other stack", "bucketPermissions": {"in.c-to-share": "read"}},
+    )
+    assert status in (200, 201), created
+
+    sign_in(browser, stack)
+    follow(browser, By.LINK_TEXT, "Main")
+    follow(browser, By.LINK_TEXT, "Storage Extractor")
+    browser.find_element(By.ID, "name").send_keys("From the other stack")
+    follow(browser, By.XPATH, "//button[text()='Create configuration']")
+    Select(browser.find_element(By.ID, "region")).select_by_visible_text(f"other ({target.url})")
+    browser.find_element(By.ID, "token").send_keys(created["token"])
+    follow(browser, By.XPATH, "//form[contains(@action,'/target')]//button")
+    reach = browser.find_element(By.ID, "reach").text
+    assert "Reads from project Main" in reach and "bucket in.c-to-share" in reach, reach
+    offered = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#source-tables option")]
+    assert offered == ["customers"]
+
+    browser.find_element(By.ID, "tableName").send_keys("customers")
+    follow(browser, By.ID, "new-table")
+    follow(browser, By.LINK_TEXT, "customers")
+    browser.find_element(By.NAME, "incremental").click()
+    browser.find_element(By.ID, "primaryKey").send_keys("id")
+    capture(browser, shots, "extractor-table")
+    follow(browser, By.XPATH, "//button[text()='Save']")
+    assert "customers; incremental; primary key id" in row_of(browser, "customers").text
+    capture(browser, shots, "extractor")
+
+    follow(browser, By.XPATH, "//table[@id='tables']//tr[td/a[text()='customers']]//button[text()='Run']")
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.ID, "status").text not in ("created", "processing")
+    )
+    assert browser.find_element(By.ID, "status").text == "success", browser.page_source
+    config_id = browser.find_element(By.LINK_TEXT, "From the other stack").get_attribute("href").rsplit("/", 1)[1]
+    status, table = api(stack.url, stack.token, f"/tables/in.c-keboola-ex-storage-{config_id}.customers")
+    assert status == 200 and table["rowsCount"] == 2 and table["primaryKey"] == ["id"], table
