@@ -358,8 +358,12 @@ async fn upload(
     };
     let job = jobs::wait(&state.core, job).await?;
     if job.status != JobStatus::Success {
-        let message = job.error.as_ref().and_then(|error| error["message"].as_str()).unwrap_or("The import failed.");
-        return Err(Error::validation(message.to_string()).into());
+        let error = job.error.unwrap_or_default();
+        let message = error["message"].as_str().unwrap_or("The import failed.").to_string();
+        // The file's fault is the person's to fix; the stack's own failure stays a 5xx.
+        return Err(
+            if error["code"] == "internal" { Error::internal(message) } else { Error::validation(message) }.into()
+        );
     }
     let table_id = job.table_id.unwrap_or_default();
     let location = format!("/console/projects/{project_id}/tables/{table_id}");
