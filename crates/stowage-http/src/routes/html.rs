@@ -1,4 +1,4 @@
-//! Server-rendered pages: one layout, escaping, and responses that are never cached.
+//! Server-rendered pages: one layout, escaping, and responses that are never cached and never framed.
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -34,6 +34,16 @@ fn layout(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
          </head><body><h1>{title}</h1>{body}</body></html>",
         title = escape(title)
     );
-    (status, [(header::CACHE_CONTROL, "no-store"), (header::REFERRER_POLICY, "no-referrer")], Html(html))
-        .into_response()
+    let headers = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        // No other site may frame a page (clickjacking) or make its forms post elsewhere.
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (status, headers, Html(html)).into_response()
 }

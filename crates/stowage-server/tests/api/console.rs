@@ -568,3 +568,17 @@ async fn repeated_wrong_passwords_make_the_next_attempts_wait_even_with_the_righ
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(attempt("admin@localhost", &app.admin_password).await.0, 303, "after the wait the right password works");
 }
+
+#[tokio::test]
+async fn console_pages_are_never_cached_or_framed_by_another_site() {
+    let app = spawn_app().await;
+    for path in ["/console", &format!("/tokens/shared/{}", "0".repeat(64))] {
+        let response = reqwest::get(format!("{}{path}", app.url)).await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("frame-ancestors 'none'") && policy.contains("form-action 'self'"), "{policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+}
