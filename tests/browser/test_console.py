@@ -191,6 +191,14 @@ def csv_table(url, token, bucket, name, text):
     Client(url, token).tables.create(bucket, name, data.name, primary_key=["id"])
 
 
+def job_outcome(browser):
+    """The status of the job whose page is open, once the job has ended (the page reloads until then)."""
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.ID, "status").text not in ("created", "processing", "terminating")
+    )
+    return browser.find_element(By.ID, "status").text
+
+
 def row_of(browser, name):
     """The row of the configuration's table list whose table is `name`."""
     return browser.find_element(By.XPATH, f"//table[@id='tables']//tr[td/a[text()='{name}']]")
@@ -258,10 +266,7 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
     capture(browser, shots, "writer")
 
     follow(browser, By.ID, "run-all")
-    WebDriverWait(browser, 60).until(
-        lambda d: d.find_element(By.ID, "status").text not in ("created", "processing")
-    )
-    assert browser.find_element(By.ID, "status").text == "success", browser.page_source
+    assert job_outcome(browser) == "success", browser.page_source
     log = browser.find_element(By.ID, "log").text
     assert 'Table "persons" processed.' in log and "orders" not in log
     capture(browser, shots, "job")
@@ -368,10 +373,7 @@ def test_an_extractor_brings_a_table_from_a_second_stack_with_its_settings(stack
     capture(browser, shots, "extractor")
 
     follow(browser, By.XPATH, "//table[@id='tables']//tr[td/a[text()='customers']]//button[text()='Run']")
-    WebDriverWait(browser, 60).until(
-        lambda d: d.find_element(By.ID, "status").text not in ("created", "processing")
-    )
-    assert browser.find_element(By.ID, "status").text == "success", browser.page_source
+    assert job_outcome(browser) == "success", browser.page_source
     config_id = browser.find_element(By.LINK_TEXT, "From the other stack").get_attribute("href").rsplit("/", 1)[1]
     status, table = api(stack.url, stack.token, f"/tables/in.c-keboola-ex-storage-{config_id}.customers")
     assert status == 200 and table["rowsCount"] == 2 and table["primaryKey"] == ["id"], table

@@ -24,13 +24,7 @@ pub struct Bootstrapped {
 /// a crash half way leaves an empty stack that bootstraps again on the next start.
 pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -> Result<Option<Bootstrapped>> {
     let admin_email = normalize_email(admin_email)?;
-    let admin_password = crate::console::new_password();
-    let password_hash = {
-        let password = admin_password.clone();
-        tokio::task::spawn_blocking(move || crate::console::hash_password(&password))
-            .await
-            .map_err(stowage_types::Error::internal)??
-    };
+    let (admin_password, password_hash) = crate::console::new_password_and_hash().await?;
     core.store
         .write(move |w| {
             if w.stack_meta(BOOTSTRAPPED)?.is_some() {
@@ -69,13 +63,7 @@ pub struct Recovered {
 /// Issues [`Recovered`] secrets on a stack that was bootstrapped, for the user `email`.
 pub async fn recover(store: &Store, email: &str) -> Result<Recovered> {
     let email = normalize_email(email)?;
-    let password = crate::console::new_password();
-    let password_hash = {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || crate::console::hash_password(&password))
-            .await
-            .map_err(stowage_types::Error::internal)??
-    };
+    let (password, password_hash) = crate::console::new_password_and_hash().await?;
     store
         .write(move |w| {
             if w.stack_meta(BOOTSTRAPPED)?.is_none() {

@@ -51,9 +51,19 @@ fn throwaway_hash() -> Result<String> {
     Ok(HASH.get_or_init(|| hash).clone())
 }
 
-/// A generated password for the first admin.
-pub fn new_password() -> String {
+/// A generated password (for the first admin, or `stowage recover`).
+fn new_password() -> String {
     secrets::new_manage_secret().chars().filter(char::is_ascii_alphanumeric).skip(10).take(24).collect()
+}
+
+/// A generated password and its hash, hashed off the async threads.
+pub async fn new_password_and_hash() -> Result<(String, String)> {
+    let password = new_password();
+    let hash = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??
+    };
+    Ok((password, hash))
 }
 
 /// Sets a user's console password (manage API).
