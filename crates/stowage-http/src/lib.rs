@@ -31,6 +31,8 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
+    /// What the writer's and extractor's tokens reach, as the console last asked.
+    pub(crate) reach: routes::console::ReachCache,
 }
 
 /// Largest request body accepted (configurations and their state may reach 4 MB each).
@@ -131,7 +133,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
 
 /// The application: all routes, branch-prefix and trailing-slash handling, JSON 404/405s.
 pub fn router(core: Core) -> Router {
-    let state = AppState { core };
+    let state = AppState { core, reach: Default::default() };
     let inner = table()
         .router
         .fallback(|| async {

@@ -323,3 +323,34 @@ async fn writer_table_settings_replace_the_legacy_incremental_flag_and_keep_othe
         json!([{"source": format!("{source}.orders"), "destination": "all_orders", "columns": ["id"], "changed_since": "adaptive"}])
     );
 }
+
+#[tokio::test]
+async fn what_the_token_reaches_is_asked_once_and_reused_while_the_page_is_worked_on() {
+    let a = spawn_app().await;
+    let b = spawn_app().await;
+    let target = b.create_bucket("target").await;
+    let (write_token, _) = b.create_token(json!({"bucketPermissions": {&target: "write"}})).await;
+    let mut browser = signed_in_admin(&a).await;
+    let (page_path, _, csrf) = new_config(&mut browser, &a, WRITER, "cached").await;
+    let form = [("region", "custom"), ("customUrl", b.url.as_str()), ("token", write_token.as_str()), ("csrf", &csrf)];
+    browser.post(&format!("{page_path}/target"), &form).await;
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("Writes to project <strong>Main</strong>"), "{page}");
+    // The other stack goes away: the page keeps the answer it had instead of asking again.
+    let address = b.url.trim_start_matches("http://").to_string();
+    drop(b);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&address).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "the other stack is gone");
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("Writes to project <strong>Main</strong>"), "{page}");
+    // A different token is a different question, asked anew (and now unanswered).
+    let form = [("region", "custom"), ("customUrl", "http://127.0.0.1:9"), ("token", "1-2-other"), ("csrf", &csrf)];
+    browser.post(&format!("{page_path}/target"), &form).await;
+    let (_, _, page) = browser.get(&page_path).await;
+    assert!(page.contains("id=\"reach\" class=\"error\""), "{page}");
+}

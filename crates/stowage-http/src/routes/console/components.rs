@@ -7,8 +7,9 @@
 //! pasted token is sealed like any `#` value and never shown again; the project and bucket it
 //! reaches come from the component's own sync action (`info`, `sourceInfo`).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -52,6 +53,33 @@ pub(super) fn register(t: Table) -> Table {
 
 /// How long the page waits for the other stack to answer the `info` sync action.
 const INFO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an answer of the sync action is reused, as Keboola's UI caches it.
+const INFO_REUSE: Duration = Duration::from_secs(60);
+/// Answers kept at most.
+const INFO_KEPT: usize = 1000;
+
+/// Successful `info`/`sourceInfo` answers by project, component, URL and sealed token, so that
+/// the configuration page does not ask the other stack again after every click. A new URL or
+/// token is a new key; failures are never kept.
+#[derive(Clone, Default)]
+pub(crate) struct ReachCache(Arc<Mutex<HashMap<String, (Instant, Value)>>>);
+
+impl ReachCache {
+    fn get(&self, key: &str) -> Option<Value> {
+        let map = self.0.lock().expect("reach cache lock");
+        map.get(key).filter(|(at, _)| at.elapsed() < INFO_REUSE).map(|(_, answer)| answer.clone())
+    }
+
+    fn put(&self, key: String, answer: Value) {
+        let mut map = self.0.lock().expect("reach cache lock");
+        if map.len() >= INFO_KEPT {
+            map.retain(|_, (at, _)| at.elapsed() < INFO_REUSE);
+        }
+        if map.len() < INFO_KEPT {
+            map.insert(key, (Instant::now(), answer));
+        }
+    }
+}
 
 /// The choices of "Changed In Last": (value, label).
 const CHANGED_IN_LAST: &[(&str, &str)] = &[
@@ -340,7 +368,7 @@ async fn config_page(
 
 /// What the saved token reaches, from the component's sync action: a line for the page and, for
 /// the extractor, the names of the tables in the source bucket.
-async fn reach(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<(String, Vec<String>)> {
+async fn reach(state: &AppState, ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<(String, Vec<String>)> {
     let parameters = &view.config.configuration["parameters"];
     let url = parameters["url"].as_str().unwrap_or("");
     let has_token = parameters["#token"].as_str().is_some_and(|token| !token.is_empty());
@@ -352,8 +380,16 @@ async fn reach(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<(String
         return Ok((line, Vec::new()));
     }
     let Ok(write) = place.write() else { return Ok((String::new(), Vec::new())) };
-    let action = queue::action(ctx, &write, place.kind.info_action(), view.config.configuration.clone());
-    let info = match tokio::time::timeout(INFO_TIMEOUT, action).await {
+    let key = format!("{}\n{}\n{url}\n{}", place.project_id, place.kind.id(), parameters["#token"]);
+    let asked = async {
+        if let Some(info) = state.reach.get(&key) {
+            return Ok(info);
+        }
+        let info = queue::action(ctx, &write, place.kind.info_action(), view.config.configuration.clone()).await?;
+        state.reach.put(key.clone(), info.clone());
+        Ok::<_, Error>(info)
+    };
+    let info = match tokio::time::timeout(INFO_TIMEOUT, asked).await {
         Ok(Ok(info)) => info,
         Ok(Err(error)) => {
             let line = format!("<p id=\"reach\" class=\"error\" role=\"alert\">{}</p>", escape(&user_message(error)?));
@@ -434,7 +470,7 @@ async fn config_view(
     let can_write = place.write().is_ok();
     let url = place.config_url(config_id);
     let csrf = place.csrf();
-    let (reach, source_tables) = reach(&ctx, place, &view).await?;
+    let (reach, source_tables) = reach(state, &ctx, place, &view).await?;
 
     let target = if can_write { target_form(state, place, &view, &url, target_error) } else { String::new() };
 

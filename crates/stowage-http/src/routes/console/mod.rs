@@ -36,6 +36,8 @@ mod components;
 mod storage;
 mod tokens;
 
+pub(crate) use components::ReachCache;
+
 const SESSION: &str = "stowage_session";
 const CSRF: &str = "stowage_csrf";
 
