@@ -81,7 +81,7 @@ pub(crate) async fn stop(mut child: Child) -> (bool, String, String) {
     (exit.success(), stdout, stderr)
 }
 
-fn grep_dir(dir: &Path, needle: &str) -> Vec<String> {
+pub(crate) fn grep_dir(dir: &Path, needle: &str) -> Vec<String> {
     let mut hits = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
