@@ -81,7 +81,8 @@ fn walk(value: Value, visit: &mut dyn FnMut(&str, Value) -> Result<Value>) -> Re
     }
 }
 
-fn component<'a>(core: &'a Core, id: &str) -> Result<&'a ComponentDef> {
+/// A component of the stack's registry, or its 404.
+pub fn component<'a>(core: &'a Core, id: &str) -> Result<&'a ComponentDef> {
     core.stack
         .components
         .iter()

@@ -113,15 +113,7 @@ pub async fn run(
     row_ids: Vec<String>,
 ) -> Result<QueueJobRecord> {
     let component_id = grant.scope().0.clone();
-    let definition = ctx
-        .core
-        .stack
-        .components
-        .iter()
-        .find(|c| c.id == component_id)
-        .cloned()
-        .ok_or_else(|| Error::new(Code::ComponentNotFound, format!("Component \"{component_id}\" not found")))?;
-    if !definition.runnable {
+    if !components::component(&ctx.core, &component_id)?.runnable {
         return Err(Error::new(
             Code::ConfigurationValidation,
             format!("Component \"{component_id}\" is registered on this stack, but this stack does not run it."),

@@ -174,17 +174,10 @@ async fn get_component(
 ) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(ReadComponent(component.clone()))?;
     let configs = components::list_configs(&caller.ctx, &grant, false).await?;
-    let def = state
-        .core
-        .stack
-        .components
-        .iter()
-        .find(|c| c.id == component)
-        .cloned()
-        .ok_or_else(|| ApiError::new(Code::ComponentNotFound, format!("Component \"{component}\" not found")))?;
+    let def = components::component(&state.core, &component)?;
     let summaries =
         configs.iter().map(|c| config_view(c, Parts { configuration: false, rows: false, state: false })).collect();
-    Ok(Json(component_view(&state.core, &def, Some(Value::Array(summaries)))))
+    Ok(Json(component_view(&state.core, def, Some(Value::Array(summaries)))))
 }
 
 async fn list_configs(caller: Caller, Path(component): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {

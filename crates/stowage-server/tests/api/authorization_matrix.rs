@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Payload, TestApp};
+use crate::helpers::{blob_path, spawn_app, Payload, TestApp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -678,13 +678,6 @@ impl Matrix {
         }
         out.replace("{unique}", &unique)
     }
-}
-
-/// `/abs/<container>/<blob>?<sas>` from a prepare's `absUploadParams` (or a detail's `absPath`).
-fn blob_path(params: &Value) -> String {
-    let connection = params["absCredentials"]["SASConnectionString"].as_str().unwrap();
-    let sas = connection.split("SharedAccessSignature=").nth(1).unwrap();
-    format!("/abs/{}/{}?{sas}", params["container"].as_str().unwrap(), params["blobName"].as_str().unwrap())
 }
 
 #[tokio::test]

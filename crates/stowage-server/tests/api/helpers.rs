@@ -154,15 +154,7 @@ impl TestApp {
     /// Uploads bytes as a new file with `token`; returns the file id.
     pub(crate) async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> i64 {
         let file = self.post("/v2/storage/files/prepare", token, json!({"name": name})).await.expect(201).body;
-        let params = &file["absUploadParams"];
-        let connection = params["absCredentials"]["SASConnectionString"].as_str().unwrap();
-        let sas = connection.split("SharedAccessSignature=").nth(1).unwrap();
-        let url = format!(
-            "{}/abs/{}/{}?{sas}",
-            self.url,
-            params["container"].as_str().unwrap(),
-            params["blobName"].as_str().unwrap()
-        );
+        let url = format!("{}{}", self.url, blob_path(&file["absUploadParams"]));
         let put = self.client.put(url).header("x-ms-blob-type", "BlockBlob").body(bytes).send().await.unwrap();
         assert_eq!(put.status(), 201);
         file["id"].as_i64().unwrap()
@@ -278,4 +270,11 @@ pub(crate) fn share_link(mail: &str) -> String {
     let text = mail_text(mail);
     let start = text.find("http://").expect("a link in the mail");
     text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+/// `/abs/<container>/<blob>?<sas>` from a prepare's `absUploadParams` (or a detail's `absPath`).
+pub(crate) fn blob_path(params: &Value) -> String {
+    let connection = params["absCredentials"]["SASConnectionString"].as_str().unwrap();
+    let sas = connection.split("SharedAccessSignature=").nth(1).unwrap();
+    format!("/abs/{}/{}?{sas}", params["container"].as_str().unwrap(), params["blobName"].as_str().unwrap())
 }

@@ -53,15 +53,7 @@ async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_mem
         .json()
         .await
         .unwrap();
-    let params = &file["absUploadParams"];
-    let sas = params["absCredentials"]["SASConnectionString"]
-        .as_str()
-        .unwrap()
-        .split("SharedAccessSignature=")
-        .nth(1)
-        .unwrap();
-    let blob =
-        format!("{url}/abs/{}/{}?{sas}", params["container"].as_str().unwrap(), params["blobName"].as_str().unwrap());
+    let blob = format!("{url}{}", crate::helpers::blob_path(&file["absUploadParams"]));
 
     let mut header = b"id,payload\n".to_vec();
     let (mut uploaded, mut next_row, mut ids) = (0usize, 0usize, Vec::new());

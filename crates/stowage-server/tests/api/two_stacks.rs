@@ -60,19 +60,7 @@ impl Stack {
 
     async fn table(&self, bucket: &str, name: &str, csv: &str, primary_key: &str) {
         let file = self.post("/v2/storage/files/prepare", json!({"name": "t.csv"})).await;
-        let params = &file["absUploadParams"];
-        let sas = params["absCredentials"]["SASConnectionString"]
-            .as_str()
-            .unwrap()
-            .split("SharedAccessSignature=")
-            .nth(1)
-            .unwrap();
-        let blob = format!(
-            "{}/abs/{}/{}?{sas}",
-            self.url,
-            params["container"].as_str().unwrap(),
-            params["blobName"].as_str().unwrap()
-        );
+        let blob = format!("{}{}", self.url, crate::helpers::blob_path(&file["absUploadParams"]));
         let put =
             self.client.put(blob).header("x-ms-blob-type", "BlockBlob").body(csv.to_string()).send().await.unwrap();
         assert_eq!(put.status(), 201);

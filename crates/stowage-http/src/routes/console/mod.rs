@@ -233,12 +233,7 @@ async fn acting(
 ) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
     let Some((_, session)) = current(state, headers).await? else { return Ok(Err(redirect("/console"))) };
     let project_id = numeric_id(project)?;
-    let token = match (&session.user, &session.token) {
-        (_, Some(token)) if token.project_id == project_id => Some(token.clone()),
-        (Some(user), None) => console::member_token(&state.core, user.id, project_id).await?,
-        _ => None,
-    };
-    match token {
+    match session_token(state, &session, project_id).await? {
         Some(token) => Ok(Ok((session, token, project_id))),
         None => Ok(Err(page(
             StatusCode::FORBIDDEN,
@@ -246,6 +241,16 @@ async fn acting(
             "<p>You cannot open this project. <a href=\"/console/projects\">Back to your projects</a>.</p>",
         ))),
     }
+}
+
+/// The token a session acts with in a project: the pasted token in its own project, or the
+/// signed-in person's master token there; `None` when the session cannot open the project.
+async fn session_token(state: &AppState, session: &Session, project_id: i64) -> ApiResult<Option<Arc<Token>>> {
+    Ok(match (&session.user, &session.token) {
+        (_, Some(token)) if token.project_id == project_id => Some(token.clone()),
+        (Some(user), None) => console::member_token(&state.core, user.id, project_id).await?,
+        _ => None,
+    })
 }
 
 /// [`acting`] for a submitted form, which must also carry the session's CSRF value.

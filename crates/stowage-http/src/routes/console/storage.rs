@@ -25,10 +25,13 @@ use stowage_types::names::BucketId;
 use stowage_types::time::format;
 use stowage_types::{Code, Error};
 
-use super::{acting, acting_form, column_list, current, error_line, problem, redirect, same, sign_out_form};
+use super::{
+    acting, acting_form, column_list, current, error_line, problem, redirect, same, session_token, sign_out_form,
+};
 use crate::error::ApiResult;
 use crate::input::{Body, Query};
 use crate::routes::html::{escape, page};
+use crate::routes::numeric_id;
 use crate::{AppState, Table};
 
 pub(super) fn register(t: Table) -> Table {
@@ -298,10 +301,11 @@ async fn upload(
     Query(query): Query,
     body: RawBody,
 ) -> ApiResult<Response> {
-    if current(&state, &headers).await?.is_none() {
+    let Some((_, session)) = current(&state, &headers).await? else {
         return Err(Error::new(Code::SignInFailed, "Sign in again: the console session ended.").into());
-    }
-    let Ok((session, token, project_id)) = acting(&state, &headers, &id).await? else {
+    };
+    let project_id = numeric_id(&id)?;
+    let Some(token) = session_token(&state, &session, project_id).await? else {
         return Err(Error::new(Code::AccessDenied, "You cannot open this project.").into());
     };
     let given = headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
