@@ -151,12 +151,22 @@ fn sign_in_failed() -> Error {
     Error::new(Code::SignInFailed, "Wrong email or password.")
 }
 
-async fn open_session(core: &Core, user_id: Option<i64>, token_id: Option<i64>) -> Result<String> {
+/// Opens a session bound to `stored_credential`: the stored hash of the password or token secret
+/// it was opened with. [`session`] compares it on every request, so a refreshed token or a changed
+/// password ends every session opened with the old one.
+async fn open_session(
+    core: &Core,
+    user_id: Option<i64>,
+    token_id: Option<i64>,
+    stored_credential: &str,
+) -> Result<String> {
     let secret = random_secret();
-    let (hash, csrf) = (secrets::hash(&secret), random_secret());
+    let (hash, csrf, bound) = (secrets::hash(&secret), random_secret(), secrets::hash(stored_credential));
     let now = time::now();
     core.store
-        .write(move |w| w.insert_console_session(&hash, (user_id, token_id), &csrf, (now, now + SESSION_TTL_SECS)))
+        .write(move |w| {
+            w.insert_console_session(&hash, (user_id, token_id, &bound), &csrf, (now, now + SESSION_TTL_SECS))
+        })
         .await?;
     Ok(secret)
 }
@@ -188,12 +198,14 @@ pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<Strin
         // Verify against a throwaway hash anyway, so timing does not tell which emails exist.
         _ => (None, throwaway_hash()?),
     };
-    let valid =
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(Error::internal)?;
+    let valid = {
+        let hash = hash.clone();
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(Error::internal)?
+    };
     match (user_id, valid) {
         (Some(user_id), true) => {
             core.sign_ins.succeeded(&email);
-            open_session(core, Some(user_id), None).await
+            open_session(core, Some(user_id), None, &hash).await
         }
         _ => {
             core.sign_ins.failed(&email);
@@ -204,10 +216,11 @@ pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<Strin
 
 /// Signs a token holder in; returns the session cookie's secret.
 pub async fn sign_in_with_token(core: &Core, secret: &str) -> Result<String> {
-    let token = auth::authenticate(core, secret.trim())
+    let secret = secret.trim();
+    let token = auth::authenticate(core, secret)
         .await
         .map_err(|_| Error::new(Code::SignInFailed, "This token is not valid."))?;
-    open_session(core, None, Some(token.id)).await
+    open_session(core, None, Some(token.id), &secrets::hash(secret)).await
 }
 
 /// The session behind a cookie secret, if it is valid.
@@ -217,25 +230,27 @@ pub async fn session(core: &Core, secret: &str) -> Result<Option<Session>> {
     core.store
         .read(move |r| {
             let Some(stored) = r.console_session(&hash)? else { return Ok(None) };
-            let (user_id, token_id, csrf) = (stored.user_id, stored.token_id, stored.csrf);
             if stored.expires <= now {
                 return Ok(None);
             }
-            let user = match user_id {
-                Some(id) => r.users_by_id(id)?,
-                None => None,
-            };
-            let token = match token_id {
-                Some(id) => match r.token_with_hash(id)? {
-                    Some((token, _)) if !token.is_expired(now) => Some(Arc::new(token)),
-                    _ => return Ok(None),
+            // The credential the session was opened with must still be the current one.
+            let bound = |current: &str| secrets::matches(current, &stored.credential_hash);
+            let session = match (stored.user_id, stored.token_id) {
+                (Some(user_id), None) => match r.user_password_hash(user_id)? {
+                    Some(current) if bound(&current) => {
+                        r.users_by_id(user_id)?.map(|user| Session { user: Some(user), token: None, csrf: stored.csrf })
+                    }
+                    _ => None,
                 },
-                None => None,
+                (None, Some(token_id)) => match r.token_with_hash(token_id)? {
+                    Some((token, current)) if bound(&current) && !token.is_expired(now) => {
+                        Some(Session { user: None, token: Some(Arc::new(token)), csrf: stored.csrf })
+                    }
+                    _ => None,
+                },
+                _ => None,
             };
-            if user.is_none() && token.is_none() {
-                return Ok(None);
-            }
-            Ok(Some(Session { user, token, csrf }))
+            Ok(session)
         })
         .await
 }

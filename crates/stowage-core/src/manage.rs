@@ -178,6 +178,8 @@ pub async fn remove_member(ctx: &Ctx, _grant: &ManageGrant, project_id: i64, ema
         if !w.delete_member(project_id, user.id)? {
             return Err(not_member());
         }
+        // Whatever projects remain to them, a removed person signs in again.
+        w.delete_user_console_sessions(user.id)?;
         if let Some(token_id) = token_id {
             w.delete_token(token_id)?;
             let happened = Happened::about(

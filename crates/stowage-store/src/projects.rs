@@ -147,7 +147,7 @@ impl Reader<'_> {
     pub fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRecord>> {
         self.conn
             .query_row(
-                "SELECT user_id, token_id, csrf, expires FROM console_sessions WHERE id_hash = ?1",
+                "SELECT user_id, token_id, csrf, expires, credential_hash FROM console_sessions WHERE id_hash = ?1",
                 [id_hash],
                 |row| {
                     Ok(ConsoleSessionRecord {
@@ -155,6 +155,7 @@ impl Reader<'_> {
                         token_id: row.get(1)?,
                         csrf: row.get(2)?,
                         expires: row.get(3)?,
+                        credential_hash: row.get(4)?,
                     })
                 },
             )
@@ -255,18 +256,19 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Stores a console session.
+    /// Stores a console session, bound to the hash of the credential it was opened with.
     pub fn insert_console_session(
         &self,
         id_hash: &str,
-        (user_id, token_id): (Option<i64>, Option<i64>),
+        (user_id, token_id, credential_hash): (Option<i64>, Option<i64>, &str),
         csrf: &str,
         (created, expires): (Timestamp, Timestamp),
     ) -> Result<()> {
         self.conn()
             .execute(
-                "INSERT INTO console_sessions (id_hash, user_id, token_id, csrf, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id_hash, user_id, token_id, csrf, created, expires],
+                "INSERT INTO console_sessions (id_hash, user_id, token_id, credential_hash, csrf, created, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id_hash, user_id, token_id, credential_hash, csrf, created, expires],
             )
             .map_err(db)?;
         Ok(())
@@ -277,6 +279,12 @@ impl Writer<'_> {
         self.conn()
             .execute("DELETE FROM console_sessions WHERE id_hash = ?1 OR expires <= ?2", params![id_hash, now])
             .map_err(db)?;
+        Ok(())
+    }
+
+    /// Ends every console session a person opened with their password.
+    pub fn delete_user_console_sessions(&self, user_id: i64) -> Result<()> {
+        self.conn().execute("DELETE FROM console_sessions WHERE user_id = ?1", [user_id]).map_err(db)?;
         Ok(())
     }
 

@@ -246,4 +246,6 @@ pub struct ConsoleSessionRecord {
     pub token_id: Option<i64>,
     pub csrf: String,
     pub expires: Timestamp,
+    /// SHA-256 of the token's secret hash or the person's password hash when the session opened.
+    pub credential_hash: String,
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::console::Browser;
 use crate::helpers::{blob_path, spawn_app, Payload, TestApp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -739,4 +740,96 @@ fn every_registered_route_has_a_case_in_the_matrix() {
         let session_only = path.starts_with("/console") && public.allowed.is_empty();
         assert!(public.allowed.contains(&NoToken) || session_only, "{method} {path}");
     }
+}
+
+/// How the credential behind a console session stops being the current one.
+#[derive(Debug, Clone, Copy)]
+enum CredentialDeath {
+    TokenRefreshed,
+    TokenDeleted,
+    PasswordChanged,
+    RemovedFromProject,
+}
+
+/// A signed-in console session that works, then its credential dies as `death` says.
+async fn console_session_outlived_by(app: &TestApp, death: CredentialDeath) -> Browser {
+    use CredentialDeath::*;
+    let mut browser = Browser::new(app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    let project = format!("/console/projects/{}", app.project_id);
+    match death {
+        TokenRefreshed | TokenDeleted => {
+            let (secret, body) = app.create_token(json!({"description": "pasted", "canManageBuckets": true})).await;
+            let (status, ..) = browser.post("/console/sign-in-token", &[("token", &secret), ("csrf", &csrf)]).await;
+            assert_eq!(status, 303);
+            assert_eq!(browser.get(&project).await.0, 200, "the session works before its token dies");
+            let path = format!("/v2/storage/tokens/{}", body["id"].as_str().unwrap());
+            match death {
+                TokenRefreshed => app.post(&format!("{path}/refresh"), &app.admin, json!({})).await.expect(200),
+                _ => app.delete(&path, &app.admin).await.expect(204),
+            };
+        }
+        PasswordChanged | RemovedFromProject => {
+            let email = format!("{}@example.com", unique());
+            let (password, password_path) = ("a-long-enough-password", format!("/manage/users/{email}/password"));
+            app.member_token(&email, "admin").await;
+            app.put(&password_path, &app.manage, json!({"password": password})).await.expect(204);
+            let (status, ..) =
+                browser.post("/console/sign-in", &[("email", &email), ("password", password), ("csrf", &csrf)]).await;
+            assert_eq!(status, 303);
+            assert_eq!(browser.get(&project).await.0, 200, "the session works before the password changes");
+            match death {
+                PasswordChanged => {
+                    let body = json!({"password": "another-long-enough-password"});
+                    app.put(&password_path, &app.manage, body).await.expect(204)
+                }
+                _ => {
+                    let member = format!("/manage/projects/{}/users/{email}", app.project_id);
+                    app.delete(&member, &app.manage).await.expect(204)
+                }
+            };
+        }
+    }
+    browser
+}
+
+#[tokio::test]
+async fn every_console_route_sends_a_session_back_to_sign_in_once_its_credential_is_refreshed_deleted_or_changed() {
+    let app = spawn_app().await;
+    let mut failures = Vec::new();
+    for death in [
+        CredentialDeath::TokenRefreshed,
+        CredentialDeath::TokenDeleted,
+        CredentialDeath::PasswordChanged,
+        CredentialDeath::RemovedFromProject,
+    ] {
+        let mut browser = console_session_outlived_by(&app, death).await;
+        let (_, _, page) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
+        // Whatever CSRF value a page showed before the credential died, it must not matter now.
+        let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
+        for c in cases().iter().filter(|c| c.route.starts_with("/console/")) {
+            if ["/console/sign-in", "/console/sign-in-token", "/console/sign-out"].contains(&c.route) {
+                continue;
+            }
+            let (status, location) = if c.method == Method::GET {
+                let (status, location, _) = browser.get(c.path).await;
+                (status, location)
+            } else {
+                let (status, location, ..) = browser.post(c.path, &[("csrf", csrf), ("name", "x")]).await;
+                (status, location)
+            };
+            let session_only = c.allowed.is_empty();
+            let refused = if session_only { status == 401 } else { status == 303 && location == "/console" };
+            if !refused {
+                failures.push(format!("{death:?}: {} {} answered {status} {location}", c.method, c.path));
+            }
+        }
+        // The picker, the one page without a project, sends the visitor back too.
+        let (status, location, _) = browser.get("/console/projects").await;
+        if (status, location.as_str()) != (303, "/console") {
+            failures.push(format!("{death:?}: GET /console/projects answered {status} {location}"));
+        }
+    }
+    assert!(failures.is_empty(), "stale console sessions still open pages:\n{}", failures.join("\n"));
 }
