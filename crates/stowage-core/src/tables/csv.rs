@@ -62,6 +62,25 @@ impl CsvFormat {
     }
 }
 
+/// Limits on what one file may hold, so that no value or row can take the server's memory. A file
+/// that exceeds one is refused with the line, the column and the limit; nothing of it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one value (after unescaping).
+    pub value_bytes: usize,
+    /// Bytes of all values of one row together.
+    pub row_bytes: usize,
+    /// Values in one row, the header included.
+    pub columns: usize,
+}
+
+/// The limits every import applies (documented in the README).
+pub const LIMITS: Limits = Limits { value_bytes: 16 << 20, row_bytes: 64 << 20, columns: 1000 };
+
+fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes >> 20)
+}
+
 fn invalid(line: u64, what: impl std::fmt::Display) -> Error {
     Error::new(Code::CsvInvalid, format!("Invalid CSV on line {line}: {what}."))
 }
@@ -127,6 +146,9 @@ pub struct CsvReader<R> {
     /// Bytes that end a run of plain data outside an enclosure, and inside one.
     stops_plain: [bool; 256],
     stops_enclosed: [bool; 256],
+    limits: Limits,
+    /// Column names, once the header is known, to name a column in errors.
+    names: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -149,7 +171,54 @@ impl<R: BufRead> CsvReader<R> {
         for byte in [Some(b'\n'), format.enclosure, format.escape].into_iter().flatten() {
             stops_enclosed[byte as usize] = true;
         }
-        CsvReader { input, format, line: 1, skip_lf: false, bom_checked: false, stops_plain, stops_enclosed }
+        CsvReader {
+            input,
+            format,
+            line: 1,
+            skip_lf: false,
+            bom_checked: false,
+            stops_plain,
+            stops_enclosed,
+            limits: LIMITS,
+            names: Vec::new(),
+        }
+    }
+
+    /// Applies other limits than [`LIMITS`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Names the columns in later errors.
+    pub fn name_columns(&mut self, names: &[String]) {
+        self.names = names.to_vec();
+    }
+
+    /// Refuses a record that has grown past a limit: `column` is the 0-based index of the value
+    /// being read, `field` its bytes so far and `before` the bytes of the values before it.
+    fn check_limits(&self, start: u64, column: usize, field: usize, before: usize) -> Result<()> {
+        let Limits { value_bytes, row_bytes, columns } = self.limits;
+        let named = match self.names.get(column) {
+            Some(name) => format!("column {} (\"{name}\")", column + 1),
+            None => format!("column {}", column + 1),
+        };
+        if column >= columns {
+            return Err(invalid(start, format!("the row has more than {columns} values, the limit of columns")));
+        }
+        if field > value_bytes {
+            return Err(invalid(
+                start,
+                format!("the value in {named} is longer than {}, the limit of one value", mib(value_bytes)),
+            ));
+        }
+        if before + field > row_bytes {
+            return Err(invalid(
+                start,
+                format!("the row is longer than {} at {named}, the limit of one row", mib(row_bytes)),
+            ));
+        }
+        Ok(())
     }
 
     fn fill(&mut self) -> Result<&[u8]> {
@@ -176,6 +245,8 @@ impl<R: BufRead> CsvReader<R> {
         let start = self.line;
         let mut fields = Vec::new();
         let mut field = Vec::new();
+        // Bytes of the values already finished in this record.
+        let mut before = 0;
         let mut state = State::Start;
         let mut escaped = false;
         let mut any = false;
@@ -233,6 +304,7 @@ impl<R: BufRead> CsvReader<R> {
                 match state {
                     State::Start | State::Unquoted => {
                         if byte == delimiter {
+                            before += field.len();
                             finish_field(start, &mut field, &mut fields)?;
                             state = State::Start;
                         } else if byte == b'\n' || byte == b'\r' {
@@ -263,6 +335,7 @@ impl<R: BufRead> CsvReader<R> {
                             field.push(byte);
                             state = State::Quoted;
                         } else if byte == delimiter {
+                            before += field.len();
                             finish_field(start, &mut field, &mut fields)?;
                             state = State::Start;
                         } else if byte == b'\n' || byte == b'\r' {
@@ -277,6 +350,8 @@ impl<R: BufRead> CsvReader<R> {
                 }
             }
             self.input.consume(index);
+            // Checked once per buffer: a value overshoots a limit by at most one buffer.
+            self.check_limits(start, fields.len(), field.len(), before)?;
             if done {
                 if self.skip_lf && self.input.fill_buf().ok().and_then(|buf| buf.first().copied()) == Some(b'\n') {
                     self.input.consume(1);
@@ -395,6 +470,34 @@ mod tests {
         let mut out = Vec::new();
         write_row(&mut out, &["a", "say \"hi\"", ""]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "\"a\",\"say \"\"hi\"\"\",\"\"\n");
+    }
+
+    #[test]
+    fn a_value_row_or_column_count_past_its_limit_is_refused_naming_line_and_column() {
+        let limits = Limits { value_bytes: 8 << 20, row_bytes: 12 << 20, columns: 3 };
+        let big = "x".repeat((8 << 20) + 1);
+        let text = format!("id,note\n1,ok\n2,\"{big}\"\n");
+        let mut reader = CsvReader::new(text.as_bytes(), CsvFormat::default()).with_limits(limits);
+        let header = reader.next_record().unwrap().unwrap().1;
+        reader.name_columns(&header);
+        reader.next_record().unwrap();
+        let error = reader.next_record().unwrap_err();
+        assert_eq!(error.code, Code::CsvInvalid);
+        assert_eq!(
+            error.message,
+            "Invalid CSV on line 3: the value in column 2 (\"note\") is longer than 8 MiB, the limit of one value."
+        );
+
+        let half = "y".repeat(7 << 20);
+        let text = format!("a,b\n{half},{half}\n");
+        let mut reader = CsvReader::new(text.as_bytes(), CsvFormat::default()).with_limits(limits);
+        reader.next_record().unwrap();
+        let error = reader.next_record().unwrap_err();
+        assert!(error.message.contains("line 2: the row is longer than 12 MiB at column 2"), "{}", error.message);
+
+        let mut reader = CsvReader::new(&b"a,b,c,d\n"[..], CsvFormat::default()).with_limits(limits);
+        let error = reader.next_record().unwrap_err();
+        assert!(error.message.contains("line 1: the row has more than 3 values"), "{}", error.message);
     }
 
     #[test]

@@ -220,6 +220,7 @@ fn open_rows(
         }
     };
     validate_columns(&header)?;
+    reader.name_columns(&header);
     let width = header.len();
     Ok((header, Rows { reader, width }, counts))
 }

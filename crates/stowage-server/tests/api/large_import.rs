@@ -139,3 +139,96 @@ async fn wait(api: &impl Fn(reqwest::Method, &str) -> reqwest::RequestBuilder, j
     }
     panic!("job did not finish: {job}");
 }
+
+/// A gzip file `id,note` whose second row holds one value of `value_bytes` bytes: a few hundred KB
+/// on the wire, far more once decompressed.
+fn file_with_one_huge_value(value_bytes: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"id,note\n1,small\n2,\"").unwrap();
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..value_bytes >> 20 {
+        gz.write_all(&block).unwrap();
+    }
+    gz.write_all(b"\"\n3,after\n").unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_value_past_the_limit_fails_its_import_naming_line_and_column_with_the_table_and_memory_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = crate::restart::start_quiet(&dir.path().join("data"), port);
+    let pid = child.id().unwrap();
+    let admin = crate::restart::read_admin_token(&mut child).await;
+    let client = reqwest::Client::new();
+    wait_ready(&client, &url).await;
+    let api = |method: reqwest::Method, path: &str| {
+        client.request(method, format!("{url}/v2/storage{path}")).header("X-StorageApi-Token", &admin)
+    };
+    let upload = |bytes: Vec<u8>| {
+        let (api, client, url) = (&api, &client, &url);
+        async move {
+            let file: Value = api(reqwest::Method::POST, "/files/prepare")
+                .json(&json!({"name": "notes.csv.gz"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let blob = format!("{url}{}", crate::helpers::blob_path(&file["absUploadParams"]));
+            let put = client.put(blob).header("x-ms-blob-type", "BlockBlob").body(bytes).send().await.unwrap();
+            assert_eq!(put.status(), 201);
+            file["id"].clone()
+        }
+    };
+    api(reqwest::Method::POST, "/buckets").json(&json!({"name": "notes"})).send().await.unwrap();
+    let small = upload(b"id,note\n1,kept\n".to_vec()).await;
+    let create = api(reqwest::Method::POST, "/buckets/in.c-notes/tables-async")
+        .json(&json!({"name": "notes", "dataFileId": small, "primaryKey": "id"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wait(&api, create.json().await.unwrap()).await["status"], "success");
+    let before = peak_kb(pid);
+
+    // 300 MB in one value, sent four times at once: into the table, and as three new tables.
+    let huge = upload(file_with_one_huge_value(300 << 20)).await;
+    let import = api(reqwest::Method::POST, "/tables/in.c-notes.notes/import-async")
+        .json(&json!({"dataFileId": huge, "incremental": 1}))
+        .send();
+    let creates = (0..3).map(|n| {
+        api(reqwest::Method::POST, "/buckets/in.c-notes/tables-async")
+            .json(&json!({"name": format!("new{n}"), "dataFileId": huge}))
+            .send()
+    });
+    let mut jobs = vec![import.await.unwrap().json::<Value>().await.unwrap()];
+    for create in creates {
+        jobs.push(create.await.unwrap().json().await.unwrap());
+    }
+    for job in jobs {
+        let job = wait(&api, job).await;
+        assert_eq!(job["status"], "error", "{job}");
+        assert_eq!(job["error"]["code"], "storage.csv.invalid", "{job}");
+        assert_eq!(
+            job["error"]["message"],
+            "Invalid CSV on line 3: the value in column 2 (\"note\") is longer than 16 MiB, the limit of one value.",
+        );
+    }
+
+    let table: Value =
+        api(reqwest::Method::GET, "/tables/in.c-notes.notes").send().await.unwrap().json().await.unwrap();
+    assert_eq!(table["rowsCount"], 1);
+    let preview = api(reqwest::Method::GET, "/tables/in.c-notes.notes/data-preview").send().await.unwrap();
+    assert_eq!(preview.text().await.unwrap(), "\"id\",\"note\"\n\"1\",\"kept\"\n");
+    let tables: Value =
+        api(reqwest::Method::GET, "/buckets/in.c-notes/tables").send().await.unwrap().json().await.unwrap();
+    assert_eq!(tables.as_array().unwrap().len(), 1, "no table was created: {tables}");
+
+    let peak = peak_kb(pid);
+    eprintln!("server peak resident memory: {before} kB before, {peak} kB after four 300 MB values");
+    stop(child).await;
+    assert!(peak < PEAK_LIMIT_KB, "the server peaked at {peak} kB");
+}
