@@ -8,7 +8,7 @@ use stowage_store::Writer;
 use stowage_types::auth::{AnyToken, Granted, ReadBucket, ReadToken, Token};
 use stowage_types::event::{Event, EventField, EventFilter, NewEvent};
 use stowage_types::time;
-use stowage_types::{Code, Error, Result};
+use stowage_types::{Code, Error, Paging, Result};
 
 use crate::Ctx;
 
@@ -98,8 +98,7 @@ pub struct ListParams {
     pub configuration_id: Option<String>,
     pub run_id: Option<String>,
     pub q: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    pub paging: Paging,
     pub sort_order: Option<String>,
 }
 
@@ -143,20 +142,6 @@ pub fn parse_query(q: &str, filter: &mut EventFilter) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn parse_limit(params: &ListParams) -> Result<(i64, i64)> {
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::validation(format!(
-            "Parameter \"limit\" must be between 1 and {MAX_LIMIT}, {limit} given."
-        )));
-    }
-    let offset = params.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(Error::validation("Parameter \"offset\" must not be negative."));
-    }
-    Ok((limit, offset))
 }
 
 /// Lists the project's events the token may see.
@@ -215,7 +200,7 @@ pub async fn list_token(ctx: &Ctx, grant: &Granted<ReadToken>, params: ListParam
 
 async fn list_feed(ctx: &Ctx, token: &Arc<Token>, feed: Feed, params: ListParams) -> Result<Vec<Event>> {
     let token = token.clone();
-    let (limit, offset) = parse_limit(&params)?;
+    let (limit, offset) = params.paging.bounds(100, MAX_LIMIT)?;
     let ascending = match params.sort_order.as_deref() {
         None | Some("desc") => false,
         Some("asc") => true,

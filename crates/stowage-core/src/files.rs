@@ -10,7 +10,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use stowage_types::auth::{AnyToken, Granted, Role, Token};
-use stowage_types::{time, Code, Error, Result};
+use stowage_types::{time, Code, Error, Paging, Result};
 
 use crate::blobs::PutError;
 use crate::events::{record, Happened};
@@ -433,8 +433,7 @@ pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<FileRe
 /// Listing parameters.
 #[derive(Debug, Default)]
 pub struct ListParams {
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    pub paging: Paging,
     pub tags: Vec<String>,
     pub q: Option<String>,
     pub since_id: Option<i64>,
@@ -460,10 +459,7 @@ fn parse_tags_query(q: &str) -> Result<Vec<String>> {
 
 /// Files the token may read, newest first.
 pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, params: ListParams) -> Result<Vec<FileRecord>> {
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Error::validation(format!("Parameter \"limit\" must be between 1 and 1000, {limit} given.")));
-    }
+    let (limit, offset) = params.paging.bounds(100, 1000)?;
     let token = grant.token();
     let filter = FileFilter {
         project_id: token.project_id,
@@ -474,7 +470,7 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, params: ListParams) -> R
         max_id: params.max_id,
         run_id: params.run_id,
         limit,
-        offset: params.offset.unwrap_or(0).max(0),
+        offset,
     };
     ctx.core.store.read(move |r| r.files(&filter)).await
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stowage_types::auth::{AnyToken, Granted, Token};
 use stowage_types::job::{Job, JobStatus};
-use stowage_types::{time, Code, Error, Result};
+use stowage_types::{time, Code, Error, Paging, Result};
 
 use crate::{Ctx, Store};
 
@@ -173,12 +173,8 @@ pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<Job> {
 }
 
 /// Jobs the token can see, newest first.
-pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, limit: Option<i64>, offset: Option<i64>) -> Result<Vec<Job>> {
-    let limit = limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Error::validation(format!("Parameter \"limit\" must be between 1 and 1000, {limit} given.")));
-    }
-    let offset = offset.unwrap_or(0).max(0);
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, paging: Paging) -> Result<Vec<Job>> {
+    let (limit, offset) = paging.bounds(100, 1000)?;
     let project_id = grant.project_id();
     let jobs = ctx.core.store.read(move |r| r.jobs(project_id, limit, offset)).await?;
     Ok(jobs.into_iter().filter(|job| visible(grant.token(), job)).collect())

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use stowage_types::auth::{Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::event::{Event, EventFilter, NewEvent};
 use stowage_types::time::{self, Timestamp};
-use stowage_types::{Code, Error, Result};
+use stowage_types::{Code, Error, Paging, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::components::{self, ConfigView};
@@ -254,17 +254,14 @@ pub async fn list(
     token: &Arc<Token>,
     component: Option<String>,
     config: Option<String>,
-    limit: i64,
-    offset: i64,
+    paging: Paging,
 ) -> Result<Vec<QueueJobRecord>> {
-    if !(1..=500).contains(&limit) {
-        return Err(Error::validation(format!("Parameter \"limit\" must be between 1 and 500, {limit} given.")));
-    }
+    let (limit, offset) = paging.bounds(100, 500)?;
     let project_id = token.project_id;
     let jobs = ctx
         .core
         .store
-        .read(move |r| r.queue_jobs(project_id, component.as_deref(), config.as_deref(), limit, offset.max(0)))
+        .read(move |r| r.queue_jobs(project_id, component.as_deref(), config.as_deref(), limit, offset))
         .await?;
     Ok(jobs.into_iter().filter(|job| token.authorize(ReadComponent(job.component_id.clone())).is_ok()).collect())
 }

@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
-use stowage_types::Code;
+use stowage_types::{Code, Paging};
 
 use crate::error::ApiError;
 
@@ -288,6 +288,16 @@ impl Fields {
             Some(Value::String(text)) => Ok(Some(text.split(',').map(|part| part.trim().to_string()).collect())),
             Some(other) => Err(invalid(name, "a list of strings", other)),
         }
+    }
+
+    /// `limit` and `offset` of a list route; their ranges are checked by [`Paging`].
+    pub fn paging(&self) -> Result<Paging, ApiError> {
+        Ok(Paging { limit: self.int("limit")?, offset: self.int("offset")? })
+    }
+
+    /// The page `limit` and `offset` ask for of a list that is read whole.
+    pub fn page_of<T>(&self, items: Vec<T>) -> Result<Vec<T>, ApiError> {
+        Ok(self.paging()?.window(items)?)
     }
 
     /// The raw value.

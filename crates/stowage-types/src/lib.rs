@@ -7,12 +7,15 @@
 //! - [`auth`]: roles, bucket access levels and the resolved token with its permission rules.
 //! - [`event`]: what an event carries and how a listing is filtered.
 //! - [`job`]: storage job states and the job record.
+//! - [`paging`]: `limit` and `offset` of list routes.
 
 pub mod auth;
 pub mod error;
 pub mod event;
 pub mod job;
 pub mod names;
+pub mod paging;
 pub mod time;
 
 pub use error::{Code, Error, Result};
+pub use paging::Paging;

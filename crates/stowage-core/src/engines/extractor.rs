@@ -88,9 +88,11 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
     let extract_metadata = bool_param(&parameters, "extractMetadata")?.unwrap_or(false);
     let requested_key = match parameters.get("primaryKey") {
         None | Some(Value::Null) => vec![],
-        Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect()
-        }
+        Some(Value::Array(items)) => crate::tables::primary_key(
+            "primaryKey",
+            items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect(),
+        )
+        .map_err(|error| user_error(error.message))?,
         Some(_) => return Err(user_error("Invalid type for path \"root.parameters.primaryKey\". Expected \"array\".")),
     };
     let changed_since = match parameters.get("changedSince") {

@@ -101,6 +101,22 @@ pub fn validate_columns(columns: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Primary key columns as a client names them (`primaryKey`, `columns`, an extractor's setting):
+/// trimmed, empty names dropped, and no column twice (names ignore case).
+pub fn primary_key(parameter: &str, given: Vec<String>) -> Result<Vec<String>> {
+    let mut key: Vec<String> = Vec::new();
+    for column in given.iter().map(|column| column.trim()).filter(|column| !column.is_empty()) {
+        if key.iter().any(|seen| seen.eq_ignore_ascii_case(column)) {
+            return Err(Error::new(
+                Code::TableValidation,
+                format!("Parameter \"{parameter}\" names the column \"{column}\" more than once."),
+            ));
+        }
+        key.push(column.to_string());
+    }
+    Ok(key)
+}
+
 fn not_found(project_id: i64, id: &str) -> Error {
     Error::new(Code::TableNotFound, format!("The table \"{id}\" was not found in the project \"{project_id}\""))
 }
@@ -247,9 +263,10 @@ pub struct CreateRequest {
 }
 
 /// Creates a table from a file, as a job (`tableCreate`).
-pub async fn create(ctx: &Ctx, grant: Granted<WriteBucket>, request: CreateRequest) -> Result<Job> {
+pub async fn create(ctx: &Ctx, grant: Granted<WriteBucket>, mut request: CreateRequest) -> Result<Job> {
     let name = request.name.unwrap_or_default();
     validate_table_name(&name)?;
+    request.primary_key = primary_key("primaryKey", request.primary_key)?;
     let project_id = grant.project_id();
     let bucket_id = grant.scope().0.to_string();
     let table_id = format!("{bucket_id}.{name}");
@@ -891,6 +908,7 @@ pub async fn change_primary_key(
     columns: Option<Vec<String>>,
 ) -> Result<Job> {
     let table = load(ctx, grant.project_id(), &table_id).await?;
+    let columns = columns.map(|columns| primary_key("columns", columns)).transpose()?;
     let columns = match columns {
         Some(columns) if columns.is_empty() => {
             return Err(Error::validation("Parameter \"columns\" must name at least one column."))

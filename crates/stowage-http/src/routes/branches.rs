@@ -12,7 +12,7 @@ use stowage_types::Code;
 
 use crate::auth::{BranchRef, Caller};
 use crate::error::{ApiError, ApiResult};
-use crate::input::Body;
+use crate::input::{Body, Query};
 use crate::routes::numeric_id;
 use crate::{views, AppState, Table};
 
@@ -28,9 +28,9 @@ fn branch_of(branch: Option<Extension<BranchRef>>) -> String {
     branch.map(|Extension(BranchRef(b))| b).unwrap_or_else(|| "default".into())
 }
 
-async fn list_branches(caller: Caller) -> ApiResult<Json<Value>> {
+async fn list_branches(caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let branches = branches::list(&caller.ctx, &grant).await?;
+    let branches = query.page_of(branches::list(&caller.ctx, &grant).await?)?;
     Ok(Json(Value::Array(branches.iter().map(views::branch).collect())))
 }
 
@@ -40,9 +40,13 @@ async fn get_branch(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Va
     Ok(Json(views::branch(&branch)))
 }
 
-async fn list_branch_metadata(caller: Caller, branch: Option<Extension<BranchRef>>) -> ApiResult<Json<Value>> {
+async fn list_branch_metadata(
+    caller: Caller,
+    branch: Option<Extension<BranchRef>>,
+    Query(query): Query,
+) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let entries = branches::metadata(&caller.ctx, &grant, &branch_of(branch)).await?;
+    let entries = query.page_of(branches::metadata(&caller.ctx, &grant, &branch_of(branch)).await?)?;
     Ok(Json(Value::Array(entries.iter().map(views::branch_metadata_entry).collect())))
 }
 

@@ -30,7 +30,7 @@ async fn list_buckets(State(state): State<AppState>, caller: Caller, Query(query
     let with = |part: &str| include.as_ref().is_some_and(|parts| parts.iter().any(|p| p == part));
     let shape = BucketShape { detail: false, attributes: include.is_none() };
     let grant = caller.token.authorize(AnyToken)?;
-    let views = buckets::list(&caller.ctx, &grant, with("metadata")).await?;
+    let views = query.page_of(buckets::list(&caller.ctx, &grant, with("metadata")).await?)?;
     Ok(Json(Value::Array(
         views.iter().map(|view| views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)).collect(),
     )))

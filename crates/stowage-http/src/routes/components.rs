@@ -159,7 +159,7 @@ async fn list_components(State(state): State<AppState>, caller: Caller, Query(qu
     let kind = query.string("componentType")?.filter(|k| !k.is_empty());
     let deleted = query.bool("isDeleted")?.unwrap_or(false);
     let grant = caller.token.authorize(ListComponents)?;
-    let list = components::list(&caller.ctx, &grant, kind, deleted).await?;
+    let list = query.page_of(components::list(&caller.ctx, &grant, kind, deleted).await?)?;
     Ok(Json(Value::Array(
         list.iter()
             .map(|view| component_view(&state.core, &view.component, Some(Value::Array(listed(view, parts)))))
@@ -183,7 +183,7 @@ async fn get_component(
 async fn list_configs(caller: Caller, Path(component): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
     let deleted = query.bool("isDeleted")?.unwrap_or(false);
     let grant = caller.token.authorize(ReadComponent(component))?;
-    let configs = components::list_configs(&caller.ctx, &grant, deleted).await?;
+    let configs = query.page_of(components::list_configs(&caller.ctx, &grant, deleted).await?)?;
     Ok(Json(Value::Array(configs.iter().map(|c| config_view(c, ALL_PARTS)).collect())))
 }
 
@@ -260,9 +260,13 @@ async fn set_config_state(
     Ok(Json(config_view(&components::set_state(&caller.ctx, &grant, &config, state).await?, ALL_PARTS)))
 }
 
-async fn list_rows(caller: Caller, Path((component, config)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn list_rows(
+    caller: Caller,
+    Path((component, config)): Path<(String, String)>,
+    Query(query): Query,
+) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
-    let rows = components::list_rows(&caller.ctx, &grant, &config).await?;
+    let rows = query.page_of(components::list_rows(&caller.ctx, &grant, &config).await?)?;
     Ok(Json(Value::Array(rows.iter().map(row_view).collect())))
 }
 
@@ -321,9 +325,10 @@ fn config_metadata_json(entries: &[stowage_core::records::MetadataEntry]) -> Val
 async fn list_config_metadata(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
+    Query(query): Query,
 ) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
-    Ok(Json(config_metadata_json(&components::metadata(&caller.ctx, &grant, &config).await?)))
+    Ok(Json(config_metadata_json(&query.page_of(components::metadata(&caller.ctx, &grant, &config).await?)?)))
 }
 
 async fn create_config_metadata(

@@ -30,8 +30,7 @@ pub(crate) fn list_params(query: &Fields) -> ApiResult<ListParams> {
         configuration_id: query.string("configurationId")?.filter(|v| !v.is_empty()),
         run_id: query.string("runId")?.filter(|v| !v.is_empty()),
         q: query.string("q")?,
-        limit: query.int("limit")?,
-        offset: query.int("offset")?,
+        paging: query.paging()?,
         sort_order: query.string("sortOrder")?,
     })
 }

@@ -90,8 +90,7 @@ async fn prepare_file(State(state): State<AppState>, caller: Caller, Body(body):
 
 async fn list_files(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let params = ListParams {
-        limit: query.int("limit")?,
-        offset: query.int("offset")?,
+        paging: query.paging()?,
         tags: query.list("tags")?.unwrap_or_default(),
         q: query.string("q")?.filter(|q| !q.trim().is_empty()),
         since_id: query.int("sinceId")?,

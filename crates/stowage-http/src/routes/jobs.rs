@@ -19,7 +19,7 @@ pub(crate) fn register(t: Table) -> Table {
 
 async fn list_jobs(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let jobs = jobs::list(&caller.ctx, &grant, query.int("limit")?, query.int("offset")?).await?;
+    let jobs = jobs::list(&caller.ctx, &grant, query.paging()?).await?;
     Ok(Json(Value::Array(jobs.iter().map(|job| views::job(&state.core, job)).collect())))
 }
 

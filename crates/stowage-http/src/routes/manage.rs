@@ -10,7 +10,7 @@ use stowage_core::tokens::TokenView;
 
 use crate::auth::ManageCaller;
 use crate::error::ApiResult;
-use crate::input::Body;
+use crate::input::{Body, Query};
 use crate::routes::numeric_id;
 use crate::{views, AppState, Table};
 
@@ -31,8 +31,12 @@ async fn set_user_password(caller: ManageCaller, Path(email): Path<String>, Body
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_projects(State(state): State<AppState>, caller: ManageCaller) -> ApiResult<Json<Value>> {
-    let projects = manage::list_projects(&caller.ctx, &caller.grant).await?;
+async fn list_projects(
+    State(state): State<AppState>,
+    caller: ManageCaller,
+    Query(query): Query,
+) -> ApiResult<Json<Value>> {
+    let projects = query.page_of(manage::list_projects(&caller.ctx, &caller.grant).await?)?;
     Ok(Json(Value::Array(projects.iter().map(|p| views::project(&state.core, p)).collect())))
 }
 
@@ -55,8 +59,12 @@ async fn delete_project(caller: ManageCaller, Path(id): Path<String>) -> ApiResu
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_project_users(caller: ManageCaller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let members = manage::list_members(&caller.ctx, &caller.grant, numeric_id(&id)?).await?;
+async fn list_project_users(
+    caller: ManageCaller,
+    Path(id): Path<String>,
+    Query(query): Query,
+) -> ApiResult<Json<Value>> {
+    let members = query.page_of(manage::list_members(&caller.ctx, &caller.grant, numeric_id(&id)?).await?)?;
     Ok(Json(Value::Array(members.iter().map(views::member).collect())))
 }
 

@@ -16,7 +16,7 @@ use stowage_types::Code;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Fields};
+use crate::input::{Body, Fields, Query};
 use crate::routes::numeric_id;
 use crate::{views, AppState, Table};
 
@@ -121,9 +121,9 @@ fn column_target(caller: &Caller, id: &str) -> ApiResult<(String, String)> {
     Ok((table.to_string(), column.to_string()))
 }
 
-async fn list_bucket_metadata(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_bucket_metadata(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
     let grant = bucket_grant(&caller, &id, ReadBucket)?;
-    Ok(Json(list_json(&metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)))
+    Ok(Json(list_json(&query.page_of(metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)?)))
 }
 
 async fn create_bucket_metadata(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
@@ -142,9 +142,9 @@ async fn delete_bucket_metadata(caller: Caller, Path((id, entry)): Path<(String,
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_table_metadata(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_table_metadata(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
     let grant = table_grant(&caller, &id, ReadBucket)?;
-    Ok(Json(list_json(&metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)))
+    Ok(Json(list_json(&query.page_of(metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)?)))
 }
 
 async fn create_table_metadata(
@@ -176,10 +176,11 @@ async fn delete_table_metadata(caller: Caller, Path((id, entry)): Path<(String, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_column_metadata(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_column_metadata(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
     let (table, column) = column_target(&caller, &id)?;
     let grant = table_grant(&caller, &table, ReadBucket)?;
-    Ok(Json(list_json(&metadata::list(&caller.ctx, &grant, Target::Column(table, column)).await?)))
+    let entries = metadata::list(&caller.ctx, &grant, Target::Column(table, column)).await?;
+    Ok(Json(list_json(&query.page_of(entries)?)))
 }
 
 async fn create_column_metadata(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {

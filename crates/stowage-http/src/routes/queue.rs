@@ -71,9 +71,7 @@ async fn create_job(State(state): State<AppState>, caller: Caller, Body(body): B
 async fn list_jobs(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let component = query.string("component")?.filter(|c| !c.is_empty());
     let config = query.string("config")?.filter(|c| !c.is_empty());
-    let limit = query.int("limit")?.unwrap_or(100);
-    let offset = query.int("offset")?.unwrap_or(0);
-    let jobs = queue::list(&caller.ctx, &caller.token, component, config, limit, offset).await?;
+    let jobs = queue::list(&caller.ctx, &caller.token, component, config, query.paging()?).await?;
     Ok(Json(Value::Array(jobs.iter().map(|job| job_view(&state.core, job)).collect())))
 }
 

@@ -146,7 +146,7 @@ async fn create_table(
         name: body.string("name")?,
         data_file_id: body.int("dataFileId")?,
         layout: layout(&body)?,
-        primary_key: body.list("primaryKey")?.unwrap_or_default().into_iter().filter(|c| !c.is_empty()).collect(),
+        primary_key: body.list("primaryKey")?.unwrap_or_default(),
     };
     let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
     let job = tables::create(&caller.ctx, grant, request).await?;
@@ -161,14 +161,14 @@ async fn list_bucket_tables(
 ) -> ApiResult<Json<Value>> {
     let shape = TableShape::from_include(&query.list("include")?, false);
     let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
-    let list = tables::list_in_bucket(&caller.ctx, &grant).await?;
+    let list = query.page_of(tables::list_in_bucket(&caller.ctx, &grant).await?)?;
     Ok(Json(Value::Array(list.iter().map(|view| table_view(&state.core, view, shape)).collect())))
 }
 
 async fn list_tables(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let shape = TableShape::from_include(&query.list("include")?, true);
     let grant = caller.token.authorize(AnyToken)?;
-    let list = tables::list(&caller.ctx, &grant).await?;
+    let list = query.page_of(tables::list(&caller.ctx, &grant).await?)?;
     Ok(Json(Value::Array(list.iter().map(|view| table_view(&state.core, view, shape)).collect())))
 }
 
@@ -352,7 +352,7 @@ async fn add_primary_key(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let columns = body.list("columns")?.unwrap_or_default().into_iter().filter(|c| !c.is_empty()).collect();
+    let columns = body.list("columns")?.unwrap_or_default();
     let grant = table_id_grant(&caller, &id, WriteBucket)?;
     let job = tables::change_primary_key(&caller.ctx, grant, id, Some(columns)).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())

@@ -35,9 +35,9 @@ async fn verify_token(State(state): State<AppState>, caller: Caller) -> ApiResul
     Ok(Json(views::token(&state.core, &view, true)))
 }
 
-async fn list_tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+async fn list_tokens(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let list = tokens::list(&caller.ctx, &grant).await?;
+    let list = query.page_of(tokens::list(&caller.ctx, &grant).await?)?;
     Ok(Json(Value::Array(list.iter().map(|view| views::token(&state.core, view, false)).collect())))
 }
 

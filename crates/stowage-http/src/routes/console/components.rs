@@ -22,7 +22,7 @@ use stowage_core::records::RowRecord;
 use stowage_core::{queue, tables, Ctx};
 use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::time::{self, format};
-use stowage_types::{Code, Error};
+use stowage_types::{Code, Error, Paging};
 
 use super::{acting, acting_form, column_list, error_line, problem, redirect};
 use crate::error::ApiResult;
@@ -657,7 +657,7 @@ async fn new_table_form(
 /// The configuration's last jobs, newest first.
 async fn job_history(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<String> {
     let config_id = Some(view.config.id.clone());
-    let jobs = queue::list(ctx, &place.token, Some(place.kind.id().into()), config_id, 20, 0).await?;
+    let jobs = queue::list(ctx, &place.token, Some(place.kind.id().into()), config_id, Paging::first(20)).await?;
     if jobs.is_empty() {
         return Ok("<p>Not run yet.</p>".into());
     }

@@ -12,6 +12,7 @@ use stowage_core::tokens::{self as token_ops, TokenRequest};
 use stowage_core::{events, Ctx};
 use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken, Token};
 use stowage_types::time::format;
+use stowage_types::Paging;
 
 use super::{acting, acting_form, error_line, problem, redirect};
 use crate::error::ApiResult;
@@ -259,7 +260,8 @@ async fn token_detail(
     let ctx = Ctx::internal(&state.core);
     let grant = acting.authorize(ReadToken(token_id))?;
     let view = token_ops::get(&ctx, &grant).await?;
-    let feed = events::list_token(&ctx, &grant, ListParams { limit: Some(50), ..ListParams::default() }).await?;
+    let feed =
+        events::list_token(&ctx, &grant, ListParams { paging: Paging::first(50), ..ListParams::default() }).await?;
     let t = &view.token;
     let base = format!("/console/projects/{project_id}/tokens/{token_id}");
     let csrf = escape(&session.csrf);
