@@ -6,7 +6,7 @@ use stowage_types::job::Job;
 use stowage_types::names::{validate_bucket_name, BucketId, Stage};
 use stowage_types::{time, Code, Error, Result};
 
-use crate::events::{record, Happened};
+use crate::events::{self, record, Happened};
 use crate::records::{Bucket, MetadataEntry};
 use crate::Ctx;
 
@@ -95,25 +95,28 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateBuckets>, input: NewBucket)
 /// Lists the buckets the token can read; records `storage.bucketsListed`.
 pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, with_metadata: bool) -> Result<Vec<BucketView>> {
     let token = grant.token().clone();
-    ctx.write(move |w, ctx| {
-        let mut views = Vec::new();
-        for bucket in w.buckets(token.project_id)? {
-            if token.bucket_access(&bucket.id).is_none() {
-                continue;
-            }
-            let metadata = if with_metadata { Some(w.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
-            views.push(BucketView { bucket, metadata });
-        }
-        let happened = Happened {
-            event: "storage.bucketsListed",
-            message: "Listed buckets".into(),
-            object: None,
-            params: json!({}),
-        };
-        record(w, ctx, token.project_id, Some(&token), happened)?;
-        Ok(views)
-    })
-    .await
+    let views = {
+        let token = token.clone();
+        ctx.core
+            .store
+            .read(move |r| {
+                let mut views = Vec::new();
+                for bucket in r.buckets(token.project_id)? {
+                    if token.bucket_access(&bucket.id).is_none() {
+                        continue;
+                    }
+                    let metadata =
+                        if with_metadata { Some(r.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
+                    views.push(BucketView { bucket, metadata });
+                }
+                Ok(views)
+            })
+            .await?
+    };
+    let happened =
+        Happened { event: "storage.bucketsListed", message: "Listed buckets".into(), object: None, params: json!({}) };
+    events::record_read(ctx, token.project_id, &token, happened).await?;
+    Ok(views)
 }
 
 /// One bucket with its metadata.

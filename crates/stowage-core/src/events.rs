@@ -60,14 +60,86 @@ fn context(ctx: &Ctx) -> Value {
 /// Records an event made by `token` (or by the stack itself when `None`) in project `project_id`,
 /// inside the caller's transaction.
 pub fn record(w: &Writer<'_>, ctx: &Ctx, project_id: i64, token: Option<&Token>, happened: Happened<'_>) -> Result<()> {
-    let branch_id = w.default_branch(project_id)?.id;
+    insert(w, new_event(ctx, project_id, token, happened))
+}
+
+/// Records the event of a request that changes nothing (a listing, a detail): it joins the next
+/// group commit of [`ReadEvents`] instead of a write transaction of its own, and returns once it
+/// is stored, so a client that asks for the feed right after the call finds it there.
+pub async fn record_read(ctx: &Ctx, project_id: i64, token: &Token, happened: Happened<'_>) -> Result<()> {
+    ctx.core.read_events.record(new_event(ctx, project_id, Some(token), happened)).await
+}
+
+/// Stores an event in its project's default branch.
+fn insert(w: &Writer<'_>, mut event: NewEvent) -> Result<()> {
+    event.branch_id = w.default_branch(event.project_id)?.id;
+    w.insert_event(&event, &uuid::Uuid::now_v7().to_string(), time::now())?;
+    Ok(())
+}
+
+/// Events waiting for the next group commit, each with whom to tell the outcome.
+type Waiting = (NewEvent, tokio::sync::oneshot::Sender<std::result::Result<(), String>>);
+
+/// Most events in one group commit.
+const MAX_GROUP: usize = 256;
+
+/// The writer of read requests' events. Reads used to record their event in a write transaction
+/// each, so concurrent readers queued behind one another's commits; here one task takes every
+/// event that waits and stores them all in one transaction, and each request waits only for the
+/// commit its event is in.
+#[derive(Clone)]
+pub struct ReadEvents {
+    queue: tokio::sync::mpsc::UnboundedSender<Waiting>,
+}
+
+impl ReadEvents {
+    /// Starts the writer task (inside a tokio runtime).
+    pub fn start(store: stowage_store::Store) -> Self {
+        let (queue, mut waiting) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
+        tokio::spawn(async move {
+            while let Some(first) = waiting.recv().await {
+                // Let the requests already running reach the queue, so that they share this commit.
+                tokio::task::yield_now().await;
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match waiting.try_recv() {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (events, tell): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                // One failed insert (its project deleted meanwhile) fails only its own request.
+                let outcomes = store
+                    .write(move |w| {
+                        Ok(events.into_iter().map(|event| insert(w, event).map_err(|e| e.to_string())).collect())
+                    })
+                    .await
+                    .unwrap_or_else(|error: Error| vec![Err(error.to_string()); tell.len()]);
+                for (tell, outcome) in tell.into_iter().zip(outcomes) {
+                    let _ = tell.send(outcome);
+                }
+            }
+        });
+        ReadEvents { queue }
+    }
+
+    async fn record(&self, event: NewEvent) -> Result<()> {
+        let stopped = || Error::internal("the writer of read events stopped");
+        let (tell, outcome) = tokio::sync::oneshot::channel();
+        self.queue.send((event, tell)).map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?.map_err(Error::internal)
+    }
+}
+
+/// The stored form of what happened: `branch_id` is filled in by [`insert`].
+fn new_event(ctx: &Ctx, project_id: i64, token: Option<&Token>, happened: Happened<'_>) -> NewEvent {
     let (object_type, object_id, object_name) = match happened.object {
         Some((kind, id, name)) => (Some(kind.to_string()), Some(id), Some(name)),
         None => (None, None, None),
     };
-    let event = NewEvent {
+    NewEvent {
         project_id,
-        branch_id,
+        branch_id: 0,
         event: happened.event.to_string(),
         component: "storage".into(),
         message: happened.message,
@@ -84,9 +156,7 @@ pub fn record(w: &Writer<'_>, ctx: &Ctx, project_id: i64, token: Option<&Token>,
         context: context(ctx),
         token_id: token.map(|token| token.id),
         token_name: token.map(|token| token.description.clone()),
-    };
-    w.insert_event(&event, &uuid::Uuid::now_v7().to_string(), time::now())?;
-    Ok(())
+    }
 }
 
 /// Listing parameters as the API takes them (already parsed from strings).

@@ -98,6 +98,8 @@ pub struct Core {
     pub queue: queue::QueueRunner,
     /// Failed console sign-ins, which slow further attempts.
     pub sign_ins: console::SignInThrottle,
+    /// Stores the events of read requests in group commits.
+    pub read_events: events::ReadEvents,
 }
 
 impl Core {
@@ -110,6 +112,7 @@ impl Core {
         data_dir: &std::path::Path,
     ) -> types::Result<Self> {
         let jobs = jobs::JobRunner::new(store.clone());
+        let read_events = events::ReadEvents::start(store.clone());
         let blobs = blobs::Blobs::local(&data_dir.join("blobs"))?;
         let tables_dir = data_dir.join("tables");
         std::fs::create_dir_all(&tables_dir).map_err(types::Error::internal)?;
@@ -124,6 +127,7 @@ impl Core {
             table_locks: tables::TableLocks::default(),
             queue: queue::QueueRunner::default(),
             sign_ins: console::SignInThrottle::default(),
+            read_events,
         })
     }
 

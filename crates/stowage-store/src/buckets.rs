@@ -31,7 +31,7 @@ impl Reader<'_> {
     pub fn buckets(&self, project_id: i64) -> Result<Vec<Bucket>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE project_id = ?1 ORDER BY id"))
+            .prepare_cached(&format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE project_id = ?1 ORDER BY id"))
             .map_err(db)?;
         let rows = stmt.query_map([project_id], bucket).map_err(db)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db)

@@ -161,35 +161,41 @@ impl Writer<'_> {
                 serde_json::to_string(value).map_err(Error::internal)
             }
         };
-        self.conn()
-            .execute(
+        let (params, results) = (text(&event.params)?, text(&event.results)?);
+        let (performance, context) = (text(&event.performance)?, text(&event.context)?);
+        // Cached: read requests' events are stored in groups, many per transaction.
+        let mut insert = self
+            .conn()
+            .prepare_cached(
                 "INSERT INTO events (uuid, created, project_id, branch_id, event, component, message, description,
                     type, run_id, configuration_id, object_type, object_id, object_name, params, results,
                     performance, context, token_id, token_name)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-                params![
-                    uuid,
-                    created,
-                    event.project_id,
-                    event.branch_id,
-                    event.event,
-                    event.component,
-                    event.message,
-                    event.description,
-                    event.kind,
-                    event.run_id,
-                    event.configuration_id,
-                    event.object_type,
-                    event.object_id,
-                    event.object_name,
-                    text(&event.params)?,
-                    text(&event.results)?,
-                    text(&event.performance)?,
-                    text(&event.context)?,
-                    event.token_id,
-                    event.token_name,
-                ],
             )
+            .map_err(db)?;
+        insert
+            .execute(params![
+                uuid,
+                created,
+                event.project_id,
+                event.branch_id,
+                event.event,
+                event.component,
+                event.message,
+                event.description,
+                event.kind,
+                event.run_id,
+                event.configuration_id,
+                event.object_type,
+                event.object_id,
+                event.object_name,
+                params,
+                results,
+                performance,
+                context,
+                event.token_id,
+                event.token_name,
+            ])
             .map_err(db)?;
         Ok((self.conn().last_insert_rowid(), uuid.to_string()))
     }

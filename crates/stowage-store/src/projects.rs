@@ -68,11 +68,8 @@ impl Reader<'_> {
     /// The project's default branch. Every project has one from its creation.
     pub fn default_branch(&self, project_id: i64) -> Result<Branch> {
         self.conn
-            .query_row(
-                &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND is_default = 1"),
-                [project_id],
-                branch,
-            )
+            .prepare_cached(&format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND is_default = 1"))
+            .and_then(|mut select| select.query_row([project_id], branch))
             .map_err(db)
     }
 

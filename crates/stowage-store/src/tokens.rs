@@ -85,8 +85,8 @@ impl Reader<'_> {
     pub fn token_with_hash(&self, id: i64) -> Result<Option<(Token, String)>> {
         let found = self
             .conn
-            .query_row(&format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.id = ?1"), [id], token_row)
-            .optional()
+            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.id = ?1"))
+            .and_then(|mut select| select.query_row([id], token_row).optional())
             .map_err(db)?;
         let Some((mut token, hash, _)) = found else { return Ok(None) };
         self.attach_grants(&mut token)?;

@@ -812,15 +812,18 @@ impl std::io::Write for ChannelWriter {
 /// One table, recording `storage.tableDetail`.
 pub async fn detail(ctx: &Ctx, grant: &Granted<ReadBucket>, table_id: &str) -> Result<TableView> {
     let project_id = grant.project_id();
-    let token = grant.token().clone();
     let id = table_id.to_string();
-    ctx.write(move |w, ctx| {
-        let table = w.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
-        let happened = Happened::about("storage.tableDetail", "table", &id, format!("Table {id} detail"));
-        record(w, ctx, project_id, Some(&token), happened)?;
-        view(w, table)
-    })
-    .await
+    let found = ctx
+        .core
+        .store
+        .read(move |r| {
+            let table = r.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
+            view(r, table)
+        })
+        .await?;
+    let happened = Happened::about("storage.tableDetail", "table", table_id, format!("Table {table_id} detail"));
+    crate::events::record_read(ctx, project_id, grant.token(), happened).await?;
+    Ok(found)
 }
 
 /// Tables of every bucket the token can read.
@@ -840,21 +843,21 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>) -> Result<Vec<TableView>
 
 /// Tables of one bucket, recording `storage.tablesListed`.
 pub async fn list_in_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>) -> Result<Vec<TableView>> {
-    let token = grant.token().clone();
+    let project_id = grant.project_id();
     let bucket_id = grant.scope().0.to_string();
-    ctx.write(move |w, ctx| {
-        let project_id = token.project_id;
-        w.bucket(project_id, &bucket_id)?.ok_or_else(|| crate::buckets::not_found(project_id, &bucket_id))?;
-        let views = w
-            .tables(project_id, Some(&bucket_id))?
-            .into_iter()
-            .map(|table| view(w, table))
-            .collect::<Result<Vec<_>>>()?;
-        let happened = Happened::about("storage.tablesListed", "bucket", &bucket_id, "Listed tables".into());
-        record(w, ctx, project_id, Some(&token), happened)?;
-        Ok(views)
-    })
-    .await
+    let views = {
+        let bucket_id = bucket_id.clone();
+        ctx.core
+            .store
+            .read(move |r| {
+                r.bucket(project_id, &bucket_id)?.ok_or_else(|| crate::buckets::not_found(project_id, &bucket_id))?;
+                r.tables(project_id, Some(&bucket_id))?.into_iter().map(|table| view(r, table)).collect()
+            })
+            .await?
+    };
+    let happened = Happened::about("storage.tablesListed", "bucket", &bucket_id, "Listed tables".into());
+    crate::events::record_read(ctx, project_id, grant.token(), happened).await?;
+    Ok(views)
 }
 
 /// Deletes a table now, or as a job (`tableDrop`).
