@@ -93,34 +93,35 @@ pub struct ReadEvents {
 }
 
 impl ReadEvents {
-    /// Starts the writer task (inside a tokio runtime).
-    pub fn start(store: stowage_store::Store) -> Self {
+    /// Starts the writer thread; it ends when the last handle is dropped.
+    pub fn start(store: &stowage_store::Store) -> Result<Self> {
+        let mut writer = store.dedicated_writer()?;
         let (queue, mut waiting) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
-        tokio::spawn(async move {
-            while let Some(first) = waiting.recv().await {
-                // Let the requests already running reach the queue, so that they share this commit.
-                tokio::task::yield_now().await;
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match waiting.try_recv() {
-                        Ok(next) => group.push(next),
-                        Err(_) => break,
+        std::thread::Builder::new()
+            .name("read-events".into())
+            .spawn(move || {
+                while let Some(first) = waiting.blocking_recv() {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match waiting.try_recv() {
+                            Ok(next) => group.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    let (events, tell): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                    // One failed insert (its project deleted meanwhile) fails only its own request.
+                    let outcomes = writer
+                        .write(|w| {
+                            Ok(events.into_iter().map(|event| insert(w, event).map_err(|e| e.to_string())).collect())
+                        })
+                        .unwrap_or_else(|error: Error| vec![Err(error.to_string()); tell.len()]);
+                    for (tell, outcome) in tell.into_iter().zip(outcomes) {
+                        let _ = tell.send(outcome);
                     }
                 }
-                let (events, tell): (Vec<_>, Vec<_>) = group.into_iter().unzip();
-                // One failed insert (its project deleted meanwhile) fails only its own request.
-                let outcomes = store
-                    .write(move |w| {
-                        Ok(events.into_iter().map(|event| insert(w, event).map_err(|e| e.to_string())).collect())
-                    })
-                    .await
-                    .unwrap_or_else(|error: Error| vec![Err(error.to_string()); tell.len()]);
-                for (tell, outcome) in tell.into_iter().zip(outcomes) {
-                    let _ = tell.send(outcome);
-                }
-            }
-        });
-        ReadEvents { queue }
+            })
+            .map_err(Error::internal)?;
+        Ok(ReadEvents { queue })
     }
 
     async fn record(&self, event: NewEvent) -> Result<()> {

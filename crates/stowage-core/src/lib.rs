@@ -112,7 +112,7 @@ impl Core {
         data_dir: &std::path::Path,
     ) -> types::Result<Self> {
         let jobs = jobs::JobRunner::new(store.clone());
-        let read_events = events::ReadEvents::start(store.clone());
+        let read_events = events::ReadEvents::start(&store)?;
         let blobs = blobs::Blobs::local(&data_dir.join("blobs"))?;
         let tables_dir = data_dir.join("tables");
         std::fs::create_dir_all(&tables_dir).map_err(types::Error::internal)?;

@@ -57,7 +57,9 @@ impl Store {
         let mut conn = pool.open_connection().map_err(Error::internal)?;
         migrate::run(&mut conn).map_err(Error::internal)?;
         pool.put_back(conn);
-        Ok(Store { pool: Arc::new(pool), writes: Arc::default() })
+        let pool = Arc::new(pool);
+        Pool::checkpoint_in_background(&pool)?;
+        Ok(Store { pool, writes: Arc::default() })
     }
 
     /// Runs `f` with read access on a blocking thread.
@@ -76,15 +78,37 @@ impl Store {
         F: FnOnce(&Writer<'_>) -> Result<T> + Send + 'static,
     {
         let _turn = self.writes.lock().await;
-        self.pool
-            .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-                let value = f(&Writer { reader: Reader { conn: &tx } })?;
-                tx.commit().map_err(db)?;
-                Ok(value)
-            })
-            .await
+        self.pool.run(move |conn| in_transaction(conn, f)).await
     }
+
+    /// A writer for a thread of its own that does nothing but write (the group commit of read
+    /// events): it keeps one connection and takes its turn with the other writers, without a hop
+    /// to the blocking pool for each transaction.
+    pub fn dedicated_writer(&self) -> Result<DedicatedWriter> {
+        let conn = self.pool.open_connection().map_err(Error::internal)?;
+        Ok(DedicatedWriter { conn, writes: self.writes.clone() })
+    }
+}
+
+/// See [`Store::dedicated_writer`]. Blocking: not for async tasks.
+pub struct DedicatedWriter {
+    conn: Connection,
+    writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl DedicatedWriter {
+    /// Runs `f` in one write transaction on the calling thread; commits only if `f` succeeds.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        let _turn = self.writes.blocking_lock();
+        in_transaction(&mut self.conn, f)
+    }
+}
+
+fn in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let value = f(&Writer { reader: Reader { conn: &tx } })?;
+    tx.commit().map_err(db)?;
+    Ok(value)
 }
 
 /// Read queries, inside whatever transaction the caller holds.

@@ -234,3 +234,34 @@ async fn a_token_feed_holds_events_about_the_token_and_events_made_by_it() {
     let reply = app.get("/v2/storage/tokens/foo/events", &app.admin).await.expect_error(404, "notFound");
     assert!(reply.message().contains("resource not found"));
 }
+
+#[tokio::test]
+async fn concurrent_listings_each_record_one_event_that_the_feed_shows_when_the_call_returns() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("busy").await;
+    let tokens: Vec<String> = futures::future::join_all((0..8).map(|n| {
+        app.create_token(json!({"description": format!("reader {n}"), "bucketPermissions": {&bucket: "read"}}))
+    }))
+    .await
+    .into_iter()
+    .map(|(secret, _)| secret)
+    .collect();
+    // Eight clients list at once, five times each; after each answer its own event is in the feed.
+    let clients = tokens.iter().map(|secret| {
+        let app = &app;
+        async move {
+            let feed = format!("/v2/storage/tokens/{}/events?q=event:storage.bucketsListed", TestApp::token_id(secret));
+            for listed in 1..=5 {
+                app.get("/v2/storage/buckets", secret).await.expect(200);
+                assert_eq!(app.get(&feed, &app.admin).await.expect(200).body.as_array().unwrap().len(), listed);
+            }
+        }
+    });
+    futures::future::join_all(clients).await;
+    let listed = app.events("q=event:storage.bucketsListed&limit=1000").await;
+    assert_eq!(listed.len(), 40, "one event per listing, none lost or doubled");
+    for secret in &tokens {
+        let mine = listed.iter().filter(|e| e["token"]["id"] == json!(TestApp::token_id(secret))).count();
+        assert_eq!(mine, 5);
+    }
+}
