@@ -18,7 +18,7 @@
 //! - [`tables`]: table create, import, export, preview; the CSV reader and `changedSince` parsing.
 //! - [`components`]: the registry, configurations and rows, with `#` values sealed by the stack key.
 //! - [`queue`] with [`engines`] and [`remote`]: component jobs, the writer and extractor, and their
-//!   client of another stack's Storage API.
+//!   client of another stack's Storage API, which connects only where [`outbound`] allows.
 //! - [`buckets`], [`branches`], [`metadata`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod auth;
@@ -36,6 +36,7 @@ pub mod jobs;
 pub mod mail;
 pub mod manage;
 pub mod metadata;
+pub mod outbound;
 pub mod queue;
 pub mod remote;
 pub mod secrets;
@@ -78,6 +79,9 @@ pub struct StackInfo {
     pub regions: Vec<Region>,
     /// The component registry: built-in components first, then declared ones.
     pub components: Vec<ComponentDef>,
+    /// Where the stack may connect when it calls another stack (regions, public addresses, and
+    /// what the operator allowed).
+    pub outbound: Arc<outbound::Policy>,
 }
 
 /// Shared state of a running stack. Cheap to clone.

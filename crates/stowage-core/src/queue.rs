@@ -285,11 +285,12 @@ pub async fn terminate(ctx: &Ctx, token: &Arc<Token>, id: i64) -> Result<QueueJo
 pub async fn action(ctx: &Ctx, grant: &Granted<WriteComponent>, action: &str, config_data: Value) -> Result<Value> {
     let component_id = grant.scope().0.clone();
     let config = components::unseal(&ctx.core, grant.project_id(), &component_id, config_data)?;
+    let policy = &ctx.core.stack.outbound;
     match (component_id.as_str(), action) {
-        ("keboola.wr-storage", "info") => engines::writer::info(&config).await,
-        ("keboola.ex-storage", "list") => engines::extractor::list(&config).await,
-        ("keboola.ex-storage", "info") => engines::extractor::info(&config).await,
-        ("keboola.ex-storage", "sourceInfo") => engines::extractor::source_info(&config).await,
+        ("keboola.wr-storage", "info") => engines::writer::info(&config, policy).await,
+        ("keboola.ex-storage", "list") => engines::extractor::list(&config, policy).await,
+        ("keboola.ex-storage", "info") => engines::extractor::info(&config, policy).await,
+        ("keboola.ex-storage", "sourceInfo") => engines::extractor::source_info(&config, policy).await,
         _ => Err(Error::new(
             Code::ComponentUserError,
             format!("Unknown sync action \"{action}\" of component \"{component_id}\"."),

@@ -1,21 +1,31 @@
 //! A client of another stack's public Storage API (another Stowage, or Keboola itself), as the
 //! writer and extractor use it: exactly what any external client would do.
 //!
-//! Failures become user errors carrying the other stack's own message (`Invalid access token`,
-//! `Some columns are missing ...`), never the token. Server errors and network failures are
-//! retried a few times; client errors are not.
+//! Inside the stack it connects only where the operator's [`Policy`] allows, follows no redirects,
+//! and bounds every call (connect and read timeouts, the size of a JSON answer). Failures become
+//! user errors: the far side's own message when it answers with a Keboola error body (`Invalid
+//! access token`, bounded in length), otherwise "unexpected response from URL (status, content
+//! type)": nothing else the far side sends is repeated, and never the token or a SAS. Server
+//! errors and network failures are retried a few times; client errors are not.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, StatusCode, Url};
 use serde_json::{json, Value};
 use stowage_types::{Code, Error, Result};
+
+use crate::outbound::{self, Policy};
 
 /// Size of one uploaded block.
 pub const BLOCK_BYTES: usize = 8 * 1024 * 1024;
 const ATTEMPTS: u32 = 5;
+/// The largest JSON answer read from the far side.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// The longest message of the far side's error body that is passed on.
+const MAX_MESSAGE_CHARS: usize = 500;
 
 fn user_error(message: impl Into<String>) -> Error {
     Error::new(Code::ComponentUserError, message)
@@ -24,25 +34,42 @@ fn user_error(message: impl Into<String>) -> Error {
 /// A Storage API endpoint and a token for it.
 pub struct Remote {
     client: reqwest::Client,
+    policy: Arc<Policy>,
     base: String,
     token: String,
     /// The header the token goes in: `X-StorageApi-Token`, or `X-KBC-ManageApiToken`.
     header: &'static str,
 }
 
+/// What the far side answered to a JSON call.
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    /// The body, when it was JSON (`Null` when empty).
+    json: Option<Value>,
+}
+
 impl Remote {
-    /// A client for `url` (a stack root such as `https://connection.keboola.com/`).
+    /// A client for `url` (a stack root such as `https://connection.keboola.com/`) that may
+    /// connect anywhere: for the CLI, which acts as its own user.
     pub fn new(url: &str, token: &str) -> Result<Self> {
+        Remote::guarded(url, token, &Arc::new(Policy::open()))
+    }
+
+    /// A client for `url` that connects only where `policy` allows: for the stack itself.
+    pub fn guarded(url: &str, token: &str, policy: &Arc<Policy>) -> Result<Self> {
         let base = url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(user_error(format!("The url \"{base}\" is not an http:// or https:// address.")));
+        let parsed = Url::parse(&base)
+            .map_err(|_| user_error(format!("The url \"{base}\" is not an http:// or https:// address.")))?;
+        policy.check_url(&parsed)?;
+        if parsed.query().is_some() || parsed.fragment().is_some() || base.contains(['?', '#']) {
+            return Err(user_error(format!(
+                "The url \"{}\" must be a stack's root URL, without a query string (?) or fragment (#).",
+                outbound::shown(&parsed)
+            )));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(20))
-            .user_agent(concat!("Stowage/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(Error::internal)?;
-        Ok(Remote { client, base, token: token.to_string(), header: "X-StorageApi-Token" })
+        let client = policy.client()?;
+        Ok(Remote { client, policy: policy.clone(), base, token: token.to_string(), header: "X-StorageApi-Token" })
     }
 
     /// A client of the manage API (`/manage/...`) with a manage token.
@@ -56,7 +83,8 @@ impl Remote {
     }
 
     /// Sends a request, retrying server errors and network failures; 4xx answers are returned.
-    async fn send(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    /// `shown` names the destination in errors.
+    async fn send(&self, shown: &str, build: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -66,35 +94,36 @@ impl Remote {
                 Ok(response)
                     if response.status().is_server_error() && response.status() != StatusCode::NOT_IMPLEMENTED =>
                 {
-                    last = format!("the stack answered {}", response.status());
+                    last = format!("it answered {}", response.status());
                 }
                 Ok(response) => return Ok(response),
-                Err(error) => last = format!("the stack cannot be reached: {}", without_url(&error)),
+                Err(error) => {
+                    if let Some(refused) = refusal(&error) {
+                        return Err(user_error(refused));
+                    }
+                    last = transport_failure(&error);
+                }
             }
         }
-        Err(user_error(format!("Request to {} failed: {last}.", self.base)))
+        Err(user_error(format!("Request to {shown} failed: {last}.")))
     }
 
-    /// Calls `/v2/storage/{path}` and returns its JSON (or `Null` for an empty answer).
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<(StatusCode, Value)> {
+    /// Calls `/v2/storage/{path}`.
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Answer> {
         self.call_root(method, &format!("/v2/storage/{path}"), body).await
     }
 
     /// Calls any path below the root (`/queue/jobs`, `/manage/projects`, ...); a non-2xx answer is
     /// a user error with the stack's message.
     pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-        let (status, value) = self.call_root(method, path, body).await?;
-        if status.is_success() {
-            Ok(value)
-        } else {
-            Err(api_error(status, &value))
-        }
+        let answer = self.call_root(method, path, body).await?;
+        self.json(answer)
     }
 
-    async fn call_root(&self, method: Method, path: &str, body: Option<Value>) -> Result<(StatusCode, Value)> {
+    async fn call_root(&self, method: Method, path: &str, body: Option<Value>) -> Result<Answer> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .send(|| {
+        let mut response = self
+            .send(&self.base, || {
                 let request = self.client.request(method.clone(), &url).header(self.header, &self.token);
                 match &body {
                     Some(body) => request.json(body),
@@ -103,26 +132,69 @@ impl Remote {
             })
             .await?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|error| user_error(format!("Reading the answer failed: {}", without_url(&error))))?;
-        let value = if text.trim().is_empty() {
-            Value::Null
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("none")
+            .chars()
+            .take(100)
+            .collect::<String>();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| {
+            user_error(format!("Reading the answer of {} failed: {}.", self.base, transport_failure(&error)))
+        })? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(user_error(format!(
+                    "The answer of {} is larger than {} MiB, the most this stack reads.",
+                    self.base,
+                    MAX_ANSWER_BYTES >> 20
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let json = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Some(Value::Null)
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            serde_json::from_slice(&bytes).ok()
         };
-        Ok((status, value))
+        Ok(Answer { status, content_type, json })
     }
 
-    /// Like [`Remote::call`], but any non-2xx answer is a user error with the stack's message.
-    async fn expect(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-        let (status, value) = self.call(method, path, body).await?;
-        if status.is_success() {
-            Ok(value)
-        } else {
-            Err(api_error(status, &value))
+    /// The JSON of a successful answer; anything else is a user error.
+    fn json(&self, answer: Answer) -> Result<Value> {
+        match answer.json {
+            Some(value) if answer.status.is_success() => Ok(value),
+            _ => Err(self.failure(&answer)),
         }
+    }
+
+    /// The error for an answer that is not what was asked for: the far side's message when it sent
+    /// a Keboola error body, otherwise only its status and content type.
+    fn failure(&self, answer: &Answer) -> Error {
+        let message = answer.json.as_ref().and_then(|body| body["error"].as_str()).filter(|m| !m.trim().is_empty());
+        match message {
+            Some(message) if !answer.status.is_success() => user_error(bounded(message)),
+            _ => user_error(format!(
+                "unexpected response from {} (status {}, content type {})",
+                self.base,
+                answer.status.as_u16(),
+                answer.content_type
+            )),
+        }
+    }
+
+    /// Like [`Remote::call`], but any non-2xx or non-JSON answer is a user error.
+    async fn expect(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let answer = self.call(method, path, body).await?;
+        self.json(answer)
+    }
+
+    /// An absolute URL the far side handed out (file credentials), checked against the policy.
+    fn checked(&self, url: String) -> Result<(String, String)> {
+        let parsed = Url::parse(&url).map_err(|_| user_error("The stack returned a file URL that is not valid."))?;
+        self.policy.check_url(&parsed)?;
+        Ok((outbound::shown(&parsed), url))
     }
 
     /// `tokens/verify`.
@@ -132,11 +204,10 @@ impl Remote {
 
     /// A table's detail, or `None` when it does not exist.
     pub async fn table(&self, id: &str) -> Result<Option<Value>> {
-        let (status, value) = self.call(Method::GET, &format!("tables/{id}"), None).await?;
-        match status {
+        let answer = self.call(Method::GET, &format!("tables/{id}"), None).await?;
+        match answer.status {
             StatusCode::NOT_FOUND => Ok(None),
-            status if status.is_success() => Ok(Some(value)),
-            status => Err(api_error(status, &value)),
+            _ => self.json(answer).map(Some),
         }
     }
 
@@ -152,12 +223,12 @@ impl Remote {
 
     /// Deletes a table; a missing one is fine.
     pub async fn delete_table(&self, id: &str) -> Result<()> {
-        let (status, value) = self.call(Method::DELETE, &format!("tables/{id}?async=1"), None).await?;
-        match status {
+        let answer = self.call(Method::DELETE, &format!("tables/{id}?async=1"), None).await?;
+        match answer.status {
             StatusCode::NOT_FOUND | StatusCode::NO_CONTENT => Ok(()),
-            StatusCode::ACCEPTED => self.wait(value).await.map(|_| ()),
+            StatusCode::ACCEPTED => self.wait(self.json(answer)?).await.map(|_| ()),
             status if status.is_success() => Ok(()),
-            status => Err(api_error(status, &value)),
+            _ => Err(self.failure(&answer)),
         }
     }
 
@@ -201,7 +272,7 @@ impl Remote {
                 Some("success") => return Ok(job),
                 Some("error") => {
                     let message = job["error"]["message"].as_str().unwrap_or("The job failed.");
-                    return Err(user_error(message));
+                    return Err(user_error(bounded(message)));
                 }
                 _ => {}
             }
@@ -242,11 +313,11 @@ impl Remote {
                 "The stack stores files in \"{provider}\"; this component uploads only to Azure-compatible file storage."
             )));
         }
-        let blob = blob_url(
+        let (shown, blob) = self.checked(blob_url(
             params["absCredentials"]["SASConnectionString"].as_str().unwrap_or_default(),
             params["container"].as_str().unwrap_or_default(),
             params["blobName"].as_str().unwrap_or_default(),
-        )?;
+        )?)?;
         let mut ids = Vec::new();
         let mut pending = Vec::with_capacity(BLOCK_BYTES);
         let mut body = body;
@@ -262,7 +333,7 @@ impl Remote {
                     "{blob}&comp=block&blockid={}",
                     id.replace('=', "%3D").replace('+', "%2B").replace('/', "%2F")
                 );
-                let response = self.send(|| self.client.put(&url).body(block.clone())).await?;
+                let response = self.send(&shown, || self.client.put(&url).body(block.clone())).await?;
                 if !response.status().is_success() {
                     return Err(user_error(format!(
                         "Uploading a block failed: the file storage answered {}.",
@@ -277,7 +348,8 @@ impl Remote {
         }
         let list: String = ids.iter().map(|id| format!("<Latest>{id}</Latest>")).collect();
         let xml = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>{list}</BlockList>");
-        let response = self.send(|| self.client.put(format!("{blob}&comp=blocklist")).body(xml.clone())).await?;
+        let response =
+            self.send(&shown, || self.client.put(format!("{blob}&comp=blocklist")).body(xml.clone())).await?;
         if !response.status().is_success() {
             return Err(user_error(format!(
                 "Committing the upload failed: the file storage answered {}.",
@@ -297,12 +369,12 @@ impl Remote {
         if path.is_null() {
             return Err(user_error("The stack offers no Azure-compatible download for this file."));
         }
-        let url = blob_url(
+        let (shown, url) = self.checked(blob_url(
             file["absCredentials"]["SASConnectionString"].as_str().unwrap_or_default(),
             path["container"].as_str().unwrap_or_default(),
             path["name"].as_str().unwrap_or_default(),
-        )?;
-        let response = self.send(|| self.client.get(&url)).await?;
+        )?)?;
+        let response = self.send(&shown, || self.client.get(&url)).await?;
         if !response.status().is_success() {
             return Err(user_error(format!(
                 "Downloading the file failed: the file storage answered {}.",
@@ -311,7 +383,7 @@ impl Remote {
         }
         Ok(response
             .bytes_stream()
-            .map_err(|error| user_error(format!("Downloading the file failed: {}", without_url(&error)))))
+            .map_err(|error| user_error(format!("Downloading the file failed: {}.", transport_failure(&error)))))
     }
 }
 
@@ -339,18 +411,43 @@ fn base64_block_id(index: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("block-{index:08}"))
 }
 
-/// The stack's own error text for a failed call.
-fn api_error(status: StatusCode, body: &Value) -> Error {
-    let message = body["error"].as_str().or_else(|| body.as_str()).filter(|m| !m.is_empty());
-    user_error(message.map(str::to_string).unwrap_or_else(|| format!("The stack answered {status}.")))
+/// A message of the far side, cut to a length that fits an error.
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_string(),
+    }
 }
 
-/// A transport error's text without its URL (a SAS in a URL is a credential).
-fn without_url(error: &reqwest::Error) -> String {
-    let text = error.to_string();
-    match error.url() {
-        Some(url) => text.replace(url.as_str(), "<url>"),
-        None => text,
+/// The policy's refusal, when that is why a request could not be sent.
+fn refusal(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<outbound::Refused>() {
+            return Some(refused.to_string());
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// What went wrong in transport, without the URL (a SAS in a URL is a credential).
+fn transport_failure(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        format!("no answer within {} seconds", outbound::READ_TIMEOUT.as_secs())
+    } else if error.is_connect() {
+        format!(
+            "it cannot be reached (the connection was refused or not opened within {} seconds)",
+            outbound::CONNECT_TIMEOUT.as_secs()
+        )
+    } else if error.is_redirect() {
+        "it answered with a redirect, which this stack does not follow".to_string()
+    } else {
+        let text = error.to_string();
+        match error.url() {
+            Some(url) => text.replace(url.as_str(), "<url>"),
+            None => text,
+        }
     }
 }
 
@@ -365,13 +462,34 @@ mod tests {
         assert!(blob_url("garbage", "c", "b").is_err());
     }
 
+    fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+        let json = if body.is_empty() { Some(Value::Null) } else { serde_json::from_str(body).ok() };
+        Answer { status: StatusCode::from_u16(status).unwrap(), content_type: content_type.into(), json }
+    }
+
     #[test]
-    fn stack_messages_are_passed_through() {
-        let error = api_error(
-            StatusCode::UNAUTHORIZED,
-            &json!({"error": "Invalid access token", "code": "storage.tokenInvalid"}),
-        );
+    fn a_keboola_error_body_passes_its_message_and_nothing_else_is_echoed() {
+        let remote = Remote::new("http://stack.example.com", "t").unwrap();
+        let body = r#"{"error": "Invalid access token", "code": "storage.tokenInvalid"}"#;
+        let error = remote.failure(&answer(401, "application/json", body));
         assert_eq!(error.message, "Invalid access token");
         assert_eq!(error.code, Code::ComponentUserError);
+        let error = remote.failure(&answer(404, "text/html", "<html>secret internal page</html>"));
+        assert_eq!(
+            error.message,
+            "unexpected response from http://stack.example.com (status 404, content type text/html)"
+        );
+        let error = remote.json(answer(200, "text/plain", "hello")).unwrap_err();
+        assert!(error.message.starts_with("unexpected response") && !error.message.contains("hello"));
+        let long = format!(r#"{{"error": "{}"}}"#, "x".repeat(5000));
+        assert_eq!(remote.failure(&answer(400, "application/json", &long)).message.chars().count(), 501);
+    }
+
+    #[test]
+    fn a_stack_url_with_a_query_or_fragment_is_refused() {
+        for url in ["http://stack.example.com/?", "http://stack.example.com/?x=1", "http://stack.example.com/#f"] {
+            let error = Remote::new(url, "t").err().unwrap();
+            assert!(error.message.contains("without a query string"), "{url}: {}", error.message);
+        }
     }
 }

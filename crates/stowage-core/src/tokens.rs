@@ -436,6 +436,7 @@ mod tests {
             public_url: "http://127.0.0.1:1".into(),
             regions: vec![],
             components: crate::components::builtin_components(),
+            outbound: Default::default(),
         };
         Core::new(
             store,

@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// Sender address of outgoing mail [default: stowage@localhost]
     #[arg(long, env = "STOWAGE_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// A host name, IP address or CIDR that components may reach although it is loopback, private
+    /// or link-local (regions and public addresses are always allowed); repeat the flag or separate
+    /// with commas in the environment variable [default: none]
+    #[arg(long = "outbound-allow", env = "STOWAGE_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<String>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -106,6 +111,9 @@ pub struct FileConfig {
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
     pub mail_from: Option<String>,
+    /// See `--outbound-allow`.
+    #[serde(default)]
+    pub outbound_allow: Vec<String>,
     /// Components beyond the built-in writer and extractor, as `[[components]]` tables with `id`,
     /// `name` and `type`: their configurations are stored, but this stack does not run them.
     #[serde(default)]
@@ -159,6 +167,8 @@ pub struct Config {
     pub maintenance_interval: std::time::Duration,
     /// Declared components (stored, not run).
     pub components: Vec<stowage_core::ComponentDef>,
+    /// Internal hosts and networks components may reach (besides regions and public addresses).
+    pub outbound_allow: Vec<String>,
 }
 
 impl Config {
@@ -178,6 +188,7 @@ impl Config {
             mail_from: "stowage@localhost".into(),
             maintenance_interval: std::time::Duration::from_secs(60),
             components: Vec::new(),
+            outbound_allow: Vec::new(),
         }
     }
 
@@ -216,6 +227,9 @@ impl Config {
         config.stack_key_file = args.stack_key_file.or(file.stack_key_file);
         config.smtp_url = args.smtp_url.filter(|url| !url.is_empty()).map(SecretString::from);
         config.mail_from = args.mail_from.or(file.mail_from).unwrap_or(config.mail_from);
+        config.outbound_allow = if args.outbound_allow.is_empty() { file.outbound_allow } else { args.outbound_allow };
+        stowage_core::outbound::Policy::new(&config.outbound_allow, [])
+            .map_err(|error| anyhow::anyhow!("--outbound-allow: {}", error.message))?;
         for component in file.components {
             if component.id.is_empty() || !component.id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {

@@ -39,8 +39,18 @@ impl Application {
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let mut components = stowage_core::components::builtin_components();
         components.extend(config.components.iter().cloned());
-        let stack =
-            StackInfo { name: config.stack_name.clone(), public_url, regions: config.regions.clone(), components };
+        let regions = config.regions.iter().map(|region| region.url.as_str());
+        let outbound = std::sync::Arc::new(
+            stowage_core::outbound::Policy::new(&config.outbound_allow, regions)
+                .map_err(|error| anyhow::anyhow!("--outbound-allow: {}", error.message))?,
+        );
+        let stack = StackInfo {
+            name: config.stack_name.clone(),
+            public_url,
+            regions: config.regions.clone(),
+            components,
+            outbound,
+        };
         let key_file = config.stack_key_file.clone().unwrap_or_else(|| config.data_dir.join("stack.key"));
         let key = StackKey::load_or_create(&key_file).map_err(anyhow::Error::msg).context("loading the stack key")?;
         let mailer = match &config.smtp_url {

@@ -3,6 +3,7 @@
 //! `in.c-keboola-ex-storage-<configId>` unless the row's output mapping names another table id.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use stowage_types::auth::{CreateBuckets, WriteBucket};
@@ -10,6 +11,7 @@ use stowage_types::names::BucketId;
 use stowage_types::Result;
 
 use super::{authorize, bool_param, endpoint, parameters, scalar_param, user_error, Target};
+use crate::outbound::Policy;
 use crate::queue::RowRun;
 use crate::remote::Remote;
 use crate::tables::{self, CreateRequest, ImportRequest, Layout};
@@ -24,18 +26,18 @@ const WRONG: (&str, &str) = (
     "The token must have read-only permissions to the bucket",
 );
 
-fn remote(config: &Value) -> Result<(Remote, Map<String, Value>)> {
+fn remote(config: &Value, policy: &Arc<Policy>) -> Result<(Remote, Map<String, Value>)> {
     let parameters = parameters(config, ALLOWED)?;
     let (url, token) = endpoint(
         parameters,
         "The child config \"#token\" under \"root.parameters\" must be configured.",
         "The child config \"url\" under \"root.parameters\" must be configured.",
     )?;
-    Ok((Remote::new(&url, &token)?, parameters.clone()))
+    Ok((Remote::guarded(&url, &token, policy)?, parameters.clone()))
 }
 
-async fn authorized(config: &Value) -> Result<(Remote, Map<String, Value>, Target)> {
-    let (remote, parameters) = remote(config)?;
+async fn authorized(config: &Value, policy: &Arc<Policy>) -> Result<(Remote, Map<String, Value>, Target)> {
+    let (remote, parameters) = remote(config, policy)?;
     let target = authorize(&remote, "read", WRONG).await?;
     Ok((remote, parameters, target))
 }
@@ -55,20 +57,20 @@ fn project(target: &Target) -> Value {
 }
 
 /// Sync action `list`: the tables of the source bucket.
-pub async fn list(config: &Value) -> Result<Value> {
-    let (remote, _, target) = authorized(config).await?;
+pub async fn list(config: &Value, policy: &Arc<Policy>) -> Result<Value> {
+    let (remote, _, target) = authorized(config, policy).await?;
     Ok(json!({ "tables": table_list(&remote, &target).await? }))
 }
 
 /// Sync action `info`: the source project and bucket.
-pub async fn info(config: &Value) -> Result<Value> {
-    let (_, _, target) = authorized(config).await?;
+pub async fn info(config: &Value, policy: &Arc<Policy>) -> Result<Value> {
+    let (_, _, target) = authorized(config, policy).await?;
     Ok(project(&target))
 }
 
 /// Sync action `sourceInfo`: `list` and `info` together.
-pub async fn source_info(config: &Value) -> Result<Value> {
-    let (remote, _, target) = authorized(config).await?;
+pub async fn source_info(config: &Value, policy: &Arc<Policy>) -> Result<Value> {
+    let (remote, _, target) = authorized(config, policy).await?;
     Ok(json!({ "tables": table_list(&remote, &target).await?, "project": project(&target) }))
 }
 
@@ -78,7 +80,7 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Runs one row: the source table is exported there and imported here.
 pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
-    let (remote, parameters, target) = authorized(&run.config).await?;
+    let (remote, parameters, target) = authorized(&run.config, &run.ctx.core.stack.outbound).await?;
     let table_name = scalar_param(&parameters, "tableName").unwrap_or(None).unwrap_or_default();
     if table_name.is_empty() {
         return Err(user_error("The tableName parameter must be provided."));

@@ -7,11 +7,14 @@
 //! - a destination such as `orders.csv` names the table `orders` everywhere (the original created
 //!   `orders` and then imported into `orders.csv`, which fails).
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use stowage_types::auth::ReadBucket;
 use stowage_types::Result;
 
 use super::{authorize, bool_param, endpoint, parameters, scalar_param, user_error};
+use crate::outbound::Policy;
 use crate::queue::RowRun;
 use crate::remote::Remote;
 use crate::tables;
@@ -28,14 +31,14 @@ pub enum Mode {
 }
 
 /// The target of a writer configuration, from its root parameters.
-pub(crate) fn remote(config: &Value) -> Result<Remote> {
+pub(crate) fn remote(config: &Value, policy: &Arc<Policy>) -> Result<Remote> {
     let parameters = parameters(config, ALLOWED)?;
     let (url, token) = endpoint(
         parameters,
         "Missing \"parameters.#token\" in configuration.",
         "Missing \"parameters.url\" in configuration.",
     )?;
-    Remote::new(&url, &token)
+    Remote::guarded(&url, &token, policy)
 }
 
 fn mode(config: &Value) -> Result<Mode> {
@@ -55,8 +58,8 @@ fn mode(config: &Value) -> Result<Mode> {
 }
 
 /// Sync action `info`: the target project and bucket.
-pub async fn info(config: &Value) -> Result<Value> {
-    let remote = remote(config)?;
+pub async fn info(config: &Value, policy: &Arc<Policy>) -> Result<Value> {
+    let remote = remote(config, policy)?;
     let target = authorize(&remote, "write", WRONG).await?;
     Ok(json!({ "projectId": target.project_id, "projectName": target.project_name, "bucket": target.bucket }))
 }
@@ -71,7 +74,7 @@ const WRONG: (&str, &str) = (
 pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
     let config = &run.config;
     let mode = mode(config)?;
-    let remote = remote(config)?;
+    let remote = remote(config, &run.ctx.core.stack.outbound)?;
     let target = authorize(&remote, "write", WRONG).await?;
     run.log(format!("Authorized for project \"{}\" ({})", target.project_name, target.project_id)).await?;
 
@@ -154,9 +157,10 @@ mod tests {
 
     #[test]
     fn a_missing_token_fails_before_any_call() {
-        let error = remote(&json!({"parameters": {"url": "http://x"}})).err().unwrap();
+        let error = remote(&json!({"parameters": {"url": "http://x"}}), &Arc::new(Policy::open())).err().unwrap();
         assert_eq!(error.message, "Missing \"parameters.#token\" in configuration.");
-        let error = remote(&json!({"parameters": {"url": "http://x", "#token": ""}})).err().unwrap();
+        let error =
+            remote(&json!({"parameters": {"url": "http://x", "#token": ""}}), &Arc::new(Policy::open())).err().unwrap();
         assert_eq!(error.message, "The path \"root.parameters.#token\" cannot contain an empty value, but got \"\".");
     }
 }

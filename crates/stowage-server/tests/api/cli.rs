@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_reaching_loopback, TestApp};
 
 /// Output of one CLI run.
 struct Out {
@@ -40,7 +40,7 @@ async fn cli(config_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Out {
 
 /// A stack and a CLI profile logged in as its admin.
 async fn logged_in() -> (TestApp, tempfile::TempDir) {
-    let app = spawn_app().await;
+    let app = spawn_app_reaching_loopback().await;
     let dir = tempfile::tempdir().unwrap();
     let out = cli(dir.path(), &[("STOWAGE_TOKEN", &app.admin)], &["login", "--url", &app.url]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::console::{signed_in_admin, Browser};
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app_reaching_loopback, TestApp};
 
 const WRITER: &str = "keboola.wr-storage";
 const EXTRACTOR: &str = "keboola.ex-storage";
@@ -53,8 +53,8 @@ async fn finished_job_page(browser: &mut Browser, path: &str) -> String {
 
 #[tokio::test]
 async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_order() {
-    let a = spawn_app().await;
-    let b = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
+    let b = spawn_app_reaching_loopback().await;
     let source = a.create_bucket("src").await;
     for name in ["orders", "people", "skipped"] {
         a.create_table(&source, name, "id,name\n1,a\n2,b\n", &["id"]).await;
@@ -122,8 +122,8 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
 
 #[tokio::test]
 async fn the_target_form_reports_a_wrong_token_or_address_next_to_it_and_keeps_the_saved_values() {
-    let a = spawn_app().await;
-    let b = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
+    let b = spawn_app_reaching_loopback().await;
     let target = b.create_bucket("target").await;
     let (read_token, _) = b.create_token(json!({"bucketPermissions": {&target: "read"}})).await;
     let mut browser = signed_in_admin(&a).await;
@@ -158,8 +158,8 @@ async fn the_target_form_reports_a_wrong_token_or_address_next_to_it_and_keeps_t
 
 #[tokio::test]
 async fn extractor_table_settings_are_saved_from_the_form_and_keys_it_does_not_show_are_kept() {
-    let a = spawn_app().await;
-    let b = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
+    let b = spawn_app_reaching_loopback().await;
     let source = b.create_bucket("shared").await;
     b.create_table(&source, "customers", "id,name\n1,a\n", &["id"]).await;
     let (read_token, _) = b.create_token(json!({"bucketPermissions": {&source: "read"}})).await;
@@ -215,7 +215,7 @@ async fn extractor_table_settings_are_saved_from_the_form_and_keys_it_does_not_s
 
 #[tokio::test]
 async fn the_table_list_is_searched_and_deleting_a_table_or_the_configuration_takes_it_away() {
-    let a = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
     let bucket = a.create_bucket("src").await;
     for name in ["orders", "people"] {
         a.create_table(&bucket, name, "id\n1\n", &[]).await;
@@ -247,7 +247,7 @@ async fn the_table_list_is_searched_and_deleting_a_table_or_the_configuration_ta
 
 #[tokio::test]
 async fn a_pasted_token_without_component_access_cannot_open_the_writer_pages() {
-    let app = spawn_app().await;
+    let app = spawn_app_reaching_loopback().await;
     let bucket = app.create_bucket("granted").await;
     let (secret, _) = app.create_token(json!({"bucketPermissions": {&bucket: "read"}})).await;
     let mut browser = Browser::new(&app);
@@ -264,7 +264,7 @@ async fn a_pasted_token_without_component_access_cannot_open_the_writer_pages() 
 
 #[tokio::test]
 async fn a_running_job_is_terminated_from_its_page() {
-    let a = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
     let source = a.create_bucket("src").await;
     a.create_table(&source, "t", "x\n1\n", &[]).await;
     let mut browser = signed_in_admin(&a).await;
@@ -290,7 +290,7 @@ async fn a_running_job_is_terminated_from_its_page() {
 
 #[tokio::test]
 async fn writer_table_settings_replace_the_legacy_incremental_flag_and_keep_other_mapping_keys() {
-    let a = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
     let source = a.create_bucket("src").await;
     a.create_table(&source, "orders", "id,total\n1,2\n", &["id"]).await;
     let mut browser = signed_in_admin(&a).await;
@@ -328,8 +328,8 @@ async fn writer_table_settings_replace_the_legacy_incremental_flag_and_keep_othe
 
 #[tokio::test]
 async fn what_the_token_reaches_is_asked_once_and_reused_while_the_page_is_worked_on() {
-    let a = spawn_app().await;
-    let b = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
+    let b = spawn_app_reaching_loopback().await;
     let target = b.create_bucket("target").await;
     let (write_token, _) = b.create_token(json!({"bucketPermissions": {&target: "write"}})).await;
     let mut browser = signed_in_admin(&a).await;

@@ -63,6 +63,12 @@ pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A stack whose components may reach other stacks on this machine, as an operator allows loopback
+/// with `--outbound-allow 127.0.0.1` (by default they may not).
+pub(crate) async fn spawn_app_reaching_loopback() -> TestApp {
+    spawn_app_with(|config| config.outbound_allow = vec!["127.0.0.1".into()]).await
+}
+
 pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(data_dir.path().join("data"), "127.0.0.1:0".parse().unwrap());

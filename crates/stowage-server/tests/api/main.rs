@@ -14,6 +14,7 @@ mod jobs_and_branches;
 mod large_import;
 mod manage;
 mod metadata;
+mod outbound;
 mod parameters;
 mod restart;
 #[cfg(feature = "smtp-e2e")]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app_reaching_loopback, TestApp};
 
 /// Starts a component job and waits for it to end.
 pub(crate) async fn run_job(app: &TestApp, component: &str, config: &str, rows: &[&str]) -> Value {
@@ -36,8 +36,8 @@ async fn row(app: &TestApp, component: &str, config: &str, body: Value) -> Strin
 
 #[tokio::test]
 async fn the_writer_moves_a_table_and_the_extractor_brings_it_back() {
-    let a = spawn_app().await;
-    let b = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
+    let b = spawn_app_reaching_loopback().await;
     let source = a.create_bucket("src").await;
     a.create_table(&source, "people", "id,name\n1,a\n2,b\n3,c\n", &["id"]).await;
     let target = b.create_bucket("target").await;
@@ -92,8 +92,8 @@ struct Pair {
 }
 
 async fn pair() -> Pair {
-    let a = spawn_app().await;
-    let b = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
+    let b = spawn_app_reaching_loopback().await;
     a.create_bucket("src").await;
     let target = b.create_bucket("target").await;
     let (write_token, _) = b.create_token(json!({"bucketPermissions": {&target: "write"}})).await;
@@ -495,7 +495,7 @@ async fn a_job_can_be_terminated_and_jobs_are_listed_by_configuration() {
 
 #[tokio::test]
 async fn a_running_job_is_terminated_on_request() {
-    let a = spawn_app().await;
+    let a = spawn_app_reaching_loopback().await;
     a.create_bucket("src").await;
     a.create_table("in.c-src", "t", "x\n1\n", &[]).await;
     // Nothing listens there: the writer keeps retrying, so the job is still running when killed.
