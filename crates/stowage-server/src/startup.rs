@@ -22,6 +22,8 @@ pub struct Application {
     listener: TcpListener,
     core: Core,
     maintenance_interval: Duration,
+    /// Held for as long as the stack runs: no second server opens the same data dir.
+    _data_dir_lock: std::fs::File,
 }
 
 impl Application {
@@ -30,6 +32,7 @@ impl Application {
     /// created (with its secrets) on the first start, `None` on every later one.
     pub async fn build(config: &Config) -> anyhow::Result<(Self, Option<Bootstrapped>)> {
         create_private_dir(&config.data_dir)?;
+        let data_dir_lock = lock_data_dir(&config.data_dir)?;
         let store = Store::open_sqlite(&config.data_dir.join("catalog.sqlite"))
             .map_err(|error| anyhow::anyhow!("{error}"))
             .context("opening the catalog")?;
@@ -61,6 +64,10 @@ impl Application {
         .context("configuring mail")?;
         let core =
             Core::new(store, stack, key, mailer, &config.data_dir).map_err(|error| anyhow::anyhow!("{error}"))?;
+        let tables = stowage_core::tables::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+        if tables != Default::default() {
+            tracing::warn!(remirrored = tables.remirrored, orphans = tables.orphans_removed, "table storage recovered");
+        }
         let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
         let interrupted = interrupted
             + stowage_core::queue::QueueRunner::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -72,7 +79,13 @@ impl Application {
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))
             .context("bootstrapping the stack")?;
-        Ok((Application { listener, core, maintenance_interval: config.maintenance_interval }, bootstrapped))
+        let application = Application {
+            listener,
+            core,
+            maintenance_interval: config.maintenance_interval,
+            _data_dir_lock: data_dir_lock,
+        };
+        Ok((application, bootstrapped))
     }
 
     /// The bound address (useful with port 0).
@@ -98,6 +111,41 @@ impl Application {
 }
 
 /// Creates the data dir readable only by its owner.
+/// Takes the data dir's lock file (`stowage.lock`, an advisory lock the system releases when the
+/// process ends, however it ends) and writes this process's id into it.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.join("stowage.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+            anyhow::bail!(
+                "the data dir {} is in use by another stowage server{holder}: stop it first, or give this one \
+                 another --data-dir",
+                data_dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("creating data dir {}", path.display()))?;
     #[cfg(unix)]

@@ -47,6 +47,19 @@ fn text(value: &Value) -> Result<String> {
 }
 
 impl Reader<'_> {
+    /// `(project, table id)` of every storage job a stopped process left unfinished.
+    pub fn unfinished_job_tables(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT project_id, table_id FROM jobs
+                 WHERE status IN ('waiting', 'processing') AND table_id IS NOT NULL",
+            )
+            .map_err(db)?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
     /// One job of a project.
     pub fn job(&self, project_id: i64, id: i64) -> Result<Option<Job>> {
         self.conn

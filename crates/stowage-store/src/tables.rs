@@ -51,6 +51,13 @@ impl Reader<'_> {
             .transpose()
     }
 
+    /// The data file names of every table of the stack.
+    pub fn table_data_files(&self) -> Result<std::collections::HashSet<String>> {
+        let mut stmt = self.conn.prepare("SELECT data_file FROM tables").map_err(db)?;
+        let rows = stmt.query_map([], |row| row.get(0)).map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
     /// Tables of a project, or of one bucket, ordered by id.
     pub fn tables(&self, project_id: i64, bucket_id: Option<&str>) -> Result<Vec<TableRecord>> {
         let mut stmt = self

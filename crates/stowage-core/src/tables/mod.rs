@@ -241,6 +241,72 @@ fn open_rows(
     Ok((header, Rows { reader, width }, counts))
 }
 
+/// What [`recover`] repaired at start.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Tables whose catalog columns or statistics disagreed with their data and were set from it.
+    pub remirrored: usize,
+    /// Files under the tables folder that no table owned, deleted.
+    pub orphans_removed: usize,
+}
+
+/// Brings table storage in line with the catalog after a stop, before any job runs (call it before
+/// [`crate::jobs::JobRunner::recover`] ends the unfinished jobs): a table an unfinished job touched
+/// may hold rows the catalog does not mirror yet, so its columns, key and statistics are read from
+/// its data again; a file no table owns (a create or drop cut off halfway) is deleted.
+pub async fn recover(core: &Core) -> Result<Recovered> {
+    let (touched, owned) = core
+        .store
+        .read(|r| {
+            let mut touched = Vec::new();
+            for (project_id, id) in r.unfinished_job_tables()? {
+                touched.extend(r.table(project_id, &id)?);
+            }
+            Ok((touched, r.table_data_files()?))
+        })
+        .await?;
+    let mut recovered = Recovered::default();
+    for mut table in touched {
+        let path = core.table_path(&table);
+        let read = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64))> {
+            let data = TableData::open(&path)?;
+            Ok((data.schema()?, data.stats()?))
+        })
+        .await
+        .map_err(Error::internal)?;
+        let Ok((schema, (rows, bytes))) = read else { continue };
+        if (&table.columns, &table.primary_key, table.rows_count, table.data_size_bytes)
+            == (&schema.columns, &schema.primary_key, rows, bytes)
+        {
+            continue;
+        }
+        tracing::warn!(table = %table.id, "the catalog did not mirror the table's data after the stop; set from the data");
+        (table.columns, table.primary_key, table.rows_count, table.data_size_bytes) =
+            (schema.columns, schema.primary_key, rows, bytes);
+        core.store.write(move |w| w.update_table_stats(&table)).await?;
+        recovered.remirrored += 1;
+    }
+    let dir = core.tables_dir.clone();
+    recovered.orphans_removed = tokio::task::spawn_blocking(move || -> Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&dir).map_err(Error::internal)? {
+            let path = entry.map_err(Error::internal)?.path();
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+            let base =
+                ["-wal", "-shm", "-journal"].iter().fold(name, |name, end| name.strip_suffix(end).unwrap_or(name));
+            if !owned.contains(base) {
+                tracing::warn!(file = %path.display(), "deleting a table file no table owns");
+                std::fs::remove_file(&path).map_err(Error::internal)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    })
+    .await
+    .map_err(Error::internal)??;
+    Ok(recovered)
+}
+
 /// Writes the catalog mirror of a table after its data changed.
 fn mirror(table: &mut TableRecord, schema: &Schema, (rows, bytes): (i64, i64), now: i64, imported: bool) {
     table.columns = schema.columns.clone();

@@ -16,6 +16,7 @@ mod manage;
 mod metadata;
 mod outbound;
 mod parameters;
+mod recovery;
 mod restart;
 #[cfg(feature = "smtp-e2e")]
 mod share_over_smtp;
