@@ -215,7 +215,7 @@ pub async fn delete(ctx: &Ctx, grant: Granted<ManageBucket>, options: DeleteOpti
     let job = ctx
         .core
         .jobs
-        .submit(ctx, &token, "bucketDelete", params, None, async move {
+        .submit(ctx, &token, "bucketDelete", params, None, move |_| async move {
             delete_now(&work_ctx, &grant, options.force).await.map(|()| serde_json::Value::Null)
         })
         .await?;

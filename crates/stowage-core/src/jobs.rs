@@ -62,17 +62,19 @@ impl JobRunner {
         JobRunner { store }
     }
 
-    /// Stores a job, runs `work` for it, and returns the job as it stands after a short wait.
-    pub async fn submit<F, R>(
+    /// Stores a job, runs `work` for it (given the job's id, which table commits record), and
+    /// returns the job as it stands after a short wait.
+    pub async fn submit<W, F, R>(
         &self,
         ctx: &Ctx,
         token: &Arc<Token>,
         operation_name: &str,
         operation_params: Value,
         table_id: Option<String>,
-        work: F,
+        work: W,
     ) -> Result<Job>
     where
+        W: FnOnce(i64) -> F + Send + 'static,
         F: Future<Output = Result<R>> + Send + 'static,
         R: Into<JobDone> + Send + 'static,
     {
@@ -101,7 +103,7 @@ impl JobRunner {
             if let Err(error) = store.write(move |w| w.start_job(id, time::now())).await {
                 tracing::error!(job_id = id, %error, "could not start job");
             }
-            let outcome = work.await;
+            let outcome = work(id).await;
             let (done, error) = match outcome {
                 Ok(done) => (done.into(), None),
                 Err(error) => {

@@ -66,7 +66,12 @@ impl Application {
             Core::new(store, stack, key, mailer, &config.data_dir).map_err(|error| anyhow::anyhow!("{error}"))?;
         let tables = stowage_core::tables::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if tables != Default::default() {
-            tracing::warn!(remirrored = tables.remirrored, orphans = tables.orphans_removed, "table storage recovered");
+            tracing::warn!(
+                finished = tables.finished,
+                remirrored = tables.remirrored,
+                orphans = tables.orphans_removed,
+                "jobs and table storage recovered after the stop"
+            );
         }
         let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
         let interrupted = interrupted

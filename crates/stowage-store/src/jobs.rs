@@ -47,17 +47,14 @@ fn text(value: &Value) -> Result<String> {
 }
 
 impl Reader<'_> {
-    /// `(project, table id)` of every storage job a stopped process left unfinished.
-    pub fn unfinished_job_tables(&self) -> Result<Vec<(i64, String)>> {
+    /// Every storage job a stopped process left unfinished, oldest first.
+    pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT DISTINCT project_id, table_id FROM jobs
-                 WHERE status IN ('waiting', 'processing') AND table_id IS NOT NULL",
-            )
+            .prepare(&format!("SELECT {COLUMNS} FROM jobs WHERE status IN ('waiting', 'processing') ORDER BY id"))
             .map_err(db)?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)
+        let rows = stmt.query_map([], job).map_err(db)?;
+        rows.map(|row| finish(row.map_err(db)?)).collect()
     }
 
     /// One job of a project.

@@ -199,6 +199,7 @@ impl TableData {
         mode: ImportMode,
         now: Timestamp,
         rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+        job: Option<i64>,
     ) -> Result<ImportStats> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let schema = TableData::schema_of(&tx)?;
@@ -276,8 +277,41 @@ impl TableData {
         }
         let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key };
         TableData::write_schema_in(&tx, &new_schema)?;
+        let stats = ImportStats { rows_in_file, new_columns, columns };
+        if let Some(job) = job {
+            // The commit marker: the rows and the job that wrote them commit together, so after a
+            // stop the job's outcome is read here instead of guessed.
+            let marker = serde_json::json!({
+                "job": job, "rowsInFile": stats.rows_in_file, "newColumns": stats.new_columns, "columns": stats.columns,
+            });
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('last_job', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [marker.to_string()],
+            )
+            .map_err(db)?;
+        }
         tx.commit().map_err(db)?;
-        Ok(ImportStats { rows_in_file, new_columns, columns })
+        Ok(stats)
+    }
+
+    /// The last job whose import committed into this table, with what it imported.
+    pub fn last_job(&self) -> Result<Option<(i64, ImportStats)>> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'last_job'", [], |row| row.get(0))
+            .optional()
+            .map_err(db)?;
+        let Some(text) = text else { return Ok(None) };
+        let marker: serde_json::Value = serde_json::from_str(&text).map_err(Error::internal)?;
+        let strings = |key: &str| -> Vec<String> {
+            marker[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        };
+        let stats = ImportStats {
+            rows_in_file: marker["rowsInFile"].as_i64().unwrap_or_default(),
+            new_columns: strings("newColumns"),
+            columns: strings("columns"),
+        };
+        Ok(marker["job"].as_i64().map(|job| (job, stats)))
     }
 
     fn schema_of(conn: &Connection) -> Result<Schema> {

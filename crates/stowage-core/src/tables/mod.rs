@@ -244,47 +244,76 @@ fn open_rows(
 /// What [`recover`] repaired at start.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
+    /// Unfinished jobs whose change had committed, ended as `success`.
+    pub finished: usize,
     /// Tables whose catalog columns or statistics disagreed with their data and were set from it.
     pub remirrored: usize,
     /// Files under the tables folder that no table owned, deleted.
     pub orphans_removed: usize,
 }
 
-/// Brings table storage in line with the catalog after a stop, before any job runs (call it before
-/// [`crate::jobs::JobRunner::recover`] ends the unfinished jobs): a table an unfinished job touched
-/// may hold rows the catalog does not mirror yet, so its columns, key and statistics are read from
-/// its data again; a file no table owns (a create or drop cut off halfway) is deleted.
+/// Brings the jobs and table storage in line after a stop, before any job runs; call it before
+/// [`crate::jobs::JobRunner::recover`] ends the remaining unfinished jobs as interrupted.
+/// - An import or create commits its rows with a marker naming its job (`TableData::last_job`),
+///   so a job whose marker is in its table committed: it ends as `success`, and a retry is never
+///   needed. A drop whose table is gone ends as `success` too.
+/// - A table an unfinished job touched may hold rows the catalog does not mirror yet, so its
+///   columns, key and statistics are read from its data again.
+/// - A file no table owns (a create or drop cut off halfway) is deleted.
 pub async fn recover(core: &Core) -> Result<Recovered> {
-    let (touched, owned) = core
-        .store
-        .read(|r| {
-            let mut touched = Vec::new();
-            for (project_id, id) in r.unfinished_job_tables()? {
-                touched.extend(r.table(project_id, &id)?);
-            }
-            Ok((touched, r.table_data_files()?))
-        })
-        .await?;
+    let (unfinished, owned) = core.store.read(|r| Ok((r.unfinished_jobs()?, r.table_data_files()?))).await?;
     let mut recovered = Recovered::default();
-    for mut table in touched {
+    for job in unfinished {
+        let Some(table_id) = job.table_id.clone() else { continue };
+        let project_id = job.project_id;
+        let found = {
+            let table_id = table_id.clone();
+            core.store.read(move |r| r.table(project_id, &table_id)).await?
+        };
+        let Some(mut table) = found else {
+            if job.operation_name == "tableDrop" {
+                finish(core, job.id, Value::Null).await?;
+                recovered.finished += 1;
+            }
+            continue;
+        };
         let path = core.table_path(&table);
-        let read = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64))> {
+        let read = tokio::task::spawn_blocking(move || -> Result<_> {
             let data = TableData::open(&path)?;
-            Ok((data.schema()?, data.stats()?))
+            Ok((data.schema()?, data.stats()?, data.last_job()?))
         })
         .await
         .map_err(Error::internal)?;
-        let Ok((schema, (rows, bytes))) = read else { continue };
+        let Ok((schema, (rows, bytes), last_job)) = read else { continue };
         if (&table.columns, &table.primary_key, table.rows_count, table.data_size_bytes)
-            == (&schema.columns, &schema.primary_key, rows, bytes)
+            != (&schema.columns, &schema.primary_key, rows, bytes)
         {
-            continue;
+            tracing::warn!(table = %table.id, "the catalog did not mirror the table's data after the stop; set from the data");
+            (table.columns, table.primary_key, table.rows_count, table.data_size_bytes) =
+                (schema.columns, schema.primary_key, rows, bytes);
+            let mirrored = table.clone();
+            core.store.write(move |w| w.update_table_stats(&mirrored)).await?;
+            recovered.remirrored += 1;
         }
-        tracing::warn!(table = %table.id, "the catalog did not mirror the table's data after the stop; set from the data");
-        (table.columns, table.primary_key, table.rows_count, table.data_size_bytes) =
-            (schema.columns, schema.primary_key, rows, bytes);
-        core.store.write(move |w| w.update_table_stats(&table)).await?;
-        recovered.remirrored += 1;
+        let committed = match last_job {
+            Some((id, stats)) if id == job.id => stats,
+            _ => continue,
+        };
+        let results = match job.operation_name.as_str() {
+            "tableImport" => json!({
+                "importedColumns": committed.columns, "newColumns": committed.new_columns,
+                "rowsInFile": committed.rows_in_file, "warnings": [],
+                "totalRowsCount": table.rows_count, "totalDataSizeBytes": table.data_size_bytes,
+            }),
+            "tableCreate" => json!({
+                "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
+                "rowsCount": table.rows_count,
+            }),
+            _ => continue,
+        };
+        tracing::warn!(job_id = job.id, "a job cut off by the stop had committed; it ends as success");
+        finish(core, job.id, results).await?;
+        recovered.finished += 1;
     }
     let dir = core.tables_dir.clone();
     recovered.orphans_removed = tokio::task::spawn_blocking(move || -> Result<usize> {
@@ -305,6 +334,11 @@ pub async fn recover(core: &Core) -> Result<Recovered> {
     .await
     .map_err(Error::internal)??;
     Ok(recovered)
+}
+
+/// Ends a job as `success` with `results`.
+async fn finish(core: &Core, id: i64, results: Value) -> Result<()> {
+    core.store.write(move |w| w.finish_job(id, time::now(), &results, None)).await
 }
 
 /// Writes the catalog mirror of a table after its data changed.
@@ -359,21 +393,24 @@ pub async fn create(ctx: &Ctx, grant: Granted<WriteBucket>, mut request: CreateR
     let work_ctx = ctx.clone();
     ctx.core
         .jobs
-        .submit(ctx, &token, "tableCreate", params, Some(table_id.clone()), async move {
-            create_work(&work_ctx, grant, name, table_id, file, request.layout, request.primary_key).await
+        .submit(ctx, &token, "tableCreate", params, Some(table_id.clone()), move |job| async move {
+            let request = CreateWork { name, table_id, file, layout: request.layout, primary_key: request.primary_key };
+            create_work(&work_ctx, grant, request, job).await
         })
         .await
 }
 
-async fn create_work(
-    ctx: &Ctx,
-    grant: Granted<WriteBucket>,
+/// What a `tableCreate` job builds.
+struct CreateWork {
     name: String,
     table_id: String,
     file: FileRecord,
     layout: Layout,
     primary_key: Vec<String>,
-) -> Result<JobDone> {
+}
+
+async fn create_work(ctx: &Ctx, grant: Granted<WriteBucket>, request: CreateWork, job: i64) -> Result<JobDone> {
+    let CreateWork { name, table_id, file, layout, primary_key } = request;
     let core = &ctx.core;
     std::fs::create_dir_all(&core.tables_dir).map_err(Error::internal)?;
     let data_file = format!("{}.sqlite", uuid::Uuid::now_v7().simple());
@@ -395,7 +432,7 @@ async fn create_work(
             key.push(header[index].clone());
         }
         let mut data = TableData::create(&build_path, &Schema { columns: header.clone(), primary_key: key })?;
-        let stats = data.import(&header, ImportMode::Full, now, &mut rows)?;
+        let stats = data.import(&header, ImportMode::Full, now, &mut rows, Some(job))?;
         Ok((data.schema()?, data.stats()?, stats.rows_in_file, counts))
     })
     .await
@@ -482,8 +519,8 @@ pub async fn import(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, re
     let work_ctx = ctx.clone();
     ctx.core
         .jobs
-        .submit(ctx, &token, "tableImport", params, Some(table_id), async move {
-            import_work(&work_ctx, grant, table, file, request).await
+        .submit(ctx, &token, "tableImport", params, Some(table_id), move |job| async move {
+            import_work(&work_ctx, grant, (table, file), request, job).await
         })
         .await
 }
@@ -491,9 +528,9 @@ pub async fn import(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, re
 async fn import_work(
     ctx: &Ctx,
     grant: Granted<WriteBucket>,
-    table: TableRecord,
-    file: FileRecord,
+    (table, file): (TableRecord, FileRecord),
     request: ImportRequest,
+    job: i64,
 ) -> Result<JobDone> {
     let core = &ctx.core;
     let _lock = core.table_locks.lock(table.pk).await;
@@ -506,7 +543,7 @@ async fn import_work(
         let mut data = TableData::open(&path)?;
         let current = data.schema()?;
         let (header, mut rows, counts) = open_rows(input, &layout, &current.columns)?;
-        let imported = data.import(&header, mode, now, &mut rows)?;
+        let imported = data.import(&header, mode, now, &mut rows, Some(job))?;
         Ok((data.schema()?, data.stats()?, imported, counts))
     })
     .await
@@ -722,7 +759,7 @@ pub async fn export(
     let work_ctx = ctx.clone();
     ctx.core
         .jobs
-        .submit(ctx, &token, "tableExport", params, Some(table_id), async move {
+        .submit(ctx, &token, "tableExport", params, Some(table_id), move |_| async move {
             export_work(&work_ctx, grant, table, query, gzip).await
         })
         .await
@@ -938,7 +975,7 @@ pub async fn delete(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, ru
     let job = ctx
         .core
         .jobs
-        .submit(ctx, &token, "tableDrop", json!({ "tableId": table_id }), Some(table_id), async move {
+        .submit(ctx, &token, "tableDrop", json!({ "tableId": table_id }), Some(table_id), move |_| async move {
             delete_now(&work_ctx, &grant, table).await.map(|()| Value::Null)
         })
         .await?;
@@ -999,7 +1036,7 @@ pub async fn change_primary_key(
     let work_ctx = ctx.clone();
     ctx.core
         .jobs
-        .submit(ctx, &token, operation, json!({ "columns": columns }), Some(table_id), async move {
+        .submit(ctx, &token, operation, json!({ "columns": columns }), Some(table_id), move |_| async move {
             let ctx = work_ctx;
             let _lock = ctx.core.table_locks.lock(table.pk).await;
             let path = ctx.core.table_path(&table);

@@ -106,3 +106,74 @@ async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_tab
     let preview = get("/tables/in.c-kept.t/data-preview").await.unwrap().text().await.unwrap();
     assert_eq!(preview.lines().count(), 4, "{preview}");
 }
+
+#[tokio::test]
+async fn an_import_cut_off_after_its_rows_committed_ends_as_success_and_one_whose_rows_did_not_as_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (port, client) = (free_port(), reqwest::Client::new());
+    let mut server = start(&data, port);
+    let admin = read_admin_token(&mut server).await;
+    let root = format!("http://127.0.0.1:{port}");
+    wait_ready(&client, &root).await;
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        let request = client.request(method, format!("{root}/v2/storage{path}")).header("X-StorageApi-Token", &admin);
+        async move { request.json(&body).send().await.unwrap().json::<Value>().await.unwrap_or(Value::Null) }
+    };
+    let upload = |csv: &'static str| {
+        let call = &call;
+        let (client, root) = (&client, &root);
+        async move {
+            let file = call(reqwest::Method::POST, "/files/prepare", json!({"name": "t.csv"})).await;
+            let blob = format!("{root}{}", crate::helpers::blob_path(&file["absUploadParams"]));
+            client.put(blob).header("x-ms-blob-type", "BlockBlob").body(csv).send().await.unwrap();
+            file["id"].clone()
+        }
+    };
+    call(reqwest::Method::POST, "/buckets", json!({"name": "b"})).await;
+    let first = upload("id\n1\n2\n").await;
+    let created =
+        call(reqwest::Method::POST, "/buckets/in.c-b/tables-async", json!({"name": "t", "dataFileId": first})).await;
+    assert_eq!(created["status"], "success");
+    let more = upload("id\n3\n4\n5\n").await;
+    let appended =
+        call(reqwest::Method::POST, "/tables/in.c-b.t/import-async", json!({"dataFileId": more, "incremental": 1}))
+            .await;
+    assert_eq!(appended["status"], "success");
+    kill(&mut server);
+    server.wait().await.unwrap();
+
+    // What a kill between the table's commit and the catalog's leaves: the append's rows (and its
+    // marker) are in the table, its job still runs and the catalog still counts two rows. A later
+    // job that never reached the table is unfinished too.
+    let catalog = rusqlite::Connection::open(data.join("catalog.sqlite")).unwrap();
+    let appended_id = appended["id"].as_i64().unwrap();
+    catalog
+        .execute("UPDATE jobs SET status = 'processing', \"end\" = NULL, results = 'null' WHERE id = ?1", [appended_id])
+        .unwrap();
+    catalog.execute("UPDATE tables SET rows_count = 2 WHERE id = 'in.c-b.t'", []).unwrap();
+    catalog
+        .execute(
+            "INSERT INTO jobs (project_id, status, operation_name, operation_params, table_id, created, start,
+                 creator_token_id, creator_token_description)
+             VALUES (1, 'processing', 'tableImport', '{}', 'in.c-b.t', 0, 0, 1, 'admin')",
+            [],
+        )
+        .unwrap();
+    let never_landed = catalog.last_insert_rowid();
+    drop(catalog);
+
+    let port = free_port();
+    let root = format!("http://127.0.0.1:{port}");
+    let _server = start(&data, port);
+    wait_ready(&client, &root).await;
+    let get = |path: String| client.get(format!("{root}/v2/storage{path}")).header("X-StorageApi-Token", &admin).send();
+    let job: Value = get(format!("/jobs/{appended_id}")).await.unwrap().json().await.unwrap();
+    assert_eq!(job["status"], "success", "the rows landed, so the job says so: {job}");
+    assert_eq!(job["results"]["rowsInFile"], 3);
+    assert_eq!(job["results"]["totalRowsCount"], 5);
+    let job: Value = get(format!("/jobs/{never_landed}")).await.unwrap().json().await.unwrap();
+    assert_eq!(job["status"], "error", "{job}");
+    let table: Value = get("/tables/in.c-b.t".into()).await.unwrap().json().await.unwrap();
+    assert_eq!(table["rowsCount"], 5, "{table}");
+}
