@@ -156,60 +156,34 @@ fn file_with_one_huge_value(value_bytes: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_value_past_the_limit_fails_its_import_naming_line_and_column_with_the_table_and_memory_unchanged() {
+    use reqwest::Method;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut child = crate::restart::start_quiet(&dir.path().join("data"), port);
-    let pid = child.id().unwrap();
-    let admin = crate::restart::read_admin_token(&mut child).await;
-    let client = reqwest::Client::new();
-    wait_ready(&client, &url).await;
-    let api = |method: reqwest::Method, path: &str| {
-        client.request(method, format!("{url}/v2/storage{path}")).header("X-StorageApi-Token", &admin)
-    };
-    let upload = |bytes: Vec<u8>| {
-        let (api, client, url) = (&api, &client, &url);
-        async move {
-            let file: Value = api(reqwest::Method::POST, "/files/prepare")
-                .json(&json!({"name": "notes.csv.gz"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let blob = format!("{url}{}", crate::helpers::blob_path(&file["absUploadParams"]));
-            let put = client.put(blob).header("x-ms-blob-type", "BlockBlob").body(bytes).send().await.unwrap();
-            assert_eq!(put.status(), 201);
-            file["id"].clone()
-        }
-    };
-    api(reqwest::Method::POST, "/buckets").json(&json!({"name": "notes"})).send().await.unwrap();
-    let small = upload(b"id,note\n1,kept\n".to_vec()).await;
-    let create = api(reqwest::Method::POST, "/buckets/in.c-notes/tables-async")
-        .json(&json!({"name": "notes", "dataFileId": small, "primaryKey": "id"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wait(&api, create.json().await.unwrap()).await["status"], "success");
+    let server = crate::restart::Server::first_start(&dir.path().join("data")).await;
+    let pid = server.child.id().unwrap();
+    server.call(Method::POST, "/buckets", json!({"name": "notes"})).await;
+    let small = server.upload(b"id,note\n1,kept\n".to_vec()).await;
+    let body = json!({"name": "notes", "dataFileId": small, "primaryKey": "id"});
+    let created = server.call(Method::POST, "/buckets/in.c-notes/tables-async", body).await;
+    assert_eq!(server.wait(created).await["status"], "success");
     let before = peak_kb(pid);
 
     // 300 MB in one value, sent four times at once: into the table, and as three new tables.
-    let huge = upload(file_with_one_huge_value(300 << 20)).await;
-    let import = api(reqwest::Method::POST, "/tables/in.c-notes.notes/import-async")
-        .json(&json!({"dataFileId": huge, "incremental": 1}))
-        .send();
+    let huge = server.upload(file_with_one_huge_value(300 << 20)).await;
+    let import = server.call(
+        Method::POST,
+        "/tables/in.c-notes.notes/import-async",
+        json!({"dataFileId": huge, "incremental": 1}),
+    );
     let creates = (0..3).map(|n| {
-        api(reqwest::Method::POST, "/buckets/in.c-notes/tables-async")
-            .json(&json!({"name": format!("new{n}"), "dataFileId": huge}))
-            .send()
+        let body = json!({"name": format!("new{n}"), "dataFileId": huge});
+        server.call(Method::POST, "/buckets/in.c-notes/tables-async", body)
     });
-    let mut jobs = vec![import.await.unwrap().json::<Value>().await.unwrap()];
+    let mut jobs = vec![import.await];
     for create in creates {
-        jobs.push(create.await.unwrap().json().await.unwrap());
+        jobs.push(create.await);
     }
     for job in jobs {
-        let job = wait(&api, job).await;
+        let job = server.wait(job).await;
         assert_eq!(job["status"], "error", "{job}");
         assert_eq!(job["error"]["code"], "storage.csv.invalid", "{job}");
         assert_eq!(
@@ -218,17 +192,15 @@ async fn a_value_past_the_limit_fails_its_import_naming_line_and_column_with_the
         );
     }
 
-    let table: Value =
-        api(reqwest::Method::GET, "/tables/in.c-notes.notes").send().await.unwrap().json().await.unwrap();
+    let table = server.call(Method::GET, "/tables/in.c-notes.notes", Value::Null).await;
     assert_eq!(table["rowsCount"], 1);
-    let preview = api(reqwest::Method::GET, "/tables/in.c-notes.notes/data-preview").send().await.unwrap();
+    let preview = server.api(Method::GET, "/tables/in.c-notes.notes/data-preview").send().await.unwrap();
     assert_eq!(preview.text().await.unwrap(), "\"id\",\"note\"\n\"1\",\"kept\"\n");
-    let tables: Value =
-        api(reqwest::Method::GET, "/buckets/in.c-notes/tables").send().await.unwrap().json().await.unwrap();
+    let tables = server.call(Method::GET, "/buckets/in.c-notes/tables", Value::Null).await;
     assert_eq!(tables.as_array().unwrap().len(), 1, "no table was created: {tables}");
 
     let peak = peak_kb(pid);
     eprintln!("server peak resident memory: {before} kB before, {peak} kB after four 300 MB values");
-    stop(child).await;
+    stop(server.child).await;
     assert!(peak < PEAK_LIMIT_KB, "the server peaked at {peak} kB");
 }

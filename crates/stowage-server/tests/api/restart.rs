@@ -81,6 +81,75 @@ pub(crate) async fn stop(mut child: Child) -> (bool, String, String) {
     (exit.success(), stdout, stderr)
 }
 
+/// The real binary on a data dir, with its admin token, for tests that kill and restart it.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) root: String,
+    pub(crate) admin: String,
+    pub(crate) client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts an empty data dir and reads the admin token from the first start's banner.
+    pub(crate) async fn first_start(data_dir: &Path) -> Self {
+        let port = free_port();
+        let mut child = start_quiet(data_dir, port);
+        let admin = read_admin_token(&mut child).await;
+        Server::ready(child, port, admin).await
+    }
+
+    /// Starts the binary again on a data dir it used before.
+    pub(crate) async fn restart(data_dir: &Path, admin: &str) -> Self {
+        let port = free_port();
+        Server::ready(start_quiet(data_dir, port), port, admin.to_string()).await
+    }
+
+    async fn ready(child: Child, port: u16, admin: String) -> Self {
+        let (root, client) = (format!("http://127.0.0.1:{port}"), reqwest::Client::new());
+        wait_ready(&client, &root).await;
+        Server { child, root, admin, client }
+    }
+
+    /// A Storage API request as the admin.
+    pub(crate) fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}/v2/storage{path}", self.root)).header("X-StorageApi-Token", &self.admin)
+    }
+
+    /// A Storage API call as the admin, with its JSON answer (`Null` when there is none).
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.api(method, path).json(&body).send().await.unwrap().json().await.unwrap_or_default()
+    }
+
+    /// Uploads bytes as a new file (one Put Blob); the file's id.
+    pub(crate) async fn upload(&self, bytes: impl Into<reqwest::Body>) -> serde_json::Value {
+        let file = self.call(reqwest::Method::POST, "/files/prepare", json!({"name": "upload.csv"})).await;
+        let blob = format!("{}{}", self.root, crate::helpers::blob_path(&file["absUploadParams"]));
+        let put = self.client.put(blob).header("x-ms-blob-type", "BlockBlob").body(bytes).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+        file["id"].clone()
+    }
+
+    /// Polls a storage job until it ends.
+    pub(crate) async fn wait(&self, job: serde_json::Value) -> serde_json::Value {
+        let mut job = job;
+        for _ in 0..1200 {
+            if job["status"] == "success" || job["status"] == "error" {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            job = self.call(reqwest::Method::GET, &format!("/jobs/{}", job["id"]), serde_json::Value::Null).await;
+        }
+        panic!("job did not finish: {job}");
+    }
+
+    /// Stops it with SIGKILL.
+    pub(crate) async fn kill(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+        self.child.wait().await.unwrap();
+    }
+}
+
 pub(crate) fn grep_dir(dir: &Path, needle: &str) -> Vec<String> {
     let mut hits = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
