@@ -1,11 +1,9 @@
 //! A file of several hundred MB goes through upload, table import, export and download against
 //! the real binary, and the server's peak memory stays flat (well under 200 MB).
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use crate::restart::{free_port, stop, wait_ready};
+use crate::restart::stop;
 
 /// Size of the generated CSV.
 const TARGET_BYTES: usize = 300 * 1024 * 1024;
@@ -33,27 +31,13 @@ fn peak_kb(pid: u32) -> u64 {
 
 #[tokio::test]
 async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_memory() {
+    use reqwest::Method;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut child = crate::restart::start_quiet(&dir.path().join("data"), port);
-    let pid = child.id().unwrap();
-    let admin = crate::restart::read_admin_token(&mut child).await;
-    let client = reqwest::Client::new();
-    wait_ready(&client, &url).await;
-    let api = |method: reqwest::Method, path: &str| {
-        client.request(method, format!("{url}/v2/storage{path}")).header("X-StorageApi-Token", &admin)
-    };
-    api(reqwest::Method::POST, "/buckets").json(&json!({"name": "big"})).send().await.unwrap();
-    let file: Value = api(reqwest::Method::POST, "/files/prepare")
-        .json(&json!({"name": "big.csv"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let blob = format!("{url}{}", crate::helpers::blob_path(&file["absUploadParams"]));
+    let server = crate::restart::Server::first_start(&dir.path().join("data")).await;
+    let pid = server.child.id().unwrap();
+    server.call(Method::POST, "/buckets", json!({"name": "big"})).await;
+    let file = server.call(Method::POST, "/files/prepare", json!({"name": "big.csv"})).await;
+    let blob = format!("{}{}", server.root, crate::helpers::blob_path(&file["absUploadParams"]));
 
     let mut header = b"id,payload\n".to_vec();
     let (mut uploaded, mut next_row, mut ids) = (0usize, 0usize, Vec::new());
@@ -67,12 +51,13 @@ async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_mem
         uploaded += bytes.len();
         let id = format!("{:08}", ids.len());
         let block_id = base64_id(&id);
-        let put = client.put(format!("{blob}&comp=block&blockid={block_id}")).body(bytes).send().await.unwrap();
+        let put = server.client.put(format!("{blob}&comp=block&blockid={block_id}")).body(bytes).send().await.unwrap();
         assert_eq!(put.status(), 201);
         ids.push(block_id);
     }
     let list: String = ids.iter().map(|id| format!("<Latest>{id}</Latest>")).collect();
-    let put = client
+    let put = server
+        .client
         .put(format!("{blob}&comp=blocklist"))
         .body(format!("<BlockList>{list}</BlockList>"))
         .send()
@@ -80,22 +65,16 @@ async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_mem
         .unwrap();
     assert_eq!(put.status(), 201);
 
-    let create = api(reqwest::Method::POST, "/buckets/in.c-big/tables-async")
-        .json(&json!({"name": "rows", "dataFileId": file["id"], "primaryKey": "id"}))
-        .send()
-        .await
-        .unwrap();
-    let job = wait(&api, create.json().await.unwrap()).await;
+    let body = json!({"name": "rows", "dataFileId": file["id"], "primaryKey": "id"});
+    let job = server.wait(server.call(Method::POST, "/buckets/in.c-big/tables-async", body).await).await;
     assert_eq!(job["status"], "success", "{job}");
-    let table: Value = api(reqwest::Method::GET, "/tables/in.c-big.rows").send().await.unwrap().json().await.unwrap();
+    let table = server.call(Method::GET, "/tables/in.c-big.rows", Value::Null).await;
     assert_eq!(table["rowsCount"], json!(next_row));
 
-    let export =
-        api(reqwest::Method::POST, "/tables/in.c-big.rows/export-async").json(&json!({})).send().await.unwrap();
-    let job = wait(&api, export.json().await.unwrap()).await;
+    let job = server.wait(server.call(Method::POST, "/tables/in.c-big.rows/export-async", json!({})).await).await;
     assert_eq!(job["status"], "success", "{job}");
-    let mut download =
-        api(reqwest::Method::GET, &format!("/files/{}/download", job["results"]["file"]["id"])).send().await.unwrap();
+    let path = format!("/files/{}/download", job["results"]["file"]["id"]);
+    let mut download = server.api(Method::GET, &path).send().await.unwrap();
     let (mut bytes, mut rows) = (0usize, 0usize);
     while let Some(chunk) = download.chunk().await.unwrap() {
         bytes += chunk.len();
@@ -106,7 +85,7 @@ async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_mem
 
     let peak = peak_kb(pid);
     eprintln!("server peak resident memory: {peak} kB for {uploaded} bytes");
-    let (clean, _, _) = stop(child).await;
+    let (clean, _, _) = stop(server.child).await;
     assert!(clean);
     assert!(peak < PEAK_LIMIT_KB, "the server peaked at {peak} kB for a {uploaded}-byte file");
 }
@@ -126,18 +105,6 @@ fn base64_id(id: &str) -> String {
         }
     }
     out
-}
-
-async fn wait(api: &impl Fn(reqwest::Method, &str) -> reqwest::RequestBuilder, job: Value) -> Value {
-    let mut job = job;
-    for _ in 0..1200 {
-        if job["status"] == "success" || job["status"] == "error" {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        job = api(reqwest::Method::GET, &format!("/jobs/{}", job["id"])).send().await.unwrap().json().await.unwrap();
-    }
-    panic!("job did not finish: {job}");
 }
 
 /// A gzip file `id,note` whose second row holds one value of `value_bytes` bytes: a few hundred KB
