@@ -84,7 +84,7 @@ type Waiting = (NewEvent, tokio::sync::oneshot::Sender<std::result::Result<(), S
 const MAX_GROUP: usize = 256;
 
 /// The writer of read requests' events. Reads used to record their event in a write transaction
-/// each, so concurrent readers queued behind one another's commits; here one task takes every
+/// each, so concurrent readers queued behind one another's commits; here one thread takes every
 /// event that waits and stores them all in one transaction, and each request waits only for the
 /// commit its event is in.
 #[derive(Clone)]
