@@ -186,8 +186,7 @@ impl Remote {
 
     /// Like [`Remote::call`], but any non-2xx or non-JSON answer is a user error.
     async fn expect(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-        let answer = self.call(method, path, body).await?;
-        self.json(answer)
+        self.request(method, &format!("/v2/storage/{path}"), body).await
     }
 
     /// An absolute URL the far side handed out (file credentials), checked against the policy.
