@@ -24,20 +24,16 @@ pub async fn authenticate(core: &Core, secret: &str) -> Result<Arc<Token>> {
     let Some((project_id, token_id)) = secrets::token_id_of(secret) else {
         return Err(invalid_token());
     };
-    let secret = secret.to_string();
     let now = time::now();
-    let token = core
-        .store
-        .read(move |r| {
-            let Some((token, stored_hash)) = r.token_with_hash(token_id)? else {
-                return Err(invalid_token());
-            };
-            if token.project_id != project_id || !secrets::matches(&secret, &stored_hash) || token.is_expired(now) {
-                return Err(invalid_token());
-            }
-            Ok(token)
-        })
-        .await?;
+    let token = core.store.lookup(|r| {
+        let Some((token, stored_hash)) = r.token_with_hash(token_id)? else {
+            return Err(invalid_token());
+        };
+        if token.project_id != project_id || !secrets::matches(secret, &stored_hash) || token.is_expired(now) {
+            return Err(invalid_token());
+        }
+        Ok(token)
+    })?;
     if token.last_used.is_none_or(|last| now - last >= LAST_USED_RESOLUTION_SECS) {
         let id = token.id;
         // Failing to record use must not fail the request; the next request tries again.
@@ -57,6 +53,6 @@ pub struct ManageGrant {
 /// Resolves a manage API secret.
 pub async fn authenticate_manage(core: &Core, secret: &str) -> Result<ManageGrant> {
     let hash = secrets::hash(secret);
-    let token = core.store.read(move |r| r.manage_token_by_hash(&hash)).await?;
+    let token = core.store.lookup(|r| r.manage_token_by_hash(&hash))?;
     token.map(|token| ManageGrant { token }).ok_or_else(|| Error::new(Code::ManageTokenInvalid, "Invalid manage token"))
 }

@@ -95,27 +95,25 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateBuckets>, input: NewBucket)
 /// Lists the buckets the token can read; records `storage.bucketsListed`.
 pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, with_metadata: bool) -> Result<Vec<BucketView>> {
     let token = grant.token().clone();
-    let views = {
-        let token = token.clone();
-        ctx.core
-            .store
-            .read(move |r| {
-                let mut views = Vec::new();
-                for bucket in r.buckets(token.project_id)? {
-                    if token.bucket_access(&bucket.id).is_none() {
-                        continue;
-                    }
-                    let metadata =
-                        if with_metadata { Some(r.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
-                    views.push(BucketView { bucket, metadata });
+    let read = async {
+        ctx.core.store.lookup(|r| {
+            let mut views = Vec::new();
+            for bucket in r.buckets(token.project_id)? {
+                if token.bucket_access(&bucket.id).is_none() {
+                    continue;
                 }
-                Ok(views)
-            })
-            .await?
+                let metadata =
+                    if with_metadata { Some(r.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
+                views.push(BucketView { bucket, metadata });
+            }
+            Ok(views)
+        })
     };
     let happened =
         Happened { event: "storage.bucketsListed", message: "Listed buckets".into(), object: None, params: json!({}) };
-    events::record_read(ctx, token.project_id, &token, happened).await?;
+    // A listing cannot fail for the caller's fault, so its event is sent first and committed
+    // while the listing reads.
+    let ((), views) = tokio::try_join!(events::record_read(ctx, token.project_id, &token, happened), read)?;
     Ok(views)
 }
 

@@ -71,6 +71,15 @@ impl Store {
         self.pool.run(move |conn| f(&Reader { conn })).await
     }
 
+    /// Runs `f` with read access on the calling thread, for reads through an index whose size a
+    /// project bounds (the token of every request, a project's buckets). A hop to the blocking
+    /// pool costs two thread wake-ups, more than such a read; WAL readers never wait for writers,
+    /// and checkpoints here are passive, so the call does not block. Reads that scan, or that
+    /// grow with data (events, rows, files), use [`Store::read`].
+    pub fn lookup<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+        self.pool.run_here(|conn| f(&Reader { conn }))
+    }
+
     /// Runs `f` in one write transaction on a blocking thread; commits only if `f` succeeds.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where

@@ -64,6 +64,14 @@ impl Pool {
         }
     }
 
+    /// Runs `f` with an idle connection on the calling thread (see `Store::lookup`).
+    pub(crate) fn run_here<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.take()?;
+        let result = f(&mut conn);
+        self.put_back(conn);
+        result
+    }
+
     /// Runs `f` with a connection on a blocking thread. A connection whose closure panicked is
     /// dropped rather than reused.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
