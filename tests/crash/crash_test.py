@@ -2,11 +2,13 @@
 """Kills the real binary with SIGKILL at random moments during table work and checks that what each
 job reports after the restart is the truth.
 
-Each round starts one job on a table (a full load, an incremental load with a primary key, an append
-to a table without a key, an export, or a table delete), kills the server after a random delay,
-restarts it, and checks:
-- every job is finished; an import that says `success` is in the table, one that says `error` is not,
-  and running an errored import again gives exactly the expected rows (never doubled);
+Each round starts one job (a full load, an incremental load with a primary key, an append to a table
+without a key, an export, a table delete, or the forced delete of a bucket with a table), kills the
+server after a random delay, restarts it, and checks:
+- every job is finished (the restarted worker takes over the jobs the kill cut off); an import that
+  says `success` is in the table exactly once, one that says `error` is not, and running an errored
+  import again gives exactly the expected rows (never doubled); a delete says `success` exactly when
+  its table or bucket is gone;
 - the catalog's row count equals the rows an export returns;
 - no table file is left that no table owns, and the catalog passes SQLite's integrity check.
 The seed and the number of kills are printed; `--seed` replays a run.
@@ -164,10 +166,17 @@ def main():
     failures = []
     kills = 0
     while kills < args.kills:
-        kind = rng.choice(["full", "upsert", "append", "export", "delete"])
+        kind = rng.choice(["full", "upsert", "append", "export", "delete", "bucket"])
         table = "in.c-crash.append" if kind == "append" else "in.c-crash.keyed"
         if kind == "delete" and "in.c-crash.scratch" not in expected:
             create("scratch", "")
+        if kind == "bucket":
+            table = "in.c-doomed.t"
+            stack.call("POST", "/buckets", {"name": "doomed"})
+            job = stack.wait(stack.call("POST", "/buckets/in.c-doomed/tables-async",
+                                        {"name": "t", "dataFileId": files["base"]}))
+            assert job["status"] == "success", job
+            request = ("DELETE", "/buckets/in.c-doomed?force=1&async=1", None)
         if kind == "delete":
             table = "in.c-crash.scratch"
             request = ("DELETE", f"/tables/{table}?async=1", None)
@@ -202,6 +211,15 @@ def main():
                 failures.append(f"kill {kills}: a delete says {job['status']} but the table is gone")
             if gone:
                 expected.pop(table, None)
+        if kind == "bucket":
+            detail = stack.call("GET", "/buckets/in.c-doomed")
+            gone = not (isinstance(detail, dict) and detail.get("id") == "in.c-doomed")
+            if job["status"] == "success" and not gone:
+                failures.append(f"kill {kills}: a bucket delete says success but the bucket is there")
+            if job["status"] != "success" and gone:
+                failures.append(f"kill {kills}: a bucket delete says {job['status']} but the bucket is gone")
+            if not gone:
+                stack.wait(stack.call("DELETE", "/buckets/in.c-doomed?force=1&async=1"))
         for name, rows in sorted(expected.items()):
             detail = stack.call("GET", f"/tables/{name}")
             held = stack.exported_rows(name)

@@ -7,6 +7,7 @@ use stowage_types::names::{validate_bucket_name, BucketId, Stage};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{self, record, Happened};
+use crate::jobs::{Claim, JobDone, Work};
 use crate::records::{Bucket, MetadataEntry};
 use crate::Ctx;
 
@@ -204,20 +205,12 @@ pub async fn delete(ctx: &Ctx, grant: Granted<ManageBucket>, options: DeleteOpti
         return Err(not_empty(&id, tables));
     }
     if !options.run_async {
-        delete_now(ctx, &grant, options.force).await?;
+        delete_now(ctx, &grant, options.force, None).await?;
         return Ok(None);
     }
     let params = json!({ "bucketId": id, "force": options.force });
-    let work_ctx = ctx.clone();
-    let token = grant.token().clone();
-    let job = ctx
-        .core
-        .jobs
-        .submit(ctx, &token, "bucketDelete", params, None, move |_| async move {
-            delete_now(&work_ctx, &grant, options.force).await.map(|()| serde_json::Value::Null)
-        })
-        .await?;
-    Ok(Some(job))
+    let work = Work::BucketDelete { bucket_id: id, force: options.force };
+    Ok(Some(ctx.core.jobs.submit(ctx, grant.token(), "bucketDelete", params, None, work).await?))
 }
 
 fn not_empty(id: &str, tables: usize) -> Error {
@@ -227,9 +220,17 @@ fn not_empty(id: &str, tables: usize) -> Error {
     )
 }
 
-async fn delete_now(ctx: &Ctx, grant: &Granted<ManageBucket>, force: bool) -> Result<()> {
+/// Removes the bucket (and with `force` its tables) from the catalog with its event and the
+/// outcome of the job that does it, if any, then the tables' files.
+pub(crate) async fn delete_now(
+    ctx: &Ctx,
+    grant: &Granted<ManageBucket>,
+    force: bool,
+    claim: Option<&Claim>,
+) -> Result<()> {
     let token = grant.token().clone();
     let id = grant.scope().0.to_string();
+    let claim = claim.cloned();
     let removed = ctx
         .write(move |w, ctx| {
             let project_id = token.project_id;
@@ -245,6 +246,9 @@ async fn delete_now(ctx: &Ctx, grant: &Granted<ManageBucket>, force: bool) -> Re
             }
             let happened = Happened::about("storage.bucketDeleted", "bucket", &id, format!("Deleted bucket {id}"));
             record(w, ctx, project_id, Some(&token), happened)?;
+            if let Some(claim) = &claim {
+                claim.succeed(w, &JobDone::from(serde_json::Value::Null))?;
+            }
             Ok(tables)
         })
         .await?;

@@ -1,20 +1,31 @@
-//! Storage jobs: durable records of asynchronous work, run by tasks inside the server.
+//! Storage jobs: a durable queue of asynchronous work, run by workers that hold leases.
 //!
-//! `submit` stores the job as `waiting`, runs its work on a task, and waits a short while before
-//! answering, so a small job is already finished when the client first polls (kbcstorage polls at
-//! once, then sleeps 4 s, 8 s, ...). A job that a dying process left unfinished is ended as
-//! `error` by [`JobRunner::recover`] at the next start.
+//! `submit` stores the job as `waiting` with its [`Work`] (everything needed to run it, as JSON),
+//! wakes the worker, and waits a short while before answering, so a small job is already finished
+//! when the client first polls (kbcstorage polls at once, then sleeps 4 s, 8 s, ...).
+//!
+//! The worker loop claims the oldest runnable job in one statement (`Writer::claim_job`): waiting,
+//! or running under a lease that expired, and not behind an older unfinished job of the same table,
+//! which keeps imports into a table in order. It renews the lease while the job runs; a worker that
+//! loses its lease stops, and cannot record an outcome. A job's last catalog transaction records
+//! its outcome ([`Claim::succeed`]) with its change and event, so the two cannot disagree; work that
+//! lands in a table's own file first records its job there (`TableData::last_job`), and a worker
+//! that takes the job over finishes it from that marker instead of loading the rows again.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stowage_types::auth::{AnyToken, Granted, Token};
+use stowage_store::{ClaimedJob, Writer};
+use stowage_types::auth::{AnyToken, Granted, ManageBucket, ReadBucket, Token, WriteBucket};
 use stowage_types::job::{Job, JobStatus};
+use stowage_types::names::BucketId;
 use stowage_types::{time, Code, Error, Paging, Result};
+use tokio::sync::{broadcast, Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
 
-use crate::{Ctx, Store};
+use crate::{buckets, tables, Core, Ctx, Store};
 
 /// What a finished job reports: its results and, for jobs that move data, byte metrics.
 pub struct JobDone {
@@ -39,13 +50,73 @@ pub fn metrics(input: Option<(bool, u64, u64)>, output: Option<(bool, u64, u64)>
     })
 }
 
+/// What a job does, stored with it so that any worker can run it (or run it again after a
+/// takeover). Ids are checked again when the job runs: the token must still exist and be allowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Work {
+    TableCreate(tables::CreateWork),
+    TableImport(tables::ImportWork),
+    TableExport(tables::ExportWork),
+    #[serde(rename_all = "camelCase")]
+    TableDrop {
+        table_id: String,
+    },
+    /// Sets (`Some`) or removes (`None`) a table's primary key.
+    #[serde(rename_all = "camelCase")]
+    PrimaryKey {
+        table_id: String,
+        columns: Option<Vec<String>>,
+    },
+    #[serde(rename_all = "camelCase")]
+    BucketDelete {
+        bucket_id: String,
+        force: bool,
+    },
+}
+
+/// The lease a worker holds on a job while it runs it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub id: i64,
+    owner: Arc<str>,
+}
+
+impl Claim {
+    /// Ends the job as succeeded inside the caller's transaction, so the job's change, its event
+    /// and its outcome commit together. Fails, rolling the transaction back, when the worker lost
+    /// its lease (another worker took the job over).
+    pub fn succeed(&self, w: &Writer<'_>, done: &JobDone) -> Result<()> {
+        if w.finish_claimed_job(self.id, &self.owner, time::now(), &done.results, done.metrics.as_ref(), None)? {
+            Ok(())
+        } else {
+            Err(lease_lost(self.id))
+        }
+    }
+}
+
+fn lease_lost(id: i64) -> Error {
+    Error::internal(format!("job {id}: this worker lost its lease; the worker that took the job over finishes it"))
+}
+
 /// How long `submit` waits for a job before answering with it unfinished.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
+/// Jobs one process runs at once.
+const SLOTS: usize = 4;
+/// How long a claim holds without renewal, and how often a running job renews it.
+const LEASE_SECS: i64 = 30;
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// How often an idle worker looks for jobs it was not woken for (expired leases, other processes).
+const POLL: Duration = Duration::from_secs(1);
 
-/// Starts and tracks storage jobs.
+/// Stores storage jobs and runs them. Cheap to clone.
 #[derive(Clone)]
 pub struct JobRunner {
     store: Store,
+    /// This process's worker name, stored as the lease owner of the jobs it runs.
+    owner: Arc<str>,
+    wake: Arc<Notify>,
+    finished: broadcast::Sender<i64>,
 }
 
 /// The error body stored on a failed job.
@@ -59,25 +130,21 @@ fn error_value(error: &Error) -> Value {
 
 impl JobRunner {
     pub(crate) fn new(store: Store) -> Self {
-        JobRunner { store }
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        JobRunner { store, owner: owner.into(), wake: Arc::default(), finished: broadcast::channel(1024).0 }
     }
 
-    /// Stores a job, runs `work` for it (given the job's id, which table commits record), and
-    /// returns the job as it stands after a short wait.
-    pub async fn submit<W, F, R>(
+    /// Stores a job that will run `work`, wakes the worker, and returns the job as it stands after
+    /// a short wait.
+    pub async fn submit(
         &self,
         ctx: &Ctx,
         token: &Arc<Token>,
         operation_name: &str,
         operation_params: Value,
         table_id: Option<String>,
-        work: W,
-    ) -> Result<Job>
-    where
-        W: FnOnce(i64) -> F + Send + 'static,
-        F: Future<Output = Result<R>> + Send + 'static,
-        R: Into<JobDone> + Send + 'static,
-    {
+        work: Work,
+    ) -> Result<Job> {
         let job = Job {
             id: 0,
             project_id: token.project_id,
@@ -95,52 +162,181 @@ impl JobRunner {
             creator_token_id: token.id,
             creator_token_description: token.description.clone(),
         };
-        let job = self.store.write(move |w| w.insert_job(&job)).await?;
-        let (id, project_id) = (job.id, job.project_id);
-        let store = self.store.clone();
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            if let Err(error) = store.write(move |w| w.start_job(id, time::now())).await {
-                tracing::error!(job_id = id, %error, "could not start job");
-            }
-            let outcome = work(id).await;
-            let (done, error) = match outcome {
-                Ok(done) => (done.into(), None),
-                Err(error) => {
-                    if error.code == Code::Internal {
-                        tracing::error!(job_id = id, %error, "job failed");
-                    }
-                    (JobDone::from(Value::Null), Some(error_value(&error)))
+        let work = serde_json::to_value(&work).map_err(Error::internal)?;
+        let context = json!({ "remoteAddr": ctx.remote_addr, "userAgent": ctx.user_agent });
+        let mut finished = self.finished.subscribe();
+        let job = self.store.write(move |w| w.insert_job(&job, &work, &context)).await?;
+        self.wake.notify_one();
+        let (project_id, id) = (job.project_id, job.id);
+        let _ = tokio::time::timeout(ANSWER_WAIT, async {
+            // A lagging receiver may have missed the id: answer with the job as it stands.
+            while let Ok(done) = finished.recv().await {
+                if done == id {
+                    break;
                 }
-            };
-            let finished = store
-                .write(move |w| {
-                    if let Some(metrics) = &done.metrics {
-                        w.set_job_metrics(id, metrics)?;
-                    }
-                    w.finish_job(id, time::now(), &done.results, error.as_ref())
-                })
-                .await;
-            if let Err(error) = finished {
-                tracing::error!(job_id = id, %error, "could not record job result");
             }
-            let _ = done_tx.send(());
-        });
-        let _ = tokio::time::timeout(ANSWER_WAIT, done_rx).await;
+        })
+        .await;
         self.store
             .read(move |r| r.job(project_id, id))
             .await?
             .ok_or_else(|| Error::internal(format!("job {id} vanished")))
     }
 
-    /// Ends jobs left unfinished by a previous process as errors. Returns how many.
-    pub async fn recover(&self) -> Result<usize> {
+    /// Prepares the queue at the start of the one server of a data dir: jobs stored before jobs
+    /// carried their work end as interrupted errors, and the leases of jobs a stopped process ran
+    /// end now, so the worker takes them over at once. Returns (failed, taken over).
+    pub async fn recover(&self) -> Result<(usize, usize)> {
         let error = json!({
             "code": "storage.jobs.interrupted",
             "message": "The job was interrupted because the server stopped while it ran. Run it again.",
             "exceptionId": format!("job-{}", uuid::Uuid::now_v7().simple()),
         });
-        self.store.write(move |w| w.fail_unfinished_jobs(time::now(), &error)).await
+        self.store.write(move |w| Ok((w.fail_unrunnable_jobs(time::now(), &error)?, w.expire_job_leases()?))).await
+    }
+
+    /// Starts the worker loop of this process: it claims jobs while it has free slots, and sleeps
+    /// until a job is submitted or finished, or a second passes.
+    pub fn start(core: &Core) {
+        let core = core.clone();
+        tokio::spawn(async move {
+            let runner = core.jobs.clone();
+            let slots = Arc::new(Semaphore::new(SLOTS));
+            loop {
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                let (owner, now) = (runner.owner.clone(), time::now());
+                match runner.store.write(move |w| w.claim_job(&owner, now, now + LEASE_SECS)).await {
+                    Ok(Some(claimed)) => {
+                        let core = core.clone();
+                        tokio::spawn(async move {
+                            core.jobs.run_claimed(&core, claimed).await;
+                            drop(slot);
+                        });
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(%error, "could not claim a job"),
+                }
+                drop(slot);
+                tokio::select! {
+                    () = runner.wake.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+        });
+    }
+
+    /// Runs a claimed job under its lease and records the outcome, unless the lease was lost.
+    async fn run_claimed(&self, core: &Core, claimed: ClaimedJob) {
+        let id = claimed.job.id;
+        let claim = Claim { id, owner: self.owner.clone() };
+        if claimed.attempt > 1 {
+            tracing::warn!(job_id = id, attempt = claimed.attempt, "taking over a job whose worker stopped");
+        }
+        let lost = CancellationToken::new();
+        let renewer = tokio::spawn(renew(self.store.clone(), claim.clone(), lost.clone()));
+        let outcome = tokio::select! {
+            outcome = execute(core, &claimed, &claim) => outcome,
+            () = lost.cancelled() => Err(lease_lost(id)),
+        };
+        renewer.abort();
+        let (done, error) = match outcome {
+            Ok(done) => (done, None),
+            Err(_) if lost.is_cancelled() => {
+                tracing::warn!(job_id = id, "stopped a job whose lease was lost");
+                return;
+            }
+            Err(error) => {
+                if error.code == Code::Internal {
+                    tracing::error!(job_id = id, %error, "job failed");
+                }
+                (JobDone::from(Value::Null), Some(error_value(&error)))
+            }
+        };
+        // Work that succeeded has usually recorded its outcome with its change already; then
+        // this finds the job finished and changes nothing.
+        let owner = self.owner.clone();
+        let finished = self
+            .store
+            .write(move |w| {
+                w.finish_claimed_job(id, &owner, time::now(), &done.results, done.metrics.as_ref(), error.as_ref())
+            })
+            .await;
+        if let Err(error) = finished {
+            tracing::error!(job_id = id, %error, "could not record a job's outcome");
+        }
+        let _ = self.finished.send(id);
+        self.wake.notify_one();
+    }
+}
+
+/// Renews a claim every [`RENEW_EVERY`] until aborted; cancels `lost` when the lease is gone.
+async fn renew(store: Store, claim: Claim, lost: CancellationToken) {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let (id, owner) = (claim.id, claim.owner.clone());
+        match store.write(move |w| w.renew_job_lease(id, &owner, time::now() + LEASE_SECS)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.cancel();
+                return;
+            }
+            // The lease still holds for a while; the next renewal tries again.
+            Err(error) => tracing::warn!(job_id = claim.id, %error, "could not renew a job's lease"),
+        }
+    }
+}
+
+/// Runs a job's work as the token that submitted it, checked again now.
+async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<JobDone> {
+    let job = &claimed.job;
+    let work: Work = serde_json::from_value(claimed.work.clone()).map_err(Error::internal)?;
+    let token_id = job.creator_token_id;
+    let found = core.store.read(move |r| r.token_with_hash(token_id)).await?;
+    let token = match found {
+        Some((token, _)) if token.project_id == job.project_id && !token.is_expired(time::now()) => Arc::new(token),
+        _ => {
+            return Err(Error::new(
+                Code::TokenInvalid,
+                format!("The token that started job {} was deleted or has expired, so the job cannot run.", job.id),
+            ))
+        }
+    };
+    let text = |key: &str| claimed.context[key].as_str().map(str::to_string);
+    let ctx = Ctx {
+        core: core.clone(),
+        run_id: job.run_id.clone(),
+        remote_addr: text("remoteAddr"),
+        user_agent: text("userAgent"),
+    };
+    let bucket_of = |table_id: &str| tables::parse_id(token.project_id, table_id).map(|(bucket, _)| bucket);
+    let bucket =
+        |id: &str| BucketId::parse(id).ok_or_else(|| Error::internal(format!("job {}: bucket id {id}", job.id)));
+    match work {
+        Work::TableCreate(work) => {
+            let grant = token.authorize(WriteBucket(bucket(&work.bucket_id)?))?;
+            tables::create_work(&ctx, grant, work, claim).await
+        }
+        Work::TableImport(work) => {
+            let grant = token.authorize(WriteBucket(bucket_of(&work.table_id)?))?;
+            tables::import_work(&ctx, grant, work, claim).await
+        }
+        Work::TableExport(work) => {
+            let grant = token.authorize(ReadBucket(bucket_of(&work.table_id)?))?;
+            tables::export_work(&ctx, grant, work, claim).await
+        }
+        Work::TableDrop { table_id } => {
+            let grant = token.authorize(WriteBucket(bucket_of(&table_id)?))?;
+            tables::drop_work(&ctx, grant, table_id, claim).await
+        }
+        Work::PrimaryKey { table_id, columns } => {
+            let grant = token.authorize(WriteBucket(bucket_of(&table_id)?))?;
+            tables::primary_key_work(&ctx, grant, table_id, columns, claim).await
+        }
+        Work::BucketDelete { bucket_id, force } => {
+            let grant = token.authorize(ManageBucket(bucket(&bucket_id)?))?;
+            buckets::delete_now(&ctx, &grant, force, Some(claim)).await.map(|()| JobDone::from(Value::Null))
+        }
     }
 }
 
@@ -180,56 +376,4 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, paging: Paging) -> Resul
     let project_id = grant.project_id();
     let jobs = ctx.core.store.read(move |r| r.jobs(project_id, limit, offset)).await?;
     Ok(jobs.into_iter().filter(|job| visible(grant.token(), job)).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use stowage_types::job::JobStatus;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn a_job_left_running_by_a_dead_process_ends_as_an_error_at_the_next_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.sqlite");
-        let store = Store::open_sqlite(&path).unwrap();
-        let job = store
-            .write(|w| {
-                let project = w.insert_project("p", 0)?;
-                let job = Job {
-                    id: 0,
-                    project_id: project.id,
-                    status: JobStatus::Waiting,
-                    operation_name: "bucketDelete".into(),
-                    operation_params: json!({}),
-                    table_id: None,
-                    run_id: None,
-                    created: 0,
-                    start: None,
-                    end: None,
-                    results: Value::Null,
-                    metrics: json!({}),
-                    error: None,
-                    creator_token_id: 1,
-                    creator_token_description: "t".into(),
-                };
-                let job = w.insert_job(&job)?;
-                w.start_job(job.id, 1)?;
-                Ok(job)
-            })
-            .await
-            .unwrap();
-        drop(store);
-
-        let reopened = Store::open_sqlite(&path).unwrap();
-        let runner = JobRunner::new(reopened.clone());
-        assert_eq!(runner.recover().await.unwrap(), 1);
-        let after = reopened.read(move |r| r.job(job.project_id, job.id)).await.unwrap().unwrap();
-        assert_eq!(after.status, JobStatus::Error);
-        let error = after.error.unwrap();
-        assert_eq!(error["code"], "storage.jobs.interrupted");
-        assert!(error["message"].as_str().unwrap().contains("interrupted"));
-        assert!(after.end.is_some());
-        assert_eq!(runner.recover().await.unwrap(), 0, "finished jobs are left alone");
-    }
 }

@@ -97,7 +97,6 @@ pub struct Core {
     pub blobs: blobs::Blobs,
     /// Where each table's data file lives.
     pub tables_dir: std::path::PathBuf,
-    pub table_locks: tables::TableLocks,
     /// Running component jobs.
     pub queue: queue::QueueRunner,
     /// Failed console sign-ins, which slow further attempts.
@@ -128,7 +127,6 @@ impl Core {
             mailer,
             blobs,
             tables_dir,
-            table_locks: tables::TableLocks::default(),
             queue: queue::QueueRunner::default(),
             sign_ins: console::SignInThrottle::default(),
             read_events,

@@ -67,18 +67,21 @@ impl Application {
         let tables = stowage_core::tables::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if tables != Default::default() {
             tracing::warn!(
-                finished = tables.finished,
                 remirrored = tables.remirrored,
                 orphans = tables.orphans_removed,
-                "jobs and table storage recovered after the stop"
+                "table storage recovered after the stop"
             );
         }
-        let interrupted = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
-        let interrupted = interrupted
+        let (failed, taken_over) = core.jobs.recover().await.map_err(|error| anyhow::anyhow!("{error}"))?;
+        if taken_over > 0 {
+            tracing::warn!(count = taken_over, "storage jobs cut off by the previous stop run again");
+        }
+        let interrupted = failed
             + stowage_core::queue::QueueRunner::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if interrupted > 0 {
             tracing::warn!(count = interrupted, "jobs interrupted by the previous stop were marked as failed");
         }
+        stowage_core::jobs::JobRunner::start(&core);
         let manage_token = config.manage_token.as_ref().map(|token| token.expose_secret().to_string());
         let bootstrapped = bootstrap::run(&core, manage_token, &config.admin_email)
             .await

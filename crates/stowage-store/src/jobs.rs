@@ -78,14 +78,24 @@ impl Reader<'_> {
     }
 }
 
+/// A job a worker claimed: the job, what to run, where the request came from, and which attempt
+/// this is (more than 1 after a takeover).
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub job: Job,
+    pub work: Value,
+    pub context: Value,
+    pub attempt: i64,
+}
+
 impl Writer<'_> {
-    /// Stores a new waiting job and returns it.
-    pub fn insert_job(&self, job: &Job) -> Result<Job> {
+    /// Stores a new waiting job with its work and request context, and returns it.
+    pub fn insert_job(&self, job: &Job, work: &Value, context: &Value) -> Result<Job> {
         self.conn()
             .execute(
                 "INSERT INTO jobs (project_id, status, operation_name, operation_params, table_id, run_id, created,
-                    results, metrics, creator_token_id, creator_token_description)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    results, metrics, creator_token_id, creator_token_description, work, context)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     job.project_id,
                     job.status.as_str(),
@@ -98,45 +108,226 @@ impl Writer<'_> {
                     text(&job.metrics)?,
                     job.creator_token_id,
                     job.creator_token_description,
+                    text(work)?,
+                    text(context)?,
                 ],
             )
             .map_err(db)?;
         Ok(Job { id: self.conn().last_insert_rowid(), ..job.clone() })
     }
 
-    /// Marks a job as started.
-    pub fn start_job(&self, id: i64, at: Timestamp) -> Result<()> {
-        self.conn().execute("UPDATE jobs SET status = 'processing', start = ?2 WHERE id = ?1", [id, at]).map_err(db)?;
-        Ok(())
+    /// Claims the oldest job that is waiting, or whose worker's lease expired before `now`, for
+    /// `owner` until `lease_until`; one statement, so two workers never claim the same job. A job
+    /// of a table waits while an older job of that table is unfinished.
+    pub fn claim_job(&self, owner: &str, now: Timestamp, lease_until: Timestamp) -> Result<Option<ClaimedJob>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "UPDATE jobs SET status = 'processing', start = COALESCE(start, ?1), lease_owner = ?2,
+                    lease_expires = ?3, attempts = attempts + 1
+                 WHERE id = (
+                    SELECT j.id FROM jobs j
+                    WHERE j.work IS NOT NULL
+                      AND (j.status = 'waiting' OR (j.status = 'processing' AND j.lease_expires < ?1))
+                      AND (j.table_id IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM jobs o WHERE o.project_id = j.project_id AND o.table_id = j.table_id
+                          AND o.id < j.id AND o.status IN ('waiting', 'processing')))
+                    ORDER BY j.id LIMIT 1)
+                 RETURNING {COLUMNS}, work, context, attempts"
+            ))
+            .map_err(db)?;
+        let claimed = stmt
+            .query_row(params![now, owner, lease_until], |row| {
+                Ok((job(row)?, row.get::<_, String>(15)?, row.get::<_, String>(16)?, row.get::<_, i64>(17)?))
+            })
+            .optional()
+            .map_err(db)?;
+        let Some((raw, work, context, attempt)) = claimed else { return Ok(None) };
+        Ok(Some(ClaimedJob { job: finish(raw)?, work: json(&work)?, context: json(&context)?, attempt }))
     }
 
-    /// Records a job's byte metrics.
-    pub fn set_job_metrics(&self, id: i64, metrics: &Value) -> Result<()> {
-        self.conn().execute("UPDATE jobs SET metrics = ?2 WHERE id = ?1", params![id, text(metrics)?]).map_err(db)?;
-        Ok(())
-    }
-
-    /// Marks a job as finished, successfully or with `error`.
-    pub fn finish_job(&self, id: i64, at: Timestamp, results: &Value, error: Option<&Value>) -> Result<()> {
-        let status = if error.is_some() { JobStatus::Error } else { JobStatus::Success };
-        self.conn()
+    /// Extends `owner`'s lease on a running job; false when the lease was lost (expired and taken
+    /// over) or the job ended.
+    pub fn renew_job_lease(&self, id: i64, owner: &str, until: Timestamp) -> Result<bool> {
+        let changed = self
+            .conn()
             .execute(
-                "UPDATE jobs SET status = ?2, \"end\" = ?3, start = COALESCE(start, ?3), results = ?4, error = ?5
-                 WHERE id = ?1",
-                params![id, status.as_str(), at, text(results)?, error.map(text).transpose()?],
+                "UPDATE jobs SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing'",
+                params![id, owner, until],
             )
             .map_err(db)?;
-        Ok(())
+        Ok(changed == 1)
     }
 
-    /// Ends every job left `waiting` or `processing` (by a process that died) as an error.
-    pub fn fail_unfinished_jobs(&self, at: Timestamp, error: &Value) -> Result<usize> {
+    /// Ends a job `owner` holds, successfully or with `error`; false (and nothing changed) when
+    /// `owner` no longer holds it, so a worker that lost its lease cannot overwrite the outcome.
+    pub fn finish_claimed_job(
+        &self,
+        id: i64,
+        owner: &str,
+        at: Timestamp,
+        results: &Value,
+        metrics: Option<&Value>,
+        error: Option<&Value>,
+    ) -> Result<bool> {
+        let status = if error.is_some() { JobStatus::Error } else { JobStatus::Success };
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE jobs SET status = ?3, \"end\" = ?4, results = ?5, metrics = COALESCE(?6, metrics), error = ?7,
+                    lease_expires = NULL
+                 WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing'",
+                params![
+                    id,
+                    owner,
+                    status.as_str(),
+                    at,
+                    text(results)?,
+                    metrics.map(text).transpose()?,
+                    error.map(text).transpose()?
+                ],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
+    }
+
+    /// Ends every running job's lease now, so the next claim takes it over. Only for a process
+    /// that knows no other worker is alive (the one server of a locked data dir, at start).
+    pub fn expire_job_leases(&self) -> Result<usize> {
+        self.conn()
+            .execute("UPDATE jobs SET lease_expires = 0 WHERE status = 'processing' AND work IS NOT NULL", [])
+            .map_err(db)
+    }
+
+    /// Ends as an error every unfinished job stored before jobs carried their work (nothing can
+    /// run those again).
+    pub fn fail_unrunnable_jobs(&self, at: Timestamp, error: &Value) -> Result<usize> {
         self.conn()
             .execute(
                 "UPDATE jobs SET status = 'error', \"end\" = ?1, start = COALESCE(start, ?1), error = ?2
-                 WHERE status IN ('waiting', 'processing')",
+                 WHERE status IN ('waiting', 'processing') AND work IS NULL",
                 params![at, text(error)?],
             )
             .map_err(db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use stowage_types::job::{Job, JobStatus};
+
+    use crate::Store;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("catalog.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    /// Stores a waiting job on `table` and returns its id.
+    async fn submit(store: &Store, table: Option<&str>) -> i64 {
+        let table = table.map(str::to_string);
+        store
+            .write(move |w| {
+                let project = match w.project(1)? {
+                    Some(project) => project,
+                    None => w.insert_project("p", 0)?,
+                };
+                let job = Job {
+                    id: 0,
+                    project_id: project.id,
+                    status: JobStatus::Waiting,
+                    operation_name: "tableImport".into(),
+                    operation_params: json!({}),
+                    table_id: table,
+                    run_id: None,
+                    created: 0,
+                    start: None,
+                    end: None,
+                    results: json!(null),
+                    metrics: json!({}),
+                    error: None,
+                    creator_token_id: 1,
+                    creator_token_description: "t".into(),
+                };
+                Ok(w.insert_job(&job, &json!({ "kind": "test" }), &json!({}))?.id)
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn claim(store: &Store, owner: &'static str, now: i64) -> Option<i64> {
+        store.write(move |w| w.claim_job(owner, now, now + 30)).await.unwrap().map(|claimed| claimed.job.id)
+    }
+
+    #[tokio::test]
+    async fn two_workers_never_claim_the_same_job_and_jobs_are_claimed_oldest_first() {
+        let (_dir, store) = open();
+        let first = submit(&store, None).await;
+        let second = submit(&store, None).await;
+        assert_eq!(claim(&store, "a", 100).await, Some(first));
+        assert_eq!(claim(&store, "b", 100).await, Some(second));
+        assert_eq!(claim(&store, "c", 100).await, None, "both jobs are held");
+    }
+
+    #[tokio::test]
+    async fn a_job_of_a_table_waits_until_the_older_jobs_of_that_table_end() {
+        let (_dir, store) = open();
+        let import = submit(&store, Some("in.c-b.t")).await;
+        let next_import = submit(&store, Some("in.c-b.t")).await;
+        let other_table = submit(&store, Some("in.c-b.u")).await;
+        assert_eq!(claim(&store, "a", 100).await, Some(import));
+        assert_eq!(claim(&store, "b", 100).await, Some(other_table), "the second import of t waits");
+        assert_eq!(claim(&store, "b", 100).await, None);
+        let ended = store.write(move |w| w.finish_claimed_job(import, "a", 101, &json!({}), None, None)).await.unwrap();
+        assert!(ended);
+        assert_eq!(claim(&store, "b", 102).await, Some(next_import));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_lease_expired_is_taken_over_and_its_first_worker_can_no_longer_renew_or_end_it() {
+        let (_dir, store) = open();
+        let id = submit(&store, Some("in.c-b.t")).await;
+        assert_eq!(claim(&store, "a", 100).await, Some(id));
+        let renewed = store.write(move |w| w.renew_job_lease(id, "a", 140)).await.unwrap();
+        assert!(renewed, "the holder renews until 140");
+        assert_eq!(claim(&store, "b", 139).await, None, "the lease still holds");
+        let taken = store.write(|w| w.claim_job("b", 141, 171)).await.unwrap().unwrap();
+        assert_eq!((taken.job.id, taken.attempt), (id, 2));
+        assert_eq!(taken.work, json!({ "kind": "test" }));
+        let renewed = store.write(move |w| w.renew_job_lease(id, "a", 200)).await.unwrap();
+        assert!(!renewed, "the first worker lost the job");
+        let error = json!({ "message": "late" });
+        let ended =
+            store.write(move |w| w.finish_claimed_job(id, "a", 150, &json!({}), None, Some(&error))).await.unwrap();
+        assert!(!ended, "a worker that lost its lease cannot record an outcome");
+        let ended =
+            store.write(move |w| w.finish_claimed_job(id, "b", 150, &json!({ "ok": 1 }), None, None)).await.unwrap();
+        assert!(ended);
+        let job = store.read(move |r| r.job(1, id)).await.unwrap().unwrap();
+        assert_eq!((job.status, job.results), (JobStatus::Success, json!({ "ok": 1 })));
+    }
+
+    #[tokio::test]
+    async fn at_start_the_leases_of_a_dead_process_end_and_jobs_without_work_fail() {
+        let (_dir, store) = open();
+        let id = submit(&store, None).await;
+        assert_eq!(claim(&store, "dead", 100).await, Some(id));
+        let legacy = submit(&store, None).await;
+        store
+            .write(move |w| {
+                w.conn().execute("UPDATE jobs SET work = NULL WHERE id = ?1", [legacy]).map_err(crate::db)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let error = json!({ "code": "storage.jobs.interrupted" });
+        let (failed, expired) =
+            store.write(move |w| Ok((w.fail_unrunnable_jobs(101, &error)?, w.expire_job_leases()?))).await.unwrap();
+        assert_eq!((failed, expired), (1, 1));
+        assert_eq!(claim(&store, "alive", 101).await, Some(id), "taken over at once");
+        let job = store.read(move |r| r.job(1, legacy)).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Error);
     }
 }

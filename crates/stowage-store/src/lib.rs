@@ -20,6 +20,7 @@ mod configs;
 mod events;
 mod files;
 mod jobs;
+pub use jobs::ClaimedJob;
 mod metadata;
 mod migrate;
 mod pool;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_queue_jobs.sql"),
     include_str!("../migrations/sqlite/0006_console_sessions.sql"),
     include_str!("../migrations/sqlite/0007_session_credentials.sql"),
+    include_str!("../migrations/sqlite/0008_job_leases.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

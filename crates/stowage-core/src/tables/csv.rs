@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use stowage_types::{Code, Error, Result};
 
 /// Delimiter, enclosure and escape character of a CSV file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CsvFormat {
     pub delimiter: u8,
     pub enclosure: Option<u8>,

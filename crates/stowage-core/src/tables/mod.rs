@@ -10,10 +10,11 @@
 pub mod csv;
 pub mod when;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_store::table_data::{Cast, Filter, FilterOp, ImportMode, RowQuery, Schema, TableData};
 use stowage_types::auth::{AnyToken, Granted, ReadBucket, Token, WriteBucket};
@@ -22,7 +23,7 @@ use stowage_types::names::{is_simple_name, BucketId};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{record, Happened};
-use crate::jobs::{self, JobDone};
+use crate::jobs::{self, Claim, JobDone, Work};
 use crate::records::{Bucket, FileRecord, MetadataEntry, TableRecord};
 use crate::{files, Core, Ctx};
 use csv::{CsvFormat, CsvReader};
@@ -36,20 +37,6 @@ pub const MAX_COLUMNS: usize = 1000;
 /// Default and largest row count of a preview.
 pub const PREVIEW_DEFAULT_LIMIT: i64 = 100;
 pub const PREVIEW_MAX_LIMIT: i64 = 1000;
-
-/// One async lock per table, so imports into a table queue up instead of failing on a busy file.
-#[derive(Clone, Default)]
-pub struct TableLocks(Arc<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>);
-
-impl TableLocks {
-    async fn lock(&self, table_pk: i64) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-            Arc::clone(map.entry(table_pk).or_default())
-        };
-        lock.lock_owned().await
-    }
-}
 
 /// Checks a table name.
 pub fn validate_table_name(name: &str) -> Result<()> {
@@ -207,7 +194,7 @@ impl<R: std::io::BufRead> Iterator for Rows<R> {
 }
 
 /// How the rows of an import are laid out.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Layout {
     pub format: CsvFormat,
     /// The file has no header row.
@@ -244,21 +231,17 @@ fn open_rows(
 /// What [`recover`] repaired at start.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Recovered {
-    /// Unfinished jobs whose change had committed, ended as `success`.
-    pub finished: usize,
     /// Tables whose catalog columns or statistics disagreed with their data and were set from it.
     pub remirrored: usize,
     /// Files under the tables folder that no table owned, deleted.
     pub orphans_removed: usize,
 }
 
-/// Brings the jobs and table storage in line after a stop, before any job runs; call it before
-/// [`crate::jobs::JobRunner::recover`] ends the remaining unfinished jobs as interrupted.
-/// - An import or create commits its rows with a marker naming its job (`TableData::last_job`),
-///   so a job whose marker is in its table committed: it ends as `success`, and a retry is never
-///   needed. A drop whose table is gone ends as `success` too.
+/// Brings table storage in line after a stop, before the worker takes over the unfinished jobs.
+/// Only for the one server of a data dir, at start (it holds the data dir's lock): no job runs.
 /// - A table an unfinished job touched may hold rows the catalog does not mirror yet, so its
-///   columns, key and statistics are read from its data again.
+///   columns, key and statistics are read from its data again. (The job, taken over, mirrors them
+///   too; this covers a job that can no longer run, its token deleted.)
 /// - A file no table owns (a create or drop cut off halfway) is deleted.
 pub async fn recover(core: &Core) -> Result<Recovered> {
     let (unfinished, owned) = core.store.read(|r| Ok((r.unfinished_jobs()?, r.table_data_files()?))).await?;
@@ -266,54 +249,25 @@ pub async fn recover(core: &Core) -> Result<Recovered> {
     for job in unfinished {
         let Some(table_id) = job.table_id.clone() else { continue };
         let project_id = job.project_id;
-        let found = {
-            let table_id = table_id.clone();
-            core.store.read(move |r| r.table(project_id, &table_id)).await?
-        };
-        let Some(mut table) = found else {
-            if job.operation_name == "tableDrop" {
-                finish(core, job.id, Value::Null).await?;
-                recovered.finished += 1;
-            }
-            continue;
-        };
+        let found = core.store.read(move |r| r.table(project_id, &table_id)).await?;
+        let Some(mut table) = found else { continue };
         let path = core.table_path(&table);
         let read = tokio::task::spawn_blocking(move || -> Result<_> {
             let data = TableData::open(&path)?;
-            Ok((data.schema()?, data.stats()?, data.last_job()?))
+            Ok((data.schema()?, data.stats()?))
         })
         .await
         .map_err(Error::internal)?;
-        let Ok((schema, (rows, bytes), last_job)) = read else { continue };
+        let Ok((schema, (rows, bytes))) = read else { continue };
         if (&table.columns, &table.primary_key, table.rows_count, table.data_size_bytes)
             != (&schema.columns, &schema.primary_key, rows, bytes)
         {
             tracing::warn!(table = %table.id, "the catalog did not mirror the table's data after the stop; set from the data");
             (table.columns, table.primary_key, table.rows_count, table.data_size_bytes) =
                 (schema.columns, schema.primary_key, rows, bytes);
-            let mirrored = table.clone();
-            core.store.write(move |w| w.update_table_stats(&mirrored)).await?;
+            core.store.write(move |w| w.update_table_stats(&table)).await?;
             recovered.remirrored += 1;
         }
-        let committed = match last_job {
-            Some((id, stats)) if id == job.id => stats,
-            _ => continue,
-        };
-        let results = match job.operation_name.as_str() {
-            "tableImport" => json!({
-                "importedColumns": committed.columns, "newColumns": committed.new_columns,
-                "rowsInFile": committed.rows_in_file, "warnings": [],
-                "totalRowsCount": table.rows_count, "totalDataSizeBytes": table.data_size_bytes,
-            }),
-            "tableCreate" => json!({
-                "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
-                "rowsCount": table.rows_count,
-            }),
-            _ => continue,
-        };
-        tracing::warn!(job_id = job.id, "a job cut off by the stop had committed; it ends as success");
-        finish(core, job.id, results).await?;
-        recovered.finished += 1;
     }
     let dir = core.tables_dir.clone();
     recovered.orphans_removed = tokio::task::spawn_blocking(move || -> Result<usize> {
@@ -334,11 +288,6 @@ pub async fn recover(core: &Core) -> Result<Recovered> {
     .await
     .map_err(Error::internal)??;
     Ok(recovered)
-}
-
-/// Ends a job as `success` with `results`.
-async fn finish(core: &Core, id: i64, results: Value) -> Result<()> {
-    core.store.write(move |w| w.finish_job(id, time::now(), &results, None)).await
 }
 
 /// Writes the catalog mirror of a table after its data changed.
@@ -389,28 +338,41 @@ pub async fn create(ctx: &Ctx, grant: Granted<WriteBucket>, mut request: CreateR
         "name": name, "bucketId": bucket_id, "dataFileId": file.id, "primaryKey": request.primary_key,
         "delimiter": (request.layout.format.delimiter as char).to_string(),
     });
-    let token = grant.token().clone();
-    let work_ctx = ctx.clone();
-    ctx.core
-        .jobs
-        .submit(ctx, &token, "tableCreate", params, Some(table_id.clone()), move |job| async move {
-            let request = CreateWork { name, table_id, file, layout: request.layout, primary_key: request.primary_key };
-            create_work(&work_ctx, grant, request, job).await
-        })
-        .await
+    let work = CreateWork {
+        name,
+        bucket_id,
+        table_id: table_id.clone(),
+        file_id: file.id,
+        layout: request.layout,
+        primary_key: request.primary_key,
+    };
+    ctx.core.jobs.submit(ctx, grant.token(), "tableCreate", params, Some(table_id), Work::TableCreate(work)).await
 }
 
 /// What a `tableCreate` job builds.
-struct CreateWork {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWork {
     name: String,
+    pub(crate) bucket_id: String,
     table_id: String,
-    file: FileRecord,
+    file_id: i64,
     layout: Layout,
     primary_key: Vec<String>,
 }
 
-async fn create_work(ctx: &Ctx, grant: Granted<WriteBucket>, request: CreateWork, job: i64) -> Result<JobDone> {
-    let CreateWork { name, table_id, file, layout, primary_key } = request;
+/// Builds the table's file and registers it. A takeover simply runs again: the table is in the
+/// catalog only if the job ended (both commit together), and the file of a cut-off attempt is
+/// owned by nothing, so the start-up sweep removes it.
+pub(crate) async fn create_work(
+    ctx: &Ctx,
+    grant: Granted<WriteBucket>,
+    work: CreateWork,
+    claim: &Claim,
+) -> Result<JobDone> {
+    let CreateWork { name, table_id, file_id, layout, primary_key, .. } = work;
+    let file = source_file(ctx, grant.token(), Some(file_id)).await?;
+    let job = claim.id;
     let core = &ctx.core;
     std::fs::create_dir_all(&core.tables_dir).map_err(Error::internal)?;
     let data_file = format!("{}.sqlite", uuid::Uuid::now_v7().simple());
@@ -458,6 +420,7 @@ async fn create_work(ctx: &Ctx, grant: Granted<WriteBucket>, request: CreateWork
         ..TableRecord::default()
     };
     mirror(&mut table, &schema, stats, now, true);
+    let claim = claim.clone();
     let registered = ctx
         .write(move |w, ctx| {
             if w.table(table.project_id, &table.id)?.is_some() {
@@ -470,22 +433,21 @@ async fn create_work(ctx: &Ctx, grant: Granted<WriteBucket>, request: CreateWork
             let imported = Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
                 .with_params(json!({ "incremental": false, "rowsInFile": rows_in_file, "csvFile": { "id": file.id, "name": file.name } }));
             record(w, ctx, table.project_id, Some(&token), imported)?;
-            Ok(table)
+            let done = JobDone {
+                results: json!({
+                    "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
+                    "rowsCount": table.rows_count,
+                }),
+                metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
+            };
+            claim.succeed(w, &done)?;
+            Ok(done)
         })
         .await;
-    match registered {
-        Ok(table) => Ok(JobDone {
-            results: json!({
-                "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
-                "rowsCount": table.rows_count,
-            }),
-            metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
-        }),
-        Err(error) => {
-            remove_data_file(&path);
-            Err(error)
-        }
+    if registered.is_err() {
+        remove_data_file(&path);
     }
+    registered
 }
 
 fn remove_data_file(path: &std::path::Path) {
@@ -515,73 +477,92 @@ pub async fn import(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, re
         validate_columns(columns)?;
     }
     let params = json!({ "dataFileId": file.id, "incremental": request.incremental, "withoutHeaders": request.layout.without_headers });
-    let token = grant.token().clone();
-    let work_ctx = ctx.clone();
-    ctx.core
-        .jobs
-        .submit(ctx, &token, "tableImport", params, Some(table_id), move |job| async move {
-            import_work(&work_ctx, grant, (table, file), request, job).await
-        })
-        .await
+    let work = ImportWork {
+        table_id: table.id.clone(),
+        file_id: file.id,
+        incremental: request.incremental,
+        layout: request.layout,
+    };
+    ctx.core.jobs.submit(ctx, grant.token(), "tableImport", params, Some(table_id), Work::TableImport(work)).await
 }
 
-async fn import_work(
+/// What a `tableImport` job loads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportWork {
+    pub(crate) table_id: String,
+    file_id: i64,
+    incremental: bool,
+    layout: Layout,
+}
+
+/// Loads the file into the table's own file (rows and the job's marker in one transaction), then
+/// mirrors the table in the catalog with the event and the job's outcome. A worker that takes the
+/// job over finds the marker when the rows had committed, and only finishes the catalog part.
+pub(crate) async fn import_work(
     ctx: &Ctx,
     grant: Granted<WriteBucket>,
-    (table, file): (TableRecord, FileRecord),
-    request: ImportRequest,
-    job: i64,
+    work: ImportWork,
+    claim: &Claim,
 ) -> Result<JobDone> {
     let core = &ctx.core;
-    let _lock = core.table_locks.lock(table.pk).await;
+    let table = load(ctx, grant.project_id(), &work.table_id).await?;
+    let file = source_file(ctx, grant.token(), Some(work.file_id)).await?;
     let path = core.table_path(&table);
-    let input = core.blobs.sync_reader(&file.blob_key).await?;
+    let job = claim.id;
     let now = time::now();
-    let mode = if request.incremental { ImportMode::Incremental } else { ImportMode::Full };
-    let layout = request.layout;
+    let mode = if work.incremental { ImportMode::Incremental } else { ImportMode::Full };
+    let layout = work.layout;
+    let input = core.blobs.sync_reader(&file.blob_key).await?;
     let (schema, stats, imported, counts) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut data = TableData::open(&path)?;
+        if let Some((_, imported)) = data.last_job()?.filter(|(last, _)| *last == job) {
+            tracing::warn!(
+                job_id = job,
+                "the rows of this job had committed before its worker stopped; not loading them again"
+            );
+            return Ok((data.schema()?, data.stats()?, imported, None));
+        }
         let current = data.schema()?;
         let (header, mut rows, counts) = open_rows(input, &layout, &current.columns)?;
         let imported = data.import(&header, mode, now, &mut rows, Some(job))?;
-        Ok((data.schema()?, data.stats()?, imported, counts))
+        Ok((data.schema()?, data.stats()?, imported, Some(counts)))
     })
     .await
     .map_err(Error::internal)??;
     let token = grant.token().clone();
-    let incremental = request.incremental;
-    let (rows_in_file, new_columns) = (imported.rows_in_file, imported.new_columns.clone());
-    let table = ctx
-        .write(move |w, ctx| {
-            let mut table =
-                w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
-            mirror(&mut table, &schema, stats, now, true);
-            w.update_table_stats(&table)?;
-            let happened =
-                Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
-                    .with_params(json!({
-                        "incremental": incremental, "rowsInFile": rows_in_file,
-                        "csvFile": { "id": file.id, "name": file.name }, "newColumns": new_columns,
-                    }));
-            record(w, ctx, table.project_id, Some(&token), happened)?;
-            Ok(table)
-        })
-        .await?;
-    Ok(JobDone {
-        results: json!({
-            "importedColumns": imported.columns,
-            "newColumns": imported.new_columns,
-            "rowsInFile": imported.rows_in_file,
-            "warnings": [],
-            "totalRowsCount": table.rows_count,
-            "totalDataSizeBytes": table.data_size_bytes,
-        }),
-        metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
+    let incremental = work.incremental;
+    let claim = claim.clone();
+    ctx.write(move |w, ctx| {
+        let mut table = w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
+        mirror(&mut table, &schema, stats, now, true);
+        w.update_table_stats(&table)?;
+        let happened =
+            Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
+                .with_params(json!({
+                    "incremental": incremental, "rowsInFile": imported.rows_in_file,
+                    "csvFile": { "id": file.id, "name": file.name }, "newColumns": imported.new_columns,
+                }));
+        record(w, ctx, table.project_id, Some(&token), happened)?;
+        let done = JobDone {
+            results: json!({
+                "importedColumns": imported.columns,
+                "newColumns": imported.new_columns,
+                "rowsInFile": imported.rows_in_file,
+                "warnings": [],
+                "totalRowsCount": table.rows_count,
+                "totalDataSizeBytes": table.data_size_bytes,
+            }),
+            metrics: counts.map(|counts| jobs::metrics(Some(counts.metrics()), None)),
+        };
+        claim.succeed(w, &done)?;
+        Ok(done)
     })
+    .await
 }
 
 /// Filters and projection as clients give them for previews and exports.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Selection {
     pub columns: Vec<String>,
     pub changed_since: Option<String>,
@@ -595,7 +576,7 @@ pub struct Selection {
 }
 
 /// One `whereFilters[]` item as the client sent it.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct WhereFilter {
     pub column: String,
     /// `eq`, `ne`, `gt`, `ge`, `lt` or `le`.
@@ -606,7 +587,7 @@ pub struct WhereFilter {
 }
 
 /// One `orderBy[]` item as the client sent it.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct OrderBy {
     pub column: String,
     /// `ASC` or `DESC`.
@@ -754,25 +735,32 @@ pub async fn export(
             "gzipOutput": gzip, "format": "rfc", "fileType": "csv",
         }
     });
-    let query = row_query(&table, selection)?;
-    let token = grant.token().clone();
-    let work_ctx = ctx.clone();
-    ctx.core
-        .jobs
-        .submit(ctx, &token, "tableExport", params, Some(table_id), move |_| async move {
-            export_work(&work_ctx, grant, table, query, gzip).await
-        })
-        .await
+    row_query(&table, selection.clone())?;
+    let work = ExportWork { table_id: table_id.clone(), selection, gzip };
+    ctx.core.jobs.submit(ctx, grant.token(), "tableExport", params, Some(table_id), Work::TableExport(work)).await
 }
 
-async fn export_work(
+/// What a `tableExport` job writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportWork {
+    pub(crate) table_id: String,
+    selection: Selection,
+    gzip: bool,
+}
+
+/// Writes the rows to a new file. A takeover runs it again; the file of a cut-off attempt never
+/// finished uploading and expires with the other unfinished files.
+pub(crate) async fn export_work(
     ctx: &Ctx,
     grant: Granted<ReadBucket>,
-    table: TableRecord,
-    query: RowQuery,
-    gzip: bool,
+    work: ExportWork,
+    claim: &Claim,
 ) -> Result<JobDone> {
+    let ExportWork { table_id, selection, gzip } = work;
     let core = &ctx.core;
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let query = row_query(&table, selection)?;
     let name = format!("{}.csv{}", table.id, if gzip { ".gz" } else { "" });
     let file = files::create_for(core, grant.token(), name, vec!["table-export".into()], ctx.run_id.clone()).await?;
     let writer = tokio_util::io::SyncIoBridge::new(core.blobs.writer(&file.blob_key));
@@ -798,19 +786,21 @@ async fn export_work(
     .map_err(Error::internal)??;
     let file = files::finish_upload(core, &file, size).await?;
     let token = grant.token().clone();
-    let table_id = table.id.clone();
     let file_id = file.id;
+    let claim = claim.clone();
     ctx.write(move |w, ctx| {
         let happened =
             Happened::about("storage.tableExported", "table", &table_id, format!("Exported table {table_id}"))
                 .with_params(json!({ "fileId": file_id, "gzip": gzip }));
-        record(w, ctx, token.project_id, Some(&token), happened)
+        record(w, ctx, token.project_id, Some(&token), happened)?;
+        let done = JobDone {
+            results: json!({ "file": { "id": file_id }, "cacheHit": false }),
+            metrics: Some(jobs::metrics(None, Some((gzip, size, text_size)))),
+        };
+        claim.succeed(w, &done)?;
+        Ok(done)
     })
-    .await?;
-    Ok(JobDone {
-        results: json!({ "file": { "id": file.id }, "cacheHit": false }),
-        metrics: Some(jobs::metrics(None, Some((gzip, size, text_size)))),
-    })
+    .await
 }
 
 /// Counts bytes on their way to the object store.
@@ -967,32 +957,40 @@ pub async fn list_in_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>) -> Result<Ve
 pub async fn delete(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, run_async: bool) -> Result<Option<Job>> {
     let table = load(ctx, grant.project_id(), &table_id).await?;
     if !run_async {
-        delete_now(ctx, &grant, table).await?;
+        delete_now(ctx, &grant, table, None).await?;
         return Ok(None);
     }
-    let token = grant.token().clone();
-    let work_ctx = ctx.clone();
-    let job = ctx
-        .core
-        .jobs
-        .submit(ctx, &token, "tableDrop", json!({ "tableId": table_id }), Some(table_id), move |_| async move {
-            delete_now(&work_ctx, &grant, table).await.map(|()| Value::Null)
-        })
-        .await?;
-    Ok(Some(job))
+    let params = json!({ "tableId": table_id });
+    let work = Work::TableDrop { table_id: table_id.clone() };
+    Ok(Some(ctx.core.jobs.submit(ctx, grant.token(), "tableDrop", params, Some(table_id), work).await?))
 }
 
-async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord) -> Result<()> {
-    let _lock = ctx.core.table_locks.lock(table.pk).await;
+/// The `tableDrop` job.
+pub(crate) async fn drop_work(
+    ctx: &Ctx,
+    grant: Granted<WriteBucket>,
+    table_id: String,
+    claim: &Claim,
+) -> Result<JobDone> {
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    delete_now(ctx, &grant, table, Some(claim)).await?;
+    Ok(JobDone::from(Value::Null))
+}
+
+/// Removes the table from the catalog with its event (and the outcome of the job that does it,
+/// if any), then its file.
+async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord, claim: Option<&Claim>) -> Result<()> {
     let token = grant.token().clone();
     let path = ctx.core.table_path(&table);
+    let claim = claim.cloned();
     ctx.write(move |w, ctx| {
         if !w.delete_table(table.project_id, &table.id)? {
             return Err(not_found(table.project_id, &table.id));
         }
         let happened =
             Happened::about("storage.tableDeleted", "table", &table.id, format!("Deleted table {}", table.id));
-        record(w, ctx, table.project_id, Some(&token), happened)
+        record(w, ctx, table.project_id, Some(&token), happened)?;
+        claim.map_or(Ok(()), |claim| claim.succeed(w, &JobDone::from(Value::Null)))
     })
     .await?;
     remove_data_file(&path);
@@ -1032,43 +1030,49 @@ pub async fn change_primary_key(
         None => None,
     };
     let operation = if columns.is_some() { "tablePrimaryKeyAdd" } else { "tablePrimaryKeyDelete" };
+    let params = json!({ "columns": columns });
+    let work = Work::PrimaryKey { table_id: table_id.clone(), columns };
+    ctx.core.jobs.submit(ctx, grant.token(), operation, params, Some(table_id), work).await
+}
+
+/// Sets or removes the key in the table's file, then mirrors it. A takeover runs it again: setting
+/// the same key, or removing a missing one, changes nothing.
+pub(crate) async fn primary_key_work(
+    ctx: &Ctx,
+    grant: Granted<WriteBucket>,
+    table_id: String,
+    columns: Option<Vec<String>>,
+    claim: &Claim,
+) -> Result<JobDone> {
+    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let path = ctx.core.table_path(&table);
+    let key = columns.clone();
+    let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut data = TableData::open(&path)?;
+        let schema = match &key {
+            Some(columns) => data.set_primary_key(columns)?,
+            None => data.remove_primary_key()?,
+        };
+        Ok((schema, data.stats()?))
+    })
+    .await
+    .map_err(Error::internal)??;
     let token = grant.token().clone();
-    let work_ctx = ctx.clone();
-    ctx.core
-        .jobs
-        .submit(ctx, &token, operation, json!({ "columns": columns }), Some(table_id), move |_| async move {
-            let ctx = work_ctx;
-            let _lock = ctx.core.table_locks.lock(table.pk).await;
-            let path = ctx.core.table_path(&table);
-            let key = columns.clone();
-            let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
-                let mut data = TableData::open(&path)?;
-                let schema = match &key {
-                    Some(columns) => data.set_primary_key(columns)?,
-                    None => data.remove_primary_key()?,
-                };
-                Ok((schema, data.stats()?))
-            })
-            .await
-            .map_err(Error::internal)??;
-            let token = grant.token().clone();
-            ctx.write(move |w, ctx| {
-                let mut table =
-                    w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
-                mirror(&mut table, &schema, stats, time::now(), false);
-                w.update_table_stats(&table)?;
-                let (event, message) = match &columns {
-                    Some(_) => ("storage.tablePrimaryKeyAdded", format!("Set the primary key of table {}", table.id)),
-                    None => {
-                        ("storage.tablePrimaryKeyDeleted", format!("Removed the primary key of table {}", table.id))
-                    }
-                };
-                let happened = Happened::about(event, "table", &table.id, message)
-                    .with_params(json!({ "primaryKey": table.primary_key }));
-                record(w, ctx, table.project_id, Some(&token), happened)?;
-                Ok(json!({ "id": table.id, "primaryKey": table.primary_key }))
-            })
-            .await
-        })
-        .await
+    let claim = claim.clone();
+    ctx.write(move |w, ctx| {
+        let mut table = w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
+        mirror(&mut table, &schema, stats, time::now(), false);
+        w.update_table_stats(&table)?;
+        let (event, message) = match &columns {
+            Some(_) => ("storage.tablePrimaryKeyAdded", format!("Set the primary key of table {}", table.id)),
+            None => ("storage.tablePrimaryKeyDeleted", format!("Removed the primary key of table {}", table.id)),
+        };
+        let happened =
+            Happened::about(event, "table", &table.id, message).with_params(json!({ "primaryKey": table.primary_key }));
+        record(w, ctx, table.project_id, Some(&token), happened)?;
+        let done = JobDone::from(json!({ "id": table.id, "primaryKey": table.primary_key }));
+        claim.succeed(w, &done)?;
+        Ok(done)
+    })
+    .await
 }

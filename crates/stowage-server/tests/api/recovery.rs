@@ -1,6 +1,6 @@
 //! What a start finds after a stop it did not choose: a data dir still in use, a catalog that did
 //! not mirror a table an unfinished job changed, table files that no table owns, jobs cut off
-//! before or after their rows committed. The real binary, stopped with SIGKILL.
+//! before or after their rows committed (taken over by the next start's worker). The real binary, stopped with SIGKILL.
 
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_tab
     assert_eq!(table["rowsCount"], 3, "{table}");
     assert_eq!(table["columns"], json!(["id", "v"]));
     let jobs = server.call(Method::GET, "/jobs", Value::Null).await;
-    assert_eq!(jobs[0]["status"], "error", "the unfinished job ends: {jobs}");
+    assert_eq!(jobs[0]["status"], "error", "a job from before jobs carried their work cannot run again: {jobs}");
     let left: Vec<String> =
         std::fs::read_dir(&tables).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(left.iter().all(|name| !name.contains("orphan")), "{left:?}");
@@ -72,7 +72,7 @@ async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_tab
 }
 
 #[tokio::test]
-async fn an_import_cut_off_after_its_rows_committed_ends_as_success_and_one_whose_rows_did_not_as_error() {
+async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_and_one_cut_off_before_runs_again() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::first_start(&data).await;
@@ -85,28 +85,42 @@ async fn an_import_cut_off_after_its_rows_committed_ends_as_success_and_one_whos
     let body = json!({"dataFileId": more, "incremental": 1});
     let appended = server.call(Method::POST, "/tables/in.c-b.t/import-async", body).await;
     assert_eq!(appended["status"], "success");
+    let last = server.upload("id\n6\n7\n").await;
     let admin = server.admin.clone();
     server.kill().await;
 
     // What a kill between the table's commit and the catalog's leaves: the append's rows (and its
     // marker) are in the table, its job still runs and the catalog still counts two rows. A later
-    // job that never reached the table is unfinished too.
+    // import of the last file was claimed but never reached the table.
     let catalog = rusqlite::Connection::open(data.join("catalog.sqlite")).unwrap();
     let appended_id = appended["id"].as_i64().unwrap();
-    let reopen = "UPDATE jobs SET status = 'processing', \"end\" = NULL, results = 'null' WHERE id = ?1";
+    let reopen = "UPDATE jobs SET status = 'processing', \"end\" = NULL, results = 'null', lease_owner = 'dead',
+        lease_expires = 4102444800 WHERE id = ?1";
     catalog.execute(reopen, [appended_id]).unwrap();
     catalog.execute("UPDATE tables SET rows_count = 2 WHERE id = 'in.c-b.t'", []).unwrap();
-    catalog.execute(UNFINISHED_IMPORT, ["in.c-b.t"]).unwrap();
+    let its_event =
+        "DELETE FROM events WHERE id = (SELECT MAX(id) FROM events WHERE event = 'storage.tableImportDone')";
+    catalog.execute(its_event, []).unwrap();
+    let cut_off = "INSERT INTO jobs (project_id, status, operation_name, operation_params, table_id, created, start,
+        creator_token_id, creator_token_description, work, lease_owner, lease_expires, attempts)
+        SELECT project_id, 'processing', operation_name, operation_params, table_id, created, start, creator_token_id,
+        creator_token_description, json_set(work, '$.fileId', ?2), 'dead', 4102444800, 1 FROM jobs WHERE id = ?1";
+    catalog.execute(cut_off, [appended_id, last.as_i64().unwrap()]).unwrap();
     let never_landed = catalog.last_insert_rowid();
     drop(catalog);
 
     let server = Server::restart(&data, &admin).await;
-    let job = server.call(Method::GET, &format!("/jobs/{appended_id}"), Value::Null).await;
+    let job = server.wait(json!({"id": appended_id})).await;
     assert_eq!(job["status"], "success", "the rows landed, so the job says so: {job}");
     assert_eq!(job["results"]["rowsInFile"], 3);
-    assert_eq!(job["results"]["totalRowsCount"], 5);
-    let job = server.call(Method::GET, &format!("/jobs/{never_landed}"), Value::Null).await;
-    assert_eq!(job["status"], "error", "{job}");
+    assert_eq!(job["results"]["totalRowsCount"], 5, "its rows were not loaded again: {job}");
+    let job = server.wait(json!({"id": never_landed})).await;
+    assert_eq!(job["status"], "success", "taken over and run once: {job}");
+    assert_eq!(job["results"]["totalRowsCount"], 7, "{job}");
     let table = server.call(Method::GET, "/tables/in.c-b.t", Value::Null).await;
-    assert_eq!(table["rowsCount"], 5, "{table}");
+    assert_eq!(table["rowsCount"], 7, "{table}");
+    let preview = server.api(Method::GET, "/tables/in.c-b.t/data-preview").send().await.unwrap();
+    assert_eq!(preview.text().await.unwrap().lines().count(), 8, "each row once, with the header");
+    let imports = server.call(Method::GET, "/events?q=event:storage.tableImportDone", Value::Null).await;
+    assert_eq!(imports.as_array().unwrap().len(), 3, "the create's, then each cut-off job's once: {imports}");
 }
