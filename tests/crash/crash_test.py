@@ -177,7 +177,7 @@ def main():
                                         {"name": "t", "dataFileId": files["base"]}))
             assert job["status"] == "success", job
             request = ("DELETE", "/buckets/in.c-doomed?force=1&async=1", None)
-        if kind == "delete":
+        elif kind == "delete":
             table = "in.c-crash.scratch"
             request = ("DELETE", f"/tables/{table}?async=1", None)
         elif kind == "export":
