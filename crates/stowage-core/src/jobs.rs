@@ -25,7 +25,7 @@ use stowage_types::{time, Code, Error, Paging, Result};
 use tokio::sync::{broadcast, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::{buckets, tables, Core, Ctx, Store};
+use crate::{buckets, queue, tables, Core, Ctx, Store};
 
 /// What a finished job reports: its results and, for jobs that move data, byte metrics.
 pub struct JobDone {
@@ -73,6 +73,13 @@ pub enum Work {
         bucket_id: String,
         force: bool,
     },
+    /// A run of a component's configuration: the asked rows, or every enabled row when empty.
+    #[serde(rename_all = "camelCase")]
+    ComponentRun {
+        component_id: String,
+        config_id: String,
+        row_ids: Vec<String>,
+    },
 }
 
 /// The lease a worker holds on a job while it runs it.
@@ -87,7 +94,8 @@ impl Claim {
     /// and its outcome commit together. Fails, rolling the transaction back, when the worker lost
     /// its lease (another worker took the job over).
     pub fn succeed(&self, w: &Writer<'_>, done: &JobDone) -> Result<()> {
-        if w.finish_claimed_job(self.id, &self.owner, time::now(), &done.results, done.metrics.as_ref(), None)? {
+        let (results, metrics) = (&done.results, done.metrics.as_ref());
+        if w.finish_claimed_job(self.id, &self.owner, time::now(), JobStatus::Success, results, metrics, None)? {
             Ok(())
         } else {
             Err(lease_lost(self.id))
@@ -101,11 +109,14 @@ fn lease_lost(id: i64) -> Error {
 
 /// How long `submit` waits for a job before answering with it unfinished.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
-/// Jobs one process runs at once.
+/// Storage jobs, and component runs, one process runs at once. The two have slots of their own:
+/// a component run may wait for storage jobs (a writer's import into this same stack).
 const SLOTS: usize = 4;
 /// How long a claim holds without renewal, and how often a running job renews it.
 const LEASE_SECS: i64 = 30;
 const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// How often a running job looks whether someone asked it to stop.
+const TERMINATION_CHECK: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for jobs it was not woken for (expired leases, other processes).
 const POLL: Duration = Duration::from_secs(1);
 
@@ -145,6 +156,36 @@ impl JobRunner {
         table_id: Option<String>,
         work: Work,
     ) -> Result<Job> {
+        let mut finished = self.finished.subscribe();
+        let job = self.enqueue(ctx, token, operation_name, operation_params, table_id, work).await?;
+        let (project_id, id) = (job.project_id, job.id);
+        let _ = tokio::time::timeout(ANSWER_WAIT, async {
+            // A lagging receiver may have missed the id: answer with the job as it stands.
+            while let Ok(done) = finished.recv().await {
+                if done == id {
+                    break;
+                }
+            }
+        })
+        .await;
+        let found = self.store.read(move |r| r.job(project_id, id)).await?;
+        found.ok_or_else(|| Error::internal(format!("job {id} vanished")))
+    }
+
+    /// Stores a job that will run `work`, wakes the worker, and returns the job as stored.
+    pub async fn enqueue(
+        &self,
+        ctx: &Ctx,
+        token: &Arc<Token>,
+        operation_name: &str,
+        operation_params: Value,
+        table_id: Option<String>,
+        work: Work,
+    ) -> Result<Job> {
+        let component = match &work {
+            Work::ComponentRun { component_id, config_id, .. } => Some((component_id.clone(), config_id.clone())),
+            _ => None,
+        };
         let job = Job {
             id: 0,
             project_id: token.project_id,
@@ -161,26 +202,13 @@ impl JobRunner {
             error: None,
             creator_token_id: token.id,
             creator_token_description: token.description.clone(),
+            component,
         };
         let work = serde_json::to_value(&work).map_err(Error::internal)?;
         let context = json!({ "remoteAddr": ctx.remote_addr, "userAgent": ctx.user_agent });
-        let mut finished = self.finished.subscribe();
         let job = self.store.write(move |w| w.insert_job(&job, &work, &context)).await?;
-        self.wake.notify_one();
-        let (project_id, id) = (job.project_id, job.id);
-        let _ = tokio::time::timeout(ANSWER_WAIT, async {
-            // A lagging receiver may have missed the id: answer with the job as it stands.
-            while let Ok(done) = finished.recv().await {
-                if done == id {
-                    break;
-                }
-            }
-        })
-        .await;
-        self.store
-            .read(move |r| r.job(project_id, id))
-            .await?
-            .ok_or_else(|| Error::internal(format!("job {id} vanished")))
+        self.wake.notify_waiters();
+        Ok(job)
     }
 
     /// Prepares the queue at the start of the one server of a data dir: jobs stored before jobs
@@ -195,35 +223,40 @@ impl JobRunner {
         self.store.write(move |w| Ok((w.fail_unrunnable_jobs(time::now(), &error)?, w.expire_job_leases()?))).await
     }
 
-    /// Starts the worker loop of this process: it claims jobs while it has free slots, and sleeps
-    /// until a job is submitted or finished, or a second passes.
+    /// Starts the worker loops of this process, one for storage jobs and one for component runs:
+    /// each claims jobs while it has free slots, and sleeps until a job is submitted or finished,
+    /// or a second passes.
     pub fn start(core: &Core) {
-        let core = core.clone();
-        tokio::spawn(async move {
-            let runner = core.jobs.clone();
-            let slots = Arc::new(Semaphore::new(SLOTS));
-            loop {
-                let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                let (owner, now) = (runner.owner.clone(), time::now());
-                match runner.store.write(move |w| w.claim_job(&owner, now, now + LEASE_SECS)).await {
-                    Ok(Some(claimed)) => {
-                        let core = core.clone();
-                        tokio::spawn(async move {
-                            core.jobs.run_claimed(&core, claimed).await;
-                            drop(slot);
-                        });
-                        continue;
+        for components in [false, true] {
+            let core = core.clone();
+            tokio::spawn(async move {
+                let runner = core.jobs.clone();
+                let slots = Arc::new(Semaphore::new(SLOTS));
+                loop {
+                    let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                    let woken = runner.wake.notified();
+                    let (owner, now) = (runner.owner.clone(), time::now());
+                    let claimed = runner.store.write(move |w| w.claim_job(&owner, now, now + LEASE_SECS, components));
+                    match claimed.await {
+                        Ok(Some(claimed)) => {
+                            let core = core.clone();
+                            tokio::spawn(async move {
+                                core.jobs.run_claimed(&core, claimed).await;
+                                drop(slot);
+                            });
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(error) => tracing::error!(%error, "could not claim a job"),
                     }
-                    Ok(None) => {}
-                    Err(error) => tracing::error!(%error, "could not claim a job"),
+                    drop(slot);
+                    tokio::select! {
+                        () = woken => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
                 }
-                drop(slot);
-                tokio::select! {
-                    () = runner.wake.notified() => {}
-                    () = tokio::time::sleep(POLL) => {}
-                }
-            }
-        });
+            });
+        }
     }
 
     /// Runs a claimed job under its lease and records the outcome, unless the lease was lost.
@@ -233,24 +266,28 @@ impl JobRunner {
         if claimed.attempt > 1 {
             tracing::warn!(job_id = id, attempt = claimed.attempt, "taking over a job whose worker stopped");
         }
-        let lost = CancellationToken::new();
-        let renewer = tokio::spawn(renew(self.store.clone(), claim.clone(), lost.clone()));
+        let (lost, stop) = (CancellationToken::new(), CancellationToken::new());
+        let watcher = tokio::spawn(watch(self.store.clone(), claim.clone(), lost.clone(), stop.clone()));
         let outcome = tokio::select! {
             outcome = execute(core, &claimed, &claim) => outcome,
             () = lost.cancelled() => Err(lease_lost(id)),
+            () = stop.cancelled() => Err(Error::new(Code::ComponentUserError, "Job terminated")),
         };
-        renewer.abort();
-        let (done, error) = match outcome {
-            Ok(done) => (done, None),
+        watcher.abort();
+        let (status, done, error) = match outcome {
+            Ok(done) => (JobStatus::Success, done, None),
             Err(_) if lost.is_cancelled() => {
                 tracing::warn!(job_id = id, "stopped a job whose lease was lost");
                 return;
+            }
+            Err(_) if stop.is_cancelled() => {
+                (JobStatus::Terminated, JobDone::from(json!({ "message": "Job terminated" })), None)
             }
             Err(error) => {
                 if error.code == Code::Internal {
                     tracing::error!(job_id = id, %error, "job failed");
                 }
-                (JobDone::from(Value::Null), Some(error_value(&error)))
+                (JobStatus::Error, JobDone::from(Value::Null), Some(error_value(&error)))
             }
         };
         // Work that succeeded has usually recorded its outcome with its change already; then
@@ -259,24 +296,35 @@ impl JobRunner {
         let finished = self
             .store
             .write(move |w| {
-                w.finish_claimed_job(id, &owner, time::now(), &done.results, done.metrics.as_ref(), error.as_ref())
+                let (results, metrics) = (&done.results, done.metrics.as_ref());
+                w.finish_claimed_job(id, &owner, time::now(), status, results, metrics, error.as_ref())
             })
             .await;
         if let Err(error) = finished {
             tracing::error!(job_id = id, %error, "could not record a job's outcome");
         }
         let _ = self.finished.send(id);
-        self.wake.notify_one();
+        self.wake.notify_waiters();
     }
 }
 
-/// Renews a claim every [`RENEW_EVERY`] until aborted; cancels `lost` when the lease is gone.
-async fn renew(store: Store, claim: Claim, lost: CancellationToken) {
+/// Watches a running job: renews its claim every [`RENEW_EVERY`] (cancelling `lost` when the lease
+/// is gone), and cancels `stop` when someone asked the job to stop. Runs until aborted.
+async fn watch(store: Store, claim: Claim, lost: CancellationToken, stop: CancellationToken) {
+    let mut renewed = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(RENEW_EVERY).await;
+        tokio::time::sleep(TERMINATION_CHECK).await;
+        match store.lookup(|r| r.termination_requested(claim.id)) {
+            Ok(true) => stop.cancel(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(job_id = claim.id, %error, "could not read a job's termination flag"),
+        }
+        if renewed.elapsed() < RENEW_EVERY {
+            continue;
+        }
         let (id, owner) = (claim.id, claim.owner.clone());
         match store.write(move |w| w.renew_job_lease(id, &owner, time::now() + LEASE_SECS)).await {
-            Ok(true) => {}
+            Ok(true) => renewed = tokio::time::Instant::now(),
             Ok(false) => {
                 lost.cancel();
                 return;
@@ -303,12 +351,9 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
         }
     };
     let text = |key: &str| claimed.context[key].as_str().map(str::to_string);
-    let ctx = Ctx {
-        core: core.clone(),
-        run_id: job.run_id.clone(),
-        remote_addr: text("remoteAddr"),
-        user_agent: text("userAgent"),
-    };
+    // A component run's log events carry its own id as their run id.
+    let run_id = if job.component.is_some() { Some(job.id.to_string()) } else { job.run_id.clone() };
+    let ctx = Ctx { core: core.clone(), run_id, remote_addr: text("remoteAddr"), user_agent: text("userAgent") };
     let bucket_of = |table_id: &str| tables::parse_id(token.project_id, table_id).map(|(bucket, _)| bucket);
     let bucket =
         |id: &str| BucketId::parse(id).ok_or_else(|| Error::internal(format!("job {}: bucket id {id}", job.id)));
@@ -336,6 +381,16 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
         Work::BucketDelete { bucket_id, force } => {
             let grant = token.authorize(ManageBucket(bucket(&bucket_id)?))?;
             buckets::delete_now(&ctx, &grant, force, Some(claim)).await.map(|()| JobDone::from(Value::Null))
+        }
+        // A run's effect on the far side is not known after a stop, so a takeover does not run it
+        // again: it ends as an error that says so.
+        Work::ComponentRun { .. } if claimed.attempt > 1 => Err(Error::new(
+            Code::ComponentUserError,
+            "The job was interrupted because the server stopped while it ran; the target may hold part of its \
+             work. Run it again.",
+        )),
+        Work::ComponentRun { component_id, config_id, row_ids } => {
+            queue::execute(&ctx, &token, &component_id, &config_id, &row_ids).await
         }
     }
 }

@@ -97,8 +97,6 @@ pub struct Core {
     pub blobs: blobs::Blobs,
     /// Where each table's data file lives.
     pub tables_dir: std::path::PathBuf,
-    /// Running component jobs.
-    pub queue: queue::QueueRunner,
     /// Failed console sign-ins, which slow further attempts.
     pub sign_ins: console::SignInThrottle,
     /// Stores the events of read requests in group commits.
@@ -127,7 +125,6 @@ impl Core {
             mailer,
             blobs,
             tables_dir,
-            queue: queue::QueueRunner::default(),
             sign_ins: console::SignInThrottle::default(),
             read_events,
         })

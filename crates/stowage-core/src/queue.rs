@@ -1,57 +1,22 @@
 //! Component jobs, shaped like Keboola's Queue API: run a configuration (its enabled rows in
-//! `rowsSortOrder`) or chosen rows, list, detail with the job's log events, terminate. Jobs are
-//! durable records run by tasks in the server; a job cut off by a stop ends as `error` at the
-//! next start ([`QueueRunner::recover`]).
+//! `rowsSortOrder`) or chosen rows, list, detail with the job's log events, terminate. A run is a
+//! job of the one job queue (`jobs::Work::ComponentRun`): a worker claims it under a lease, and a
+//! request to terminate it is a flag in its row that the worker watches, so any process may ask.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use stowage_types::auth::{Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::event::{Event, EventFilter, NewEvent};
+use stowage_types::job::JobStatus;
 use stowage_types::time::{self, Timestamp};
 use stowage_types::{Code, Error, Paging, Result};
-use tokio_util::sync::CancellationToken;
 
 use crate::components::{self, ConfigView};
 use crate::engines;
+use crate::jobs::{JobDone, Work};
 use crate::records::{QueueJobRecord, RowRecord};
-use crate::{Core, Ctx};
-
-/// Running jobs, so they can be terminated.
-#[derive(Clone, Default)]
-pub struct QueueRunner {
-    running: Arc<Mutex<HashMap<i64, CancellationToken>>>,
-}
-
-impl QueueRunner {
-    /// Ends jobs left unfinished by a previous process as errors. Returns how many.
-    pub async fn recover(core: &Core) -> Result<usize> {
-        let result =
-            json!({ "message": "The job was interrupted because the server stopped while it ran. Run it again." });
-        core.store.write(move |w| w.fail_unfinished_queue_jobs(time::now(), &result)).await
-    }
-
-    fn register(&self, id: i64) -> CancellationToken {
-        let token = CancellationToken::new();
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id, token.clone());
-        token
-    }
-
-    fn forget(&self, id: i64) {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-    }
-
-    fn cancel(&self, id: i64) -> bool {
-        match self.running.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            Some(token) => {
-                token.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-}
+use crate::Ctx;
 
 /// One row being run: its merged, unsealed configuration and a way to log.
 pub struct RowRun<'a> {
@@ -129,94 +94,73 @@ pub async fn run(
     if row_ids.is_empty() && view.config.is_disabled {
         return Err(Error::new(Code::ConfigurationValidation, format!("Configuration {config_id} is disabled.")));
     }
-    let token = grant.token().clone();
-    let record = QueueJobRecord {
-        project_id: token.project_id,
-        component_id: component_id.clone(),
-        config_id: config_id.to_string(),
-        row_ids,
-        status: "created".into(),
-        token_id: token.id,
-        token_description: token.description.clone(),
-        created: time::now(),
-        ..QueueJobRecord::default()
-    };
-    let id = ctx
-        .core
-        .store
-        .write({
-            let record = record.clone();
-            move |w| w.insert_queue_job(&record)
-        })
-        .await?;
-    let record = QueueJobRecord { id, ..record };
-    let cancel = ctx.core.queue.register(id);
-    let job_ctx = Ctx { run_id: Some(id.to_string()), ..ctx.clone() };
-    let job = record.clone();
-    tokio::spawn(async move {
-        let outcome = tokio::select! {
-            outcome = execute(&job_ctx, &token, &job, view) => outcome,
-            () = cancel.cancelled() => Err(Error::new(Code::ComponentUserError, "Job terminated")),
-        };
-        let (status, result) = match outcome {
-            Ok(result) => ("success", result),
-            Err(error) if cancel.is_cancelled() => ("terminated", json!({ "message": error.message })),
-            Err(error) => {
-                if error.code == Code::Internal {
-                    tracing::error!(job_id = id, %error, "component job failed");
-                }
-                let _ = log(&job_ctx, &token, &job.component_id, &job.config_id, "error", error.message.clone()).await;
-                ("error", json!({ "message": error.message }))
-            }
-        };
-        let finished = job_ctx
-            .core
-            .store
-            .write(move |w| w.set_queue_job_status(id, status, None, Some(time::now()), Some(&result)))
-            .await;
-        if let Err(error) = finished {
-            tracing::error!(job_id = id, %error, "could not record the end of a component job");
-        }
-        job_ctx.core.queue.forget(id);
-    });
-    Ok(record)
+    let params = json!({ "rowIds": row_ids });
+    let work = Work::ComponentRun { component_id, config_id: config_id.to_string(), row_ids };
+    let job = ctx.core.jobs.enqueue(ctx, grant.token(), "componentRun", params, None, work).await?;
+    let (project_id, id) = (job.project_id, job.id);
+    ctx.core.store.read(move |r| r.queue_job(project_id, id)).await?.ok_or_else(|| not_found(id))
+}
+
+/// Runs a claimed component job: the configuration as it is now, its rows one after another; the
+/// first error stops the job, and is written to its log.
+pub(crate) async fn execute(
+    ctx: &Ctx,
+    token: &Arc<Token>,
+    component_id: &str,
+    config_id: &str,
+    row_ids: &[String],
+) -> Result<JobDone> {
+    let outcome = async {
+        let read = token.authorize(ReadComponent(component_id.to_string()))?;
+        let view = components::get(ctx, &read, config_id).await?;
+        run_rows(ctx, token, component_id, config_id, row_ids, view).await
+    }
+    .await;
+    if let Err(error) = &outcome {
+        let _ = log(ctx, token, component_id, config_id, "error", error.message.clone()).await;
+    }
+    outcome.map(JobDone::from)
 }
 
 /// Runs the rows of a job one after another; the first error stops the job.
-async fn execute(ctx: &Ctx, token: &Arc<Token>, job: &QueueJobRecord, view: ConfigView) -> Result<Value> {
+async fn run_rows(
+    ctx: &Ctx,
+    token: &Arc<Token>,
+    component_id: &str,
+    config_id: &str,
+    row_ids: &[String],
+    view: ConfigView,
+) -> Result<Value> {
     let started = time::now();
-    let id = job.id;
-    ctx.core.store.write(move |w| w.set_queue_job_status(id, "processing", Some(started), None, None)).await?;
-    let rows: Vec<RowRecord> = if job.row_ids.is_empty() {
+    let rows: Vec<RowRecord> = if row_ids.is_empty() {
         view.rows.iter().filter(|row| !row.is_disabled).cloned().collect()
     } else {
-        job.row_ids.iter().filter_map(|id| view.rows.iter().find(|row| &row.id == id).cloned()).collect()
+        row_ids
+            .iter()
+            .map(|id| {
+                let found = view.rows.iter().find(|row| &row.id == id).cloned();
+                found.ok_or_else(|| Error::new(Code::RowNotFound, format!("Row {id} not found")))
+            })
+            .collect::<Result<_>>()?
     };
-    let root = components::unseal(&ctx.core, token.project_id, &job.component_id, view.config.configuration.clone())?;
+    let root = components::unseal(&ctx.core, token.project_id, component_id, view.config.configuration.clone())?;
     let mut done = Vec::new();
     if rows.is_empty() {
-        log(
-            ctx,
-            token,
-            &job.component_id,
-            &job.config_id,
-            "warn",
-            "The configuration has no enabled rows to run.".into(),
-        )
-        .await?;
+        log(ctx, token, component_id, config_id, "warn", "The configuration has no enabled rows to run.".into())
+            .await?;
     }
     for row in rows {
-        let row_config = components::unseal(&ctx.core, token.project_id, &job.component_id, row.configuration.clone())?;
+        let row_config = components::unseal(&ctx.core, token.project_id, component_id, row.configuration.clone())?;
         let run = RowRun {
             ctx,
             token,
-            component_id: &job.component_id,
-            config_id: &job.config_id,
+            component_id,
+            config_id,
             config: engines::merge(&root, &row_config),
             state: row.state.clone(),
             started,
         };
-        let state = match job.component_id.as_str() {
+        let state = match component_id {
             "keboola.wr-storage" => engines::writer::run_row(&run).await?,
             "keboola.ex-storage" => engines::extractor::run_row(&run).await?,
             other => {
@@ -224,8 +168,8 @@ async fn execute(ctx: &Ctx, token: &Arc<Token>, job: &QueueJobRecord, view: Conf
             }
         };
         if !state.is_null() {
-            let write = token.authorize(WriteComponent(job.component_id.clone()))?;
-            components::set_row_state(ctx, &write, &job.config_id, &row.id, state).await?;
+            let write = token.authorize(WriteComponent(component_id.to_string()))?;
+            components::set_row_state(ctx, &write, config_id, &row.id, state).await?;
         }
         done.push(json!({ "id": row.id, "name": row.name }));
     }
@@ -266,18 +210,18 @@ pub async fn list(
     Ok(jobs.into_iter().filter(|job| token.authorize(ReadComponent(job.component_id.clone())).is_ok()).collect())
 }
 
-/// Asks a running job to stop.
+/// Asks a job to stop: a waiting one ends at once, a running one at its worker's next look.
 pub async fn terminate(ctx: &Ctx, token: &Arc<Token>, id: i64) -> Result<QueueJobRecord> {
     let (job, _) = get(ctx, token, id).await?;
     token.authorize(WriteComponent(job.component_id.clone()))?;
-    if !matches!(job.status.as_str(), "created" | "processing") || !ctx.core.queue.cancel(id) {
+    let project_id = token.project_id;
+    let before = ctx.core.store.write(move |w| w.request_termination(project_id, id, time::now())).await?;
+    if !matches!(before, Some(JobStatus::Waiting | JobStatus::Processing)) {
         return Err(Error::new(
             Code::ConfigurationValidation,
             format!("Job {id} is not running (it is {}).", job.status),
         ));
     }
-    ctx.core.store.write(move |w| w.set_queue_job_status(id, "terminating", None, None, None)).await?;
-    let project_id = token.project_id;
     ctx.core.store.read(move |r| r.queue_job(project_id, id)).await?.ok_or_else(|| not_found(id))
 }
 

@@ -76,10 +76,8 @@ impl Application {
         if taken_over > 0 {
             tracing::warn!(count = taken_over, "storage jobs cut off by the previous stop run again");
         }
-        let interrupted = failed
-            + stowage_core::queue::QueueRunner::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-        if interrupted > 0 {
-            tracing::warn!(count = interrupted, "jobs interrupted by the previous stop were marked as failed");
+        if failed > 0 {
+            tracing::warn!(count = failed, "jobs interrupted by the previous stop were marked as failed");
         }
         stowage_core::jobs::JobRunner::start(&core);
         let manage_token = config.manage_token.as_ref().map(|token| token.expose_secret().to_string());

@@ -8,10 +8,17 @@ use stowage_types::{Error, Result};
 
 use crate::{db, json, Reader, Writer};
 
-const COLUMNS: &str = "id, project_id, status, operation_name, operation_params, table_id, run_id, created, start,
-    \"end\", results, metrics, error, creator_token_id, creator_token_description";
+pub(crate) const COLUMNS: &str = "id, project_id, status, operation_name, operation_params, table_id, run_id, created,
+    start, \"end\", results, metrics, error, creator_token_id, creator_token_description, component_id, config_id,
+    terminate_requested";
 
-fn job(row: &Row<'_>) -> rusqlite::Result<(Job, [Option<String>; 4])> {
+/// Storage API listings show storage jobs only; the Queue API shows component runs.
+const STORAGE_JOB: &str = "component_id IS NULL";
+
+/// A job row with its JSON columns still as text: (job, [params, results, metrics, error]).
+pub(crate) type RawJob = (Job, [Option<String>; 4]);
+
+pub(crate) fn job(row: &Row<'_>) -> rusqlite::Result<RawJob> {
     let raw = [row.get(4)?, row.get(10)?, row.get(11)?, row.get(12)?];
     let job = Job {
         id: row.get(0)?,
@@ -29,11 +36,15 @@ fn job(row: &Row<'_>) -> rusqlite::Result<(Job, [Option<String>; 4])> {
         error: None,
         creator_token_id: row.get(13)?,
         creator_token_description: row.get(14)?,
+        component: match (row.get(15)?, row.get(16)?) {
+            (Some(component), Some(config)) => Some((component, config)),
+            _ => None,
+        },
     };
     Ok((job, raw))
 }
 
-fn finish((mut job, [params, results, metrics, error]): (Job, [Option<String>; 4])) -> Result<Job> {
+pub(crate) fn finish((mut job, [params, results, metrics, error]): RawJob) -> Result<Job> {
     let parse = |text: Option<String>| text.map(|text| json(&text)).transpose();
     job.operation_params = parse(params)?.unwrap_or(Value::Null);
     job.results = parse(results)?.unwrap_or(Value::Null);
@@ -47,7 +58,16 @@ fn text(value: &Value) -> Result<String> {
 }
 
 impl Reader<'_> {
-    /// Every storage job a stopped process left unfinished, oldest first.
+    /// True when someone asked the job to stop.
+    pub fn termination_requested(&self, id: i64) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT terminate_requested FROM jobs WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+            .map(|flag: Option<bool>| flag.unwrap_or(false))
+            .map_err(db)
+    }
+
+    /// Every job a stopped process left unfinished, oldest first.
     pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
         let mut stmt = self
             .conn
@@ -57,21 +77,27 @@ impl Reader<'_> {
         rows.map(|row| finish(row.map_err(db)?)).collect()
     }
 
-    /// One job of a project.
+    /// One storage job of a project.
     pub fn job(&self, project_id: i64, id: i64) -> Result<Option<Job>> {
         self.conn
-            .query_row(&format!("SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND id = ?2"), [project_id, id], job)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND id = ?2 AND {STORAGE_JOB}"),
+                [project_id, id],
+                job,
+            )
             .optional()
             .map_err(db)?
             .map(finish)
             .transpose()
     }
 
-    /// Jobs of a project, newest first.
+    /// Storage jobs of a project, newest first.
     pub fn jobs(&self, project_id: i64, limit: i64, offset: i64) -> Result<Vec<Job>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"))
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND {STORAGE_JOB} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+            ))
             .map_err(db)?;
         let rows = stmt.query_map([project_id, limit, offset], job).map_err(db)?;
         rows.map(|row| finish(row.map_err(db)?)).collect()
@@ -94,8 +120,8 @@ impl Writer<'_> {
         self.conn()
             .execute(
                 "INSERT INTO jobs (project_id, status, operation_name, operation_params, table_id, run_id, created,
-                    results, metrics, creator_token_id, creator_token_description, work, context)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    results, metrics, creator_token_id, creator_token_description, work, context, component_id, config_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     job.project_id,
                     job.status.as_str(),
@@ -110,16 +136,25 @@ impl Writer<'_> {
                     job.creator_token_description,
                     text(work)?,
                     text(context)?,
+                    job.component.as_ref().map(|(component, _)| component),
+                    job.component.as_ref().map(|(_, config)| config),
                 ],
             )
             .map_err(db)?;
         Ok(Job { id: self.conn().last_insert_rowid(), ..job.clone() })
     }
 
-    /// Claims the oldest job that is waiting, or whose worker's lease expired before `now`, for
-    /// `owner` until `lease_until`; one statement, so two workers never claim the same job. A job
-    /// of a table waits while an older job of that table is unfinished.
-    pub fn claim_job(&self, owner: &str, now: Timestamp, lease_until: Timestamp) -> Result<Option<ClaimedJob>> {
+    /// Claims the oldest storage job (or component run, with `components`) that is waiting, or
+    /// whose worker's lease expired before `now`, for `owner` until `lease_until`; one statement,
+    /// so two workers never claim the same job. A job of a table waits while an older job of that
+    /// table is unfinished.
+    pub fn claim_job(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        components: bool,
+    ) -> Result<Option<ClaimedJob>> {
         let mut stmt = self
             .conn()
             .prepare_cached(&format!(
@@ -127,7 +162,7 @@ impl Writer<'_> {
                     lease_expires = ?3, attempts = attempts + 1
                  WHERE id = (
                     SELECT j.id FROM jobs j
-                    WHERE j.work IS NOT NULL
+                    WHERE j.work IS NOT NULL AND (j.component_id IS NOT NULL) = ?4
                       AND (j.status = 'waiting' OR (j.status = 'processing' AND j.lease_expires < ?1))
                       AND (j.table_id IS NULL OR NOT EXISTS (
                         SELECT 1 FROM jobs o WHERE o.project_id = j.project_id AND o.table_id = j.table_id
@@ -137,8 +172,8 @@ impl Writer<'_> {
             ))
             .map_err(db)?;
         let claimed = stmt
-            .query_row(params![now, owner, lease_until], |row| {
-                Ok((job(row)?, row.get::<_, String>(15)?, row.get::<_, String>(16)?, row.get::<_, i64>(17)?))
+            .query_row(params![now, owner, lease_until, components], |row| {
+                Ok((job(row)?, row.get::<_, String>(18)?, row.get::<_, String>(19)?, row.get::<_, i64>(20)?))
             })
             .optional()
             .map_err(db)?;
@@ -159,18 +194,19 @@ impl Writer<'_> {
         Ok(changed == 1)
     }
 
-    /// Ends a job `owner` holds, successfully or with `error`; false (and nothing changed) when
-    /// `owner` no longer holds it, so a worker that lost its lease cannot overwrite the outcome.
+    /// Ends a job `owner` holds with `status`; false (and nothing changed) when `owner` no longer
+    /// holds it, so a worker that lost its lease cannot overwrite the outcome.
+    #[allow(clippy::too_many_arguments)]
     pub fn finish_claimed_job(
         &self,
         id: i64,
         owner: &str,
         at: Timestamp,
+        status: JobStatus,
         results: &Value,
         metrics: Option<&Value>,
         error: Option<&Value>,
     ) -> Result<bool> {
-        let status = if error.is_some() { JobStatus::Error } else { JobStatus::Success };
         let changed = self
             .conn()
             .execute(
@@ -189,6 +225,29 @@ impl Writer<'_> {
             )
             .map_err(db)?;
         Ok(changed == 1)
+    }
+
+    /// Asks a job of a project to stop: a waiting one ends as `terminated` at once, a running one
+    /// gets the flag its worker watches. Returns the job's status before, or `None` when there is
+    /// no such job; a finished job is left as it is.
+    pub fn request_termination(&self, project_id: i64, id: i64, at: Timestamp) -> Result<Option<JobStatus>> {
+        let status: Option<String> = self
+            .conn()
+            .query_row("SELECT status FROM jobs WHERE project_id = ?1 AND id = ?2", [project_id, id], |row| row.get(0))
+            .optional()
+            .map_err(db)?;
+        let Some(status) = status.map(|status| JobStatus::parse(&status)) else { return Ok(None) };
+        let changed = match status {
+            JobStatus::Waiting => self.conn().execute(
+                "UPDATE jobs SET status = 'terminated', terminate_requested = 1, start = ?2, \"end\" = ?2,
+                    results = '{\"message\":\"Job terminated\"}' WHERE id = ?1",
+                [id, at],
+            ),
+            JobStatus::Processing => self.conn().execute("UPDATE jobs SET terminate_requested = 1 WHERE id = ?1", [id]),
+            _ => return Ok(Some(status)),
+        };
+        changed.map_err(db)?;
+        Ok(Some(status))
     }
 
     /// Ends every running job's lease now, so the next claim takes it over. Only for a process
@@ -250,6 +309,7 @@ mod tests {
                     error: None,
                     creator_token_id: 1,
                     creator_token_description: "t".into(),
+                    component: None,
                 };
                 Ok(w.insert_job(&job, &json!({ "kind": "test" }), &json!({}))?.id)
             })
@@ -258,7 +318,7 @@ mod tests {
     }
 
     async fn claim(store: &Store, owner: &'static str, now: i64) -> Option<i64> {
-        store.write(move |w| w.claim_job(owner, now, now + 30)).await.unwrap().map(|claimed| claimed.job.id)
+        store.write(move |w| w.claim_job(owner, now, now + 30, false)).await.unwrap().map(|claimed| claimed.job.id)
     }
 
     #[tokio::test]
@@ -280,7 +340,10 @@ mod tests {
         assert_eq!(claim(&store, "a", 100).await, Some(import));
         assert_eq!(claim(&store, "b", 100).await, Some(other_table), "the second import of t waits");
         assert_eq!(claim(&store, "b", 100).await, None);
-        let ended = store.write(move |w| w.finish_claimed_job(import, "a", 101, &json!({}), None, None)).await.unwrap();
+        let ended = store
+            .write(move |w| w.finish_claimed_job(import, "a", 101, JobStatus::Success, &json!({}), None, None))
+            .await
+            .unwrap();
         assert!(ended);
         assert_eq!(claim(&store, "b", 102).await, Some(next_import));
     }
@@ -293,17 +356,21 @@ mod tests {
         let renewed = store.write(move |w| w.renew_job_lease(id, "a", 140)).await.unwrap();
         assert!(renewed, "the holder renews until 140");
         assert_eq!(claim(&store, "b", 139).await, None, "the lease still holds");
-        let taken = store.write(|w| w.claim_job("b", 141, 171)).await.unwrap().unwrap();
+        let taken = store.write(|w| w.claim_job("b", 141, 171, false)).await.unwrap().unwrap();
         assert_eq!((taken.job.id, taken.attempt), (id, 2));
         assert_eq!(taken.work, json!({ "kind": "test" }));
         let renewed = store.write(move |w| w.renew_job_lease(id, "a", 200)).await.unwrap();
         assert!(!renewed, "the first worker lost the job");
         let error = json!({ "message": "late" });
-        let ended =
-            store.write(move |w| w.finish_claimed_job(id, "a", 150, &json!({}), None, Some(&error))).await.unwrap();
+        let ended = store
+            .write(move |w| w.finish_claimed_job(id, "a", 150, JobStatus::Error, &json!({}), None, Some(&error)))
+            .await
+            .unwrap();
         assert!(!ended, "a worker that lost its lease cannot record an outcome");
-        let ended =
-            store.write(move |w| w.finish_claimed_job(id, "b", 150, &json!({ "ok": 1 }), None, None)).await.unwrap();
+        let ended = store
+            .write(move |w| w.finish_claimed_job(id, "b", 150, JobStatus::Success, &json!({ "ok": 1 }), None, None))
+            .await
+            .unwrap();
         assert!(ended);
         let job = store.read(move |r| r.job(1, id)).await.unwrap().unwrap();
         assert_eq!((job.status, job.results), (JobStatus::Success, json!({ "ok": 1 })));

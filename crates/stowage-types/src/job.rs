@@ -1,4 +1,4 @@
-//! Storage jobs: the durable record of an asynchronous operation.
+//! Jobs: the durable record of an asynchronous operation (a storage job, or a component run).
 
 use serde_json::Value;
 
@@ -11,6 +11,8 @@ pub enum JobStatus {
     Processing,
     Success,
     Error,
+    /// Stopped on request (component runs).
+    Terminated,
 }
 
 impl JobStatus {
@@ -21,6 +23,7 @@ impl JobStatus {
             JobStatus::Processing => "processing",
             JobStatus::Success => "success",
             JobStatus::Error => "error",
+            JobStatus::Terminated => "terminated",
         }
     }
 
@@ -30,17 +33,18 @@ impl JobStatus {
             "waiting" => JobStatus::Waiting,
             "processing" => JobStatus::Processing,
             "success" => JobStatus::Success,
+            "terminated" => JobStatus::Terminated,
             _ => JobStatus::Error,
         }
     }
 
-    /// True for `success` and `error`.
+    /// True for `success`, `error` and `terminated`.
     pub fn is_finished(self) -> bool {
-        matches!(self, JobStatus::Success | JobStatus::Error)
+        matches!(self, JobStatus::Success | JobStatus::Error | JobStatus::Terminated)
     }
 }
 
-/// A storage job as stored.
+/// A job as stored.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: i64,
@@ -60,4 +64,6 @@ pub struct Job {
     pub error: Option<Value>,
     pub creator_token_id: i64,
     pub creator_token_description: String,
+    /// The component and configuration a component run runs; `None` for storage jobs.
+    pub component: Option<(String, String)>,
 }

@@ -124,3 +124,41 @@ async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_
     let imports = server.call(Method::GET, "/events?q=event:storage.tableImportDone", Value::Null).await;
     assert_eq!(imports.as_array().unwrap().len(), 3, "the create's, then each cut-off job's once: {imports}");
 }
+
+#[tokio::test]
+async fn a_component_run_cut_off_by_a_kill_is_not_run_again_and_ends_as_an_error_that_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::first_start(&data).await;
+    let admin = server.admin.clone();
+    server.kill().await;
+
+    // A writer run a kill cut off: claimed by the dead process, its lease not yet expired.
+    let catalog = rusqlite::Connection::open(data.join("catalog.sqlite")).unwrap();
+    let cut_off = r#"INSERT INTO jobs (project_id, status, operation_name, operation_params, created, start,
+        creator_token_id, creator_token_description, component_id, config_id, work, lease_owner, lease_expires,
+        attempts)
+        VALUES (1, 'processing', 'componentRun', '{"rowIds":[]}', 0, 0, 1, 'admin', 'keboola.wr-storage', '1',
+        '{"kind":"componentRun","componentId":"keboola.wr-storage","configId":"1","rowIds":[]}', 'dead',
+        4102444800, 1)"#;
+    catalog.execute(cut_off, []).unwrap();
+    let id = catalog.last_insert_rowid();
+    drop(catalog);
+
+    let server = Server::restart(&data, &admin).await;
+    let mut job = Value::Null;
+    for _ in 0..100 {
+        let url = format!("{}/queue/jobs/{id}", server.root);
+        let answer = server.client.get(url).header("X-StorageApi-Token", &admin).send().await.unwrap();
+        job = answer.json().await.unwrap();
+        if job["isFinished"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "error", "{job}");
+    let message = job["result"]["message"].as_str().unwrap();
+    assert!(message.contains("interrupted") && message.contains("may hold part"), "{message}");
+    let storage_jobs = server.call(Method::GET, "/jobs", Value::Null).await;
+    assert_eq!(storage_jobs, json!([]), "a component run is not a storage job");
+}
