@@ -4,9 +4,7 @@
 //! token there; a token holder can sign in by pasting a token and can then do what that token
 //! can. The session cookie carries a random secret; only its SHA-256 is stored.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -98,52 +96,55 @@ pub struct Session {
     pub csrf: String,
 }
 
-/// Failed password sign-ins per email. After [`FREE_ATTEMPTS`] failures in a row, each next attempt
-/// must wait (1 s, doubling up to [`MAX_WAIT`]) whether or not the password is right; a success
-/// clears the count. It slows guessing to a crawl without locking the owner out for long. Kept in
-/// memory: a restart forgets it.
-#[derive(Clone, Default)]
-pub struct SignInThrottle(Arc<Mutex<HashMap<String, Failures>>>);
+/// The sign-in throttle: failed password sign-ins are counted per email in the catalog (so the
+/// count holds across restarts and processes). After [`FREE_ATTEMPTS`] failures in a row, each next
+/// attempt must wait (1 s, doubling up to [`MAX_WAIT`]) whether or not the password is right; a
+/// success clears the count. It slows guessing to a crawl without locking the owner out for long.
+pub mod throttle {
+    use std::time::Duration;
 
-struct Failures {
-    count: u32,
-    last: Instant,
-}
+    use stowage_types::Result;
 
-/// Failures allowed before attempts have to wait.
-pub const FREE_ATTEMPTS: u32 = 5;
-/// The longest wait between attempts.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
-/// Emails tracked before old entries are dropped.
-const TRACKED: usize = 10_000;
+    use crate::Core;
 
-impl SignInThrottle {
-    fn wait_needed(failures: &Failures) -> Duration {
-        if failures.count < FREE_ATTEMPTS {
-            return Duration::ZERO;
-        }
-        let wait = Duration::from_secs(1u64 << (failures.count - FREE_ATTEMPTS).min(6)).min(MAX_WAIT);
-        wait.saturating_sub(failures.last.elapsed())
+    /// Failures allowed before attempts have to wait.
+    pub const FREE_ATTEMPTS: u32 = 5;
+    /// The longest wait between attempts.
+    pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+    fn now_ms() -> i64 {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        since_epoch.as_millis() as i64
     }
 
     /// How long `email` must still wait before its next attempt.
-    fn wait(&self, email: &str) -> Duration {
-        let map = self.0.lock().expect("throttle lock");
-        map.get(email).map(Self::wait_needed).unwrap_or(Duration::ZERO)
-    }
-
-    fn failed(&self, email: &str) {
-        let mut map = self.0.lock().expect("throttle lock");
-        if map.len() >= TRACKED {
-            map.retain(|_, failures| failures.last.elapsed() < MAX_WAIT);
+    pub(super) async fn wait(core: &Core, email: &str) -> Result<Duration> {
+        let email = email.to_string();
+        let Some((count, last_ms)) = core.store.read(move |r| r.sign_in_failures(&email)).await? else {
+            return Ok(Duration::ZERO);
+        };
+        if count < FREE_ATTEMPTS {
+            return Ok(Duration::ZERO);
         }
-        let failures = map.entry(email.to_string()).or_insert(Failures { count: 0, last: Instant::now() });
-        failures.count += 1;
-        failures.last = Instant::now();
+        let wait = Duration::from_secs(1u64 << (count - FREE_ATTEMPTS).min(6)).min(MAX_WAIT);
+        let elapsed = Duration::from_millis(now_ms().saturating_sub(last_ms).max(0) as u64);
+        Ok(wait.saturating_sub(elapsed))
     }
 
-    fn succeeded(&self, email: &str) {
-        self.0.lock().expect("throttle lock").remove(email);
+    pub(super) async fn failed(core: &Core, email: &str) -> Result<()> {
+        let (email, at) = (email.to_string(), now_ms());
+        core.store.write(move |w| w.record_sign_in_failure(&email, at)).await
+    }
+
+    pub(super) async fn succeeded(core: &Core, email: &str) -> Result<()> {
+        let email = email.to_string();
+        core.store.write(move |w| w.clear_sign_in_failures(&email)).await
+    }
+
+    /// Forgets failures old enough that they no longer slow anyone (maintenance).
+    pub async fn prune(core: &Core) -> Result<usize> {
+        let before = now_ms() - 24 * 3600 * 1000;
+        core.store.write(move |w| w.prune_sign_in_failures(before)).await
     }
 }
 
@@ -174,7 +175,7 @@ async fn open_session(
 /// Signs a person in; returns the session cookie's secret.
 pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<String> {
     let email = email.trim().to_lowercase();
-    let wait = core.sign_ins.wait(&email);
+    let wait = throttle::wait(core, &email).await?;
     if !wait.is_zero() {
         let seconds = wait.as_secs_f64().ceil() as u64;
         let unit = if seconds == 1 { "second" } else { "seconds" };
@@ -204,11 +205,11 @@ pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<Strin
     };
     match (user_id, valid) {
         (Some(user_id), true) => {
-            core.sign_ins.succeeded(&email);
+            throttle::succeeded(core, &email).await?;
             open_session(core, Some(user_id), None, &hash).await
         }
         _ => {
-            core.sign_ins.failed(&email);
+            throttle::failed(core, &email).await?;
             Err(sign_in_failed())
         }
     }

@@ -97,8 +97,6 @@ pub struct Core {
     pub blobs: blobs::Blobs,
     /// Where each table's data file lives.
     pub tables_dir: std::path::PathBuf,
-    /// Failed console sign-ins, which slow further attempts.
-    pub sign_ins: console::SignInThrottle,
     /// Stores the events of read requests in group commits.
     pub read_events: events::ReadEvents,
 }
@@ -117,17 +115,7 @@ impl Core {
         let blobs = blobs::Blobs::local(&data_dir.join("blobs"))?;
         let tables_dir = data_dir.join("tables");
         std::fs::create_dir_all(&tables_dir).map_err(types::Error::internal)?;
-        Ok(Core {
-            jobs,
-            store,
-            stack: Arc::new(stack),
-            key: Arc::new(key),
-            mailer,
-            blobs,
-            tables_dir,
-            sign_ins: console::SignInThrottle::default(),
-            read_events,
-        })
+        Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, tables_dir, read_events })
     }
 
     /// The storage API root, `{public_url}/v2/storage`.

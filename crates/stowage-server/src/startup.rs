@@ -163,7 +163,8 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes expired tokens and files and prunes events past retention, every `interval`.
+/// Deletes expired tokens and files and prunes events past retention and day-old failed sign-ins,
+/// every `interval`.
 async fn maintain_forever(core: Core, interval: Duration) {
     loop {
         match tokens::delete_expired(&core).await {
@@ -180,6 +181,9 @@ async fn maintain_forever(core: Core, interval: Duration) {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "pruned events past retention"),
             Err(error) => tracing::error!(%error, "pruning events failed"),
+        }
+        if let Err(error) = stowage_core::console::throttle::prune(&core).await {
+            tracing::error!(%error, "pruning old failed sign-ins failed");
         }
         tokio::time::sleep(interval).await;
     }

@@ -1,4 +1,5 @@
-//! Stack metadata, manage tokens, projects with their branches, users and memberships.
+//! Stack metadata, manage tokens, projects with their branches, users and memberships, console
+//! sessions and failed sign-ins.
 
 use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::auth::Role;
@@ -292,5 +293,42 @@ impl Writer<'_> {
             .execute("DELETE FROM project_members WHERE project_id = ?1 AND user_id = ?2", [project_id, user_id])
             .map_err(db)?;
         Ok(deleted > 0)
+    }
+}
+
+impl Reader<'_> {
+    /// Failed sign-ins of an email in a row: (count, unix milliseconds of the last one).
+    pub fn sign_in_failures(&self, email: &str) -> Result<Option<(u32, i64)>> {
+        self.conn
+            .query_row("SELECT count, last_ms FROM sign_in_failures WHERE email = ?1", [email], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .map_err(db)
+    }
+}
+
+impl Writer<'_> {
+    /// Counts one more failed sign-in of an email, at `at_ms`.
+    pub fn record_sign_in_failure(&self, email: &str, at_ms: i64) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO sign_in_failures (email, count, last_ms) VALUES (?1, 1, ?2)
+                 ON CONFLICT (email) DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
+                params![email, at_ms],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Forgets an email's failed sign-ins (after a success).
+    pub fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
+        self.conn().execute("DELETE FROM sign_in_failures WHERE email = ?1", [email]).map_err(db)?;
+        Ok(())
+    }
+
+    /// Forgets failures older than `before_ms`; returns how many emails.
+    pub fn prune_sign_in_failures(&self, before_ms: i64) -> Result<usize> {
+        self.conn().execute("DELETE FROM sign_in_failures WHERE last_ms < ?1", [before_ms]).map_err(db)
     }
 }

@@ -14,8 +14,13 @@ pub(crate) struct Browser {
 
 impl Browser {
     pub(crate) fn new(app: &TestApp) -> Self {
+        Browser::at(&app.url)
+    }
+
+    /// A browser for the stack at `base` (`http://127.0.0.1:port`).
+    pub(crate) fn at(base: &str) -> Self {
         let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
-        Browser { client, base: app.url.clone(), cookies: vec![] }
+        Browser { client, base: base.to_string(), cookies: vec![] }
     }
 
     fn keep(&mut self, response: &reqwest::Response) -> Vec<String> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::console::Browser;
 use crate::restart::{free_port, start, Server};
 
 /// A row as a job a kill cut off leaves it: processing, on `table`, made by the admin.
@@ -161,4 +162,31 @@ async fn a_component_run_cut_off_by_a_kill_is_not_run_again_and_ends_as_an_error
     assert!(message.contains("interrupted") && message.contains("may hold part"), "{message}");
     let storage_jobs = server.call(Method::GET, "/jobs", Value::Null).await;
     assert_eq!(storage_jobs, json!([]), "a component run is not a storage job");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_still_slow_the_next_attempt_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::first_start(&data).await;
+    let attempt = async |root: &str| {
+        let mut browser = Browser::at(root);
+        let (_, _, page) = browser.get("/console").await;
+        let csrf = Browser::csrf(&page);
+        let form = [("email", "admin@localhost"), ("password", "a-wrong-password"), ("csrf", csrf.as_str())];
+        browser.post("/console/sign-in", &form).await.0
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt(&server.root).await, 401);
+    }
+    // Two more failures, each after its wait, make the next wait 4 s: longer than a restart.
+    for wait in [1, 2] {
+        tokio::time::sleep(Duration::from_millis(wait * 1000 + 100)).await;
+        assert_eq!(attempt(&server.root).await, 401);
+    }
+    let admin = server.admin.clone();
+    server.kill().await;
+
+    let server = Server::restart(&data, &admin).await;
+    assert_eq!(attempt(&server.root).await, 429, "the count of failures outlives the process");
 }
