@@ -252,6 +252,6 @@ pub(crate) async fn delete_now(
             Ok(tables)
         })
         .await?;
-    crate::tables::remove_data_files(&ctx.core, &removed);
+    crate::tables::remove_storage(&ctx.core, &removed);
     Ok(())
 }

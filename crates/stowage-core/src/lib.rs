@@ -95,8 +95,8 @@ pub struct Core {
     pub mailer: mail::Mailer,
     /// File bytes.
     pub blobs: blobs::Blobs,
-    /// Where each table's data file lives.
-    pub tables_dir: std::path::PathBuf,
+    /// Table rows, by each table record's storage key.
+    pub table_store: stowage_store::table_data::TableStore,
     /// Stores the events of read requests in group commits.
     pub read_events: events::ReadEvents,
 }
@@ -113,9 +113,8 @@ impl Core {
         let jobs = jobs::JobRunner::new(store.clone());
         let read_events = events::ReadEvents::start(&store)?;
         let blobs = blobs::Blobs::local(&data_dir.join("blobs"))?;
-        let tables_dir = data_dir.join("tables");
-        std::fs::create_dir_all(&tables_dir).map_err(types::Error::internal)?;
-        Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, tables_dir, read_events })
+        let table_store = stowage_store::table_data::TableStore::files(&data_dir.join("tables"))?;
+        Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, table_store, read_events })
     }
 
     /// The storage API root, `{public_url}/v2/storage`.

@@ -2,10 +2,10 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::time::Timestamp;
-use stowage_types::Result;
+use stowage_types::{Code, Error, Result};
 
 use crate::records::Bucket;
-use crate::{db, Reader, Writer};
+use crate::{db, inserted, Reader, Writer};
 
 const BUCKET_COLUMNS: &str =
     "project_id, id, name, display_name, stage, description, backend, color, created, updated, last_change";
@@ -84,7 +84,11 @@ impl Writer<'_> {
                     bucket.last_change,
                 ],
             )
-            .map_err(db)?;
+            .map_err(|error| {
+                inserted(error, || {
+                    Error::new(Code::BucketAlreadyExists, format!("The bucket \"{}\" already exists.", bucket.id))
+                })
+            })?;
         Ok(())
     }
 

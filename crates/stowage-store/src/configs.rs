@@ -2,10 +2,10 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::auth::TokenRef;
-use stowage_types::{Error, Result};
+use stowage_types::{Code, Error, Result};
 
 use crate::records::{ConfigRecord, RowRecord};
-use crate::{db, json, Reader, Writer};
+use crate::{db, inserted, json, Reader, Writer};
 
 const CONFIG_COLUMNS: &str =
     "pk, project_id, component_id, id, name, description, configuration, state, rows_sort_order,
@@ -154,7 +154,13 @@ impl Writer<'_> {
                     record.version_creator.as_ref().map(|t| t.description.as_str()),
                 ],
             )
-            .map_err(db)?;
+            .map_err(|error| inserted(error, || {
+                let (component, id) = (&record.component_id, &record.id);
+                Error::new(
+                    Code::ConfigurationAlreadyExists,
+                    format!("Configuration \"{id}\" of component \"{component}\" already exists."),
+                )
+            }))?;
         Ok(self.conn().last_insert_rowid())
     }
 
@@ -218,7 +224,9 @@ impl Writer<'_> {
                     record.creator.as_ref().map(|t| t.description.as_str()),
                 ],
             )
-            .map_err(db)?;
+            .map_err(|error| inserted(error, || {
+                Error::new(Code::ConfigurationAlreadyExists, format!("Row \"{}\" already exists.", record.id))
+            }))?;
         Ok(self.conn().last_insert_rowid())
     }
 

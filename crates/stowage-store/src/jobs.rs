@@ -322,61 +322,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn two_workers_never_claim_the_same_job_and_jobs_are_claimed_oldest_first() {
-        let (_dir, store) = open();
-        let first = submit(&store, None).await;
-        let second = submit(&store, None).await;
-        assert_eq!(claim(&store, "a", 100).await, Some(first));
-        assert_eq!(claim(&store, "b", 100).await, Some(second));
-        assert_eq!(claim(&store, "c", 100).await, None, "both jobs are held");
-    }
-
-    #[tokio::test]
-    async fn a_job_of_a_table_waits_until_the_older_jobs_of_that_table_end() {
-        let (_dir, store) = open();
-        let import = submit(&store, Some("in.c-b.t")).await;
-        let next_import = submit(&store, Some("in.c-b.t")).await;
-        let other_table = submit(&store, Some("in.c-b.u")).await;
-        assert_eq!(claim(&store, "a", 100).await, Some(import));
-        assert_eq!(claim(&store, "b", 100).await, Some(other_table), "the second import of t waits");
-        assert_eq!(claim(&store, "b", 100).await, None);
-        let ended = store
-            .write(move |w| w.finish_claimed_job(import, "a", 101, JobStatus::Success, &json!({}), None, None))
-            .await
-            .unwrap();
-        assert!(ended);
-        assert_eq!(claim(&store, "b", 102).await, Some(next_import));
-    }
-
-    #[tokio::test]
-    async fn a_job_whose_lease_expired_is_taken_over_and_its_first_worker_can_no_longer_renew_or_end_it() {
-        let (_dir, store) = open();
-        let id = submit(&store, Some("in.c-b.t")).await;
-        assert_eq!(claim(&store, "a", 100).await, Some(id));
-        let renewed = store.write(move |w| w.renew_job_lease(id, "a", 140)).await.unwrap();
-        assert!(renewed, "the holder renews until 140");
-        assert_eq!(claim(&store, "b", 139).await, None, "the lease still holds");
-        let taken = store.write(|w| w.claim_job("b", 141, 171, false)).await.unwrap().unwrap();
-        assert_eq!((taken.job.id, taken.attempt), (id, 2));
-        assert_eq!(taken.work, json!({ "kind": "test" }));
-        let renewed = store.write(move |w| w.renew_job_lease(id, "a", 200)).await.unwrap();
-        assert!(!renewed, "the first worker lost the job");
-        let error = json!({ "message": "late" });
-        let ended = store
-            .write(move |w| w.finish_claimed_job(id, "a", 150, JobStatus::Error, &json!({}), None, Some(&error)))
-            .await
-            .unwrap();
-        assert!(!ended, "a worker that lost its lease cannot record an outcome");
-        let ended = store
-            .write(move |w| w.finish_claimed_job(id, "b", 150, JobStatus::Success, &json!({ "ok": 1 }), None, None))
-            .await
-            .unwrap();
-        assert!(ended);
-        let job = store.read(move |r| r.job(1, id)).await.unwrap().unwrap();
-        assert_eq!((job.status, job.results), (JobStatus::Success, json!({ "ok": 1 })));
-    }
-
-    #[tokio::test]
     async fn at_start_the_leases_of_a_dead_process_end_and_jobs_without_work_fail() {
         let (_dir, store) = open();
         let id = submit(&store, None).await;

@@ -150,6 +150,21 @@ fn db(error: rusqlite::Error) -> Error {
     Error::internal(format!("catalog: {error}"))
 }
 
+/// Maps the error of an insert: a row that breaks a uniqueness rule is the caller's `duplicate`
+/// error (two requests that raced to create the same bucket, say: the loser gets the
+/// `alreadyExists` code, never a 500), anything else a server fault.
+fn inserted(error: rusqlite::Error, duplicate: impl FnOnce() -> Error) -> Error {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            duplicate()
+        }
+        _ => db(error),
+    }
+}
+
 /// Reads a JSON column, treating unreadable JSON as a server fault.
 fn json(text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|error| Error::internal(format!("catalog JSON: {error}")))

@@ -48,7 +48,7 @@ pub struct ManageToken {
 }
 
 /// A bucket of a project.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Bucket {
     pub project_id: i64,
     /// E.g. `in.c-sales`.
@@ -157,13 +157,13 @@ pub struct FileFilter {
     pub offset: i64,
 }
 
-/// A table: identity and the mirror of its data file's schema and statistics.
+/// A table: identity, its storage key, and the mirror of its stored schema and statistics.
 #[derive(Debug, Clone, Default)]
 pub struct TableRecord {
     /// Internal key.
     pub pk: i64,
-    /// File name of the table's rows under `<data dir>/tables/`.
-    pub data_file: String,
+    /// Where `table_data::TableStore` keeps the rows (column `data_file`).
+    pub storage_key: String,
     pub project_id: i64,
     pub bucket_id: String,
     /// E.g. `in.c-sales.orders`.

@@ -1,4 +1,6 @@
-//! The rows of one table, in a SQLite file of its own.
+//! Table storage: [`TableStore`] keeps every table's rows, each under an opaque storage key that
+//! the catalog's table record holds (a SQLite file of its own under the tables folder, in the
+//! embedded backend); [`TableData`] is one table's rows, opened from it.
 //!
 //! The file holds `data` (a hidden `_timestamp` column, then one TEXT column per table column)
 //! and `meta` (the column order and the primary key). Every import runs in one transaction that
@@ -7,7 +9,8 @@
 //! was, and readers keep seeing the last committed state meanwhile (WAL). The file is authoritative for rows and schema; the catalog mirrors the
 //! schema and statistics after each commit.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
@@ -148,9 +151,82 @@ fn create_primary_key_keeping_last(tx: &Connection, pk: &[String]) -> Result<()>
     }
 }
 
+/// Where tables keep their rows. Core knows tables by the storage key of their catalog record and
+/// never sees how a backend stores them (here: `<key>.sqlite` files, with their `-wal` and `-shm`
+/// companions, in one folder).
+#[derive(Debug, Clone)]
+pub struct TableStore {
+    dir: PathBuf,
+}
+
+/// The companion files SQLite may keep beside a table's file.
+const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+impl TableStore {
+    /// Table storage in files under `dir`, created if missing.
+    pub fn files(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|error| Error::internal(format!("tables folder: {error}")))?;
+        Ok(TableStore { dir: dir.to_path_buf() })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// A storage key no table has used.
+    pub fn new_key(&self) -> String {
+        format!("{}.sqlite", uuid::Uuid::now_v7().simple())
+    }
+
+    /// Creates the storage of a new table under `key`.
+    pub fn create(&self, key: &str, schema: &Schema) -> Result<TableData> {
+        TableData::create(&self.path(key), schema)
+    }
+
+    /// Opens the rows of the table stored under `key`.
+    pub fn open(&self, key: &str) -> Result<TableData> {
+        let path = self.path(key);
+        if !path.exists() {
+            return Err(Error::internal(format!("the rows of table storage {key} are missing")));
+        }
+        Ok(TableData { conn: open_connection(&path)? })
+    }
+
+    /// Removes the table stored under `key`; what cannot be removed is logged (the start-up sweep
+    /// removes it later).
+    pub fn remove(&self, key: &str) {
+        for suffix in std::iter::once("").chain(COMPANIONS) {
+            let file = self.dir.join(format!("{key}{suffix}"));
+            if let Err(error) = std::fs::remove_file(&file) {
+                if error.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %file.display(), %error, "could not remove a table's storage");
+                }
+            }
+        }
+    }
+
+    /// Removes every stored table whose key is not in `owned` (storage of a create or drop cut
+    /// off halfway); returns how many files. Only while no job runs: a create's new storage is
+    /// owned by nothing until its catalog record commits.
+    pub fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dir).map_err(Error::internal)? {
+            let path = entry.map_err(Error::internal)?.path();
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+            let key = COMPANIONS.iter().fold(name, |name, end| name.strip_suffix(end).unwrap_or(name));
+            if !owned.contains(key) {
+                tracing::warn!(file = %path.display(), "deleting table storage no table owns");
+                std::fs::remove_file(&path).map_err(Error::internal)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
 impl TableData {
     /// Creates the file of a new table.
-    pub fn create(path: &Path, schema: &Schema) -> Result<TableData> {
+    fn create(path: &Path, schema: &Schema) -> Result<TableData> {
         let conn = open_connection(path)?;
         let columns: Vec<String> =
             schema.columns.iter().map(|c| format!("{} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
@@ -168,14 +244,6 @@ impl TableData {
         conn.execute_batch(&sql).map_err(db)?;
         TableData::write_schema_in(&conn, schema)?;
         Ok(TableData { conn })
-    }
-
-    /// Opens an existing table file.
-    pub fn open(path: &Path) -> Result<TableData> {
-        if !path.exists() {
-            return Err(Error::internal(format!("table data file {} is missing", path.display())));
-        }
-        Ok(TableData { conn: open_connection(path)? })
     }
 
     /// The table's columns and primary key.

@@ -1,10 +1,10 @@
 //! Table records: identity plus the mirror of each data file's schema and statistics.
 
 use rusqlite::{params, OptionalExtension, Row};
-use stowage_types::{Error, Result};
+use stowage_types::{Code, Error, Result};
 
 use crate::records::TableRecord;
-use crate::{db, Reader, Writer};
+use crate::{db, inserted, Reader, Writer};
 
 const COLUMNS: &str = "t.pk, t.project_id, b.id, t.id, t.name, t.display_name, t.columns, t.primary_key, t.rows_count,
     t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file";
@@ -25,7 +25,7 @@ fn table(row: &Row<'_>) -> rusqlite::Result<(TableRecord, String, String)> {
         created: row.get(10)?,
         last_import: row.get(11)?,
         last_change: row.get(12)?,
-        data_file: row.get(13)?,
+        storage_key: row.get(13)?,
     };
     Ok((record, row.get(6)?, row.get(7)?))
 }
@@ -51,8 +51,8 @@ impl Reader<'_> {
             .transpose()
     }
 
-    /// The data file names of every table of the stack.
-    pub fn table_data_files(&self) -> Result<std::collections::HashSet<String>> {
+    /// The storage keys of every table of the stack.
+    pub fn table_storage_keys(&self) -> Result<std::collections::HashSet<String>> {
         let mut stmt = self.conn.prepare("SELECT data_file FROM tables").map_err(db)?;
         let rows = stmt.query_map([], |row| row.get(0)).map_err(db)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db)
@@ -93,10 +93,12 @@ impl Writer<'_> {
                     record.created,
                     record.last_import,
                     record.last_change,
-                    record.data_file,
+                    record.storage_key,
                 ],
             )
-            .map_err(db)?;
+            .map_err(|error| inserted(error, || {
+                Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", record.id))
+            }))?;
         if inserted != 1 {
             return Err(Error::internal(format!("table of a missing bucket {}", record.bucket_id)));
         }

@@ -11,7 +11,6 @@ pub mod csv;
 pub mod when;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -145,13 +144,6 @@ fn view(r: &stowage_store::Reader<'_>, table: TableRecord) -> Result<TableView> 
     Ok(TableView { table, bucket, metadata, column_metadata })
 }
 
-impl Core {
-    /// Path of a table's data file.
-    pub fn table_path(&self, table: &TableRecord) -> PathBuf {
-        self.tables_dir.join(&table.data_file)
-    }
-}
-
 async fn load(ctx: &Ctx, project_id: i64, id: &str) -> Result<TableRecord> {
     let id = id.to_string();
     ctx.core.store.read(move |r| r.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))).await
@@ -244,16 +236,16 @@ pub struct Recovered {
 ///   too; this covers a job that can no longer run, its token deleted.)
 /// - A file no table owns (a create or drop cut off halfway) is deleted.
 pub async fn recover(core: &Core) -> Result<Recovered> {
-    let (unfinished, owned) = core.store.read(|r| Ok((r.unfinished_jobs()?, r.table_data_files()?))).await?;
+    let (unfinished, owned) = core.store.read(|r| Ok((r.unfinished_jobs()?, r.table_storage_keys()?))).await?;
     let mut recovered = Recovered::default();
     for job in unfinished {
         let Some(table_id) = job.table_id.clone() else { continue };
         let project_id = job.project_id;
         let found = core.store.read(move |r| r.table(project_id, &table_id)).await?;
         let Some(mut table) = found else { continue };
-        let path = core.table_path(&table);
+        let (store, key) = (core.table_store.clone(), table.storage_key.clone());
         let read = tokio::task::spawn_blocking(move || -> Result<_> {
-            let data = TableData::open(&path)?;
+            let data = store.open(&key)?;
             Ok((data.schema()?, data.stats()?))
         })
         .await
@@ -269,24 +261,9 @@ pub async fn recover(core: &Core) -> Result<Recovered> {
             recovered.remirrored += 1;
         }
     }
-    let dir = core.tables_dir.clone();
-    recovered.orphans_removed = tokio::task::spawn_blocking(move || -> Result<usize> {
-        let mut removed = 0;
-        for entry in std::fs::read_dir(&dir).map_err(Error::internal)? {
-            let path = entry.map_err(Error::internal)?.path();
-            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
-            let base =
-                ["-wal", "-shm", "-journal"].iter().fold(name, |name, end| name.strip_suffix(end).unwrap_or(name));
-            if !owned.contains(base) {
-                tracing::warn!(file = %path.display(), "deleting a table file no table owns");
-                std::fs::remove_file(&path).map_err(Error::internal)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    })
-    .await
-    .map_err(Error::internal)??;
+    let store = core.table_store.clone();
+    recovered.orphans_removed =
+        tokio::task::spawn_blocking(move || store.sweep(&owned)).await.map_err(Error::internal)??;
     Ok(recovered)
 }
 
@@ -374,16 +351,14 @@ pub(crate) async fn create_work(
     let file = source_file(ctx, grant.token(), Some(file_id)).await?;
     let job = claim.id;
     let core = &ctx.core;
-    std::fs::create_dir_all(&core.tables_dir).map_err(Error::internal)?;
-    let data_file = format!("{}.sqlite", uuid::Uuid::now_v7().simple());
-    let path = core.tables_dir.join(&data_file);
+    let storage_key = core.table_store.new_key();
     let input = core.blobs.sync_reader(&file.blob_key).await?;
     let now = time::now();
-    let build_path = path.clone();
+    let (store, key) = (core.table_store.clone(), storage_key.clone());
     let built = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64), i64, csv::InputCounts)> {
         let (header, mut rows, counts) = open_rows(input, &layout, &[])?;
         let lower: Vec<String> = header.iter().map(|c| c.to_lowercase()).collect();
-        let mut key = Vec::new();
+        let mut key_columns = Vec::new();
         for column in &primary_key {
             let index = lower.iter().position(|c| *c == column.to_lowercase()).ok_or_else(|| {
                 Error::new(
@@ -391,9 +366,10 @@ pub(crate) async fn create_work(
                     format!("The primary key column \"{column}\" is not a column of the file."),
                 )
             })?;
-            key.push(header[index].clone());
+            key_columns.push(header[index].clone());
         }
-        let mut data = TableData::create(&build_path, &Schema { columns: header.clone(), primary_key: key })?;
+        let schema = Schema { columns: header.clone(), primary_key: key_columns };
+        let mut data = store.create(&key, &schema)?;
         let stats = data.import(&header, ImportMode::Full, now, &mut rows, Some(job))?;
         Ok((data.schema()?, data.stats()?, stats.rows_in_file, counts))
     })
@@ -403,7 +379,7 @@ pub(crate) async fn create_work(
     let (schema, stats, rows_in_file, counts) = match built {
         Ok(built) => built,
         Err(error) => {
-            remove_data_file(&path);
+            core.table_store.remove(&storage_key);
             return Err(error);
         }
     };
@@ -416,7 +392,7 @@ pub(crate) async fn create_work(
         name: name.clone(),
         display_name: name,
         created: now,
-        data_file,
+        storage_key: storage_key.clone(),
         ..TableRecord::default()
     };
     mirror(&mut table, &schema, stats, now, true);
@@ -445,20 +421,9 @@ pub(crate) async fn create_work(
         })
         .await;
     if registered.is_err() {
-        remove_data_file(&path);
+        core.table_store.remove(&storage_key);
     }
     registered
-}
-
-fn remove_data_file(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
-        if let Err(error) = std::fs::remove_file(&file) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(path = %file.display(), %error, "could not remove a table data file");
-            }
-        }
-    }
 }
 
 /// A table import request.
@@ -508,14 +473,14 @@ pub(crate) async fn import_work(
     let core = &ctx.core;
     let table = load(ctx, grant.project_id(), &work.table_id).await?;
     let file = source_file(ctx, grant.token(), Some(work.file_id)).await?;
-    let path = core.table_path(&table);
+    let (store, key) = (core.table_store.clone(), table.storage_key.clone());
     let job = claim.id;
     let now = time::now();
     let mode = if work.incremental { ImportMode::Incremental } else { ImportMode::Full };
     let layout = work.layout;
     let input = core.blobs.sync_reader(&file.blob_key).await?;
     let (schema, stats, imported, counts) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let mut data = TableData::open(&path)?;
+        let mut data = store.open(&key)?;
         if let Some((_, imported)) = data.last_job()?.filter(|(last, _)| *last == job) {
             tracing::warn!(
                 job_id = job,
@@ -701,9 +666,9 @@ pub async fn preview(
     let table = load(ctx, grant.project_id(), table_id).await?;
     let query = row_query(&table, selection)?;
     let columns = if query.columns.is_empty() { table.columns.clone() } else { query.columns.clone() };
-    let path = ctx.core.table_path(&table);
+    let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<String>>> {
-        let data = TableData::open(&path)?;
+        let data = store.open(&key)?;
         let mut rows = Vec::new();
         data.query(&query, &mut |values| {
             rows.push(values.iter().map(|v| v.to_string()).collect());
@@ -764,9 +729,9 @@ pub(crate) async fn export_work(
     let name = format!("{}.csv{}", table.id, if gzip { ".gz" } else { "" });
     let file = files::create_for(core, grant.token(), name, vec!["table-export".into()], ctx.run_id.clone()).await?;
     let writer = tokio_util::io::SyncIoBridge::new(core.blobs.writer(&file.blob_key));
-    let path = core.table_path(&table);
+    let (store, key) = (core.table_store.clone(), table.storage_key.clone());
     let (size, text_size) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-        let data = TableData::open(&path)?;
+        let data = store.open(&key)?;
         let counted = Counting { inner: writer, count: 0 };
         let (counted, text_size) = if gzip {
             let text =
@@ -847,12 +812,12 @@ pub async fn stream_csv(
     gzip: bool,
 ) -> Result<(TableRecord, impl futures::Stream<Item = Result<bytes::Bytes>> + Unpin + Send + 'static)> {
     let table = load(ctx, grant.project_id(), table_id).await?;
-    let path = ctx.core.table_path(&table);
+    let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(4);
     let columns = table.columns.clone();
     tokio::task::spawn_blocking(move || {
         let outcome = (|| -> Result<()> {
-            let data = TableData::open(&path)?;
+            let data = store.open(&key)?;
             let sink = ChannelWriter { sender: sender.clone(), buffer: Vec::with_capacity(1 << 20) };
             let query = RowQuery { changed_since, ..RowQuery::default() };
             let header: Vec<&str> = columns.iter().map(String::as_str).collect();
@@ -981,7 +946,7 @@ pub(crate) async fn drop_work(
 /// if any), then its file.
 async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord, claim: Option<&Claim>) -> Result<()> {
     let token = grant.token().clone();
-    let path = ctx.core.table_path(&table);
+    let key = table.storage_key.clone();
     let claim = claim.cloned();
     ctx.write(move |w, ctx| {
         if !w.delete_table(table.project_id, &table.id)? {
@@ -993,14 +958,14 @@ async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord,
         claim.map_or(Ok(()), |claim| claim.succeed(w, &JobDone::from(Value::Null)))
     })
     .await?;
-    remove_data_file(&path);
+    ctx.core.table_store.remove(&key);
     Ok(())
 }
 
-/// Removes the data files of tables whose records are already gone (a force-deleted bucket).
-pub(crate) fn remove_data_files(core: &Core, tables: &[TableRecord]) {
+/// Removes the storage of tables whose records are already gone (a force-deleted bucket).
+pub(crate) fn remove_storage(core: &Core, tables: &[TableRecord]) {
     for table in tables {
-        remove_data_file(&core.table_path(table));
+        core.table_store.remove(&table.storage_key);
     }
 }
 
@@ -1045,11 +1010,11 @@ pub(crate) async fn primary_key_work(
     claim: &Claim,
 ) -> Result<JobDone> {
     let table = load(ctx, grant.project_id(), &table_id).await?;
-    let path = ctx.core.table_path(&table);
-    let key = columns.clone();
+    let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
+    let new_key = columns.clone();
     let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let mut data = TableData::open(&path)?;
-        let schema = match &key {
+        let mut data = store.open(&key)?;
+        let schema = match &new_key {
             Some(columns) => data.set_primary_key(columns)?,
             None => data.remove_primary_key()?,
         };

@@ -1,0 +1,295 @@
+//! The conformance suite of the storage interfaces: what core relies on from a catalog
+//! ([`Store`]'s transactions and queries) and from table storage ([`TableStore`] and
+//! [`TableData`]): transactions, uniqueness, loads, exports with every filter, `changedSince`,
+//! and job claiming with leases. Every backend must pass it; [`backend`] is where a backend is
+//! chosen (the embedded SQLite one today; the PostgreSQL one will plug in there).
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use stowage_store::records::{Bucket, TableRecord};
+use stowage_store::table_data::{Cast, Filter, FilterOp, ImportMode, RowQuery, Schema, TableData, TableStore};
+use stowage_store::Store;
+use stowage_types::job::{Job, JobStatus};
+use stowage_types::{Code, Error, Result};
+
+/// A fresh catalog and table store, with project 1.
+async fn backend() -> (tempfile::TempDir, Store, TableStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("catalog.sqlite")).unwrap();
+    store.write(|w| w.insert_project("p", 0)).await.unwrap();
+    let tables = TableStore::files(&dir.path().join("tables")).unwrap();
+    (dir, store, tables)
+}
+
+fn bucket(id: &str) -> Bucket {
+    let (stage, name) = id.split_once('.').unwrap();
+    Bucket {
+        project_id: 1,
+        id: id.into(),
+        name: name.into(),
+        display_name: name.into(),
+        stage: stage.into(),
+        backend: "sqlite".into(),
+        ..Bucket::default()
+    }
+}
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+/// Loads `csv` lines (the first is the header) into `data` at time `now` as job `job`.
+fn load(data: &mut TableData, mode: ImportMode, now: i64, job: i64, csv: &[&str]) -> Result<i64> {
+    let header = strings(&csv[0].split(',').collect::<Vec<_>>());
+    let mut rows = csv[1..].iter().map(|line| Ok(strings(&line.split(',').collect::<Vec<_>>())));
+    Ok(data.import(&header, mode, now, &mut rows, Some(job))?.rows_in_file)
+}
+
+/// The rows a query selects, as lines.
+fn select(data: &TableData, query: &RowQuery) -> Vec<String> {
+    let mut lines = Vec::new();
+    data.query(query, &mut |values| {
+        lines.push(values.join(","));
+        Ok(())
+    })
+    .unwrap();
+    lines
+}
+
+#[tokio::test]
+async fn a_write_whose_closure_fails_leaves_nothing_behind() {
+    let (_dir, store, _) = backend().await;
+    let failed: Result<()> = store
+        .write(|w| {
+            w.insert_bucket(&bucket("in.c-a"))?;
+            Err(Error::validation("changed my mind"))
+        })
+        .await;
+    assert_eq!(failed.unwrap_err().code, Code::Validation);
+    assert!(store.read(|r| r.bucket(1, "in.c-a")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_second_bucket_or_table_with_the_same_id_is_already_exists_and_not_a_server_fault() {
+    let (_dir, store, _) = backend().await;
+    store.write(|w| w.insert_bucket(&bucket("in.c-a"))).await.unwrap();
+    let again = store.write(|w| w.insert_bucket(&bucket("in.c-a"))).await.unwrap_err();
+    assert_eq!(again.code, Code::BucketAlreadyExists, "{again:?}");
+    let table = TableRecord {
+        project_id: 1,
+        bucket_id: "in.c-a".into(),
+        id: "in.c-a.t".into(),
+        name: "t".into(),
+        storage_key: "k1".into(),
+        ..TableRecord::default()
+    };
+    let first = table.clone();
+    store.write(move |w| w.insert_table(&first)).await.unwrap();
+    let again = store.write(move |w| w.insert_table(&TableRecord { storage_key: "k2".into(), ..table })).await;
+    assert_eq!(again.unwrap_err().code, Code::TableAlreadyExists);
+}
+
+#[tokio::test]
+async fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching_only_changed_rows() {
+    let (_dir, _, tables) = backend().await;
+    let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]) };
+    let mut data = tables.create("t1", &schema).unwrap();
+    load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a", "2,b", "3,c"]).unwrap();
+    load(&mut data, ImportMode::Full, 200, 2, &["id,v", "1,a", "2,b"]).unwrap();
+    assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "2,b"], "a full load replaces");
+    load(&mut data, ImportMode::Incremental, 300, 3, &["id,v", "2,b", "1,changed", "4,new"]).unwrap();
+    let mut all = select(&data, &RowQuery::default());
+    all.sort();
+    assert_eq!(all, vec!["1,changed", "2,b", "4,new"]);
+    let changed = RowQuery { changed_since: Some(300), ..RowQuery::default() };
+    let mut moved = select(&data, &changed);
+    moved.sort();
+    assert_eq!(moved, vec!["1,changed", "4,new"], "an unchanged row keeps its time");
+    assert_eq!(data.stats().unwrap().0, 3);
+}
+
+#[tokio::test]
+async fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_it() {
+    let (_dir, _, tables) = backend().await;
+    let schema = Schema { columns: strings(&["id", "v"]), primary_key: vec![] };
+    let mut data = tables.create("t1", &schema).unwrap();
+    load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a"]).unwrap();
+    load(&mut data, ImportMode::Incremental, 200, 2, &["id,v", "1,a"]).unwrap();
+    assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "1,a"], "without a key rows append");
+    load(&mut data, ImportMode::Incremental, 300, 3, &["id,v,extra", "2,b,x"]).unwrap();
+    assert_eq!(data.schema().unwrap().columns, strings(&["id", "v", "extra"]));
+    assert_eq!(select(&data, &RowQuery::default()), vec!["1,a,", "1,a,", "2,b,x"], "old rows get empty values");
+}
+
+#[tokio::test]
+async fn exports_select_columns_filter_by_every_operator_order_and_limit() {
+    let (_dir, _, tables) = backend().await;
+    let schema = Schema { columns: strings(&["id", "city", "n"]), primary_key: vec![] };
+    let mut data = tables.create("t1", &schema).unwrap();
+    let csv = ["id,city,n", "1,Prague,10", "2,Brno,9", "3,Prague,100", "4,Ostrava,2"];
+    load(&mut data, ImportMode::Full, 100, 1, &csv).unwrap();
+    let filter =
+        |column: &str, op, values: &[&str], cast| Filter { column: column.into(), op, values: strings(values), cast };
+    let query = |filters: Vec<Filter>| RowQuery { columns: strings(&["id"]), filters, ..RowQuery::default() };
+    let ids = |q: RowQuery| select(&data, &q).join(" ");
+    assert_eq!(ids(query(vec![filter("city", FilterOp::Eq, &["Prague", "Brno"], None)])), "1 2 3");
+    assert_eq!(ids(query(vec![filter("city", FilterOp::Ne, &["Prague", "Brno"], None)])), "4");
+    assert_eq!(ids(query(vec![filter("n", FilterOp::Gt, &["9"], Some(Cast::Integer))])), "1 3");
+    assert_eq!(ids(query(vec![filter("n", FilterOp::Gt, &["9"], None)])), "", "as text, nothing sorts after 9");
+    assert_eq!(ids(query(vec![filter("n", FilterOp::Ge, &["9"], Some(Cast::Integer))])), "1 2 3");
+    assert_eq!(ids(query(vec![filter("n", FilterOp::Lt, &["9.5"], Some(Cast::Real))])), "2 4");
+    assert_eq!(ids(query(vec![filter("n", FilterOp::Le, &["2"], Some(Cast::Integer))])), "4");
+    let ordered = RowQuery {
+        columns: strings(&["n", "id"]),
+        order_by: vec![("n".into(), true, Some(Cast::Integer))],
+        limit: Some(2),
+        ..RowQuery::default()
+    };
+    assert_eq!(select(&data, &ordered), vec!["100,3", "10,1"]);
+}
+
+#[tokio::test]
+async fn changed_since_and_until_select_rows_by_the_time_of_their_last_change() {
+    let (_dir, _, tables) = backend().await;
+    let schema = Schema { columns: strings(&["id"]), primary_key: strings(&["id"]) };
+    let mut data = tables.create("t1", &schema).unwrap();
+    load(&mut data, ImportMode::Full, 100, 1, &["id", "1"]).unwrap();
+    load(&mut data, ImportMode::Incremental, 200, 2, &["id", "2"]).unwrap();
+    load(&mut data, ImportMode::Incremental, 300, 3, &["id", "3"]).unwrap();
+    let window = |since, until| RowQuery { changed_since: since, changed_until: until, ..RowQuery::default() };
+    assert_eq!(select(&data, &window(Some(200), None)), vec!["2", "3"], "since is inclusive");
+    assert_eq!(select(&data, &window(None, Some(300))), vec!["1", "2"], "until is exclusive");
+    assert_eq!(select(&data, &window(Some(150), Some(250))), vec!["2"]);
+}
+
+#[tokio::test]
+async fn an_import_records_its_job_with_its_rows_and_a_failed_one_leaves_rows_and_record_as_they_were() {
+    let (_dir, _, tables) = backend().await;
+    let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
+    let mut data = tables.create("t1", &schema).unwrap();
+    load(&mut data, ImportMode::Full, 100, 41, &["id", "1", "2"]).unwrap();
+    let (job, stats) = data.last_job().unwrap().unwrap();
+    assert_eq!((job, stats.rows_in_file), (41, 2));
+    let header = strings(&["id"]);
+    let mut rows = vec![Ok(strings(&["3"])), Err(Error::new(Code::CsvInvalid, "bad line 3"))].into_iter();
+    let failed = data.import(&header, ImportMode::Incremental, 200, &mut rows, Some(42));
+    assert_eq!(failed.unwrap_err().code, Code::CsvInvalid);
+    assert_eq!(select(&data, &RowQuery::default()), vec!["1", "2"]);
+    assert_eq!(data.last_job().unwrap().unwrap().0, 41, "the failed job left no record");
+}
+
+#[tokio::test]
+async fn table_storage_is_found_by_key_removed_by_key_and_swept_of_what_no_table_owns() {
+    let (_dir, _, tables) = backend().await;
+    let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
+    let (kept, dropped, orphan) = (tables.new_key(), tables.new_key(), tables.new_key());
+    for key in [&kept, &dropped, &orphan] {
+        load(&mut tables.create(key, &schema).unwrap(), ImportMode::Full, 1, 1, &["id", "1"]).unwrap();
+    }
+    tables.remove(&dropped);
+    assert!(tables.open(&dropped).is_err());
+    let removed = tables.sweep(&HashSet::from([kept.clone()])).unwrap();
+    assert!(removed >= 1, "the orphan's storage is removed");
+    assert!(tables.open(&orphan).is_err());
+    assert_eq!(select(&tables.open(&kept).unwrap(), &RowQuery::default()), vec!["1"]);
+}
+
+/// Stores a waiting job on `table` and returns its id.
+async fn submit(store: &Store, table: Option<&str>) -> i64 {
+    let table = table.map(str::to_string);
+    store
+        .write(move |w| {
+            let job = Job {
+                id: 0,
+                project_id: 1,
+                status: JobStatus::Waiting,
+                operation_name: "tableImport".into(),
+                operation_params: json!({}),
+                table_id: table,
+                run_id: None,
+                created: 0,
+                start: None,
+                end: None,
+                results: json!(null),
+                metrics: json!({}),
+                error: None,
+                creator_token_id: 1,
+                creator_token_description: "t".into(),
+                component: None,
+            };
+            Ok(w.insert_job(&job, &json!({ "kind": "test" }), &json!({}))?.id)
+        })
+        .await
+        .unwrap()
+}
+
+async fn claim(store: &Store, owner: &'static str, now: i64) -> Option<i64> {
+    store.write(move |w| w.claim_job(owner, now, now + 30, false)).await.unwrap().map(|claimed| claimed.job.id)
+}
+
+#[tokio::test]
+async fn two_workers_never_claim_the_same_job_and_jobs_are_claimed_oldest_first() {
+    let (_dir, store, _) = backend().await;
+    let first = submit(&store, None).await;
+    let second = submit(&store, None).await;
+    assert_eq!(claim(&store, "a", 100).await, Some(first));
+    assert_eq!(claim(&store, "b", 100).await, Some(second));
+    assert_eq!(claim(&store, "c", 100).await, None, "both jobs are held");
+    let components = store.write(|w| w.claim_job("c", 100, 130, true)).await.unwrap();
+    assert!(components.is_none(), "a component worker does not take storage jobs");
+}
+
+#[tokio::test]
+async fn a_job_of_a_table_waits_until_the_older_jobs_of_that_table_end() {
+    let (_dir, store, _) = backend().await;
+    let import = submit(&store, Some("in.c-b.t")).await;
+    let next_import = submit(&store, Some("in.c-b.t")).await;
+    let other_table = submit(&store, Some("in.c-b.u")).await;
+    assert_eq!(claim(&store, "a", 100).await, Some(import));
+    assert_eq!(claim(&store, "b", 100).await, Some(other_table), "the second import of t waits");
+    assert_eq!(claim(&store, "b", 100).await, None);
+    let ended =
+        store.write(move |w| w.finish_claimed_job(import, "a", 101, JobStatus::Success, &json!({}), None, None));
+    assert!(ended.await.unwrap());
+    assert_eq!(claim(&store, "b", 102).await, Some(next_import));
+}
+
+#[tokio::test]
+async fn a_job_whose_lease_expired_is_taken_over_and_its_first_worker_can_no_longer_renew_or_end_it() {
+    let (_dir, store, _) = backend().await;
+    let id = submit(&store, Some("in.c-b.t")).await;
+    assert_eq!(claim(&store, "a", 100).await, Some(id));
+    assert!(store.write(move |w| w.renew_job_lease(id, "a", 140)).await.unwrap(), "the holder renews until 140");
+    assert_eq!(claim(&store, "b", 139).await, None, "the lease still holds");
+    let taken = store.write(|w| w.claim_job("b", 141, 171, false)).await.unwrap().unwrap();
+    assert_eq!((taken.job.id, taken.attempt), (id, 2));
+    assert_eq!(taken.work, json!({ "kind": "test" }));
+    assert!(!store.write(move |w| w.renew_job_lease(id, "a", 200)).await.unwrap(), "the first worker lost the job");
+    let late = json!({ "message": "late" });
+    let ended =
+        store.write(move |w| w.finish_claimed_job(id, "a", 150, JobStatus::Error, &json!({}), None, Some(&late)));
+    assert!(!ended.await.unwrap(), "a worker that lost its lease cannot record an outcome");
+    let ended =
+        store.write(move |w| w.finish_claimed_job(id, "b", 150, JobStatus::Success, &json!({ "ok": 1 }), None, None));
+    assert!(ended.await.unwrap());
+    let job = store.read(move |r| r.job(1, id)).await.unwrap().unwrap();
+    assert_eq!((job.status, job.results), (JobStatus::Success, json!({ "ok": 1 })));
+}
+
+#[tokio::test]
+async fn a_termination_request_ends_a_waiting_job_at_once_and_flags_a_running_one() {
+    let (_dir, store, _) = backend().await;
+    let waiting = submit(&store, None).await;
+    let running = submit(&store, None).await;
+    let before = store.write(move |w| w.request_termination(1, waiting, 5)).await.unwrap();
+    assert_eq!(before, Some(JobStatus::Waiting));
+    assert_eq!(claim(&store, "a", 100).await, Some(running), "the terminated job is not claimed");
+    assert!(!store.read(move |r| r.termination_requested(running)).await.unwrap());
+    let before = store.write(move |w| w.request_termination(1, running, 6)).await.unwrap();
+    assert_eq!(before, Some(JobStatus::Processing));
+    assert!(store.read(move |r| r.termination_requested(running)).await.unwrap());
+    let job = store.read(move |r| r.job(1, waiting)).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Terminated);
+    assert_eq!(store.write(|w| w.request_termination(1, 999, 7)).await.unwrap(), None);
+}
