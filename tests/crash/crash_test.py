@@ -3,12 +3,15 @@
 job reports after the restart is the truth.
 
 Each round starts one job (a full load, an incremental load with a primary key, an append to a table
-without a key, an export, a table delete, or the forced delete of a bucket with a table), kills the
-server after a random delay, restarts it, and checks:
+without a key, an export, a table delete, the forced delete of a bucket with a table, or a Storage
+Writer run that copies a table to a second stack), kills the server after a random delay, restarts
+it, and checks:
 - every job is finished (the restarted worker takes over the jobs the kill cut off); an import that
   says `success` is in the table exactly once, one that says `error` is not, and running an errored
   import again gives exactly the expected rows (never doubled); a delete says `success` exactly when
-  its table or bucket is gone;
+  its table or bucket is gone; a writer run that says `success` left the target equal to the source,
+  one cut off says it may have left part of its work, and running it again leaves the target equal
+  to the source;
 - the catalog's row count equals the rows an export returns;
 - no table file is left that no table owns, and the catalog passes SQLite's integrity check.
 The seed and the number of kills are printed; `--seed` replays a run.
@@ -56,7 +59,8 @@ class Stack:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [binary(), "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{port}"],
+            [binary(), "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{port}",
+             "--outbound-allow", "127.0.0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         if self.token is None:
             for line in self.process.stdout:
@@ -75,9 +79,9 @@ class Stack:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
-    def call(self, method, path, body=None, raw=False):
+    def call(self, method, path, body=None, raw=False, root="/v2/storage"):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + "/v2/storage" + path, data=data, method=method)
+        request = urllib.request.Request(self.url + root + path, data=data, method=method)
         request.add_header("X-StorageApi-Token", self.token)
         if data is not None:
             request.add_header("Content-Type", "application/json")
@@ -107,6 +111,16 @@ class Stack:
         while job["status"] not in ("success", "error"):
             time.sleep(0.1)
             job = self.job(job["id"])
+        return job
+
+    def queue(self, method, path, body=None):
+        return self.call(method, path, body, root="/queue")
+
+    def run(self, job):
+        """Waits for a component job to end."""
+        while not job["isFinished"]:
+            time.sleep(0.1)
+            job = self.queue("GET", f"/jobs/{job['id']}")
         return job
 
     def exported_rows(self, table):
@@ -163,10 +177,26 @@ def main():
 
     create("keyed", "id")
     create("append", "")
+
+    # The writer copies the keyed table to a second stack, which is never killed.
+    target = Stack(tempfile.mkdtemp(prefix="stowage-crash-target-"))
+    target.start()
+    target.call("POST", "/buckets", {"name": "copy"})
+    secret = target.call("POST", "/tokens", {"description": "writer",
+                                             "bucketPermissions": {"in.c-copy": "write"}})["token"]
+    writer = stack.call("POST", "/components/keboola.wr-storage/configs",
+                        {"name": "copy", "configuration": {"parameters": {"url": target.url, "#token": secret}}})["id"]
+    stack.call("POST", f"/components/keboola.wr-storage/configs/{writer}/rows", {"name": "keyed", "configuration": {
+        "storage": {"input": {"tables": [{"source": "in.c-crash.keyed", "destination": "keyed"}]}},
+        "parameters": {"mode": "replace"}}})
+
+    def copied_rows():
+        detail = target.call("GET", "/tables/in.c-copy.keyed")
+        return target.exported_rows("in.c-copy.keyed") if isinstance(detail, dict) and "id" in detail else None
     failures = []
     kills = 0
     while kills < args.kills:
-        kind = rng.choice(["full", "upsert", "append", "export", "delete", "bucket"])
+        kind = rng.choice(["full", "upsert", "append", "export", "delete", "bucket", "writer"])
         table = "in.c-crash.append" if kind == "append" else "in.c-crash.keyed"
         if kind == "delete" and "in.c-crash.scratch" not in expected:
             create("scratch", "")
@@ -177,6 +207,8 @@ def main():
                                         {"name": "t", "dataFileId": files["base"]}))
             assert job["status"] == "success", job
             request = ("DELETE", "/buckets/in.c-doomed?force=1&async=1", None)
+        elif kind == "writer":
+            request = ("POST", "/jobs", {"component": "keboola.wr-storage", "config": writer, "mode": "run"})
         elif kind == "delete":
             table = "in.c-crash.scratch"
             request = ("DELETE", f"/tables/{table}?async=1", None)
@@ -185,15 +217,24 @@ def main():
         else:
             file_id = files["upsert"] if kind == "upsert" else files["base"]
             request = ("POST", f"/tables/{table}/import-async", {"dataFileId": file_id, "incremental": kind != "full"})
-        last = max([job["id"] for job in stack.call("GET", "/jobs?limit=1")] or [0])
+        if kind == "writer":
+            last = max([int(job["id"]) for job in stack.queue("GET", "/jobs?limit=1")] or [0])
+            send = lambda: quietly(stack.queue, *request)
+        else:
+            last = max([job["id"] for job in stack.call("GET", "/jobs?limit=1")] or [0])
+            send = lambda: quietly(stack.call, *request)
         # The request runs while the server is killed under it.
-        threading.Thread(target=lambda: quietly(stack.call, *request), daemon=True).start()
+        threading.Thread(target=send, daemon=True).start()
         time.sleep(rng.uniform(0, 2.0))
         stack.kill()
         kills += 1
         stack.start()
-        started = [job for job in stack.call("GET", "/jobs?limit=5") if job["id"] > last]
-        job = stack.wait(started[0]) if started else {"status": "never created"}
+        if kind == "writer":
+            started = [job for job in stack.queue("GET", "/jobs?limit=5") if int(job["id"]) > last]
+            job = stack.run(started[0]) if started else {"status": "never created"}
+        else:
+            started = [job for job in stack.call("GET", "/jobs?limit=5") if job["id"] > last]
+            job = stack.wait(started[0]) if started else {"status": "never created"}
         if kind in ("full", "upsert", "append") and job["status"] == "success":
             expected[table] = {"full": args.rows, "upsert": args.rows + args.rows // 2}.get(kind, expected[table] + args.rows)
         if kind in ("full", "upsert", "append") and job["status"] == "error":
@@ -211,6 +252,20 @@ def main():
                 failures.append(f"kill {kills}: a delete says {job['status']} but the table is gone")
             if gone:
                 expected.pop(table, None)
+        if kind == "writer":
+            source = expected["in.c-crash.keyed"]
+            if job["status"] == "success" and copied_rows() != source:
+                failures.append(f"kill {kills}: a writer run says success but the copy holds {copied_rows()} "
+                                f"rows, the source {source}")
+            if job["status"] == "error":
+                message = job["result"].get("message", "")
+                if "interrupted" not in message:
+                    failures.append(f"kill {kills}: a cut-off writer run failed for another reason: {message}")
+                again = stack.run(stack.queue("POST", "/jobs", request[2]))
+                if again["status"] != "success" or copied_rows() != source:
+                    failures.append(f"kill {kills}: running the writer again gave {again['status']} "
+                                    f"({again['result'].get('message')}) and {copied_rows()} rows, "
+                                    f"the source holds {source}")
         if kind == "bucket":
             detail = stack.call("GET", "/buckets/in.c-doomed")
             gone = not (isinstance(detail, dict) and detail.get("id") == "in.c-doomed")
@@ -237,6 +292,7 @@ def main():
             failures.append(f"kill {kills}: the catalog fails its integrity check")
         print(f"kill {kills}: {kind} on {table}, job {job['status']}", flush=True)
     stack.kill()
+    target.kill()
     print(f"seed {seed}, {kills} kills, {len(failures)} failures")
     for failure in failures:
         print("FAIL", failure)
