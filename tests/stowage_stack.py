@@ -27,8 +27,14 @@ def _binary():
 
 def start(prefix, *args):
     """(process, Stack) of a fresh stack, once it answers; the first start's secrets come from its stdout.
-    `args` go to `stowage serve` as they are (for example `--region`)."""
+    `args` go to `stowage serve` as they are (for example `--region`). With `STOWAGE_TEST_S3_BUCKET` and
+    `STOWAGE_TEST_S3_ENDPOINT` set, file bytes go to that S3-compatible bucket (credentials from `AWS_*`)."""
     data_dir = tempfile.mkdtemp(prefix=prefix)
+    bucket = os.environ.get("STOWAGE_TEST_S3_BUCKET")
+    if bucket:
+        # File bytes in the S3-compatible store CI runs, below a prefix of this stack's own.
+        args = (*args, "--s3-bucket", bucket, "--s3-endpoint", os.environ["STOWAGE_TEST_S3_ENDPOINT"],
+                "--s3-prefix", os.path.basename(data_dir))
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(

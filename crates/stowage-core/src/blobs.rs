@@ -1,5 +1,5 @@
 //! Where file bytes live: a small interface over an object store. Local disk under the data dir
-//! by default; an S3-compatible store plugs in as another `object_store` backend.
+//! by default, or an S3-compatible store ([`S3Settings`]) that several servers share.
 
 use std::ops::Range;
 use std::path::Path;
@@ -8,9 +8,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use stowage_types::{Error, Result};
 use tokio::io::AsyncWriteExt;
@@ -29,7 +31,64 @@ fn path(key: &str) -> ObjectPath {
     ObjectPath::from(key)
 }
 
+/// An S3-compatible bucket for file bytes. Credentials not given here come from the standard
+/// `AWS_*` environment variables.
+#[derive(Clone, Default)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// The service's URL, for stores other than AWS (`http://127.0.0.1:9000`); path-style requests.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Keys below this prefix only, so several stacks can share a bucket.
+    pub prefix: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Blobs {
+    /// Bytes in an S3-compatible bucket. Writes and deletes a probe object, so wrong settings stop
+    /// the start with the store's own answer instead of failing the first upload.
+    pub async fn s3(settings: &S3Settings) -> Result<Self> {
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&settings.bucket)
+            .with_region(settings.region.as_deref().unwrap_or("us-east-1"));
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let Some(key) = &settings.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &settings.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        let store = builder.build().map_err(store_error)?;
+        let store: Arc<dyn ObjectStore> = match settings.prefix.as_deref().filter(|prefix| !prefix.is_empty()) {
+            Some(prefix) => Arc::new(PrefixStore::new(store, prefix)),
+            None => Arc::new(store),
+        };
+        let blobs = Blobs { store };
+        let probe = format!("probes/{}", uuid::Uuid::now_v7().simple());
+        let reached = async {
+            blobs.store.put(&path(&probe), Bytes::from_static(b"stowage").into()).await?;
+            blobs.store.delete(&path(&probe)).await
+        };
+        reached.await.map_err(|error| {
+            Error::internal(format!("the S3 bucket \"{}\" cannot be written: {error}", settings.bucket))
+        })?;
+        Ok(blobs)
+    }
+
     /// Bytes on local disk below `dir`.
     pub fn local(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)

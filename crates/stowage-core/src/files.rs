@@ -49,8 +49,11 @@ fn blob_key(project_id: i64, id: i64, name: &str) -> String {
     format!("files/p{project_id}/{id}/{}", sanitize(name))
 }
 
+/// Where a staged block waits for its Put Block List: named by the SHA-256 of its id, so the key
+/// stays short whatever the id (S3 keys end at 1024 bytes; block ids may take 1024).
 fn staging_key(file_id: i64, block_id: &str) -> String {
-    let hex: String = block_id.bytes().map(|b| format!("{b:02x}")).collect();
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(block_id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     format!("staging/{file_id}/{hex}")
 }
 

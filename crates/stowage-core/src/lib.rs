@@ -108,11 +108,11 @@ impl Core {
         stack: StackInfo,
         key: crypto::StackKey,
         mailer: mail::Mailer,
+        blobs: blobs::Blobs,
         data_dir: &std::path::Path,
     ) -> types::Result<Self> {
         let jobs = jobs::JobRunner::new(store.clone());
         let read_events = events::ReadEvents::start(&store)?;
-        let blobs = blobs::Blobs::local(&data_dir.join("blobs"))?;
         let table_store = stowage_store::table_data::TableStore::files(&data_dir.join("tables"))?;
         Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, table_store, read_events })
     }

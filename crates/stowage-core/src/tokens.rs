@@ -443,6 +443,7 @@ mod tests {
             stack,
             StackKey::from_bytes(&[3; 32]),
             Mailer::outbox(dir.join("outbox"), "s@localhost").unwrap(),
+            crate::blobs::Blobs::local(&dir.join("blobs")).unwrap(),
             dir,
         )
         .unwrap()

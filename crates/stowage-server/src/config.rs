@@ -60,6 +60,25 @@ pub struct ServeArgs {
     /// with commas in the environment variable [default: none]
     #[arg(long = "outbound-allow", env = "STOWAGE_OUTBOUND_ALLOW", value_delimiter = ',')]
     pub outbound_allow: Vec<String>,
+    /// S3-compatible bucket for file bytes, shared by every server of the stack [default: none;
+    /// files are kept under <data dir>/blobs]
+    #[arg(long, env = "STOWAGE_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// URL of an S3-compatible service other than AWS, e.g. http://127.0.0.1:9000 [default: AWS]
+    #[arg(long, env = "STOWAGE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Region of the bucket [default: us-east-1]
+    #[arg(long, env = "STOWAGE_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Keep file bytes below this key prefix, so stacks can share a bucket [default: none]
+    #[arg(long, env = "STOWAGE_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
+    /// Access key id for the bucket [default: AWS_ACCESS_KEY_ID]
+    #[arg(long, env = "STOWAGE_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key for the bucket [default: AWS_SECRET_ACCESS_KEY]
+    #[arg(long, env = "STOWAGE_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -114,6 +133,13 @@ pub struct FileConfig {
     /// See `--outbound-allow`.
     #[serde(default)]
     pub outbound_allow: Vec<String>,
+    /// See `--s3-bucket`, `--s3-endpoint`, `--s3-region`, `--s3-prefix` and `--s3-access-key-id`.
+    /// (The secret key is a secret: give it by flag or environment.)
+    pub s3_bucket: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_prefix: Option<String>,
+    pub s3_access_key_id: Option<String>,
     /// Components beyond the built-in writer and extractor, as `[[components]]` tables with `id`,
     /// `name` and `type`: their configurations are stored, but this stack does not run them.
     #[serde(default)]
@@ -169,6 +195,8 @@ pub struct Config {
     pub components: Vec<stowage_core::ComponentDef>,
     /// Internal hosts and networks components may reach (besides regions and public addresses).
     pub outbound_allow: Vec<String>,
+    /// The S3-compatible bucket for file bytes; `None` keeps them under `<data dir>/blobs`.
+    pub s3: Option<stowage_core::blobs::S3Settings>,
 }
 
 impl Config {
@@ -189,6 +217,7 @@ impl Config {
             maintenance_interval: std::time::Duration::from_secs(60),
             components: Vec::new(),
             outbound_allow: Vec::new(),
+            s3: None,
         }
     }
 
@@ -229,6 +258,22 @@ impl Config {
         config.mail_from = args.mail_from.or(file.mail_from).unwrap_or(config.mail_from);
         // Checked when the stack builds its outbound policy (with the regions' hosts).
         config.outbound_allow = if args.outbound_allow.is_empty() { file.outbound_allow } else { args.outbound_allow };
+        let endpoint = args.s3_endpoint.or(file.s3_endpoint).filter(|url| !url.is_empty());
+        if let Some(url) = &endpoint {
+            check_url("--s3-endpoint", url)?;
+        }
+        config.s3 = match args.s3_bucket.or(file.s3_bucket).filter(|bucket| !bucket.is_empty()) {
+            Some(bucket) => Some(stowage_core::blobs::S3Settings {
+                bucket,
+                endpoint,
+                region: args.s3_region.or(file.s3_region),
+                prefix: args.s3_prefix.or(file.s3_prefix),
+                access_key_id: args.s3_access_key_id.or(file.s3_access_key_id),
+                secret_access_key: args.s3_secret_access_key.filter(|key| !key.is_empty()),
+            }),
+            None if endpoint.is_some() => bail!("--s3-endpoint is set but --s3-bucket is not: name the bucket too"),
+            None => None,
+        };
         for component in file.components {
             if component.id.is_empty() || !component.id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {

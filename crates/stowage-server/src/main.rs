@@ -39,7 +39,7 @@ enum Command {
     /// Run a stack.
     ///
     /// Example: stowage serve --data-dir ./stowage-data --listen 127.0.0.1:8000
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Issue a new manage token and a new console password for the admin, when the first start's
     /// secrets were lost. Prints them once; works while the stack runs.
     ///
@@ -63,7 +63,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> std::process::ExitCode {
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Recover(args) => match args.config() {
             Ok(config) => recover(&config).await.map(|recovered| print!("{}", recovery_banner(&recovered))),
             Err(error) => Err(error),

@@ -9,6 +9,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use secrecy::ExposeSecret;
+use stowage_core::blobs::Blobs;
 use stowage_core::bootstrap::{self, Bootstrapped, Recovered};
 use stowage_core::crypto::StackKey;
 use stowage_core::mail::Mailer;
@@ -62,8 +63,14 @@ impl Application {
         }
         .map_err(anyhow::Error::msg)
         .context("configuring mail")?;
-        let core =
-            Core::new(store, stack, key, mailer, &config.data_dir).map_err(|error| anyhow::anyhow!("{error}"))?;
+        let blobs = match &config.s3 {
+            Some(settings) => Blobs::s3(settings).await,
+            None => Blobs::local(&config.data_dir.join("blobs")),
+        }
+        .map_err(|error| anyhow::anyhow!("{}", error.message))
+        .context("opening the object store")?;
+        let core = Core::new(store, stack, key, mailer, blobs, &config.data_dir)
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
         let tables = stowage_core::tables::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if tables != Default::default() {
             tracing::warn!(

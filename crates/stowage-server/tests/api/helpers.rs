@@ -69,10 +69,24 @@ pub(crate) async fn spawn_app_reaching_loopback() -> TestApp {
     spawn_app_with(|config| config.outbound_allow = vec!["127.0.0.1".into()]).await
 }
 
+/// The S3-compatible bucket the suite runs against when `STOWAGE_TEST_S3_BUCKET` names one (CI
+/// starts a real S3 server), with `STOWAGE_TEST_S3_ENDPOINT` and the `AWS_*` credentials; each
+/// stack keeps its files below a prefix of its own.
+fn test_s3() -> Option<stowage_core::blobs::S3Settings> {
+    let bucket = std::env::var("STOWAGE_TEST_S3_BUCKET").ok().filter(|bucket| !bucket.is_empty())?;
+    Some(stowage_core::blobs::S3Settings {
+        bucket,
+        endpoint: std::env::var("STOWAGE_TEST_S3_ENDPOINT").ok(),
+        prefix: Some(format!("test-{}", uuid::Uuid::now_v7().simple())),
+        ..Default::default()
+    })
+}
+
 pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(data_dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
     config.stack_name = "test-stack".into();
+    config.s3 = test_s3();
     adjust(&mut config);
     let (app, bootstrapped) = Application::build(&config).await.expect("stack builds");
     let bootstrapped = bootstrapped.expect("first start bootstraps");

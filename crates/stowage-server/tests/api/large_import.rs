@@ -85,8 +85,8 @@ async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_mem
 
     let peak = peak_kb(pid);
     eprintln!("server peak resident memory: {peak} kB for {uploaded} bytes");
-    let (clean, _, _) = stop(server.child).await;
-    assert!(clean);
+    let (clean, _, stderr) = stop(server.child).await;
+    assert!(clean, "the server did not stop cleanly: {stderr}");
     assert!(peak < PEAK_LIMIT_KB, "the server peaked at {peak} kB for a {uploaded}-byte file");
 }
 

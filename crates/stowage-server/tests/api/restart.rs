@@ -255,15 +255,24 @@ async fn a_given_manage_token_is_used_and_not_printed() {
 #[tokio::test]
 async fn a_bad_configuration_stops_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stowage"))
-        .args(["serve", "--listen", "not-an-address"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--listen: \"not-an-address\" is not an address"), "{stderr}");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--listen", "not-an-address"], "--listen: \"not-an-address\" is not an address"),
+        (&["--s3-endpoint", "http://127.0.0.1:9"], "--s3-endpoint is set but --s3-bucket is not"),
+        (&["--s3-bucket", "b", "--s3-endpoint", "s3.example.com"], "--s3-endpoint: \"s3.example.com\" is not an http"),
+    ];
+    for (flags, expected) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_stowage"))
+            .arg("serve")
+            .args(flags)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("STOWAGE_S3_BUCKET")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+    }
 }
 
 #[tokio::test]
