@@ -145,6 +145,11 @@ impl JobRunner {
         JobRunner { store, owner: owner.into(), wake: Arc::default(), finished: broadcast::channel(1024).0 }
     }
 
+    /// This process's name among the workers of the stack (the owner of its leases).
+    pub fn worker_name(&self) -> &str {
+        &self.owner
+    }
+
     /// Stores a job that will run `work`, wakes the worker, and returns the job as it stands after
     /// a short wait.
     pub async fn submit(

@@ -171,28 +171,40 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Deletes expired tokens and files and prunes events past retention and day-old failed sign-ins,
-/// every `interval`.
+/// every `interval`, while this process holds the `maintenance` lease: of several servers on one
+/// catalog, one does it at a time.
 async fn maintain_forever(core: Core, interval: Duration) {
     loop {
-        match tokens::delete_expired(&core).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "deleted expired tokens"),
-            Err(error) => tracing::error!(%error, "deleting expired tokens failed"),
-        }
-        match files::delete_expired(&core).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "deleted expired files"),
-            Err(error) => tracing::error!(%error, "deleting expired files failed"),
-        }
-        match events::prune(&core).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "pruned events past retention"),
-            Err(error) => tracing::error!(%error, "pruning events failed"),
-        }
-        if let Err(error) = stowage_core::console::throttle::prune(&core).await {
-            tracing::error!(%error, "pruning old failed sign-ins failed");
+        let (owner, now) = (core.jobs.worker_name().to_string(), stowage_core::types::time::now());
+        let until = now + (2 * interval.as_secs() as i64).max(60);
+        match core.store.write(move |w| w.take_lease("maintenance", &owner, now, until)).await {
+            Ok(true) => maintain(&core).await,
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "taking the maintenance lease failed"),
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// One round of maintenance.
+async fn maintain(core: &Core) {
+    match tokens::delete_expired(core).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "deleted expired tokens"),
+        Err(error) => tracing::error!(%error, "deleting expired tokens failed"),
+    }
+    match files::delete_expired(core).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "deleted expired files"),
+        Err(error) => tracing::error!(%error, "deleting expired files failed"),
+    }
+    match events::prune(core).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "pruned events past retention"),
+        Err(error) => tracing::error!(%error, "pruning events failed"),
+    }
+    if let Err(error) = stowage_core::console::throttle::prune(core).await {
+        tracing::error!(%error, "pruning old failed sign-ins failed");
     }
 }
 

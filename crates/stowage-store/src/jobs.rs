@@ -250,6 +250,22 @@ impl Writer<'_> {
         Ok(Some(status))
     }
 
+    /// Takes or renews the lease `name` for `owner` until `until`, when it is free, expired at
+    /// `now`, or already `owner`'s; true when `owner` holds it afterwards. One statement, so two
+    /// processes never both hold it.
+    pub fn take_lease(&self, name: &str, owner: &str, now: Timestamp, until: Timestamp) -> Result<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                "INSERT INTO leases (name, owner, expires) VALUES (?1, ?2, ?4)
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
+                 WHERE leases.expires <= ?3 OR leases.owner = excluded.owner",
+                params![name, owner, now, until],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
+    }
+
     /// Ends every running job's lease now, so the next claim takes it over. Only for a process
     /// that knows no other worker is alive (the one server of a locked data dir, at start).
     pub fn expire_job_leases(&self) -> Result<usize> {

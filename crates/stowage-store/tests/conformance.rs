@@ -293,3 +293,15 @@ async fn a_termination_request_ends_a_waiting_job_at_once_and_flags_a_running_on
     assert_eq!(job.status, JobStatus::Terminated);
     assert_eq!(store.write(|w| w.request_termination(1, 999, 7)).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_named_lease_is_held_by_one_process_until_it_expires() {
+    let (_dir, store, _) = backend().await;
+    let take = |owner: &'static str, now: i64| store.write(move |w| w.take_lease("maintenance", owner, now, now + 60));
+    assert!(take("a", 100).await.unwrap());
+    assert!(!take("b", 120).await.unwrap(), "a holds it until 160");
+    assert!(take("a", 150).await.unwrap(), "the holder renews until 210");
+    assert!(!take("b", 200).await.unwrap());
+    assert!(take("b", 210).await.unwrap(), "an expired lease is taken over");
+    assert!(!take("a", 220).await.unwrap());
+}
