@@ -14,7 +14,8 @@ it, and checks:
   to the source;
 - the catalog's row count equals the rows an export returns;
 - no table file is left that no table owns, and the catalog passes SQLite's integrity check.
-The seed and the number of kills are printed; `--seed` replays a run.
+The seed and the number of kills are printed; `--seed` replays a run. With `STOWAGE_TEST_S3_BUCKET`,
+`STOWAGE_TEST_S3_ENDPOINT` and `AWS_*` credentials set, file bytes go to that S3-compatible bucket.
 
     python3 tests/crash/crash_test.py --kills 20
 Stdlib only; runs the binary at $STOWAGE_BIN, else the debug build under $CARGO_TARGET_DIR.
@@ -58,9 +59,14 @@ class Stack:
     def start(self):
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
+        s3 = []
+        if os.environ.get("STOWAGE_TEST_S3_BUCKET"):
+            # File bytes in the S3-compatible store CI runs, below a prefix of this stack's own.
+            s3 = ["--s3-bucket", os.environ["STOWAGE_TEST_S3_BUCKET"], "--s3-endpoint",
+                  os.environ["STOWAGE_TEST_S3_ENDPOINT"], "--s3-prefix", os.path.basename(self.data_dir)]
         self.process = subprocess.Popen(
             [binary(), "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{port}",
-             "--outbound-allow", "127.0.0.1"],
+             "--outbound-allow", "127.0.0.1", *s3],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         if self.token is None:
             for line in self.process.stdout:
