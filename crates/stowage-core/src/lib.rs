@@ -117,10 +117,35 @@ impl Core {
         Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, table_store, read_events })
     }
 
+    /// Whether the catalog and the object store answer, each within 5 s (a readiness check). A
+    /// failure is logged here; the caller learns only which part is down.
+    pub async fn readiness(&self) -> Readiness {
+        let limit = std::time::Duration::from_secs(5);
+        let timed_out = || types::Error::internal("no answer within 5 s");
+        let catalog =
+            tokio::time::timeout(limit, self.store.read(|r| r.ping())).await.unwrap_or_else(|_| Err(timed_out()));
+        let object_store =
+            tokio::time::timeout(limit, self.blobs.size("probes/ready")).await.unwrap_or_else(|_| Err(timed_out()));
+        if let Err(error) = &catalog {
+            tracing::error!(%error, "readiness: the catalog does not answer");
+        }
+        if let Err(error) = &object_store {
+            tracing::error!(%error, "readiness: the object store does not answer");
+        }
+        Readiness { catalog: catalog.is_ok(), object_store: object_store.is_ok() }
+    }
+
     /// The storage API root, `{public_url}/v2/storage`.
     pub fn storage_url(&self) -> String {
         format!("{}/v2/storage", self.stack.public_url)
     }
+}
+
+/// What [`Core::readiness`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    pub catalog: bool,
+    pub object_store: bool,
 }
 
 /// Who is calling and from where; copied into the events an operation records.

@@ -64,6 +64,7 @@ impl Table {
 fn table() -> Table {
     let t = Table::new();
     let t = routes::index::register(t);
+    let t = routes::health::register(t);
     let t = routes::tokens::register(t);
     let t = routes::buckets::register(t);
     let t = routes::events::register(t);
@@ -90,6 +91,8 @@ pub fn route_table() -> Vec<(Method, String)> {
 /// The blob endpoint (`/abs/...`) checks the SAS in its query string instead of a token.
 pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/v2/storage"),
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
     ("GET", "/tokens/shared/{link}"),
     ("POST", "/tokens/shared/{link}"),
     ("PUT", "/abs/{container}/{*blob}"),

@@ -297,6 +297,11 @@ impl Writer<'_> {
 }
 
 impl Reader<'_> {
+    /// Answers when the catalog answers (readiness checks).
+    pub fn ping(&self) -> Result<()> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db)
+    }
+
     /// Failed sign-ins of an email in a row: (count, unix milliseconds of the last one).
     pub fn sign_in_failures(&self, email: &str) -> Result<Option<(u32, i64)>> {
         self.conn

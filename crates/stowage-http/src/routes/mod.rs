@@ -7,6 +7,7 @@ pub(crate) mod components;
 pub(crate) mod console;
 pub(crate) mod events;
 pub(crate) mod files;
+pub(crate) mod health;
 pub(crate) mod html;
 pub(crate) mod index;
 pub(crate) mod jobs;

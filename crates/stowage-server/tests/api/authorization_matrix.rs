@@ -100,6 +100,8 @@ fn cases() -> Vec<Case> {
     use Method as M;
     vec![
         case(M::GET, "/v2/storage", "/v2/storage", PUBLIC),
+        case(M::GET, "/health/live", "/health/live", PUBLIC),
+        case(M::GET, "/health/ready", "/health/ready", PUBLIC),
         case(M::GET, "/v2/storage/tokens/verify", "/v2/storage/tokens/verify", VALID),
         case(M::GET, "/v2/storage/tokens", "/v2/storage/tokens", VALID),
         with_body(

@@ -8,6 +8,7 @@ mod console;
 mod console_components;
 mod events;
 mod files;
+mod health;
 mod helpers;
 mod index_and_auth;
 mod jobs_and_branches;
