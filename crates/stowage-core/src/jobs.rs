@@ -1,4 +1,5 @@
-//! Storage jobs: a durable queue of asynchronous work, run by workers that hold leases.
+//! Jobs: a durable queue of asynchronous work (storage jobs and component runs), run by workers
+//! that hold leases.
 //!
 //! `submit` stores the job as `waiting` with its [`Work`] (everything needed to run it, as JSON),
 //! wakes the worker, and waits a short while before answering, so a small job is already finished
@@ -120,7 +121,7 @@ const TERMINATION_CHECK: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for jobs it was not woken for (expired leases, other processes).
 const POLL: Duration = Duration::from_secs(1);
 
-/// Stores storage jobs and runs them. Cheap to clone.
+/// Stores jobs (storage jobs and component runs) and runs them. Cheap to clone.
 #[derive(Clone)]
 pub struct JobRunner {
     store: Store,

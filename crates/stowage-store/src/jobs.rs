@@ -1,4 +1,6 @@
-//! Storage jobs: durable records of asynchronous operations.
+//! The job queue: storage jobs and component runs as durable rows, inserted, claimed under a lease,
+//! renewed, finished by their lease holder, terminated on request; and named leases for work one
+//! process does at a time.
 
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::Value;
