@@ -252,6 +252,6 @@ pub(crate) async fn delete_now(
             Ok(tables)
         })
         .await?;
-    crate::tables::remove_storage(&ctx.core, &removed);
+    crate::tables::remove_storage(&ctx.core, removed.into_iter().map(|table| table.storage_key).collect()).await;
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! The conformance suite of the storage interfaces: what core relies on from a catalog
 //! ([`Store`]'s transactions and queries) and from table storage ([`TableStore`] and
 //! [`TableData`]): transactions, uniqueness, loads, exports with every filter, `changedSince`,
-//! and job claiming with leases. Every backend must pass it; [`backend`] is where a backend is
-//! chosen (the embedded SQLite one today; the PostgreSQL one will plug in there).
+//! and job claiming with leases. Every backend must pass it: the catalog tests run on the embedded
+//! SQLite catalog ([`backend`]; PostgreSQL plugs in there), and the table tests on every table store
+//! [`table_stores`] names: files always, and PostgreSQL when `STOWAGE_TEST_DATABASE_URL` names a
+//! database (CI starts one). The table tests are plain tests: the PostgreSQL client blocks.
 
 use std::collections::HashSet;
 
@@ -37,6 +39,34 @@ fn bucket(id: &str) -> Bucket {
 
 fn strings(values: &[&str]) -> Vec<String> {
     values.iter().map(|v| v.to_string()).collect()
+}
+
+/// Every table store to test, each fresh: (name, what removes it when dropped, the store).
+fn table_stores() -> Vec<(&'static str, Box<dyn std::any::Any>, TableStore)> {
+    let dir = tempfile::tempdir().unwrap();
+    let files = TableStore::files(&dir.path().join("tables")).unwrap();
+    let mut stores: Vec<(&'static str, Box<dyn std::any::Any>, TableStore)> = vec![("files", Box::new(dir), files)];
+    if let Some(url) = std::env::var("STOWAGE_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) {
+        // A schema of its own, so tests running at once do not see one another's tables.
+        let schema = format!("conformance_{}", uuid::Uuid::now_v7().simple());
+        let store = TableStore::postgres(&url, &schema).unwrap();
+        stores.push(("postgres", Box::new(DropSchema { url, schema }), store));
+    }
+    stores
+}
+
+/// Drops a test's schema when the test ends.
+struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema));
+        }
+    }
 }
 
 /// Loads `csv` lines (the first is the header) into `data` at time `now` as job `job`.
@@ -90,109 +120,125 @@ async fn a_second_bucket_or_table_with_the_same_id_is_already_exists_and_not_a_s
     assert_eq!(again.unwrap_err().code, Code::TableAlreadyExists);
 }
 
-#[tokio::test]
-async fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching_only_changed_rows() {
-    let (_dir, _, tables) = backend().await;
-    let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]) };
-    let mut data = tables.create("t1", &schema).unwrap();
-    load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a", "2,b", "3,c"]).unwrap();
-    load(&mut data, ImportMode::Full, 200, 2, &["id,v", "1,a", "2,b"]).unwrap();
-    assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "2,b"], "a full load replaces");
-    load(&mut data, ImportMode::Incremental, 300, 3, &["id,v", "2,b", "1,changed", "4,new"]).unwrap();
-    let mut all = select(&data, &RowQuery::default());
-    all.sort();
-    assert_eq!(all, vec!["1,changed", "2,b", "4,new"]);
-    let changed = RowQuery { changed_since: Some(300), ..RowQuery::default() };
-    let mut moved = select(&data, &changed);
-    moved.sort();
-    assert_eq!(moved, vec!["1,changed", "4,new"], "an unchanged row keeps its time");
-    assert_eq!(data.stats().unwrap().0, 3);
-}
-
-#[tokio::test]
-async fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_it() {
-    let (_dir, _, tables) = backend().await;
-    let schema = Schema { columns: strings(&["id", "v"]), primary_key: vec![] };
-    let mut data = tables.create("t1", &schema).unwrap();
-    load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a"]).unwrap();
-    load(&mut data, ImportMode::Incremental, 200, 2, &["id,v", "1,a"]).unwrap();
-    assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "1,a"], "without a key rows append");
-    load(&mut data, ImportMode::Incremental, 300, 3, &["id,v,extra", "2,b,x"]).unwrap();
-    assert_eq!(data.schema().unwrap().columns, strings(&["id", "v", "extra"]));
-    assert_eq!(select(&data, &RowQuery::default()), vec!["1,a,", "1,a,", "2,b,x"], "old rows get empty values");
-}
-
-#[tokio::test]
-async fn exports_select_columns_filter_by_every_operator_order_and_limit() {
-    let (_dir, _, tables) = backend().await;
-    let schema = Schema { columns: strings(&["id", "city", "n"]), primary_key: vec![] };
-    let mut data = tables.create("t1", &schema).unwrap();
-    let csv = ["id,city,n", "1,Prague,10", "2,Brno,9", "3,Prague,100", "4,Ostrava,2"];
-    load(&mut data, ImportMode::Full, 100, 1, &csv).unwrap();
-    let filter =
-        |column: &str, op, values: &[&str], cast| Filter { column: column.into(), op, values: strings(values), cast };
-    let query = |filters: Vec<Filter>| RowQuery { columns: strings(&["id"]), filters, ..RowQuery::default() };
-    let ids = |q: RowQuery| select(&data, &q).join(" ");
-    assert_eq!(ids(query(vec![filter("city", FilterOp::Eq, &["Prague", "Brno"], None)])), "1 2 3");
-    assert_eq!(ids(query(vec![filter("city", FilterOp::Ne, &["Prague", "Brno"], None)])), "4");
-    assert_eq!(ids(query(vec![filter("n", FilterOp::Gt, &["9"], Some(Cast::Integer))])), "1 3");
-    assert_eq!(ids(query(vec![filter("n", FilterOp::Gt, &["9"], None)])), "", "as text, nothing sorts after 9");
-    assert_eq!(ids(query(vec![filter("n", FilterOp::Ge, &["9"], Some(Cast::Integer))])), "1 2 3");
-    assert_eq!(ids(query(vec![filter("n", FilterOp::Lt, &["9.5"], Some(Cast::Real))])), "2 4");
-    assert_eq!(ids(query(vec![filter("n", FilterOp::Le, &["2"], Some(Cast::Integer))])), "4");
-    let ordered = RowQuery {
-        columns: strings(&["n", "id"]),
-        order_by: vec![("n".into(), true, Some(Cast::Integer))],
-        limit: Some(2),
-        ..RowQuery::default()
-    };
-    assert_eq!(select(&data, &ordered), vec!["100,3", "10,1"]);
-}
-
-#[tokio::test]
-async fn changed_since_and_until_select_rows_by_the_time_of_their_last_change() {
-    let (_dir, _, tables) = backend().await;
-    let schema = Schema { columns: strings(&["id"]), primary_key: strings(&["id"]) };
-    let mut data = tables.create("t1", &schema).unwrap();
-    load(&mut data, ImportMode::Full, 100, 1, &["id", "1"]).unwrap();
-    load(&mut data, ImportMode::Incremental, 200, 2, &["id", "2"]).unwrap();
-    load(&mut data, ImportMode::Incremental, 300, 3, &["id", "3"]).unwrap();
-    let window = |since, until| RowQuery { changed_since: since, changed_until: until, ..RowQuery::default() };
-    assert_eq!(select(&data, &window(Some(200), None)), vec!["2", "3"], "since is inclusive");
-    assert_eq!(select(&data, &window(None, Some(300))), vec!["1", "2"], "until is exclusive");
-    assert_eq!(select(&data, &window(Some(150), Some(250))), vec!["2"]);
-}
-
-#[tokio::test]
-async fn an_import_records_its_job_with_its_rows_and_a_failed_one_leaves_rows_and_record_as_they_were() {
-    let (_dir, _, tables) = backend().await;
-    let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
-    let mut data = tables.create("t1", &schema).unwrap();
-    load(&mut data, ImportMode::Full, 100, 41, &["id", "1", "2"]).unwrap();
-    let (job, stats) = data.last_job().unwrap().unwrap();
-    assert_eq!((job, stats.rows_in_file), (41, 2));
-    let header = strings(&["id"]);
-    let mut rows = vec![Ok(strings(&["3"])), Err(Error::new(Code::CsvInvalid, "bad line 3"))].into_iter();
-    let failed = data.import(&header, ImportMode::Incremental, 200, &mut rows, Some(42));
-    assert_eq!(failed.unwrap_err().code, Code::CsvInvalid);
-    assert_eq!(select(&data, &RowQuery::default()), vec!["1", "2"]);
-    assert_eq!(data.last_job().unwrap().unwrap().0, 41, "the failed job left no record");
-}
-
-#[tokio::test]
-async fn table_storage_is_found_by_key_removed_by_key_and_swept_of_what_no_table_owns() {
-    let (_dir, _, tables) = backend().await;
-    let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
-    let (kept, dropped, orphan) = (tables.new_key(), tables.new_key(), tables.new_key());
-    for key in [&kept, &dropped, &orphan] {
-        load(&mut tables.create(key, &schema).unwrap(), ImportMode::Full, 1, 1, &["id", "1"]).unwrap();
+#[test]
+fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching_only_changed_rows() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]) };
+        let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+        load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a", "2,b", "3,c"]).unwrap();
+        load(&mut data, ImportMode::Full, 200, 2, &["id,v", "1,a", "2,b"]).unwrap();
+        assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "2,b"], "a full load replaces");
+        load(&mut data, ImportMode::Incremental, 300, 3, &["id,v", "2,b", "1,changed", "4,new"]).unwrap();
+        let mut all = select(&data, &RowQuery::default());
+        all.sort();
+        assert_eq!(all, vec!["1,changed", "2,b", "4,new"]);
+        let changed = RowQuery { changed_since: Some(300), ..RowQuery::default() };
+        let mut moved = select(&data, &changed);
+        moved.sort();
+        assert_eq!(moved, vec!["1,changed", "4,new"], "an unchanged row keeps its time");
+        assert_eq!(data.stats().unwrap().0, 3);
     }
-    tables.remove(&dropped);
-    assert!(tables.open(&dropped).is_err());
-    let removed = tables.sweep(&HashSet::from([kept.clone()])).unwrap();
-    assert!(removed >= 1, "the orphan's storage is removed");
-    assert!(tables.open(&orphan).is_err());
-    assert_eq!(select(&tables.open(&kept).unwrap(), &RowQuery::default()), vec!["1"]);
+}
+
+#[test]
+fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_it() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id", "v"]), primary_key: vec![] };
+        let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+        load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a"]).unwrap();
+        load(&mut data, ImportMode::Incremental, 200, 2, &["id,v", "1,a"]).unwrap();
+        assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "1,a"], "without a key rows append");
+        load(&mut data, ImportMode::Incremental, 300, 3, &["id,v,extra", "2,b,x"]).unwrap();
+        assert_eq!(data.schema().unwrap().columns, strings(&["id", "v", "extra"]));
+        assert_eq!(select(&data, &RowQuery::default()), vec!["1,a,", "1,a,", "2,b,x"], "old rows get empty values");
+    }
+}
+
+#[test]
+fn exports_select_columns_filter_by_every_operator_order_and_limit() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id", "city", "n"]), primary_key: vec![] };
+        let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+        let csv = ["id,city,n", "1,Prague,10", "2,Brno,9", "3,Prague,100", "4,Ostrava,2"];
+        load(&mut data, ImportMode::Full, 100, 1, &csv).unwrap();
+        let filter = |column: &str, op, values: &[&str], cast| Filter {
+            column: column.into(),
+            op,
+            values: strings(values),
+            cast,
+        };
+        let query = |filters: Vec<Filter>| RowQuery { columns: strings(&["id"]), filters, ..RowQuery::default() };
+        let ids = |q: RowQuery| select(&data, &q).join(" ");
+        assert_eq!(ids(query(vec![filter("city", FilterOp::Eq, &["Prague", "Brno"], None)])), "1 2 3");
+        assert_eq!(ids(query(vec![filter("city", FilterOp::Ne, &["Prague", "Brno"], None)])), "4");
+        assert_eq!(ids(query(vec![filter("n", FilterOp::Gt, &["9"], Some(Cast::Integer))])), "1 3");
+        assert_eq!(ids(query(vec![filter("n", FilterOp::Gt, &["9"], None)])), "", "as text, nothing sorts after 9");
+        assert_eq!(ids(query(vec![filter("n", FilterOp::Ge, &["9"], Some(Cast::Integer))])), "1 2 3");
+        assert_eq!(ids(query(vec![filter("n", FilterOp::Lt, &["9.5"], Some(Cast::Real))])), "2 4");
+        assert_eq!(ids(query(vec![filter("n", FilterOp::Le, &["2"], Some(Cast::Integer))])), "4");
+        let ordered = RowQuery {
+            columns: strings(&["n", "id"]),
+            order_by: vec![("n".into(), true, Some(Cast::Integer))],
+            limit: Some(2),
+            ..RowQuery::default()
+        };
+        assert_eq!(select(&data, &ordered), vec!["100,3", "10,1"]);
+    }
+}
+
+#[test]
+fn changed_since_and_until_select_rows_by_the_time_of_their_last_change() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id"]), primary_key: strings(&["id"]) };
+        let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+        load(&mut data, ImportMode::Full, 100, 1, &["id", "1"]).unwrap();
+        load(&mut data, ImportMode::Incremental, 200, 2, &["id", "2"]).unwrap();
+        load(&mut data, ImportMode::Incremental, 300, 3, &["id", "3"]).unwrap();
+        let window = |since, until| RowQuery { changed_since: since, changed_until: until, ..RowQuery::default() };
+        assert_eq!(select(&data, &window(Some(200), None)), vec!["2", "3"], "since is inclusive");
+        assert_eq!(select(&data, &window(None, Some(300))), vec!["1", "2"], "until is exclusive");
+        assert_eq!(select(&data, &window(Some(150), Some(250))), vec!["2"]);
+    }
+}
+
+#[test]
+fn an_import_records_its_job_with_its_rows_and_a_failed_one_leaves_rows_and_record_as_they_were() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
+        let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+        load(&mut data, ImportMode::Full, 100, 41, &["id", "1", "2"]).unwrap();
+        let (job, stats) = data.last_job().unwrap().unwrap();
+        assert_eq!((job, stats.rows_in_file), (41, 2));
+        let header = strings(&["id"]);
+        let mut rows = vec![Ok(strings(&["3"])), Err(Error::new(Code::CsvInvalid, "bad line 3"))].into_iter();
+        let failed = data.import(&header, ImportMode::Incremental, 200, &mut rows, Some(42));
+        assert_eq!(failed.unwrap_err().code, Code::CsvInvalid);
+        assert_eq!(select(&data, &RowQuery::default()), vec!["1", "2"]);
+        assert_eq!(data.last_job().unwrap().unwrap().0, 41, "the failed job left no record");
+    }
+}
+
+#[test]
+fn table_storage_is_found_by_key_removed_by_key_and_swept_of_what_no_table_owns() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
+        let (kept, dropped, orphan) = (tables.new_key(), tables.new_key(), tables.new_key());
+        for key in [&kept, &dropped, &orphan] {
+            load(&mut tables.create(key, &schema).unwrap(), ImportMode::Full, 1, 1, &["id", "1"]).unwrap();
+        }
+        tables.remove(&dropped);
+        assert!(tables.open(&dropped).is_err());
+        let removed = tables.sweep(&HashSet::from([kept.clone()])).unwrap();
+        assert!(removed >= 1, "the orphan's storage is removed");
+        assert!(tables.open(&orphan).is_err());
+        assert_eq!(select(&tables.open(&kept).unwrap(), &RowQuery::default()), vec!["1"]);
+    }
 }
 
 /// Stores a waiting job on `table` and returns its id.

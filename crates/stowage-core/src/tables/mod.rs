@@ -379,7 +379,7 @@ pub(crate) async fn create_work(
     let (schema, stats, rows_in_file, counts) = match built {
         Ok(built) => built,
         Err(error) => {
-            core.table_store.remove(&storage_key);
+            remove_storage(core, vec![storage_key]).await;
             return Err(error);
         }
     };
@@ -421,7 +421,7 @@ pub(crate) async fn create_work(
         })
         .await;
     if registered.is_err() {
-        core.table_store.remove(&storage_key);
+        remove_storage(core, vec![storage_key]).await;
     }
     registered
 }
@@ -958,14 +958,17 @@ async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord,
         claim.map_or(Ok(()), |claim| claim.succeed(w, &JobDone::from(Value::Null)))
     })
     .await?;
-    ctx.core.table_store.remove(&key);
+    remove_storage(&ctx.core, vec![key]).await;
     Ok(())
 }
 
-/// Removes the storage of tables whose records are already gone (a force-deleted bucket).
-pub(crate) fn remove_storage(core: &Core, tables: &[TableRecord]) {
-    for table in tables {
-        core.table_store.remove(&table.storage_key);
+/// Removes the storage under `keys`, whose tables are gone from the catalog (or never reached
+/// it), on a blocking thread; what fails is logged, and the start-up sweep removes it later.
+pub(crate) async fn remove_storage(core: &Core, keys: Vec<String>) {
+    let store = core.table_store.clone();
+    let removed = tokio::task::spawn_blocking(move || keys.iter().for_each(|key| store.remove(key))).await;
+    if let Err(error) = removed {
+        tracing::warn!(%error, "removing table storage stopped");
     }
 }
 

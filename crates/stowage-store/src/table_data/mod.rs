@@ -1,6 +1,6 @@
 //! Table storage: [`TableStore`] keeps every table's rows, each under an opaque storage key that
 //! the catalog's table record holds (a SQLite file of its own under the tables folder, in the
-//! embedded backend); [`TableData`] is one table's rows, opened from it.
+//! embedded backend); [`SqliteTable`] is one table's rows, opened from it.
 //!
 //! The file holds `data` (a hidden `_timestamp` column, then one TEXT column per table column)
 //! and `meta` (the column order and the primary key). Every import runs in one transaction that
@@ -18,6 +18,8 @@ use stowage_types::time::Timestamp;
 use stowage_types::{Code, Error, Result};
 
 use crate::db;
+
+mod postgres;
 
 /// Quotes an identifier. Column names are validated before they get here; quoting is the
 /// second line of defence.
@@ -94,8 +96,8 @@ pub struct RowQuery {
     pub limit: Option<i64>,
 }
 
-/// An open table file.
-pub struct TableData {
+/// An open table file of the embedded backend.
+pub struct SqliteTable {
     conn: Connection,
 }
 
@@ -152,65 +154,100 @@ fn create_primary_key_keeping_last(tx: &Connection, pk: &[String]) -> Result<()>
 }
 
 /// Where tables keep their rows. Core knows tables by the storage key of their catalog record and
-/// never sees how a backend stores them (here: `<key>.sqlite` files, with their `-wal` and `-shm`
-/// companions, in one folder).
+/// never sees how a backend stores them: `<key>.sqlite` files (with their `-wal` and `-shm`
+/// companions) in one folder, or a PostgreSQL table per key.
 #[derive(Debug, Clone)]
-pub struct TableStore {
-    dir: PathBuf,
+pub enum TableStore {
+    Files { dir: PathBuf },
+    Postgres(postgres::PgTables),
 }
 
 /// The companion files SQLite may keep beside a table's file.
 const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
+/// The rows of one table, opened from a [`TableStore`]. Blocking: use it on a blocking thread.
+pub enum TableData {
+    Sqlite(SqliteTable),
+    Postgres(Box<postgres::PgTable>),
+}
+
 impl TableStore {
     /// Table storage in files under `dir`, created if missing.
     pub fn files(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|error| Error::internal(format!("tables folder: {error}")))?;
-        Ok(TableStore { dir: dir.to_path_buf() })
+        Ok(TableStore::Files { dir: dir.to_path_buf() })
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(key)
+    /// Table storage in schema `schema` of the PostgreSQL database at `url`. Blocking.
+    pub fn postgres(url: &str, schema: &str) -> Result<Self> {
+        Ok(TableStore::Postgres(postgres::PgTables::connect(url, schema)?))
     }
 
     /// A storage key no table has used.
     pub fn new_key(&self) -> String {
-        format!("{}.sqlite", uuid::Uuid::now_v7().simple())
-    }
-
-    /// Creates the storage of a new table under `key`.
-    pub fn create(&self, key: &str, schema: &Schema) -> Result<TableData> {
-        TableData::create(&self.path(key), schema)
-    }
-
-    /// Opens the rows of the table stored under `key`.
-    pub fn open(&self, key: &str) -> Result<TableData> {
-        let path = self.path(key);
-        if !path.exists() {
-            return Err(Error::internal(format!("the rows of table storage {key} are missing")));
+        let id = uuid::Uuid::now_v7().simple();
+        match self {
+            TableStore::Files { .. } => format!("{id}.sqlite"),
+            TableStore::Postgres(_) => format!("t_{id}"),
         }
-        Ok(TableData { conn: open_connection(&path)? })
+    }
+
+    /// Creates the storage of a new table under `key`. Blocking.
+    pub fn create(&self, key: &str, schema: &Schema) -> Result<TableData> {
+        match self {
+            TableStore::Files { dir } => SqliteTable::create(&dir.join(key), schema).map(TableData::Sqlite),
+            TableStore::Postgres(tables) => {
+                tables.create(key, schema).map(|table| TableData::Postgres(Box::new(table)))
+            }
+        }
+    }
+
+    /// Opens the rows of the table stored under `key`. Blocking.
+    pub fn open(&self, key: &str) -> Result<TableData> {
+        match self {
+            TableStore::Files { dir } => {
+                let path = dir.join(key);
+                if !path.exists() {
+                    return Err(Error::internal(format!("the rows of table storage {key} are missing")));
+                }
+                Ok(TableData::Sqlite(SqliteTable { conn: open_connection(&path)? }))
+            }
+            TableStore::Postgres(tables) => tables.open(key).map(|table| TableData::Postgres(Box::new(table))),
+        }
     }
 
     /// Removes the table stored under `key`; what cannot be removed is logged (the start-up sweep
-    /// removes it later).
+    /// removes it later). Blocking.
     pub fn remove(&self, key: &str) {
-        for suffix in std::iter::once("").chain(COMPANIONS) {
-            let file = self.dir.join(format!("{key}{suffix}"));
-            if let Err(error) = std::fs::remove_file(&file) {
-                if error.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %file.display(), %error, "could not remove a table's storage");
+        match self {
+            TableStore::Files { dir } => {
+                for suffix in std::iter::once("").chain(COMPANIONS) {
+                    let file = dir.join(format!("{key}{suffix}"));
+                    if let Err(error) = std::fs::remove_file(&file) {
+                        if error.kind() != std::io::ErrorKind::NotFound {
+                            tracing::warn!(path = %file.display(), %error, "could not remove a table's storage");
+                        }
+                    }
+                }
+            }
+            TableStore::Postgres(tables) => {
+                if let Err(error) = tables.remove(key) {
+                    tracing::warn!(key, %error, "could not remove a table's storage");
                 }
             }
         }
     }
 
     /// Removes every stored table whose key is not in `owned` (storage of a create or drop cut
-    /// off halfway); returns how many files. Only while no job runs: a create's new storage is
-    /// owned by nothing until its catalog record commits.
+    /// off halfway); returns how many. Only while no job runs: a create's new storage is owned by
+    /// nothing until its catalog record commits. Blocking.
     pub fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
+        let dir = match self {
+            TableStore::Files { dir } => dir,
+            TableStore::Postgres(tables) => return tables.sweep(owned),
+        };
         let mut removed = 0;
-        for entry in std::fs::read_dir(&self.dir).map_err(Error::internal)? {
+        for entry in std::fs::read_dir(dir).map_err(Error::internal)? {
             let path = entry.map_err(Error::internal)?.path();
             let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
             let key = COMPANIONS.iter().fold(name, |name, end| name.strip_suffix(end).unwrap_or(name));
@@ -225,8 +262,115 @@ impl TableStore {
 }
 
 impl TableData {
+    /// The table's columns and primary key.
+    pub fn schema(&self) -> Result<Schema> {
+        match self {
+            TableData::Sqlite(table) => table.schema(),
+            TableData::Postgres(table) => table.schema(),
+        }
+    }
+
+    /// (row count, bytes stored).
+    pub fn stats(&self) -> Result<(i64, i64)> {
+        match self {
+            TableData::Sqlite(table) => table.stats(),
+            TableData::Postgres(table) => table.stats(),
+        }
+    }
+
+    /// Imports rows whose values follow `header`. Every existing column must be in `header`;
+    /// columns new to the table are added. Nothing changes unless every row is valid, and `job`
+    /// (the commit marker) commits with the rows.
+    pub fn import(
+        &mut self,
+        header: &[String],
+        mode: ImportMode,
+        now: Timestamp,
+        rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+        job: Option<i64>,
+    ) -> Result<ImportStats> {
+        match self {
+            TableData::Sqlite(table) => table.import(header, mode, now, rows, job),
+            TableData::Postgres(table) => table.import(header, mode, now, rows, job),
+        }
+    }
+
+    /// The last job whose import committed into this table, with what it imported.
+    pub fn last_job(&self) -> Result<Option<(i64, ImportStats)>> {
+        match self {
+            TableData::Sqlite(table) => table.last_job(),
+            TableData::Postgres(table) => table.last_job(),
+        }
+    }
+
+    /// Reads rows; `each` gets the values of the chosen columns, in order.
+    pub fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
+        match self {
+            TableData::Sqlite(table) => table.query(query, each),
+            TableData::Postgres(table) => table.query(query, each),
+        }
+    }
+
+    /// Sets the primary key; fails when the rows hold duplicates of it.
+    pub fn set_primary_key(&mut self, primary_key: &[String]) -> Result<Schema> {
+        match self {
+            TableData::Sqlite(table) => table.set_primary_key(primary_key),
+            TableData::Postgres(table) => table.set_primary_key(primary_key),
+        }
+    }
+
+    /// Removes the primary key.
+    pub fn remove_primary_key(&mut self) -> Result<Schema> {
+        match self {
+            TableData::Sqlite(table) => table.remove_primary_key(),
+            TableData::Postgres(table) => table.remove_primary_key(),
+        }
+    }
+}
+
+/// The marker an import leaves with its rows (`last_job`).
+fn marker(job: i64, stats: &ImportStats) -> String {
+    serde_json::json!({
+        "job": job, "rowsInFile": stats.rows_in_file, "newColumns": stats.new_columns, "columns": stats.columns,
+    })
+    .to_string()
+}
+
+/// Reads a marker back.
+fn read_marker(text: &str) -> Result<Option<(i64, ImportStats)>> {
+    let marker: serde_json::Value = serde_json::from_str(text).map_err(Error::internal)?;
+    let strings = |key: &str| -> Vec<String> {
+        marker[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    };
+    let stats = ImportStats {
+        rows_in_file: marker["rowsInFile"].as_i64().unwrap_or_default(),
+        new_columns: strings("newColumns"),
+        columns: strings("columns"),
+    };
+    Ok(marker["job"].as_i64().map(|job| (job, stats)))
+}
+
+/// The error of an import whose file lacks some of the table's columns.
+fn columns_missing(missing: &[&String], columns: &[String]) -> Error {
+    Error::new(
+        Code::ColumnsMissing,
+        format!(
+            "Some columns are missing in the csv file. Missing columns: {}. Expected columns: {}. \
+             Please check if the expected delimiter is used.",
+            missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+            columns.join(",")
+        ),
+    )
+}
+
+/// The error of a key over rows that repeat it.
+fn key_duplicates() -> Error {
+    Error::new(Code::PrimaryKeyDuplicates, "Cannot create new primary key, duplicate values in primary key columns")
+}
+
+impl SqliteTable {
     /// Creates the file of a new table.
-    fn create(path: &Path, schema: &Schema) -> Result<TableData> {
+    fn create(path: &Path, schema: &Schema) -> Result<SqliteTable> {
         let conn = open_connection(path)?;
         let columns: Vec<String> =
             schema.columns.iter().map(|c| format!("{} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
@@ -242,13 +386,12 @@ impl TableData {
             sql.push_str(&format!("CREATE UNIQUE INDEX data_pk ON data ({});", pk.join(", ")));
         }
         conn.execute_batch(&sql).map_err(db)?;
-        TableData::write_schema_in(&conn, schema)?;
-        Ok(TableData { conn })
+        SqliteTable::write_schema_in(&conn, schema)?;
+        Ok(SqliteTable { conn })
     }
 
-    /// The table's columns and primary key.
-    pub fn schema(&self) -> Result<Schema> {
-        TableData::schema_of(&self.conn)
+    fn schema(&self) -> Result<Schema> {
+        SqliteTable::schema_of(&self.conn)
     }
 
     /// (row count, bytes on disk).
@@ -270,20 +413,12 @@ impl TableData {
         job: Option<i64>,
     ) -> Result<ImportStats> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        let schema = TableData::schema_of(&tx)?;
+        let schema = SqliteTable::schema_of(&tx)?;
         let lower = |c: &String| c.to_lowercase();
         let missing: Vec<&String> =
             schema.columns.iter().filter(|c| !header.iter().map(lower).any(|h| h == lower(c))).collect();
         if !missing.is_empty() {
-            return Err(Error::new(
-                Code::ColumnsMissing,
-                format!(
-                    "Some columns are missing in the csv file. Missing columns: {}. Expected columns: {}. \
-                     Please check if the expected delimiter is used.",
-                    missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
-                    schema.columns.join(",")
-                ),
-            ));
+            return Err(columns_missing(&missing, &schema.columns));
         }
         // The file's spelling of a column may differ in case; the table's spelling wins.
         let header: Vec<String> = header
@@ -344,17 +479,14 @@ impl TableData {
             }
         }
         let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key };
-        TableData::write_schema_in(&tx, &new_schema)?;
+        SqliteTable::write_schema_in(&tx, &new_schema)?;
         let stats = ImportStats { rows_in_file, new_columns, columns };
         if let Some(job) = job {
             // The commit marker: the rows and the job that wrote them commit together, so after a
             // stop the job's outcome is read here instead of guessed.
-            let marker = serde_json::json!({
-                "job": job, "rowsInFile": stats.rows_in_file, "newColumns": stats.new_columns, "columns": stats.columns,
-            });
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('last_job', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [marker.to_string()],
+                [marker(job, &stats)],
             )
             .map_err(db)?;
         }
@@ -370,16 +502,7 @@ impl TableData {
             .optional()
             .map_err(db)?;
         let Some(text) = text else { return Ok(None) };
-        let marker: serde_json::Value = serde_json::from_str(&text).map_err(Error::internal)?;
-        let strings = |key: &str| -> Vec<String> {
-            marker[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
-        };
-        let stats = ImportStats {
-            rows_in_file: marker["rowsInFile"].as_i64().unwrap_or_default(),
-            new_columns: strings("newColumns"),
-            columns: strings("columns"),
-        };
-        Ok(marker["job"].as_i64().map(|job| (job, stats)))
+        read_marker(&text)
     }
 
     fn schema_of(conn: &Connection) -> Result<Schema> {
@@ -471,7 +594,7 @@ impl TableData {
     /// Sets the primary key; fails when the rows hold duplicates of it.
     pub fn set_primary_key(&mut self, primary_key: &[String]) -> Result<Schema> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        let schema = TableData::schema_of(&tx)?;
+        let schema = SqliteTable::schema_of(&tx)?;
         let pk: Vec<String> = primary_key.iter().map(|c| quote(c)).collect();
         let duplicates: i64 = tx
             .query_row(
@@ -481,15 +604,12 @@ impl TableData {
             )
             .map_err(db)?;
         if duplicates > 0 {
-            return Err(Error::new(
-                Code::PrimaryKeyDuplicates,
-                "Cannot create new primary key, duplicate values in primary key columns",
-            ));
+            return Err(key_duplicates());
         }
         tx.execute_batch("DROP INDEX IF EXISTS data_pk").map_err(db)?;
         tx.execute(&format!("CREATE UNIQUE INDEX data_pk ON data ({})", pk.join(", ")), []).map_err(db)?;
         let schema = Schema { columns: schema.columns, primary_key: primary_key.to_vec() };
-        TableData::write_schema_in(&tx, &schema)?;
+        SqliteTable::write_schema_in(&tx, &schema)?;
         tx.commit().map_err(db)?;
         Ok(schema)
     }
@@ -497,10 +617,10 @@ impl TableData {
     /// Removes the primary key.
     pub fn remove_primary_key(&mut self) -> Result<Schema> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        let schema = TableData::schema_of(&tx)?;
+        let schema = SqliteTable::schema_of(&tx)?;
         tx.execute_batch("DROP INDEX IF EXISTS data_pk").map_err(db)?;
         let schema = Schema { columns: schema.columns, primary_key: vec![] };
-        TableData::write_schema_in(&tx, &schema)?;
+        SqliteTable::write_schema_in(&tx, &schema)?;
         tx.commit().map_err(db)?;
         Ok(schema)
     }

@@ -1,0 +1,480 @@
+//! Table storage in PostgreSQL: each table is a PostgreSQL table `<schema>."<key>"` with an
+//! ordinal `_row` (insertion order, which reads without an ordering follow), the hidden
+//! `_timestamp` (indexed, for `changedSince`) and one TEXT column per table column; its schema and
+//! commit marker are a row of `<schema>.meta`. Loads stream into `COPY ... FROM STDIN`; an
+//! incremental load with a key copies into a staging table and upserts in one statement that
+//! changes only rows that differ. The synchronous client runs a runtime of its own: blocking
+//! threads only.
+
+use std::cell::{RefCell, RefMut};
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Transaction};
+use stowage_types::time::Timestamp;
+use stowage_types::{Error, Result};
+
+use super::{
+    columns_missing, key_duplicates, marker, quote, read_marker, Cast, FilterOp, ImportMode, ImportStats, RowQuery,
+    Schema,
+};
+
+fn pg(error: postgres::Error) -> Error {
+    Error::internal(format!("table storage: {error}"))
+}
+
+fn io(error: std::io::Error) -> Error {
+    Error::internal(format!("table storage: {error}"))
+}
+
+/// Connections to the database that holds the tables, reused.
+pub struct PgTables {
+    url: String,
+    /// The schema that holds the tables and their `meta`, quoted.
+    schema: Arc<str>,
+    idle: Arc<Mutex<Vec<Client>>>,
+}
+
+impl std::fmt::Debug for PgTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgTables")
+    }
+}
+
+impl Clone for PgTables {
+    fn clone(&self) -> Self {
+        PgTables { url: self.url.clone(), schema: Arc::clone(&self.schema), idle: Arc::clone(&self.idle) }
+    }
+}
+
+/// One table, with a connection that goes back to the pool when it is dropped.
+pub struct PgTable {
+    client: RefCell<Option<Client>>,
+    idle: Arc<Mutex<Vec<Client>>>,
+    schema: Arc<str>,
+    key: String,
+}
+
+impl Drop for PgTable {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take() {
+            if !client.is_closed() {
+                self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
+            }
+        }
+    }
+}
+
+impl PgTables {
+    /// Connects and makes sure `schema` and its meta table exist.
+    pub fn connect(url: &str, schema: &str) -> Result<Self> {
+        let tables = PgTables { url: url.to_string(), schema: quote(schema).into(), idle: Arc::default() };
+        let mut client = tables.client()?;
+        let schema = &tables.schema;
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {schema}.meta (
+                     key TEXT PRIMARY KEY, columns TEXT NOT NULL, primary_key TEXT NOT NULL, last_job TEXT)"
+            ))
+            .map_err(pg)?;
+        tables.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
+        Ok(tables)
+    }
+
+    fn name(&self, key: &str) -> String {
+        format!("{}.{}", self.schema, quote(key))
+    }
+
+    fn client(&self) -> Result<Client> {
+        let idle = self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).pop();
+        match idle {
+            Some(client) => Ok(client),
+            None => Client::connect(&self.url, NoTls).map_err(pg),
+        }
+    }
+
+    fn table(&self, key: &str) -> Result<PgTable> {
+        Ok(PgTable {
+            client: RefCell::new(Some(self.client()?)),
+            idle: Arc::clone(&self.idle),
+            schema: Arc::clone(&self.schema),
+            key: key.to_string(),
+        })
+    }
+
+    pub(super) fn create(&self, key: &str, schema: &Schema) -> Result<PgTable> {
+        let data = self.table(key)?;
+        let name = self.name(key);
+        let schema_name = self.schema.clone();
+        let columns: String =
+            schema.columns.iter().map(|c| format!(", {} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
+        let mut client = data.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        tx.batch_execute(&format!(
+            "CREATE TABLE {name} (_row BIGSERIAL, _timestamp BIGINT NOT NULL{columns});
+             CREATE INDEX {} ON {name} (_timestamp);",
+            quote(&format!("{key}_ts"))
+        ))
+        .map_err(pg)?;
+        if !schema.primary_key.is_empty() {
+            create_key(&mut tx, &schema_name, key, &schema.primary_key)?;
+        }
+        tx.execute(
+            &format!("INSERT INTO {schema_name}.meta (key, columns, primary_key) VALUES ($1, $2, $3)"),
+            &[&key, &json(&schema.columns)?, &json(&schema.primary_key)?],
+        )
+        .map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        drop(client);
+        Ok(data)
+    }
+
+    pub(super) fn open(&self, key: &str) -> Result<PgTable> {
+        let data = self.table(key)?;
+        let sql = format!("SELECT 1 FROM {}.meta WHERE key = $1", self.schema);
+        let found = data.client().query_opt(&sql, &[&key]).map_err(pg)?;
+        match found {
+            Some(_) => Ok(data),
+            None => Err(Error::internal(format!("the rows of table storage {key} are missing"))),
+        }
+    }
+
+    pub(super) fn remove(&self, key: &str) -> Result<()> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(pg)?;
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.name(key))).map_err(pg)?;
+        tx.execute(&format!("DELETE FROM {}.meta WHERE key = $1", self.schema), &[&key]).map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
+        Ok(())
+    }
+
+    pub(super) fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
+        let mut client = self.client()?;
+        let bare = self.schema.trim_matches('"').replace("\"\"", "\"");
+        let sql = format!(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'meta'
+             UNION SELECT key FROM {}.meta",
+            self.schema
+        );
+        let rows = client.query(&sql, &[&bare]).map_err(pg)?;
+        self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
+        let mut removed = 0;
+        for row in rows {
+            let key: String = row.get(0);
+            if !owned.contains(&key) {
+                tracing::warn!(key, "deleting table storage no table owns");
+                self.remove(&key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn json(value: &[String]) -> Result<String> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
+/// The unique index of a key, named after the table.
+fn create_key(tx: &mut Transaction<'_>, schema: &str, key: &str, columns: &[String]) -> Result<()> {
+    let pk: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    tx.batch_execute(&format!(
+        "CREATE UNIQUE INDEX {} ON {schema}.{} ({})",
+        quote(&format!("{key}_pk")),
+        quote(key),
+        pk.join(", ")
+    ))
+    .map_err(pg)
+}
+
+fn drop_key(tx: &mut Transaction<'_>, schema: &str, key: &str) -> Result<()> {
+    tx.batch_execute(&format!("DROP INDEX IF EXISTS {schema}.{}", quote(&format!("{key}_pk")))).map_err(pg)
+}
+
+/// A comparison of a column (or value) as a number: text that is not one compares as NULL.
+fn cast_expr(expr: &str, cast: Option<Cast>) -> String {
+    match cast {
+        None => expr.to_string(),
+        Some(Cast::Integer) => {
+            format!("(CASE WHEN {expr} ~ '^\\s*[-+]?[0-9]{{1,18}}\\s*$' THEN CAST({expr} AS BIGINT) END)")
+        }
+        Some(Cast::Real) => format!(
+            "(CASE WHEN {expr} ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$' \
+             THEN CAST({expr} AS DOUBLE PRECISION) END)"
+        ),
+    }
+}
+
+/// One CSV field of a `COPY ... (FORMAT csv)`: always quoted, so an empty value is not NULL.
+fn write_field(out: &mut impl Write, value: &str) -> std::io::Result<()> {
+    out.write_all(b"\"")?;
+    out.write_all(value.replace('"', "\"\"").as_bytes())?;
+    out.write_all(b"\"")
+}
+
+impl PgTable {
+    fn name(&self) -> String {
+        format!("{}.{}", self.schema, quote(&self.key))
+    }
+
+    fn client(&self) -> RefMut<'_, Client> {
+        RefMut::map(self.client.borrow_mut(), |client| {
+            client.as_mut().expect("a table keeps its connection until dropped")
+        })
+    }
+
+    fn schema_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<Schema> {
+        let sql = format!(
+            "SELECT columns, primary_key FROM {}.meta WHERE key = $1{}",
+            self.schema,
+            if lock { " FOR UPDATE" } else { "" }
+        );
+        let row = tx.query_one(&sql, &[&self.key]).map_err(pg)?;
+        let read = |text: String| serde_json::from_str::<Vec<String>>(&text).map_err(Error::internal);
+        Ok(Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))? })
+    }
+
+    fn write_schema(&self, tx: &mut Transaction<'_>, schema: &Schema) -> Result<()> {
+        tx.execute(
+            &format!("UPDATE {}.meta SET columns = $2, primary_key = $3 WHERE key = $1", self.schema),
+            &[&self.key, &json(&schema.columns)?, &json(&schema.primary_key)?],
+        )
+        .map_err(pg)?;
+        Ok(())
+    }
+
+    pub(super) fn schema(&self) -> Result<Schema> {
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        let schema = self.schema_in(&mut tx, false)?;
+        tx.commit().map_err(pg)?;
+        Ok(schema)
+    }
+
+    pub(super) fn stats(&self) -> Result<(i64, i64)> {
+        let name = self.name();
+        let row = self
+            .client()
+            .query_one(&format!("SELECT COUNT(*), pg_total_relation_size('{name}') FROM {name}"), &[])
+            .map_err(pg)?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    pub(super) fn import(
+        &mut self,
+        header: &[String],
+        mode: ImportMode,
+        now: Timestamp,
+        rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+        job: Option<i64>,
+    ) -> Result<ImportStats> {
+        let (key, name, schema_name) = (self.key.clone(), self.name(), self.schema.clone());
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        // The meta row's lock makes imports into one table take turns.
+        let schema = self.schema_in(&mut tx, true)?;
+        let lower = |c: &String| c.to_lowercase();
+        let missing: Vec<&String> =
+            schema.columns.iter().filter(|c| !header.iter().map(lower).any(|h| h == lower(c))).collect();
+        if !missing.is_empty() {
+            return Err(columns_missing(&missing, &schema.columns));
+        }
+        let header: Vec<String> = header
+            .iter()
+            .map(|h| schema.columns.iter().find(|c| lower(c) == lower(h)).cloned().unwrap_or_else(|| h.clone()))
+            .collect();
+        let new_columns: Vec<String> = header.iter().filter(|h| !schema.columns.contains(h)).cloned().collect();
+        for column in &new_columns {
+            tx.batch_execute(&format!("ALTER TABLE {name} ADD COLUMN {} TEXT NOT NULL DEFAULT ''", quote(column)))
+                .map_err(pg)?;
+        }
+        let mut columns = schema.columns.clone();
+        columns.extend(new_columns.iter().cloned());
+        let target: Vec<String> = header.iter().map(|c| quote(c)).collect();
+        let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
+        let staged = mode == ImportMode::Incremental && !pk.is_empty();
+        let into = if staged {
+            tx.batch_execute(&format!("CREATE TEMP TABLE staging (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DROP"))
+                .map_err(pg)?;
+            "staging".to_string()
+        } else {
+            name.clone()
+        };
+        if mode == ImportMode::Full {
+            drop_key(&mut tx, &schema_name, &key)?;
+            tx.batch_execute(&format!("TRUNCATE {name}")).map_err(pg)?;
+        }
+        let mut rows_in_file = 0i64;
+        {
+            let copy = format!("COPY {into} (_timestamp, {}) FROM STDIN WITH (FORMAT csv)", target.join(", "));
+            let writer = tx.copy_in(&copy).map_err(pg)?;
+            let mut out = std::io::BufWriter::with_capacity(256 * 1024, writer);
+            let stamp = now.to_string();
+            for row in rows {
+                // An error drops the writer unfinished, which aborts the COPY and the transaction.
+                let row = row?;
+                out.write_all(stamp.as_bytes()).map_err(io)?;
+                for value in &row {
+                    out.write_all(b",").map_err(io)?;
+                    write_field(&mut out, value).map_err(io)?;
+                }
+                out.write_all(b"\n").map_err(io)?;
+                rows_in_file += 1;
+            }
+            let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
+            writer.finish().map_err(pg)?;
+        }
+        if mode == ImportMode::Full && !pk.is_empty() {
+            // A file that repeats a key keeps the last of those rows.
+            let same: Vec<String> = pk.iter().map(|c| format!("a.{c} = b.{c}")).collect();
+            tx.batch_execute(&format!(
+                "DELETE FROM {name} a USING {name} b WHERE {} AND a._row < b._row",
+                same.join(" AND ")
+            ))
+            .map_err(pg)?;
+            create_key(&mut tx, &schema_name, &key, &schema.primary_key)?;
+        }
+        if staged {
+            let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+            let old: Vec<String> = target.iter().map(|c| format!("t.{c}")).collect();
+            let new: Vec<String> = target.iter().map(|c| format!("excluded.{c}")).collect();
+            tx.batch_execute(&format!(
+                "INSERT INTO {name} AS t (_timestamp, {cols})
+                 SELECT _timestamp, {cols} FROM (
+                     SELECT DISTINCT ON ({pk}) * FROM staging ORDER BY {pk}, _row DESC
+                 ) last ORDER BY _row
+                 ON CONFLICT ({pk}) DO UPDATE SET {updates}, _timestamp = excluded._timestamp
+                 WHERE ({old}) IS DISTINCT FROM ({new})",
+                cols = target.join(", "),
+                pk = pk.join(", "),
+                updates = updates.join(", "),
+                old = old.join(", "),
+                new = new.join(", "),
+            ))
+            .map_err(pg)?;
+        }
+        let stats = ImportStats { rows_in_file, new_columns, columns: columns.clone() };
+        self.write_schema(&mut tx, &Schema { columns, primary_key: schema.primary_key })?;
+        if let Some(job) = job {
+            let sql = format!("UPDATE {schema_name}.meta SET last_job = $2 WHERE key = $1");
+            tx.execute(&sql, &[&key, &marker(job, &stats)]).map_err(pg)?;
+        }
+        tx.commit().map_err(pg)?;
+        Ok(stats)
+    }
+
+    pub(super) fn last_job(&self) -> Result<Option<(i64, ImportStats)>> {
+        let sql = format!("SELECT last_job FROM {}.meta WHERE key = $1", self.schema);
+        let row = self.client().query_one(&sql, &[&self.key]).map_err(pg)?;
+        match row.get::<_, Option<String>>(0) {
+            Some(text) => read_marker(&text),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
+        let schema = self.schema()?;
+        let columns = if query.columns.is_empty() { schema.columns } else { query.columns.clone() };
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mark = |args: &mut Vec<Box<dyn ToSql + Sync>>, value: Box<dyn ToSql + Sync>| {
+            args.push(value);
+            format!("${}", args.len())
+        };
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE true",
+            columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
+            self.name()
+        );
+        if let Some(since) = query.changed_since {
+            sql.push_str(&format!(" AND _timestamp >= {}", mark(&mut args, Box::new(since))));
+        }
+        if let Some(until) = query.changed_until {
+            sql.push_str(&format!(" AND _timestamp < {}", mark(&mut args, Box::new(until))));
+        }
+        for filter in &query.filters {
+            let column = cast_expr(&quote(&filter.column), filter.cast);
+            let value = |args: &mut Vec<Box<dyn ToSql + Sync>>, v: &str| {
+                cast_expr(&format!("{}::text", mark(args, Box::new(v.to_string()))), filter.cast)
+            };
+            let condition = match filter.op {
+                FilterOp::Eq | FilterOp::Ne if filter.values.is_empty() => "false".to_string(),
+                FilterOp::Eq | FilterOp::Ne => {
+                    let list: Vec<String> = filter.values.iter().map(|v| value(&mut args, v)).collect();
+                    let not = if filter.op == FilterOp::Ne { "NOT " } else { "" };
+                    format!("{column} {not}IN ({})", list.join(", "))
+                }
+                op => {
+                    let symbol = match op {
+                        FilterOp::Gt => ">",
+                        FilterOp::Ge => ">=",
+                        FilterOp::Lt => "<",
+                        _ => "<=",
+                    };
+                    let first = filter.values.first().map(String::as_str).unwrap_or("");
+                    format!("{column} {symbol} {}", value(&mut args, first))
+                }
+            };
+            sql.push_str(&format!(" AND {condition}"));
+        }
+        let mut order: Vec<String> = query
+            .order_by
+            .iter()
+            .map(|(column, desc, cast)| {
+                format!("{} {}", cast_expr(&quote(column), *cast), if *desc { "DESC" } else { "ASC" })
+            })
+            .collect();
+        order.push("_row".into());
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+        if let Some(limit) = query.limit {
+            sql.push_str(&format!(" LIMIT {}", mark(&mut args, Box::new(limit))));
+        }
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|arg| arg.as_ref()).collect();
+        let mut client = self.client();
+        let mut rows = client.query_raw(&sql, params).map_err(pg)?;
+        use postgres::fallible_iterator::FallibleIterator;
+        while let Some(row) = rows.next().map_err(pg)? {
+            let values: Vec<&str> = (0..columns.len()).map(|index| row.get::<_, &str>(index)).collect();
+            each(&values)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_primary_key(&mut self, primary_key: &[String]) -> Result<Schema> {
+        let (key, name, schema_name) = (self.key.clone(), self.name(), self.schema.clone());
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        let schema = self.schema_in(&mut tx, true)?;
+        let pk: Vec<String> = primary_key.iter().map(|c| quote(c)).collect();
+        let duplicated = tx
+            .query_opt(&format!("SELECT 1 FROM {name} GROUP BY {} HAVING COUNT(*) > 1 LIMIT 1", pk.join(", ")), &[])
+            .map_err(pg)?;
+        if duplicated.is_some() {
+            return Err(key_duplicates());
+        }
+        drop_key(&mut tx, &schema_name, &key)?;
+        create_key(&mut tx, &schema_name, &key, primary_key)?;
+        let schema = Schema { columns: schema.columns, primary_key: primary_key.to_vec() };
+        self.write_schema(&mut tx, &schema)?;
+        tx.commit().map_err(pg)?;
+        Ok(schema)
+    }
+
+    pub(super) fn remove_primary_key(&mut self) -> Result<Schema> {
+        let (key, schema_name) = (self.key.clone(), self.schema.clone());
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        let schema = self.schema_in(&mut tx, true)?;
+        drop_key(&mut tx, &schema_name, &key)?;
+        let schema = Schema { columns: schema.columns, primary_key: vec![] };
+        self.write_schema(&mut tx, &schema)?;
+        tx.commit().map_err(pg)?;
+        Ok(schema)
+    }
+}
