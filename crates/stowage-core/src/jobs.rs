@@ -246,10 +246,13 @@ impl JobRunner {
                     match claimed.await {
                         Ok(Some(claimed)) => {
                             let core = core.clone();
-                            tokio::spawn(async move {
+                            // Every log line of the job carries its id.
+                            let span = tracing::info_span!("job", id = claimed.job.id);
+                            let run = async move {
                                 core.jobs.run_claimed(&core, claimed).await;
                                 drop(slot);
-                            });
+                            };
+                            tokio::spawn(tracing::Instrument::instrument(run, span));
                             continue;
                         }
                         Ok(None) => {}
@@ -269,8 +272,11 @@ impl JobRunner {
     async fn run_claimed(&self, core: &Core, claimed: ClaimedJob) {
         let id = claimed.job.id;
         let claim = Claim { id, owner: self.owner.clone() };
-        if claimed.attempt > 1 {
-            tracing::warn!(job_id = id, attempt = claimed.attempt, "taking over a job whose worker stopped");
+        let (operation, attempt) = (claimed.job.operation_name.as_str(), claimed.attempt);
+        if attempt > 1 {
+            tracing::warn!(operation, attempt, "taking over a job whose worker stopped");
+        } else {
+            tracing::debug!(operation, "job claimed");
         }
         let (lost, stop) = (CancellationToken::new(), CancellationToken::new());
         let watcher = tokio::spawn(watch(self.store.clone(), claim.clone(), lost.clone(), stop.clone()));
@@ -306,8 +312,9 @@ impl JobRunner {
                 w.finish_claimed_job(id, &owner, time::now(), status, results, metrics, error.as_ref())
             })
             .await;
-        if let Err(error) = finished {
-            tracing::error!(job_id = id, %error, "could not record a job's outcome");
+        match finished {
+            Ok(_) => tracing::debug!(status = status.as_str(), "job ended"),
+            Err(error) => tracing::error!(%error, "could not record a job's outcome"),
         }
         let _ = self.finished.send(id);
         self.wake.notify_waiters();

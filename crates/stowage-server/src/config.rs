@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `stowage_http=debug` [default: info]
     #[arg(long, env = "STOWAGE_LOG")]
     pub log: Option<String>,
+    /// Log format: `text`, or `json` (one object per line, with the request id and the job id of the
+    /// span a line belongs to) [default: text]
+    #[arg(long, env = "STOWAGE_LOG_FORMAT")]
+    pub log_format: Option<String>,
     /// File holding the stack key (base64 of 32 bytes) that encrypts stored secrets; created with
     /// owner-only permissions when missing [default: <data dir>/stack.key]
     #[arg(long, env = "STOWAGE_STACK_KEY_FILE")]
@@ -126,6 +130,8 @@ pub struct FileConfig {
     pub admin_email: Option<String>,
     /// See `--log`.
     pub log: Option<String>,
+    /// See `--log-format`.
+    pub log_format: Option<String>,
     /// See `--stack-key-file`.
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
@@ -183,6 +189,8 @@ pub struct Config {
     pub admin_email: String,
     /// Log filter.
     pub log: String,
+    /// One JSON object per log line instead of text.
+    pub log_json: bool,
     /// Stack key file; `None` means `<data dir>/stack.key`.
     pub stack_key_file: Option<PathBuf>,
     /// SMTP relay URL; `None` writes mail to the outbox folder.
@@ -211,6 +219,7 @@ impl Config {
             manage_token: None,
             admin_email: "admin@localhost".into(),
             log: "info".into(),
+            log_json: false,
             stack_key_file: None,
             smtp_url: None,
             mail_from: "stowage@localhost".into(),
@@ -253,6 +262,11 @@ impl Config {
         config.manage_token = args.manage_token.filter(|t| !t.is_empty()).map(SecretString::from);
         config.admin_email = args.admin_email.or(file.admin_email).unwrap_or(config.admin_email);
         config.log = args.log.or(file.log).unwrap_or(config.log);
+        config.log_json = match args.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => bail!("--log-format: \"{other}\" is not a log format: use text or json"),
+        };
         config.stack_key_file = args.stack_key_file.or(file.stack_key_file);
         config.smtp_url = args.smtp_url.filter(|url| !url.is_empty()).map(SecretString::from);
         config.mail_from = args.mail_from.or(file.mail_from).unwrap_or(config.mail_from);

@@ -83,11 +83,14 @@ async fn run(cli: Cli) -> std::process::ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args)?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        logs.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
     let (app, bootstrapped) = Application::build(&config).await?;
     if let Some(bootstrapped) = &bootstrapped {
         // Printed to stdout, never to the log. A closed stdout must not bring the server down.

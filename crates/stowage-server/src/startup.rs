@@ -114,11 +114,13 @@ impl Application {
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain_forever(self.core.clone(), self.maintenance_interval));
+        let summary = tokio::spawn(summarize_requests());
         let app = stowage_http::router(self.core).layer(middleware::from_fn(log_request));
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
+        summary.abort();
         result.context("serving")
     }
 }
@@ -208,21 +210,63 @@ async fn maintain(core: &Core) {
     }
 }
 
-/// One log line per request: method, path (never the query or headers, which may carry
-/// secrets), status and duration.
+/// Requests answered since the last summary, by class: 2xx/3xx, 4xx, 5xx.
+static ANSWERED: [std::sync::atomic::AtomicU64; 3] =
+    [std::sync::atomic::AtomicU64::new(0), std::sync::atomic::AtomicU64::new(0), std::sync::atomic::AtomicU64::new(0)];
+
+/// Gives each request an id (the client's `X-Request-Id` when it is a plain token of at most 64
+/// characters, else a new one), which every log line of the request carries (its span) and the
+/// response returns. One line per request goes to `debug` (method, path, status, duration; never
+/// the query or headers, which may carry secrets), a failure to `error`, and a count of requests
+/// to `info` once a minute ([`summarize_requests`]): a line per request at `info` cost more than
+/// the request.
 async fn log_request(request: Request, next: Next) -> Response {
+    use std::sync::atomic::Ordering;
+    use tracing::Instrument;
+    let given = request.headers().get("x-request-id").and_then(|value| value.to_str().ok());
+    let id = match given {
+        Some(id)
+            if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) =>
+        {
+            id.to_string()
+        }
+        _ => uuid::Uuid::now_v7().simple().to_string(),
+    };
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();
-    let response = next.run(request).await;
+    let span = tracing::info_span!("request", id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_millis() as u64;
+    let _entered = span.enter();
+    let class = match status {
+        500.. => 2,
+        400..=499 => 1,
+        _ => 0,
+    };
+    ANSWERED[class].fetch_add(1, Ordering::Relaxed);
     if status >= 500 {
         tracing::error!(%method, path, status, millis, "request");
     } else {
-        tracing::info!(%method, path, status, millis, "request");
+        tracing::debug!(%method, path, status, millis, "request");
+    }
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Logs at `info`, once a minute, how many requests were answered, when there were any.
+async fn summarize_requests() {
+    use std::sync::atomic::Ordering;
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let [ok, refused, failed] = [0, 1, 2].map(|class| ANSWERED[class].swap(0, Ordering::Relaxed));
+        if ok + refused + failed > 0 {
+            tracing::info!(ok, refused, failed, "requests answered in the last minute");
+        }
+    }
 }
 
 /// The text printed once on first start.

@@ -255,8 +255,9 @@ async fn a_given_manage_token_is_used_and_not_printed() {
 #[tokio::test]
 async fn a_bad_configuration_stops_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--listen", "not-an-address"], "--listen: \"not-an-address\" is not an address"),
+        (&["--log-format", "xml"], "--log-format: \"xml\" is not a log format: use text or json"),
         (&["--s3-endpoint", "http://127.0.0.1:9"], "--s3-endpoint is set but --s3-bucket is not"),
         (&["--s3-bucket", "b", "--s3-endpoint", "s3.example.com"], "--s3-endpoint: \"s3.example.com\" is not an http"),
     ];
@@ -402,4 +403,47 @@ async fn stowage_recover_issues_a_new_manage_token_and_console_password_when_the
     let (stopped, _, _) = stop(child).await;
     assert!(stopped);
     assert!(grep_dir(&data, &manage).is_empty() && grep_dir(&data, &password).is_empty(), "only hashes are kept");
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_the_response_returns_and_the_job_id_inside_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "debug", "--log-format", "json"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("STOWAGE_MANAGE_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let admin = read_admin_token(&mut child).await;
+    let client = reqwest::Client::new();
+    wait_ready(&client, &url).await;
+    let api = |method: reqwest::Method, path: &str| {
+        client.request(method, format!("{url}/v2/storage{path}")).header("X-StorageApi-Token", &admin)
+    };
+    let answer = api(reqwest::Method::GET, "/tokens/verify").send().await.unwrap();
+    let generated = answer.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 32, "a new id: {generated}");
+    let answer = api(reqwest::Method::GET, "/buckets").header("X-Request-Id", "lb-7f3a-42").send().await.unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "lb-7f3a-42", "a plain id from a proxy is kept");
+    let answer = api(reqwest::Method::GET, "/buckets").header("X-Request-Id", "bad id\twith tab").send().await.unwrap();
+    assert_ne!(answer.headers()["x-request-id"], "bad id\twith tab", "anything else is replaced");
+    api(reqwest::Method::POST, "/buckets").json(&json!({"name": "b"})).send().await.unwrap();
+    let job: serde_json::Value =
+        api(reqwest::Method::DELETE, "/buckets/in.c-b?async=1").send().await.unwrap().json().await.unwrap();
+    assert_eq!(job["status"], "success", "{job}");
+    let (_, _, stderr) = stop(child).await;
+
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
+    let of_request = |id: &str| lines.iter().any(|l| l["span"]["name"] == "request" && l["span"]["id"] == id);
+    assert!(of_request(&generated), "a line of the first request carries its id");
+    assert!(of_request("lb-7f3a-42"));
+    let in_job = lines.iter().any(|l| l["span"]["name"] == "job" && l["span"]["id"] == job["id"]);
+    assert!(in_job, "a line inside the job carries its id");
 }
