@@ -350,17 +350,37 @@ fn read_marker(text: &str) -> Result<Option<(i64, ImportStats)>> {
     Ok(marker["job"].as_i64().map(|job| (job, stats)))
 }
 
-/// The error of an import whose file lacks some of the table's columns.
-fn columns_missing(missing: &[&String], columns: &[String]) -> Error {
-    Error::new(
-        Code::ColumnsMissing,
-        format!(
-            "Some columns are missing in the csv file. Missing columns: {}. Expected columns: {}. \
-             Please check if the expected delimiter is used.",
-            missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
-            columns.join(",")
-        ),
-    )
+/// How a file's header meets a table's columns: the header in the table's spelling (a file may
+/// differ in case), the columns it adds, and the table's columns after the import.
+struct ColumnPlan {
+    header: Vec<String>,
+    new_columns: Vec<String>,
+    columns: Vec<String>,
+}
+
+/// Plans an import's columns; every existing column must be in `header`.
+fn plan_columns(schema: &Schema, header: &[String]) -> Result<ColumnPlan> {
+    let lower = |c: &String| c.to_lowercase();
+    let missing: Vec<&String> =
+        schema.columns.iter().filter(|c| !header.iter().map(lower).any(|h| h == lower(c))).collect();
+    if !missing.is_empty() {
+        return Err(Error::new(
+            Code::ColumnsMissing,
+            format!(
+                "Some columns are missing in the csv file. Missing columns: {}. Expected columns: {}. \
+                 Please check if the expected delimiter is used.",
+                missing.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+                schema.columns.join(",")
+            ),
+        ));
+    }
+    let header: Vec<String> = header
+        .iter()
+        .map(|h| schema.columns.iter().find(|c| lower(c) == lower(h)).cloned().unwrap_or_else(|| h.clone()))
+        .collect();
+    let new_columns: Vec<String> = header.iter().filter(|h| !schema.columns.contains(h)).cloned().collect();
+    let columns = schema.columns.iter().chain(&new_columns).cloned().collect();
+    Ok(ColumnPlan { header, new_columns, columns })
 }
 
 /// The error of a key over rows that repeat it.
@@ -414,24 +434,11 @@ impl SqliteTable {
     ) -> Result<ImportStats> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let schema = SqliteTable::schema_of(&tx)?;
-        let lower = |c: &String| c.to_lowercase();
-        let missing: Vec<&String> =
-            schema.columns.iter().filter(|c| !header.iter().map(lower).any(|h| h == lower(c))).collect();
-        if !missing.is_empty() {
-            return Err(columns_missing(&missing, &schema.columns));
-        }
-        // The file's spelling of a column may differ in case; the table's spelling wins.
-        let header: Vec<String> = header
-            .iter()
-            .map(|h| schema.columns.iter().find(|c| lower(c) == lower(h)).cloned().unwrap_or_else(|| h.clone()))
-            .collect();
-        let new_columns: Vec<String> = header.iter().filter(|h| !schema.columns.contains(h)).cloned().collect();
+        let ColumnPlan { header, new_columns, columns } = plan_columns(&schema, header)?;
         for column in &new_columns {
             tx.execute(&format!("ALTER TABLE data ADD COLUMN {} TEXT NOT NULL DEFAULT ''", quote(column)), [])
                 .map_err(db)?;
         }
-        let mut columns = schema.columns.clone();
-        columns.extend(new_columns.iter().cloned());
 
         // Rows go straight into `data`: the transaction makes the import all or nothing, so no
         // staging copy is needed, and each row is written once.

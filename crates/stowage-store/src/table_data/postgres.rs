@@ -17,8 +17,8 @@ use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
 use super::{
-    columns_missing, key_duplicates, marker, quote, read_marker, Cast, FilterOp, ImportMode, ImportStats, RowQuery,
-    Schema,
+    key_duplicates, marker, plan_columns, quote, read_marker, Cast, ColumnPlan, FilterOp, ImportMode, ImportStats,
+    RowQuery, Schema,
 };
 
 fn pg(error: postgres::Error) -> Error {
@@ -277,23 +277,11 @@ impl PgTable {
         let mut tx = client.transaction().map_err(pg)?;
         // The meta row's lock makes imports into one table take turns.
         let schema = self.schema_in(&mut tx, true)?;
-        let lower = |c: &String| c.to_lowercase();
-        let missing: Vec<&String> =
-            schema.columns.iter().filter(|c| !header.iter().map(lower).any(|h| h == lower(c))).collect();
-        if !missing.is_empty() {
-            return Err(columns_missing(&missing, &schema.columns));
-        }
-        let header: Vec<String> = header
-            .iter()
-            .map(|h| schema.columns.iter().find(|c| lower(c) == lower(h)).cloned().unwrap_or_else(|| h.clone()))
-            .collect();
-        let new_columns: Vec<String> = header.iter().filter(|h| !schema.columns.contains(h)).cloned().collect();
+        let ColumnPlan { header, new_columns, columns } = plan_columns(&schema, header)?;
         for column in &new_columns {
             tx.batch_execute(&format!("ALTER TABLE {name} ADD COLUMN {} TEXT NOT NULL DEFAULT ''", quote(column)))
                 .map_err(pg)?;
         }
-        let mut columns = schema.columns.clone();
-        columns.extend(new_columns.iter().cloned());
         let target: Vec<String> = header.iter().map(|c| quote(c)).collect();
         let pk: Vec<String> = schema.primary_key.iter().map(|c| quote(c)).collect();
         let staged = mode == ImportMode::Incremental && !pk.is_empty();
