@@ -1,11 +1,11 @@
 //! Component configurations and their rows.
 
-use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::auth::TokenRef;
 use stowage_types::{Code, Error, Result};
 
 use crate::records::{ConfigRecord, RowRecord};
-use crate::{db, inserted, json, Reader, Writer};
+use crate::sql::{params, Row};
+use crate::{json, Reader, Writer};
 
 const CONFIG_COLUMNS: &str =
     "pk, project_id, component_id, id, name, description, configuration, state, rows_sort_order,
@@ -19,7 +19,7 @@ fn token_ref(id: Option<i64>, description: Option<String>) -> Option<TokenRef> {
     id.map(|id| TokenRef { id, description: description.unwrap_or_default() })
 }
 
-fn config(row: &Row<'_>) -> rusqlite::Result<(ConfigRecord, [String; 3])> {
+fn config(row: &Row<'_>) -> Result<(ConfigRecord, [String; 3])> {
     let record = ConfigRecord {
         pk: row.get(0)?,
         project_id: row.get(1)?,
@@ -47,7 +47,7 @@ fn finish_config((mut record, [configuration, state, order]): (ConfigRecord, [St
     Ok(record)
 }
 
-fn config_row(row: &Row<'_>) -> rusqlite::Result<(RowRecord, [String; 2])> {
+fn config_row(row: &Row<'_>) -> Result<(RowRecord, [String; 2])> {
     let record = RowRecord {
         pk: row.get(0)?,
         configuration_pk: row.get(1)?,
@@ -82,39 +82,37 @@ impl Reader<'_> {
         component_id: Option<&str>,
         deleted: bool,
     ) -> Result<Vec<ConfigRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        let rows = self.conn.rows(
+            &format!(
                 "SELECT {CONFIG_COLUMNS} FROM configurations
                  WHERE project_id = ?1 AND (?2 IS NULL OR component_id = ?2) AND is_deleted = ?3 ORDER BY component_id, pk"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map(params![project_id, component_id, deleted], config).map_err(db)?;
-        rows.map(|row| finish_config(row.map_err(db)?)).collect()
+            ),
+            params![project_id, component_id, deleted],
+            config,
+        )?;
+        rows.into_iter().map(finish_config).collect()
     }
 
     /// One configuration, in the trash or not.
     pub fn configuration(&self, project_id: i64, component_id: &str, id: &str) -> Result<Option<ConfigRecord>> {
         self.conn
-            .query_row(
+            .row(
                 &format!("SELECT {CONFIG_COLUMNS} FROM configurations WHERE project_id = ?1 AND component_id = ?2 AND id = ?3"),
                 params![project_id, component_id, id],
                 config,
-            )
-            .optional()
-            .map_err(db)?
+            )?
             .map(finish_config)
             .transpose()
     }
 
     /// Rows of a configuration in creation order.
     pub fn configuration_rows(&self, configuration_pk: i64) -> Result<Vec<RowRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {ROW_COLUMNS} FROM configuration_rows WHERE configuration_pk = ?1 ORDER BY pk"))
-            .map_err(db)?;
-        let rows = stmt.query_map([configuration_pk], config_row).map_err(db)?;
-        rows.map(|row| finish_row(row.map_err(db)?)).collect()
+        let rows = self.conn.rows(
+            &format!("SELECT {ROW_COLUMNS} FROM configuration_rows WHERE configuration_pk = ?1 ORDER BY pk"),
+            params![configuration_pk],
+            config_row,
+        )?;
+        rows.into_iter().map(finish_row).collect()
     }
 }
 
@@ -130,9 +128,8 @@ impl Writer<'_> {
 
     /// Stores a new configuration; returns its internal key.
     pub fn insert_configuration(&self, record: &ConfigRecord) -> Result<i64> {
-        self.conn()
-            .execute(
-                &format!("INSERT INTO configurations ({CONFIG_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+        self.conn().insert_returning(
+                &format!("INSERT INTO configurations ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING pk", &CONFIG_COLUMNS["pk, ".len()..]),
                 params![
                     record.project_id,
                     record.component_id,
@@ -153,15 +150,13 @@ impl Writer<'_> {
                     record.version_creator.as_ref().map(|t| t.id),
                     record.version_creator.as_ref().map(|t| t.description.as_str()),
                 ],
-            )
-            .map_err(|error| inserted(error, || {
+            || {
                 let (component, id) = (&record.component_id, &record.id);
                 Error::new(
                     Code::ConfigurationAlreadyExists,
                     format!("Configuration \"{id}\" of component \"{component}\" already exists."),
                 )
-            }))?;
-        Ok(self.conn().last_insert_rowid())
+            })
     }
 
     /// Writes every changeable field of a configuration.
@@ -187,28 +182,24 @@ impl Writer<'_> {
                     record.version_creator.as_ref().map(|t| t.id),
                     record.version_creator.as_ref().map(|t| t.description.as_str()),
                 ],
-            )
-            .map_err(db)?;
+            )?;
         Ok(())
     }
 
     /// Deletes a configuration for good, with its rows and metadata.
     pub fn purge_configuration(&self, record: &ConfigRecord) -> Result<()> {
-        self.conn()
-            .execute(
-                "DELETE FROM metadata WHERE project_id = ?1 AND object_type = 'configuration' AND object_id = ?2",
-                params![record.project_id, format!("{}/{}", record.component_id, record.id)],
-            )
-            .map_err(db)?;
-        self.conn().execute("DELETE FROM configurations WHERE pk = ?1", [record.pk]).map_err(db)?;
+        self.conn().execute(
+            "DELETE FROM metadata WHERE project_id = ?1 AND object_type = 'configuration' AND object_id = ?2",
+            params![record.project_id, format!("{}/{}", record.component_id, record.id)],
+        )?;
+        self.conn().execute("DELETE FROM configurations WHERE pk = ?1", params![record.pk])?;
         Ok(())
     }
 
     /// Stores a new row; returns its internal key.
     pub fn insert_configuration_row(&self, record: &RowRecord) -> Result<i64> {
-        self.conn()
-            .execute(
-                &format!("INSERT INTO configuration_rows ({ROW_COLUMNS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        self.conn().insert_returning(
+                &format!("INSERT INTO configuration_rows ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING pk", &ROW_COLUMNS["pk, ".len()..]),
                 params![
                     record.configuration_pk,
                     record.id,
@@ -223,11 +214,7 @@ impl Writer<'_> {
                     record.creator.as_ref().map(|t| t.id),
                     record.creator.as_ref().map(|t| t.description.as_str()),
                 ],
-            )
-            .map_err(|error| inserted(error, || {
-                Error::new(Code::ConfigurationAlreadyExists, format!("Row \"{}\" already exists.", record.id))
-            }))?;
-        Ok(self.conn().last_insert_rowid())
+            || Error::new(Code::ConfigurationAlreadyExists, format!("Row \"{}\" already exists.", record.id)))
     }
 
     /// Writes every changeable field of a row.
@@ -246,14 +233,13 @@ impl Writer<'_> {
                     record.version,
                     record.change_description,
                 ],
-            )
-            .map_err(db)?;
+            )?;
         Ok(())
     }
 
     /// Deletes a row.
     pub fn delete_configuration_row(&self, pk: i64) -> Result<()> {
-        self.conn().execute("DELETE FROM configuration_rows WHERE pk = ?1", [pk]).map_err(db)?;
+        self.conn().execute("DELETE FROM configuration_rows WHERE pk = ?1", params![pk])?;
         Ok(())
     }
 }

@@ -1,18 +1,17 @@
 //! Events: insert, filtered listing, retention.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use stowage_types::event::{Event, EventField, EventFilter, NewEvent};
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
-use crate::{db, json, Reader, Writer};
+use crate::sql::{dynamic, params, Row, Value as SqlValue};
+use crate::{json, Reader, Writer};
 
 const COLUMNS: &str = "id, uuid, created, project_id, branch_id, event, component, message, description, type,
     run_id, configuration_id, object_type, object_id, object_name, params, results, performance, context,
     token_id, token_name";
 
-fn event(row: &Row<'_>) -> rusqlite::Result<(Event, [String; 4])> {
+fn event(row: &Row<'_>) -> Result<(Event, [String; 4])> {
     let raw = [row.get(15)?, row.get(16)?, row.get(17)?, row.get(18)?];
     let event = Event {
         id: row.get(0)?,
@@ -66,8 +65,8 @@ impl Reader<'_> {
     /// Events matching `filter`, in the filter's order.
     pub fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         let mut sql = format!("SELECT {COLUMNS} FROM events WHERE project_id = ?");
-        let mut args: Vec<SqlValue> = vec![filter.project_id.into()];
-        let mut push = |condition: &str, values: Vec<SqlValue>| {
+        let mut args: Vec<SqlValue<'static>> = vec![filter.project_id.into()];
+        let mut push = |condition: &str, values: Vec<SqlValue<'static>>| {
             sql.push_str(" AND ");
             sql.push_str(condition);
             args.extend(values);
@@ -107,8 +106,9 @@ impl Reader<'_> {
         }
         for word in &filter.words {
             let pattern = format!("%{}%", word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let like = self.conn.like();
             push(
-                "(message LIKE ? ESCAPE '\\' OR event LIKE ? ESCAPE '\\')",
+                &format!("(message {like} ? ESCAPE '\\' OR event {like} ? ESCAPE '\\')"),
                 vec![pattern.clone().into(), pattern.into()],
             );
         }
@@ -116,38 +116,34 @@ impl Reader<'_> {
         sql.push_str(" LIMIT ? OFFSET ?");
         args.push(filter.limit.into());
         args.push(filter.offset.into());
-        let mut stmt = self.conn.prepare(&sql).map_err(db)?;
-        let rows = stmt.query_map(params_from_iter(args), event).map_err(db)?;
-        rows.map(|row| finish(row.map_err(db)?)).collect()
+        let rows = self.conn.rows(&sql, &dynamic(&args), event)?;
+        rows.into_iter().map(finish).collect()
     }
 
     /// One event of a project by numeric id or uuid.
     pub fn event(&self, project_id: i64, id_or_uuid: &str) -> Result<Option<Event>> {
         let found = match id_or_uuid.parse::<i64>() {
-            Ok(id) => self.conn.query_row(
+            Ok(id) => self.conn.row(
                 &format!("SELECT {COLUMNS} FROM events WHERE project_id = ?1 AND id = ?2"),
-                [project_id, id],
+                params![project_id, id],
                 event,
             ),
-            Err(_) => self.conn.query_row(
+            Err(_) => self.conn.row(
                 &format!("SELECT {COLUMNS} FROM events WHERE project_id = ?1 AND uuid = ?2"),
                 params![project_id, id_or_uuid],
                 event,
             ),
         };
-        found.optional().map_err(db)?.map(finish).transpose()
+        found?.map(finish).transpose()
     }
 
     /// The numeric id of an event given by id or uuid (for `sinceId`/`maxId`).
     pub fn event_id(&self, project_id: i64, id_or_uuid: &str) -> Result<Option<i64>> {
-        self.conn
-            .query_row(
-                "SELECT id FROM events WHERE project_id = ?1 AND uuid = ?2",
-                params![project_id, id_or_uuid],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(db)
+        self.conn.row(
+            "SELECT id FROM events WHERE project_id = ?1 AND uuid = ?2",
+            params![project_id, id_or_uuid],
+            |row| row.get(0),
+        )
     }
 }
 
@@ -163,18 +159,12 @@ impl Writer<'_> {
         };
         let (params, results) = (text(&event.params)?, text(&event.results)?);
         let (performance, context) = (text(&event.performance)?, text(&event.context)?);
-        // Cached: read requests' events are stored in groups, many per transaction.
-        let mut insert = self
-            .conn()
-            .prepare_cached(
+        self.conn().one(
                 "INSERT INTO events (uuid, created, project_id, branch_id, event, component, message, description,
                     type, run_id, configuration_id, object_type, object_id, object_name, params, results,
                     performance, context, token_id, token_name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-            )
-            .map_err(db)?;
-        insert
-            .execute(params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) RETURNING id",
+            params![
                 uuid,
                 created,
                 event.project_id,
@@ -195,13 +185,14 @@ impl Writer<'_> {
                 context,
                 event.token_id,
                 event.token_name,
-            ])
-            .map_err(db)?;
-        Ok((self.conn().last_insert_rowid(), uuid.to_string()))
+            ],
+            |row| row.get(0),
+        )
+        .map(|id| (id, uuid.to_string()))
     }
 
     /// Deletes events created before `before`; returns how many.
     pub fn prune_events(&self, before: Timestamp) -> Result<usize> {
-        self.conn().execute("DELETE FROM events WHERE created < ?1", [before]).map_err(db)
+        self.conn().execute("DELETE FROM events WHERE created < ?1", params![before])
     }
 }

@@ -1,17 +1,16 @@
 //! File records and their tags.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use stowage_types::time::Timestamp;
 use stowage_types::Result;
 
 use crate::records::{FileFilter, FileRecord};
-use crate::{db, Reader, Writer};
+use crate::sql::{dynamic, params, Row, Value as SqlValue};
+use crate::{Reader, Writer};
 
 const COLUMNS: &str = "id, project_id, name, blob_key, size_bytes, content_type, is_public, is_permanent, is_encrypted,
     created, uploaded, run_id, creator_token_id, creator_token_description, max_age_days";
 
-fn file(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
+fn file(row: &Row<'_>) -> Result<FileRecord> {
     Ok(FileRecord {
         id: row.get(0)?,
         project_id: row.get(1)?,
@@ -34,24 +33,21 @@ fn file(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
 
 impl Reader<'_> {
     fn attach_tags(&self, file: &mut FileRecord) -> Result<()> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT tag FROM file_tags WHERE file_id = ?1 ORDER BY tag").map_err(db)?;
-        let rows = stmt.query_map([file.id], |row| row.get(0)).map_err(db)?;
-        file.tags = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+        let rows =
+            self.conn.rows("SELECT tag FROM file_tags WHERE file_id = ?1 ORDER BY tag", params![file.id], |row| {
+                row.get(0)
+            })?;
+        file.tags = rows;
         Ok(())
     }
 
     /// One file of a project.
     pub fn file(&self, project_id: i64, id: i64) -> Result<Option<FileRecord>> {
-        let found = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM files WHERE project_id = ?1 AND id = ?2"),
-                [project_id, id],
-                file,
-            )
-            .optional()
-            .map_err(db)?;
+        let found = self.conn.row(
+            &format!("SELECT {COLUMNS} FROM files WHERE project_id = ?1 AND id = ?2"),
+            params![project_id, id],
+            file,
+        )?;
         let Some(mut found) = found else { return Ok(None) };
         self.attach_tags(&mut found)?;
         Ok(Some(found))
@@ -59,24 +55,20 @@ impl Reader<'_> {
 
     /// Files that are not permanent and older than their `max_age_days` at `now`, oldest first.
     pub fn expired_files(&self, now: Timestamp, limit: i64) -> Result<Vec<FileRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
+        let rows = self.conn.rows(
+            &format!(
                 "SELECT {COLUMNS} FROM files WHERE is_permanent = 0 AND created + max_age_days * 86400 < ?1 \
                  ORDER BY id LIMIT ?2"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map(params![now, limit], file).map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)
+            ),
+            params![now, limit],
+            file,
+        )?;
+        Ok(rows)
     }
 
     /// A file by id, whatever its project (for the blob endpoint, which checks the project itself).
     pub fn file_by_id(&self, id: i64) -> Result<Option<FileRecord>> {
-        let found = self
-            .conn
-            .query_row(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"), [id], file)
-            .optional()
-            .map_err(db)?;
+        let found = self.conn.row(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"), params![id], file)?;
         let Some(mut found) = found else { return Ok(None) };
         self.attach_tags(&mut found)?;
         Ok(Some(found))
@@ -85,7 +77,7 @@ impl Reader<'_> {
     /// Files matching a filter, newest first.
     pub fn files(&self, filter: &FileFilter) -> Result<Vec<FileRecord>> {
         let mut sql = format!("SELECT {COLUMNS} FROM files WHERE project_id = ?");
-        let mut args: Vec<SqlValue> = vec![filter.project_id.into()];
+        let mut args: Vec<SqlValue<'static>> = vec![filter.project_id.into()];
         if let Some(token_id) = filter.creator_token_id {
             sql.push_str(" AND creator_token_id = ?");
             args.push(token_id.into());
@@ -114,9 +106,8 @@ impl Reader<'_> {
         sql.push_str(" ORDER BY id DESC LIMIT ? OFFSET ?");
         args.push(filter.limit.into());
         args.push(filter.offset.into());
-        let mut stmt = self.conn.prepare(&sql).map_err(db)?;
-        let rows = stmt.query_map(params_from_iter(args), file).map_err(db)?;
-        let mut files: Vec<FileRecord> = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+        let rows = self.conn.rows(&sql, &dynamic(&args), file)?;
+        let mut files: Vec<FileRecord> = rows;
         for found in &mut files {
             self.attach_tags(found)?;
         }
@@ -128,30 +119,28 @@ impl Writer<'_> {
     /// Stores a new file record (not yet uploaded) with its tags; returns its id. The blob key
     /// embeds the id, so it is set with `set_file_blob_key` in the same transaction.
     pub fn insert_file(&self, file: &FileRecord) -> Result<i64> {
-        self.conn()
-            .execute(
-                "INSERT INTO files (project_id, name, blob_key, size_bytes, content_type, is_public, is_permanent,
+        let id = self.conn().one(
+            "INSERT INTO files (project_id, name, blob_key, size_bytes, content_type, is_public, is_permanent,
                     is_encrypted, created, uploaded, run_id, creator_token_id, creator_token_description, max_age_days)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    file.project_id,
-                    file.name,
-                    file.blob_key,
-                    file.size_bytes,
-                    file.content_type,
-                    file.is_public,
-                    file.is_permanent,
-                    file.is_encrypted,
-                    file.created,
-                    file.uploaded,
-                    file.run_id,
-                    file.creator_token_id,
-                    file.creator_token_description,
-                    file.max_age_days,
-                ],
-            )
-            .map_err(db)?;
-        let id = self.conn().last_insert_rowid();
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+            params![
+                file.project_id,
+                file.name,
+                file.blob_key,
+                file.size_bytes,
+                file.content_type,
+                file.is_public,
+                file.is_permanent,
+                file.is_encrypted,
+                file.created,
+                file.uploaded,
+                file.run_id,
+                file.creator_token_id,
+                file.creator_token_description,
+                file.max_age_days,
+            ],
+            |row| row.get(0),
+        )?;
         for tag in &file.tags {
             self.add_file_tag(id, tag)?;
         }
@@ -160,37 +149,32 @@ impl Writer<'_> {
 
     /// Sets where a file's bytes live.
     pub fn set_file_blob_key(&self, id: i64, blob_key: &str) -> Result<()> {
-        self.conn().execute("UPDATE files SET blob_key = ?2 WHERE id = ?1", params![id, blob_key]).map_err(db)?;
+        self.conn().execute("UPDATE files SET blob_key = ?2 WHERE id = ?1", params![id, blob_key])?;
         Ok(())
     }
 
     /// Records that a file's bytes are complete.
     pub fn set_file_uploaded(&self, id: i64, size_bytes: i64, at: Timestamp) -> Result<()> {
         self.conn()
-            .execute("UPDATE files SET size_bytes = ?2, uploaded = ?3 WHERE id = ?1", params![id, size_bytes, at])
-            .map_err(db)?;
+            .execute("UPDATE files SET size_bytes = ?2, uploaded = ?3 WHERE id = ?1", params![id, size_bytes, at])?;
         Ok(())
     }
 
     /// Adds a tag (no-op when present).
     pub fn add_file_tag(&self, id: i64, tag: &str) -> Result<()> {
         self.conn()
-            .execute("INSERT OR IGNORE INTO file_tags (file_id, tag) VALUES (?1, ?2)", params![id, tag])
-            .map_err(db)?;
+            .execute("INSERT INTO file_tags (file_id, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![id, tag])?;
         Ok(())
     }
 
     /// Removes a tag; returns whether it was there.
     pub fn remove_file_tag(&self, id: i64, tag: &str) -> Result<bool> {
-        let removed = self
-            .conn()
-            .execute("DELETE FROM file_tags WHERE file_id = ?1 AND tag = ?2", params![id, tag])
-            .map_err(db)?;
+        let removed = self.conn().execute("DELETE FROM file_tags WHERE file_id = ?1 AND tag = ?2", params![id, tag])?;
         Ok(removed > 0)
     }
 
     /// Deletes a file record.
     pub fn delete_file(&self, id: i64) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM files WHERE id = ?1", [id]).map_err(db)? > 0)
+        Ok(self.conn().execute("DELETE FROM files WHERE id = ?1", params![id])? > 0)
     }
 }

@@ -2,13 +2,13 @@
 //! renewed, finished by their lease holder, terminated on request; and named leases for work one
 //! process does at a time.
 
-use rusqlite::{params, OptionalExtension, Row};
 use serde_json::Value;
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
-use crate::{db, json, Reader, Writer};
+use crate::sql::{params, Row};
+use crate::{json, Reader, Writer};
 
 pub(crate) const COLUMNS: &str = "id, project_id, status, operation_name, operation_params, table_id, run_id, created,
     start, \"end\", results, metrics, error, creator_token_id, creator_token_description, component_id, config_id,
@@ -20,12 +20,12 @@ const STORAGE_JOB: &str = "component_id IS NULL";
 /// A job row with its JSON columns still as text: (job, [params, results, metrics, error]).
 pub(crate) type RawJob = (Job, [Option<String>; 4]);
 
-pub(crate) fn job(row: &Row<'_>) -> rusqlite::Result<RawJob> {
+pub(crate) fn job(row: &Row<'_>) -> Result<RawJob> {
     let raw = [row.get(4)?, row.get(10)?, row.get(11)?, row.get(12)?];
     let job = Job {
         id: row.get(0)?,
         project_id: row.get(1)?,
-        status: JobStatus::parse(&row.get::<_, String>(2)?),
+        status: JobStatus::parse(&row.get::<String>(2)?),
         operation_name: row.get(3)?,
         operation_params: Value::Null,
         table_id: row.get(5)?,
@@ -62,47 +62,43 @@ fn text(value: &Value) -> Result<String> {
 impl Reader<'_> {
     /// True when someone asked the job to stop.
     pub fn termination_requested(&self, id: i64) -> Result<bool> {
-        self.conn
-            .prepare_cached("SELECT terminate_requested FROM jobs WHERE id = ?1")
-            .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-            .map(|flag: Option<bool>| flag.unwrap_or(false))
-            .map_err(db)
+        let flag =
+            self.conn.row("SELECT terminate_requested FROM jobs WHERE id = ?1", params![id], |row| row.get(0))?;
+        Ok(flag.unwrap_or(false))
     }
 
     /// Every job a stopped process left unfinished, oldest first.
     pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM jobs WHERE status IN ('waiting', 'processing') ORDER BY id"))
-            .map_err(db)?;
-        let rows = stmt.query_map([], job).map_err(db)?;
-        rows.map(|row| finish(row.map_err(db)?)).collect()
+        let rows = self.conn.rows(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE status IN ('waiting', 'processing') ORDER BY id"),
+            params![],
+            job,
+        )?;
+        rows.into_iter().map(finish).collect()
     }
 
     /// One storage job of a project.
     pub fn job(&self, project_id: i64, id: i64) -> Result<Option<Job>> {
         self.conn
-            .query_row(
+            .row(
                 &format!("SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND id = ?2 AND {STORAGE_JOB}"),
-                [project_id, id],
+                params![project_id, id],
                 job,
-            )
-            .optional()
-            .map_err(db)?
+            )?
             .map(finish)
             .transpose()
     }
 
     /// Storage jobs of a project, newest first.
     pub fn jobs(&self, project_id: i64, limit: i64, offset: i64) -> Result<Vec<Job>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        let rows = self.conn.rows(
+            &format!(
                 "SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND {STORAGE_JOB} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map([project_id, limit, offset], job).map_err(db)?;
-        rows.map(|row| finish(row.map_err(db)?)).collect()
+            ),
+            params![project_id, limit, offset],
+            job,
+        )?;
+        rows.into_iter().map(finish).collect()
     }
 }
 
@@ -119,11 +115,10 @@ pub struct ClaimedJob {
 impl Writer<'_> {
     /// Stores a new waiting job with its work and request context, and returns it.
     pub fn insert_job(&self, job: &Job, work: &Value, context: &Value) -> Result<Job> {
-        self.conn()
-            .execute(
+        let id = self.conn().one(
                 "INSERT INTO jobs (project_id, status, operation_name, operation_params, table_id, run_id, created,
                     results, metrics, creator_token_id, creator_token_description, work, context, component_id, config_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
                 params![
                     job.project_id,
                     job.status.as_str(),
@@ -141,9 +136,9 @@ impl Writer<'_> {
                     job.component.as_ref().map(|(component, _)| component),
                     job.component.as_ref().map(|(_, config)| config),
                 ],
-            )
-            .map_err(db)?;
-        Ok(Job { id: self.conn().last_insert_rowid(), ..job.clone() })
+                |row| row.get(0),
+        )?;
+        Ok(Job { id, ..job.clone() })
     }
 
     /// Claims the oldest storage job (or component run, with `components`) that is waiting, or
@@ -157,9 +152,8 @@ impl Writer<'_> {
         lease_until: Timestamp,
         components: bool,
     ) -> Result<Option<ClaimedJob>> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!(
+        let claimed = self.conn().row(
+            &format!(
                 "UPDATE jobs SET status = 'processing', start = COALESCE(start, ?1), lease_owner = ?2,
                     lease_expires = ?3, attempts = attempts + 1
                  WHERE id = (
@@ -171,14 +165,10 @@ impl Writer<'_> {
                           AND o.id < j.id AND o.status IN ('waiting', 'processing')))
                     ORDER BY j.id LIMIT 1)
                  RETURNING {COLUMNS}, work, context, attempts"
-            ))
-            .map_err(db)?;
-        let claimed = stmt
-            .query_row(params![now, owner, lease_until, components], |row| {
-                Ok((job(row)?, row.get::<_, String>(18)?, row.get::<_, String>(19)?, row.get::<_, i64>(20)?))
-            })
-            .optional()
-            .map_err(db)?;
+            ),
+            params![now, owner, lease_until, components],
+            |row| Ok((job(row)?, row.get::<String>(18)?, row.get::<String>(19)?, row.get::<i64>(20)?)),
+        )?;
         let Some((raw, work, context, attempt)) = claimed else { return Ok(None) };
         Ok(Some(ClaimedJob { job: finish(raw)?, work: json(&work)?, context: json(&context)?, attempt }))
     }
@@ -186,13 +176,10 @@ impl Writer<'_> {
     /// Extends `owner`'s lease on a running job; false when the lease was lost (expired and taken
     /// over) or the job ended.
     pub fn renew_job_lease(&self, id: i64, owner: &str, until: Timestamp) -> Result<bool> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE jobs SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing'",
-                params![id, owner, until],
-            )
-            .map_err(db)?;
+        let changed = self.conn().execute(
+            "UPDATE jobs SET lease_expires = ?3 WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing'",
+            params![id, owner, until],
+        )?;
         Ok(changed == 1)
     }
 
@@ -209,23 +196,20 @@ impl Writer<'_> {
         metrics: Option<&Value>,
         error: Option<&Value>,
     ) -> Result<bool> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE jobs SET status = ?3, \"end\" = ?4, results = ?5, metrics = COALESCE(?6, metrics), error = ?7,
+        let changed = self.conn().execute(
+            "UPDATE jobs SET status = ?3, \"end\" = ?4, results = ?5, metrics = COALESCE(?6, metrics), error = ?7,
                     lease_expires = NULL
                  WHERE id = ?1 AND lease_owner = ?2 AND status = 'processing'",
-                params![
-                    id,
-                    owner,
-                    status.as_str(),
-                    at,
-                    text(results)?,
-                    metrics.map(text).transpose()?,
-                    error.map(text).transpose()?
-                ],
-            )
-            .map_err(db)?;
+            params![
+                id,
+                owner,
+                status.as_str(),
+                at,
+                text(results)?,
+                metrics.map(text).transpose()?,
+                error.map(text).transpose()?
+            ],
+        )?;
         Ok(changed == 1)
     }
 
@@ -233,22 +217,24 @@ impl Writer<'_> {
     /// gets the flag its worker watches. Returns the job's status before, or `None` when there is
     /// no such job; a finished job is left as it is.
     pub fn request_termination(&self, project_id: i64, id: i64, at: Timestamp) -> Result<Option<JobStatus>> {
-        let status: Option<String> = self
-            .conn()
-            .query_row("SELECT status FROM jobs WHERE project_id = ?1 AND id = ?2", [project_id, id], |row| row.get(0))
-            .optional()
-            .map_err(db)?;
+        let status: Option<String> = self.conn().row(
+            "SELECT status FROM jobs WHERE project_id = ?1 AND id = ?2",
+            params![project_id, id],
+            |row| row.get(0),
+        )?;
         let Some(status) = status.map(|status| JobStatus::parse(&status)) else { return Ok(None) };
         let changed = match status {
             JobStatus::Waiting => self.conn().execute(
                 "UPDATE jobs SET status = 'terminated', terminate_requested = 1, start = ?2, \"end\" = ?2,
                     results = '{\"message\":\"Job terminated\"}' WHERE id = ?1",
-                [id, at],
+                params![id, at],
             ),
-            JobStatus::Processing => self.conn().execute("UPDATE jobs SET terminate_requested = 1 WHERE id = ?1", [id]),
+            JobStatus::Processing => {
+                self.conn().execute("UPDATE jobs SET terminate_requested = 1 WHERE id = ?1", params![id])
+            }
             _ => return Ok(Some(status)),
         };
-        changed.map_err(db)?;
+        changed?;
         Ok(Some(status))
     }
 
@@ -256,15 +242,12 @@ impl Writer<'_> {
     /// `now`, or already `owner`'s; true when `owner` holds it afterwards. One statement, so two
     /// processes never both hold it.
     pub fn take_lease(&self, name: &str, owner: &str, now: Timestamp, until: Timestamp) -> Result<bool> {
-        let changed = self
-            .conn()
-            .execute(
-                "INSERT INTO leases (name, owner, expires) VALUES (?1, ?2, ?4)
+        let changed = self.conn().execute(
+            "INSERT INTO leases (name, owner, expires) VALUES (?1, ?2, ?4)
                  ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
                  WHERE leases.expires <= ?3 OR leases.owner = excluded.owner",
-                params![name, owner, now, until],
-            )
-            .map_err(db)?;
+            params![name, owner, now, until],
+        )?;
         Ok(changed == 1)
     }
 
@@ -272,20 +255,17 @@ impl Writer<'_> {
     /// that knows no other worker is alive (the one server of a locked data dir, at start).
     pub fn expire_job_leases(&self) -> Result<usize> {
         self.conn()
-            .execute("UPDATE jobs SET lease_expires = 0 WHERE status = 'processing' AND work IS NOT NULL", [])
-            .map_err(db)
+            .execute("UPDATE jobs SET lease_expires = 0 WHERE status = 'processing' AND work IS NOT NULL", params![])
     }
 
     /// Ends as an error every unfinished job stored before jobs carried their work (nothing can
     /// run those again).
     pub fn fail_unrunnable_jobs(&self, at: Timestamp, error: &Value) -> Result<usize> {
-        self.conn()
-            .execute(
-                "UPDATE jobs SET status = 'error', \"end\" = ?1, start = COALESCE(start, ?1), error = ?2
+        self.conn().execute(
+            "UPDATE jobs SET status = 'error', \"end\" = ?1, start = COALESCE(start, ?1), error = ?2
                  WHERE status IN ('waiting', 'processing') AND work IS NULL",
-                params![at, text(error)?],
-            )
-            .map_err(db)
+            params![at, text(error)?],
+        )
     }
 }
 
@@ -347,7 +327,7 @@ mod tests {
         let legacy = submit(&store, None).await;
         store
             .write(move |w| {
-                w.conn().execute("UPDATE jobs SET work = NULL WHERE id = ?1", [legacy]).map_err(crate::db)?;
+                w.conn().execute("UPDATE jobs SET work = NULL WHERE id = ?1", crate::sql::params![legacy])?;
                 Ok(())
             })
             .await

@@ -23,14 +23,18 @@ mod jobs;
 pub use jobs::ClaimedJob;
 mod metadata;
 mod migrate;
+mod pg_client;
 mod pool;
+mod postgres_catalog;
 mod projects;
 mod queue;
 pub mod records;
+mod sql;
 pub mod table_data;
 mod tables;
 mod tokens;
 
+use std::cell::RefCell;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,28 +43,58 @@ use rusqlite::{Connection, TransactionBehavior};
 use stowage_types::{Error, Result};
 
 use pool::Pool;
+use sql::{Conn, PgConn};
 
 /// A handle to the catalog. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: Arc<Pool>,
+    backend: Backend,
     /// Write transactions of this process take turns here, in order, before they begin. SQLite
     /// admits one writer at a time, and a writer that finds the lock taken sleeps in its busy
     /// handler (1 ms, then longer, up to 100 ms a try), which put 100 ms tails on short requests
     /// under concurrent writes; a queue wakes the next writer the moment the last one commits.
+    /// On PostgreSQL it keeps this process's writers from holding connections while they wait
+    /// for the catalog's write lock.
     writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Pool<Connection>>),
+    Postgres(Arc<Pool<RefCell<PgConn>>>, Arc<postgres_catalog::Settings>),
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite catalog at `path` and brings its schema up to date.
     pub fn open_sqlite(path: &Path) -> Result<Self> {
-        let pool = Pool::new(path.to_path_buf(), 8);
-        let mut conn = pool.open_connection().map_err(Error::internal)?;
+        let owned = path.to_path_buf();
+        let pool = Pool::new(8, Box::new(move || pool::open_sqlite(&owned)), |_| true);
+        let mut conn = pool.open_connection()?;
         migrate::run(&mut conn).map_err(Error::internal)?;
         pool.put_back(conn);
         let pool = Arc::new(pool);
-        Pool::checkpoint_in_background(&pool)?;
-        Ok(Store { pool, writes: Arc::default() })
+        pool::checkpoint_in_background(&pool)?;
+        Ok(Store { backend: Backend::Sqlite(pool), writes: Arc::default() })
+    }
+
+    /// Connects to the PostgreSQL catalog at `url`, in `schema` (created if needed), and brings
+    /// its schema up to date. Blocking: call it from a blocking thread.
+    pub fn open_postgres(url: &str, schema: &str) -> Result<Self> {
+        let settings = Arc::new(postgres_catalog::Settings::new(url, schema)?);
+        let opener = Arc::clone(&settings);
+        let pool = Pool::new(8, Box::new(move || opener.connect().map(RefCell::new)), |conn: &RefCell<PgConn>| {
+            !conn.borrow().client.is_closed()
+        });
+        let conn = pool.open_connection()?;
+        postgres_catalog::migrate(&mut conn.borrow_mut(), &settings)?;
+        pool.put_back(conn);
+        Ok(Store { backend: Backend::Postgres(Arc::new(pool), settings), writes: Arc::default() })
+    }
+
+    /// True when the catalog is shared by every server of the stack (PostgreSQL), false when one
+    /// server owns it (SQLite, under the data dir's lock).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(..))
     }
 
     /// Runs `f` with read access on a blocking thread.
@@ -69,16 +103,25 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     {
-        self.pool.run(move |conn| f(&Reader { conn })).await
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.run(move |conn| f(&Reader { conn: Conn::Sqlite(conn) })).await,
+            Backend::Postgres(pool, _) => pool.run(move |conn| f(&Reader { conn: Conn::Postgres(conn) })).await,
+        }
     }
 
     /// Runs `f` with read access on the calling thread, for reads through an index whose size a
     /// project bounds (the token of every request, a project's buckets). A hop to the blocking
     /// pool costs two thread wake-ups, more than such a read; WAL readers never wait for writers,
     /// and checkpoints here are passive, so the call does not block. Reads that scan, or that
-    /// grow with data (events, rows, files), use [`Store::read`].
-    pub fn lookup<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
-        self.pool.run_here(|conn| f(&Reader { conn }))
+    /// grow with data (events, rows, files), use [`Store::read`]. On PostgreSQL the read is a
+    /// network round trip: it runs in place of the calling task (`block_in_place`).
+    pub fn lookup<T: Send>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T> + Send) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.run_here(|conn| f(&Reader { conn: Conn::Sqlite(conn) })),
+            Backend::Postgres(pool, _) => {
+                postgres_catalog::blocking(|| pool.run_here(|conn| f(&Reader { conn: Conn::Postgres(conn) })))
+            }
+        }
     }
 
     /// Runs `f` in one write transaction on a blocking thread; commits only if `f` succeeds.
@@ -88,42 +131,62 @@ impl Store {
         F: FnOnce(&Writer<'_>) -> Result<T> + Send + 'static,
     {
         let _turn = self.writes.lock().await;
-        self.pool.run(move |conn| in_transaction(conn, f)).await
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.run(move |conn| in_transaction(conn, f)).await,
+            Backend::Postgres(pool, settings) => {
+                let settings = Arc::clone(settings);
+                pool.run(move |conn| postgres_catalog::in_transaction(conn, &settings, f)).await
+            }
+        }
     }
 
     /// A writer for a thread of its own that does nothing but write (the group commit of read
     /// events): it keeps one connection and takes its turn with the other writers, without a hop
     /// to the blocking pool for each transaction.
     pub fn dedicated_writer(&self) -> Result<DedicatedWriter> {
-        let conn = self.pool.open_connection().map_err(Error::internal)?;
+        let conn = match &self.backend {
+            Backend::Sqlite(pool) => DedicatedConn::Sqlite(pool.open_connection()?),
+            Backend::Postgres(pool, settings) => {
+                let conn = postgres_catalog::blocking(|| pool.open_connection())?;
+                DedicatedConn::Postgres(Box::new(conn), Arc::clone(settings))
+            }
+        };
         Ok(DedicatedWriter { conn, writes: self.writes.clone() })
     }
 }
 
 /// See [`Store::dedicated_writer`]. Blocking: not for async tasks.
 pub struct DedicatedWriter {
-    conn: Connection,
+    conn: DedicatedConn,
     writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+enum DedicatedConn {
+    Sqlite(Connection),
+    Postgres(Box<RefCell<PgConn>>, Arc<postgres_catalog::Settings>),
 }
 
 impl DedicatedWriter {
     /// Runs `f` in one write transaction on the calling thread; commits only if `f` succeeds.
     pub fn write<T>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
         let _turn = self.writes.blocking_lock();
-        in_transaction(&mut self.conn, f)
+        match &mut self.conn {
+            DedicatedConn::Sqlite(conn) => in_transaction(conn, f),
+            DedicatedConn::Postgres(conn, settings) => postgres_catalog::in_transaction(conn, settings, f),
+        }
     }
 }
 
 fn in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-    let value = f(&Writer { reader: Reader { conn: &tx } })?;
+    let value = f(&Writer { reader: Reader { conn: Conn::Sqlite(&tx) } })?;
     tx.commit().map_err(db)?;
     Ok(value)
 }
 
 /// Read queries, inside whatever transaction the caller holds.
 pub struct Reader<'c> {
-    conn: &'c Connection,
+    conn: sql::Conn<'c>,
 }
 
 /// Write queries; also reads, which see the transaction's own writes.
@@ -139,30 +202,15 @@ impl<'c> Deref for Writer<'c> {
 }
 
 impl Writer<'_> {
-    fn conn(&self) -> &Connection {
+    fn conn(&self) -> sql::Conn<'_> {
         self.reader.conn
     }
 }
 
-/// Maps a database error to an internal error; SQL failures are never the caller's fault here,
-/// because every input is validated before it reaches the store.
+/// Maps an SQLite error outside a catalog statement (a transaction's begin or commit, table
+/// storage) to an internal error.
 fn db(error: rusqlite::Error) -> Error {
     Error::internal(format!("catalog: {error}"))
-}
-
-/// Maps the error of an insert: a row that breaks a uniqueness rule is the caller's `duplicate`
-/// error (two requests that raced to create the same bucket, say: the loser gets the
-/// `alreadyExists` code, never a 500), anything else a server fault.
-fn inserted(error: rusqlite::Error, duplicate: impl FnOnce() -> Error) -> Error {
-    match &error {
-        rusqlite::Error::SqliteFailure(failure, _)
-            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            duplicate()
-        }
-        _ => db(error),
-    }
 }
 
 /// Reads a JSON column, treating unreadable JSON as a server fault.

@@ -1,15 +1,15 @@
 //! Metadata entries of branches, buckets, tables, columns and configurations.
 
-use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::time::Timestamp;
 use stowage_types::Result;
 
 use crate::records::MetadataEntry;
-use crate::{db, Reader, Writer};
+use crate::sql::{params, Row};
+use crate::{Reader, Writer};
 
 const COLUMNS: &str = "id, object_type, object_id, provider, key, value, timestamp";
 
-fn entry(row: &Row<'_>) -> rusqlite::Result<MetadataEntry> {
+fn entry(row: &Row<'_>) -> Result<MetadataEntry> {
     Ok(MetadataEntry {
         id: row.get(0)?,
         object_type: row.get(1)?,
@@ -24,26 +24,19 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<MetadataEntry> {
 impl Reader<'_> {
     /// Metadata of one object, oldest first.
     pub fn metadata(&self, project_id: i64, object_type: &str, object_id: &str) -> Result<Vec<MetadataEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
+        let rows = self.conn.rows(&format!(
                 "SELECT {COLUMNS} FROM metadata WHERE project_id = ?1 AND object_type = ?2 AND object_id = ?3 ORDER BY id"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map(params![project_id, object_type, object_id], entry).map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)
+            ), params![project_id, object_type, object_id], entry)?;
+        Ok(rows)
     }
 
     /// One metadata entry by id.
     pub fn metadata_entry(&self, project_id: i64, id: i64) -> Result<Option<MetadataEntry>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM metadata WHERE project_id = ?1 AND id = ?2"),
-                [project_id, id],
-                entry,
-            )
-            .optional()
-            .map_err(db)
+        self.conn.row(
+            &format!("SELECT {COLUMNS} FROM metadata WHERE project_id = ?1 AND id = ?2"),
+            params![project_id, id],
+            entry,
+        )
     }
 }
 
@@ -65,18 +58,14 @@ impl Writer<'_> {
                  ON CONFLICT (project_id, object_type, object_id, provider, key) DO UPDATE SET
                     value = excluded.value,
                     timestamp = CASE WHEN metadata.value = excluded.value THEN metadata.timestamp ELSE excluded.timestamp END",
-                params![project_id, object_type, object_id, provider, key, value, now],
-            )
-            .map_err(db)?;
+                params![project_id, object_type, object_id, provider, key, value, now],)?;
         Ok(())
     }
 
     /// Deletes one entry.
     pub fn delete_metadata(&self, project_id: i64, id: i64) -> Result<bool> {
-        let deleted = self
-            .conn()
-            .execute("DELETE FROM metadata WHERE project_id = ?1 AND id = ?2", [project_id, id])
-            .map_err(db)?;
+        let deleted =
+            self.conn().execute("DELETE FROM metadata WHERE project_id = ?1 AND id = ?2", params![project_id, id])?;
         Ok(deleted > 0)
     }
 }

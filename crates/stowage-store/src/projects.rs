@@ -1,19 +1,19 @@
 //! Stack metadata, manage tokens, projects with their branches, users and memberships, console
 //! sessions and failed sign-ins.
 
-use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::auth::Role;
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
 use crate::records::{Branch, ConsoleSessionRecord, ManageToken, Member, Project, User};
-use crate::{db, Reader, Writer};
+use crate::sql::{params, Row};
+use crate::{Reader, Writer};
 
-fn project(row: &Row<'_>) -> rusqlite::Result<Project> {
+fn project(row: &Row<'_>) -> Result<Project> {
     Ok(Project { id: row.get(0)?, name: row.get(1)?, created: row.get(2)? })
 }
 
-fn branch(row: &Row<'_>) -> rusqlite::Result<Branch> {
+fn branch(row: &Row<'_>) -> Result<Branch> {
     Ok(Branch {
         id: row.get(0)?,
         project_id: row.get(1)?,
@@ -24,7 +24,7 @@ fn branch(row: &Row<'_>) -> rusqlite::Result<Branch> {
     })
 }
 
-fn user(row: &Row<'_>) -> rusqlite::Result<User> {
+fn user(row: &Row<'_>) -> Result<User> {
     Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created: row.get(3)? })
 }
 
@@ -33,109 +33,85 @@ const BRANCH_COLUMNS: &str = "id, project_id, name, description, is_default, cre
 impl Reader<'_> {
     /// A value of the stack's own key-value table.
     pub fn stack_meta(&self, key: &str) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT value FROM stack_meta WHERE key = ?1", [key], |row| row.get(0))
-            .optional()
-            .map_err(db)
+        self.conn.row("SELECT value FROM stack_meta WHERE key = ?1", params![key], |row| row.get(0))
     }
 
     /// The manage token whose secret hashes to `secret_hash`.
     pub fn manage_token_by_hash(&self, secret_hash: &str) -> Result<Option<ManageToken>> {
-        self.conn
-            .query_row(
-                "SELECT id, description, created FROM manage_tokens WHERE secret_hash = ?1",
-                [secret_hash],
-                |row| Ok(ManageToken { id: row.get(0)?, description: row.get(1)?, created: row.get(2)? }),
-            )
-            .optional()
-            .map_err(db)
+        self.conn.row(
+            "SELECT id, description, created FROM manage_tokens WHERE secret_hash = ?1",
+            params![secret_hash],
+            |row| Ok(ManageToken { id: row.get(0)?, description: row.get(1)?, created: row.get(2)? }),
+        )
     }
 
     /// All projects, oldest first.
     pub fn projects(&self) -> Result<Vec<Project>> {
-        let mut stmt = self.conn.prepare("SELECT id, name, created FROM projects ORDER BY id").map_err(db)?;
-        let rows = stmt.query_map([], project).map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)
+        let rows = self.conn.rows("SELECT id, name, created FROM projects ORDER BY id", params![], project)?;
+        Ok(rows)
     }
 
     /// One project.
     pub fn project(&self, id: i64) -> Result<Option<Project>> {
-        self.conn
-            .query_row("SELECT id, name, created FROM projects WHERE id = ?1", [id], project)
-            .optional()
-            .map_err(db)
+        self.conn.row("SELECT id, name, created FROM projects WHERE id = ?1", params![id], project)
     }
 
     /// The project's default branch. Every project has one from its creation.
     pub fn default_branch(&self, project_id: i64) -> Result<Branch> {
-        self.conn
-            .prepare_cached(&format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND is_default = 1"))
-            .and_then(|mut select| select.query_row([project_id], branch))
-            .map_err(db)
+        self.conn.one(
+            &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND is_default = 1"),
+            params![project_id],
+            branch,
+        )
     }
 
     /// All branches of a project, default first.
     pub fn branches(&self, project_id: i64) -> Result<Vec<Branch>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 ORDER BY is_default DESC, id"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map([project_id], branch).map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)
+        let rows = self.conn.rows(
+            &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 ORDER BY is_default DESC, id"),
+            params![project_id],
+            branch,
+        )?;
+        Ok(rows)
     }
 
     /// One branch of a project.
     pub fn branch(&self, project_id: i64, id: i64) -> Result<Option<Branch>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND id = ?2"),
-                [project_id, id],
-                branch,
-            )
-            .optional()
-            .map_err(db)
+        self.conn.row(
+            &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 AND id = ?2"),
+            params![project_id, id],
+            branch,
+        )
     }
 
     /// A user by email (emails are compared as stored: callers lowercase them first).
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        self.conn
-            .query_row("SELECT id, email, name, created FROM users WHERE email = ?1", [email], user)
-            .optional()
-            .map_err(db)
+        self.conn.row("SELECT id, email, name, created FROM users WHERE email = ?1", params![email], user)
     }
 
     /// A user by id.
     pub fn users_by_id(&self, id: i64) -> Result<Option<User>> {
-        self.conn
-            .query_row("SELECT id, email, name, created FROM users WHERE id = ?1", [id], user)
-            .optional()
-            .map_err(db)
+        self.conn.row("SELECT id, email, name, created FROM users WHERE id = ?1", params![id], user)
     }
 
     /// The stored password hash of a user, if one was set.
     pub fn user_password_hash(&self, user_id: i64) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT password_hash FROM users WHERE id = ?1", [user_id], |row| row.get(0))
-            .optional()
-            .map_err(db)
+            .row("SELECT password_hash FROM users WHERE id = ?1", params![user_id], |row| row.get(0))
             .map(Option::flatten)
     }
 
     /// Projects a user is a member of, with the role.
     pub fn projects_of_user(&self, user_id: i64) -> Result<Vec<(Project, Role)>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT p.id, p.name, p.created, m.role FROM project_members m JOIN projects p ON p.id = m.project_id
+        let rows = self.conn.rows(
+            "SELECT p.id, p.name, p.created, m.role FROM project_members m JOIN projects p ON p.id = m.project_id
                  WHERE m.user_id = ?1 ORDER BY p.id",
-            )
-            .map_err(db)?;
-        let rows = stmt.query_map([user_id], |row| Ok((project(row)?, row.get::<_, String>(3)?))).map_err(db)?;
+            params![user_id],
+            |row| Ok((project(row)?, row.get::<String>(3)?)),
+        )?;
         let mut out = Vec::new();
         for row in rows {
-            let (project, role) = row.map_err(db)?;
+            let (project, role) = row;
             out.push((project, Role::parse(&role).ok_or_else(|| Error::internal(format!("unknown role {role}")))?));
         }
         Ok(out)
@@ -143,40 +119,33 @@ impl Reader<'_> {
 
     /// A console session by the hash of its cookie.
     pub fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRecord>> {
-        self.conn
-            .query_row(
-                "SELECT user_id, token_id, csrf, expires, credential_hash FROM console_sessions WHERE id_hash = ?1",
-                [id_hash],
-                |row| {
-                    Ok(ConsoleSessionRecord {
-                        user_id: row.get(0)?,
-                        token_id: row.get(1)?,
-                        csrf: row.get(2)?,
-                        expires: row.get(3)?,
-                        credential_hash: row.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db)
+        self.conn.row(
+            "SELECT user_id, token_id, csrf, expires, credential_hash FROM console_sessions WHERE id_hash = ?1",
+            params![id_hash],
+            |row| {
+                Ok(ConsoleSessionRecord {
+                    user_id: row.get(0)?,
+                    token_id: row.get(1)?,
+                    csrf: row.get(2)?,
+                    expires: row.get(3)?,
+                    credential_hash: row.get(4)?,
+                })
+            },
+        )
     }
 
     /// Members of a project, in the order they joined.
     pub fn members(&self, project_id: i64) -> Result<Vec<Member>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT u.id, u.email, u.name, u.created, m.role, m.created
+        let rows = self.conn.rows(
+            "SELECT u.id, u.email, u.name, u.created, m.role, m.created
                  FROM project_members m JOIN users u ON u.id = m.user_id
                  WHERE m.project_id = ?1 ORDER BY m.created, u.id",
-            )
-            .map_err(db)?;
-        let rows = stmt
-            .query_map([project_id], |row| Ok((user(row)?, row.get::<_, String>(4)?, row.get::<_, Timestamp>(5)?)))
-            .map_err(db)?;
+            params![project_id],
+            |row| Ok((user(row)?, row.get::<String>(4)?, row.get::<Timestamp>(5)?)),
+        )?;
         let mut members = Vec::new();
         for row in rows {
-            let (user, role, created) = row.map_err(db)?;
+            let (user, role, created) = row;
             let role = Role::parse(&role).ok_or_else(|| Error::internal(format!("unknown role {role}")))?;
             members.push(Member { user, role, created });
         }
@@ -187,70 +156,65 @@ impl Reader<'_> {
 impl Writer<'_> {
     /// Sets a value of the stack's key-value table.
     pub fn set_stack_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn()
-            .execute(
-                "INSERT INTO stack_meta (key, value) VALUES (?1, ?2)
+        self.conn().execute(
+            "INSERT INTO stack_meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )
-            .map_err(db)?;
+            params![key, value],
+        )?;
         Ok(())
     }
 
     /// Stores a manage token by the hash of its secret.
     pub fn insert_manage_token(&self, description: &str, secret_hash: &str, created: Timestamp) -> Result<i64> {
-        self.conn()
-            .execute(
-                "INSERT INTO manage_tokens (description, secret_hash, created) VALUES (?1, ?2, ?3)",
-                params![description, secret_hash, created],
-            )
-            .map_err(db)?;
-        Ok(self.conn().last_insert_rowid())
+        self.conn().one(
+            "INSERT INTO manage_tokens (description, secret_hash, created) VALUES (?1, ?2, ?3) RETURNING id",
+            params![description, secret_hash, created],
+            |row| row.get(0),
+        )
     }
 
     /// Creates a project with its default branch `Main`.
     pub fn insert_project(&self, name: &str, created: Timestamp) -> Result<Project> {
-        self.conn()
-            .execute("INSERT INTO projects (name, created) VALUES (?1, ?2)", params![name, created])
-            .map_err(db)?;
-        let id = self.conn().last_insert_rowid();
-        self.conn()
-            .execute(
-                "INSERT INTO branches (project_id, name, description, is_default, created) VALUES (?1, 'Main', '', 1, ?2)",
-                params![id, created],
-            )
-            .map_err(db)?;
+        let id = self.conn().one(
+            "INSERT INTO projects (name, created) VALUES (?1, ?2) RETURNING id",
+            params![name, created],
+            |row| row.get(0),
+        )?;
+        self.conn().execute(
+            "INSERT INTO branches (project_id, name, description, is_default, created) VALUES (?1, 'Main', '', 1, ?2)",
+            params![id, created],
+        )?;
         Ok(Project { id, name: name.to_string(), created })
     }
 
     /// Deletes a project and everything it owns.
     pub fn delete_project(&self, id: i64) -> Result<bool> {
-        let deleted = self.conn().execute("DELETE FROM projects WHERE id = ?1", [id]).map_err(db)?;
+        let deleted = self.conn().execute("DELETE FROM projects WHERE id = ?1", params![id])?;
         Ok(deleted > 0)
     }
 
     /// Creates a user.
     pub fn insert_user(&self, email: &str, name: &str, created: Timestamp) -> Result<User> {
-        self.conn()
-            .execute("INSERT INTO users (email, name, created) VALUES (?1, ?2, ?3)", params![email, name, created])
-            .map_err(db)?;
-        Ok(User { id: self.conn().last_insert_rowid(), email: email.to_string(), name: name.to_string(), created })
+        let id = self.conn().one(
+            "INSERT INTO users (email, name, created) VALUES (?1, ?2, ?3) RETURNING id",
+            params![email, name, created],
+            |row| row.get(0),
+        )?;
+        Ok(User { id, email: email.to_string(), name: name.to_string(), created })
     }
 
     /// Adds a user to a project with a role.
     pub fn insert_member(&self, project_id: i64, user_id: i64, role: Role, created: Timestamp) -> Result<()> {
-        self.conn()
-            .execute(
-                "INSERT INTO project_members (project_id, user_id, role, created) VALUES (?1, ?2, ?3, ?4)",
-                params![project_id, user_id, role.as_str(), created],
-            )
-            .map_err(db)?;
+        self.conn().execute(
+            "INSERT INTO project_members (project_id, user_id, role, created) VALUES (?1, ?2, ?3, ?4)",
+            params![project_id, user_id, role.as_str(), created],
+        )?;
         Ok(())
     }
 
     /// Sets a user's password hash.
     pub fn set_user_password_hash(&self, user_id: i64, hash: &str) -> Result<()> {
-        self.conn().execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash]).map_err(db)?;
+        self.conn().execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])?;
         Ok(())
     }
 
@@ -262,36 +226,33 @@ impl Writer<'_> {
         csrf: &str,
         (created, expires): (Timestamp, Timestamp),
     ) -> Result<()> {
-        self.conn()
-            .execute(
-                "INSERT INTO console_sessions (id_hash, user_id, token_id, credential_hash, csrf, created, expires)
+        self.conn().execute(
+            "INSERT INTO console_sessions (id_hash, user_id, token_id, credential_hash, csrf, created, expires)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id_hash, user_id, token_id, credential_hash, csrf, created, expires],
-            )
-            .map_err(db)?;
+            params![id_hash, user_id, token_id, credential_hash, csrf, created, expires],
+        )?;
         Ok(())
     }
 
     /// Ends a console session, and any that expired.
     pub fn delete_console_session(&self, id_hash: &str, now: Timestamp) -> Result<()> {
         self.conn()
-            .execute("DELETE FROM console_sessions WHERE id_hash = ?1 OR expires <= ?2", params![id_hash, now])
-            .map_err(db)?;
+            .execute("DELETE FROM console_sessions WHERE id_hash = ?1 OR expires <= ?2", params![id_hash, now])?;
         Ok(())
     }
 
     /// Ends every console session a person opened with their password.
     pub fn delete_user_console_sessions(&self, user_id: i64) -> Result<()> {
-        self.conn().execute("DELETE FROM console_sessions WHERE user_id = ?1", [user_id]).map_err(db)?;
+        self.conn().execute("DELETE FROM console_sessions WHERE user_id = ?1", params![user_id])?;
         Ok(())
     }
 
     /// Removes a user from a project. Returns false when the user was not a member.
     pub fn delete_member(&self, project_id: i64, user_id: i64) -> Result<bool> {
-        let deleted = self
-            .conn()
-            .execute("DELETE FROM project_members WHERE project_id = ?1 AND user_id = ?2", [project_id, user_id])
-            .map_err(db)?;
+        let deleted = self.conn().execute(
+            "DELETE FROM project_members WHERE project_id = ?1 AND user_id = ?2",
+            params![project_id, user_id],
+        )?;
         Ok(deleted > 0)
     }
 }
@@ -299,41 +260,36 @@ impl Writer<'_> {
 impl Reader<'_> {
     /// Answers when the catalog answers (readiness checks).
     pub fn ping(&self) -> Result<()> {
-        self.conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db)
+        self.conn.one("SELECT 1", params![], |_| Ok(()))
     }
 
     /// Failed sign-ins of an email in a row: (count, unix milliseconds of the last one).
     pub fn sign_in_failures(&self, email: &str) -> Result<Option<(u32, i64)>> {
-        self.conn
-            .query_row("SELECT count, last_ms FROM sign_in_failures WHERE email = ?1", [email], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()
-            .map_err(db)
+        self.conn.row("SELECT count, last_ms FROM sign_in_failures WHERE email = ?1", params![email], |row| {
+            Ok((u32::try_from(row.get::<i64>(0)?).unwrap_or(u32::MAX), row.get(1)?))
+        })
     }
 }
 
 impl Writer<'_> {
     /// Counts one more failed sign-in of an email, at `at_ms`.
     pub fn record_sign_in_failure(&self, email: &str, at_ms: i64) -> Result<()> {
-        self.conn()
-            .execute(
-                "INSERT INTO sign_in_failures (email, count, last_ms) VALUES (?1, 1, ?2)
+        self.conn().execute(
+            "INSERT INTO sign_in_failures (email, count, last_ms) VALUES (?1, 1, ?2)
                  ON CONFLICT (email) DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
-                params![email, at_ms],
-            )
-            .map_err(db)?;
+            params![email, at_ms],
+        )?;
         Ok(())
     }
 
     /// Forgets an email's failed sign-ins (after a success).
     pub fn clear_sign_in_failures(&self, email: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM sign_in_failures WHERE email = ?1", [email]).map_err(db)?;
+        self.conn().execute("DELETE FROM sign_in_failures WHERE email = ?1", params![email])?;
         Ok(())
     }
 
     /// Forgets failures older than `before_ms`; returns how many emails.
     pub fn prune_sign_in_failures(&self, before_ms: i64) -> Result<usize> {
-        self.conn().execute("DELETE FROM sign_in_failures WHERE last_ms < ?1", [before_ms]).map_err(db)
+        self.conn().execute("DELETE FROM sign_in_failures WHERE last_ms < ?1", params![before_ms])
     }
 }

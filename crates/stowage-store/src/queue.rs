@@ -1,12 +1,12 @@
 //! Component runs as the Queue API shows them: rows of the one job table with a component.
 
-use rusqlite::{params, OptionalExtension};
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::Result;
 
 use crate::jobs::{finish, job, RawJob, COLUMNS};
 use crate::records::QueueJobRecord;
-use crate::{db, Reader};
+use crate::sql::{params, Row};
+use crate::Reader;
 
 /// The Queue API's view of a job: `created` while it waits, `terminating` while a running job
 /// was asked to stop, and the result (a failed job's error message when it has none).
@@ -43,22 +43,18 @@ fn queue_record(job: Job, terminate_requested: bool) -> QueueJobRecord {
     }
 }
 
-fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RawJob, bool)> {
+fn row(row: &Row<'_>) -> Result<(RawJob, bool)> {
     Ok((job(row)?, row.get(17)?))
 }
 
 impl Reader<'_> {
     /// One component run of a project.
     pub fn queue_job(&self, project_id: i64, id: i64) -> Result<Option<QueueJobRecord>> {
-        let found = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND id = ?2 AND component_id IS NOT NULL"),
-                [project_id, id],
-                row,
-            )
-            .optional()
-            .map_err(db)?;
+        let found = self.conn.row(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND id = ?2 AND component_id IS NOT NULL"),
+            params![project_id, id],
+            row,
+        )?;
         found.map(|(raw, terminate)| Ok(queue_record(finish(raw)?, terminate))).transpose()
     }
 
@@ -71,19 +67,15 @@ impl Reader<'_> {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<QueueJobRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        let rows = self.conn.rows(
+            &format!(
                 "SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND component_id IS NOT NULL
                  AND (?2 IS NULL OR component_id = ?2) AND (?3 IS NULL OR config_id = ?3)
                  ORDER BY id DESC LIMIT ?4 OFFSET ?5"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map(params![project_id, component_id, config_id, limit, offset], row).map_err(db)?;
-        rows.map(|found| {
-            let (raw, terminate) = found.map_err(db)?;
-            Ok(queue_record(finish(raw)?, terminate))
-        })
-        .collect()
+            ),
+            params![project_id, component_id, config_id, limit, offset],
+            row,
+        )?;
+        rows.into_iter().map(|(raw, terminate)| Ok(queue_record(finish(raw)?, terminate))).collect()
     }
 }

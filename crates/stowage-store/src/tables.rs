@@ -1,16 +1,16 @@
 //! Table records: identity plus the mirror of each data file's schema and statistics.
 
-use rusqlite::{params, OptionalExtension, Row};
 use stowage_types::{Code, Error, Result};
 
 use crate::records::TableRecord;
-use crate::{db, inserted, Reader, Writer};
+use crate::sql::{params, Row};
+use crate::{Reader, Writer};
 
 const COLUMNS: &str = "t.pk, t.project_id, b.id, t.id, t.name, t.display_name, t.columns, t.primary_key, t.rows_count,
     t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file";
 const FROM: &str = "tables t JOIN buckets b ON b.pk = t.bucket_pk";
 
-fn table(row: &Row<'_>) -> rusqlite::Result<(TableRecord, String, String)> {
+fn table(row: &Row<'_>) -> Result<(TableRecord, String, String)> {
     let record = TableRecord {
         pk: row.get(0)?,
         project_id: row.get(1)?,
@@ -40,88 +40,78 @@ impl Reader<'_> {
     /// One table of a project.
     pub fn table(&self, project_id: i64, id: &str) -> Result<Option<TableRecord>> {
         self.conn
-            .query_row(
+            .row(
                 &format!("SELECT {COLUMNS} FROM {FROM} WHERE t.project_id = ?1 AND t.id = ?2"),
                 params![project_id, id],
                 table,
-            )
-            .optional()
-            .map_err(db)?
+            )?
             .map(finish)
             .transpose()
     }
 
     /// The storage keys of every table of the stack.
     pub fn table_storage_keys(&self) -> Result<std::collections::HashSet<String>> {
-        let mut stmt = self.conn.prepare("SELECT data_file FROM tables").map_err(db)?;
-        let rows = stmt.query_map([], |row| row.get(0)).map_err(db)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db)
+        let rows = self.conn.rows("SELECT data_file FROM tables", params![], |row| row.get(0))?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Tables of a project, or of one bucket, ordered by id.
     pub fn tables(&self, project_id: i64, bucket_id: Option<&str>) -> Result<Vec<TableRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        let rows = self.conn.rows(
+            &format!(
                 "SELECT {COLUMNS} FROM {FROM} WHERE t.project_id = ?1 AND (?2 IS NULL OR b.id = ?2) ORDER BY t.id"
-            ))
-            .map_err(db)?;
-        let rows = stmt.query_map(params![project_id, bucket_id], table).map_err(db)?;
-        rows.map(|row| finish(row.map_err(db)?)).collect()
+            ),
+            params![project_id, bucket_id],
+            table,
+        )?;
+        rows.into_iter().map(finish).collect()
     }
 }
 
 impl Writer<'_> {
     /// Stores a new table record; returns its internal key.
     pub fn insert_table(&self, record: &TableRecord) -> Result<i64> {
-        let inserted = self
-            .conn()
-            .execute(
-                "INSERT INTO tables (project_id, bucket_pk, id, name, display_name, columns, primary_key, rows_count,
+        // A missing bucket leaves `bucket_pk` NULL, which the schema refuses: callers check first.
+        self.conn().insert_returning(
+            "INSERT INTO tables (project_id, bucket_pk, id, name, display_name, columns, primary_key, rows_count,
                     data_size_bytes, created, last_import, last_change, data_file)
-                 SELECT ?1, pk, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM buckets WHERE project_id = ?1 AND id = ?2",
-                params![
-                    record.project_id,
-                    record.bucket_id,
-                    record.id,
-                    record.name,
-                    record.display_name,
-                    serde_json::to_string(&record.columns).map_err(Error::internal)?,
-                    serde_json::to_string(&record.primary_key).map_err(Error::internal)?,
-                    record.rows_count,
-                    record.data_size_bytes,
-                    record.created,
-                    record.last_import,
-                    record.last_change,
-                    record.storage_key,
-                ],
-            )
-            .map_err(|error| inserted(error, || {
-                Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", record.id))
-            }))?;
-        if inserted != 1 {
-            return Err(Error::internal(format!("table of a missing bucket {}", record.bucket_id)));
-        }
-        Ok(self.conn().last_insert_rowid())
+                 VALUES (?1, (SELECT pk FROM buckets WHERE project_id = ?1 AND id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                    ?10, ?11, ?12, ?13)
+                 RETURNING pk",
+            params![
+                record.project_id,
+                record.bucket_id,
+                record.id,
+                record.name,
+                record.display_name,
+                serde_json::to_string(&record.columns).map_err(Error::internal)?,
+                serde_json::to_string(&record.primary_key).map_err(Error::internal)?,
+                record.rows_count,
+                record.data_size_bytes,
+                record.created,
+                record.last_import,
+                record.last_change,
+                record.storage_key,
+            ],
+            || Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", record.id)),
+        )
     }
 
     /// Writes the mirrored schema and statistics of a table.
     pub fn update_table_stats(&self, record: &TableRecord) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE tables SET columns = ?2, primary_key = ?3, rows_count = ?4, data_size_bytes = ?5,
+        self.conn().execute(
+            "UPDATE tables SET columns = ?2, primary_key = ?3, rows_count = ?4, data_size_bytes = ?5,
                     last_import = ?6, last_change = ?7 WHERE pk = ?1",
-                params![
-                    record.pk,
-                    serde_json::to_string(&record.columns).map_err(Error::internal)?,
-                    serde_json::to_string(&record.primary_key).map_err(Error::internal)?,
-                    record.rows_count,
-                    record.data_size_bytes,
-                    record.last_import,
-                    record.last_change,
-                ],
-            )
-            .map_err(db)?;
+            params![
+                record.pk,
+                serde_json::to_string(&record.columns).map_err(Error::internal)?,
+                serde_json::to_string(&record.primary_key).map_err(Error::internal)?,
+                record.rows_count,
+                record.data_size_bytes,
+                record.last_import,
+                record.last_change,
+            ],
+        )?;
         Ok(())
     }
 
@@ -131,13 +121,7 @@ impl Writer<'_> {
             .execute(
                 "DELETE FROM metadata WHERE project_id = ?1
                    AND ((object_type = 'table' AND object_id = ?2) OR (object_type = 'column' AND object_id LIKE ?3 ESCAPE '\\'))",
-                params![project_id, id, format!("{}.%", id.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))],
-            )
-            .map_err(db)?;
-        Ok(self
-            .conn()
-            .execute("DELETE FROM tables WHERE project_id = ?1 AND id = ?2", params![project_id, id])
-            .map_err(db)?
-            > 0)
+                params![project_id, id, format!("{}.%", id.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))],)?;
+        Ok(self.conn().execute("DELETE FROM tables WHERE project_id = ?1 AND id = ?2", params![project_id, id])? > 0)
     }
 }

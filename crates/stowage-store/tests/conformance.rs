@@ -2,9 +2,9 @@
 //! ([`Store`]'s transactions and queries) and from table storage ([`TableStore`] and
 //! [`TableData`]): transactions, uniqueness, loads, exports with every filter, `changedSince`,
 //! and job claiming with leases. Every backend must pass it: the catalog tests run on the embedded
-//! SQLite catalog ([`backend`]; PostgreSQL plugs in there), and the table tests on every table store
-//! [`table_stores`] names: files always, and PostgreSQL when `STOWAGE_TEST_DATABASE_URL` names a
-//! database (CI starts one). The table tests are plain tests: the PostgreSQL client blocks.
+//! catalog [`catalogs`] names and the table tests on every table store [`table_stores`] names:
+//! SQLite and files always, PostgreSQL when `STOWAGE_TEST_DATABASE_URL` names a database (CI
+//! starts one). The table tests are plain tests: the PostgreSQL client blocks.
 
 use std::collections::HashSet;
 
@@ -15,13 +15,35 @@ use stowage_store::Store;
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::{Code, Error, Result};
 
-/// A fresh catalog and table store, with project 1.
-async fn backend() -> (tempfile::TempDir, Store, TableStore) {
+/// A fresh catalog of every kind to test, each with project 1: SQLite always, and PostgreSQL (in
+/// a schema of its own) when `STOWAGE_TEST_DATABASE_URL` names a database.
+async fn catalogs() -> Vec<Catalog> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(&dir.path().join("catalog.sqlite")).unwrap();
-    store.write(|w| w.insert_project("p", 0)).await.unwrap();
-    let tables = TableStore::files(&dir.path().join("tables")).unwrap();
-    (dir, store, tables)
+    let mut catalogs = vec![Catalog { name: "sqlite", store, _cleanup: Box::new(dir) }];
+    if let Some(url) = database_url() {
+        let schema = format!("conformance_{}", uuid::Uuid::now_v7().simple());
+        let (opened_url, opened_schema) = (url.clone(), schema.clone());
+        let store = tokio::task::spawn_blocking(move || Store::open_postgres(&opened_url, &opened_schema))
+            .await
+            .unwrap()
+            .unwrap();
+        catalogs.push(Catalog { name: "postgres", store, _cleanup: Box::new(DropSchema { url, schema }) });
+    }
+    for catalog in &catalogs {
+        catalog.store.write(|w| w.insert_project("p", 0)).await.unwrap();
+    }
+    catalogs
+}
+
+struct Catalog {
+    name: &'static str,
+    store: Store,
+    _cleanup: Box<dyn std::any::Any + Send>,
+}
+
+fn database_url() -> Option<String> {
+    std::env::var("STOWAGE_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
 }
 
 fn bucket(id: &str) -> Bucket {
@@ -46,7 +68,7 @@ fn table_stores() -> Vec<(&'static str, Box<dyn std::any::Any>, TableStore)> {
     let dir = tempfile::tempdir().unwrap();
     let files = TableStore::files(&dir.path().join("tables")).unwrap();
     let mut stores: Vec<(&'static str, Box<dyn std::any::Any>, TableStore)> = vec![("files", Box::new(dir), files)];
-    if let Some(url) = std::env::var("STOWAGE_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) {
+    if let Some(url) = database_url() {
         // A schema of its own, so tests running at once do not see one another's tables.
         let schema = format!("conformance_{}", uuid::Uuid::now_v7().simple());
         let store = TableStore::postgres(&url, &schema).unwrap();
@@ -62,10 +84,15 @@ struct DropSchema {
 }
 
 impl Drop for DropSchema {
+    /// On a thread of its own: the client cannot run inside a test's runtime.
     fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema));
-        }
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let dropped = std::thread::spawn(move || {
+            if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        });
+        let _ = dropped.join();
     }
 }
 
@@ -89,35 +116,41 @@ fn select(data: &TableData, query: &RowQuery) -> Vec<String> {
 
 #[tokio::test]
 async fn a_write_whose_closure_fails_leaves_nothing_behind() {
-    let (_dir, store, _) = backend().await;
-    let failed: Result<()> = store
-        .write(|w| {
-            w.insert_bucket(&bucket("in.c-a"))?;
-            Err(Error::validation("changed my mind"))
-        })
-        .await;
-    assert_eq!(failed.unwrap_err().code, Code::Validation);
-    assert!(store.read(|r| r.bucket(1, "in.c-a")).await.unwrap().is_none());
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let failed: Result<()> = store
+            .write(|w| {
+                w.insert_bucket(&bucket("in.c-a"))?;
+                Err(Error::validation("changed my mind"))
+            })
+            .await;
+        assert_eq!(failed.unwrap_err().code, Code::Validation);
+        assert!(store.read(|r| r.bucket(1, "in.c-a")).await.unwrap().is_none());
+    }
 }
 
 #[tokio::test]
 async fn a_second_bucket_or_table_with_the_same_id_is_already_exists_and_not_a_server_fault() {
-    let (_dir, store, _) = backend().await;
-    store.write(|w| w.insert_bucket(&bucket("in.c-a"))).await.unwrap();
-    let again = store.write(|w| w.insert_bucket(&bucket("in.c-a"))).await.unwrap_err();
-    assert_eq!(again.code, Code::BucketAlreadyExists, "{again:?}");
-    let table = TableRecord {
-        project_id: 1,
-        bucket_id: "in.c-a".into(),
-        id: "in.c-a.t".into(),
-        name: "t".into(),
-        storage_key: "k1".into(),
-        ..TableRecord::default()
-    };
-    let first = table.clone();
-    store.write(move |w| w.insert_table(&first)).await.unwrap();
-    let again = store.write(move |w| w.insert_table(&TableRecord { storage_key: "k2".into(), ..table })).await;
-    assert_eq!(again.unwrap_err().code, Code::TableAlreadyExists);
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        store.write(|w| w.insert_bucket(&bucket("in.c-a"))).await.unwrap();
+        let again = store.write(|w| w.insert_bucket(&bucket("in.c-a"))).await.unwrap_err();
+        assert_eq!(again.code, Code::BucketAlreadyExists, "{again:?}");
+        let table = TableRecord {
+            project_id: 1,
+            bucket_id: "in.c-a".into(),
+            id: "in.c-a.t".into(),
+            name: "t".into(),
+            storage_key: "k1".into(),
+            ..TableRecord::default()
+        };
+        let first = table.clone();
+        store.write(move |w| w.insert_table(&first)).await.unwrap();
+        let again = store.write(move |w| w.insert_table(&TableRecord { storage_key: "k2".into(), ..table })).await;
+        assert_eq!(again.unwrap_err().code, Code::TableAlreadyExists);
+    }
 }
 
 #[test]
@@ -276,78 +309,94 @@ async fn claim(store: &Store, owner: &'static str, now: i64) -> Option<i64> {
 
 #[tokio::test]
 async fn two_workers_never_claim_the_same_job_and_jobs_are_claimed_oldest_first() {
-    let (_dir, store, _) = backend().await;
-    let first = submit(&store, None).await;
-    let second = submit(&store, None).await;
-    assert_eq!(claim(&store, "a", 100).await, Some(first));
-    assert_eq!(claim(&store, "b", 100).await, Some(second));
-    assert_eq!(claim(&store, "c", 100).await, None, "both jobs are held");
-    let components = store.write(|w| w.claim_job("c", 100, 130, true)).await.unwrap();
-    assert!(components.is_none(), "a component worker does not take storage jobs");
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let first = submit(&store, None).await;
+        let second = submit(&store, None).await;
+        assert_eq!(claim(&store, "a", 100).await, Some(first));
+        assert_eq!(claim(&store, "b", 100).await, Some(second));
+        assert_eq!(claim(&store, "c", 100).await, None, "both jobs are held");
+        let components = store.write(|w| w.claim_job("c", 100, 130, true)).await.unwrap();
+        assert!(components.is_none(), "a component worker does not take storage jobs");
+    }
 }
 
 #[tokio::test]
 async fn a_job_of_a_table_waits_until_the_older_jobs_of_that_table_end() {
-    let (_dir, store, _) = backend().await;
-    let import = submit(&store, Some("in.c-b.t")).await;
-    let next_import = submit(&store, Some("in.c-b.t")).await;
-    let other_table = submit(&store, Some("in.c-b.u")).await;
-    assert_eq!(claim(&store, "a", 100).await, Some(import));
-    assert_eq!(claim(&store, "b", 100).await, Some(other_table), "the second import of t waits");
-    assert_eq!(claim(&store, "b", 100).await, None);
-    let ended =
-        store.write(move |w| w.finish_claimed_job(import, "a", 101, JobStatus::Success, &json!({}), None, None));
-    assert!(ended.await.unwrap());
-    assert_eq!(claim(&store, "b", 102).await, Some(next_import));
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let import = submit(&store, Some("in.c-b.t")).await;
+        let next_import = submit(&store, Some("in.c-b.t")).await;
+        let other_table = submit(&store, Some("in.c-b.u")).await;
+        assert_eq!(claim(&store, "a", 100).await, Some(import));
+        assert_eq!(claim(&store, "b", 100).await, Some(other_table), "the second import of t waits");
+        assert_eq!(claim(&store, "b", 100).await, None);
+        let ended =
+            store.write(move |w| w.finish_claimed_job(import, "a", 101, JobStatus::Success, &json!({}), None, None));
+        assert!(ended.await.unwrap());
+        assert_eq!(claim(&store, "b", 102).await, Some(next_import));
+    }
 }
 
 #[tokio::test]
 async fn a_job_whose_lease_expired_is_taken_over_and_its_first_worker_can_no_longer_renew_or_end_it() {
-    let (_dir, store, _) = backend().await;
-    let id = submit(&store, Some("in.c-b.t")).await;
-    assert_eq!(claim(&store, "a", 100).await, Some(id));
-    assert!(store.write(move |w| w.renew_job_lease(id, "a", 140)).await.unwrap(), "the holder renews until 140");
-    assert_eq!(claim(&store, "b", 139).await, None, "the lease still holds");
-    let taken = store.write(|w| w.claim_job("b", 141, 171, false)).await.unwrap().unwrap();
-    assert_eq!((taken.job.id, taken.attempt), (id, 2));
-    assert_eq!(taken.work, json!({ "kind": "test" }));
-    assert!(!store.write(move |w| w.renew_job_lease(id, "a", 200)).await.unwrap(), "the first worker lost the job");
-    let late = json!({ "message": "late" });
-    let ended =
-        store.write(move |w| w.finish_claimed_job(id, "a", 150, JobStatus::Error, &json!({}), None, Some(&late)));
-    assert!(!ended.await.unwrap(), "a worker that lost its lease cannot record an outcome");
-    let ended =
-        store.write(move |w| w.finish_claimed_job(id, "b", 150, JobStatus::Success, &json!({ "ok": 1 }), None, None));
-    assert!(ended.await.unwrap());
-    let job = store.read(move |r| r.job(1, id)).await.unwrap().unwrap();
-    assert_eq!((job.status, job.results), (JobStatus::Success, json!({ "ok": 1 })));
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let id = submit(&store, Some("in.c-b.t")).await;
+        assert_eq!(claim(&store, "a", 100).await, Some(id));
+        assert!(store.write(move |w| w.renew_job_lease(id, "a", 140)).await.unwrap(), "the holder renews until 140");
+        assert_eq!(claim(&store, "b", 139).await, None, "the lease still holds");
+        let taken = store.write(|w| w.claim_job("b", 141, 171, false)).await.unwrap().unwrap();
+        assert_eq!((taken.job.id, taken.attempt), (id, 2));
+        assert_eq!(taken.work, json!({ "kind": "test" }));
+        assert!(!store.write(move |w| w.renew_job_lease(id, "a", 200)).await.unwrap(), "the first worker lost the job");
+        let late = json!({ "message": "late" });
+        let ended =
+            store.write(move |w| w.finish_claimed_job(id, "a", 150, JobStatus::Error, &json!({}), None, Some(&late)));
+        assert!(!ended.await.unwrap(), "a worker that lost its lease cannot record an outcome");
+        let ended = store
+            .write(move |w| w.finish_claimed_job(id, "b", 150, JobStatus::Success, &json!({ "ok": 1 }), None, None));
+        assert!(ended.await.unwrap());
+        let job = store.read(move |r| r.job(1, id)).await.unwrap().unwrap();
+        assert_eq!((job.status, job.results), (JobStatus::Success, json!({ "ok": 1 })));
+    }
 }
 
 #[tokio::test]
 async fn a_termination_request_ends_a_waiting_job_at_once_and_flags_a_running_one() {
-    let (_dir, store, _) = backend().await;
-    let waiting = submit(&store, None).await;
-    let running = submit(&store, None).await;
-    let before = store.write(move |w| w.request_termination(1, waiting, 5)).await.unwrap();
-    assert_eq!(before, Some(JobStatus::Waiting));
-    assert_eq!(claim(&store, "a", 100).await, Some(running), "the terminated job is not claimed");
-    assert!(!store.read(move |r| r.termination_requested(running)).await.unwrap());
-    let before = store.write(move |w| w.request_termination(1, running, 6)).await.unwrap();
-    assert_eq!(before, Some(JobStatus::Processing));
-    assert!(store.read(move |r| r.termination_requested(running)).await.unwrap());
-    let job = store.read(move |r| r.job(1, waiting)).await.unwrap().unwrap();
-    assert_eq!(job.status, JobStatus::Terminated);
-    assert_eq!(store.write(|w| w.request_termination(1, 999, 7)).await.unwrap(), None);
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let waiting = submit(&store, None).await;
+        let running = submit(&store, None).await;
+        let before = store.write(move |w| w.request_termination(1, waiting, 5)).await.unwrap();
+        assert_eq!(before, Some(JobStatus::Waiting));
+        assert_eq!(claim(&store, "a", 100).await, Some(running), "the terminated job is not claimed");
+        assert!(!store.read(move |r| r.termination_requested(running)).await.unwrap());
+        let before = store.write(move |w| w.request_termination(1, running, 6)).await.unwrap();
+        assert_eq!(before, Some(JobStatus::Processing));
+        assert!(store.read(move |r| r.termination_requested(running)).await.unwrap());
+        let job = store.read(move |r| r.job(1, waiting)).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Terminated);
+        assert_eq!(store.write(|w| w.request_termination(1, 999, 7)).await.unwrap(), None);
+    }
 }
 
 #[tokio::test]
 async fn a_named_lease_is_held_by_one_process_until_it_expires() {
-    let (_dir, store, _) = backend().await;
-    let take = |owner: &'static str, now: i64| store.write(move |w| w.take_lease("maintenance", owner, now, now + 60));
-    assert!(take("a", 100).await.unwrap());
-    assert!(!take("b", 120).await.unwrap(), "a holds it until 160");
-    assert!(take("a", 150).await.unwrap(), "the holder renews until 210");
-    assert!(!take("b", 200).await.unwrap());
-    assert!(take("b", 210).await.unwrap(), "an expired lease is taken over");
-    assert!(!take("a", 220).await.unwrap());
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let take =
+            |owner: &'static str, now: i64| store.write(move |w| w.take_lease("maintenance", owner, now, now + 60));
+        assert!(take("a", 100).await.unwrap());
+        assert!(!take("b", 120).await.unwrap(), "a holds it until 160");
+        assert!(take("a", 150).await.unwrap(), "the holder renews until 210");
+        assert!(!take("b", 200).await.unwrap());
+        assert!(take("b", 210).await.unwrap(), "an expired lease is taken over");
+        assert!(!take("a", 220).await.unwrap());
+    }
 }

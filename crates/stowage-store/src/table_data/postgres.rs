@@ -12,7 +12,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, Transaction};
+
+use crate::pg_client::PgClient;
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
@@ -22,7 +24,7 @@ use super::{
 };
 
 fn pg(error: postgres::Error) -> Error {
-    Error::internal(format!("table storage: {error}"))
+    Error::internal(format!("table storage: {}", crate::pg_client::describe(&error)))
 }
 
 fn io(error: std::io::Error) -> Error {
@@ -34,7 +36,7 @@ pub struct PgTables {
     url: String,
     /// The schema that holds the tables and their `meta`, quoted.
     schema: Arc<str>,
-    idle: Arc<Mutex<Vec<Client>>>,
+    idle: Arc<Mutex<Vec<PgClient>>>,
 }
 
 impl std::fmt::Debug for PgTables {
@@ -51,8 +53,8 @@ impl Clone for PgTables {
 
 /// One table, with a connection that goes back to the pool when it is dropped.
 pub struct PgTable {
-    client: RefCell<Option<Client>>,
-    idle: Arc<Mutex<Vec<Client>>>,
+    client: RefCell<Option<PgClient>>,
+    idle: Arc<Mutex<Vec<PgClient>>>,
     schema: Arc<str>,
     key: String,
 }
@@ -88,11 +90,11 @@ impl PgTables {
         format!("{}.{}", self.schema, quote(key))
     }
 
-    fn client(&self) -> Result<Client> {
+    fn client(&self) -> Result<PgClient> {
         let idle = self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).pop();
         match idle {
             Some(client) => Ok(client),
-            None => Client::connect(&self.url, NoTls).map_err(pg),
+            None => PgClient::connect(&self.url, "table storage"),
         }
     }
 
@@ -223,7 +225,7 @@ impl PgTable {
 
     fn client(&self) -> RefMut<'_, Client> {
         RefMut::map(self.client.borrow_mut(), |client| {
-            client.as_mut().expect("a table keeps its connection until dropped")
+            &mut **client.as_mut().expect("a table keeps its connection until dropped")
         })
     }
 
