@@ -69,7 +69,7 @@ pub async fn recover(store: &Store, email: &str) -> Result<Recovered> {
             if w.stack_meta(BOOTSTRAPPED)?.is_none() {
                 return Err(Error::new(
                     Code::UserValidation,
-                    "This data dir has never been started: run `stowage serve` first; its first start prints the secrets.",
+                    "The catalog holds no stack: run `stowage serve` first; its first start prints the secrets.",
                 ));
             }
             let user = w

@@ -141,8 +141,9 @@ fn error_value(error: &Error) -> Value {
 }
 
 impl JobRunner {
-    pub(crate) fn new(store: Store) -> Self {
-        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    /// The job runner of the server `server` (stable across its restarts, see [`JobRunner::recover`]).
+    pub(crate) fn new(store: Store, server: &str) -> Self {
+        let owner = format!("{server}/{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         JobRunner { store, owner: owner.into(), wake: Arc::default(), finished: broadcast::channel(1024).0 }
     }
 
@@ -217,16 +218,24 @@ impl JobRunner {
         Ok(job)
     }
 
-    /// Prepares the queue at the start of the one server of a data dir: jobs stored before jobs
-    /// carried their work end as interrupted errors, and the leases of jobs a stopped process ran
-    /// end now, so the worker takes them over at once. Returns (failed, taken over).
+    /// Prepares the queue at a server's start: jobs stored before jobs carried their work end as
+    /// interrupted errors, and the leases of jobs a stopped process of this server ran end now, so
+    /// the worker takes them over at once. (The server holds its data dir's lock, so that process
+    /// is dead.) On a catalog of its own (SQLite) every lease is this server's; on a shared one,
+    /// other servers' leases end only when they expire. Returns (failed, taken over).
     pub async fn recover(&self) -> Result<(usize, usize)> {
         let error = json!({
             "code": "storage.jobs.interrupted",
             "message": "The job was interrupted because the server stopped while it ran. Run it again.",
             "exceptionId": format!("job-{}", uuid::Uuid::now_v7().simple()),
         });
-        self.store.write(move |w| Ok((w.fail_unrunnable_jobs(time::now(), &error)?, w.expire_job_leases()?))).await
+        let server = match self.owner.split_once('/') {
+            Some((server, _)) if self.store.is_shared() => Some(format!("{server}/")),
+            _ => None,
+        };
+        self.store
+            .write(move |w| Ok((w.fail_unrunnable_jobs(time::now(), &error)?, w.expire_job_leases(server.as_deref())?)))
+            .await
     }
 
     /// Starts the worker loops of this process, one for storage jobs and one for component runs:

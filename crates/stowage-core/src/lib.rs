@@ -46,6 +46,7 @@ pub mod tokens;
 use std::sync::Arc;
 
 pub use stowage_store::records;
+pub use stowage_store::table_data::TableStore;
 pub use stowage_store::Store;
 pub use stowage_types as types;
 
@@ -102,18 +103,19 @@ pub struct Core {
 }
 
 impl Core {
-    /// Builds the core over an opened store.
+    /// Builds the core of the server named `server` (stable across its restarts) over an opened
+    /// catalog and table storage.
     pub fn new(
         store: Store,
+        table_store: stowage_store::table_data::TableStore,
         stack: StackInfo,
         key: crypto::StackKey,
         mailer: mail::Mailer,
         blobs: blobs::Blobs,
-        data_dir: &std::path::Path,
+        server: &str,
     ) -> types::Result<Self> {
-        let jobs = jobs::JobRunner::new(store.clone());
+        let jobs = jobs::JobRunner::new(store.clone(), server);
         let read_events = events::ReadEvents::start(&store)?;
-        let table_store = stowage_store::table_data::TableStore::files(&data_dir.join("tables"))?;
         Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, table_store, read_events })
     }
 

@@ -440,11 +440,12 @@ mod tests {
         };
         Core::new(
             store,
+            stowage_store::table_data::TableStore::files(&dir.join("tables")).unwrap(),
             stack,
             StackKey::from_bytes(&[3; 32]),
             Mailer::outbox(dir.join("outbox"), "s@localhost").unwrap(),
             crate::blobs::Blobs::local(&dir.join("blobs")).unwrap(),
-            dir,
+            "test",
         )
         .unwrap()
     }

@@ -83,6 +83,14 @@ pub struct ServeArgs {
     /// Secret access key for the bucket [default: AWS_SECRET_ACCESS_KEY]
     #[arg(long, env = "STOWAGE_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub s3_secret_access_key: Option<String>,
+    /// Where the catalog and the tables' rows live: `sqlite` (in the data dir), or a PostgreSQL
+    /// URL, postgres://user:password@host:5432/database, shared by every server of the stack
+    /// [default: sqlite]
+    #[arg(long, env = "STOWAGE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema of the catalog; the tables' rows go to <schema>_tables [default: stowage]
+    #[arg(long, env = "STOWAGE_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -94,6 +102,12 @@ pub struct RecoverArgs {
     /// Directory holding the catalog [default: ./stowage-data]
     #[arg(long, env = "STOWAGE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The stack's database when it is not the data dir's SQLite (see `serve --database-url`)
+    #[arg(long, env = "STOWAGE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema of the catalog [default: stowage]
+    #[arg(long, env = "STOWAGE_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
     /// The user who gets a new console password [default: the configured admin, admin@localhost]
     #[arg(long, env = "STOWAGE_ADMIN_EMAIL")]
     pub email: Option<String>,
@@ -105,6 +119,8 @@ impl RecoverArgs {
         Config::load(ServeArgs {
             config: self.config,
             data_dir: self.data_dir,
+            database_url: self.database_url,
+            database_schema: self.database_schema,
             admin_email: self.email,
             ..ServeArgs::default()
         })
@@ -132,6 +148,10 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// See `--log-format`.
     pub log_format: Option<String>,
+    /// See `--database-url`. It may hold a password: keep the file readable by the server only.
+    pub database_url: Option<String>,
+    /// See `--database-schema`.
+    pub database_schema: Option<String>,
     /// See `--stack-key-file`.
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
@@ -205,6 +225,16 @@ pub struct Config {
     pub outbound_allow: Vec<String>,
     /// The S3-compatible bucket for file bytes; `None` keeps them under `<data dir>/blobs`.
     pub s3: Option<stowage_core::blobs::S3Settings>,
+    /// The PostgreSQL database of the catalog and the tables; `None` keeps both in the data dir.
+    pub database: Option<Database>,
+}
+
+/// A PostgreSQL database shared by every server of a stack.
+#[derive(Debug)]
+pub struct Database {
+    pub url: SecretString,
+    /// The catalog's schema; table rows go to `<schema>_tables`.
+    pub schema: String,
 }
 
 impl Config {
@@ -227,6 +257,7 @@ impl Config {
             components: Vec::new(),
             outbound_allow: Vec::new(),
             s3: None,
+            database: None,
         }
     }
 
@@ -288,6 +319,8 @@ impl Config {
             None if endpoint.is_some() => bail!("--s3-endpoint is set but --s3-bucket is not: name the bucket too"),
             None => None,
         };
+        config.database =
+            database(args.database_url.or(file.database_url), args.database_schema.or(file.database_schema))?;
         for component in file.components {
             if component.id.is_empty() || !component.id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {
@@ -325,6 +358,30 @@ pub fn parse_region(spec: &str) -> anyhow::Result<Region> {
         }
         _ => bail!("--region: \"{spec}\" must look like NAME=URL, e.g. eu=https://stowage.example.com"),
     }
+}
+
+/// The database settings: `None` for the embedded SQLite (no URL, or `sqlite`).
+fn database(url: Option<String>, schema: Option<String>) -> anyhow::Result<Option<Database>> {
+    let schema = schema.filter(|schema| !schema.is_empty());
+    let Some(url) = url.filter(|url| !url.is_empty() && url != "sqlite") else {
+        if schema.is_some() {
+            bail!("--database-schema is set but --database-url is not a PostgreSQL URL");
+        }
+        return Ok(None);
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        // Only the scheme is shown: the rest may hold a password.
+        let scheme = url.split_once("://").map_or("(none)", |(scheme, _)| scheme);
+        bail!("--database-url: the scheme \"{scheme}\" is not supported: use sqlite or postgres://user:password@host/database");
+    }
+    let schema = schema.unwrap_or_else(|| "stowage".into());
+    let valid = schema.len() <= 40
+        && schema.starts_with(|c: char| c.is_ascii_lowercase())
+        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        bail!("--database-schema: \"{schema}\" is not a schema name: use up to 40 lowercase letters, digits and _, starting with a letter");
+    }
+    Ok(Some(Database { url: SecretString::from(url), schema }))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use stowage_core::blobs::Blobs;
 use stowage_core::bootstrap::{self, Bootstrapped, Recovered};
 use stowage_core::crypto::StackKey;
 use stowage_core::mail::Mailer;
-use stowage_core::{events, files, tokens, Core, StackInfo, Store};
+use stowage_core::{events, files, tokens, Core, StackInfo, Store, TableStore};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -34,9 +34,7 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<(Self, Option<Bootstrapped>)> {
         create_private_dir(&config.data_dir)?;
         let data_dir_lock = lock_data_dir(&config.data_dir)?;
-        let store = Store::open_sqlite(&config.data_dir.join("catalog.sqlite"))
-            .map_err(|error| anyhow::anyhow!("{error}"))
-            .context("opening the catalog")?;
+        let (store, table_store) = open_storage(config).await?;
         let listener =
             TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
         let address = listener.local_addr()?;
@@ -69,7 +67,8 @@ impl Application {
         }
         .map_err(|error| anyhow::anyhow!("{}", error.message))
         .context("opening the object store")?;
-        let core = Core::new(store, stack, key, mailer, blobs, &config.data_dir)
+        let server = server_id(&config.data_dir)?;
+        let core = Core::new(store, table_store, stack, key, mailer, blobs, &server)
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         let tables = stowage_core::tables::recover(&core).await.map_err(|error| anyhow::anyhow!("{error}"))?;
         if tables != Default::default() {
@@ -125,7 +124,24 @@ impl Application {
     }
 }
 
-/// Creates the data dir readable only by its owner.
+/// The name of the server of a data dir among the servers of a stack, kept in `server.id` from
+/// its first start: a restarted server knows which jobs its previous process was running.
+fn server_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("server.id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        Ok(_) => write_server_id(&path),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => write_server_id(&path),
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_server_id(path: &std::path::Path) -> anyhow::Result<String> {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    std::fs::write(path, format!("{id}\n")).with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
 /// Takes the data dir's lock file (`stowage.lock`, an advisory lock the system releases when the
 /// process ends, however it ends) and writes this process's id into it.
 fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
@@ -161,6 +177,7 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Creates the data dir readable only by its owner.
 fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("creating data dir {}", path.display()))?;
     #[cfg(unix)]
@@ -291,19 +308,44 @@ pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str) -> String
     )
 }
 
+/// Opens the catalog and the table storage: SQLite and table files in the data dir, or the
+/// configured PostgreSQL database (the catalog in its schema, the tables' rows in
+/// `<schema>_tables`), brought up to date.
+async fn open_storage(config: &Config) -> anyhow::Result<(Store, TableStore)> {
+    let Some(database) = &config.database else {
+        let store = Store::open_sqlite(&config.data_dir.join("catalog.sqlite"))
+            .map_err(|error| anyhow::anyhow!("{error}"))
+            .context("opening the catalog")?;
+        let tables = TableStore::files(&config.data_dir.join("tables"))
+            .map_err(|error| anyhow::anyhow!("{error}"))
+            .context("opening table storage")?;
+        return Ok((store, tables));
+    };
+    let (url, schema) = (database.url.expose_secret().to_string(), database.schema.clone());
+    tokio::task::spawn_blocking(move || {
+        let store = Store::open_postgres(&url, &schema)
+            .map_err(|error| anyhow::anyhow!("{}", error.cause.as_deref().unwrap_or(&error.message)))
+            .context("opening the catalog on PostgreSQL")?;
+        let tables = TableStore::postgres(&url, &format!("{schema}_tables"))
+            .map_err(|error| anyhow::anyhow!("{}", error.cause.as_deref().unwrap_or(&error.message)))
+            .context("opening table storage on PostgreSQL")?;
+        Ok((store, tables))
+    })
+    .await?
+}
+
 /// New secrets for an operator who lost the first start's (`stowage recover`): a new manage token
 /// and a new console password for the configured admin. Opens the catalog of an existing data
 /// dir only; works while the stack runs.
 pub async fn recover(config: &Config) -> anyhow::Result<Recovered> {
     let catalog = config.data_dir.join("catalog.sqlite");
-    if !catalog.exists() {
+    if config.database.is_none() && !catalog.exists() {
         anyhow::bail!(
             "{} holds no stack: run `stowage serve` first; its first start prints the secrets",
             config.data_dir.display()
         );
     }
-    let store =
-        Store::open_sqlite(&catalog).map_err(|error| anyhow::anyhow!("{error}")).context("opening the catalog")?;
+    let (store, _) = open_storage(config).await?;
     bootstrap::recover(&store, &config.admin_email).await.map_err(|error| anyhow::anyhow!("{error}"))
 }
 

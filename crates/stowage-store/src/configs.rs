@@ -85,7 +85,7 @@ impl Reader<'_> {
         let rows = self.conn.rows(
             &format!(
                 "SELECT {CONFIG_COLUMNS} FROM configurations
-                 WHERE project_id = ?1 AND (?2 IS NULL OR component_id = ?2) AND is_deleted = ?3 ORDER BY component_id, pk"
+                 WHERE project_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR component_id = ?2) AND is_deleted = ?3 ORDER BY component_id, pk"
             ),
             params![project_id, component_id, deleted],
             config,

@@ -251,11 +251,17 @@ impl Writer<'_> {
         Ok(changed == 1)
     }
 
-    /// Ends every running job's lease now, so the next claim takes it over. Only for a process
-    /// that knows no other worker is alive (the one server of a locked data dir, at start).
-    pub fn expire_job_leases(&self) -> Result<usize> {
-        self.conn()
-            .execute("UPDATE jobs SET lease_expires = 0 WHERE status = 'processing' AND work IS NOT NULL", params![])
+    /// Ends the lease of every running job, or of those whose owner's name starts with
+    /// `owner_prefix`, now, so the next claim takes them over. Only for a process that knows those
+    /// workers are dead (a server at start, holding its data dir's lock).
+    pub fn expire_job_leases(&self, owner_prefix: Option<&str>) -> Result<usize> {
+        let pattern = owner_prefix
+            .map(|prefix| format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        self.conn().execute(
+            "UPDATE jobs SET lease_expires = 0 WHERE status = 'processing' AND work IS NOT NULL
+                AND (CAST(?1 AS TEXT) IS NULL OR lease_owner LIKE ?1 ESCAPE '\\')",
+            params![pattern],
+        )
     }
 
     /// Ends as an error every unfinished job stored before jobs carried their work (nothing can
@@ -334,7 +340,7 @@ mod tests {
             .unwrap();
         let error = json!({ "code": "storage.jobs.interrupted" });
         let (failed, expired) =
-            store.write(move |w| Ok((w.fail_unrunnable_jobs(101, &error)?, w.expire_job_leases()?))).await.unwrap();
+            store.write(move |w| Ok((w.fail_unrunnable_jobs(101, &error)?, w.expire_job_leases(None)?))).await.unwrap();
         assert_eq!((failed, expired), (1, 1));
         assert_eq!(claim(&store, "alive", 101).await, Some(id), "taken over at once");
         let job = store.read(move |r| r.job(1, legacy)).await.unwrap().unwrap();

@@ -276,7 +276,7 @@ impl Writer<'_> {
     pub fn record_sign_in_failure(&self, email: &str, at_ms: i64) -> Result<()> {
         self.conn().execute(
             "INSERT INTO sign_in_failures (email, count, last_ms) VALUES (?1, 1, ?2)
-                 ON CONFLICT (email) DO UPDATE SET count = count + 1, last_ms = excluded.last_ms",
+                 ON CONFLICT (email) DO UPDATE SET count = sign_in_failures.count + 1, last_ms = excluded.last_ms",
             params![email, at_ms],
         )?;
         Ok(())

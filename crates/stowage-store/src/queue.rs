@@ -70,7 +70,7 @@ impl Reader<'_> {
         let rows = self.conn.rows(
             &format!(
                 "SELECT {COLUMNS} FROM jobs WHERE project_id = ?1 AND component_id IS NOT NULL
-                 AND (?2 IS NULL OR component_id = ?2) AND (?3 IS NULL OR config_id = ?3)
+                 AND (CAST(?2 AS TEXT) IS NULL OR component_id = ?2) AND (CAST(?3 AS TEXT) IS NULL OR config_id = ?3)
                  ORDER BY id DESC LIMIT ?4 OFFSET ?5"
             ),
             params![project_id, component_id, config_id, limit, offset],

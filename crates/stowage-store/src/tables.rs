@@ -59,7 +59,7 @@ impl Reader<'_> {
     pub fn tables(&self, project_id: i64, bucket_id: Option<&str>) -> Result<Vec<TableRecord>> {
         let rows = self.conn.rows(
             &format!(
-                "SELECT {COLUMNS} FROM {FROM} WHERE t.project_id = ?1 AND (?2 IS NULL OR b.id = ?2) ORDER BY t.id"
+                "SELECT {COLUMNS} FROM {FROM} WHERE t.project_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR b.id = ?2) ORDER BY t.id"
             ),
             params![project_id, bucket_id],
             table,

@@ -400,3 +400,20 @@ async fn a_named_lease_is_held_by_one_process_until_it_expires() {
         assert!(!take("a", 220).await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn a_restarted_server_ends_the_leases_its_dead_process_held_and_no_other_servers() {
+    for catalog in catalogs().await {
+        eprintln!("catalog: {}", catalog.name);
+        let store = catalog.store.clone();
+        let mine = submit(&store, None).await;
+        let theirs = submit(&store, None).await;
+        assert_eq!(claim(&store, "server_a/1-x", 100).await, Some(mine));
+        assert_eq!(claim(&store, "server%b/2-y", 100).await, Some(theirs));
+        let ended = store.write(|w| w.expire_job_leases(Some("server_a/"))).await.unwrap();
+        assert_eq!(ended, 1, "only server_a's lease ends");
+        assert_eq!(claim(&store, "server_a/3-z", 101).await, Some(mine), "taken over at once");
+        assert_eq!(claim(&store, "server_a/3-z", 101).await, None, "the other server's job keeps its lease");
+        assert_eq!(store.write(|w| w.expire_job_leases(None)).await.unwrap(), 2, "alone, a server ends every lease");
+    }
+}

@@ -231,11 +231,17 @@ pub struct Recovered {
 
 /// Brings table storage in line after a stop, before the worker takes over the unfinished jobs.
 /// Only for the one server of a data dir, at start (it holds the data dir's lock): no job runs.
+/// On a shared catalog (PostgreSQL) it does nothing: other servers' jobs may be running.
 /// - A table an unfinished job touched may hold rows the catalog does not mirror yet, so its
 ///   columns, key and statistics are read from its data again. (The job, taken over, mirrors them
 ///   too; this covers a job that can no longer run, its token deleted.)
 /// - A file no table owns (a create or drop cut off halfway) is deleted.
 pub async fn recover(core: &Core) -> Result<Recovered> {
+    if core.store.is_shared() {
+        // Other servers may be creating or loading tables right now; a job's takeover mirrors
+        // what its table holds instead.
+        return Ok(Recovered::default());
+    }
     let (unfinished, owned) = core.store.read(|r| Ok((r.unfinished_jobs()?, r.table_storage_keys()?))).await?;
     let mut recovered = Recovered::default();
     for job in unfinished {

@@ -272,14 +272,11 @@ async fn files_past_their_max_age_are_deleted_with_their_bytes_and_permanent_one
     let old_read = read_url(&app, &app.admin, &old["id"]).await;
 
     // Sixteen days pass for two of them: their creation time moves back in the catalog.
-    let catalog = rusqlite::Connection::open(app.data_dir.path().join("data").join("catalog.sqlite")).unwrap();
-    catalog.busy_timeout(Duration::from_secs(5)).unwrap();
-    let moved = catalog
-        .execute(
-            "UPDATE files SET created = created - 16 * 86400 WHERE id IN (?1, ?2)",
-            [old["id"].as_i64().unwrap(), kept["id"].as_i64().unwrap()],
-        )
-        .unwrap();
+    let moved = app.execute_on_catalog(&format!(
+        "UPDATE files SET created = created - 16 * 86400 WHERE id IN ({}, {})",
+        old["id"].as_i64().unwrap(),
+        kept["id"].as_i64().unwrap()
+    ));
     assert_eq!(moved, 2);
 
     let old_path = format!("/v2/storage/files/{}", old["id"]);

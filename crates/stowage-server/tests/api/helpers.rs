@@ -16,6 +16,8 @@ pub(crate) struct TestApp {
     pub(crate) project_id: i64,
     /// Holds the stack's data dir (`<this>/data`) for as long as the stack runs.
     pub(crate) data_dir: tempfile::TempDir,
+    /// The PostgreSQL database and schema of the catalog, when the suite runs on one.
+    database: Option<(String, String)>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -82,11 +84,34 @@ fn test_s3() -> Option<stowage_core::blobs::S3Settings> {
     })
 }
 
+/// The PostgreSQL database the suite runs against when `STOWAGE_TEST_DATABASE_URL` names one (CI
+/// starts a real server): each stack's catalog gets a schema of its own, named after its data dir,
+/// so a restart on the same dir finds it again.
+pub(crate) fn test_database(data_dir: &std::path::Path) -> Option<(String, String)> {
+    let url = std::env::var("STOWAGE_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())?;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in data_dir.as_os_str().as_encoded_bytes() {
+        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Some((url, format!("t{hash:016x}")))
+}
+
+/// The environment that points a `stowage` binary serving `data_dir` at the test database, if any.
+pub(crate) fn database_env(data_dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    match test_database(data_dir) {
+        Some((url, schema)) => vec![("STOWAGE_DATABASE_URL", url), ("STOWAGE_DATABASE_SCHEMA", schema)],
+        None => Vec::new(),
+    }
+}
+
 pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(data_dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
     config.stack_name = "test-stack".into();
     config.s3 = test_s3();
+    let database = test_database(&config.data_dir);
+    config.database =
+        database.clone().map(|(url, schema)| stowage_server::config::Database { url: url.into(), schema });
     adjust(&mut config);
     let (app, bootstrapped) = Application::build(&config).await.expect("stack builds");
     let bootstrapped = bootstrapped.expect("first start bootstraps");
@@ -103,11 +128,41 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
         admin_password: bootstrapped.admin_password,
         project_id: bootstrapped.project_id,
         data_dir,
+        database,
         _stop: stop,
     }
 }
 
 impl TestApp {
+    /// Runs one statement on the stack's catalog itself (its SQLite file or its PostgreSQL
+    /// schema), for what no API can do, like letting time pass; returns the rows it changed.
+    pub(crate) fn execute_on_catalog(&self, sql: &str) -> u64 {
+        match &self.database {
+            None => {
+                let catalog = rusqlite::Connection::open(self.data_dir.path().join("data").join("catalog.sqlite"));
+                let catalog = catalog.unwrap();
+                catalog.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+                catalog.execute(sql, []).unwrap() as u64
+            }
+            Some((url, schema)) => {
+                let (url, sql) = (url.clone(), format!("SET search_path TO {schema}; {sql}"));
+                // The synchronous client cannot run on the test's runtime thread.
+                let run = std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    let messages = client.simple_query(&sql).unwrap();
+                    messages
+                        .iter()
+                        .map(|message| match message {
+                            postgres::SimpleQueryMessage::CommandComplete(rows) => *rows,
+                            _ => 0,
+                        })
+                        .sum()
+                });
+                run.join().unwrap()
+            }
+        }
+    }
+
     /// Sends a request; `token` goes in `X-StorageApi-Token` (or the manage header for `/manage`).
     pub(crate) async fn call(&self, method: Method, path: &str, token: Option<&str>, payload: Payload) -> Reply {
         let mut request = self.client.request(method, format!("{}{path}", self.url));

@@ -37,7 +37,7 @@ async fn a_second_server_on_a_data_dir_in_use_refuses_to_start_and_a_killed_serv
 async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_table_and_orphan_files_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::first_start(&data).await;
+    let server = Server::first_start_embedded(&data).await;
     server.call(Method::POST, "/buckets", json!({"name": "kept"})).await;
     let file = server.upload("id,v\n1,a\n2,b\n3,c\n").await;
     let job =
@@ -58,7 +58,7 @@ async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_tab
         std::fs::write(tables.join(orphan), b"left behind").unwrap();
     }
 
-    let server = Server::restart(&data, &admin).await;
+    let server = Server::restart_embedded(&data, &admin).await;
     let table = server.call(Method::GET, "/tables/in.c-kept.t", Value::Null).await;
     assert_eq!(table["rowsCount"], 3, "{table}");
     assert_eq!(table["columns"], json!(["id", "v"]));
@@ -76,7 +76,7 @@ async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_tab
 async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_and_one_cut_off_before_runs_again() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::first_start(&data).await;
+    let server = Server::first_start_embedded(&data).await;
     server.call(Method::POST, "/buckets", json!({"name": "b"})).await;
     let first = server.upload("id\n1\n2\n").await;
     let created =
@@ -110,7 +110,7 @@ async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_
     let never_landed = catalog.last_insert_rowid();
     drop(catalog);
 
-    let server = Server::restart(&data, &admin).await;
+    let server = Server::restart_embedded(&data, &admin).await;
     let job = server.wait(json!({"id": appended_id})).await;
     assert_eq!(job["status"], "success", "the rows landed, so the job says so: {job}");
     assert_eq!(job["results"]["rowsInFile"], 3);
@@ -130,7 +130,7 @@ async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_
 async fn a_component_run_cut_off_by_a_kill_is_not_run_again_and_ends_as_an_error_that_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::first_start(&data).await;
+    let server = Server::first_start_embedded(&data).await;
     let admin = server.admin.clone();
     server.kill().await;
 
@@ -146,7 +146,7 @@ async fn a_component_run_cut_off_by_a_kill_is_not_run_again_and_ends_as_an_error
     let id = catalog.last_insert_rowid();
     drop(catalog);
 
-    let server = Server::restart(&data, &admin).await;
+    let server = Server::restart_embedded(&data, &admin).await;
     let mut job = Value::Null;
     for _ in 0..100 {
         let url = format!("{}/queue/jobs/{id}", server.root);

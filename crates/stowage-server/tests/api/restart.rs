@@ -18,6 +18,7 @@ pub(crate) fn start(data_dir: &Path, port: u16) -> Child {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-email", "ops@example.com"])
         .arg("--data-dir")
         .arg(data_dir)
+        .envs(crate::helpers::database_env(data_dir))
         .env_remove("STOWAGE_MANAGE_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -42,10 +43,15 @@ pub(crate) async fn read_admin_token(child: &mut Child) -> String {
 
 /// Starts the binary without capturing its log (for tests that never read it).
 pub(crate) fn start_quiet(data_dir: &Path, port: u16) -> Child {
+    start_quiet_with(data_dir, port, crate::helpers::database_env(data_dir))
+}
+
+fn start_quiet_with(data_dir: &Path, port: u16, database: Vec<(&'static str, String)>) -> Child {
     Command::new(env!("CARGO_BIN_EXE_stowage"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data_dir)
+        .envs(database)
         .env_remove("STOWAGE_MANAGE_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -92,8 +98,18 @@ pub(crate) struct Server {
 impl Server {
     /// Starts an empty data dir and reads the admin token from the first start's banner.
     pub(crate) async fn first_start(data_dir: &Path) -> Self {
+        Server::first_start_with(data_dir, crate::helpers::database_env(data_dir)).await
+    }
+
+    /// Like [`Server::first_start`], always on the embedded SQLite catalog: for tests that change
+    /// its file between a kill and the restart.
+    pub(crate) async fn first_start_embedded(data_dir: &Path) -> Self {
+        Server::first_start_with(data_dir, Vec::new()).await
+    }
+
+    async fn first_start_with(data_dir: &Path, database: Vec<(&'static str, String)>) -> Self {
         let port = free_port();
-        let mut child = start_quiet(data_dir, port);
+        let mut child = start_quiet_with(data_dir, port, database);
         let admin = read_admin_token(&mut child).await;
         Server::ready(child, port, admin).await
     }
@@ -102,6 +118,12 @@ impl Server {
     pub(crate) async fn restart(data_dir: &Path, admin: &str) -> Self {
         let port = free_port();
         Server::ready(start_quiet(data_dir, port), port, admin.to_string()).await
+    }
+
+    /// Starts the binary again on a data dir [`Server::first_start_embedded`] began.
+    pub(crate) async fn restart_embedded(data_dir: &Path, admin: &str) -> Self {
+        let port = free_port();
+        Server::ready(start_quiet_with(data_dir, port, Vec::new()), port, admin.to_string()).await
     }
 
     async fn ready(child: Child, port: u16, admin: String) -> Self {
@@ -255,11 +277,14 @@ async fn a_given_manage_token_is_used_and_not_printed() {
 #[tokio::test]
 async fn a_bad_configuration_stops_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--listen", "not-an-address"], "--listen: \"not-an-address\" is not an address"),
         (&["--log-format", "xml"], "--log-format: \"xml\" is not a log format: use text or json"),
         (&["--s3-endpoint", "http://127.0.0.1:9"], "--s3-endpoint is set but --s3-bucket is not"),
         (&["--s3-bucket", "b", "--s3-endpoint", "s3.example.com"], "--s3-endpoint: \"s3.example.com\" is not an http"),
+        (&["--database-url", "mysql://root:hunter2@db/x"], "--database-url: the scheme \"mysql\" is not supported"),
+        (&["--database-url", "postgres://db/x", "--database-schema", "Bad-Name"], "\"Bad-Name\" is not a schema name"),
+        (&["--database-schema", "stowage"], "--database-schema is set but --database-url is not a PostgreSQL URL"),
     ];
     for (flags, expected) in cases {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_stowage"))
@@ -268,11 +293,14 @@ async fn a_bad_configuration_stops_with_a_clear_message() {
             .arg("--data-dir")
             .arg(dir.path())
             .env_remove("STOWAGE_S3_BUCKET")
+            .env_remove("STOWAGE_DATABASE_URL")
+            .env_remove("STOWAGE_DATABASE_SCHEMA")
             .output()
             .unwrap();
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "a database password is never shown: {stderr}");
     }
 }
 
@@ -286,6 +314,7 @@ async fn no_token_secret_reaches_the_data_dir_or_the_log() {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "debug"])
         .arg("--data-dir")
         .arg(&data_dir)
+        .envs(crate::helpers::database_env(&data_dir))
         .env_remove("STOWAGE_MANAGE_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -347,6 +376,7 @@ async fn no_token_secret_reaches_the_data_dir_or_the_log() {
 fn recover(data_dir: &Path, email: Option<&str>) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stowage"));
     command.arg("recover").arg("--data-dir").arg(data_dir).env_remove("STOWAGE_ADMIN_EMAIL");
+    command.envs(crate::helpers::database_env(data_dir));
     if let Some(email) = email {
         command.args(["--email", email]);
     }
@@ -414,6 +444,7 @@ async fn json_logs_carry_the_request_id_the_response_returns_and_the_job_id_insi
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "debug", "--log-format", "json"])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
+        .envs(crate::helpers::database_env(&dir.path().join("data")))
         .env_remove("STOWAGE_MANAGE_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -24,6 +24,7 @@ async fn start(dir: &Path, name: &str, port: u16, other: (&str, u16)) -> Stack {
         .args(["--region", &format!("{}=http://127.0.0.1:{}", other.0, other.1)])
         .arg("--data-dir")
         .arg(dir.join(name))
+        .envs(crate::helpers::database_env(&dir.join(name)))
         .env_remove("STOWAGE_MANAGE_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
