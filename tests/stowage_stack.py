@@ -28,13 +28,18 @@ def _binary():
 def start(prefix, *args):
     """(process, Stack) of a fresh stack, once it answers; the first start's secrets come from its stdout.
     `args` go to `stowage serve` as they are (for example `--region`). With `STOWAGE_TEST_S3_BUCKET` and
-    `STOWAGE_TEST_S3_ENDPOINT` set, file bytes go to that S3-compatible bucket (credentials from `AWS_*`)."""
+    `STOWAGE_TEST_S3_ENDPOINT` set, file bytes go to that S3-compatible bucket (credentials from `AWS_*`);
+    with `STOWAGE_TEST_DATABASE_URL`, the catalog and tables go to that PostgreSQL database, a schema per stack."""
     data_dir = tempfile.mkdtemp(prefix=prefix)
     bucket = os.environ.get("STOWAGE_TEST_S3_BUCKET")
     if bucket:
         # File bytes in the S3-compatible store CI runs, below a prefix of this stack's own.
         args = (*args, "--s3-bucket", bucket, "--s3-endpoint", os.environ["STOWAGE_TEST_S3_ENDPOINT"],
                 "--s3-prefix", os.path.basename(data_dir))
+    database = os.environ.get("STOWAGE_TEST_DATABASE_URL")
+    if database:
+        schema = "py_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(data_dir).lower())[-30:]
+        args = (*args, "--database-url", database, "--database-schema", schema)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(

@@ -91,6 +91,10 @@ pub struct ServeArgs {
     /// PostgreSQL schema of the catalog; the tables' rows go to <schema>_tables [default: stowage]
     #[arg(long, env = "STOWAGE_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
+    /// Seconds between rounds of maintenance (expired tokens and files, old events, and on a
+    /// shared database table storage no table owns) [default: 60]
+    #[arg(long, env = "STOWAGE_MAINTENANCE_INTERVAL")]
+    pub maintenance_interval: Option<u64>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -152,6 +156,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// See `--database-schema`.
     pub database_schema: Option<String>,
+    /// See `--maintenance-interval`.
+    pub maintenance_interval: Option<u64>,
     /// See `--stack-key-file`.
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
@@ -301,6 +307,12 @@ impl Config {
         config.stack_key_file = args.stack_key_file.or(file.stack_key_file);
         config.smtp_url = args.smtp_url.filter(|url| !url.is_empty()).map(SecretString::from);
         config.mail_from = args.mail_from.or(file.mail_from).unwrap_or(config.mail_from);
+        if let Some(seconds) = args.maintenance_interval.or(file.maintenance_interval) {
+            if seconds == 0 {
+                bail!("--maintenance-interval: give a number of seconds above 0");
+            }
+            config.maintenance_interval = std::time::Duration::from_secs(seconds);
+        }
         // Checked when the stack builds its outbound policy (with the regions' hosts).
         config.outbound_allow = if args.outbound_allow.is_empty() { file.outbound_allow } else { args.outbound_allow };
         let endpoint = args.s3_endpoint.or(file.s3_endpoint).filter(|url| !url.is_empty());

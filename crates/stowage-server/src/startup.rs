@@ -189,7 +189,8 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes expired tokens and files and prunes events past retention and day-old failed sign-ins,
+/// Deletes expired tokens and files, prunes events past retention and day-old failed sign-ins,
+/// and, on a shared catalog, sweeps table storage no table owns,
 /// every `interval`, while this process holds the `maintenance` lease: of several servers on one
 /// catalog, one does it at a time.
 async fn maintain_forever(core: Core, interval: Duration) {
@@ -224,6 +225,15 @@ async fn maintain(core: &Core) {
     }
     if let Err(error) = stowage_core::console::throttle::prune(core).await {
         tracing::error!(%error, "pruning old failed sign-ins failed");
+    }
+    // A server that shares its catalog sweeps at start too, but a stop it never restarts from
+    // would otherwise leave table storage behind for good.
+    if core.store.is_shared() {
+        match stowage_core::tables::sweep_shared(core).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted table storage no table owned"),
+            Err(error) => tracing::error!(%error, "sweeping table storage failed"),
+        }
     }
 }
 

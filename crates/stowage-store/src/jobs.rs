@@ -67,6 +67,16 @@ impl Reader<'_> {
         Ok(flag.unwrap_or(false))
     }
 
+    /// True when a job (of any project) is waiting or running.
+    pub fn job_unfinished(&self, id: i64) -> Result<bool> {
+        let found = self.conn.row(
+            "SELECT 1 FROM jobs WHERE id = ?1 AND status IN ('waiting', 'processing')",
+            params![id],
+            |_| Ok(()),
+        )?;
+        Ok(found.is_some())
+    }
+
     /// Every job a stopped process left unfinished, oldest first.
     pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
         let rows = self.conn.rows(

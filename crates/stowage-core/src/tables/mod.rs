@@ -231,16 +231,16 @@ pub struct Recovered {
 
 /// Brings table storage in line after a stop, before the worker takes over the unfinished jobs.
 /// Only for the one server of a data dir, at start (it holds the data dir's lock): no job runs.
-/// On a shared catalog (PostgreSQL) it does nothing: other servers' jobs may be running.
+/// On a shared catalog (PostgreSQL) other servers' jobs may be running: it only sweeps, as
+/// [`sweep_shared`] does.
 /// - A table an unfinished job touched may hold rows the catalog does not mirror yet, so its
 ///   columns, key and statistics are read from its data again. (The job, taken over, mirrors them
 ///   too; this covers a job that can no longer run, its token deleted.)
 /// - A file no table owns (a create or drop cut off halfway) is deleted.
 pub async fn recover(core: &Core) -> Result<Recovered> {
     if core.store.is_shared() {
-        // Other servers may be creating or loading tables right now; a job's takeover mirrors
-        // what its table holds instead.
-        return Ok(Recovered::default());
+        // A job's takeover mirrors what its table holds instead.
+        return Ok(Recovered { remirrored: 0, orphans_removed: sweep_shared(core).await? });
     }
     let (unfinished, owned) = core.store.read(|r| Ok((r.unfinished_jobs()?, r.table_storage_keys()?))).await?;
     let mut recovered = Recovered::default();
@@ -271,6 +271,45 @@ pub async fn recover(core: &Core) -> Result<Recovered> {
     recovered.orphans_removed =
         tokio::task::spawn_blocking(move || store.sweep(&owned)).await.map_err(Error::internal)??;
     Ok(recovered)
+}
+
+/// Deletes table storage no table owns on a catalog several servers share, whose jobs may be
+/// creating tables right now: a key is deleted only when no table owned it at the end and the
+/// job that wrote it (its marker) was not unfinished before that. A create's catalog record and
+/// the end of its job commit together, so a key whose job was still running when it was checked is
+/// either owned by the second look or left for the next sweep. (On PostgreSQL a create's table
+/// comes into being with its rows, so a key without a marker is one a drop left behind.)
+pub async fn sweep_shared(core: &Core) -> Result<usize> {
+    let owned = core.store.read(|r| r.table_storage_keys()).await?;
+    let store = core.table_store.clone();
+    let candidates = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Option<i64>)>> {
+        let unowned = store.keys()?.into_iter().filter(|key| !owned.contains(key));
+        unowned.map(|key| Ok((key.clone(), store.open(&key)?.last_job()?.map(|(job, _)| job)))).collect()
+    })
+    .await
+    .map_err(Error::internal)??;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let doomed = core
+        .store
+        .read(move |r| {
+            let mut settled = Vec::new();
+            for (key, job) in candidates {
+                if job.map(|job| r.job_unfinished(job)).transpose()? != Some(true) {
+                    settled.push(key);
+                }
+            }
+            let owned = r.table_storage_keys()?;
+            Ok(settled.into_iter().filter(|key| !owned.contains(key)).collect::<Vec<_>>())
+        })
+        .await?;
+    let removed = doomed.len();
+    for key in &doomed {
+        tracing::warn!(key, "deleting table storage no table owns");
+    }
+    remove_storage(core, doomed).await;
+    Ok(removed)
 }
 
 /// Writes the catalog mirror of a table after its data changed.

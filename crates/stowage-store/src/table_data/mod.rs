@@ -241,6 +241,21 @@ impl TableStore {
     /// Removes every stored table whose key is not in `owned` (storage of a create or drop cut
     /// off halfway); returns how many. Only while no job runs: a create's new storage is owned by
     /// nothing until its catalog record commits. Blocking.
+    /// The key of every table this store holds.
+    pub fn keys(&self) -> Result<HashSet<String>> {
+        let dir = match self {
+            TableStore::Files { dir } => dir,
+            TableStore::Postgres(tables) => return tables.keys(),
+        };
+        let mut keys = HashSet::new();
+        for entry in std::fs::read_dir(dir).map_err(Error::internal)? {
+            let path = entry.map_err(Error::internal)?.path();
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+            keys.insert(COMPANIONS.iter().fold(name, |name, end| name.strip_suffix(end).unwrap_or(name)).to_string());
+        }
+        Ok(keys)
+    }
+
     pub fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
         let dir = match self {
             TableStore::Files { dir } => dir,

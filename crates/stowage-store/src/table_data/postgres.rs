@@ -57,6 +57,8 @@ pub struct PgTable {
     idle: Arc<Mutex<Vec<PgClient>>>,
     schema: Arc<str>,
     key: String,
+    /// The schema of a table created but not yet stored (see [`PgTables::create`]).
+    pending: RefCell<Option<Schema>>,
 }
 
 impl Drop for PgTable {
@@ -104,33 +106,15 @@ impl PgTables {
             idle: Arc::clone(&self.idle),
             schema: Arc::clone(&self.schema),
             key: key.to_string(),
+            pending: RefCell::new(None),
         })
     }
 
+    /// A new table under `key`. It comes into being in the transaction of its first import (or
+    /// of the first other use), so a create cut off before its rows committed leaves nothing.
     pub(super) fn create(&self, key: &str, schema: &Schema) -> Result<PgTable> {
         let data = self.table(key)?;
-        let name = self.name(key);
-        let schema_name = self.schema.clone();
-        let columns: String =
-            schema.columns.iter().map(|c| format!(", {} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
-        let mut client = data.client();
-        let mut tx = client.transaction().map_err(pg)?;
-        tx.batch_execute(&format!(
-            "CREATE TABLE {name} (_row BIGSERIAL, _timestamp BIGINT NOT NULL{columns});
-             CREATE INDEX {} ON {name} (_timestamp);",
-            quote(&format!("{key}_ts"))
-        ))
-        .map_err(pg)?;
-        if !schema.primary_key.is_empty() {
-            create_key(&mut tx, &schema_name, key, &schema.primary_key)?;
-        }
-        tx.execute(
-            &format!("INSERT INTO {schema_name}.meta (key, columns, primary_key) VALUES ($1, $2, $3)"),
-            &[&key, &json(&schema.columns)?, &json(&schema.primary_key)?],
-        )
-        .map_err(pg)?;
-        tx.commit().map_err(pg)?;
-        drop(client);
+        *data.pending.borrow_mut() = Some(schema.clone());
         Ok(data)
     }
 
@@ -154,19 +138,17 @@ impl PgTables {
         Ok(())
     }
 
-    pub(super) fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
+    /// Every table's key. A table and its meta row are created and dropped in one transaction.
+    pub(super) fn keys(&self) -> Result<HashSet<String>> {
         let mut client = self.client()?;
-        let bare = self.schema.trim_matches('"').replace("\"\"", "\"");
-        let sql = format!(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'meta'
-             UNION SELECT key FROM {}.meta",
-            self.schema
-        );
-        let rows = client.query(&sql, &[&bare]).map_err(pg)?;
+        let rows = client.query(&format!("SELECT key FROM {}.meta", self.schema), &[]).map_err(pg)?;
         self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    pub(super) fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
         let mut removed = 0;
-        for row in rows {
-            let key: String = row.get(0);
+        for key in self.keys()? {
             if !owned.contains(&key) {
                 tracing::warn!(key, "deleting table storage no table owns");
                 self.remove(&key)?;
@@ -229,6 +211,40 @@ impl PgTable {
         })
     }
 
+    /// Stores a created table inside `tx`, if it is still pending.
+    fn create_pending(&self, tx: &mut Transaction<'_>) -> Result<()> {
+        let Some(schema) = self.pending.borrow_mut().take() else { return Ok(()) };
+        let (name, schema_name, key) = (self.name(), &self.schema, &self.key);
+        let columns: String =
+            schema.columns.iter().map(|c| format!(", {} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
+        tx.batch_execute(&format!(
+            "CREATE TABLE {name} (_row BIGSERIAL, _timestamp BIGINT NOT NULL{columns});
+             CREATE INDEX {} ON {name} (_timestamp);",
+            quote(&format!("{key}_ts"))
+        ))
+        .map_err(pg)?;
+        if !schema.primary_key.is_empty() {
+            create_key(tx, schema_name, key, &schema.primary_key)?;
+        }
+        tx.execute(
+            &format!("INSERT INTO {schema_name}.meta (key, columns, primary_key) VALUES ($1, $2, $3)"),
+            &[key, &json(&schema.columns)?, &json(&schema.primary_key)?],
+        )
+        .map_err(pg)?;
+        Ok(())
+    }
+
+    /// Stores a created table now, if it is still pending (a use other than an import).
+    fn ensure_stored(&self) -> Result<()> {
+        if self.pending.borrow().is_none() {
+            return Ok(());
+        }
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        self.create_pending(&mut tx)?;
+        tx.commit().map_err(pg)
+    }
+
     fn schema_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<Schema> {
         let sql = format!(
             "SELECT columns, primary_key FROM {}.meta WHERE key = $1{}",
@@ -250,6 +266,7 @@ impl PgTable {
     }
 
     pub(super) fn schema(&self) -> Result<Schema> {
+        self.ensure_stored()?;
         let mut client = self.client();
         let mut tx = client.transaction().map_err(pg)?;
         let schema = self.schema_in(&mut tx, false)?;
@@ -258,6 +275,7 @@ impl PgTable {
     }
 
     pub(super) fn stats(&self) -> Result<(i64, i64)> {
+        self.ensure_stored()?;
         let name = self.name();
         let row = self
             .client()
@@ -277,6 +295,7 @@ impl PgTable {
         let (key, name, schema_name) = (self.key.clone(), self.name(), self.schema.clone());
         let mut client = self.client();
         let mut tx = client.transaction().map_err(pg)?;
+        self.create_pending(&mut tx)?;
         // The meta row's lock makes imports into one table take turns.
         let schema = self.schema_in(&mut tx, true)?;
         let ColumnPlan { header, new_columns, columns } = plan_columns(&schema, header)?;
@@ -358,6 +377,7 @@ impl PgTable {
     }
 
     pub(super) fn last_job(&self) -> Result<Option<(i64, ImportStats)>> {
+        self.ensure_stored()?;
         let sql = format!("SELECT last_job FROM {}.meta WHERE key = $1", self.schema);
         let row = self.client().query_one(&sql, &[&self.key]).map_err(pg)?;
         match row.get::<_, Option<String>>(0) {
@@ -367,6 +387,7 @@ impl PgTable {
     }
 
     pub(super) fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
+        self.ensure_stored()?;
         let schema = self.schema()?;
         let columns = if query.columns.is_empty() { schema.columns } else { query.columns.clone() };
         if columns.is_empty() {
@@ -437,6 +458,7 @@ impl PgTable {
     }
 
     pub(super) fn set_primary_key(&mut self, primary_key: &[String]) -> Result<Schema> {
+        self.ensure_stored()?;
         let (key, name, schema_name) = (self.key.clone(), self.name(), self.schema.clone());
         let mut client = self.client();
         let mut tx = client.transaction().map_err(pg)?;
@@ -457,6 +479,7 @@ impl PgTable {
     }
 
     pub(super) fn remove_primary_key(&mut self) -> Result<Schema> {
+        self.ensure_stored()?;
         let (key, schema_name) = (self.key.clone(), self.schema.clone());
         let mut client = self.client();
         let mut tx = client.transaction().map_err(pg)?;
