@@ -56,8 +56,12 @@ def free_port():
 
 
 class Stack:
-    def __init__(self, data_dir):
+    """A `stowage serve` on `data_dir`. Servers of one stack share a `name` (their S3 prefix and, on
+    PostgreSQL, their schema) and take `extra` flags (a shared `--stack-key-file`)."""
+
+    def __init__(self, data_dir, name=None, extra=()):
         self.data_dir, self.token, self.process, self.url = data_dir, None, None, None
+        self.name, self.extra = name or os.path.basename(data_dir), list(extra)
 
     def start(self):
         port = free_port()
@@ -66,10 +70,10 @@ class Stack:
         if os.environ.get("STOWAGE_TEST_S3_BUCKET"):
             # File bytes in the S3-compatible store CI runs, below a prefix of this stack's own.
             s3 = ["--s3-bucket", os.environ["STOWAGE_TEST_S3_BUCKET"], "--s3-endpoint",
-                  os.environ["STOWAGE_TEST_S3_ENDPOINT"], "--s3-prefix", os.path.basename(self.data_dir)]
+                  os.environ["STOWAGE_TEST_S3_ENDPOINT"], "--s3-prefix", self.name]
         self.process = subprocess.Popen(
             [binary(), "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{port}",
-             "--outbound-allow", "127.0.0.1", *s3, *self.database()],
+             "--outbound-allow", "127.0.0.1", *s3, *self.database(), *self.extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         if self.token is None:
             for line in self.process.stdout:
@@ -85,7 +89,7 @@ class Stack:
         raise RuntimeError("the server did not come up")
 
     def schema(self):
-        return "crash_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(self.data_dir).lower())[-30:]
+        return "crash_" + "".join(c if c.isalnum() else "_" for c in self.name.lower())[-30:]
 
     def database(self):
         url = os.environ.get("STOWAGE_TEST_DATABASE_URL")

@@ -1,19 +1,18 @@
 //! The catalog store. All SQL of Stowage lives in this crate.
 //!
 //! Layout, in reading order:
-//! - [`Store`]: opens the catalog, runs migrations, hands out [`Reader`]s and [`Writer`]s. Each
-//!   `write` is one `BEGIN IMMEDIATE` transaction, committed only when the closure succeeds, so a
-//!   failed operation leaves nothing behind and its event is recorded with it or not at all.
-//! - `pool`: a few SQLite connections, used from blocking threads.
-//! - `migrate`: schema versions, applied in order at open (`PRAGMA user_version`).
+//! - [`Store`]: opens the catalog (SQLite, or PostgreSQL in a schema), runs migrations, hands out
+//!   [`Reader`]s and [`Writer`]s. Each `write` is one transaction, committed only when the closure
+//!   succeeds, so a failed operation leaves nothing behind and its event is recorded with it or not
+//!   at all.
+//! - `pool`: a few connections of either engine, used from blocking threads.
+//! - `sql`: the one way statements run on either engine (placeholders, values, rows).
+//! - `migrate` (SQLite, `PRAGMA user_version`) and `postgres_catalog` (PostgreSQL: connections,
+//!   migrations, write transactions under the schema's advisory lock).
 //! - [`records`]: the rows as plain structs.
-//! - [`table_data`]: the rows of one table, in a SQLite file of its own.
+//! - [`table_data`]: the rows of one table, in a SQLite file of its own or a PostgreSQL table.
 //! - one module per resource (`projects`, `tokens`, `buckets`, `metadata`, `events`, `jobs`,
-//!   `files`, `tables`, `configs`) with
-//!   its queries as methods of [`Reader`] and [`Writer`].
-//!
-//! The embedded engine is SQLite. A PostgreSQL backend goes beside it as a second `Backend`
-//! variant with its own migrations under `migrations/postgres/`.
+//!   `files`, `tables`, `configs`) with its queries as methods of [`Reader`] and [`Writer`].
 
 mod buckets;
 mod configs;
