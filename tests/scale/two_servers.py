@@ -6,7 +6,7 @@ being lost or doubled.
 - A multi-block upload whose blocks go to different servers is committed by a third request and
   downloads whole from either.
 - Both servers take imports (appends to one table without a key, so a row applied twice would show),
-  exports, token operations and Storage Writer runs at once; then server A is killed.
+  exports, token operations and Storage Writer runs at once; server A is killed while it runs one.
 - Every job ends (server B takes over A's jobs when their leases expire): an import that says
   `success` is in the table exactly once and one that says `error` not at all; a writer run that says
   `success` left the target equal to the source; a token refreshed on one server is refused by the
@@ -14,7 +14,7 @@ being lost or doubled.
 - B carries on: a new import through it succeeds, and A restarted on its data dir serves the same stack.
 
 Needs STOWAGE_TEST_DATABASE_URL, STOWAGE_TEST_S3_BUCKET, STOWAGE_TEST_S3_ENDPOINT and the AWS_*
-credentials (CI starts both servers); stdlib only. `--seed` replays a run.
+credentials (CI starts both servers), and `psql` to see which server holds a job; stdlib otherwise. `--seed` replays a run.
 
     python3 tests/scale/two_servers.py
 """
@@ -22,6 +22,7 @@ credentials (CI starts both servers); stdlib only. `--seed` replays a run.
 import argparse
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -134,7 +135,7 @@ def main():
             else:
                 job = server.queue("POST", "/jobs", {"component": "keboola.wr-storage", "config": writer, "mode": "run"})
             with lock:
-                submitted.append((kind, job["id"]))
+                submitted.append((server, kind, job["id"]))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # A died under the request: the job may or may not exist, and is found below
 
@@ -144,8 +145,22 @@ def main():
     for thread in threads:
         thread.start()
     token = a.call("POST", "/tokens", {"description": "rotated", "canReadAllFileUploads": True})
-    time.sleep(rng.uniform(0.3, 1.5))
+    # Kill A while it runs a job: the catalog names the server that holds each job's lease.
+    with open(os.path.join(a.data_dir, "server.id")) as file:
+        server_a = file.read().strip()
+    held = f"SELECT count(*) FROM {a.schema()}.jobs WHERE status = 'processing' AND lease_owner LIKE '{server_a}/%'"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        out = subprocess.run(["psql", os.environ["STOWAGE_TEST_DATABASE_URL"], "-tAc", held],
+                             capture_output=True, text=True, check=True).stdout
+        if int(out.strip() or 0) > 0:
+            break
+        time.sleep(0.05)
+    else:
+        failures.append("server A never ran a job: the kill would prove nothing")
+    time.sleep(rng.uniform(0, 0.2))
     a.kill()
+    killed = time.time()
     print("killed server A", flush=True)
     for thread in threads:
         thread.join(timeout=60)
@@ -172,6 +187,7 @@ def main():
     else:
         failures.append("jobs still unfinished 180 s after the kill: "
                         f"{[j['id'] for j in storage.values() if j['status'] not in ('success', 'error')]}")
+    print(f"every job ended {time.time() - killed:.0f} s after the kill (leases run 30 s)", flush=True)
     imports = [job for job in storage.values() if job["operationName"] == "tableImport"
                and job.get("tableId") == "in.c-scale.rows"]
     succeeded = sum(1 for job in imports if job["status"] == "success")
