@@ -55,15 +55,14 @@ impl Reader<'_> {
 
     /// Files that are not permanent and older than their `max_age_days` at `now`, oldest first.
     pub fn expired_files(&self, now: Timestamp, limit: i64) -> Result<Vec<FileRecord>> {
-        let rows = self.conn.rows(
+        self.conn.rows(
             &format!(
                 "SELECT {COLUMNS} FROM files WHERE is_permanent = 0 AND created + max_age_days * 86400 < ?1 \
                  ORDER BY id LIMIT ?2"
             ),
             params![now, limit],
             file,
-        )?;
-        Ok(rows)
+        )
     }
 
     /// A file by id, whatever its project (for the blob endpoint, which checks the project itself).

@@ -24,10 +24,9 @@ fn entry(row: &Row<'_>) -> Result<MetadataEntry> {
 impl Reader<'_> {
     /// Metadata of one object, oldest first.
     pub fn metadata(&self, project_id: i64, object_type: &str, object_id: &str) -> Result<Vec<MetadataEntry>> {
-        let rows = self.conn.rows(&format!(
+        self.conn.rows(&format!(
                 "SELECT {COLUMNS} FROM metadata WHERE project_id = ?1 AND object_type = ?2 AND object_id = ?3 ORDER BY id"
-            ), params![project_id, object_type, object_id], entry)?;
-        Ok(rows)
+            ), params![project_id, object_type, object_id], entry)
     }
 
     /// One metadata entry by id.

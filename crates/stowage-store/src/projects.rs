@@ -47,8 +47,7 @@ impl Reader<'_> {
 
     /// All projects, oldest first.
     pub fn projects(&self) -> Result<Vec<Project>> {
-        let rows = self.conn.rows("SELECT id, name, created FROM projects ORDER BY id", params![], project)?;
-        Ok(rows)
+        self.conn.rows("SELECT id, name, created FROM projects ORDER BY id", params![], project)
     }
 
     /// One project.
@@ -67,12 +66,11 @@ impl Reader<'_> {
 
     /// All branches of a project, default first.
     pub fn branches(&self, project_id: i64) -> Result<Vec<Branch>> {
-        let rows = self.conn.rows(
+        self.conn.rows(
             &format!("SELECT {BRANCH_COLUMNS} FROM branches WHERE project_id = ?1 ORDER BY is_default DESC, id"),
             params![project_id],
             branch,
-        )?;
-        Ok(rows)
+        )
     }
 
     /// One branch of a project.
@@ -110,8 +108,7 @@ impl Reader<'_> {
             |row| Ok((project(row)?, row.get::<String>(3)?)),
         )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (project, role) = row;
+        for (project, role) in rows {
             out.push((project, Role::parse(&role).ok_or_else(|| Error::internal(format!("unknown role {role}")))?));
         }
         Ok(out)
@@ -144,8 +141,7 @@ impl Reader<'_> {
             |row| Ok((user(row)?, row.get::<String>(4)?, row.get::<Timestamp>(5)?)),
         )?;
         let mut members = Vec::new();
-        for row in rows {
-            let (user, role, created) = row;
+        for (user, role, created) in rows {
             let role = Role::parse(&role).ok_or_else(|| Error::internal(format!("unknown role {role}")))?;
             members.push(Member { user, role, created });
         }

@@ -69,8 +69,7 @@ impl Reader<'_> {
             params![token.id],
             |row| Ok((row.get::<String>(0)?, row.get::<String>(1)?)),
         )?;
-        for row in rows {
-            let (bucket_id, access) = row;
+        for (bucket_id, access) in rows {
             let access =
                 BucketAccess::parse(&access).ok_or_else(|| Error::internal(format!("unknown access {access}")))?;
             token.bucket_grants.insert(bucket_id, access);
@@ -103,8 +102,7 @@ impl Reader<'_> {
             token_row,
         )?;
         let mut tokens = Vec::new();
-        for row in rows {
-            let (mut token, _, _) = row;
+        for (mut token, _, _) in rows {
             self.attach_grants(&mut token)?;
             tokens.push(token);
         }
