@@ -14,6 +14,10 @@ and runs each workload through Stowage and through its peer in turn, `--runs` ti
 | writer job to a second stack    | `stowage run keboola.wr-storage`         | sqlite3 export, then `.import` elsewhere  |
 | `GET tokens/verify` (wrk, 8 c.) | requests/s                               | the token-free API index, requests/s      |
 
+With `--database-url postgres://...` the stacks keep the catalog and the tables in that PostgreSQL
+database (a schema per stack), and the peer is the same server through `psql`: `\copy` into a keyed
+table, a staging `\copy` plus `INSERT ... ON CONFLICT`, and `\copy ... TO` for exports.
+
 Prints one table (workload, rows, MB, Stowage, peer, ratio, server peak RSS during the Stowage side)
 with medians, and writes it as JSON. Times are wall-clock seconds of the whole command, as a user
 waits for it; a ratio below 1 means Stowage was faster (for the requests/s row, above 1). Nothing
@@ -23,7 +27,7 @@ here asserts a time.
     python3 bench/run.py --rows 1000000       # the figures in bench/README.md
     python3 bench/run.py --rows 5000 --runs 1 # proves it works (what CI does)
 
-Needs the `sqlite3` CLI, `gzip` and `wrk` (Debian: apt-get install sqlite3 wrk). Runs the binary at
+Needs the `sqlite3` CLI (or `psql`), `gzip` and `wrk` (Debian: apt-get install sqlite3 wrk). Runs the binary at
 $STOWAGE_BIN, else the release build under $CARGO_TARGET_DIR.
 """
 
@@ -120,6 +124,71 @@ def keyed_table(name):
     return f"CREATE TABLE {name} (id TEXT PRIMARY KEY, " + ", ".join(f"{c} TEXT" for c in COLUMNS[1:]) + ");"
 
 
+UPDATES = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+
+
+class SqlitePeer:
+    """The work without Stowage: the sqlite3 CLI on a database file per run."""
+
+    name = "sqlite3"
+
+    def __init__(self, work):
+        self.work = work
+
+    def db(self, run):
+        return os.path.join(self.work, f"peer{run}.sqlite")
+
+    def load(self, run, csv):
+        sqlite(self.db(run), keyed_table("t"), f".import --csv --skip 1 {csv} t")
+
+    def upsert(self, run, csv):
+        sqlite(self.db(run), "CREATE TEMP TABLE s AS SELECT * FROM t WHERE 0;", f".import --csv --skip 1 {csv} s",
+               f"INSERT INTO t SELECT * FROM s WHERE true ON CONFLICT (id) DO UPDATE SET {UPDATES};")
+
+    def export(self, run, out, gzip=False, header=False):
+        flags = "-csv -header" if header else "-csv"
+        sh(f"sqlite3 {flags} {self.db(run)} 'SELECT * FROM t'" + (f" | gzip -1 > {out}" if gzip else f" > {out}"))
+
+    def copy(self, run, csv):
+        sqlite(os.path.join(self.work, f"target{run}.sqlite"), keyed_table("t"), f".import --csv --skip 1 {csv} t")
+
+
+class PostgresPeer:
+    """The work without Stowage on the same PostgreSQL server: `psql` with `\\copy`, a table per run in a
+    schema of the benchmark's own."""
+
+    name = "psql"
+
+    def __init__(self, url):
+        self.url, self.schema = url, f"bench_peer_{os.getpid()}"
+        self.psql(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE; CREATE SCHEMA {self.schema};")
+
+    def psql(self, *commands):
+        script = "\\set ON_ERROR_STOP on\n" + "\n".join(commands) + "\n"
+        subprocess.run(["psql", "-q", self.url], input=script, text=True, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def load(self, run, csv):
+        table = f"{self.schema}.t{run}"
+        self.psql(keyed_table(table), f"\\copy {table} FROM '{csv}' WITH (FORMAT csv, HEADER)")
+
+    def upsert(self, run, csv):
+        table = f"{self.schema}.t{run}"
+        self.psql(f"CREATE TEMP TABLE s (LIKE {table});", f"\\copy s FROM '{csv}' WITH (FORMAT csv, HEADER)",
+                  f"INSERT INTO {table} SELECT * FROM s ON CONFLICT (id) DO UPDATE SET {UPDATES};")
+
+    def export(self, run, out, gzip=False, header=False):
+        options = "FORMAT csv, HEADER" if header else "FORMAT csv"
+        command = f"\\copy {self.schema}.t{run} TO STDOUT WITH ({options})"
+        sh(f"psql -q {self.url} -c \"{command}\"" + (f" | gzip -1 > {out}" if gzip else f" > {out}"))
+
+    def copy(self, run, csv):
+        self.load(f"{run}_copy", csv)
+
+    def close(self):
+        self.psql(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE;")
+
+
 def wrk(url, token=None, seconds=5):
     """Requests per second of 8 connections for `seconds`."""
     command = ["wrk", "-t2", "-c8", f"-d{seconds}s", url]
@@ -133,13 +202,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=300_000, help="rows of the full load")
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs; each figure is their median")
+    parser.add_argument("--database-url", help="run the stacks, and the peer, on this PostgreSQL database")
     parser.add_argument("--json", default=os.path.join(tempfile.gettempdir(), "stowage-bench.json"),
                         help="where to write the results [default: %(default)s]")
     args = parser.parse_args()
     os.environ["STOWAGE_BIN"] = binary()  # the stacks run the same binary as the CLI
-    for tool in ("sqlite3", "gzip", "wrk"):
+    for tool in ("psql" if args.database_url else "sqlite3", "gzip", "wrk"):
         if not shutil.which(tool):
-            sys.exit(f"{tool} is not installed (Debian: apt-get install sqlite3 wrk)")
+            sys.exit(f"{tool} is not installed (Debian: apt-get install sqlite3 postgresql-client wrk)")
+    if args.database_url:
+        os.environ["STOWAGE_TEST_DATABASE_URL"] = args.database_url  # the stacks' database (stowage_stack)
 
     work = tempfile.mkdtemp(prefix="stowage-bench-")
     base, upsert = os.path.join(work, "base.csv"), os.path.join(work, "upsert.csv")
@@ -150,6 +222,7 @@ def main():
     mb = os.path.getsize(base) / 1e6
 
     a, b = Stack("stowage-bench-a-"), Stack("stowage-bench-b-")
+    peer_tool = PostgresPeer(args.database_url) if args.database_url else SqlitePeer(work)
     results = {}
 
     def record(name, rows, size, stowage, peer, peak, higher_is_better=False):
@@ -170,28 +243,24 @@ def main():
         writer = a.call("POST", "/components/keboola.wr-storage/configs",
                         {"name": "bench", "configuration": {"parameters": {"url": b.url, "#token": secret["token"]}}})
         for run in range(1, args.runs + 1):
-            table, db = f"in.c-bench.t{run}", os.path.join(work, f"peer{run}.sqlite")
-            out = os.path.join(work, "out")
+            table, out = f"in.c-bench.t{run}", os.path.join(work, "out")
 
             seconds, peak = stowage_side(lambda: a.cli("table", "import", base, table, "--primary-key", "id"))
-            peer = timed(lambda: sqlite(db, keyed_table("t"), f".import --csv --skip 1 {base} t"))
+            peer = timed(lambda: peer_tool.load(run, base))
             record("full load with a primary key", args.rows, mb, seconds, peer, peak)
 
             time.sleep(1.05)  # the incremental load's rows change in a later second than the full load's
             since = int(time.time())
             seconds, peak = stowage_side(lambda: a.cli("table", "import", upsert, table, "--incremental"))
-            updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
-            peer = timed(lambda: sqlite(db, "CREATE TEMP TABLE s AS SELECT * FROM t WHERE 0;",
-                                        f".import --csv --skip 1 {upsert} s",
-                                        f"INSERT INTO t SELECT * FROM s WHERE true ON CONFLICT (id) DO UPDATE SET {updates};"))
+            peer = timed(lambda: peer_tool.upsert(run, upsert))
             record("incremental load (half new)", changed, os.path.getsize(upsert) / 1e6, seconds, peer, peak)
 
             seconds, peak = stowage_side(lambda: a.cli("table", "export", table, out + ".gz", "--gzip"))
-            peer = timed(lambda: sh(f"sqlite3 -csv {db} 'SELECT * FROM t' | gzip -1 > {out}.peer.gz"))
+            peer = timed(lambda: peer_tool.export(run, f"{out}.peer.gz", gzip=True))
             record("export, gzip", args.rows + changed // 2, mb, seconds, peer, peak)
 
             seconds, peak = stowage_side(lambda: a.cli("table", "export", table, out))
-            full_export = timed(lambda: sh(f"sqlite3 -csv {db} 'SELECT * FROM t' > {out}.peer"))
+            full_export = timed(lambda: peer_tool.export(run, f"{out}.peer"))
             record("export, plain CSV", args.rows + changed // 2, mb, seconds, full_export, peak)
 
             seconds, peak = stowage_side(lambda: a.cli("table", "export", table, out, "--changed-since", str(since)))
@@ -211,9 +280,7 @@ def main():
             else:
                 a.call("POST", path, body)
             seconds, peak = stowage_side(lambda: a.cli("run", "keboola.wr-storage", str(writer["id"])))
-            target = os.path.join(work, f"target{run}.sqlite")
-            peer = timed(lambda: (sh(f"sqlite3 -csv -header {db} 'SELECT * FROM t' > {out}.copy"),
-                                  sqlite(target, keyed_table("t"), f".import --csv --skip 1 {out}.copy t")))
+            peer = timed(lambda: (peer_tool.export(run, f"{out}.copy", header=True), peer_tool.copy(run, f"{out}.copy")))
             record("writer job to a second stack", args.rows + changed // 2, mb, seconds, peer, peak)
 
             a.reset_peak()
@@ -225,8 +292,12 @@ def main():
     finally:
         a.stop()
         b.stop()
+        if isinstance(peer_tool, PostgresPeer):
+            peer_tool.close()
 
-    print(f"\n{args.rows} rows x {len(COLUMNS)} columns, {mb:.1f} MB CSV, medians of {args.runs} interleaved runs")
+    where = "PostgreSQL, peer psql" if args.database_url else "SQLite, peer sqlite3"
+    print(f"\n{args.rows} rows x {len(COLUMNS)} columns, {mb:.1f} MB CSV, medians of {args.runs} interleaved runs "
+          f"({where})")
     print(f"{'workload':<38} {'rows':>9} {'MB':>7} {'Stowage':>9} {'peer':>9} {'ratio':>6} {'peak RSS MiB':>13}")
     table = []
     for name, row in results.items():
@@ -239,7 +310,8 @@ def main():
         print(f"{name:<38} {row['rows']:>9} {row['mb']:>7.1f} {stowage:>9.2f} {peer:>9.2f} {ratio:>6.2f} "
               f"{entry['peak_rss_mib']:>13.1f}")
     with open(args.json, "w") as out:
-        json.dump({"rows": args.rows, "runs": args.runs, "results": table}, out, indent=2)
+        json.dump({"rows": args.rows, "runs": args.runs, "engine": "postgres" if args.database_url else "sqlite",
+                   "results": table}, out, indent=2)
     print(f"\nJSON: {args.json}")
     shutil.rmtree(work, ignore_errors=True)
 

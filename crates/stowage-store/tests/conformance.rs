@@ -160,6 +160,10 @@ fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching
         let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]) };
         let mut data = tables.create(&tables.new_key(), &schema).unwrap();
         load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a", "2,b", "3,c"]).unwrap();
+        load(&mut data, ImportMode::Full, 150, 2, &["id,v", "1,first", "2,b", "1,last"]).unwrap();
+        let mut kept = select(&data, &RowQuery::default());
+        kept.sort();
+        assert_eq!(kept, vec!["1,last", "2,b"], "a file that repeats a key keeps the last of those rows");
         load(&mut data, ImportMode::Full, 200, 2, &["id,v", "1,a", "2,b"]).unwrap();
         assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "2,b"], "a full load replaces");
         load(&mut data, ImportMode::Incremental, 300, 3, &["id,v", "2,b", "1,changed", "4,new"]).unwrap();

@@ -196,7 +196,13 @@ fn cast_expr(expr: &str, cast: Option<Cast>) -> String {
 /// One CSV field of a `COPY ... (FORMAT csv)`: always quoted, so an empty value is not NULL.
 fn write_field(out: &mut impl Write, value: &str) -> std::io::Result<()> {
     out.write_all(b"\"")?;
-    out.write_all(value.replace('"', "\"\"").as_bytes())?;
+    let mut rest = value.as_bytes();
+    while let Some(at) = rest.iter().position(|byte| *byte == b'"') {
+        out.write_all(&rest[..=at])?;
+        out.write_all(b"\"")?;
+        rest = &rest[at + 1..];
+    }
+    out.write_all(rest)?;
     out.write_all(b"\"")
 }
 
@@ -313,9 +319,13 @@ impl PgTable {
         } else {
             name.clone()
         };
+        let time_index = quote(&format!("{key}_ts"));
         if mode == ImportMode::Full {
+            // The rows go in without indexes, which are built once after (a sort each, instead of a
+            // B-tree insert per row).
             drop_key(&mut tx, &schema_name, &key)?;
-            tx.batch_execute(&format!("TRUNCATE {name}")).map_err(pg)?;
+            tx.batch_execute(&format!("DROP INDEX IF EXISTS {schema_name}.{time_index}; TRUNCATE {name}"))
+                .map_err(pg)?;
         }
         let mut rows_in_file = 0i64;
         {
@@ -337,15 +347,26 @@ impl PgTable {
             let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
             writer.finish().map_err(pg)?;
         }
+        if mode == ImportMode::Full {
+            tx.batch_execute(&format!("CREATE INDEX {time_index} ON {name} (_timestamp)")).map_err(pg)?;
+        }
         if mode == ImportMode::Full && !pk.is_empty() {
-            // A file that repeats a key keeps the last of those rows.
-            let same: Vec<String> = pk.iter().map(|c| format!("a.{c} = b.{c}")).collect();
-            tx.batch_execute(&format!(
-                "DELETE FROM {name} a USING {name} b WHERE {} AND a._row < b._row",
-                same.join(" AND ")
-            ))
-            .map_err(pg)?;
-            create_key(&mut tx, &schema_name, &key, &schema.primary_key)?;
+            // A file that repeats a key keeps the last of those rows. Most files do not, so the key
+            // is built first, and only when that finds a repeat are the earlier rows deleted.
+            tx.batch_execute("SAVEPOINT key").map_err(pg)?;
+            match create_key(&mut tx, &schema_name, &key, &schema.primary_key) {
+                Ok(()) => tx.batch_execute("RELEASE SAVEPOINT key").map_err(pg)?,
+                Err(_) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT key").map_err(pg)?;
+                    let same: Vec<String> = pk.iter().map(|c| format!("a.{c} = b.{c}")).collect();
+                    tx.batch_execute(&format!(
+                        "DELETE FROM {name} a USING {name} b WHERE {} AND a._row < b._row",
+                        same.join(" AND ")
+                    ))
+                    .map_err(pg)?;
+                    create_key(&mut tx, &schema_name, &key, &schema.primary_key)?;
+                }
+            }
         }
         if staged {
             let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
