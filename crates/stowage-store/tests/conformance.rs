@@ -175,6 +175,11 @@ fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching
         moved.sort();
         assert_eq!(moved, vec!["1,changed", "4,new"], "an unchanged row keeps its time");
         assert_eq!(data.stats().unwrap().0, 3);
+        load(&mut data, ImportMode::Incremental, 400, 4, &["id,v", "5,first", "1,again", "5,last"]).unwrap();
+        let mut moved = select(&data, &RowQuery { changed_since: Some(400), ..RowQuery::default() });
+        moved.sort();
+        assert_eq!(moved, vec!["1,again", "5,last"], "a key the file repeats keeps its last row");
+        assert_eq!(data.stats().unwrap().0, 4);
     }
 }
 

@@ -372,20 +372,34 @@ impl PgTable {
             let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
             let old: Vec<String> = target.iter().map(|c| format!("t.{c}")).collect();
             let new: Vec<String> = target.iter().map(|c| format!("excluded.{c}")).collect();
-            tx.batch_execute(&format!(
-                "INSERT INTO {name} AS t (_timestamp, {cols})
-                 SELECT _timestamp, {cols} FROM (
-                     SELECT DISTINCT ON ({pk}) * FROM staging ORDER BY {pk}, _row DESC
-                 ) last ORDER BY _row
-                 ON CONFLICT ({pk}) DO UPDATE SET {updates}, _timestamp = excluded._timestamp
-                 WHERE ({old}) IS DISTINCT FROM ({new})",
-                cols = target.join(", "),
-                pk = pk.join(", "),
-                updates = updates.join(", "),
-                old = old.join(", "),
-                new = new.join(", "),
-            ))
-            .map_err(pg)?;
+            let upsert = |source: &str| {
+                format!(
+                    "INSERT INTO {name} AS t (_timestamp, {cols})
+                     SELECT _timestamp, {cols} FROM {source} ORDER BY _row
+                     ON CONFLICT ({pk}) DO UPDATE SET {updates}, _timestamp = excluded._timestamp
+                     WHERE ({old}) IS DISTINCT FROM ({new})",
+                    cols = target.join(", "),
+                    pk = pk.join(", "),
+                    updates = updates.join(", "),
+                    old = old.join(", "),
+                    new = new.join(", "),
+                )
+            };
+            // Most files name each key once; one that repeats a key makes the upsert touch a row
+            // twice, which PostgreSQL refuses, and then only the last of those rows goes in.
+            tx.batch_execute("SAVEPOINT upsert").map_err(pg)?;
+            match tx.batch_execute(&upsert("staging")) {
+                Ok(()) => tx.batch_execute("RELEASE SAVEPOINT upsert").map_err(pg)?,
+                Err(error) if error.code() == Some(&postgres::error::SqlState::CARDINALITY_VIOLATION) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT upsert").map_err(pg)?;
+                    let last = format!(
+                        "(SELECT DISTINCT ON ({pk}) * FROM staging ORDER BY {pk}, _row DESC) last",
+                        pk = pk.join(", ")
+                    );
+                    tx.batch_execute(&upsert(&last)).map_err(pg)?;
+                }
+                Err(error) => return Err(pg(error)),
+            }
         }
         let stats = ImportStats { rows_in_file, new_columns, columns: columns.clone() };
         self.write_schema(&mut tx, &Schema { columns, primary_key: schema.primary_key })?;
