@@ -97,9 +97,11 @@ impl Blobs {
         Ok(Blobs { store: Arc::new(store) })
     }
 
-    /// A writer for a new object; nothing is visible under `key` until it is shut down.
+    /// A writer for a new object; nothing is visible under `key` until it is shut down. It fills
+    /// one part (10 MB) in memory and sends at most two at once: with the default of eight in
+    /// flight, a store slower than its writer (a busy disk) could hold 80 MB of parts.
     pub fn writer(&self, key: &str) -> BufWriter {
-        BufWriter::new(Arc::clone(&self.store), path(key))
+        BufWriter::new(Arc::clone(&self.store), path(key)).with_max_concurrency(2)
     }
 
     /// Writes a stream of chunks to `key`; returns the byte count. Memory stays at one chunk.
