@@ -25,15 +25,19 @@ pub async fn authenticate(core: &Core, secret: &str) -> Result<Arc<Token>> {
         return Err(invalid_token());
     };
     let now = time::now();
-    let token = core.store.lookup(|r| {
-        let Some((token, stored_hash)) = r.token_with_hash(token_id)? else {
-            return Err(invalid_token());
-        };
-        if token.project_id != project_id || !secrets::matches(secret, &stored_hash) || token.is_expired(now) {
-            return Err(invalid_token());
-        }
-        Ok(token)
-    })?;
+    let secret = secret.to_string();
+    let token = core
+        .store
+        .lookup(move |r| {
+            let Some((token, stored_hash)) = r.token_with_hash(token_id)? else {
+                return Err(invalid_token());
+            };
+            if token.project_id != project_id || !secrets::matches(&secret, &stored_hash) || token.is_expired(now) {
+                return Err(invalid_token());
+            }
+            Ok(token)
+        })
+        .await?;
     if token.last_used.is_none_or(|last| now - last >= LAST_USED_RESOLUTION_SECS) {
         let id = token.id;
         // Failing to record use must not fail the request; the next request tries again.
@@ -53,6 +57,6 @@ pub struct ManageGrant {
 /// Resolves a manage API secret.
 pub async fn authenticate_manage(core: &Core, secret: &str) -> Result<ManageGrant> {
     let hash = secrets::hash(secret);
-    let token = core.store.lookup(|r| r.manage_token_by_hash(&hash))?;
+    let token = core.store.lookup(move |r| r.manage_token_by_hash(&hash)).await?;
     token.map(|token| ManageGrant { token }).ok_or_else(|| Error::new(Code::ManageTokenInvalid, "Invalid manage token"))
 }

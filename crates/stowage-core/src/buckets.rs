@@ -96,19 +96,24 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateBuckets>, input: NewBucket)
 /// Lists the buckets the token can read; records `storage.bucketsListed`.
 pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, with_metadata: bool) -> Result<Vec<BucketView>> {
     let token = grant.token().clone();
+    let reader = token.clone();
     let read = async {
-        ctx.core.store.lookup(|r| {
-            let mut views = Vec::new();
-            for bucket in r.buckets(token.project_id)? {
-                if token.bucket_access(&bucket.id).is_none() {
-                    continue;
+        ctx.core
+            .store
+            .lookup(move |r| {
+                let token = reader;
+                let mut views = Vec::new();
+                for bucket in r.buckets(token.project_id)? {
+                    if token.bucket_access(&bucket.id).is_none() {
+                        continue;
+                    }
+                    let metadata =
+                        if with_metadata { Some(r.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
+                    views.push(BucketView { bucket, metadata });
                 }
-                let metadata =
-                    if with_metadata { Some(r.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
-                views.push(BucketView { bucket, metadata });
-            }
-            Ok(views)
-        })
+                Ok(views)
+            })
+            .await
     };
     let happened =
         Happened { event: "storage.bucketsListed", message: "Listed buckets".into(), object: None, params: json!({}) };

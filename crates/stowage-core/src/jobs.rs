@@ -336,7 +336,8 @@ async fn watch(store: Store, claim: Claim, lost: CancellationToken, stop: Cancel
     let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(TERMINATION_CHECK).await;
-        match store.lookup(|r| r.termination_requested(claim.id)) {
+        let id = claim.id;
+        match store.lookup(move |r| r.termination_requested(id)).await {
             Ok(true) => stop.cancel(),
             Ok(false) => {}
             Err(error) => tracing::warn!(job_id = claim.id, %error, "could not read a job's termination flag"),

@@ -113,13 +113,15 @@ impl Store {
     /// pool costs two thread wake-ups, more than such a read; WAL readers never wait for writers,
     /// and checkpoints here are passive, so the call does not block. Reads that scan, or that
     /// grow with data (events, rows, files), use [`Store::read`]. On PostgreSQL the read is a
-    /// network round trip: it runs in place of the calling task (`block_in_place`).
-    pub fn lookup<T: Send>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T> + Send) -> Result<T> {
+    /// network round trip through a blocking client, so it goes to the blocking pool like a read.
+    pub async fn lookup<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
+    {
         match &self.backend {
             Backend::Sqlite(pool) => pool.run_here(|conn| f(&Reader { conn: Conn::Sqlite(conn) })),
-            Backend::Postgres(pool, _) => {
-                postgres_catalog::blocking(|| pool.run_here(|conn| f(&Reader { conn: Conn::Postgres(conn) })))
-            }
+            Backend::Postgres(..) => self.read(f).await,
         }
     }
 

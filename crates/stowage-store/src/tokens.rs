@@ -77,15 +77,32 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// A token with its grants and the hash of its secret.
+    /// A token with its grants and the hash of its secret, in one query (every request reads
+    /// its token): a row per grant, or one row without a grant.
     pub fn token_with_hash(&self, id: i64) -> Result<Option<(Token, String)>> {
-        let found = self.conn.row(
-            &format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.id = ?1"),
+        let rows = self.conn.rows(
+            &format!(
+                "SELECT {TOKEN_COLUMNS}, gb.id, g.access FROM {TOKEN_FROM}
+                 LEFT JOIN token_bucket_grants g ON g.token_id = t.id
+                 LEFT JOIN buckets gb ON gb.pk = g.bucket_pk
+                 WHERE t.id = ?1"
+            ),
             params![id],
-            token_row,
+            |row| {
+                let grant = match row.get::<Option<String>>(21)? {
+                    Some(bucket_id) => Some((bucket_id, row.get::<String>(22)?)),
+                    None => None,
+                };
+                Ok((token_row(row)?, grant))
+            },
         )?;
-        let Some((mut token, hash, _)) = found else { return Ok(None) };
-        self.attach_grants(&mut token)?;
+        let mut rows = rows.into_iter();
+        let Some(((mut token, hash, _), first)) = rows.next() else { return Ok(None) };
+        for (bucket_id, access) in first.into_iter().chain(rows.filter_map(|(_, grant)| grant)) {
+            let access =
+                BucketAccess::parse(&access).ok_or_else(|| Error::internal(format!("unknown access {access}")))?;
+            token.bucket_grants.insert(bucket_id, access);
+        }
         Ok(Some((token, hash)))
     }
 
