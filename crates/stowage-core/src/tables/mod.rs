@@ -225,7 +225,7 @@ fn open_rows(
 pub struct Recovered {
     /// Tables whose catalog columns or statistics disagreed with their data and were set from it.
     pub remirrored: usize,
-    /// Files under the tables folder that no table owned, deleted.
+    /// Tables in storage that no table record owned, deleted.
     pub orphans_removed: usize,
 }
 

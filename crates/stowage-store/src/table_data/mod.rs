@@ -238,9 +238,6 @@ impl TableStore {
         }
     }
 
-    /// Removes every stored table whose key is not in `owned` (storage of a create or drop cut
-    /// off halfway); returns how many. Only while no job runs: a create's new storage is owned by
-    /// nothing until its catalog record commits. Blocking.
     /// The key of every table this store holds.
     pub fn keys(&self) -> Result<HashSet<String>> {
         let dir = match self {
@@ -256,23 +253,16 @@ impl TableStore {
         Ok(keys)
     }
 
+    /// Removes every stored table whose key is not in `owned` (storage of a create or drop cut
+    /// off halfway); returns how many. Only while no job runs: a create's new storage is owned by
+    /// nothing until its catalog record commits. Blocking.
     pub fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
-        let dir = match self {
-            TableStore::Files { dir } => dir,
-            TableStore::Postgres(tables) => return tables.sweep(owned),
-        };
-        let mut removed = 0;
-        for entry in std::fs::read_dir(dir).map_err(Error::internal)? {
-            let path = entry.map_err(Error::internal)?.path();
-            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
-            let key = COMPANIONS.iter().fold(name, |name, end| name.strip_suffix(end).unwrap_or(name));
-            if !owned.contains(key) {
-                tracing::warn!(file = %path.display(), "deleting table storage no table owns");
-                std::fs::remove_file(&path).map_err(Error::internal)?;
-                removed += 1;
-            }
+        let orphans: Vec<String> = self.keys()?.into_iter().filter(|key| !owned.contains(key)).collect();
+        for key in &orphans {
+            tracing::warn!(key, "deleting table storage no table owns");
+            self.remove(key);
         }
-        Ok(removed)
+        Ok(orphans.len())
     }
 }
 

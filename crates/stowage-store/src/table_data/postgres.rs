@@ -145,18 +145,6 @@ impl PgTables {
         self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
-
-    pub(super) fn sweep(&self, owned: &HashSet<String>) -> Result<usize> {
-        let mut removed = 0;
-        for key in self.keys()? {
-            if !owned.contains(&key) {
-                tracing::warn!(key, "deleting table storage no table owns");
-                self.remove(&key)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
 }
 
 fn json(value: &[String]) -> Result<String> {
