@@ -10,12 +10,16 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
+use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use stowage_types::{Error, Result};
 use tokio::io::AsyncWriteExt;
+
+/// Bytes of a local object read at a time.
+const READ_CHUNK: usize = 1 << 20;
 
 /// The object store holding file bytes.
 #[derive(Clone)]
@@ -94,7 +98,9 @@ impl Blobs {
         std::fs::create_dir_all(dir)
             .map_err(|error| Error::internal(format!("creating {}: {error}", dir.display())))?;
         let store = LocalFileSystem::new_with_prefix(dir).map_err(store_error)?;
-        Ok(Blobs { store: Arc::new(store) })
+        // Reads go to a blocking thread one chunk at a time; the local store's own chunk is 8 KiB,
+        // which makes reading a 100 MB file 13,000 thread hand-offs.
+        Ok(Blobs { store: Arc::new(ChunkedStore::new(Arc::new(store), READ_CHUNK)) })
     }
 
     /// A writer for a new object; nothing is visible under `key` until it is shut down. It fills

@@ -306,7 +306,14 @@ async fn an_upload_cut_off_by_a_dying_server_fails_with_one_clear_line() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // The server dies once the first of the upload's 25 blocks has landed.
+    let staging = dir.path().join("data").join("blobs").join("staging");
+    for _ in 0..4000 {
+        if std::fs::read_dir(&staging).map(|mut files| files.next().is_some()).unwrap_or(false) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     server.kill().await.unwrap();
     let status = upload.wait().await.unwrap();
     let mut stderr = String::new();
