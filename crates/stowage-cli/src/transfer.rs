@@ -45,6 +45,51 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// Bytes of the file compressed as one gzip member.
+const MEMBER_BYTES: usize = 4 << 20;
+
+/// Reads up to `limit` bytes, fewer only at the end of `reader`.
+fn read_up_to(reader: &mut impl Read, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut chunk = Vec::with_capacity(limit);
+    reader.take(limit as u64).read_to_end(&mut chunk)?;
+    Ok(chunk)
+}
+
+/// `chunk` as one gzip member.
+fn gzip_member(chunk: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(chunk.len() / 2), flate2::Compression::fast());
+    encoder.write_all(chunk)?;
+    encoder.finish()
+}
+
+/// Sends `reader` gzipped: consecutive pieces are compressed on as many threads as there are
+/// cores, each into a gzip member of its own, and sent in order. Members one after another are one
+/// gzip file to every gzip reader (RFC 1952), the stack's included.
+fn send_gzipped(mut reader: impl Read, mut send: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut pending = std::collections::VecDeque::new();
+    let mut first = true;
+    loop {
+        let chunk = read_up_to(&mut reader, MEMBER_BYTES)?;
+        let last = chunk.len() < MEMBER_BYTES;
+        if !chunk.is_empty() || first {
+            // An empty file is sent as an empty gzip file.
+            pending.push_back(std::thread::spawn(move || gzip_member(&chunk)));
+        }
+        first = false;
+        while pending.len() >= threads || (last && !pending.is_empty()) {
+            let Some(member) = pending.pop_front() else { break };
+            let member = member.join().map_err(|_| std::io::Error::other("compressing the file failed"))??;
+            if !send(Bytes::from(member)) {
+                return Ok(());
+            }
+        }
+        if last {
+            return Ok(());
+        }
+    }
+}
+
 /// A file as a stream of gzip chunks (already gzipped files are sent as they are).
 pub(crate) fn gzipped_chunks(
     path: &Path,
@@ -56,32 +101,29 @@ pub(crate) fn gzipped_chunks(
     let is_gzip = file.read(&mut magic).map(|n| n == 2 && magic == [0x1f, 0x8b]).unwrap_or(false);
     let file =
         std::fs::File::open(path).map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
-    let counted = Counted { inner: file, bar };
-    let mut reader: Box<dyn Read + Send> = if is_gzip {
-        Box::new(counted)
-    } else {
-        Box::new(flate2::read::GzEncoder::new(counted, flate2::Compression::fast()))
-    };
+    let mut counted = Counted { inner: file, bar };
+    // Room for about a block: the next one is read and compressed while the last is being sent.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<stowage_core::types::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || loop {
-        let mut buffer = vec![0u8; 1 << 20];
-        match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => {
-                buffer.truncate(read);
-                if sender.blocking_send(Ok(Bytes::from(buffer))).is_err() {
-                    break;
-                }
-            }
-            Err(error) => {
-                let _ = sender.blocking_send(Err(stowage_core::types::Error::validation(format!(
-                    "reading the file failed: {error}"
-                ))));
-                break;
-            }
+    tokio::task::spawn_blocking(move || {
+        let send = |chunk: Bytes| sender.blocking_send(Ok(chunk)).is_ok();
+        let sent = if is_gzip { send_as_is(&mut counted, send) } else { send_gzipped(counted, send) };
+        if let Err(error) = sent {
+            let _ = sender.blocking_send(Err(stowage_core::types::Error::validation(format!(
+                "reading the file failed: {error}"
+            ))));
         }
     });
     Ok(Box::pin(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))))
+}
+
+/// Sends `reader` in chunks of 1 MiB.
+fn send_as_is(reader: &mut impl Read, mut send: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
+    loop {
+        let chunk = read_up_to(reader, 1 << 20)?;
+        if chunk.is_empty() || !send(Bytes::from(chunk)) {
+            return Ok(());
+        }
+    }
 }
 
 /// Reads chunks handed over from async code, for a blocking decoder.
@@ -140,4 +182,41 @@ pub(crate) async fn save(
         .await
         .map_err(|error| CliError::new(format!("writing failed: {error}")))?
         .map_err(|error| CliError::new(format!("writing failed: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzipped(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        send_gzipped(input, |chunk| {
+            out.extend_from_slice(&chunk);
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    fn gunzipped(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(input).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_file_compressed_in_pieces_on_several_threads_unzips_to_the_same_bytes_in_order() {
+        let input: Vec<u8> =
+            (0..MEMBER_BYTES * 2 + 12345).map(|i| (i % 251) as u8 ^ (i / MEMBER_BYTES) as u8).collect();
+        let sent = gzipped(&input);
+        assert!(sent.len() < input.len());
+        assert_eq!(gunzipped(&sent), input);
+    }
+
+    #[test]
+    fn an_empty_file_is_sent_as_an_empty_gzip_file() {
+        let sent = gzipped(b"");
+        assert!(sent.starts_with(&[0x1f, 0x8b]));
+        assert!(gunzipped(&sent).is_empty());
+    }
 }

@@ -275,8 +275,9 @@ impl Remote {
                 }
                 _ => {}
             }
+            // A job that ends is seen within a third of its time, and no later than a second after.
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(3));
+            delay = (delay * 3 / 2).min(Duration::from_secs(1));
             let id = job["id"].clone();
             job = self
                 .expect(
