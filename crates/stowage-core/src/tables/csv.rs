@@ -128,11 +128,74 @@ pub fn open(input: impl Read + Send + 'static) -> Result<(Box<dyn BufRead + Send
     Ok((Box::new(BufReader::with_capacity(256 * 1024, counted)), counts))
 }
 
-fn finish_field(line: u64, field: &mut Vec<u8>, fields: &mut Vec<String>) -> Result<()> {
-    let bytes = std::mem::take(field);
-    let text = String::from_utf8(bytes).map_err(|_| invalid(line, "the text is not valid UTF-8"))?;
-    fields.push(text);
-    Ok(())
+fn not_utf8(line: u64) -> Error {
+    invalid(line, "the text is not valid UTF-8")
+}
+
+/// Where the values of a record go while it is read.
+trait Collect {
+    fn extend(&mut self, bytes: &[u8]);
+    fn push(&mut self, byte: u8);
+    /// Bytes of the value being read.
+    fn value_len(&self) -> usize;
+    /// Ends the value being read; `line` is where the record starts.
+    fn finish(&mut self, line: u64) -> Result<()>;
+    /// Values ended so far.
+    fn count(&self) -> usize;
+}
+
+/// The values, as text.
+#[derive(Default)]
+struct Values {
+    done: Vec<String>,
+    value: Vec<u8>,
+}
+
+impl Collect for Values {
+    fn extend(&mut self, bytes: &[u8]) {
+        self.value.extend_from_slice(bytes);
+    }
+    fn push(&mut self, byte: u8) {
+        self.value.push(byte);
+    }
+    fn value_len(&self) -> usize {
+        self.value.len()
+    }
+    fn finish(&mut self, line: u64) -> Result<()> {
+        let text = String::from_utf8(std::mem::take(&mut self.value)).map_err(|_| not_utf8(line))?;
+        self.done.push(text);
+        Ok(())
+    }
+    fn count(&self) -> usize {
+        self.done.len()
+    }
+}
+
+/// Only how many values there are and how long: [`CsvReader::next_raw`] keeps the bytes.
+#[derive(Default)]
+struct Lengths {
+    done: usize,
+    value: usize,
+}
+
+impl Collect for Lengths {
+    fn extend(&mut self, bytes: &[u8]) {
+        self.value += bytes.len();
+    }
+    fn push(&mut self, _: u8) {
+        self.value += 1;
+    }
+    fn value_len(&self) -> usize {
+        self.value
+    }
+    fn finish(&mut self, _: u64) -> Result<()> {
+        self.done += 1;
+        self.value = 0;
+        Ok(())
+    }
+    fn count(&self) -> usize {
+        self.done
+    }
 }
 
 /// Reads records; each is `(line where it starts, values)`.
@@ -190,6 +253,11 @@ impl<R: BufRead> CsvReader<R> {
         self
     }
 
+    /// The format the reader reads.
+    pub fn format(&self) -> CsvFormat {
+        self.format
+    }
+
     /// Names the columns in later errors.
     pub fn name_columns(&mut self, names: &[String]) {
         self.names = names.to_vec();
@@ -228,6 +296,24 @@ impl<R: BufRead> CsvReader<R> {
 
     /// The next record, `None` at the end of the input.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+        let mut values = Values::default();
+        Ok(self.read_record(&mut values, None)?.map(|line| (line, values.done)))
+    }
+
+    /// The next record as it stands in the file (enclosures and doubled enclosures kept, its
+    /// line end left out), appended to `out` after the same checks as [`Self::next_record`]:
+    /// `(line where it starts, number of values)`, `None` at the end of the input.
+    pub fn next_raw(&mut self, out: &mut Vec<u8>) -> Result<Option<(u64, usize)>> {
+        let mut lengths = Lengths::default();
+        let from = out.len();
+        let Some(line) = self.read_record(&mut lengths, Some(out))? else { return Ok(None) };
+        // Delimiters and enclosures are ASCII, so the record is UTF-8 exactly when its values are.
+        std::str::from_utf8(&out[from..]).map_err(|_| not_utf8(line))?;
+        Ok(Some((line, lengths.done)))
+    }
+
+    /// Reads one record into `values` (and its bytes into `raw`); the line where it starts.
+    fn read_record<C: Collect>(&mut self, values: &mut C, mut raw: Option<&mut Vec<u8>>) -> Result<Option<u64>> {
         if !self.bom_checked {
             self.bom_checked = true;
             // A UTF-8 byte order mark before the header is not data.
@@ -243,8 +329,6 @@ impl<R: BufRead> CsvReader<R> {
         }
         let CsvFormat { delimiter, enclosure, escape } = self.format;
         let start = self.line;
-        let mut fields = Vec::new();
-        let mut field = Vec::new();
         // Bytes of the values already finished in this record.
         let mut before = 0;
         let mut state = State::Start;
@@ -263,8 +347,8 @@ impl<R: BufRead> CsvReader<R> {
                 if !any {
                     return Ok(None);
                 }
-                finish_field(start, &mut field, &mut fields)?;
-                return Ok(Some((start, fields)));
+                values.finish(start)?;
+                return Ok(Some(start));
             }
             any = true;
             let mut index = 0;
@@ -275,7 +359,7 @@ impl<R: BufRead> CsvReader<R> {
                     if buf[index] == b'\n' {
                         self.line += 1;
                     }
-                    field.push(buf[index]);
+                    values.push(buf[index]);
                     index += 1;
                     continue;
                 }
@@ -284,7 +368,7 @@ impl<R: BufRead> CsvReader<R> {
                 if state != State::AfterQuote {
                     let run = buf[index..].iter().position(|byte| stops[*byte as usize]).unwrap_or(buf.len() - index);
                     if run > 0 {
-                        field.extend_from_slice(&buf[index..index + run]);
+                        values.extend(&buf[index..index + run]);
                         if state == State::Start {
                             state = State::Unquoted;
                         }
@@ -304,8 +388,8 @@ impl<R: BufRead> CsvReader<R> {
                 match state {
                     State::Start | State::Unquoted => {
                         if byte == delimiter {
-                            before += field.len();
-                            finish_field(start, &mut field, &mut fields)?;
+                            before += values.value_len();
+                            values.finish(start)?;
                             state = State::Start;
                         } else if byte == b'\n' || byte == b'\r' {
                             self.line += 1;
@@ -327,16 +411,16 @@ impl<R: BufRead> CsvReader<R> {
                             state = State::AfterQuote;
                         } else {
                             self.line += 1;
-                            field.push(byte);
+                            values.push(byte);
                         }
                     }
                     State::AfterQuote => {
                         if Some(byte) == enclosure {
-                            field.push(byte);
+                            values.push(byte);
                             state = State::Quoted;
                         } else if byte == delimiter {
-                            before += field.len();
-                            finish_field(start, &mut field, &mut fields)?;
+                            before += values.value_len();
+                            values.finish(start)?;
                             state = State::Start;
                         } else if byte == b'\n' || byte == b'\r' {
                             self.line += 1;
@@ -349,16 +433,20 @@ impl<R: BufRead> CsvReader<R> {
                     }
                 }
             }
+            if let Some(raw) = raw.as_mut() {
+                // The byte that ended the record is not part of it.
+                raw.extend_from_slice(&buf[..index - usize::from(done)]);
+            }
             self.input.consume(index);
             // Checked once per buffer: a value overshoots a limit by at most one buffer.
-            self.check_limits(start, fields.len(), field.len(), before)?;
+            self.check_limits(start, values.count(), values.value_len(), before)?;
             if done {
                 if self.skip_lf && self.input.fill_buf().ok().and_then(|buf| buf.first().copied()) == Some(b'\n') {
                     self.input.consume(1);
                     self.skip_lf = false;
                 }
-                finish_field(start, &mut field, &mut fields)?;
-                return Ok(Some((start, fields)));
+                values.finish(start)?;
+                return Ok(Some(start));
             }
         }
     }
@@ -406,6 +494,30 @@ mod tests {
             rows("a,b\n\"x,y\",\"say \"\"hi\"\"\nthere\"\n"),
             vec![vec!["a".to_string(), "b".into()], vec!["x,y".into(), "say \"hi\"\nthere".into()],]
         );
+    }
+
+    #[test]
+    fn raw_records_are_the_file_s_own_bytes_without_line_ends_after_the_same_checks() {
+        let text = "a,b\r\n\"x,\"\"y\"\"\",\"multi\r\nline\"\r1,\n,2";
+        let mut reader = CsvReader::new(text.as_bytes(), CsvFormat::default());
+        let mut records = Vec::new();
+        let mut counts = Vec::new();
+        loop {
+            let mut out = Vec::new();
+            let Some((line, values)) = reader.next_raw(&mut out).unwrap() else { break };
+            records.push(String::from_utf8(out).unwrap());
+            counts.push((line, values));
+        }
+        assert_eq!(records, vec!["a,b", "\"x,\"\"y\"\"\",\"multi\r\nline\"", "1,", ",2"]);
+        assert_eq!(counts, vec![(1, 2), (2, 2), (4, 2), (5, 2)]);
+
+        let mut reader = CsvReader::new(&b"a\n1\nx\"y\n"[..], CsvFormat::default());
+        let mut out = Vec::new();
+        reader.next_raw(&mut out).unwrap();
+        reader.next_raw(&mut out).unwrap();
+        assert!(reader.next_raw(&mut out).unwrap_err().message.contains("line 3"));
+        let mut reader = CsvReader::new(&b"\xff\n"[..], CsvFormat::default());
+        assert!(reader.next_raw(&mut Vec::new()).unwrap_err().message.contains("UTF-8"));
     }
 
     #[test]

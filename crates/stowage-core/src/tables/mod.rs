@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stowage_store::table_data::{Cast, Filter, FilterOp, ImportMode, RowQuery, Schema, TableData};
+use stowage_store::table_data::{
+    write_record, Cast, Filter, FilterOp, ImportMode, RowQuery, RowSource, Schema, TableData,
+};
 use stowage_types::auth::{AnyToken, Granted, ReadBucket, Token, WriteBucket};
 use stowage_types::job::Job;
 use stowage_types::names::{is_simple_name, BucketId};
@@ -166,22 +168,47 @@ struct Rows<R> {
     width: usize,
 }
 
-impl<R: std::io::BufRead> Iterator for Rows<R> {
-    type Item = Result<Vec<String>>;
-    fn next(&mut self) -> Option<Self::Item> {
-        match self.reader.next_record() {
-            Ok(None) => None,
-            Ok(Some((line, row))) if row.len() != self.width => Some(Err(Error::new(
-                Code::CsvInvalid,
-                format!(
-                    "Invalid CSV on line {line}: the row has {} values, the header has {} columns.",
-                    row.len(),
-                    self.width
-                ),
-            ))),
-            Ok(Some((_, row))) => Some(Ok(row)),
-            Err(error) => Some(Err(error)),
+impl<R: std::io::BufRead> Rows<R> {
+    /// `(delimiter, enclosure)` when the file's own records can be handed on as they are: it
+    /// encloses with a character and escapes none.
+    fn own_dialect(&self) -> Option<(u8, u8)> {
+        match self.reader.format() {
+            CsvFormat { delimiter, enclosure: Some(enclosure), escape: None } => Some((delimiter, enclosure)),
+            _ => None,
         }
+    }
+
+    fn check_width(&self, line: u64, values: usize) -> Result<()> {
+        if values == self.width {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::CsvInvalid,
+            format!("Invalid CSV on line {line}: the row has {values} values, the header has {} columns.", self.width),
+        ))
+    }
+}
+
+impl<R: std::io::BufRead> RowSource for Rows<R> {
+    fn next_values(&mut self) -> Result<Option<Vec<String>>> {
+        let Some((line, row)) = self.reader.next_record()? else { return Ok(None) };
+        self.check_width(line, row.len())?;
+        Ok(Some(row))
+    }
+
+    fn dialect(&self) -> (u8, u8) {
+        self.own_dialect().unwrap_or((b',', b'"'))
+    }
+
+    fn next_record(&mut self, out: &mut Vec<u8>) -> Result<bool> {
+        if self.own_dialect().is_none() {
+            let Some(values) = self.next_values()? else { return Ok(false) };
+            write_record(out, &values);
+            return Ok(true);
+        }
+        let Some((line, values)) = self.reader.next_raw(out)? else { return Ok(false) };
+        self.check_width(line, values)?;
+        Ok(true)
     }
 }
 

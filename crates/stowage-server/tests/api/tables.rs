@@ -174,6 +174,30 @@ async fn csv_options_and_gzip_input_are_honoured() {
 }
 
 #[tokio::test]
+async fn every_value_reads_back_exactly_as_the_file_wrote_it_whatever_its_quoting_and_line_ends() {
+    let (app, bucket) = app_with_bucket().await;
+    let file = "\u{feff}id,text\r\n1,plain\r\n2,\r\n3,\"\"\n4,\"multi\nline\r\nvalue\"\r5,\"say \"\"hi\"\"\"\n\
+                6,\"\\.\n\\.\"\n7,\\.\n8,NULL\n9,\u{e9} \u{65e5}\u{672c}\n10,\"a,b\"";
+    let job = app.create_table(&bucket, "t", file, &["id"]).await;
+    assert_eq!(job["status"], "success", "{job}");
+    let expected = "\"id\",\"text\"\n\"1\",\"plain\"\n\"2\",\"\"\n\"3\",\"\"\n\"4\",\"multi\nline\r\nvalue\"\n\
+                    \"5\",\"say \"\"hi\"\"\"\n\"6\",\"\\.\n\\.\"\n\"7\",\"\\.\"\n\"8\",\"NULL\"\n\
+                    \"9\",\"\u{e9} \u{65e5}\u{672c}\"\n\"10\",\"a,b\"\n";
+    assert_eq!(app.preview("in.c-data.t", "").await, expected);
+
+    // The same values through an incremental load (a staging table on PostgreSQL), in another
+    // dialect: they change nothing, and a new row with an empty value comes in empty.
+    let again = "id;text\n2;\n4;'multi\nline\r\nvalue'\n6;'\\.\n\\.'\n11;\n12;'it''s'\n";
+    let job = app.import("in.c-data.t", again, json!({"incremental": 1, "delimiter": ";", "enclosure": "'"})).await;
+    assert_eq!(job["status"], "success", "{job}");
+    let expected = format!("{expected}\"11\",\"\"\n\"12\",\"it's\"\n");
+    assert_eq!(app.preview("in.c-data.t", "").await, expected);
+    let one = app.create_table(&bucket, "solo", "v\n\\.\nafter\n\n", &[]).await;
+    assert_eq!(one["status"], "success", "{one}");
+    assert_eq!(app.preview("in.c-data.solo", "").await, "\"v\"\n\"\\.\"\n\"after\"\n\"\"\n");
+}
+
+#[tokio::test]
 async fn a_header_less_file_uses_the_given_or_the_tables_columns() {
     let (app, bucket) = app_with_bucket().await;
     app.create_table(&bucket, "t", "id,v\n1,a\n", &[]).await;

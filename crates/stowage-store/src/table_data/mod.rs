@@ -54,6 +54,56 @@ pub struct ImportStats {
     pub columns: Vec<String>,
 }
 
+/// The rows of an import, read the way a backend takes them: as values, or as CSV records.
+pub trait RowSource {
+    /// The next row's values, in the order of the import's header; `None` after the last.
+    fn next_values(&mut self) -> Result<Option<Vec<String>>>;
+
+    /// `(delimiter, enclosure)` of the records [`RowSource::next_record`] gives: RFC 4180 with
+    /// these two characters, an enclosure inside an enclosed value doubled, no escape character.
+    fn dialect(&self) -> (u8, u8) {
+        (b',', b'"')
+    }
+
+    /// Appends the next row to `out` as one CSV record in [`RowSource::dialect`], without a line
+    /// end; `false` after the last.
+    fn next_record(&mut self, out: &mut Vec<u8>) -> Result<bool> {
+        let Some(values) = self.next_values()? else { return Ok(false) };
+        write_record(out, &values);
+        Ok(true)
+    }
+}
+
+/// Rows given as values.
+impl<I: Iterator<Item = Result<Vec<String>>>> RowSource for I {
+    fn next_values(&mut self) -> Result<Option<Vec<String>>> {
+        self.next().transpose()
+    }
+}
+
+/// Writes `values` as a record of the default dialect, each value enclosed, so an empty value
+/// reads back as an empty text and not as a missing one.
+pub fn write_record(out: &mut Vec<u8>, values: &[String]) {
+    for (index, value) in values.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_enclosed(out, value.as_bytes(), b'"');
+    }
+}
+
+/// One value enclosed in `enclosure`, the enclosures in it doubled.
+fn write_enclosed(out: &mut Vec<u8>, value: &[u8], enclosure: u8) {
+    out.push(enclosure);
+    for part in value.split_inclusive(|byte| *byte == enclosure) {
+        out.extend_from_slice(part);
+        if part.last() == Some(&enclosure) {
+            out.push(enclosure);
+        }
+    }
+    out.push(enclosure);
+}
+
 /// Comparison of a row filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterOp {
@@ -291,7 +341,7 @@ impl TableData {
         header: &[String],
         mode: ImportMode,
         now: Timestamp,
-        rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+        rows: &mut dyn RowSource,
         job: Option<i64>,
     ) -> Result<ImportStats> {
         match self {
@@ -434,7 +484,7 @@ impl SqliteTable {
         header: &[String],
         mode: ImportMode,
         now: Timestamp,
-        rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+        rows: &mut dyn RowSource,
         job: Option<i64>,
     ) -> Result<ImportStats> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
@@ -474,8 +524,7 @@ impl SqliteTable {
         let mut rows_in_file = 0i64;
         {
             let mut statement = tx.prepare(&sql).map_err(db)?;
-            for row in rows {
-                let row = row?;
+            while let Some(row) = rows.next_values()? {
                 statement.raw_bind_parameter(1, now).map_err(db)?;
                 for (index, value) in row.iter().enumerate() {
                     statement.raw_bind_parameter(index + 2, value.as_str()).map_err(db)?;

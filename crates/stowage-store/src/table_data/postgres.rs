@@ -1,10 +1,11 @@
 //! Table storage in PostgreSQL: each table is a PostgreSQL table `<schema>."<key>"` with an
 //! ordinal `_row` (insertion order, which reads without an ordering follow), the hidden
-//! `_timestamp` (indexed, for `changedSince`) and one TEXT column per table column; its schema and
-//! commit marker are a row of `<schema>.meta`. Loads stream into `COPY ... FROM STDIN`; an
-//! incremental load with a key copies into a staging table and upserts in one statement that
-//! changes only rows that differ. The synchronous client runs a runtime of its own: blocking
-//! threads only.
+//! `_timestamp` (indexed, for `changedSince`) and one TEXT column per table column; its schema,
+//! next `_row` and commit marker are a row of `<schema>.meta`. Loads stream into
+//! `COPY ... FROM STDIN`, the file's own CSV records when its dialect allows, each behind its
+//! `_timestamp` and `_row`; an incremental load with a key copies into a staging table and
+//! upserts in one statement that changes only rows that differ. The synchronous client runs a
+//! runtime of its own: blocking threads only.
 
 use std::cell::{RefCell, RefMut};
 use std::collections::HashSet;
@@ -19,9 +20,12 @@ use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
 use super::{
-    key_duplicates, marker, plan_columns, quote, read_marker, Cast, ColumnPlan, FilterOp, ImportMode, ImportStats,
-    RowQuery, Schema,
+    key_duplicates, marker, plan_columns, quote, read_marker, write_enclosed, Cast, ColumnPlan, FilterOp, ImportMode,
+    ImportStats, RowQuery, RowSource, Schema,
 };
+
+/// Bytes of `COPY` data sent at a time.
+const COPY_CHUNK: usize = 256 * 1024;
 
 fn pg(error: postgres::Error) -> Error {
     Error::internal(format!("table storage: {}", crate::pg_client::describe(&error)))
@@ -81,7 +85,9 @@ impl PgTables {
             .batch_execute(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {schema};
                  CREATE TABLE IF NOT EXISTS {schema}.meta (
-                     key TEXT PRIMARY KEY, columns TEXT NOT NULL, primary_key TEXT NOT NULL, last_job TEXT)"
+                     key TEXT PRIMARY KEY, columns TEXT NOT NULL, primary_key TEXT NOT NULL, last_job TEXT,
+                     next_row BIGINT NOT NULL DEFAULT 1);
+                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS next_row BIGINT NOT NULL DEFAULT 1"
             ))
             .map_err(pg)?;
         tables.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
@@ -181,17 +187,19 @@ fn cast_expr(expr: &str, cast: Option<Cast>) -> String {
     }
 }
 
-/// One CSV field of a `COPY ... (FORMAT csv)`: always quoted, so an empty value is not NULL.
-fn write_field(out: &mut impl Write, value: &str) -> std::io::Result<()> {
-    out.write_all(b"\"")?;
-    let mut rest = value.as_bytes();
-    while let Some(at) = rest.iter().position(|byte| *byte == b'"') {
-        out.write_all(&rest[..=at])?;
-        out.write_all(b"\"")?;
-        rest = &rest[at + 1..];
+/// A byte as a string literal of PostgreSQL.
+fn byte_literal(byte: u8) -> String {
+    format!("E'\\x{byte:02x}'")
+}
+
+/// Writes `number` as a field of a record whose dialect is `(delimiter, enclosure)`.
+fn write_number(out: &mut Vec<u8>, number: i64, (delimiter, enclosure): (u8, u8)) {
+    let text = number.to_string();
+    if [delimiter, enclosure].iter().any(|byte| byte.is_ascii_digit() || *byte == b'-') {
+        write_enclosed(out, text.as_bytes(), enclosure);
+    } else {
+        out.extend_from_slice(text.as_bytes());
     }
-    out.write_all(rest)?;
-    out.write_all(b"\"")
 }
 
 impl PgTable {
@@ -212,7 +220,7 @@ impl PgTable {
         let columns: String =
             schema.columns.iter().map(|c| format!(", {} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
         tx.batch_execute(&format!(
-            "CREATE TABLE {name} (_row BIGSERIAL, _timestamp BIGINT NOT NULL{columns});
+            "CREATE TABLE {name} (_row BIGINT NOT NULL, _timestamp BIGINT NOT NULL{columns});
              CREATE INDEX {} ON {name} (_timestamp);",
             quote(&format!("{key}_ts"))
         ))
@@ -240,14 +248,19 @@ impl PgTable {
     }
 
     fn schema_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<Schema> {
+        Ok(self.meta_in(tx, lock)?.0)
+    }
+
+    /// The schema and the `_row` of the next row in.
+    fn meta_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<(Schema, i64)> {
         let sql = format!(
-            "SELECT columns, primary_key FROM {}.meta WHERE key = $1{}",
+            "SELECT columns, primary_key, next_row FROM {}.meta WHERE key = $1{}",
             self.schema,
             if lock { " FOR UPDATE" } else { "" }
         );
         let row = tx.query_one(&sql, &[&self.key]).map_err(pg)?;
         let read = |text: String| serde_json::from_str::<Vec<String>>(&text).map_err(Error::internal);
-        Ok(Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))? })
+        Ok((Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))? }, row.get(2)))
     }
 
     fn write_schema(&self, tx: &mut Transaction<'_>, schema: &Schema) -> Result<()> {
@@ -283,7 +296,7 @@ impl PgTable {
         header: &[String],
         mode: ImportMode,
         now: Timestamp,
-        rows: &mut dyn Iterator<Item = Result<Vec<String>>>,
+        rows: &mut dyn RowSource,
         job: Option<i64>,
     ) -> Result<ImportStats> {
         let (key, name, schema_name) = (self.key.clone(), self.name(), self.schema.clone());
@@ -291,7 +304,7 @@ impl PgTable {
         let mut tx = client.transaction().map_err(pg)?;
         self.create_pending(&mut tx)?;
         // The meta row's lock makes imports into one table take turns.
-        let schema = self.schema_in(&mut tx, true)?;
+        let (schema, mut next_row) = self.meta_in(&mut tx, true)?;
         let ColumnPlan { header, new_columns, columns } = plan_columns(&schema, header)?;
         for column in &new_columns {
             tx.batch_execute(&format!("ALTER TABLE {name} ADD COLUMN {} TEXT NOT NULL DEFAULT ''", quote(column)))
@@ -314,25 +327,41 @@ impl PgTable {
             drop_key(&mut tx, &schema_name, &key)?;
             tx.batch_execute(&format!("DROP INDEX IF EXISTS {schema_name}.{time_index}; TRUNCATE {name}"))
                 .map_err(pg)?;
+            next_row = 1;
         }
         let mut rows_in_file = 0i64;
         {
-            let copy = format!("COPY {into} (_timestamp, {}) FROM STDIN WITH (FORMAT csv)", target.join(", "));
-            let writer = tx.copy_in(&copy).map_err(pg)?;
-            let mut out = std::io::BufWriter::with_capacity(256 * 1024, writer);
-            let stamp = now.to_string();
-            for row in rows {
+            // Each record goes in as the source gives it, behind the row's `_timestamp` and `_row`.
+            // An empty value that is not enclosed is an empty text, as everywhere else, not NULL.
+            let dialect @ (delimiter, enclosure) = rows.dialect();
+            let copy = format!(
+                "COPY {into} (_timestamp, _row, {columns}) FROM STDIN
+                 WITH (FORMAT csv, DELIMITER {}, QUOTE {}, FORCE_NOT_NULL ({columns}))",
+                byte_literal(delimiter),
+                byte_literal(enclosure),
+                columns = target.join(", "),
+            );
+            let mut writer = tx.copy_in(&copy).map_err(pg)?;
+            let mut records = Vec::with_capacity(COPY_CHUNK + 64 * 1024);
+            loop {
+                let from = records.len();
+                write_number(&mut records, now, dialect);
+                records.push(delimiter);
+                write_number(&mut records, next_row + rows_in_file, dialect);
+                records.push(delimiter);
                 // An error drops the writer unfinished, which aborts the COPY and the transaction.
-                let row = row?;
-                out.write_all(stamp.as_bytes()).map_err(io)?;
-                for value in &row {
-                    out.write_all(b",").map_err(io)?;
-                    write_field(&mut out, value).map_err(io)?;
+                if !rows.next_record(&mut records)? {
+                    records.truncate(from);
+                    break;
                 }
-                out.write_all(b"\n").map_err(io)?;
+                records.push(b'\n');
                 rows_in_file += 1;
+                if records.len() >= COPY_CHUNK {
+                    writer.write_all(&records).map_err(io)?;
+                    records.clear();
+                }
             }
-            let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
+            writer.write_all(&records).map_err(io)?;
             writer.finish().map_err(pg)?;
         }
         if mode == ImportMode::Full {
@@ -362,8 +391,8 @@ impl PgTable {
             let new: Vec<String> = target.iter().map(|c| format!("excluded.{c}")).collect();
             let upsert = |source: &str| {
                 format!(
-                    "INSERT INTO {name} AS t (_timestamp, {cols})
-                     SELECT _timestamp, {cols} FROM {source} ORDER BY _row
+                    "INSERT INTO {name} AS t (_row, _timestamp, {cols})
+                     SELECT _row, _timestamp, {cols} FROM {source} ORDER BY _row
                      ON CONFLICT ({pk}) DO UPDATE SET {updates}, _timestamp = excluded._timestamp
                      WHERE ({old}) IS DISTINCT FROM ({new})",
                     cols = target.join(", "),
@@ -391,10 +420,10 @@ impl PgTable {
         }
         let stats = ImportStats { rows_in_file, new_columns, columns: columns.clone() };
         self.write_schema(&mut tx, &Schema { columns, primary_key: schema.primary_key })?;
-        if let Some(job) = job {
-            let sql = format!("UPDATE {schema_name}.meta SET last_job = $2 WHERE key = $1");
-            tx.execute(&sql, &[&key, &marker(job, &stats)]).map_err(pg)?;
-        }
+        let last_job = job.map(|job| marker(job, &stats));
+        let sql =
+            format!("UPDATE {schema_name}.meta SET next_row = $2, last_job = COALESCE($3, last_job) WHERE key = $1");
+        tx.execute(&sql, &[&key, &(next_row + rows_in_file), &last_job]).map_err(pg)?;
         tx.commit().map_err(pg)?;
         Ok(stats)
     }
