@@ -265,7 +265,7 @@ impl Remote {
     /// Polls a job until it ends; a failed job is a user error with its message.
     pub async fn wait(&self, job: Value) -> Result<Value> {
         let mut job = job;
-        let mut delay = Duration::from_millis(100);
+        let started = tokio::time::Instant::now();
         loop {
             match job["status"].as_str() {
                 Some("success") => return Ok(job),
@@ -275,9 +275,10 @@ impl Remote {
                 }
                 _ => {}
             }
-            // A job that ends is seen within a third of its time, and no later than a second after.
+            // A job that ends is seen within an eighth of its time, and no later than a second
+            // after: about 30 requests in its first 10 s, then one a second.
+            let delay = (started.elapsed() / 8).clamp(Duration::from_millis(25), Duration::from_secs(1));
             tokio::time::sleep(delay).await;
-            delay = (delay * 3 / 2).min(Duration::from_secs(1));
             let id = job["id"].clone();
             job = self
                 .expect(

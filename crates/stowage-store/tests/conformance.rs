@@ -164,6 +164,7 @@ fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching
         let mut kept = select(&data, &RowQuery::default());
         kept.sort();
         assert_eq!(kept, vec!["1,last", "2,b"], "a file that repeats a key keeps the last of those rows");
+        assert_eq!(data.stats().unwrap().0, 2);
         load(&mut data, ImportMode::Full, 200, 2, &["id,v", "1,a", "2,b"]).unwrap();
         assert_eq!(select(&data, &RowQuery::default()), vec!["1,a", "2,b"], "a full load replaces");
         load(&mut data, ImportMode::Incremental, 300, 3, &["id,v", "2,b", "1,changed", "4,new"]).unwrap();
@@ -195,6 +196,7 @@ fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_i
         load(&mut data, ImportMode::Incremental, 300, 3, &["id,v,extra", "2,b,x"]).unwrap();
         assert_eq!(data.schema().unwrap().columns, strings(&["id", "v", "extra"]));
         assert_eq!(select(&data, &RowQuery::default()), vec!["1,a,", "1,a,", "2,b,x"], "old rows get empty values");
+        assert_eq!(data.stats().unwrap().0, 3);
     }
 }
 

@@ -86,8 +86,9 @@ impl PgTables {
                 "CREATE SCHEMA IF NOT EXISTS {schema};
                  CREATE TABLE IF NOT EXISTS {schema}.meta (
                      key TEXT PRIMARY KEY, columns TEXT NOT NULL, primary_key TEXT NOT NULL, last_job TEXT,
-                     next_row BIGINT NOT NULL DEFAULT 1);
-                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS next_row BIGINT NOT NULL DEFAULT 1"
+                     next_row BIGINT NOT NULL DEFAULT 1, row_count BIGINT);
+                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS next_row BIGINT NOT NULL DEFAULT 1;
+                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS row_count BIGINT"
             ))
             .map_err(pg)?;
         tables.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
@@ -229,7 +230,7 @@ impl PgTable {
             create_key(tx, schema_name, key, &schema.primary_key)?;
         }
         tx.execute(
-            &format!("INSERT INTO {schema_name}.meta (key, columns, primary_key) VALUES ($1, $2, $3)"),
+            &format!("INSERT INTO {schema_name}.meta (key, columns, primary_key, row_count) VALUES ($1, $2, $3, 0)"),
             &[key, &json(&schema.columns)?, &json(&schema.primary_key)?],
         )
         .map_err(pg)?;
@@ -251,16 +252,16 @@ impl PgTable {
         Ok(self.meta_in(tx, lock)?.0)
     }
 
-    /// The schema and the `_row` of the next row in.
-    fn meta_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<(Schema, i64)> {
+    /// The schema, the `_row` of the next row in and the number of rows (when known).
+    fn meta_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<(Schema, i64, Option<i64>)> {
         let sql = format!(
-            "SELECT columns, primary_key, next_row FROM {}.meta WHERE key = $1{}",
+            "SELECT columns, primary_key, next_row, row_count FROM {}.meta WHERE key = $1{}",
             self.schema,
             if lock { " FOR UPDATE" } else { "" }
         );
         let row = tx.query_one(&sql, &[&self.key]).map_err(pg)?;
         let read = |text: String| serde_json::from_str::<Vec<String>>(&text).map_err(Error::internal);
-        Ok((Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))? }, row.get(2)))
+        Ok((Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))? }, row.get(2), row.get(3)))
     }
 
     fn write_schema(&self, tx: &mut Transaction<'_>, schema: &Schema) -> Result<()> {
@@ -284,11 +285,16 @@ impl PgTable {
     pub(super) fn stats(&self) -> Result<(i64, i64)> {
         self.ensure_stored()?;
         let name = self.name();
-        let row = self
-            .client()
-            .query_one(&format!("SELECT COUNT(*), pg_total_relation_size('{name}') FROM {name}"), &[])
-            .map_err(pg)?;
-        Ok((row.get(0), row.get(1)))
+        let mut client = self.client();
+        let sql =
+            format!("SELECT row_count, pg_total_relation_size('{name}') FROM {}.meta WHERE key = $1", self.schema);
+        let row = client.query_one(&sql, &[&self.key]).map_err(pg)?;
+        let rows = match row.get::<_, Option<i64>>(0) {
+            Some(rows) => rows,
+            // Kept since the first import after this was counted; a table from before, once.
+            None => client.query_one(&format!("SELECT COUNT(*) FROM {name}"), &[]).map_err(pg)?.get(0),
+        };
+        Ok((rows, row.get(1)))
     }
 
     pub(super) fn import(
@@ -304,7 +310,7 @@ impl PgTable {
         let mut tx = client.transaction().map_err(pg)?;
         self.create_pending(&mut tx)?;
         // The meta row's lock makes imports into one table take turns.
-        let (schema, mut next_row) = self.meta_in(&mut tx, true)?;
+        let (schema, mut next_row, mut row_count) = self.meta_in(&mut tx, true)?;
         let ColumnPlan { header, new_columns, columns } = plan_columns(&schema, header)?;
         for column in &new_columns {
             tx.batch_execute(&format!("ALTER TABLE {name} ADD COLUMN {} TEXT NOT NULL DEFAULT ''", quote(column)))
@@ -328,17 +334,22 @@ impl PgTable {
             tx.batch_execute(&format!("DROP INDEX IF EXISTS {schema_name}.{time_index}; TRUNCATE {name}"))
                 .map_err(pg)?;
             next_row = 1;
+            row_count = Some(0);
         }
         let mut rows_in_file = 0i64;
         {
             // Each record goes in as the source gives it, behind the row's `_timestamp` and `_row`.
             // An empty value that is not enclosed is an empty text, as everywhere else, not NULL.
             let dialect @ (delimiter, enclosure) = rows.dialect();
+            // A full load writes its rows frozen and visible to all: they need no visibility
+            // check, and no page is written again when it is first read. (The table is locked
+            // by the truncation until commit, so no one sees them sooner.)
             let copy = format!(
                 "COPY {into} (_timestamp, _row, {columns}) FROM STDIN
-                 WITH (FORMAT csv, DELIMITER {}, QUOTE {}, FORCE_NOT_NULL ({columns}))",
+                 WITH (FORMAT csv, DELIMITER {}, QUOTE {}, FORCE_NOT_NULL ({columns}){})",
                 byte_literal(delimiter),
                 byte_literal(enclosure),
+                if mode == ImportMode::Full { ", FREEZE" } else { "" },
                 columns = target.join(", "),
             );
             let mut writer = tx.copy_in(&copy).map_err(pg)?;
@@ -364,6 +375,8 @@ impl PgTable {
             writer.write_all(&records).map_err(io)?;
             writer.finish().map_err(pg)?;
         }
+        // Every row copied is a row of the table, unless a key drops some below.
+        let mut added = rows_in_file;
         if mode == ImportMode::Full {
             tx.batch_execute(&format!("CREATE INDEX {time_index} ON {name} (_timestamp)")).map_err(pg)?;
         }
@@ -376,11 +389,16 @@ impl PgTable {
                 Err(_) => {
                     tx.batch_execute("ROLLBACK TO SAVEPOINT key").map_err(pg)?;
                     let same: Vec<String> = pk.iter().map(|c| format!("a.{c} = b.{c}")).collect();
-                    tx.batch_execute(&format!(
-                        "DELETE FROM {name} a USING {name} b WHERE {} AND a._row < b._row",
-                        same.join(" AND ")
-                    ))
-                    .map_err(pg)?;
+                    let deleted = tx
+                        .execute(
+                            &format!(
+                                "DELETE FROM {name} a USING {name} b WHERE {} AND a._row < b._row",
+                                same.join(" AND ")
+                            ),
+                            &[],
+                        )
+                        .map_err(pg)?;
+                    added -= deleted as i64;
                     create_key(&mut tx, &schema_name, &key, &schema.primary_key)?;
                 }
             }
@@ -389,12 +407,17 @@ impl PgTable {
             let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
             let old: Vec<String> = target.iter().map(|c| format!("t.{c}")).collect();
             let new: Vec<String> = target.iter().map(|c| format!("excluded.{c}")).collect();
+            // Counts the rows it inserted: a row it updated carries the updating transaction in
+            // `xmax`, an inserted one none.
             let upsert = |source: &str| {
                 format!(
-                    "INSERT INTO {name} AS t (_row, _timestamp, {cols})
-                     SELECT _row, _timestamp, {cols} FROM {source} ORDER BY _row
-                     ON CONFLICT ({pk}) DO UPDATE SET {updates}, _timestamp = excluded._timestamp
-                     WHERE ({old}) IS DISTINCT FROM ({new})",
+                    "WITH done AS (
+                         INSERT INTO {name} AS t (_row, _timestamp, {cols})
+                         SELECT _row, _timestamp, {cols} FROM {source}
+                         ON CONFLICT ({pk}) DO UPDATE SET {updates}, _timestamp = excluded._timestamp
+                         WHERE ({old}) IS DISTINCT FROM ({new})
+                         RETURNING t.xmax = 0 AS inserted)
+                     SELECT COUNT(*) FILTER (WHERE inserted) FROM done",
                     cols = target.join(", "),
                     pk = pk.join(", "),
                     updates = updates.join(", "),
@@ -405,25 +428,32 @@ impl PgTable {
             // Most files name each key once; one that repeats a key makes the upsert touch a row
             // twice, which PostgreSQL refuses, and then only the last of those rows goes in.
             tx.batch_execute("SAVEPOINT upsert").map_err(pg)?;
-            match tx.batch_execute(&upsert("staging")) {
-                Ok(()) => tx.batch_execute("RELEASE SAVEPOINT upsert").map_err(pg)?,
+            let inserted = match tx.query_one(&upsert("staging"), &[]) {
+                Ok(inserted) => {
+                    tx.batch_execute("RELEASE SAVEPOINT upsert").map_err(pg)?;
+                    inserted
+                }
                 Err(error) if error.code() == Some(&postgres::error::SqlState::CARDINALITY_VIOLATION) => {
                     tx.batch_execute("ROLLBACK TO SAVEPOINT upsert").map_err(pg)?;
                     let last = format!(
                         "(SELECT DISTINCT ON ({pk}) * FROM staging ORDER BY {pk}, _row DESC) last",
                         pk = pk.join(", ")
                     );
-                    tx.batch_execute(&upsert(&last)).map_err(pg)?;
+                    tx.query_one(&upsert(&last), &[]).map_err(pg)?
                 }
                 Err(error) => return Err(pg(error)),
-            }
+            };
+            added = inserted.get(0);
         }
         let stats = ImportStats { rows_in_file, new_columns, columns: columns.clone() };
         self.write_schema(&mut tx, &Schema { columns, primary_key: schema.primary_key })?;
         let last_job = job.map(|job| marker(job, &stats));
-        let sql =
-            format!("UPDATE {schema_name}.meta SET next_row = $2, last_job = COALESCE($3, last_job) WHERE key = $1");
-        tx.execute(&sql, &[&key, &(next_row + rows_in_file), &last_job]).map_err(pg)?;
+        let sql = format!(
+            "UPDATE {schema_name}.meta SET next_row = $2, row_count = $3, last_job = COALESCE($4, last_job)
+             WHERE key = $1"
+        );
+        let row_count = row_count.map(|count| count + added);
+        tx.execute(&sql, &[&key, &(next_row + rows_in_file), &row_count, &last_job]).map_err(pg)?;
         tx.commit().map_err(pg)?;
         Ok(stats)
     }
