@@ -21,6 +21,24 @@ pub(crate) struct TestApp {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A stack on the test database leaves no schema behind (a local database would otherwise grow by
+/// a few hundred schemas a run). A job still holding a lock makes the drop give up after a second.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((url, schema)) = self.database.clone() else { return };
+        // The synchronous client cannot run on the test's runtime thread.
+        let dropped = std::thread::spawn(move || {
+            if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
+                let _ = client.batch_execute(&format!(
+                    "SET lock_timeout = '1s'; DROP SCHEMA IF EXISTS {schema} CASCADE;
+                     DROP SCHEMA IF EXISTS {schema}_tables CASCADE"
+                ));
+            }
+        });
+        let _ = dropped.join();
+    }
+}
+
 /// A response's status and parsed body (`Null` when the body is empty or not JSON).
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
