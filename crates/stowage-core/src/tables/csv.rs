@@ -8,6 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
+use stowage_store::table_data::PackedRows;
 use stowage_types::{Code, Error, Result};
 
 /// Delimiter, enclosure and escape character of a CSV file.
@@ -171,6 +172,35 @@ impl Collect for Values {
     }
 }
 
+/// The values, appended to a batch of packed rows.
+struct Packed<'a> {
+    rows: &'a mut PackedRows,
+    /// The value being read (kept between records for its capacity).
+    value: &'a mut Vec<u8>,
+    done: usize,
+}
+
+impl Collect for Packed<'_> {
+    fn extend(&mut self, bytes: &[u8]) {
+        self.value.extend_from_slice(bytes);
+    }
+    fn push(&mut self, byte: u8) {
+        self.value.push(byte);
+    }
+    fn value_len(&self) -> usize {
+        self.value.len()
+    }
+    fn finish(&mut self, line: u64) -> Result<()> {
+        self.rows.push_value(std::str::from_utf8(self.value).map_err(|_| not_utf8(line))?);
+        self.value.clear();
+        self.done += 1;
+        Ok(())
+    }
+    fn count(&self) -> usize {
+        self.done
+    }
+}
+
 /// Only how many values there are and how long: [`CsvReader::next_raw`] keeps the bytes.
 #[derive(Default)]
 struct Lengths {
@@ -212,6 +242,8 @@ pub struct CsvReader<R> {
     limits: Limits,
     /// Column names, once the header is known, to name a column in errors.
     names: Vec<String>,
+    /// The value being read by [`CsvReader::next_packed`].
+    scratch: Vec<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -244,6 +276,7 @@ impl<R: BufRead> CsvReader<R> {
             stops_enclosed,
             limits: LIMITS,
             names: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -298,6 +331,28 @@ impl<R: BufRead> CsvReader<R> {
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>> {
         let mut values = Values::default();
         Ok(self.read_record(&mut values, None)?.map(|line| (line, values.done)))
+    }
+
+    /// Appends the next record's values to `rows` as a row: `(line where it starts, number of
+    /// values)`, `None` at the end of the input. On an error `rows` keeps only its whole rows.
+    pub fn next_packed(&mut self, rows: &mut PackedRows) -> Result<Option<(u64, usize)>> {
+        let mut value = std::mem::take(&mut self.scratch);
+        value.clear();
+        let mut packed = Packed { rows, value: &mut value, done: 0 };
+        let read = self.read_record(&mut packed, None);
+        let done = packed.done;
+        self.scratch = value;
+        match read {
+            Ok(Some(line)) => {
+                rows.end_row();
+                Ok(Some((line, done)))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                rows.drop_open_row();
+                Err(error)
+            }
+        }
     }
 
     /// The next record as it stands in the file (enclosures and doubled enclosures kept, its
@@ -518,6 +573,34 @@ mod tests {
         assert!(reader.next_raw(&mut out).unwrap_err().message.contains("line 3"));
         let mut reader = CsvReader::new(&b"\xff\n"[..], CsvFormat::default());
         assert!(reader.next_raw(&mut Vec::new()).unwrap_err().message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn packed_rows_hold_the_same_values_as_records_and_only_whole_rows_after_an_error() {
+        let text = "a,b\n\"x,\"\"y\"\"\",\n\u{e9},\"multi\nline\"\n1,2,3\n";
+        let mut reader = CsvReader::new(text.as_bytes(), CsvFormat::default());
+        let mut rows = PackedRows::default();
+        let mut counts = Vec::new();
+        for _ in 0..3 {
+            counts.push(reader.next_packed(&mut rows).unwrap().unwrap());
+        }
+        assert_eq!(counts, vec![(1, 2), (2, 2), (3, 2)]);
+        let mut counted = reader.next_packed(&mut rows).unwrap().unwrap();
+        assert_eq!(counted, (5, 3));
+        let values: Vec<Vec<&str>> = rows.rows().map(|row| row.collect()).collect();
+        assert_eq!(
+            values,
+            vec![vec!["a", "b"], vec!["x,\"y\"", ""], vec!["\u{e9}", "multi\nline"], vec!["1", "2", "3"]]
+        );
+        assert!(reader.next_packed(&mut rows).unwrap().is_none());
+
+        let mut reader = CsvReader::new(&b"a\n1\n\xff\n"[..], CsvFormat::default());
+        let mut rows = PackedRows::default();
+        counted = reader.next_packed(&mut rows).unwrap().unwrap();
+        assert_eq!(counted, (1, 1));
+        reader.next_packed(&mut rows).unwrap();
+        assert!(reader.next_packed(&mut rows).unwrap_err().message.contains("line 3"));
+        assert_eq!(rows.rows().map(|row| row.collect::<Vec<_>>()).collect::<Vec<_>>(), vec![vec!["a"], vec!["1"]]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_store::table_data::{
-    write_record, Cast, Filter, FilterOp, ImportMode, RowQuery, RowSource, Schema, TableData,
+    write_record, Cast, Filter, FilterOp, ImportMode, PackedRows, RowQuery, RowSource, Schema, TableData,
 };
 use stowage_types::auth::{AnyToken, Granted, ReadBucket, Token, WriteBucket};
 use stowage_types::job::Job;
@@ -194,6 +194,12 @@ impl<R: std::io::BufRead> RowSource for Rows<R> {
         let Some((line, row)) = self.reader.next_record()? else { return Ok(None) };
         self.check_width(line, row.len())?;
         Ok(Some(row))
+    }
+
+    fn next_packed(&mut self, rows: &mut PackedRows) -> Result<bool> {
+        let Some((line, values)) = self.reader.next_packed(rows)? else { return Ok(false) };
+        self.check_width(line, values)?;
+        Ok(true)
     }
 
     fn dialect(&self) -> (u8, u8) {

@@ -65,6 +65,16 @@ pub trait RowSource {
         (b',', b'"')
     }
 
+    /// Appends the next row to `rows`; `false` after the last.
+    fn next_packed(&mut self, rows: &mut PackedRows) -> Result<bool> {
+        let Some(values) = self.next_values()? else { return Ok(false) };
+        for value in &values {
+            rows.push_value(value);
+        }
+        rows.end_row();
+        Ok(true)
+    }
+
     /// Appends the next row to `out` as one CSV record in [`RowSource::dialect`], without a line
     /// end; `false` after the last.
     fn next_record(&mut self, out: &mut Vec<u8>) -> Result<bool> {
@@ -78,6 +88,62 @@ pub trait RowSource {
 impl<I: Iterator<Item = Result<Vec<String>>>> RowSource for I {
     fn next_values(&mut self) -> Result<Option<Vec<String>>> {
         self.next().transpose()
+    }
+}
+
+/// Rows in one buffer, their values one after another: a batch costs a few allocations, not one
+/// per value.
+#[derive(Debug, Default)]
+pub struct PackedRows {
+    text: String,
+    /// Where each value ends in `text`.
+    value_ends: Vec<usize>,
+    /// Where each row ends in `value_ends`.
+    row_ends: Vec<usize>,
+}
+
+impl PackedRows {
+    /// Adds a value to the row being written.
+    pub fn push_value(&mut self, value: &str) {
+        self.text.push_str(value);
+        self.value_ends.push(self.text.len());
+    }
+
+    /// Ends the row being written.
+    pub fn end_row(&mut self) {
+        self.row_ends.push(self.value_ends.len());
+    }
+
+    /// Values in the row being written so far.
+    pub fn open_values(&self) -> usize {
+        self.value_ends.len() - self.row_ends.last().copied().unwrap_or(0)
+    }
+
+    /// Forgets the values of the row being written.
+    pub fn drop_open_row(&mut self) {
+        self.value_ends.truncate(self.row_ends.last().copied().unwrap_or(0));
+        self.text.truncate(self.value_ends.last().copied().unwrap_or(0));
+    }
+
+    pub fn len(&self) -> usize {
+        self.row_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.row_ends.is_empty()
+    }
+
+    /// Each row's values.
+    pub fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = &str>> {
+        (0..self.row_ends.len()).map(move |row| {
+            let first = if row == 0 { 0 } else { self.row_ends[row - 1] };
+            let mut start = if first == 0 { 0 } else { self.value_ends[first - 1] };
+            self.value_ends[first..self.row_ends[row]].iter().map(move |&end| {
+                let value = &self.text[start..end];
+                start = end;
+                value
+            })
+        })
     }
 }
 
@@ -144,6 +210,16 @@ pub struct RowQuery {
     /// (column, descending, cast); empty means insertion order.
     pub order_by: Vec<(String, bool, Option<Cast>)>,
     pub limit: Option<i64>,
+}
+
+/// Rows read at a time from a [`RowSource`] on the reading thread of a SQLite import.
+const BATCH_ROWS: usize = 1024;
+
+/// Up to [`BATCH_ROWS`] rows; fewer only at the end.
+fn read_batch(rows: &mut (dyn RowSource + Send)) -> Result<PackedRows> {
+    let mut batch = PackedRows::default();
+    while batch.len() < BATCH_ROWS && rows.next_packed(&mut batch)? {}
+    Ok(batch)
 }
 
 /// An open table file of the embedded backend.
@@ -341,7 +417,7 @@ impl TableData {
         header: &[String],
         mode: ImportMode,
         now: Timestamp,
-        rows: &mut dyn RowSource,
+        rows: &mut (dyn RowSource + Send),
         job: Option<i64>,
     ) -> Result<ImportStats> {
         match self {
@@ -484,7 +560,7 @@ impl SqliteTable {
         header: &[String],
         mode: ImportMode,
         now: Timestamp,
-        rows: &mut dyn RowSource,
+        rows: &mut (dyn RowSource + Send),
         job: Option<i64>,
     ) -> Result<ImportStats> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
@@ -524,14 +600,28 @@ impl SqliteTable {
         let mut rows_in_file = 0i64;
         {
             let mut statement = tx.prepare(&sql).map_err(db)?;
-            while let Some(row) = rows.next_values()? {
-                statement.raw_bind_parameter(1, now).map_err(db)?;
-                for (index, value) in row.iter().enumerate() {
-                    statement.raw_bind_parameter(index + 2, value.as_str()).map_err(db)?;
+            // The file is read and parsed on a thread of its own while this one writes.
+            std::thread::scope(|scope| -> Result<()> {
+                let (batches, receiver) = std::sync::mpsc::sync_channel::<Result<PackedRows>>(4);
+                scope.spawn(move || loop {
+                    let batch = read_batch(rows);
+                    let last = !matches!(&batch, Ok(batch) if batch.len() == BATCH_ROWS);
+                    if batches.send(batch).is_err() || last {
+                        return;
+                    }
+                });
+                for batch in receiver {
+                    for row in batch?.rows() {
+                        statement.raw_bind_parameter(1, now).map_err(db)?;
+                        for (index, value) in row.enumerate() {
+                            statement.raw_bind_parameter(index + 2, value).map_err(db)?;
+                        }
+                        statement.raw_execute().map_err(db)?;
+                        rows_in_file += 1;
+                    }
                 }
-                statement.raw_execute().map_err(db)?;
-                rows_in_file += 1;
-            }
+                Ok(())
+            })?;
         }
         if mode == ImportMode::Full {
             tx.execute_batch("CREATE INDEX data_timestamp ON data(_timestamp)").map_err(db)?;

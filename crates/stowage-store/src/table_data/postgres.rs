@@ -302,7 +302,7 @@ impl PgTable {
         header: &[String],
         mode: ImportMode,
         now: Timestamp,
-        rows: &mut dyn RowSource,
+        rows: &mut (dyn RowSource + Send),
         job: Option<i64>,
     ) -> Result<ImportStats> {
         let (key, name, schema_name) = (self.key.clone(), self.name(), self.schema.clone());
