@@ -7,6 +7,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stowage_core::gzip::ParallelGz;
 
 use crate::CliError;
 
@@ -45,9 +46,6 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Bytes of the file compressed as one gzip member.
-const MEMBER_BYTES: usize = 4 << 20;
-
 /// Reads up to `limit` bytes, fewer only at the end of `reader`.
 fn read_up_to(reader: &mut impl Read, limit: usize) -> std::io::Result<Vec<u8>> {
     let mut chunk = Vec::with_capacity(limit);
@@ -55,38 +53,29 @@ fn read_up_to(reader: &mut impl Read, limit: usize) -> std::io::Result<Vec<u8>> 
     Ok(chunk)
 }
 
-/// `chunk` as one gzip member.
-fn gzip_member(chunk: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(chunk.len() / 2), flate2::Compression::fast());
-    encoder.write_all(chunk)?;
-    encoder.finish()
+/// Hands each write on as a chunk; a refused chunk (the upload ended) stops the writing.
+struct Chunks<F: FnMut(Bytes) -> bool>(F);
+
+impl<F: FnMut(Bytes) -> bool> Write for Chunks<F> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if (self.0)(Bytes::copy_from_slice(buf)) {
+            Ok(buf.len())
+        } else {
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload ended"))
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
-/// Sends `reader` gzipped: consecutive pieces are compressed on as many threads as there are
-/// cores, each into a gzip member of its own, and sent in order. Members one after another are one
-/// gzip file to every gzip reader (RFC 1952), the stack's included.
-fn send_gzipped(mut reader: impl Read, mut send: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let mut pending = std::collections::VecDeque::new();
-    let mut first = true;
-    loop {
-        let chunk = read_up_to(&mut reader, MEMBER_BYTES)?;
-        let last = chunk.len() < MEMBER_BYTES;
-        if !chunk.is_empty() || first {
-            // An empty file is sent as an empty gzip file.
-            pending.push_back(std::thread::spawn(move || gzip_member(&chunk)));
-        }
-        first = false;
-        while pending.len() >= threads || (last && !pending.is_empty()) {
-            let Some(member) = pending.pop_front() else { break };
-            let member = member.join().map_err(|_| std::io::Error::other("compressing the file failed"))??;
-            if !send(Bytes::from(member)) {
-                return Ok(());
-            }
-        }
-        if last {
-            return Ok(());
-        }
+/// Sends `reader` gzipped, compressed on every core (see [`ParallelGz`]).
+fn send_gzipped(mut reader: impl Read, send: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
+    let mut gz = ParallelGz::new(Chunks(send));
+    match std::io::copy(&mut reader, &mut gz).and_then(|_| gz.finish().map(drop)) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
@@ -102,8 +91,9 @@ pub(crate) fn gzipped_chunks(
     let file =
         std::fs::File::open(path).map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
     let mut counted = Counted { inner: file, bar };
-    // Room for about a block: the next one is read and compressed while the last is being sent.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<stowage_core::types::Result<Bytes>>(4);
+    // Room for about a block (compressed members of 1 MiB, or chunks of 1 MiB): the next one is
+    // read and compressed while the last is being sent.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<stowage_core::types::Result<Bytes>>(16);
     tokio::task::spawn_blocking(move || {
         let send = |chunk: Bytes| sender.blocking_send(Ok(chunk)).is_ok();
         let sent = if is_gzip { send_as_is(&mut counted, send) } else { send_gzipped(counted, send) };
@@ -205,18 +195,18 @@ mod tests {
     }
 
     #[test]
-    fn a_file_compressed_in_pieces_on_several_threads_unzips_to_the_same_bytes_in_order() {
-        let input: Vec<u8> =
-            (0..MEMBER_BYTES * 2 + 12345).map(|i| (i % 251) as u8 ^ (i / MEMBER_BYTES) as u8).collect();
+    fn a_file_sent_gzipped_unzips_to_the_same_bytes_and_an_ended_upload_stops_the_reading_quietly() {
+        let input: Vec<u8> = (0..(3 << 20) + 12345).map(|i| (i % 251) as u8 ^ (i >> 20) as u8).collect();
         let sent = gzipped(&input);
         assert!(sent.len() < input.len());
         assert_eq!(gunzipped(&sent), input);
-    }
-
-    #[test]
-    fn an_empty_file_is_sent_as_an_empty_gzip_file() {
-        let sent = gzipped(b"");
-        assert!(sent.starts_with(&[0x1f, 0x8b]));
-        assert!(gunzipped(&sent).is_empty());
+        assert!(gunzipped(&gzipped(b"")).is_empty());
+        let mut chunks = 0;
+        send_gzipped(&input[..], |_| {
+            chunks += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(chunks, 1);
     }
 }

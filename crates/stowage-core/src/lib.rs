@@ -32,6 +32,7 @@ pub mod crypto;
 pub mod engines;
 pub mod events;
 pub mod files;
+pub mod gzip;
 pub mod jobs;
 pub mod mail;
 pub mod manage;

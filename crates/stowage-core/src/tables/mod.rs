@@ -812,8 +812,7 @@ pub(crate) async fn export_work(
         let data = store.open(&key)?;
         let counted = Counting { inner: writer, count: 0 };
         let (counted, text_size) = if gzip {
-            let text =
-                Counting { inner: flate2::write::GzEncoder::new(counted, flate2::Compression::fast()), count: 0 };
+            let text = Counting { inner: crate::gzip::ParallelGz::new(counted), count: 0 };
             let text = write_rows(&data, &query, text)?;
             (text.inner.finish().map_err(io_error)?, text.count)
         } else {
@@ -900,7 +899,7 @@ pub async fn stream_csv(
             let query = RowQuery { changed_since, ..RowQuery::default() };
             let header: Vec<&str> = columns.iter().map(String::as_str).collect();
             let mut sink = if gzip {
-                let encoder = flate2::write::GzEncoder::new(sink, flate2::Compression::fast());
+                let encoder = crate::gzip::ParallelGz::new(sink);
                 with_header(&data, &header, &query, encoder)?.finish().map_err(io_error)?
             } else {
                 with_header(&data, &header, &query, sink)?
