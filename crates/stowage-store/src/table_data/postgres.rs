@@ -291,7 +291,7 @@ impl PgTable {
         let row = client.query_one(&sql, &[&self.key]).map_err(pg)?;
         let rows = match row.get::<_, Option<i64>>(0) {
             Some(rows) => rows,
-            // Kept since the first import after this was counted; a table from before, once.
+            // A table stored before counts were kept is counted here until its next full load.
             None => client.query_one(&format!("SELECT COUNT(*) FROM {name}"), &[]).map_err(pg)?.get(0),
         };
         Ok((rows, row.get(1)))
