@@ -258,12 +258,14 @@ impl<R: BufRead> CsvReader<R> {
     pub fn new(input: R, format: CsvFormat) -> Self {
         let mut stops_plain = [false; 256];
         let mut stops_enclosed = [false; 256];
-        for byte in
-            [Some(format.delimiter), Some(b'\n'), Some(b'\r'), format.enclosure, format.escape].into_iter().flatten()
+        // A NUL byte stops a run too, to be refused.
+        for byte in [Some(format.delimiter), Some(b'\n'), Some(b'\r'), Some(0), format.enclosure, format.escape]
+            .into_iter()
+            .flatten()
         {
             stops_plain[byte as usize] = true;
         }
-        for byte in [Some(b'\n'), format.enclosure, format.escape].into_iter().flatten() {
+        for byte in [Some(b'\n'), Some(0), format.enclosure, format.escape].into_iter().flatten() {
             stops_enclosed[byte as usize] = true;
         }
         CsvReader {
@@ -409,6 +411,10 @@ impl<R: BufRead> CsvReader<R> {
             let mut index = 0;
             let mut done = false;
             while index < buf.len() {
+                if buf[index] == 0 {
+                    // PostgreSQL cannot store it in text; no backend takes it, so files load alike.
+                    return Err(invalid(self.line, "a value holds a NUL byte (0x00), which text cannot hold"));
+                }
                 if escaped {
                     escaped = false;
                     if buf[index] == b'\n' {
@@ -631,6 +637,17 @@ mod tests {
     fn an_unclosed_enclosure_is_an_error_naming_where_it_started() {
         let error = read("a\n1\n\"open\nstill open\n", CsvFormat::default()).unwrap_err();
         assert!(error.message.contains("line 3") && error.message.contains("not closed"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_error_naming_the_line_enclosed_or_not() {
+        for text in ["a\n1\nx\0y\n", "a\n1\n\"x\0y\"\n", "a\n1\n\0\n"] {
+            let error = read(text, CsvFormat::default()).unwrap_err();
+            assert_eq!(
+                error.message,
+                "Invalid CSV on line 3: a value holds a NUL byte (0x00), which text cannot hold."
+            );
+        }
     }
 
     #[test]

@@ -124,8 +124,9 @@ async fn malformed_files_fail_the_import_and_leave_the_table_as_it_was() {
     app.create_table(&bucket, "t", "id,v\n1,a\n2,b\n", &["id"]).await;
     let before = app.get("/v2/storage/tables/in.c-data.t", &app.admin).await.expect(200).body;
     let before_rows = app.preview("in.c-data.t", "").await;
-    let cases: [(&[u8], &str, &str); 8] = [
+    let cases: [(&[u8], &str, &str); 9] = [
         (b"id,v\n3,c\n4,\"d\n", "storage.csv.invalid", "line 3"),
+        (b"id,v\n3,c\n4,d\0e\n", "storage.csv.invalid", "line 3: a value holds a NUL byte"),
         (b"id,v\n3,c\n4,d\"e\n", "storage.csv.invalid", "line 3"),
         (b"id,v\n3,c\n4,\"d\"x\n", "storage.csv.invalid", "line 3"),
         (b"id,v\n3,c\n4,d,extra\n", "storage.csv.invalid", "line 3"),
