@@ -77,7 +77,8 @@ impl<W: Write> Write for ParallelGz<W> {
         Ok(taken)
     }
 
-    /// Writes out what is compressed; a piece still being gathered stays until it is full.
+    /// Flushes `inner` only: pieces being gathered or compressed are written by later writes or
+    /// by [`ParallelGz::finish`].
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
