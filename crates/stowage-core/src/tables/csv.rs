@@ -145,33 +145,6 @@ trait Collect {
     fn count(&self) -> usize;
 }
 
-/// The values, as text.
-#[derive(Default)]
-struct Values {
-    done: Vec<String>,
-    value: Vec<u8>,
-}
-
-impl Collect for Values {
-    fn extend(&mut self, bytes: &[u8]) {
-        self.value.extend_from_slice(bytes);
-    }
-    fn push(&mut self, byte: u8) {
-        self.value.push(byte);
-    }
-    fn value_len(&self) -> usize {
-        self.value.len()
-    }
-    fn finish(&mut self, line: u64) -> Result<()> {
-        let text = String::from_utf8(std::mem::take(&mut self.value)).map_err(|_| not_utf8(line))?;
-        self.done.push(text);
-        Ok(())
-    }
-    fn count(&self) -> usize {
-        self.done.len()
-    }
-}
-
 /// The values, appended to a batch of packed rows.
 struct Packed<'a> {
     rows: &'a mut PackedRows,
@@ -331,8 +304,10 @@ impl<R: BufRead> CsvReader<R> {
 
     /// The next record, `None` at the end of the input.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>> {
-        let mut values = Values::default();
-        Ok(self.read_record(&mut values, None)?.map(|line| (line, values.done)))
+        let mut rows = PackedRows::default();
+        let Some((line, _)) = self.next_packed(&mut rows)? else { return Ok(None) };
+        let values = rows.rows().flat_map(|row| row.map(str::to_string)).collect();
+        Ok(Some((line, values)))
     }
 
     /// Appends the next record's values to `rows` as a row: `(line where it starts, number of
