@@ -86,7 +86,7 @@ impl Profiles {
     pub fn resolve(&self, name: Option<&str>) -> Result<Profile, CliError> {
         if let Some(name) = name {
             return self.profiles.get(name).cloned().ok_or_else(|| {
-                CliError::new(format!("no profile \"{name}\": run `stowage login --url URL --profile {name}`"))
+                CliError::auth(format!("no profile \"{name}\": run `stowage login --url URL --profile {name}`"))
             });
         }
         if let Ok(url) = std::env::var("KBC_STORAGE_API_URL") {
@@ -98,7 +98,9 @@ impl Profiles {
         }
         let default = self.default.as_deref().unwrap_or("default");
         self.profiles.get(default).cloned().ok_or_else(|| {
-            CliError::new("no profile: run `stowage login --url URL`, or set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN")
+            CliError::auth(
+                "no profile: run `stowage login --url URL`, or set KBC_STORAGE_API_URL and KBC_STORAGE_TOKEN",
+            )
         })
     }
 }

@@ -174,6 +174,27 @@ pub(crate) async fn save(
         .map_err(|error| CliError::new(format!("writing failed: {error}")))
 }
 
+/// A file as a stream of 1 MB chunks.
+pub(crate) fn file_chunks(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = stowage_core::types::Result<Bytes>> + Unpin + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    Box::pin(futures::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buffer = vec![0u8; 1 << 20];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(read) => {
+                buffer.truncate(read);
+                Some((Ok(Bytes::from(buffer)), Some(file)))
+            }
+            Err(error) => {
+                Some((Err(stowage_core::types::Error::validation(format!("reading the file failed: {error}"))), None))
+            }
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

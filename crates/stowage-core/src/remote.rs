@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{json, Value};
-use stowage_types::{Code, Error, Result};
+use stowage_types::{Code, Error, Result, Upstream};
 
 use crate::outbound::{self, Policy};
 
@@ -105,7 +105,7 @@ impl Remote {
                 }
             }
         }
-        Err(user_error(format!("Request to {shown} failed: {last}.")))
+        Err(user_error(format!("Request to {shown} failed: {last}.")).from_upstream(Upstream::Unavailable))
     }
 
     /// Calls `/v2/storage/{path}`.
@@ -143,6 +143,7 @@ impl Remote {
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|error| {
             user_error(format!("Reading the answer of {} failed: {}.", self.base, transport_failure(&error)))
+                .from_upstream(Upstream::Unavailable)
         })? {
             if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
                 return Err(user_error(format!(
@@ -173,7 +174,7 @@ impl Remote {
     /// a Keboola error body, otherwise only its status and content type.
     fn failure(&self, answer: &Answer) -> Error {
         let message = answer.json.as_ref().and_then(|body| body["error"].as_str()).filter(|m| !m.trim().is_empty());
-        match message {
+        let error = match message {
             Some(message) if !answer.status.is_success() => user_error(bounded(message)),
             _ => user_error(format!(
                 "unexpected response from {} (status {}, content type {})",
@@ -181,7 +182,8 @@ impl Remote {
                 answer.status.as_u16(),
                 answer.content_type
             )),
-        }
+        };
+        error.from_upstream(Upstream::Status(answer.status.as_u16()))
     }
 
     /// Like [`Remote::call`], but any non-2xx or non-JSON answer is a user error.
@@ -271,7 +273,7 @@ impl Remote {
                 Some("success") => return Ok(job),
                 Some("error") => {
                     let message = job["error"]["message"].as_str().unwrap_or("The job failed.");
-                    return Err(user_error(bounded(message)));
+                    return Err(user_error(bounded(message)).from_upstream(Upstream::JobFailed));
                 }
                 _ => {}
             }
@@ -339,7 +341,8 @@ impl Remote {
                     return Err(user_error(format!(
                         "Uploading a block failed: the file storage answered {}.",
                         response.status()
-                    )));
+                    ))
+                    .from_upstream(Upstream::Status(response.status().as_u16())));
                 }
                 ids.push(id);
             }
@@ -355,7 +358,8 @@ impl Remote {
             return Err(user_error(format!(
                 "Committing the upload failed: the file storage answered {}.",
                 response.status()
-            )));
+            ))
+            .from_upstream(Upstream::Status(response.status().as_u16())));
         }
         file["id"].as_i64().ok_or_else(|| user_error("files/prepare returned no file id."))
     }
@@ -380,11 +384,13 @@ impl Remote {
             return Err(user_error(format!(
                 "Downloading the file failed: the file storage answered {}.",
                 response.status()
-            )));
+            ))
+            .from_upstream(Upstream::Status(response.status().as_u16())));
         }
-        Ok(response
-            .bytes_stream()
-            .map_err(|error| user_error(format!("Downloading the file failed: {}.", transport_failure(&error)))))
+        Ok(response.bytes_stream().map_err(|error| {
+            user_error(format!("Downloading the file failed: {}.", transport_failure(&error)))
+                .from_upstream(Upstream::Unavailable)
+        }))
     }
 }
 

@@ -26,10 +26,8 @@ fn bound_malloc_arenas() {}
 
 /// Stowage: a self-hosted storage service speaking the Keboola Storage API.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "stowage", version, after_help = stowage_cli::EXIT_CODES)]
 struct Cli {
-    #[command(flatten)]
-    global: stowage_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,11 +47,31 @@ enum Command {
     Client(stowage_cli::ClientCommand),
 }
 
+/// A client command whose output is piped into something that stops reading (`stowage table
+/// preview ... | head`) ends quietly, as command-line tools do, instead of failing on the write.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: restores the default disposition of SIGPIPE, which Rust's runtime set to ignore;
+    // called before any other thread exists, and only for client commands (a server keeps
+    // ignoring SIGPIPE so that a client hanging up never ends it).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn end_quietly_on_closed_pipe() {}
+
 fn main() -> std::process::ExitCode {
     bound_malloc_arenas();
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Client(_)) {
+        end_quietly_on_closed_pipe();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match runtime {
-        Ok(runtime) => runtime.block_on(run(Cli::parse())),
+        Ok(runtime) => runtime.block_on(run(cli)),
         Err(error) => {
             eprintln!("stowage: cannot start the async runtime: {error}");
             std::process::ExitCode::FAILURE
@@ -69,7 +87,14 @@ async fn run(cli: Cli) -> std::process::ExitCode {
             Err(error) => Err(error),
         },
         Command::Client(command) => {
-            stowage_cli::run(&cli.global, command).await.map_err(|error| anyhow::anyhow!("{error}"))
+            let global = command.global().clone();
+            return match stowage_cli::run(command).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    stowage_cli::report(&global, &error);
+                    std::process::ExitCode::from(error.exit as u8)
+                }
+            };
         }
     };
     match result {
@@ -129,4 +154,41 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command, argument and option of `command` and below, by its path.
+    fn walk(command: &clap::Command, path: &str, each: &mut impl FnMut(&str, &clap::Command)) {
+        each(path, command);
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), each);
+        }
+    }
+
+    #[test]
+    fn every_command_argument_and_option_has_a_line_of_help() {
+        Cli::command().debug_assert();
+        walk(&Cli::command(), "stowage", &mut |path, command| {
+            assert!(command.get_about().is_some(), "`{path}` has no help");
+            for arg in command.get_arguments() {
+                assert!(arg.get_help().is_some(), "`{path}` has no help for {}", arg.get_id());
+            }
+        });
+    }
+
+    #[test]
+    fn serve_and_recover_do_not_offer_the_clients_options() {
+        for name in ["serve", "recover"] {
+            let cli = Cli::command();
+            let command = cli.find_subcommand(name).unwrap();
+            for client_only in ["json", "profile"] {
+                assert!(command.get_arguments().all(|arg| arg.get_id() != client_only), "{name} --{client_only}");
+            }
+        }
+    }
 }

@@ -88,12 +88,32 @@ pub struct Error {
     pub message: String,
     /// For [`Code::Internal`]: the cause, logged once at the edge and never sent.
     pub cause: Option<String>,
+    /// For an error that passes on what another stack did (a client of its API reports it).
+    pub upstream: Option<Upstream>,
+}
+
+/// What another stack did that a client passes on as an error: the CLI tells these apart by its
+/// exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    /// It answered with this status (4xx, or a 501).
+    Status(u16),
+    /// It could not be reached, or kept answering 5xx.
+    Unavailable,
+    /// A job it ran ended with an error.
+    JobFailed,
 }
 
 impl Error {
     /// An error the caller caused or may know about.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), cause: None }
+        Self { code, message: message.into(), cause: None, upstream: None }
+    }
+
+    /// The same error, marked as passing on what another stack did.
+    pub fn from_upstream(mut self, upstream: Upstream) -> Self {
+        self.upstream = Some(upstream);
+        self
     }
 
     /// A fault of the server. The caller sees a generic message; `cause` goes to the log.
@@ -102,6 +122,7 @@ impl Error {
             code: Code::Internal,
             message: "Internal error. The problem was logged; please try again later.".into(),
             cause: Some(cause.to_string()),
+            upstream: None,
         }
     }
 

@@ -17,5 +17,5 @@ pub mod names;
 pub mod paging;
 pub mod time;
 
-pub use error::{Code, Error, Result};
+pub use error::{Code, Error, Result, Upstream};
 pub use paging::Paging;

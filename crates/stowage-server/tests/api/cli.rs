@@ -62,11 +62,11 @@ async fn login_stores_an_owner_only_profile_and_never_takes_the_token_as_an_argu
     let out = cli(dir.path(), &[], &["login", "--url", &app.url, "--token", "x"]).await;
     assert_eq!(out.code, 2, "a --token argument does not exist");
     let out =
-        cli(dir.path(), &[("STOWAGE_TOKEN", &app.admin)], &["--profile", "second", "login", "--url", &app.url]).await;
+        cli(dir.path(), &[("STOWAGE_TOKEN", &app.admin)], &["login", "--profile", "second", "--url", &app.url]).await;
     assert_eq!(out.code, 0);
-    assert_eq!(cli(dir.path(), &[], &["--profile", "second", "bucket", "list"]).await.code, 0);
-    let missing = cli(dir.path(), &[], &["--profile", "nope", "bucket", "list"]).await;
-    assert_eq!(missing.code, 1);
+    assert_eq!(cli(dir.path(), &[], &["bucket", "list", "--profile", "second"]).await.code, 0);
+    let missing = cli(dir.path(), &[], &["bucket", "list", "--profile", "nope"]).await;
+    assert_eq!(missing.code, 3);
     assert_eq!(missing.stderr.trim(), "stowage: no profile \"nope\": run `stowage login --url URL --profile nope`");
 }
 
@@ -79,14 +79,14 @@ async fn keboolas_environment_variables_work_without_a_profile() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "Bucket in.c-envy created.");
     let none = cli(dir.path(), &[], &["bucket", "list"]).await;
-    assert_eq!(none.code, 1);
+    assert_eq!(none.code, 3);
     assert!(none.stderr.starts_with("stowage: no profile: run `stowage login --url URL`"));
 }
 
 #[tokio::test]
 async fn projects_and_members_are_administered_through_the_manage_api() {
     let (_app, dir) = logged_in().await;
-    let created = cli(dir.path(), &[], &["--json", "project", "create", "Analytics"]).await;
+    let created = cli(dir.path(), &[], &["project", "create", "Analytics", "--json"]).await;
     let project = created.json()["id"].to_string();
     assert!(cli(dir.path(), &[], &["project", "list"]).await.stdout.contains("Analytics"));
     let added = cli(dir.path(), &[], &["user", "add", &project, "ann@example.com", "--role", "guest"]).await;
@@ -95,7 +95,7 @@ async fn projects_and_members_are_administered_through_the_manage_api() {
     assert!(cli(dir.path(), &[], &["user", "list", &project]).await.stdout.contains("ann@example.com\tguest"));
     assert_eq!(cli(dir.path(), &[], &["user", "remove", &project, "ann@example.com"]).await.code, 0);
     let again = cli(dir.path(), &[], &["user", "remove", &project, "ann@example.com"]).await;
-    assert_eq!(again.code, 1);
+    assert_eq!(again.code, 4);
     assert!(again.stderr.contains("is not a member"));
 }
 
@@ -129,7 +129,7 @@ async fn tokens_are_created_listed_refreshed_shared_and_deleted() {
     let id = verify["id"].as_str().unwrap().to_string();
     let list = cli(dir.path(), &[], &["token", "list"]).await;
     assert!(list.stdout.contains("partner\tin.c-sales:read") && !list.stdout.contains(&secret));
-    let refreshed = cli(dir.path(), &[], &["--json", "token", "refresh", &id]).await.json();
+    let refreshed = cli(dir.path(), &[], &["token", "refresh", &id, "--json"]).await.json();
     assert_ne!(refreshed["token"].as_str().unwrap(), secret);
     let shared = cli(dir.path(), &[], &["token", "share", &id, "--email", "ann@example.com", "--message", "hi"]).await;
     assert_eq!(shared.code, 0, "{}", shared.stderr);
@@ -173,7 +173,7 @@ async fn tables_are_imported_exported_and_previewed_from_files() {
     );
     let stdout = cli(dir.path(), &[], &["table", "export", "in.c-sales.orders", "--changed-since", "-1 days"]).await;
     assert_eq!(stdout.stdout.lines().count(), 4);
-    let listed = cli(dir.path(), &[], &["--json", "table", "list", "in.c-sales"]).await.json();
+    let listed = cli(dir.path(), &[], &["table", "list", "in.c-sales", "--json"]).await.json();
     assert_eq!(listed[0]["rowsCount"], 3);
     assert_eq!(app.get("/v2/storage/tables/in.c-sales.orders", &app.admin).await.body["primaryKey"], json!(["id"]));
 }
@@ -184,7 +184,7 @@ async fn files_are_uploaded_and_downloaded_byte_for_byte() {
     let source = dir.path().join("blob.bin");
     let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&source, &bytes).unwrap();
-    let up = cli(dir.path(), &[], &["--json", "file", "upload", source.to_str().unwrap(), "--tag", "cli"]).await;
+    let up = cli(dir.path(), &[], &["file", "upload", source.to_str().unwrap(), "--tag", "cli", "--json"]).await;
     assert_eq!(up.code, 0, "{}", up.stderr);
     let id = up.json()["id"].to_string();
     let target = dir.path().join("copy.bin");
@@ -200,21 +200,21 @@ async fn failures_exit_non_zero_with_one_line_that_says_what_went_wrong() {
     let bad =
         cli(dir.path(), &[("KBC_STORAGE_API_URL", &app.url), ("KBC_STORAGE_TOKEN", "1-1-wrong")], &["bucket", "list"])
             .await;
-    assert_eq!((bad.code, bad.stderr.trim()), (1, "stowage: Invalid access token"));
+    assert_eq!((bad.code, bad.stderr.trim()), (3, "stowage: Invalid access token"));
     let missing = cli(dir.path(), &[], &["table", "preview", "in.c-none.t"]).await;
-    assert_eq!(missing.code, 1);
+    assert_eq!(missing.code, 4);
     assert_eq!(missing.stderr.lines().count(), 1);
     let closed = format!("http://127.0.0.1:{}", crate::restart::free_port());
     let gone =
         cli(dir.path(), &[("KBC_STORAGE_API_URL", &closed), ("KBC_STORAGE_TOKEN", &app.admin)], &["bucket", "list"])
             .await;
-    assert_eq!(gone.code, 1);
+    assert_eq!(gone.code, 6);
     assert!(gone.stderr.contains("cannot be reached") && !gone.stderr.contains(&app.admin), "{}", gone.stderr);
     let file = dir.path().join("broken.csv");
     std::fs::write(&file, "id\n\"open\n").unwrap();
     assert_eq!(cli(dir.path(), &[], &["bucket", "create", "b"]).await.code, 0);
     let broken = cli(dir.path(), &[], &["table", "import", file.to_str().unwrap(), "in.c-b.t"]).await;
-    assert_eq!(broken.code, 1);
+    assert_eq!(broken.code, 5, "the load job failed");
     assert!(broken.stderr.contains("line 2"), "{}", broken.stderr);
 }
 
@@ -254,15 +254,39 @@ async fn a_run_follows_the_job_log_and_its_exit_code_is_the_jobs_outcome() {
     let bad = bad["id"].as_str().unwrap().to_string();
     a.post(&format!("{path}/{bad}/rows"), &a.admin, row).await.expect(201);
     let out = cli(dir.path(), &[], &["run", "keboola.wr-storage", &bad]).await;
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 5);
     assert!(out.stderr.trim_end().ends_with("ended with error: Invalid access token"), "{}", out.stderr);
 }
 
 #[tokio::test]
 async fn every_command_has_help_with_an_example() {
     let dir = tempfile::tempdir().unwrap();
-    let commands: [&[&str]; 14] = [
+    let commands: [&[&str]; 38] = [
         &["login"],
+        &["project", "list"],
+        &["project", "delete"],
+        &["user", "remove"],
+        &["user", "list"],
+        &["user", "password"],
+        &["token", "list"],
+        &["token", "show"],
+        &["token", "update"],
+        &["token", "delete"],
+        &["bucket", "list"],
+        &["bucket", "delete"],
+        &["table", "list"],
+        &["table", "delete"],
+        &["file", "list"],
+        &["job", "list"],
+        &["job", "show"],
+        &["job", "wait"],
+        &["event", "list"],
+        &["config", "list"],
+        &["config", "create"],
+        &["config", "show"],
+        &["config", "delete"],
+        &["config", "row", "list"],
+        &["config", "row", "create"],
         &["project", "create"],
         &["user", "add"],
         &["token", "create"],
@@ -318,7 +342,238 @@ async fn an_upload_cut_off_by_a_dying_server_fails_with_one_clear_line() {
     let status = upload.wait().await.unwrap();
     let mut stderr = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut upload.stderr.take().unwrap(), &mut stderr).await.unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(status.code(), Some(6), "a network fault: {stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("stowage: ") && !stderr.contains(&admin) && !stderr.contains("sig="), "{stderr}");
+}
+
+#[tokio::test]
+async fn login_checks_the_token_and_the_url_before_it_saves_a_profile() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles.toml");
+    let wrong = cli(dir.path(), &[("STOWAGE_TOKEN", "1-1-wrong")], &["login", "--url", &app.url]).await;
+    assert_eq!((wrong.code, wrong.stderr.trim()), (3, "stowage: Invalid access token"));
+    let console = format!("{}/console", app.url);
+    let console = cli(dir.path(), &[("STOWAGE_TOKEN", &app.admin)], &["login", "--url", &console]).await;
+    assert_eq!(console.code, 2);
+    assert!(console.stderr.contains(&format!("log in with the stack's root URL: stowage login --url {}", app.url)));
+    assert!(!profiles.exists(), "nothing is saved until a token has been checked");
+    let good = cli(dir.path(), &[("STOWAGE_TOKEN", &app.admin)], &["login", "--url", &app.url]).await;
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let id = TestApp::token_id(&app.admin);
+    assert!(good.stdout.contains(&format!("token {id} (")) && good.stdout.contains("of project"), "{}", good.stdout);
+    assert!(good.stdout.contains("\"Main\""), "{}", good.stdout);
+    let manage = cli(dir.path(), &[("STOWAGE_TOKEN", &app.admin)], &["login", "--url", &app.url, "--manage"]).await;
+    assert_eq!(manage.code, 3, "a Storage API token is not a manage token: {}", manage.stderr);
+}
+
+#[tokio::test]
+async fn buckets_tables_projects_and_members_are_deleted_from_the_command_line() {
+    let (app, dir) = logged_in().await;
+    app.create_bucket("gone").await;
+    app.create_table("in.c-gone", "t", "id\n1\n2\n", &[]).await;
+    let refused = cli(dir.path(), &[], &["bucket", "delete", "in.c-gone"]).await;
+    assert_eq!(refused.code, 1, "a bucket with tables needs --force: {}", refused.stderr);
+    app.get("/v2/storage/tables/in.c-gone.t", &app.admin).await.expect(200);
+    let table = cli(dir.path(), &[], &["table", "delete", "in.c-gone.t"]).await;
+    assert_eq!((table.code, table.stdout.trim()), (0, "Table in.c-gone.t deleted."), "{}", table.stderr);
+    app.get("/v2/storage/tables/in.c-gone.t", &app.admin).await.expect(404);
+    app.create_table("in.c-gone", "u", "id\n1\n", &[]).await;
+    let forced = cli(dir.path(), &[], &["bucket", "delete", "in.c-gone", "--force"]).await;
+    assert_eq!((forced.code, forced.stdout.trim()), (0, "Bucket in.c-gone and its 1 tables deleted."));
+    app.get("/v2/storage/buckets/in.c-gone", &app.admin).await.expect(404);
+    assert_eq!(cli(dir.path(), &[], &["table", "delete", "in.c-gone.u"]).await.code, 4);
+
+    let project = cli(dir.path(), &[], &["project", "create", "Temporary", "--json"]).await.json()["id"].to_string();
+    let added = cli(dir.path(), &[], &["user", "add", &project, "bob@example.com"]).await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert_eq!(cli(dir.path(), &[], &["user", "delete", &project, "bob@example.com"]).await.code, 0);
+    assert!(!cli(dir.path(), &[], &["user", "list", &project]).await.stdout.contains("bob@example.com"));
+    let deleted = cli(dir.path(), &[], &["project", "delete", &project]).await;
+    assert_eq!((deleted.code, deleted.stdout.trim()), (0, format!("Project {project} deleted.").as_str()));
+    assert!(!cli(dir.path(), &[], &["project", "list"]).await.stdout.contains("Temporary"));
+    assert_eq!(cli(dir.path(), &[], &["project", "delete", &project]).await.code, 4);
+}
+
+#[tokio::test]
+async fn files_jobs_and_events_are_listed_and_a_job_is_waited_for() {
+    let (app, dir) = logged_in().await;
+    app.create_bucket("b").await;
+    let file = dir.path().join("rows.csv");
+    std::fs::write(&file, "id\n1\n").unwrap();
+    assert_eq!(cli(dir.path(), &[], &["table", "import", file.to_str().unwrap(), "in.c-b.t"]).await.code, 0);
+    let up = cli(dir.path(), &[], &["file", "upload", file.to_str().unwrap(), "--tag", "kept", "--json"]).await;
+    let id = up.json()["id"].to_string();
+    let tagged = cli(dir.path(), &[], &["file", "list", "--tag", "kept", "--json"]).await.json();
+    assert_eq!(tagged.as_array().unwrap().len(), 1);
+    assert_eq!(tagged[0]["id"].to_string(), id);
+    assert!(cli(dir.path(), &[], &["file", "list"]).await.stdout.contains(&format!("{id}\trows.csv\t")));
+
+    let jobs = cli(dir.path(), &[], &["job", "list", "--json"]).await.json();
+    let job = jobs.as_array().unwrap().iter().find(|j| j["operationName"] == "tableCreate").unwrap().clone();
+    let job_id = job["id"].to_string();
+    let shown = cli(dir.path(), &[], &["job", "show", &job_id]).await;
+    assert!(shown.stdout.starts_with(&format!("{job_id}\tsuccess\ttableCreate\tin.c-b.t\t")), "{}", shown.stdout);
+    assert_eq!(cli(dir.path(), &[], &["job", "wait", &job_id]).await.code, 0);
+    let broken = app.upload(&app.admin, "broken.csv", b"id\n\"open\n".to_vec()).await;
+    let failed = app
+        .post("/v2/storage/tables/in.c-b.t/import-async", &app.admin, json!({"dataFileId": broken}))
+        .await
+        .expect(202)
+        .body;
+    let waited = cli(dir.path(), &[], &["job", "wait", &failed["id"].to_string()]).await;
+    assert_eq!(waited.code, 5, "{}", waited.stderr);
+    assert!(waited.stderr.contains("ended with error"), "{}", waited.stderr);
+    assert_eq!(cli(dir.path(), &[], &["job", "show", "987654"]).await.code, 4);
+
+    let events = cli(dir.path(), &[], &["event", "list", "--q", "tableCreated", "--json"]).await.json();
+    let events = events.as_array().unwrap();
+    assert!(!events.is_empty() && events.iter().all(|e| e["event"] == "storage.tableCreated"), "{events:?}");
+}
+
+#[tokio::test]
+async fn tokens_are_shown_and_updated_and_expiry_takes_a_duration() {
+    let (app, dir) = logged_in().await;
+    app.create_bucket("a").await;
+    app.create_bucket("b").await;
+    let created = cli(
+        dir.path(),
+        &[],
+        &["token", "create", "--description", "d", "--read", "in.c-a", "--expires-in", "7d", "--json"],
+    )
+    .await
+    .json();
+    let id = created["id"].as_str().unwrap().to_string();
+    let week = stowage_types::time::now() + 7 * 86_400;
+    let (earliest, latest) = (stowage_types::time::format(week - 60), stowage_types::time::format(week));
+    let expires = created["expires"].as_str().unwrap();
+    assert!((earliest.as_str()..=latest.as_str()).contains(&expires), "{expires} is a week from now");
+    let shown = cli(dir.path(), &[], &["token", "show", &id]).await;
+    assert!(shown.stdout.contains("description\td\n") && shown.stdout.contains("buckets\tin.c-a:read\n"));
+    assert!(!shown.stdout.contains(created["token"].as_str().unwrap()));
+    let updated =
+        cli(dir.path(), &[], &["token", "update", &id, "--description", "nightly", "--write", "in.c-b"]).await;
+    assert_eq!(updated.code, 0, "{}", updated.stderr);
+    let detail = app.get(&format!("/v2/storage/tokens/{id}"), &app.admin).await.expect(200).body;
+    assert_eq!(
+        (detail["description"].as_str(), &detail["bucketPermissions"]),
+        (Some("nightly"), &json!({"in.c-b": "write"}))
+    );
+    let nothing = cli(dir.path(), &[], &["token", "update", &id]).await;
+    assert_eq!(nothing.code, 2);
+    let bad = cli(dir.path(), &[], &["token", "create", "--expires-in", "7y"]).await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("\"7y\" is not a duration"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn configurations_and_their_rows_are_made_without_curl() {
+    let (app, dir) = logged_in().await;
+    let settings = dir.path().join("writer.json");
+    std::fs::write(&settings, r##"{"parameters": {"url": "http://example.com", "#token": "secret-value"}}"##).unwrap();
+    let at = format!("@{}", settings.display());
+    let created = cli(
+        dir.path(),
+        &[],
+        &["config", "create", "keboola.wr-storage", "--name", "To EU", "--configuration", &at, "--json"],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let config = created.json()["id"].as_str().unwrap().to_string();
+    let stored = app.get(&format!("/v2/storage/components/keboola.wr-storage/configs/{config}"), &app.admin).await.body;
+    assert_eq!(stored["configuration"]["parameters"]["url"], "http://example.com");
+    let listed = cli(dir.path(), &[], &["config", "list", "keboola.wr-storage"]).await;
+    assert!(listed.stdout.starts_with(&format!("{config}\tTo EU\t0 rows\t")), "{}", listed.stdout);
+    let row = cli(
+        dir.path(),
+        &[],
+        &[
+            "config",
+            "row",
+            "create",
+            "keboola.wr-storage",
+            &config,
+            "--name",
+            "orders",
+            "--configuration",
+            "{\"a\": 1}",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(row.code, 0, "{}", row.stderr);
+    let row = row.json()["id"].as_str().unwrap().to_string();
+    let rows = cli(dir.path(), &[], &["config", "row", "list", "keboola.wr-storage", &config]).await;
+    assert_eq!(rows.stdout.trim(), format!("{row}\torders\tenabled"));
+    let shown = cli(dir.path(), &[], &["config", "row", "show", "keboola.wr-storage", &config, &row]).await;
+    assert_eq!(serde_json::from_str::<Value>(&shown.stdout).unwrap()["configuration"], json!({"a": 1}));
+    let config_shown = cli(dir.path(), &[], &["config", "show", "keboola.wr-storage", &config]).await;
+    assert!(!config_shown.stdout.contains("secret-value"), "an encrypted value never comes back");
+    assert_eq!(cli(dir.path(), &[], &["config", "row", "delete", "keboola.wr-storage", &config, &row]).await.code, 0);
+    assert_eq!(cli(dir.path(), &[], &["config", "delete", "keboola.wr-storage", &config]).await.code, 0);
+    app.get(&format!("/v2/storage/components/keboola.wr-storage/configs/{config}"), &app.admin).await.expect(404);
+    let invalid =
+        cli(dir.path(), &[], &["config", "create", "keboola.wr-storage", "--name", "x", "--configuration", "[1, 2"])
+            .await;
+    assert_eq!(invalid.code, 2);
+    assert!(invalid.stderr.contains("--configuration is not valid JSON"), "{}", invalid.stderr);
+}
+
+#[tokio::test]
+async fn a_password_set_from_the_command_line_signs_the_user_in() {
+    let (app, dir) = logged_in().await;
+    let short = cli(dir.path(), &[("STOWAGE_PASSWORD", "short")], &["user", "password", "admin@localhost"]).await;
+    assert_eq!(short.code, 1);
+    assert!(short.stderr.contains("12"), "{}", short.stderr);
+    let password = "a long enough password";
+    let set = cli(dir.path(), &[("STOWAGE_PASSWORD", password)], &["user", "password", "admin@localhost"]).await;
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let mut browser = crate::console::Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = crate::console::Browser::csrf(&page);
+    let (status, location, _, _) = browser
+        .post("/console/sign-in", &[("email", "admin@localhost"), ("password", password), ("csrf", &csrf)])
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/console/projects"));
+}
+
+#[tokio::test]
+async fn json_errors_name_their_kind_and_exit_code_and_usage_errors_exit_2() {
+    let (_app, dir) = logged_in().await;
+    let missing = cli(dir.path(), &[], &["table", "preview", "in.c-none.t", "--json"]).await;
+    assert_eq!(missing.code, 4);
+    assert!(missing.stdout.is_empty());
+    let error: Value = serde_json::from_str(missing.stderr.trim()).unwrap();
+    assert_eq!((error["kind"].as_str(), error["exitCode"].as_i64()), (Some("notFound"), Some(4)));
+    assert!(error["error"].as_str().unwrap().contains("in.c-none.t"), "{error}");
+    assert_eq!(cli(dir.path(), &[], &["table", "preview"]).await.code, 2);
+    assert_eq!(cli(dir.path(), &[], &["table", "import", "x.csv", "not-a-table-id"]).await.code, 2);
+    let version = cli(dir.path(), &[], &["--version"]).await;
+    assert!(version.stdout.starts_with("stowage "), "{}", version.stdout);
+    let help = cli(dir.path(), &[], &["--help"]).await;
+    assert!(help.stdout.contains("5  a job ran and ended with an error"), "{}", help.stdout);
+    let serve = cli(dir.path(), &[], &["serve", "--help"]).await;
+    assert!(!serve.stdout.contains("--json") && !serve.stdout.contains("--profile"), "{}", serve.stdout);
+    assert_eq!(cli(dir.path(), &[], &["serve", "--json"]).await.code, 2);
+}
+
+#[tokio::test]
+async fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
+    let (app, dir) = logged_in().await;
+    app.create_bucket("wide").await;
+    let value = "v".repeat(500);
+    let csv: String =
+        std::iter::once("id,text\n".to_string()).chain((0..1000).map(|i| format!("{i},{value}\n"))).collect();
+    app.create_table("in.c-wide", "t", &csv, &[]).await;
+    let script = format!("\"{}\" table preview in.c-wide.t --limit 1000 | head -n 1", env!("CARGO_BIN_EXE_stowage"));
+    let output = tokio::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("STOWAGE_CONFIG_DIR", dir.path())
+        .env_remove("KBC_STORAGE_API_URL")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "\"id\",\"text\"\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "no panic, no error line");
 }
