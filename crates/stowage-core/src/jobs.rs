@@ -25,6 +25,7 @@ use stowage_types::names::BucketId;
 use stowage_types::{time, Code, Error, Paging, Result};
 use tokio::sync::{broadcast, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::{buckets, queue, tables, Core, Ctx, Store};
 
@@ -129,6 +130,12 @@ pub struct JobRunner {
     owner: Arc<str>,
     wake: Arc<Notify>,
     finished: broadcast::Sender<i64>,
+    /// Cancelled when the process stops: its workers claim nothing more.
+    draining: CancellationToken,
+    /// Cancelled when a stop's grace period is over: the jobs still running stop and are handed back.
+    handing_back: CancellationToken,
+    /// The jobs this process runs.
+    running: TaskTracker,
 }
 
 /// The error body stored on a failed job.
@@ -144,7 +151,35 @@ impl JobRunner {
     /// The job runner of the server `server` (stable across its restarts, see [`JobRunner::recover`]).
     pub(crate) fn new(store: Store, server: &str) -> Self {
         let owner = format!("{server}/{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        JobRunner { store, owner: owner.into(), wake: Arc::default(), finished: broadcast::channel(1024).0 }
+        JobRunner {
+            store,
+            owner: owner.into(),
+            wake: Arc::default(),
+            finished: broadcast::channel(1024).0,
+            draining: CancellationToken::new(),
+            handing_back: CancellationToken::new(),
+            running: TaskTracker::new(),
+        }
+    }
+
+    /// Stops this process's workers: they claim nothing more, the jobs they run get `grace` to
+    /// finish, and those still running then stop without an outcome and are handed back (their
+    /// leases end now), so another server takes them over at once, or this server at its next
+    /// start. Storage jobs are then finished exactly once, as after a crash. Returns how many
+    /// jobs were handed back.
+    pub async fn stop(&self, grace: Duration) -> Result<usize> {
+        self.draining.cancel();
+        self.running.close();
+        if tokio::time::timeout(grace, self.running.wait()).await.is_ok() {
+            return Ok(0);
+        }
+        let left = self.running.len();
+        self.handing_back.cancel();
+        // A job stops at its next await; one inside a blocking step finishes that step first.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.running.wait()).await;
+        let owner = self.owner.to_string();
+        self.store.write(move |w| w.expire_job_leases(Some(&owner))).await?;
+        Ok(left)
     }
 
     /// This process's name among the workers of the stack (the owner of its leases).
@@ -248,7 +283,14 @@ impl JobRunner {
                 let runner = core.jobs.clone();
                 let slots = Arc::new(Semaphore::new(SLOTS));
                 loop {
-                    let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                    let slot = tokio::select! {
+                        biased;
+                        () = runner.draining.cancelled() => return,
+                        slot = slots.clone().acquire_owned() => match slot {
+                            Ok(slot) => slot,
+                            Err(_) => return,
+                        },
+                    };
                     let woken = runner.wake.notified();
                     let (owner, now) = (runner.owner.clone(), time::now());
                     let claimed = runner.store.write(move |w| w.claim_job(&owner, now, now + LEASE_SECS, components));
@@ -261,7 +303,7 @@ impl JobRunner {
                                 core.jobs.run_claimed(&core, claimed).await;
                                 drop(slot);
                             };
-                            tokio::spawn(tracing::Instrument::instrument(run, span));
+                            runner.running.spawn(tracing::Instrument::instrument(run, span));
                             continue;
                         }
                         Ok(None) => {}
@@ -269,6 +311,7 @@ impl JobRunner {
                     }
                     drop(slot);
                     tokio::select! {
+                        () = runner.draining.cancelled() => return,
                         () = woken => {}
                         () = tokio::time::sleep(POLL) => {}
                     }
@@ -293,12 +336,17 @@ impl JobRunner {
             outcome = execute(core, &claimed, &claim) => outcome,
             () = lost.cancelled() => Err(lease_lost(id)),
             () = stop.cancelled() => Err(Error::new(Code::ComponentUserError, "Job terminated")),
+            () = self.handing_back.cancelled() => Err(lease_lost(id)),
         };
         watcher.abort();
         let (status, done, error) = match outcome {
             Ok(done) => (JobStatus::Success, done, None),
             Err(_) if lost.is_cancelled() => {
                 tracing::warn!(job_id = id, "stopped a job whose lease was lost");
+                return;
+            }
+            Err(_) if self.handing_back.is_cancelled() => {
+                tracing::warn!(job_id = id, "handed a job back as the server stops");
                 return;
             }
             Err(_) if stop.is_cancelled() => {

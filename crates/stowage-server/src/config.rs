@@ -95,6 +95,10 @@ pub struct ServeArgs {
     /// shared database table storage no table owns) [default: 60]
     #[arg(long, env = "STOWAGE_MAINTENANCE_INTERVAL")]
     pub maintenance_interval: Option<u64>,
+    /// Seconds a stop (SIGTERM, SIGINT) gives running jobs to finish before it hands them back to
+    /// be taken over [default: 30]
+    #[arg(long, env = "STOWAGE_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<u64>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -158,6 +162,8 @@ pub struct FileConfig {
     pub database_schema: Option<String>,
     /// See `--maintenance-interval`.
     pub maintenance_interval: Option<u64>,
+    /// See `--shutdown-timeout`.
+    pub shutdown_timeout: Option<u64>,
     /// See `--stack-key-file`.
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
@@ -225,6 +231,8 @@ pub struct Config {
     pub mail_from: String,
     /// How often expired tokens and old events are cleaned up.
     pub maintenance_interval: std::time::Duration,
+    /// How long a stop lets running jobs finish before handing them back.
+    pub shutdown_timeout: std::time::Duration,
     /// Declared components (stored, not run).
     pub components: Vec<stowage_core::ComponentDef>,
     /// Internal hosts and networks components may reach (besides regions and public addresses).
@@ -260,6 +268,7 @@ impl Config {
             smtp_url: None,
             mail_from: "stowage@localhost".into(),
             maintenance_interval: std::time::Duration::from_secs(60),
+            shutdown_timeout: std::time::Duration::from_secs(30),
             components: Vec::new(),
             outbound_allow: Vec::new(),
             s3: None,
@@ -312,6 +321,9 @@ impl Config {
                 bail!("--maintenance-interval: give a number of seconds above 0");
             }
             config.maintenance_interval = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = args.shutdown_timeout.or(file.shutdown_timeout) {
+            config.shutdown_timeout = std::time::Duration::from_secs(seconds);
         }
         // Checked when the stack builds its outbound policy (with the regions' hosts).
         config.outbound_allow = if args.outbound_allow.is_empty() { file.outbound_allow } else { args.outbound_allow };

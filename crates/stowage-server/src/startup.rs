@@ -23,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     core: Core,
     maintenance_interval: Duration,
+    shutdown_timeout: Duration,
     /// Held for as long as the stack runs: no second server opens the same data dir.
     _data_dir_lock: std::fs::File,
 }
@@ -95,6 +96,7 @@ impl Application {
             listener,
             core,
             maintenance_interval: config.maintenance_interval,
+            shutdown_timeout: config.shutdown_timeout,
             _data_dir_lock: data_dir_lock,
         };
         Ok((application, bootstrapped))
@@ -110,16 +112,25 @@ impl Application {
         self.core.stack.public_url.clone()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests, and gives running jobs
+    /// the shutdown timeout to finish before handing the rest back ([`JobRunner::stop`]).
+    ///
+    /// [`JobRunner::stop`]: stowage_core::jobs::JobRunner::stop
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain_forever(self.core.clone(), self.maintenance_interval));
         let summary = tokio::spawn(summarize_requests());
+        let jobs = self.core.jobs.clone();
         let app = stowage_http::router(self.core).layer(middleware::from_fn(log_request));
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
         summary.abort();
+        match jobs.stop(self.shutdown_timeout).await {
+            Ok(0) => {}
+            Ok(count) => tracing::warn!(count, "jobs still running at the stop were handed back"),
+            Err(error) => tracing::error!(%error, "handing back the running jobs failed; their leases expire"),
+        }
         result.context("serving")
     }
 }

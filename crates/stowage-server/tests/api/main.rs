@@ -21,6 +21,7 @@ mod recovery;
 mod restart;
 #[cfg(feature = "smtp-e2e")]
 mod share_over_smtp;
+mod shutdown;
 mod tables;
 mod token_sharing;
 mod tokens;
