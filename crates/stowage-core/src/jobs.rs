@@ -330,6 +330,7 @@ impl JobRunner {
         } else {
             tracing::debug!(operation, "job claimed");
         }
+        let (started, component) = (std::time::Instant::now(), claimed.work["kind"] == "componentRun");
         let (lost, stop) = (CancellationToken::new(), CancellationToken::new());
         let watcher = tokio::spawn(watch(self.store.clone(), claim.clone(), lost.clone(), stop.clone()));
         let outcome = tokio::select! {
@@ -359,6 +360,7 @@ impl JobRunner {
                 (JobStatus::Error, JobDone::from(Value::Null), Some(error_value(&error)))
             }
         };
+        core.metrics.job(component, status.as_str(), started.elapsed());
         // Work that succeeded has usually recorded its outcome with its change already; then
         // this finds the job finished and changes nothing.
         let owner = self.owner.clone();

@@ -37,6 +37,7 @@ pub mod jobs;
 pub mod mail;
 pub mod manage;
 pub mod metadata;
+pub mod metrics;
 pub mod outbound;
 pub mod queue;
 pub mod remote;
@@ -101,6 +102,8 @@ pub struct Core {
     pub table_store: stowage_store::table_data::TableStore,
     /// Stores the events of read requests in group commits.
     pub read_events: events::ReadEvents,
+    /// What this process counts for Prometheus.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl Core {
@@ -117,7 +120,17 @@ impl Core {
     ) -> types::Result<Self> {
         let jobs = jobs::JobRunner::new(store.clone(), server);
         let read_events = events::ReadEvents::start(&store)?;
-        Ok(Core { jobs, store, stack: Arc::new(stack), key: Arc::new(key), mailer, blobs, table_store, read_events })
+        Ok(Core {
+            jobs,
+            store,
+            stack: Arc::new(stack),
+            key: Arc::new(key),
+            mailer,
+            blobs,
+            table_store,
+            read_events,
+            metrics: Arc::default(),
+        })
     }
 
     /// Whether the catalog and the object store answer, each within 5 s (a readiness check). A

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod error;
 pub mod input;
+mod metrics;
 mod routes;
 pub mod views;
 
@@ -151,6 +152,7 @@ pub fn router(core: Core) -> Router {
             }
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
         .with_state(state);
     Router::new().fallback_service(inner).layer(middleware::from_fn(normalize_path))
 }

@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8000]
     #[arg(long, env = "STOWAGE_LISTEN")]
     pub listen: Option<String>,
+    /// Address that serves Prometheus metrics at /metrics, apart from the public port
+    /// [default: none, no metrics]
+    #[arg(long, env = "STOWAGE_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Public root URL of this stack, used in every `uri` and in file links [default: http://<listen>]
     #[arg(long, env = "STOWAGE_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -143,6 +147,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// See `--listen`.
     pub listen: Option<String>,
+    /// See `--metrics-listen`.
+    pub metrics_listen: Option<String>,
     /// See `--public-url`.
     pub public_url: Option<String>,
     /// See `--stack-name`.
@@ -209,6 +215,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Address of the metrics listener, when there is one.
+    pub metrics_listen: Option<SocketAddr>,
     /// Public root URL; `None` means `http://<bound address>`.
     pub public_url: Option<String>,
     /// Name of this stack.
@@ -257,6 +265,7 @@ impl Config {
         Config {
             data_dir,
             listen,
+            metrics_listen: None,
             public_url: None,
             stack_name: "local".into(),
             regions: Vec::new(),
@@ -289,6 +298,12 @@ impl Config {
             listen.parse().with_context(|| format!("--listen: \"{listen}\" is not an address like 127.0.0.1:8000"))?;
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("stowage-data"));
         let mut config = Config::new(data_dir, listen);
+        if let Some(metrics) = args.metrics_listen.or(file.metrics_listen) {
+            config.metrics_listen =
+                Some(metrics.parse().with_context(|| {
+                    format!("--metrics-listen: \"{metrics}\" is not an address like 127.0.0.1:9100")
+                })?);
+        }
         config.public_url = args.public_url.or(file.public_url).map(|url| url.trim_end_matches('/').to_string());
         if let Some(url) = &config.public_url {
             check_url("--public-url", url)?;

@@ -21,6 +21,8 @@ use crate::config::Config;
 /// A stack ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// Serves `/metrics`, when the operator asked for it (`--metrics-listen`).
+    metrics_listener: Option<TcpListener>,
     core: Core,
     maintenance_interval: Duration,
     shutdown_timeout: Duration,
@@ -39,6 +41,10 @@ impl Application {
         let listener =
             TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
         let address = listener.local_addr()?;
+        let metrics_listener = match config.metrics_listen {
+            Some(at) => Some(TcpListener::bind(at).await.with_context(|| format!("--metrics-listen on {at}"))?),
+            None => None,
+        };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let mut components = stowage_core::components::builtin_components();
         components.extend(config.components.iter().cloned());
@@ -94,6 +100,7 @@ impl Application {
             .context("bootstrapping the stack")?;
         let application = Application {
             listener,
+            metrics_listener,
             core,
             maintenance_interval: config.maintenance_interval,
             shutdown_timeout: config.shutdown_timeout,
@@ -105,6 +112,11 @@ impl Application {
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener")
+    }
+
+    /// The bound address of the metrics listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|listener| listener.local_addr().expect("bound listener"))
     }
 
     /// The public root URL.
@@ -120,18 +132,44 @@ impl Application {
         let maintenance = tokio::spawn(maintain_forever(self.core.clone(), self.maintenance_interval));
         let summary = tokio::spawn(summarize_requests());
         let jobs = self.core.jobs.clone();
+        let metrics = self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, self.core.clone())));
         let app = stowage_http::router(self.core).layer(middleware::from_fn(log_request));
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
         summary.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         match jobs.stop(self.shutdown_timeout).await {
             Ok(0) => {}
             Ok(count) => tracing::warn!(count, "jobs still running at the stop were handed back"),
             Err(error) => tracing::error!(%error, "handing back the running jobs failed; their leases expire"),
         }
         result.context("serving")
+    }
+}
+
+/// Serves `GET /metrics` (Prometheus' text format) on the metrics listener until aborted.
+async fn serve_metrics(listener: TcpListener, core: Core) {
+    async fn metrics(axum::extract::State(core): axum::extract::State<Core>) -> Response {
+        use axum::response::IntoResponse;
+        match core.metrics.render(&core.store).await {
+            Ok(text) => (
+                [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                text,
+            )
+                .into_response(),
+            Err(error) => {
+                tracing::error!(%error, "rendering the metrics failed");
+                axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        }
+    }
+    let app = axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(core);
+    if let Err(error) = axum::serve(listener, app).await {
+        tracing::error!(%error, "the metrics listener stopped");
     }
 }
 

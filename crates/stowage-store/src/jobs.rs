@@ -77,6 +77,17 @@ impl Reader<'_> {
         Ok(found.is_some())
     }
 
+    /// Unfinished jobs of every project by kind and status: `(component run, status, count)` for
+    /// `waiting` and `processing` (the queue's depth and what runs).
+    pub fn unfinished_job_counts(&self) -> Result<Vec<(bool, String, i64)>> {
+        self.conn.rows(
+            "SELECT component_id IS NOT NULL, status, COUNT(*) FROM jobs
+                 WHERE status IN ('waiting', 'processing') GROUP BY component_id IS NOT NULL, status",
+            params![],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+    }
+
     /// Every job a stopped process left unfinished, oldest first.
     pub fn unfinished_jobs(&self) -> Result<Vec<Job>> {
         let rows = self.conn.rows(

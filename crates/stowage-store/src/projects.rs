@@ -114,6 +114,14 @@ impl Reader<'_> {
         Ok(out)
     }
 
+    /// How many console sessions have not expired at `now`.
+    pub fn active_console_sessions(&self, now: Timestamp) -> Result<i64> {
+        let count = self
+            .conn
+            .row("SELECT COUNT(*) FROM console_sessions WHERE expires > ?1", params![now], |row| row.get(0))?;
+        Ok(count.unwrap_or(0))
+    }
+
     /// A console session by the hash of its cookie.
     pub fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSessionRecord>> {
         self.conn.row(

@@ -8,6 +8,8 @@ use stowage_server::startup::Application;
 /// A running stack plus the secrets its bootstrap created.
 pub(crate) struct TestApp {
     pub(crate) url: String,
+    /// Where `/metrics` is served (a listener of its own).
+    pub(crate) metrics_url: String,
     pub(crate) client: reqwest::Client,
     pub(crate) manage: String,
     pub(crate) admin: String,
@@ -130,16 +132,19 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
     let database = test_database(&config.data_dir);
     config.database =
         database.clone().map(|(url, schema)| stowage_server::config::Database { url: url.into(), schema });
+    config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     adjust(&mut config);
     let (app, bootstrapped) = Application::build(&config).await.expect("stack builds");
     let bootstrapped = bootstrapped.expect("first start bootstraps");
     let url = app.public_url();
+    let metrics_url = format!("http://{}/metrics", app.metrics_addr().expect("a metrics listener"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
         url,
+        metrics_url,
         client: reqwest::Client::new(),
         manage: bootstrapped.generated_manage_token.expect("generated manage token"),
         admin: bootstrapped.admin_token,

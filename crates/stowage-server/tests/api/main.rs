@@ -15,6 +15,7 @@ mod jobs_and_branches;
 mod large_import;
 mod manage;
 mod metadata;
+mod metrics;
 mod outbound;
 mod parameters;
 mod recovery;
