@@ -129,3 +129,20 @@ def test_a_gzipped_file_loads_into_a_table(client, bucket, tmp_path):
         out.write("id,v\n1,a\n2,b\n")
     table_id = client.tables.create(bucket, "zipped", str(path))
     assert client.tables.detail(table_id)["rowsCount"] == 2
+
+
+def test_configurations_of_any_component_are_kept_as_kbcstorage_makes_them(client):
+    component = "keboola.runner-config-test"
+    created = client.configurations.create(
+        component, "From kbcstorage", description="d", configuration={"parameters": {"a": 1}},
+        change_description="created by the suite")
+    config_id = created["id"]
+    try:
+        detail = client.configurations.detail(component, config_id)
+        assert detail["name"] == "From kbcstorage"
+        assert detail["configuration"] == {"parameters": {"a": 1}}
+        assert [c["id"] for c in client.configurations.list(component)] == [config_id]
+        assert component in [c["id"] for c in client.components.list()]
+    finally:
+        client.configurations.delete(component, config_id)
+    assert client.configurations.list(component) == []

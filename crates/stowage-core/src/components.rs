@@ -81,13 +81,30 @@ fn walk(value: Value, visit: &mut dyn FnMut(&str, Value) -> Result<Value>) -> Re
     }
 }
 
-/// A component of the stack's registry, or its 404.
-pub fn component<'a>(core: &'a Core, id: &str) -> Result<&'a ComponentDef> {
-    core.stack
-        .components
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| Error::new(Code::ComponentNotFound, format!("Component \"{id}\" not found")))
+/// A component: the registry's entry, or, for any other valid component id (Keboola's Developer
+/// Portal lists thousands), a configuration-only component this stack keeps configurations of but
+/// does not run. An id that cannot be a component's is a 404.
+pub fn component(core: &Core, id: &str) -> Result<ComponentDef> {
+    if let Some(known) = core.stack.components.iter().find(|c| c.id == id) {
+        return Ok(known.clone());
+    }
+    if !valid_component_id(id) {
+        return Err(Error::new(Code::ComponentNotFound, format!("Component \"{id}\" not found")));
+    }
+    Ok(configuration_only(id))
+}
+
+/// What the stack knows of a component outside its registry: its id.
+fn configuration_only(id: &str) -> ComponentDef {
+    ComponentDef { id: id.to_string(), name: id.to_string(), kind: "other".into(), runnable: false }
+}
+
+/// Component ids as Keboola makes them: `keboola.ex-db-mysql`, `kds-team.app-custom-python`,
+/// `transformation`: letters, digits, `.`, `-` and `_`, starting with a letter or digit.
+pub fn valid_component_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
 }
 
 fn config_not_found(id: &str) -> Error {
@@ -141,10 +158,19 @@ pub async fn list(
     deleted: bool,
 ) -> Result<Vec<ComponentView>> {
     let token = grant.token().clone();
-    let registry = ctx.core.stack.components.clone();
+    let mut registry = ctx.core.stack.components.clone();
     ctx.core
         .store
         .read(move |r| {
+            // The registry's components first, then those only configurations name, by id.
+            let mut configured: Vec<String> =
+                r.configurations(token.project_id, None, deleted)?.into_iter().map(|c| c.component_id).collect();
+            configured.dedup();
+            for id in configured {
+                if !registry.iter().any(|c| c.id == id) {
+                    registry.push(configuration_only(&id));
+                }
+            }
             let mut out = Vec::new();
             for component in registry {
                 if kind.as_deref().is_some_and(|k| k != component.kind)

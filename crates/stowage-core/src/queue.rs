@@ -79,9 +79,13 @@ pub async fn run(
 ) -> Result<QueueJobRecord> {
     let component_id = grant.scope().0.clone();
     if !components::component(&ctx.core, &component_id)?.runnable {
+        let runs: Vec<&str> = ctx.core.stack.components.iter().filter(|c| c.runnable).map(|c| c.id.as_str()).collect();
         return Err(Error::new(
             Code::ConfigurationValidation,
-            format!("Component \"{component_id}\" is registered on this stack, but this stack does not run it."),
+            format!(
+                "This stack does not run component \"{component_id}\": it keeps its configurations only. It runs {}.",
+                runs.join(", ")
+            ),
         ));
     }
     let read = grant.token().authorize(ReadComponent(component_id.clone()))?;

@@ -177,7 +177,7 @@ async fn get_component(
     let def = components::component(&state.core, &component)?;
     let summaries =
         configs.iter().map(|c| config_view(c, Parts { configuration: false, rows: false, state: false })).collect();
-    Ok(Json(component_view(&state.core, def, Some(Value::Array(summaries)))))
+    Ok(Json(component_view(&state.core, &def, Some(Value::Array(summaries)))))
 }
 
 async fn list_configs(caller: Caller, Path(component): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {

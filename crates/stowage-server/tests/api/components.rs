@@ -264,7 +264,7 @@ async fn state_is_set_without_a_new_version_and_metadata_has_no_provider() {
 #[tokio::test]
 async fn bad_configuration_requests_get_precise_400s_and_unknown_components_404() {
     let app = spawn_app().await;
-    app.get("/v2/storage/components/no.such/configs", &app.admin)
+    app.get("/v2/storage/components/-not-an-id/configs", &app.admin)
         .await
         .expect_error(404, "storage.components.notFound");
     app.post(WR, &app.admin, json!({})).await.expect_error(400, "storage.configuration.validation");
@@ -300,4 +300,47 @@ async fn components_declared_in_the_stack_configuration_store_configurations() {
     let listed = app.get("/v2/storage/components?componentType=extractor", &app.admin).await.expect(200).body;
     assert_eq!(listed[0]["id"], "acme.ex-api");
     assert_eq!(listed[0]["hasRun"], false);
+}
+
+#[tokio::test]
+async fn any_component_keeps_configurations_and_running_one_the_stack_cannot_run_is_a_400() {
+    let app = spawn_app().await;
+    let path = "/v2/storage/components/keboola.runner-config-test/configs";
+    assert_eq!(app.get(path, &app.admin).await.expect(200).body, json!([]));
+    let created = app
+        .post(path, &app.admin, json!({"name": "Test", "configuration": {"parameters": {"#secret": "s", "n": 1}}}))
+        .await
+        .expect(201)
+        .body;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(created["configuration"]["parameters"]["#secret"].as_str().unwrap().starts_with("KBC::ProjectSecure::"));
+    let row = app.post(&format!("{path}/{id}/rows"), &app.admin, json!({"name": "r"})).await.expect(201).body;
+    assert_eq!(row["name"], "r");
+    app.put(&format!("{path}/{id}/state"), &app.admin, json!({"state": {"at": 1}})).await.expect(200);
+
+    let component = app.get("/v2/storage/components/keboola.runner-config-test", &app.admin).await.expect(200).body;
+    assert_eq!(
+        (component["id"].as_str(), component["type"].as_str()),
+        (Some("keboola.runner-config-test"), Some("other"))
+    );
+    assert_eq!(component["configurations"][0]["id"], id.as_str());
+    let listed = app.get("/v2/storage/components", &app.admin).await.expect(200).body;
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"keboola.runner-config-test"), "{ids:?}");
+
+    let run = app
+        .post(
+            "/queue/jobs",
+            &app.admin,
+            json!({"component": "keboola.runner-config-test", "config": id, "mode": "run"}),
+        )
+        .await;
+    let run = run.expect_error(400, "storage.configuration.validation");
+    assert!(run.message().contains("does not run component \"keboola.runner-config-test\""), "{}", run.message());
+    assert!(run.message().contains("keboola.wr-storage"), "{}", run.message());
+
+    app.delete(&format!("{path}/{id}"), &app.admin).await.expect(204);
+    assert_eq!(app.get(path, &app.admin).await.body, json!([]));
+    app.post(&format!("{path}/{id}/restore"), &app.admin, json!({})).await.expect(200);
+    assert_eq!(app.get(path, &app.admin).await.body[0]["id"], id.as_str());
 }
