@@ -152,7 +152,7 @@ def test_a_limited_token_is_created_copied_refreshed_and_shared_through_the_emai
     browser.find_element(By.ID, "message").send_keys("Your token for the sales data")
     follow(browser, By.CSS_SELECTOR, "form[action$='/share'] button")
     errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error")]
-    assert "A one-time link was sent to partner@example.com." in browser.page_source, errors
+    assert "A one-time link for partner@example.com was written to outbox/" in browser.page_source, errors
 
     browser.get(sent_link(stack.data_dir, "partner@example.com"))
     capture(browser, shots, "shared-link")

@@ -7,6 +7,7 @@ import os
 import uuid
 
 import pytest
+import requests
 from azure.storage.blob import BlobServiceClient
 from kbcstorage.client import Client
 from kbcstorage.files import Files
@@ -143,6 +144,9 @@ def test_configurations_of_any_component_are_kept_as_kbcstorage_makes_them(clien
         assert detail["configuration"] == {"parameters": {"a": 1}}
         assert [c["id"] for c in client.configurations.list(component)] == [config_id]
         assert component in [c["id"] for c in client.components.list()]
+        with pytest.raises(requests.HTTPError) as unknown:
+            client.configurations.list("non-existent-component")
+        assert unknown.value.response.status_code == 404
     finally:
         client.configurations.delete(component, config_id)
     assert client.configurations.list(component) == []

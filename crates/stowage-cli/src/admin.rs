@@ -352,12 +352,17 @@ pub(crate) async fn token(global: &GlobalArgs, command: TokenCommand) -> Result<
         }
         TokenCommand::Share { id, email, message } => {
             let body = json!({ "recipientEmail": email, "message": message });
-            remote.request(Method::POST, &format!("/v2/storage/tokens/{id}/share"), Some(body)).await?;
-            print(global, &json!({ "shared": id, "recipientEmail": email }), || {
-                format!(
-                    "A one-time link to token {id} was sent to {email} (a stack without an SMTP server writes it to \
-                     the outbox folder in its data dir)."
-                )
+            let (_, headers) = remote
+                .request_with_headers(Method::POST, &format!("/v2/storage/tokens/{id}/share"), Some(body))
+                .await?;
+            // A stack without an SMTP server names the file it wrote the mail to.
+            let outbox = headers.get("x-stowage-mail-outbox").and_then(|value| value.to_str().ok());
+            print(global, &json!({ "shared": id, "recipientEmail": email, "outbox": outbox }), || match outbox {
+                Some(file) => format!(
+                    "No SMTP server is configured: the one-time link to token {id} for {email} was written to {file} \
+                     in the stack's data dir."
+                ),
+                None => format!("A one-time link to token {id} was sent to {email}."),
             });
         }
         TokenCommand::Delete { id, yes } => {

@@ -11,7 +11,7 @@ use stowage_types::auth::{Granted, ListComponents, Permission, ReadComponent, To
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{record, Happened};
-use crate::records::{ConfigRecord, MetadataEntry, RowRecord};
+use crate::records::{ConfigRecord, ConfigVersionRecord, MetadataEntry, RowRecord};
 use crate::{ComponentDef, Core, Ctx};
 
 /// The prefix of a sealed value.
@@ -83,7 +83,8 @@ fn walk(value: Value, visit: &mut dyn FnMut(&str, Value) -> Result<Value>) -> Re
 
 /// A component: the registry's entry, or, for any other valid component id (Keboola's Developer
 /// Portal lists thousands), a configuration-only component this stack keeps configurations of but
-/// does not run. An id that cannot be a component's is a 404.
+/// does not run. An id that cannot be a component's is a 404 (and so is listing one that has no
+/// configurations, see [`list_configs`]).
 pub fn component(core: &Core, id: &str) -> Result<ComponentDef> {
     if let Some(known) = core.stack.components.iter().find(|c| c.id == id) {
         return Ok(known.clone());
@@ -193,15 +194,25 @@ pub async fn list(
         .await
 }
 
-/// The configurations of one component.
+/// The configurations of one component. A component outside the registry that has no
+/// configuration here, in or out of the trash, is unknown: 404, as Keboola answers for an id its
+/// Developer Portal does not list.
 pub async fn list_configs(ctx: &Ctx, grant: &Granted<ReadComponent>, deleted: bool) -> Result<Vec<ConfigView>> {
     let component_id = grant.scope().0.clone();
     component(&ctx.core, &component_id)?;
+    let registered = ctx.core.stack.components.iter().any(|c| c.id == component_id);
     let project_id = grant.project_id();
     ctx.core
         .store
         .read(move |r| {
-            r.configurations(project_id, Some(&component_id), deleted)?
+            let configs = r.configurations(project_id, Some(&component_id), deleted)?;
+            if configs.is_empty()
+                && !registered
+                && r.configurations(project_id, Some(&component_id), !deleted)?.is_empty()
+            {
+                return Err(Error::new(Code::ComponentNotFound, format!("Component \"{component_id}\" not found")));
+            }
+            configs
                 .into_iter()
                 .map(|config| Ok(ConfigView { rows: ordered(&config, r.configuration_rows(config.pk)?), config }))
                 .collect()
@@ -368,6 +379,7 @@ pub async fn create(ctx: &Ctx, grant: &Granted<WriteComponent>, changes: Changes
             ..ConfigRecord::default()
         };
         config.pk = w.insert_configuration(&config)?;
+        keep_version(w, &config, &[])?;
         config_event(w, ctx, &token, "storage.componentConfigurationCreated", "Created", &config)?;
         Ok(ConfigView { config, rows: vec![] })
     })
@@ -412,6 +424,46 @@ fn apply(changes: &Changes, configuration: Option<Value>, state: Option<Value>, 
     changed
 }
 
+/// A configuration as a version keeps it (rows in run order, without their state, which a
+/// rollback leaves as it is).
+fn snapshot(config: &ConfigRecord, rows: &[RowRecord]) -> Value {
+    let rows: Vec<Value> = ordered(config, rows.to_vec())
+        .iter()
+        .map(|row| {
+            json!({
+                "id": row.id, "name": row.name, "description": row.description,
+                "configuration": row.configuration, "isDisabled": row.is_disabled, "version": row.version,
+            })
+        })
+        .collect();
+    json!({
+        "name": config.name, "description": config.description, "configuration": config.configuration,
+        "rowsSortOrder": config.rows_sort_order, "isDisabled": config.is_disabled, "rows": rows,
+    })
+}
+
+/// Keeps the configuration's current version, unless it is kept already.
+fn keep_version(w: &Writer<'_>, config: &ConfigRecord, rows: &[RowRecord]) -> Result<()> {
+    w.insert_configuration_version(&ConfigVersionRecord {
+        configuration_pk: config.pk,
+        version: config.version,
+        name: config.name.clone(),
+        change_description: config.change_description.clone(),
+        created: config.version_created,
+        creator: config.version_creator.clone(),
+        snapshot: snapshot(config, rows),
+    })
+}
+
+/// Writes a configuration's new version: keeps the version it had (a configuration from before
+/// versions were kept has none yet), writes the configuration, and keeps the new version with the
+/// rows as they now are.
+fn save_version(w: &Writer<'_>, previous: (&ConfigRecord, &[RowRecord]), config: &ConfigRecord) -> Result<()> {
+    keep_version(w, previous.0, previous.1)?;
+    w.update_configuration(config)?;
+    keep_version(w, config, &w.configuration_rows(config.pk)?)
+}
+
 /// Bumps a configuration's version after a change by `token`.
 fn bump(config: &mut ConfigRecord, token: &Token, change_description: String) {
     config.version += 1;
@@ -433,6 +485,7 @@ pub async fn update(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, change
     let id = id.to_string();
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &id, false)?;
+        let before = config.clone();
         if changes.name.as_ref().is_some_and(|name| name.trim().is_empty()) {
             return Err(Error::new(
                 Code::ConfigurationValidation,
@@ -463,7 +516,7 @@ pub async fn update(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, change
         }
         if changed {
             bump(&mut config, &token, changes.change_description.unwrap_or_default());
-            w.update_configuration(&config)?;
+            save_version(w, (&before, &rows), &config)?;
             config_event(w, ctx, &token, "storage.componentConfigurationChanged", "Changed", &config)?;
         }
         Ok(ConfigView { rows: ordered(&config, rows), config })
@@ -564,6 +617,7 @@ pub async fn create_row(
     let config_id = config_id.to_string();
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
+        let before = config.clone();
         let id = match changes.id {
             Some(id) => id,
             None => w.next_config_id()?.to_string(),
@@ -590,7 +644,7 @@ pub async fn create_row(
             config.rows_sort_order.push(row.id.clone());
         }
         bump(&mut config, &token, changes.change_description.unwrap_or_else(|| format!("Row {} added", row.id)));
-        w.update_configuration(&config)?;
+        save_version(w, (&before, &rows), &config)?;
         row_event(w, ctx, &token, "storage.componentConfigurationRowCreated", "Created", &config, &row)?;
         Ok(row)
     })
@@ -626,7 +680,8 @@ pub async fn update_row(
     let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
-        let mut row = rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
+        let before = config.clone();
+        let mut row = rows.iter().find(|r| r.id == row_id).cloned().ok_or_else(|| row_not_found(&row_id))?;
         let shared = Shared {
             name: &mut row.name,
             description: &mut row.description,
@@ -640,7 +695,7 @@ pub async fn update_row(
             row.change_description = changes.change_description.clone().unwrap_or_default();
             w.update_configuration_row(&row)?;
             bump(&mut config, &token, changes.change_description.unwrap_or_else(|| format!("Row {} changed", row.id)));
-            w.update_configuration(&config)?;
+            save_version(w, (&before, &rows), &config)?;
             row_event(w, ctx, &token, "storage.componentConfigurationRowChanged", "Changed", &config, &row)?;
         }
         Ok(row)
@@ -681,12 +736,183 @@ pub async fn delete_row(ctx: &Ctx, grant: &Granted<WriteComponent>, config_id: &
     let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, token.project_id, &component_id, &config_id, false)?;
-        let row = rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
+        let before = config.clone();
+        let row = rows.iter().find(|r| r.id == row_id).cloned().ok_or_else(|| row_not_found(&row_id))?;
         w.delete_configuration_row(row.pk)?;
         config.rows_sort_order.retain(|id| *id != row.id);
         bump(&mut config, &token, format!("Row {} deleted", row.id));
-        w.update_configuration(&config)?;
+        save_version(w, (&before, &rows), &config)?;
         row_event(w, ctx, &token, "storage.componentConfigurationRowDeleted", "Deleted", &config, &row)
+    })
+    .await
+}
+
+fn version_not_found(version: i64) -> Error {
+    Error::new(Code::ConfigurationVersionNotFound, format!("Version {version} not found"))
+}
+
+/// The kept versions of a configuration, newest first.
+pub async fn versions(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str) -> Result<Vec<ConfigVersionRecord>> {
+    let ConfigView { config, .. } = get(ctx, grant, id).await?;
+    ctx.core.store.read(move |r| r.configuration_versions(config.pk)).await
+}
+
+/// One kept version of a configuration.
+pub async fn version(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str, version: i64) -> Result<ConfigVersionRecord> {
+    let ConfigView { config, .. } = get(ctx, grant, id).await?;
+    ctx.core
+        .store
+        .read(move |r| r.configuration_version(config.pk, version)?.ok_or_else(|| version_not_found(version)))
+        .await
+}
+
+/// The rows a version kept, as rows of the configuration `configuration_pk`; a row that still
+/// exists keeps its state and gets its next version, one that does not comes back with no state.
+fn rows_of(
+    snapshot: &Value,
+    configuration_pk: i64,
+    current: &[RowRecord],
+    token: &Token,
+    change: &str,
+) -> Vec<RowRecord> {
+    let kept = snapshot["rows"].as_array().cloned().unwrap_or_default();
+    kept.iter()
+        .map(|row| {
+            let id = row["id"].as_str().unwrap_or_default().to_string();
+            let existing = current.iter().find(|r| r.id == id);
+            RowRecord {
+                configuration_pk,
+                name: row["name"].as_str().unwrap_or_default().to_string(),
+                description: row["description"].as_str().unwrap_or_default().to_string(),
+                configuration: row["configuration"].clone(),
+                state: existing.map_or_else(|| json!({}), |r| r.state.clone()),
+                is_disabled: row["isDisabled"].as_bool().unwrap_or(false),
+                version: existing.map_or(row["version"].as_i64().unwrap_or(0), |r| r.version) + 1,
+                change_description: change.to_string(),
+                created: existing.map_or_else(time::now, |r| r.created),
+                creator: existing.map_or_else(|| Some(token_ref(token)), |r| r.creator.clone()),
+                id,
+                ..RowRecord::default()
+            }
+        })
+        .collect()
+}
+
+fn with_source(config: &ConfigRecord, source: &ConfigRecord, version: i64) -> Value {
+    let mut params = config_params(config);
+    params["sourceConfiguration"] = json!({
+        "component": source.component_id, "configurationId": source.id, "name": source.name, "version": version,
+    });
+    params
+}
+
+/// Makes a version's content the configuration's next version (its rows too; states stay).
+pub async fn rollback(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    id: &str,
+    version: i64,
+    change_description: Option<String>,
+) -> Result<ConfigView> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let token = grant.token().clone();
+    let id = id.to_string();
+    ctx.write(move |w, ctx| {
+        let ConfigView { mut config, rows } = load(w, token.project_id, &component_id, &id, false)?;
+        let kept = w.configuration_version(config.pk, version)?.ok_or_else(|| version_not_found(version))?;
+        let before = config.clone();
+        let snapshot = &kept.snapshot;
+        config.name = snapshot["name"].as_str().unwrap_or_default().to_string();
+        config.description = snapshot["description"].as_str().unwrap_or_default().to_string();
+        config.configuration = snapshot["configuration"].clone();
+        config.is_disabled = snapshot["isDisabled"].as_bool().unwrap_or(false);
+        config.rows_sort_order = serde_json::from_value(snapshot["rowsSortOrder"].clone()).unwrap_or_default();
+        let change = change_description.unwrap_or_else(|| format!("Rollback to version {version}"));
+        let restored = rows_of(snapshot, config.pk, &rows, &token, &change);
+        for row in &rows {
+            w.delete_configuration_row(row.pk)?;
+        }
+        for row in &restored {
+            w.insert_configuration_row(row)?;
+        }
+        bump(&mut config, &token, change);
+        save_version(w, (&before, &rows), &config)?;
+        let happened = Happened::about(
+            "storage.componentConfigurationRolledBack",
+            "componentConfiguration",
+            &config.id,
+            format!("Rolled back component configuration \"{}\" ({})", config.name, config.component_id),
+        )
+        .with_params(with_source(&config, &before, version));
+        record(w, ctx, config.project_id, Some(&token), happened)?;
+        let rows = w.configuration_rows(config.pk)?;
+        Ok(ConfigView { rows: ordered(&config, rows), config })
+    })
+    .await
+}
+
+/// Creates a new configuration from a version of this one (its rows too, without state).
+pub async fn copy_version(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    id: &str,
+    version: i64,
+    changes: Changes,
+) -> Result<ConfigView> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    changes.check()?;
+    let token = grant.token().clone();
+    let id = id.to_string();
+    ctx.write(move |w, ctx| {
+        let ConfigView { config: source, .. } = load(w, token.project_id, &component_id, &id, false)?;
+        let kept = w.configuration_version(source.pk, version)?.ok_or_else(|| version_not_found(version))?;
+        let snapshot = &kept.snapshot;
+        let name = changes
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| snapshot["name"].as_str().unwrap_or_default().to_string());
+        let now = time::now();
+        let change = changes.change_description.unwrap_or_else(|| {
+            format!("Copied from configuration \"{}\" ({}) version {version}", source.name, source.id)
+        });
+        let mut config = ConfigRecord {
+            project_id: source.project_id,
+            component_id: source.component_id.clone(),
+            id: w.next_config_id()?.to_string(),
+            name,
+            description: changes
+                .description
+                .unwrap_or_else(|| snapshot["description"].as_str().unwrap_or_default().to_string()),
+            configuration: snapshot["configuration"].clone(),
+            state: json!({}),
+            rows_sort_order: serde_json::from_value(snapshot["rowsSortOrder"].clone()).unwrap_or_default(),
+            is_disabled: snapshot["isDisabled"].as_bool().unwrap_or(false),
+            version: 1,
+            change_description: change.clone(),
+            created: now,
+            creator: Some(token_ref(&token)),
+            version_created: now,
+            version_creator: Some(token_ref(&token)),
+            ..ConfigRecord::default()
+        };
+        config.pk = w.insert_configuration(&config)?;
+        for mut row in rows_of(snapshot, config.pk, &[], &token, &change) {
+            row.version = 1;
+            w.insert_configuration_row(&row)?;
+        }
+        let rows = w.configuration_rows(config.pk)?;
+        keep_version(w, &config, &rows)?;
+        let happened = Happened::about(
+            "storage.componentConfigurationCopied",
+            "componentConfiguration",
+            &config.id,
+            format!("Copied component configuration \"{}\" ({})", config.name, config.component_id),
+        )
+        .with_params(with_source(&config, &source, version));
+        record(w, ctx, config.project_id, Some(&token), happened)?;
+        Ok(ConfigView { rows: ordered(&config, rows), config })
     })
     .await
 }

@@ -7,6 +7,15 @@ use lettre::message::{header::ContentType, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use stowage_types::{Error, Result};
 
+/// Where a message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// To the SMTP relay.
+    Smtp,
+    /// Into the outbox folder, as this file (its path below the data dir: `outbox/<id>.eml`).
+    Outbox(String),
+}
+
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Mailer {
@@ -32,7 +41,7 @@ impl Mailer {
 
     /// Sends a plain-text message. The log line names the recipient, never the body (which may
     /// hold a link that grants access).
-    pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<()> {
+    pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<Delivery> {
         let to: Mailbox =
             to.parse().map_err(|_| Error::validation(format!("\"{to}\" is not a valid email address.")))?;
         let from = match self {
@@ -49,15 +58,17 @@ impl Mailer {
             Mailer::Smtp { transport, .. } => {
                 transport.send(message).await.map_err(|error| Error::internal(format!("sending mail: {error}")))?;
                 tracing::info!(recipient = %to, "mail sent");
+                Ok(Delivery::Smtp)
             }
             Mailer::Outbox { dir, .. } => {
                 tokio::fs::create_dir_all(dir).await.map_err(Error::internal)?;
-                let path = dir.join(format!("{}.eml", uuid::Uuid::now_v7()));
+                let file = format!("{}.eml", uuid::Uuid::now_v7());
+                let path = dir.join(&file);
                 tokio::fs::write(&path, message.formatted()).await.map_err(Error::internal)?;
                 tracing::info!(recipient = %to, path = %path.display(), "no SMTP configured; mail written to the outbox");
+                Ok(Delivery::Outbox(format!("outbox/{file}")))
             }
         }
-        Ok(())
     }
 }
 

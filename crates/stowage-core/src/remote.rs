@@ -44,6 +44,7 @@ pub struct Remote {
 /// What the far side answered to a JSON call.
 struct Answer {
     status: StatusCode,
+    headers: reqwest::header::HeaderMap,
     content_type: String,
     /// The body, when it was JSON (`Null` when empty).
     json: Option<Value>,
@@ -120,6 +121,18 @@ impl Remote {
         self.json(answer)
     }
 
+    /// Like [`Remote::request`], with the answer's headers.
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(Value, reqwest::header::HeaderMap)> {
+        let mut answer = self.call_root(method, path, body).await?;
+        let headers = std::mem::take(&mut answer.headers);
+        Ok((self.json(answer)?, headers))
+    }
+
     async fn call_root(&self, method: Method, path: &str, body: Option<Value>) -> Result<Answer> {
         let url = format!("{}{path}", self.base);
         let mut response = self
@@ -132,6 +145,7 @@ impl Remote {
             })
             .await?;
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -159,7 +173,7 @@ impl Remote {
         } else {
             serde_json::from_slice(&bytes).ok()
         };
-        Ok(Answer { status, content_type, json })
+        Ok(Answer { status, headers, content_type, json })
     }
 
     /// The JSON of a successful answer; anything else is a user error.
@@ -471,7 +485,8 @@ mod tests {
 
     fn answer(status: u16, content_type: &str, body: &str) -> Answer {
         let json = if body.is_empty() { Some(Value::Null) } else { serde_json::from_str(body).ok() };
-        Answer { status: StatusCode::from_u16(status).unwrap(), content_type: content_type.into(), json }
+        let status = StatusCode::from_u16(status).unwrap();
+        Answer { status, headers: Default::default(), content_type: content_type.into(), json }
     }
 
     #[test]

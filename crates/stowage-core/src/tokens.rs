@@ -292,7 +292,7 @@ pub async fn share(
     id: i64,
     recipient: Option<String>,
     message: Option<String>,
-) -> Result<()> {
+) -> Result<crate::mail::Delivery> {
     let recipient = normalize_email(recipient.as_deref().unwrap_or_default())
         .map_err(|error| Error::new(Code::TokenValidation, error.message.replace("email", "recipientEmail")))?;
     let message = message
@@ -339,20 +339,24 @@ pub async fn share(
         ctx.core.stack.name,
         time::format(now + SHARE_LINK_TTL_SECS),
     );
-    if let Err(error) = ctx.core.mailer.send(&recipient, &subject, body).await {
-        // No mail, no link: remove it so nothing that grants access is left behind.
-        let cleanup = ctx.core.store.write(move |w| w.mark_token_share_retrieved(share_id, time::now())).await;
-        if let Err(cleanup) = cleanup {
-            tracing::error!(%cleanup, "could not disable an undelivered share link");
+    let delivery = match ctx.core.mailer.send(&recipient, &subject, body).await {
+        Ok(delivery) => delivery,
+        Err(error) => {
+            // No mail, no link: remove it so nothing that grants access is left behind.
+            let cleanup = ctx.core.store.write(move |w| w.mark_token_share_retrieved(share_id, time::now())).await;
+            if let Err(cleanup) = cleanup {
+                tracing::error!(%cleanup, "could not disable an undelivered share link");
+            }
+            return Err(error);
         }
-        return Err(error);
-    }
+    };
     ctx.write(move |w, ctx| {
         let happened = Happened::about("storage.tokenShared", "token", &id.to_string(), format!("Shared token {id}"))
             .with_params(json!({ "recipientEmail": recipient }));
         record(w, ctx, project_id, Some(&caller), happened)
     })
-    .await
+    .await?;
+    Ok(delivery)
 }
 
 /// What a share link leads to.

@@ -3,7 +3,7 @@
 use stowage_types::auth::TokenRef;
 use stowage_types::{Code, Error, Result};
 
-use crate::records::{ConfigRecord, RowRecord};
+use crate::records::{ConfigRecord, ConfigVersionRecord, RowRecord};
 use crate::sql::{params, Row};
 use crate::{json, Reader, Writer};
 
@@ -116,7 +116,75 @@ impl Reader<'_> {
     }
 }
 
+const VERSION_COLUMNS: &str =
+    "configuration_pk, version, name, change_description, created, creator_token_id, creator_token_description, snapshot";
+
+fn config_version(row: &Row<'_>) -> Result<(ConfigVersionRecord, String)> {
+    let record = ConfigVersionRecord {
+        configuration_pk: row.get(0)?,
+        version: row.get(1)?,
+        name: row.get(2)?,
+        change_description: row.get(3)?,
+        created: row.get(4)?,
+        creator: token_ref(row.get(5)?, row.get(6)?),
+        ..ConfigVersionRecord::default()
+    };
+    Ok((record, row.get(7)?))
+}
+
+fn finish_version((mut record, snapshot): (ConfigVersionRecord, String)) -> Result<ConfigVersionRecord> {
+    record.snapshot = json(&snapshot)?;
+    Ok(record)
+}
+
+impl Reader<'_> {
+    /// The kept versions of a configuration, newest first.
+    pub fn configuration_versions(&self, configuration_pk: i64) -> Result<Vec<ConfigVersionRecord>> {
+        let rows = self.conn.rows(
+            &format!("SELECT {VERSION_COLUMNS} FROM configuration_versions WHERE configuration_pk = ?1 ORDER BY version DESC"),
+            params![configuration_pk],
+            config_version,
+        )?;
+        rows.into_iter().map(finish_version).collect()
+    }
+
+    /// One kept version of a configuration.
+    pub fn configuration_version(&self, configuration_pk: i64, version: i64) -> Result<Option<ConfigVersionRecord>> {
+        self.conn
+            .row(
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM configuration_versions WHERE configuration_pk = ?1 AND version = ?2"
+                ),
+                params![configuration_pk, version],
+                config_version,
+            )?
+            .map(finish_version)
+            .transpose()
+    }
+}
+
 impl Writer<'_> {
+    /// Keeps a version of a configuration; one already kept stays as it is.
+    pub fn insert_configuration_version(&self, record: &ConfigVersionRecord) -> Result<()> {
+        self.conn().execute(
+            &format!(
+                "INSERT INTO configuration_versions ({VERSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (configuration_pk, version) DO NOTHING"
+            ),
+            params![
+                record.configuration_pk,
+                record.version,
+                record.name,
+                record.change_description,
+                record.created,
+                record.creator.as_ref().map(|t| t.id),
+                record.creator.as_ref().map(|t| t.description.as_str()),
+                text(&record.snapshot)?,
+            ],
+        )?;
+        Ok(())
+    }
+
     /// The next automatic id for configurations and rows, from a counter in the catalog: unique
     /// across the stack and never reused.
     pub fn next_config_id(&self) -> Result<i64> {

@@ -15,7 +15,10 @@ use crate::sql::{Conn, PgConn};
 use crate::{Reader, Writer};
 
 /// Every migration, oldest first. Never edit one that has shipped; add the next.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_catalog.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_catalog.sql"),
+    include_str!("../migrations/postgres/0002_configuration_versions.sql"),
+];
 
 fn pg(error: postgres::Error) -> Error {
     Error::internal(format!("catalog: {}", crate::pg_client::describe(&error)))

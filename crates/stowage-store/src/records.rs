@@ -201,6 +201,19 @@ pub struct ConfigRecord {
     pub version_creator: Option<stowage_types::auth::TokenRef>,
 }
 
+/// A version of a configuration as it was when the version was made.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigVersionRecord {
+    pub configuration_pk: i64,
+    pub version: i64,
+    pub name: String,
+    pub change_description: String,
+    pub created: Timestamp,
+    pub creator: Option<stowage_types::auth::TokenRef>,
+    /// `{name, description, configuration, rowsSortOrder, isDisabled, rows}`, `#` values sealed.
+    pub snapshot: serde_json::Value,
+}
+
 /// A row of a configuration.
 #[derive(Debug, Clone, Default)]
 pub struct RowRecord {

@@ -51,6 +51,7 @@ codes! {
     ComponentNotFound => (404, "storage.components.notFound"),
     ConfigurationNotFound => (404, "storage.configuration.notFound"),
     RowNotFound => (404, "storage.configurationRow.notFound"),
+    ConfigurationVersionNotFound => (404, "storage.configurationVersion.notFound"),
     ConfigurationValidation => (400, "storage.configuration.validation"),
     ConfigurationAlreadyExists => (400, "storage.configuration.alreadyExists"),
     TableNotFound => (404, "storage.tables.notFound"),

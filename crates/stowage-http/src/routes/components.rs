@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use stowage_core::components::{self, Changes, ComponentView, ConfigView};
-use stowage_core::records::{ConfigRecord, RowRecord};
+use stowage_core::records::{ConfigRecord, ConfigVersionRecord, RowRecord};
 use stowage_core::{ComponentDef, Core};
 use stowage_types::auth::{ListComponents, ReadComponent, TokenRef, WriteComponent};
 use stowage_types::time::format;
@@ -31,6 +31,18 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::DELETE, CONFIG, delete_config)
         .add(Method::POST, "/v2/storage/components/{component}/configs/{config}/restore", restore_config)
         .add(Method::PUT, "/v2/storage/components/{component}/configs/{config}/state", set_config_state)
+        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/versions", list_versions)
+        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/versions/{version}", get_version)
+        .add(
+            Method::POST,
+            "/v2/storage/components/{component}/configs/{config}/versions/{version}/rollback",
+            rollback_version,
+        )
+        .add(
+            Method::POST,
+            "/v2/storage/components/{component}/configs/{config}/versions/{version}/create",
+            copy_version,
+        )
         .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/rows", list_rows)
         .add(Method::POST, "/v2/storage/components/{component}/configs/{config}/rows", create_row)
         .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/rows/{row}", get_row)
@@ -242,6 +254,71 @@ async fn delete_config(caller: Caller, Path((component, config)): Path<(String, 
 async fn restore_config(caller: Caller, Path((component, config)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(config_view(&components::restore(&caller.ctx, &grant, &config).await?, ALL_PARTS)))
+}
+
+/// A version as the list shows it: who made it, when and why.
+fn version_summary(config_id: &str, version: &ConfigVersionRecord) -> Value {
+    json!({
+        "version": version.version,
+        "created": format(version.created),
+        "creatorToken": creator(&version.creator),
+        "changeDescription": version.change_description,
+        "isDeleted": false,
+        "name": version.name,
+        "versionIdentifier": format!("{config_id}-{}", version.version),
+    })
+}
+
+fn version_number(text: &str) -> ApiResult<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::new(Code::ConfigurationVersionNotFound, format!("Version {text} not found")))
+}
+
+async fn list_versions(
+    caller: Caller,
+    Path((component, config)): Path<(String, String)>,
+    Query(query): Query,
+) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(ReadComponent(component))?;
+    let versions = query.page_of(components::versions(&caller.ctx, &grant, &config).await?)?;
+    Ok(Json(Value::Array(versions.iter().map(|v| version_summary(&config, v)).collect())))
+}
+
+async fn get_version(
+    caller: Caller,
+    Path((component, config, version)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(ReadComponent(component))?;
+    let kept = components::version(&caller.ctx, &grant, &config, version_number(&version)?).await?;
+    let mut out = version_summary(&config, &kept);
+    for field in ["description", "configuration", "rowsSortOrder", "isDisabled", "rows"] {
+        out[field] = kept.snapshot[field].clone();
+    }
+    Ok(Json(out))
+}
+
+async fn rollback_version(
+    caller: Caller,
+    Path((component, config, version)): Path<(String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let change = body.string("changeDescription")?.filter(|c| !c.is_empty());
+    let grant = caller.token.authorize(WriteComponent(component))?;
+    let view = components::rollback(&caller.ctx, &grant, &config, version_number(&version)?, change).await?;
+    Ok((StatusCode::CREATED, Json(config_view(&view, ALL_PARTS))).into_response())
+}
+
+async fn copy_version(
+    caller: Caller,
+    Path((component, config, version)): Path<(String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let changes = changes(&body, "configurationId")?;
+    let grant = caller.token.authorize(WriteComponent(component))?;
+    let view = components::copy_version(&caller.ctx, &grant, &config, version_number(&version)?, changes).await?;
+    Ok((StatusCode::CREATED, Json(config_view(&view, ALL_PARTS))).into_response())
 }
 
 fn state_of(body: &Fields) -> ApiResult<Value> {

@@ -5,6 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
+use stowage_core::mail::Delivery;
 use stowage_core::tokens::{self, TokenRequest, TokenWithSecret};
 use stowage_core::{events, Core};
 use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken};
@@ -126,13 +127,20 @@ async fn refresh_token(
     Ok(Json(with_secret(&state.core, &refreshed)))
 }
 
-async fn share_token(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<StatusCode> {
+/// 204, as Keboola answers; a stack without SMTP names the outbox file in `X-Stowage-Mail-Outbox`
+/// (below its data dir), so the sender knows where the link went.
+async fn share_token(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
     let id = numeric_id(&id)?;
     let (recipient, message) = (body.string("recipientEmail")?, body.string("message")?);
     let grant = caller.token.authorize(ManageTokens)?;
-    tokens::share(&caller.ctx, &grant, id, recipient, message).await?;
-    Ok(StatusCode::NO_CONTENT)
+    match tokens::share(&caller.ctx, &grant, id, recipient, message).await? {
+        Delivery::Outbox(file) => Ok((StatusCode::NO_CONTENT, [(OUTBOX_HEADER, file)]).into_response()),
+        Delivery::Smtp => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
+
+/// Names the outbox file of a share that went there.
+pub(crate) const OUTBOX_HEADER: &str = "x-stowage-mail-outbox";
 
 async fn list_token_events(
     State(state): State<AppState>,

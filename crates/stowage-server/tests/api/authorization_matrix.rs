@@ -300,6 +300,33 @@ fn cases() -> Vec<Case> {
             ),
             json!({"state": {"k": "v"}}),
         ),
+        case(
+            M::GET,
+            "/v2/storage/components/{component}/configs/{config}/versions",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/versions",
+            COMPONENT_READERS,
+        ),
+        case(
+            M::GET,
+            "/v2/storage/components/{component}/configs/{config}/versions/{version}",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/versions/1",
+            COMPONENT_READERS,
+        ),
+        case(
+            M::POST,
+            "/v2/storage/components/{component}/configs/{config}/versions/{version}/rollback",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/versions/1/rollback",
+            COMPONENT_WRITERS,
+        ),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/components/{component}/configs/{config}/versions/{version}/create",
+                "/v2/storage/components/keboola.wr-storage/configs/{config}/versions/1/create",
+                COMPONENT_WRITERS,
+            ),
+            json!({"name": "copy"}),
+        ),
         case(M::GET, ROWS, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows", COMPONENT_READERS),
         with_body(
             case(M::POST, ROWS, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows", COMPONENT_WRITERS),

@@ -134,6 +134,8 @@ async fn tokens_are_created_listed_refreshed_shared_and_deleted() {
     let shared = cli(dir.path(), &[], &["token", "share", &id, "--email", "ann@example.com", "--message", "hi"]).await;
     assert_eq!(shared.code, 0, "{}", shared.stderr);
     assert_eq!(app.outbox().len(), 1);
+    let file = shared.stdout.split("was written to ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(app.data_dir.path().join("data").join(file).is_file(), "{}", shared.stdout);
     assert_eq!(cli(dir.path(), &[], &["token", "delete", &id]).await.code, 0);
     app.get(&format!("/v2/storage/tokens/{id}"), &app.admin).await.expect_error(404, "storage.tokens.notFound");
 }

@@ -306,7 +306,8 @@ async fn components_declared_in_the_stack_configuration_store_configurations() {
 async fn any_component_keeps_configurations_and_running_one_the_stack_cannot_run_is_a_400() {
     let app = spawn_app().await;
     let path = "/v2/storage/components/keboola.runner-config-test/configs";
-    assert_eq!(app.get(path, &app.admin).await.expect(200).body, json!([]));
+    // Unknown until it has a configuration, as Keboola answers for an id its portal does not list.
+    app.get(path, &app.admin).await.expect_error(404, "storage.components.notFound");
     let created = app
         .post(path, &app.admin, json!({"name": "Test", "configuration": {"parameters": {"#secret": "s", "n": 1}}}))
         .await
@@ -340,7 +341,57 @@ async fn any_component_keeps_configurations_and_running_one_the_stack_cannot_run
     assert!(run.message().contains("keboola.wr-storage"), "{}", run.message());
 
     app.delete(&format!("{path}/{id}"), &app.admin).await.expect(204);
-    assert_eq!(app.get(path, &app.admin).await.body, json!([]));
+    assert_eq!(app.get(path, &app.admin).await.expect(200).body, json!([]), "its configuration is in the trash");
     app.post(&format!("{path}/{id}/restore"), &app.admin, json!({})).await.expect(200);
     assert_eq!(app.get(path, &app.admin).await.body[0]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn every_version_is_kept_and_can_be_shown_rolled_back_to_and_copied() {
+    let app = spawn_app().await;
+    let config = create(&app, &app.admin, json!({"name": "v1", "configuration": {"a": 1, "#s": "secret"}})).await;
+    let path = format!("{WR}/{}", config["id"].as_str().unwrap());
+    let row = app.post(&format!("{path}/rows"), &app.admin, json!({"name": "r", "configuration": {"x": 1}})).await;
+    let row = row.expect(201).body["id"].as_str().unwrap().to_string();
+    app.put(&path, &app.admin, json!({"name": "v3", "configuration": {"a": 3}, "changeDescription": "third"}))
+        .await
+        .expect(200);
+    app.put(&format!("{path}/rows/{row}"), &app.admin, json!({"configuration": {"x": 4}})).await.expect(200);
+    app.put(&format!("{path}/state"), &app.admin, json!({"state": {"cursor": 9}})).await.expect(200);
+
+    let versions = app.get(&format!("{path}/versions"), &app.admin).await.expect(200).body;
+    let numbers: Vec<i64> = versions.as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, vec![4, 3, 2, 1], "newest first; a state change makes no version");
+    assert_eq!(versions[1]["changeDescription"], "third");
+    assert_eq!(versions[0]["creatorToken"]["id"].to_string(), TestApp::token_id(&app.admin));
+    let first = app.get(&format!("{path}/versions/1"), &app.admin).await.expect(200).body;
+    assert_eq!((first["name"].as_str(), first["configuration"]["a"].as_i64()), (Some("v1"), Some(1)));
+    assert!(
+        first["configuration"]["#s"].as_str().unwrap().starts_with("KBC::ProjectSecure::"),
+        "sealed in versions too"
+    );
+    assert_eq!(first["rows"], json!([]));
+    let second = app.get(&format!("{path}/versions/2"), &app.admin).await.expect(200).body;
+    assert_eq!(second["rows"][0]["configuration"], json!({"x": 1}));
+    app.get(&format!("{path}/versions/99"), &app.admin)
+        .await
+        .expect_error(404, "storage.configurationVersion.notFound");
+
+    let rolled = app.post(&format!("{path}/versions/2/rollback"), &app.admin, json!({})).await.expect(201).body;
+    assert_eq!((rolled["version"].as_i64(), rolled["name"].as_str()), (Some(5), Some("v1")));
+    assert_eq!(rolled["configuration"]["a"], 1);
+    assert_eq!(rolled["changeDescription"], "Rollback to version 2");
+    assert_eq!(rolled["rows"][0]["configuration"], json!({"x": 1}));
+    assert_eq!(rolled["state"], json!({"cursor": 9}), "a rollback leaves the state");
+    let events = app.events("q=event:storage.componentConfigurationRolledBack").await;
+    assert_eq!(events[0]["params"]["sourceConfiguration"]["version"], 2);
+
+    let copy = app.post(&format!("{path}/versions/3/create"), &app.admin, json!({"name": "copied"})).await;
+    let copy = copy.expect(201).body;
+    assert_ne!(copy["id"], config["id"]);
+    assert_eq!((copy["name"].as_str(), copy["version"].as_i64()), (Some("copied"), Some(1)));
+    assert_eq!(copy["configuration"]["a"], 3);
+    assert_eq!(copy["rows"][0]["name"], "r");
+    let copied = app.get(&format!("{WR}/{}/versions", copy["id"].as_str().unwrap()), &app.admin).await.body;
+    assert_eq!(copied.as_array().unwrap().len(), 1);
 }

@@ -418,8 +418,15 @@ async fn share_token(
     let result =
         async { token_ops::share(&ctx, &token.authorize(ManageTokens)?, numeric, email.clone(), message).await }.await;
     match result {
-        Ok(()) => {
-            let notice = format!("A one-time link was sent to {}.", email.unwrap_or_default());
+        Ok(delivery) => {
+            let email = email.unwrap_or_default();
+            let notice = match delivery {
+                stowage_core::mail::Delivery::Smtp => format!("A one-time link was sent to {email}."),
+                stowage_core::mail::Delivery::Outbox(file) => format!(
+                    "A one-time link for {email} was written to {file} in the stack's data dir (no SMTP server is \
+                     configured)."
+                ),
+            };
             token_detail(&state, &session, &token, project_id, &token_id, Feedback::Notice(notice)).await
         }
         Err(error) if error.code.status() < 500 => {
