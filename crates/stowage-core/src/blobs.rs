@@ -64,6 +64,9 @@ impl Blobs {
     /// Bytes in an S3-compatible bucket. Writes and deletes a probe object, so wrong settings stop
     /// the start with the store's own answer instead of failing the first upload.
     pub async fn s3(settings: &S3Settings) -> Result<Self> {
+        // object_store's HTTP client takes rustls' process-wide provider: ring, as everywhere else
+        // here. Installing it a second time (another stack in this process) changes nothing.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&settings.bucket)
             .with_region(settings.region.as_deref().unwrap_or("us-east-1"));
