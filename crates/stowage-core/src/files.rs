@@ -98,7 +98,13 @@ pub fn blob_access(core: &Core, file: &FileRecord, permission: SasPermission) ->
     let expires = time::now() + SAS_TTL_SECS;
     let expiry = sas_time(expires);
     let sig = core.key.sign(&sas_message(&container, &blob, permission.code(), &expiry));
-    let sas = format!("sv=2021-08-06&sr=b&sp={}&se={}&sig={sig}", permission.code(), expiry.replace(':', "%3A"));
+    let sas = form_urlencoded::Serializer::new(String::new())
+        .append_pair("sv", "2021-08-06")
+        .append_pair("sr", "b")
+        .append_pair("sp", permission.code())
+        .append_pair("se", &expiry)
+        .append_pair("sig", &sig)
+        .finish();
     BlobAccess { container, blob_name: blob, sas, expires }
 }
 
@@ -129,8 +135,9 @@ impl From<Error> for BlobError {
     }
 }
 
-fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(key, _)| *key == name).map(|(_, value)| value)
+/// A query parameter, decoded.
+fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 /// Checks the SAS of a blob request and returns the file it names.
@@ -149,9 +156,8 @@ pub async fn authorize_blob(
             "Server failed to authenticate the request. A shared access signature (sp, se, sig) is required.",
         ));
     };
-    let expiry = se.replace("%3A", ":").replace("%3a", ":");
-    let sig = sig.replace("%2D", "-").replace("%5F", "_");
-    if !core.key.verify(&sas_message(container, blob, sp, &expiry), &sig) {
+    let expiry = se;
+    if !core.key.verify(&sas_message(container, blob, &sp, &expiry), &sig) {
         return Err(fail("Signature did not match. The signature is not valid for this blob."));
     }
     let expires =

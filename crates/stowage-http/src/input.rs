@@ -14,29 +14,11 @@ use stowage_types::{Code, Paging};
 
 use crate::error::ApiError;
 
-/// Decodes `%XX` and `+` of one form component; `None` when the bytes are not UTF-8.
+/// Decodes `%XX` and `+` of one form component; `None` when the bytes are not UTF-8. A `%` that
+/// starts no escape stays as it is.
 pub(crate) fn decode_component(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(std::borrow::Cow::into_owned)
 }
 
 /// Splits `a[b][]` into `["a", "b", ""]`. A key without brackets is one segment.

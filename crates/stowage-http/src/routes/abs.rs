@@ -153,27 +153,37 @@ async fn put_blob(
 }
 
 /// The block ids of a `<BlockList>` body, in order (`Latest`, `Committed` and `Uncommitted` alike).
+/// Anything else in it (another element, text between the blocks, a second list) makes it invalid.
 fn block_ids(xml: &str) -> Result<Vec<String>, AzureError> {
+    use quick_xml::events::Event;
     let invalid = || AzureError(BlobError::Invalid("InvalidXmlDocument", "The block list XML is not valid.".into()));
-    let start = xml.find("<BlockList>").ok_or_else(invalid)?;
-    let end = xml.find("</BlockList>").ok_or_else(invalid)?;
-    let mut rest = &xml[start + "<BlockList>".len()..end];
-    let mut ids = Vec::new();
-    while let Some(open) = rest.find('<') {
-        let close = rest[open..].find('>').ok_or_else(invalid)? + open;
-        let tag = &rest[open + 1..close];
-        if !["Latest", "Committed", "Uncommitted"].contains(&tag) {
-            return Err(invalid());
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let (mut ids, mut lists, mut depth, mut block) = (Vec::new(), 0, 0, None::<String>);
+    loop {
+        match reader.read_event().map_err(|_| invalid())? {
+            Event::Decl(_) | Event::Comment(_) => {}
+            Event::Start(element) => match (depth, element.name().as_ref()) {
+                (0, b"BlockList") if lists == 0 => (lists, depth) = (1, 1),
+                (1, b"Latest" | b"Committed" | b"Uncommitted") => (block, depth) = (Some(String::new()), 2),
+                _ => return Err(invalid()),
+            },
+            Event::Empty(element) => match (depth, element.name().as_ref()) {
+                (0, b"BlockList") if lists == 0 => lists = 1,
+                _ => return Err(invalid()),
+            },
+            Event::Text(text) if depth == 2 => {
+                block.as_mut().ok_or_else(invalid)?.push_str(&text.decode().map_err(|_| invalid())?);
+            }
+            Event::End(_) if depth == 2 => {
+                ids.push(block.take().ok_or_else(invalid)?);
+                depth = 1;
+            }
+            Event::End(_) if depth == 1 => depth = 0,
+            Event::Eof if lists == 1 && depth == 0 => return Ok(ids),
+            _ => return Err(invalid()),
         }
-        let closing = format!("</{tag}>");
-        let value_end = rest[close..].find(&closing).ok_or_else(invalid)? + close;
-        ids.push(rest[close + 1..value_end].trim().to_string());
-        rest = &rest[value_end + closing.len()..];
     }
-    if !rest.trim().is_empty() {
-        return Err(invalid());
-    }
-    Ok(ids)
 }
 
 async fn get_blob(
@@ -225,5 +235,16 @@ mod tests {
     fn a_block_list_with_an_unknown_element_is_rejected() {
         assert!(block_ids("<BlockList><Other>x</Other></BlockList>").is_err());
         assert!(block_ids("no xml").is_err());
+        assert!(block_ids("<BlockList><Latest>QUE=</Latest>").is_err(), "unclosed");
+        assert!(block_ids("<BlockList><Latest>QUE=</Latest></BlockList><BlockList/>").is_err(), "two lists");
+        assert!(block_ids("<BlockList>stray<Latest>QUE=</Latest></BlockList>").is_err(), "text between blocks");
+        assert!(block_ids("<BlockList><Latest><Latest>x</Latest></Latest></BlockList>").is_err(), "nested");
+        assert!(block_ids("").is_err());
+    }
+
+    #[test]
+    fn an_empty_block_list_commits_no_blocks() {
+        assert_eq!(block_ids("<BlockList/>").ok().unwrap(), Vec::<String>::new());
+        assert_eq!(block_ids("<BlockList>\n</BlockList>").ok().unwrap(), Vec::<String>::new());
     }
 }
