@@ -91,6 +91,7 @@ pub fn route_table() -> Vec<(Method, String)> {
 /// Routes served without a token. Everything else takes a `Caller` or `ManageCaller`.
 /// The blob endpoint (`/abs/...`) checks the SAS in its query string instead of a token.
 pub const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/"),
     ("GET", "/v2/storage"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
@@ -140,8 +141,12 @@ pub fn router(core: Core) -> Router {
     let state = AppState { core, reach: Default::default() };
     let inner = table()
         .router
-        .fallback(|| async {
-            ApiError::new(Code::NotFound, "The requested resource was not found (resource not found).")
+        .fallback(|request: Request| async move {
+            // A person who follows a stale console link gets a page, not the API's JSON.
+            if request.uri().path().starts_with("/console") {
+                return routes::html::not_found_page();
+            }
+            ApiError::new(Code::NotFound, "The requested resource was not found (resource not found).").into_response()
         })
         .method_not_allowed_fallback(|request: Request| async move {
             // `DELETE tokens/` is an id left empty, not a method on the list: Keboola answers 404.

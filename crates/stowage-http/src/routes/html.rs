@@ -13,6 +13,16 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     layout(status, title, "", body)
 }
 
+/// The console's 404: a page with the way back, not the API's JSON.
+pub(crate) fn not_found_page() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "<p>There is no such page in the console. It may have been deleted, or the link is wrong.</p>\
+         <p><a href=\"/console/projects\">Go to your projects</a></p>",
+    )
+}
+
 /// A page that reloads itself every `seconds` (a job that is still running).
 pub(crate) fn reloading_page(status: StatusCode, title: &str, body: &str, seconds: u32) -> Response {
     layout(status, title, &format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">"), body)

@@ -1,7 +1,9 @@
-//! `GET /v2/storage`: the API index. Public: clients call it with any token or none.
+//! `GET /v2/storage`: the API index. Public: clients call it with any token or none. And `GET /`,
+//! which a person opens in a browser: it leads to the console.
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -9,7 +11,12 @@ use crate::input::Query;
 use crate::{AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage", index)
+    t.add(Method::GET, "/v2/storage", index).add(Method::GET, "/", root)
+}
+
+/// The stack's root: a browser goes on to the console; the API lives below `/v2/storage`.
+async fn root() -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, "/console")]).into_response()
 }
 
 async fn index(State(state): State<AppState>, Query(query): Query) -> Json<Value> {

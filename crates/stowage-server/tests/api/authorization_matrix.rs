@@ -99,6 +99,7 @@ fn with_body(mut c: Case, body: Value) -> Case {
 fn cases() -> Vec<Case> {
     use Method as M;
     vec![
+        case(M::GET, "/", "/", PUBLIC),
         case(M::GET, "/v2/storage", "/v2/storage", PUBLIC),
         case(M::GET, "/health/live", "/health/live", PUBLIC),
         case(M::GET, "/health/ready", "/health/ready", PUBLIC),

@@ -587,3 +587,17 @@ async fn console_pages_are_never_cached_or_framed_by_another_site() {
         assert_eq!(headers["x-content-type-options"], "nosniff");
     }
 }
+
+#[tokio::test]
+async fn the_stack_root_leads_to_the_console_and_an_unknown_console_page_is_a_page() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let (status, location, _) = browser.get("/").await;
+    assert_eq!((status, location.as_str()), (303, "/console"));
+    let (status, _, page) = browser.get("/console/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(page.starts_with("<!doctype html>") && page.contains("Page not found"), "{page}");
+    assert!(page.contains("href=\"/console/projects\""));
+    let api = app.get("/v2/storage/no-such-thing", &app.admin).await;
+    api.expect_error(404, "notFound");
+}
