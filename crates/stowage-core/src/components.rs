@@ -301,13 +301,25 @@ fn config_event(
     verb: &str,
     config: &ConfigRecord,
 ) -> Result<()> {
+    config_event_with(w, ctx, token, (event, verb), config, config_params(config))
+}
+
+/// Like [`config_event`], with the event's params given.
+fn config_event_with(
+    w: &Writer<'_>,
+    ctx: &Ctx,
+    token: &Token,
+    (event, verb): (&str, &str),
+    config: &ConfigRecord,
+    params: Value,
+) -> Result<()> {
     let happened = Happened::about(
         event,
         "componentConfiguration",
         &config.id,
         format!("{verb} component configuration \"{}\" ({})", config.name, config.component_id),
     )
-    .with_params(config_params(config));
+    .with_params(params);
     record(w, ctx, config.project_id, Some(token), happened)
 }
 
@@ -838,14 +850,8 @@ pub async fn rollback(
         }
         bump(&mut config, &token, change);
         save_version(w, (&before, &rows), &config)?;
-        let happened = Happened::about(
-            "storage.componentConfigurationRolledBack",
-            "componentConfiguration",
-            &config.id,
-            format!("Rolled back component configuration \"{}\" ({})", config.name, config.component_id),
-        )
-        .with_params(with_source(&config, &before, version));
-        record(w, ctx, config.project_id, Some(&token), happened)?;
+        let event = ("storage.componentConfigurationRolledBack", "Rolled back");
+        config_event_with(w, ctx, &token, event, &config, with_source(&config, &before, version))?;
         let rows = w.configuration_rows(config.pk)?;
         Ok(ConfigView { rows: ordered(&config, rows), config })
     })
@@ -904,14 +910,8 @@ pub async fn copy_version(
         }
         let rows = w.configuration_rows(config.pk)?;
         keep_version(w, &config, &rows)?;
-        let happened = Happened::about(
-            "storage.componentConfigurationCopied",
-            "componentConfiguration",
-            &config.id,
-            format!("Copied component configuration \"{}\" ({})", config.name, config.component_id),
-        )
-        .with_params(with_source(&config, &source, version));
-        record(w, ctx, config.project_id, Some(&token), happened)?;
+        let event = ("storage.componentConfigurationCopied", "Copied");
+        config_event_with(w, ctx, &token, event, &config, with_source(&config, &source, version))?;
         Ok(ConfigView { rows: ordered(&config, rows), config })
     })
     .await

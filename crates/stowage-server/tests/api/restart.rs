@@ -14,8 +14,14 @@ pub(crate) fn free_port() -> u16 {
 }
 
 pub(crate) fn start(data_dir: &Path, port: u16) -> Child {
+    start_with(data_dir, port, &["--admin-email", "ops@example.com"])
+}
+
+/// Starts the binary with `args` added to `serve`, its stdout and log piped.
+pub(crate) fn start_with(data_dir: &Path, port: u16, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_stowage"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-email", "ops@example.com"])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .envs(crate::helpers::database_env(data_dir))

@@ -2,15 +2,14 @@
 //! and hands back those that do not, which the next start then ends truthfully.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 
-use crate::restart::{free_port, read_admin_token, stop, wait_ready, Server};
+use crate::restart::{free_port, read_admin_token, start_with, stop, wait_ready, Server};
 
 /// A target stack that accepts connections and answers none until released, then answers each
 /// request with Keboola's 401. Returns its URL, a count of connections, and the release switch.
@@ -43,18 +42,7 @@ async fn answer_when_released(mut socket: TcpStream, mut released: watch::Receiv
 }
 
 fn serve(data_dir: &Path, port: u16, shutdown_timeout: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_stowage"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--outbound-allow", "127.0.0.1"])
-        .args(["--shutdown-timeout", shutdown_timeout])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .envs(crate::helpers::database_env(data_dir))
-        .env_remove("STOWAGE_MANAGE_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("binary starts")
+    start_with(data_dir, port, &["--outbound-allow", "127.0.0.1", "--shutdown-timeout", shutdown_timeout])
 }
 
 /// Starts a writer run against `target` and returns its job id once the job is connected there.
