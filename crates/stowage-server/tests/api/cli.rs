@@ -244,6 +244,11 @@ async fn a_run_follows_the_job_log_and_its_exit_code_is_the_jobs_outcome() {
     let out = cli(dir.path(), &[], &["run", "keboola.wr-storage", &good, "--row", &row_id]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("Processing table \"t\".") && out.stdout.contains("succeeded"));
+    let queue = cli(dir.path(), &[], &["job", "list", "--queue", "--component", "keboola.wr-storage", "--json"]).await;
+    let run = &queue.json()[0];
+    assert_eq!((run["config"].as_str(), run["status"].as_str()), (Some(good.as_str()), Some("success")));
+    let id = run["id"].as_str().unwrap().to_string();
+    assert_eq!(cli(dir.path(), &[], &["job", "wait", &id, "--queue"]).await.code, 0);
     let bad = a
         .post(
             path,
