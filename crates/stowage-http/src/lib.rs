@@ -101,6 +101,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/abs/{container}/{*blob}"),
     // The console authenticates with its own session cookie (or a form's password or token).
     ("GET", "/console"),
+    ("GET", "/console/static/console.js"),
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-in-token"),
     ("POST", "/console/sign-out"),

@@ -601,3 +601,30 @@ async fn the_stack_root_leads_to_the_console_and_an_unknown_console_page_is_a_pa
     let api = app.get("/v2/storage/no-such-thing", &app.admin).await;
     api.expect_error(404, "notFound");
 }
+
+#[tokio::test]
+async fn pages_run_only_the_stacks_own_script_which_it_serves() {
+    let app = spawn_app().await;
+    app.create_bucket("b").await;
+    let browser = signed_in_admin(&app).await;
+    let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    let script = client.get(format!("{}/console/static/console.js", app.url)).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert!(script.text().await.unwrap().contains("data-confirm"));
+    let bucket = format!("/console/projects/{}/buckets/in.c-b", app.project_id);
+    // The sign-in page as a visitor, the others as the signed-in admin.
+    let signed_in = browser.cookie_header();
+    for (path, cookie) in [("/console", ""), ("/console/projects", &signed_in), (&bucket, &signed_in)] {
+        let response = client.get(format!("{}{path}", app.url)).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("<script src=\"/console/static/console.js\" defer></script>"), "{path}");
+        assert_eq!(page.matches("<script").count(), 1, "{path}: no inline script");
+        for handler in ["onclick=", "onsubmit=", "onchange="] {
+            assert!(!page.contains(handler), "{path}: {handler}");
+        }
+    }
+}

@@ -501,7 +501,7 @@ async fn config_view(
                     toggle,
                     form("/move", "<input type=\"hidden\" name=\"direction\" value=\"up\">", "Up", ""),
                     form("/move", "<input type=\"hidden\" name=\"direction\" value=\"down\">", "Down", ""),
-                    form("/delete", "", "Delete", " onsubmit=\"return confirm('Delete this table from the configuration?')\""),
+                    form("/delete", "", "Delete", " data-confirm=\"Delete this table from the configuration?\""),
                 ]
                 .concat()
             } else {
@@ -545,7 +545,7 @@ async fn config_view(
     let jobs = job_history(&ctx, place, &view).await?;
     let delete = if can_write {
         format!(
-            "<h2>Delete</h2><form method=\"post\" action=\"{url}/delete\" onsubmit=\"return confirm('Move this configuration to the trash?')\">\
+            "<h2>Delete</h2><form method=\"post\" action=\"{url}/delete\" data-confirm=\"Move this configuration to the trash?\">\
              {csrf}<button type=\"submit\">Move configuration to trash</button></form>"
         )
     } else {

@@ -47,7 +47,8 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::POST, "/console/sign-in", sign_in)
         .add(Method::POST, "/console/sign-in-token", sign_in_with_token)
         .add(Method::POST, "/console/sign-out", sign_out)
-        .add(Method::GET, "/console/projects", project_picker);
+        .add(Method::GET, "/console/projects", project_picker)
+        .add(Method::GET, "/console/static/console.js", crate::routes::html::script);
     let t = storage::register(t);
     let t = components::register(t);
     tokens::register(t)

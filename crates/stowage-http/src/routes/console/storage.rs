@@ -46,47 +46,6 @@ pub(super) fn register(t: Table) -> Table {
 /// The header the upload script sends the session's CSRF value in.
 const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Sends the chosen file as the request body, shows the upload's progress, then opens the table
-/// or shows the error next to the form.
-const UPLOAD_SCRIPT: &str = r#"<script>
-document.getElementById('upload').addEventListener('submit', function (event) {
-  event.preventDefault();
-  const form = event.target, file = document.getElementById('file').files[0];
-  const bar = document.getElementById('upload-progress'), status = document.getElementById('upload-status');
-  const error = document.getElementById('upload-error'), into = document.getElementById('into').value;
-  const params = new URLSearchParams();
-  if (into) {
-    params.set('table', into);
-    params.set('incremental', document.getElementById('incremental').checked ? '1' : '0');
-  } else {
-    params.set('name', document.getElementById('new-name').value);
-    params.set('primaryKey', document.getElementById('primary-key').value);
-  }
-  // The bar stays, showing how much of the file arrived before it failed.
-  const fail = function (message) { status.textContent = ''; error.textContent = message; error.hidden = false; };
-  const xhr = new XMLHttpRequest();
-  xhr.open('POST', form.dataset.url + '?' + params.toString());
-  xhr.setRequestHeader('X-CSRF-Token', form.dataset.csrf);
-  xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-  xhr.upload.onprogress = function (e) {
-    if (e.lengthComputable) {
-      bar.value = Math.round(100 * e.loaded / e.total);
-      status.textContent = 'Uploading: ' + bar.value + ' %';
-    }
-  };
-  xhr.upload.onload = function () { bar.value = 100; status.textContent = 'Uploaded; importing the rows…'; };
-  xhr.onload = function () {
-    let body = {};
-    try { body = JSON.parse(xhr.responseText); } catch (_) {}
-    if (xhr.status < 300) { status.textContent = 'Imported.'; window.location.href = body.location; }
-    else { fail(body.error || ('The upload failed (HTTP ' + xhr.status + ').')); }
-  };
-  xhr.onerror = function () { fail('The connection to the stack broke during the upload.'); };
-  error.hidden = true; bar.hidden = false; bar.value = 0;
-  xhr.send(file);
-});
-</script>"#;
-
 async fn project_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -213,8 +172,7 @@ async fn bucket_page(
             "<h2>Upload a CSV</h2><form id=\"upload\" data-url=\"/console/projects/{project_id}/buckets/{bucket}/upload\" data-csrf=\"{csrf}\">\
              <label for=\"file\">CSV file (comma-separated, with a header row; may be gzipped)</label>\
              <input id=\"file\" type=\"file\" accept=\".csv,.gz,text/csv\" required>\
-             <label for=\"into\">Load into</label><select id=\"into\" \
-             onchange=\"document.getElementById('new-table').hidden=!!this.value;document.getElementById('existing-table').hidden=!this.value\">\
+             <label for=\"into\">Load into</label><select id=\"into\">\
              <option value=\"\">a new table</option>{existing}</select>\
              <div id=\"new-table\"><label for=\"new-name\">Name of the new table</label><input id=\"new-name\">\
              <label for=\"primary-key\">Primary key of the new table (columns, separated by commas)</label><input id=\"primary-key\"></div>\
@@ -222,7 +180,7 @@ async fn bucket_page(
              (updating rows with the same primary key) instead of replacing the table's rows</label></div>\
              <progress id=\"upload-progress\" max=\"100\" value=\"0\" hidden></progress><p id=\"upload-status\" role=\"status\"></p>\
              <p id=\"upload-error\" class=\"error\" role=\"alert\" hidden></p><button type=\"submit\">Upload</button></form>\
-             <noscript><p>The upload needs JavaScript; the CLI's <code>stowage table import</code> works without it.</p></noscript>{UPLOAD_SCRIPT}",
+             <noscript><p>The upload needs JavaScript; the CLI's <code>stowage table import</code> works without it.</p></noscript>",
             bucket = escape(&bucket),
             csrf = escape(&session.csrf),
         )

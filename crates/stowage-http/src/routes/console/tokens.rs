@@ -58,7 +58,7 @@ fn secret_once(title: &str, secret: &str, back: &str) -> Response {
         title,
         &format!(
             "<p>Copy the token now: it is shown only this once.</p><code id=\"secret\">{}</code>\
-             <button type=\"button\" id=\"copy\" onclick=\"navigator.clipboard.writeText(document.getElementById('secret').textContent).then(()=>{{this.textContent='Copied'}})\">Copy</button>\
+             <button type=\"button\" id=\"copy\" data-copy=\"secret\">Copy</button>\
              <p><a href=\"{back}\">Back</a></p>",
             escape(secret)
         ),
@@ -272,7 +272,7 @@ async fn token_detail(
         let mut out = format!("<p><a href=\"{base}/refresh\">Refresh…</a></p>");
         if manage || acting.id == t.id {
             out.push_str(&format!(
-                "<form method=\"post\" action=\"{base}/delete\" onsubmit=\"return confirm('Delete this token?')\">\
+                "<form method=\"post\" action=\"{base}/delete\" data-confirm=\"Delete this token?\">\
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Delete</button></form>"
             ));
         }
