@@ -18,6 +18,17 @@ document.addEventListener('click', function (event) {
   navigator.clipboard.writeText(text).then(function () { button.textContent = 'Copied'; });
 });
 
+// <input data-filter="selector">: as one types, hides the elements the selector finds whose
+// data-search does not contain the text.
+document.addEventListener('input', function (event) {
+  const selector = event.target.dataset && event.target.dataset.filter;
+  if (!selector) return;
+  const needle = event.target.value.toLowerCase();
+  document.querySelectorAll(selector).forEach(function (row) {
+    row.hidden = !(row.dataset.search || '').includes(needle);
+  });
+});
+
 document.addEventListener('DOMContentLoaded', function () {
   // The upload form's "Load into" choice shows the fields of a new table or of an existing one.
   const into = document.getElementById('into');

@@ -613,9 +613,21 @@ async fn pages_run_only_the_stacks_own_script_which_it_serves() {
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
     assert!(script.text().await.unwrap().contains("data-confirm"));
     let bucket = format!("/console/projects/{}/buckets/in.c-b", app.project_id);
+    let config = app
+        .post("/v2/storage/components/keboola.wr-storage/configs", &app.admin, json!({"name": "w"}))
+        .await
+        .expect(201)
+        .body;
+    let writer = format!(
+        "/console/projects/{}/components/keboola.wr-storage/{}",
+        app.project_id,
+        config["id"].as_str().unwrap()
+    );
     // The sign-in page as a visitor, the others as the signed-in admin.
     let signed_in = browser.cookie_header();
-    for (path, cookie) in [("/console", ""), ("/console/projects", &signed_in), (&bucket, &signed_in)] {
+    for (path, cookie) in
+        [("/console", ""), ("/console/projects", &signed_in), (&bucket, &signed_in), (&writer, &signed_in)]
+    {
         let response = client.get(format!("{}{path}", app.url)).header("cookie", cookie).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
@@ -623,7 +635,7 @@ async fn pages_run_only_the_stacks_own_script_which_it_serves() {
         let page = response.text().await.unwrap();
         assert!(page.contains("<script src=\"/console/static/console.js\" defer></script>"), "{path}");
         assert_eq!(page.matches("<script").count(), 1, "{path}: no inline script");
-        for handler in ["onclick=", "onsubmit=", "onchange="] {
+        for handler in ["onclick=", "onsubmit=", "onchange=", "oninput="] {
             assert!(!page.contains(handler), "{path}: {handler}");
         }
     }

@@ -524,7 +524,7 @@ async fn config_view(
         format!(
             "<form method=\"get\" action=\"{url}\" role=\"search\"><label for=\"search\">Search tables</label>\
              <input id=\"search\" name=\"q\" type=\"search\" value=\"{}\" \
-             oninput=\"const q=this.value.toLowerCase();document.querySelectorAll('#tables tbody tr').forEach(r=>r.hidden=!r.dataset.search.includes(q))\"></form>\
+             data-filter=\"#tables tbody tr\"></form>\
              <table class=\"cards\" id=\"tables\"><thead><tr><th>Table</th><th>Settings</th><th>Status</th><th></th></tr></thead>\
              <tbody>{rows}</tbody></table>",
             escape(search)
