@@ -163,13 +163,15 @@ pub async fn list(
     ctx.core
         .store
         .read(move |r| {
-            // The registry's components first, then those only configurations name, by id.
-            let mut configured: Vec<String> =
-                r.configurations(token.project_id, None, deleted)?.into_iter().map(|c| c.component_id).collect();
-            configured.dedup();
-            for id in configured {
-                if !registry.iter().any(|c| c.id == id) {
-                    registry.push(configuration_only(&id));
+            // One read of the project's configurations, by component: the registry's components
+            // first, then those only configurations name, by id.
+            let mut by_component: std::collections::BTreeMap<String, Vec<ConfigRecord>> = Default::default();
+            for config in r.configurations(token.project_id, None, deleted)? {
+                by_component.entry(config.component_id.clone()).or_default().push(config);
+            }
+            for id in by_component.keys() {
+                if !registry.iter().any(|c| &c.id == id) {
+                    registry.push(configuration_only(id));
                 }
             }
             let mut out = Vec::new();
@@ -179,7 +181,7 @@ pub async fn list(
                 {
                     continue;
                 }
-                let configs = r.configurations(token.project_id, Some(&component.id), deleted)?;
+                let configs = by_component.remove(&component.id).unwrap_or_default();
                 if configs.is_empty() && !token.component_access.contains(&component.id) {
                     continue;
                 }
@@ -763,18 +765,28 @@ fn version_not_found(version: i64) -> Error {
     Error::new(Code::ConfigurationVersionNotFound, format!("Version {version} not found"))
 }
 
-/// The kept versions of a configuration, newest first.
+/// The kept versions of a configuration (not in the trash), newest first.
 pub async fn versions(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str) -> Result<Vec<ConfigVersionRecord>> {
-    let ConfigView { config, .. } = get(ctx, grant, id).await?;
-    ctx.core.store.read(move |r| r.configuration_versions(config.pk)).await
-}
-
-/// One kept version of a configuration.
-pub async fn version(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str, version: i64) -> Result<ConfigVersionRecord> {
-    let ConfigView { config, .. } = get(ctx, grant, id).await?;
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let (project_id, id) = (grant.project_id(), id.to_string());
     ctx.core
         .store
-        .read(move |r| r.configuration_version(config.pk, version)?.ok_or_else(|| version_not_found(version)))
+        .read(move |r| r.configuration_versions(load(r, project_id, &component_id, &id, false)?.config.pk))
+        .await
+}
+
+/// One kept version of a configuration (not in the trash).
+pub async fn version(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str, version: i64) -> Result<ConfigVersionRecord> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let (project_id, id) = (grant.project_id(), id.to_string());
+    ctx.core
+        .store
+        .read(move |r| {
+            let pk = load(r, project_id, &component_id, &id, false)?.config.pk;
+            r.configuration_version(pk, version)?.ok_or_else(|| version_not_found(version))
+        })
         .await
 }
 
