@@ -102,7 +102,7 @@ fn configuration_only(id: &str) -> ComponentDef {
 
 /// Component ids as Keboola makes them: `keboola.ex-db-mysql`, `kds-team.app-custom-python`,
 /// `transformation`: letters, digits, `.`, `-` and `_`, starting with a letter or digit.
-pub fn valid_component_id(id: &str) -> bool {
+fn valid_component_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_alphanumeric())
         && id.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
-use stowage_core::mail::Delivery;
+use stowage_core::mail::{Delivery, OUTBOX_HEADER};
 use stowage_core::tokens::{self, TokenRequest, TokenWithSecret};
 use stowage_core::{events, Core};
 use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken};
@@ -138,9 +138,6 @@ async fn share_token(caller: Caller, Path(id): Path<String>, Body(body): Body) -
         Delivery::Smtp => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
-
-/// Names the outbox file of a share that went there.
-pub(crate) const OUTBOX_HEADER: &str = "x-stowage-mail-outbox";
 
 async fn list_token_events(
     State(state): State<AppState>,
