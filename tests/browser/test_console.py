@@ -12,7 +12,7 @@ import urllib.request
 from kbcstorage.client import Client
 
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
@@ -193,10 +193,16 @@ def csv_table(url, token, bucket, name, text):
 
 def job_outcome(browser):
     """The status of the job whose page is open, once the job has ended (the page reloads until then)."""
-    WebDriverWait(browser, 60).until(
-        lambda d: d.find_element(By.ID, "status").text not in ("created", "processing", "terminating")
+    def ended(d):
+        status = d.find_element(By.ID, "status").text
+        return status if status not in ("created", "processing", "terminating") else None
+
+    # The page may reload between finding the element and reading it: a stale or missing element is
+    # read again on the next poll rather than failing the test.
+    waiting = WebDriverWait(
+        browser, 60, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
     )
-    return browser.find_element(By.ID, "status").text
+    return waiting.until(ended)
 
 
 def row_of(browser, name):
