@@ -150,3 +150,32 @@ def test_configurations_of_any_component_are_kept_as_kbcstorage_makes_them(clien
     finally:
         client.configurations.delete(component, config_id)
     assert client.configurations.list(component) == []
+
+
+def test_triggers_are_made_changed_and_removed_as_kbcstorage_does_it(stack, client, bucket, tmp_path):
+    url, admin = stack
+    table_id = client.tables.create(bucket, "watched", write_csv(tmp_path / "w.csv", [["id"], ["1"]]))
+    headers = {"X-StorageApi-Token": admin}
+    runner = requests.post(f"{url}/v2/storage/tokens", headers=headers,
+                           json={"description": "trigger runner", "componentAccess": ["keboola.wr-storage"]})
+    runner.raise_for_status()
+    runner_id = int(runner.json()["id"])
+
+    created = client.triggers.create(runWithTokenId=runner_id, component="keboola.wr-storage",
+                                     configurationId="123", coolDownPeriodMinutes=10, tableIds=[table_id])
+    assert created["runWithTokenId"] == runner_id
+    assert created["tables"] == [{"tableId": table_id}]
+    assert created["creatorToken"]["id"] == client.tokens.verify()["id"]
+    assert client.triggers.detail(created["id"]) == created
+    assert created["id"] in [t["id"] for t in client.triggers.list()]
+
+    updated = client.triggers.update(created["id"], coolDownPeriodMinutes=30)
+    assert updated["coolDownPeriodMinutes"] == 30
+    assert updated["tables"] == created["tables"]
+
+    refused = requests.delete(f"{url}/v2/storage/tokens/{runner_id}", headers=headers)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "storage.tokens.cannotDeleteDueToOrchestration"
+    client.triggers.delete(created["id"])
+    assert created["id"] not in [t["id"] for t in client.triggers.list()]
+    requests.delete(f"{url}/v2/storage/tokens/{runner_id}", headers=headers).raise_for_status()

@@ -7,6 +7,7 @@
 //! `storage` (buckets, tables, files, jobs, events) and `configs` (configurations and runs).
 
 mod admin;
+mod automation;
 mod configs;
 mod error;
 mod profile;
@@ -82,6 +83,9 @@ pub enum ClientCommand {
     Event(Group<storage::EventCommand>),
     /// Configurations of a component and their rows. Example: stowage config list keboola.wr-storage
     Config(Group<configs::ConfigCommand>),
+    /// Triggers: run a configuration when the tables it watches were imported to.
+    /// Example: stowage trigger create keboola.wr-storage 12 --run-as 7 --table in.c-sales.orders
+    Trigger(Group<automation::TriggerCommand>),
     /// Run a writer or extractor configuration (or some of its rows) and follow its log.
     ///
     /// Exits 0 when the job succeeds, 5 with the job's error otherwise.
@@ -102,6 +106,7 @@ pub async fn run(command: ClientCommand) -> Result<(), CliError> {
         ClientCommand::Job(group) => storage::job(&group.global, group.command).await,
         ClientCommand::Event(group) => storage::event(&group.global, group.command).await,
         ClientCommand::Config(group) => configs::config(&group.global, group.command).await,
+        ClientCommand::Trigger(group) => automation::trigger(&group.global, group.command).await,
         ClientCommand::Run(args) => configs::run(args).await,
     }
 }
@@ -121,6 +126,7 @@ impl ClientCommand {
             ClientCommand::Job(group) => &group.global,
             ClientCommand::Event(group) => &group.global,
             ClientCommand::Config(group) => &group.global,
+            ClientCommand::Trigger(group) => &group.global,
         }
     }
 }

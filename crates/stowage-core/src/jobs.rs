@@ -224,33 +224,16 @@ impl JobRunner {
         table_id: Option<String>,
         work: Work,
     ) -> Result<Job> {
-        let component = match &work {
-            Work::ComponentRun { component_id, config_id, .. } => Some((component_id.clone(), config_id.clone())),
-            _ => None,
-        };
-        let job = Job {
-            id: 0,
-            project_id: token.project_id,
-            status: JobStatus::Waiting,
-            operation_name: operation_name.to_string(),
-            operation_params,
-            table_id,
-            run_id: ctx.run_id.clone(),
-            created: time::now(),
-            start: None,
-            end: None,
-            results: Value::Null,
-            metrics: metrics(None, None),
-            error: None,
-            creator_token_id: token.id,
-            creator_token_description: token.description.clone(),
-            component,
-        };
-        let work = serde_json::to_value(&work).map_err(Error::internal)?;
-        let context = json!({ "remoteAddr": ctx.remote_addr, "userAgent": ctx.user_agent });
-        let job = self.store.write(move |w| w.insert_job(&job, &work, &context)).await?;
-        self.wake.notify_waiters();
+        let (token, operation_name) = (token.clone(), operation_name.to_string());
+        let job =
+            ctx.write(move |w, ctx| submit(w, ctx, &token, &operation_name, operation_params, table_id, work)).await?;
+        self.wake_workers();
         Ok(job)
+    }
+
+    /// Tells the workers that a job was submitted (by [`submit`], once its transaction committed).
+    pub fn wake_workers(&self) {
+        self.wake.notify_waiters();
     }
 
     /// Prepares the queue at a server's start: jobs stored before jobs carried their work end as
@@ -504,4 +487,42 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, paging: Paging) -> Resul
     let project_id = grant.project_id();
     let jobs = ctx.core.store.read(move |r| r.jobs(project_id, limit, offset)).await?;
     Ok(jobs.into_iter().filter(|job| visible(grant.token(), job)).collect())
+}
+
+/// Stores a new waiting job inside the caller's transaction; the caller wakes the workers
+/// ([`JobRunner::wake_workers`]) after the commit.
+pub fn submit(
+    w: &Writer<'_>,
+    ctx: &Ctx,
+    token: &Token,
+    operation_name: &str,
+    operation_params: Value,
+    table_id: Option<String>,
+    work: Work,
+) -> Result<Job> {
+    let component = match &work {
+        Work::ComponentRun { component_id, config_id, .. } => Some((component_id.clone(), config_id.clone())),
+        _ => None,
+    };
+    let job = Job {
+        id: 0,
+        project_id: token.project_id,
+        status: JobStatus::Waiting,
+        operation_name: operation_name.to_string(),
+        operation_params,
+        table_id,
+        run_id: ctx.run_id.clone(),
+        created: time::now(),
+        start: None,
+        end: None,
+        results: Value::Null,
+        metrics: metrics(None, None),
+        error: None,
+        creator_token_id: token.id,
+        creator_token_description: token.description.clone(),
+        component,
+    };
+    let work = serde_json::to_value(&work).map_err(Error::internal)?;
+    let context = json!({ "remoteAddr": ctx.remote_addr, "userAgent": ctx.user_agent });
+    w.insert_job(&job, &work, &context)
 }

@@ -44,6 +44,7 @@ pub mod remote;
 pub mod secrets;
 pub mod tables;
 pub mod tokens;
+pub mod triggers;
 
 use std::sync::Arc;
 

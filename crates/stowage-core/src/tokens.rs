@@ -272,6 +272,15 @@ pub async fn delete(ctx: &Ctx, grant: &Granted<ControlToken>) -> Result<()> {
                 "Master tokens cannot be deleted; remove the user from the project through the manage API instead.",
             ));
         }
+        if let Some(trigger) = w.triggers_run_with(id)?.first() {
+            return Err(Error::new(
+                Code::TokenUsedByTrigger,
+                format!(
+                    "Cannot delete token, because it's used for event trigger inside component \"{}\" with configuration id \"{}\"",
+                    trigger.component_id, trigger.configuration_id
+                ),
+            ));
+        }
         w.delete_token(id)?;
         let happened = Happened::about("storage.tokenDeleted", "token", &id.to_string(), format!("Deleted token {id}"));
         record(w, ctx, caller.project_id, Some(&caller), happened)

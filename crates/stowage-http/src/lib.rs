@@ -77,6 +77,7 @@ fn table() -> Table {
     let t = routes::tables::register(t);
     let t = routes::metadata::register(t);
     let t = routes::components::register(t);
+    let t = routes::triggers::register(t);
     let t = routes::queue::register(t);
     let t = routes::console::register(t);
     routes::manage::register(t)
@@ -125,6 +126,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/console/projects/{id}/components/{component}/{config}"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/target"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/rows"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/triggers"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/triggers/{trigger}/delete"),
     ("GET", "/console/projects/{id}/components/{component}/{config}/rows/{row}"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}/enabled"),

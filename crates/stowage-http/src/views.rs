@@ -1,7 +1,7 @@
 //! Wire shapes: how domain records are shown as JSON. Field names follow the Keboola API.
 
 use serde_json::{json, Map, Value};
-use stowage_core::records::{Branch, Bucket, Member, MetadataEntry, Project};
+use stowage_core::records::{Branch, Bucket, Member, MetadataEntry, Project, TriggerRecord};
 use stowage_core::tokens::TokenView;
 use stowage_core::Core;
 use stowage_types::auth::{BucketAccess, Token};
@@ -275,5 +275,20 @@ pub fn member(member: &Member) -> Value {
         "name": member.user.name,
         "role": member.role.as_str(),
         "created": format(member.created),
+    })
+}
+
+/// A trigger as Keboola shows it: `runWithTokenId` and `coolDownPeriodMinutes` are numbers, the
+/// ids of the trigger and of its creator's token strings.
+pub fn trigger(trigger: &TriggerRecord) -> Value {
+    json!({
+        "id": trigger.id.to_string(),
+        "runWithTokenId": trigger.run_with_token_id,
+        "component": trigger.component_id,
+        "configurationId": trigger.configuration_id,
+        "lastRun": format(trigger.last_run),
+        "coolDownPeriodMinutes": trigger.cool_down_minutes,
+        "creatorToken": { "id": trigger.creator.id.to_string(), "description": trigger.creator.description },
+        "tables": trigger.tables.iter().map(|table| json!({ "tableId": table.table_id })).collect::<Vec<_>>(),
     })
 }

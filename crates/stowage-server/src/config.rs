@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// shared database table storage no table owns) [default: 60]
     #[arg(long, env = "STOWAGE_MAINTENANCE_INTERVAL")]
     pub maintenance_interval: Option<u64>,
+    /// Seconds between checks for due triggers and schedules [default: 5]
+    #[arg(long, env = "STOWAGE_AUTOMATION_INTERVAL")]
+    pub automation_interval: Option<u64>,
     /// Seconds a stop (SIGTERM, SIGINT) gives running jobs to finish before it hands them back to
     /// be taken over [default: 30]
     #[arg(long, env = "STOWAGE_SHUTDOWN_TIMEOUT")]
@@ -168,6 +171,8 @@ pub struct FileConfig {
     pub database_schema: Option<String>,
     /// See `--maintenance-interval`.
     pub maintenance_interval: Option<u64>,
+    /// See `--automation-interval`.
+    pub automation_interval: Option<u64>,
     /// See `--shutdown-timeout`.
     pub shutdown_timeout: Option<u64>,
     /// See `--stack-key-file`.
@@ -239,6 +244,8 @@ pub struct Config {
     pub mail_from: String,
     /// How often expired tokens and old events are cleaned up.
     pub maintenance_interval: std::time::Duration,
+    /// How often due triggers and schedules are looked for.
+    pub automation_interval: std::time::Duration,
     /// How long a stop lets running jobs finish before handing them back.
     pub shutdown_timeout: std::time::Duration,
     /// Declared components (stored, not run).
@@ -277,6 +284,7 @@ impl Config {
             smtp_url: None,
             mail_from: "stowage@localhost".into(),
             maintenance_interval: std::time::Duration::from_secs(60),
+            automation_interval: std::time::Duration::from_secs(5),
             shutdown_timeout: std::time::Duration::from_secs(30),
             components: Vec::new(),
             outbound_allow: Vec::new(),
@@ -336,6 +344,12 @@ impl Config {
                 bail!("--maintenance-interval: give a number of seconds above 0");
             }
             config.maintenance_interval = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = args.automation_interval.or(file.automation_interval) {
+            if seconds == 0 {
+                bail!("--automation-interval: give a number of seconds above 0");
+            }
+            config.automation_interval = std::time::Duration::from_secs(seconds);
         }
         if let Some(seconds) = args.shutdown_timeout.or(file.shutdown_timeout) {
             config.shutdown_timeout = std::time::Duration::from_secs(seconds);

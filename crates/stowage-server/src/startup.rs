@@ -25,6 +25,7 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     core: Core,
     maintenance_interval: Duration,
+    automation_interval: Duration,
     shutdown_timeout: Duration,
     /// Held for as long as the stack runs: no second server opens the same data dir.
     _data_dir_lock: std::fs::File,
@@ -103,6 +104,7 @@ impl Application {
             metrics_listener,
             core,
             maintenance_interval: config.maintenance_interval,
+            automation_interval: config.automation_interval,
             shutdown_timeout: config.shutdown_timeout,
             _data_dir_lock: data_dir_lock,
         };
@@ -130,6 +132,7 @@ impl Application {
     /// [`JobRunner::stop`]: stowage_core::jobs::JobRunner::stop
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain_forever(self.core.clone(), self.maintenance_interval));
+        let automation = tokio::spawn(automate_forever(self.core.clone(), self.automation_interval));
         let summary = tokio::spawn(summarize_requests());
         let jobs = self.core.jobs.clone();
         let metrics = self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, self.core.clone())));
@@ -138,6 +141,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
+        automation.abort();
         summary.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
@@ -250,6 +254,26 @@ async fn maintain_forever(core: Core, interval: Duration) {
             Ok(true) => maintain(&core).await,
             Ok(false) => {}
             Err(error) => tracing::error!(%error, "taking the maintenance lease failed"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Starts the runs of due triggers every `interval`, while this process holds the `automation`
+/// lease: of several servers on one catalog, one does it at a time (and each firing is one
+/// transaction, so a lease that moves between two rounds cannot fire a trigger twice).
+async fn automate_forever(core: Core, interval: Duration) {
+    loop {
+        let (owner, now) = (core.jobs.worker_name().to_string(), stowage_core::types::time::now());
+        let until = now + (4 * interval.as_secs() as i64).max(30);
+        match core.store.write(move |w| w.take_lease("automation", &owner, now, until)).await {
+            Ok(true) => match stowage_core::triggers::fire_due(&core).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "started the runs of due triggers"),
+                Err(error) => tracing::error!(%error, "firing due triggers failed"),
+            },
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "taking the automation lease failed"),
         }
         tokio::time::sleep(interval).await;
     }

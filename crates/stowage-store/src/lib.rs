@@ -32,6 +32,7 @@ mod sql;
 pub mod table_data;
 mod tables;
 mod tokens;
+mod triggers;
 
 use std::cell::RefCell;
 use std::ops::Deref;

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0010_sign_in_failures.sql"),
     include_str!("../migrations/sqlite/0011_leases.sql"),
     include_str!("../migrations/sqlite/0012_configuration_versions.sql"),
+    include_str!("../migrations/sqlite/0013_triggers.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

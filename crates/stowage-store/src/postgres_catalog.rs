@@ -18,6 +18,7 @@ use crate::{Reader, Writer};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_catalog.sql"),
     include_str!("../migrations/postgres/0002_configuration_versions.sql"),
+    include_str!("../migrations/postgres/0003_triggers.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

@@ -177,6 +177,9 @@ pub struct TableRecord {
     pub created: Timestamp,
     pub last_import: Option<Timestamp>,
     pub last_change: Option<Timestamp>,
+    /// How many imports the table has had (what triggers watch: a count, unlike a time, never
+    /// misses two imports in one second).
+    pub imports: i64,
 }
 
 /// A component configuration. `configuration` and `state` hold ciphertext for `#` keys.
@@ -261,4 +264,87 @@ pub struct ConsoleSessionRecord {
     pub expires: Timestamp,
     /// SHA-256 of the token's secret hash or the person's password hash when the session opened.
     pub credential_hash: String,
+}
+
+/// A trigger: run a configuration, as a token, when every watched table has been imported to
+/// since the last run and the cool-down has passed.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub run_with_token_id: i64,
+    pub component_id: String,
+    pub configuration_id: String,
+    pub cool_down_minutes: i64,
+    /// The creation, then each run.
+    pub last_run: Timestamp,
+    pub creator: stowage_types::auth::TokenRef,
+    /// In the order given.
+    pub tables: Vec<TriggerTable>,
+}
+
+/// A table a trigger watches: what the trigger saw at its last run, and the table now.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerTable {
+    pub table_id: String,
+    /// The table (its internal key) the trigger saw; a table dropped and created again is another.
+    pub seen_pk: Option<i64>,
+    /// Its import count then.
+    pub seen_imports: i64,
+    /// The table now (internal key, import count); `None` while no such table exists.
+    pub current: Option<(i64, i64)>,
+}
+
+impl TriggerTable {
+    /// True when the table has been imported to since the trigger last saw it.
+    pub fn imported_since(&self) -> bool {
+        match self.current {
+            Some((pk, imports)) if Some(pk) == self.seen_pk => imports > self.seen_imports,
+            Some((_, imports)) => imports > 0,
+            None => false,
+        }
+    }
+}
+
+impl TriggerRecord {
+    /// True when every watched table has been imported to since the last run (the cool-down is
+    /// the reader's filter).
+    pub fn is_due(&self) -> bool {
+        !self.tables.is_empty() && self.tables.iter().all(TriggerTable::imported_since)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watched(seen: Option<(i64, i64)>, current: Option<(i64, i64)>) -> TriggerTable {
+        TriggerTable {
+            table_id: "in.c-a.t".into(),
+            seen_pk: seen.map(|(pk, _)| pk),
+            seen_imports: seen.map_or(0, |(_, imports)| imports),
+            current,
+        }
+    }
+
+    #[test]
+    fn a_table_counts_as_imported_only_after_an_import_the_trigger_has_not_seen() {
+        assert!(!watched(Some((1, 3)), Some((1, 3))).imported_since());
+        assert!(watched(Some((1, 3)), Some((1, 4))).imported_since());
+        assert!(!watched(Some((1, 3)), None).imported_since(), "a dropped table is never imported to");
+        assert!(watched(Some((1, 3)), Some((2, 1))).imported_since(), "a table created again with data");
+        assert!(!watched(Some((1, 3)), Some((2, 0))).imported_since(), "a table created again, empty");
+    }
+
+    #[test]
+    fn a_trigger_is_due_when_every_table_was_imported_to() {
+        let mut trigger = TriggerRecord {
+            tables: vec![watched(Some((1, 1)), Some((1, 2))), watched(Some((2, 5)), Some((2, 5)))],
+            ..TriggerRecord::default()
+        };
+        assert!(!trigger.is_due());
+        trigger.tables[1].current = Some((2, 6));
+        assert!(trigger.is_due());
+        assert!(!TriggerRecord::default().is_due(), "a trigger without tables never runs");
+    }
 }

@@ -7,7 +7,7 @@ use crate::sql::{params, Row};
 use crate::{Reader, Writer};
 
 const COLUMNS: &str = "t.pk, t.project_id, b.id, t.id, t.name, t.display_name, t.columns, t.primary_key, t.rows_count,
-    t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file";
+    t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file, t.imports";
 const FROM: &str = "tables t JOIN buckets b ON b.pk = t.bucket_pk";
 
 fn table(row: &Row<'_>) -> Result<(TableRecord, String, String)> {
@@ -26,6 +26,7 @@ fn table(row: &Row<'_>) -> Result<(TableRecord, String, String)> {
         last_import: row.get(11)?,
         last_change: row.get(12)?,
         storage_key: row.get(13)?,
+        imports: row.get(14)?,
     };
     Ok((record, row.get(6)?, row.get(7)?))
 }
@@ -74,9 +75,9 @@ impl Writer<'_> {
         // A missing bucket leaves `bucket_pk` NULL, which the schema refuses: callers check first.
         self.conn().insert_returning(
             "INSERT INTO tables (project_id, bucket_pk, id, name, display_name, columns, primary_key, rows_count,
-                    data_size_bytes, created, last_import, last_change, data_file)
+                    data_size_bytes, created, last_import, last_change, data_file, imports)
                  VALUES (?1, (SELECT pk FROM buckets WHERE project_id = ?1 AND id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                    ?10, ?11, ?12, ?13)
+                    ?10, ?11, ?12, ?13, ?14)
                  RETURNING pk",
             params![
                 record.project_id,
@@ -92,6 +93,7 @@ impl Writer<'_> {
                 record.last_import,
                 record.last_change,
                 record.storage_key,
+                record.imports,
             ],
             || Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", record.id)),
         )
@@ -101,7 +103,7 @@ impl Writer<'_> {
     pub fn update_table_stats(&self, record: &TableRecord) -> Result<()> {
         self.conn().execute(
             "UPDATE tables SET columns = ?2, primary_key = ?3, rows_count = ?4, data_size_bytes = ?5,
-                    last_import = ?6, last_change = ?7 WHERE pk = ?1",
+                    last_import = ?6, last_change = ?7, imports = ?8 WHERE pk = ?1",
             params![
                 record.pk,
                 serde_json::to_string(&record.columns).map_err(Error::internal)?,
@@ -110,6 +112,7 @@ impl Writer<'_> {
                 record.data_size_bytes,
                 record.last_import,
                 record.last_change,
+                record.imports,
             ],
         )?;
         Ok(())

@@ -94,7 +94,7 @@ pub struct UserRef {
 }
 
 /// A short reference to another token, as in `creatorToken`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenRef {
     pub id: i64,
     pub description: String,

@@ -354,6 +354,7 @@ fn mirror(table: &mut TableRecord, schema: &Schema, (rows, bytes): (i64, i64), n
     table.last_change = Some(now);
     if imported {
         table.last_import = Some(now);
+        table.imports += 1;
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod queue;
 pub(crate) mod share;
 pub(crate) mod tables;
 pub(crate) mod tokens;
+pub(crate) mod triggers;
 
 use stowage_types::Code;
 

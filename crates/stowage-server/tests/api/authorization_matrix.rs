@@ -64,6 +64,8 @@ const MASTERS: &[Kind] = &[Admin, Share, Guest, ReadOnly];
 const FILE_CHANGERS: &[Kind] = &[Admin, Share, Guest];
 const COMPONENT_READERS: &[Kind] = &[Admin, Share, Guest, ReadOnly, ManageBuckets, ComponentAccess];
 const COMPONENT_WRITERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets, ComponentAccess];
+/// Creating a trigger takes changing its component's configurations and reading its tables.
+const TRIGGER_CREATORS: &[Kind] = &[Admin, Share, Guest, ManageBuckets];
 /// Read-only members see the job but may not stop it; tokens that cannot read it get a 404.
 const JOB_KILLERS: &[Kind] =
     &[Admin, Share, Guest, LimitedRead, LimitedWrite, NoPermission, ManageBuckets, ComponentAccess];
@@ -392,6 +394,18 @@ fn cases() -> Vec<Case> {
             case(M::POST, "/sync-actions/actions", "/sync-actions/actions", COMPONENT_WRITERS),
             json!({"componentId": "keboola.wr-storage", "action": "info", "configData": {"parameters": {}}}),
         ),
+        case(M::GET, "/v2/storage/triggers", "/v2/storage/triggers", VALID),
+        with_body(
+            case(M::POST, "/v2/storage/triggers", "/v2/storage/triggers", TRIGGER_CREATORS),
+            json!({"component": "keboola.wr-storage", "configurationId": "1", "coolDownPeriodMinutes": 5,
+                "runWithTokenId": "{victim}", "tableIds": ["{table}"]}),
+        ),
+        case(M::GET, "/v2/storage/triggers/{id}", "/v2/storage/triggers/{trigger}", VALID),
+        with_body(
+            case(M::PUT, "/v2/storage/triggers/{id}", "/v2/storage/triggers/{trigger}", COMPONENT_WRITERS),
+            json!({"coolDownPeriodMinutes": "7"}),
+        ),
+        case(M::DELETE, "/v2/storage/triggers/{id}", "/v2/storage/triggers/{trigger}", COMPONENT_WRITERS),
         // The console's credential is its session cookie; API tokens open nothing there.
         case(M::GET, "/console", "/console", PUBLIC),
         case(M::POST, "/console/sign-in", "/console/sign-in", PUBLIC),
@@ -450,6 +464,18 @@ fn cases() -> Vec<Case> {
             M::POST,
             "/console/projects/{id}/components/{component}/{config}/rows",
             "/console/projects/1/components/keboola.wr-storage/1/rows",
+            PUBLIC,
+        ),
+        case(
+            M::POST,
+            "/console/projects/{id}/components/{component}/{config}/triggers",
+            "/console/projects/1/components/keboola.wr-storage/1/triggers",
+            PUBLIC,
+        ),
+        case(
+            M::POST,
+            "/console/projects/{id}/components/{component}/{config}/triggers/{trigger}/delete",
+            "/console/projects/1/components/keboola.wr-storage/1/triggers/1/delete",
             PUBLIC,
         ),
         case(
@@ -660,6 +686,18 @@ impl Matrix {
                 let entry = list.as_array().unwrap().iter().find(|e| e["key"] == json!(unique)).unwrap().clone();
                 out = out.replace(placeholder, entry["id"].as_str().unwrap());
             }
+        }
+        if out.contains("{trigger}") {
+            let (file, _) = self.uploaded_file().await;
+            let body = json!({"name": "watched", "dataFileId": file});
+            let job =
+                app.post(&format!("/v2/storage/buckets/{bucket}/tables-async"), &self.setup, body).await.expect(202);
+            assert_eq!(job.body["status"], "success", "{}", job.text);
+            let run_with = TestApp::token_id(&self.limited(json!({})).await);
+            let body = json!({"component": "keboola.wr-storage", "configurationId": "1", "coolDownPeriodMinutes": 5,
+                "runWithTokenId": run_with, "tableIds": [format!("{bucket}.watched")]});
+            let trigger = app.post("/v2/storage/triggers", &self.setup, body).await.expect(201).body;
+            out = out.replace("{trigger}", trigger["id"].as_str().unwrap());
         }
         if out.contains("{queue_job}") {
             let path = "/v2/storage/components/keboola.wr-storage/configs";

@@ -584,3 +584,41 @@ async fn output_piped_into_a_reader_that_stops_early_ends_quietly() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "\"id\",\"text\"\n");
     assert_eq!(String::from_utf8_lossy(&output.stderr), "", "no panic, no error line");
 }
+
+#[tokio::test]
+async fn a_trigger_is_created_listed_changed_and_deleted_from_the_command_line() {
+    let (app, dir) = logged_in().await;
+    let bucket = app.create_bucket("cli-trigger").await;
+    app.create_table(&bucket, "orders", "id\n1\n", &[]).await;
+    let (_, runner) = app.create_token(json!({"componentAccess": ["keboola.wr-storage"]})).await;
+    let runner = runner["id"].as_str().unwrap();
+    let table = format!("{bucket}.orders");
+    let args = ["trigger", "create", "keboola.wr-storage", "12", "--run-as", runner, "--table", &table, "--json"];
+    let created = cli(dir.path(), &[], &args).await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(created.json()["coolDownPeriodMinutes"], 5, "five minutes unless told");
+
+    let listed = cli(dir.path(), &[], &["trigger", "list", "--config", "12"]).await;
+    let line = listed.stdout.trim();
+    assert!(line.starts_with(&format!("{id}\tkeboola.wr-storage 12\tas token {runner}\tevery 5 min")), "{line}");
+    assert!(line.ends_with(&table), "{line}");
+    let updated = cli(dir.path(), &[], &["trigger", "update", &id, "--cool-down", "30", "--json"]).await;
+    assert_eq!(updated.code, 0, "{}", updated.stderr);
+    assert_eq!(updated.json()["coolDownPeriodMinutes"], 30);
+    let nothing = cli(dir.path(), &[], &["trigger", "update", &id]).await;
+    assert_eq!(nothing.code, 2, "an update that changes nothing is a usage error: {}", nothing.stderr);
+    let refused = cli(
+        dir.path(),
+        &[],
+        &["trigger", "create", "keboola.wr-storage", "12", "--run-as", runner, "--table", &table, "--cool-down", "0"],
+    )
+    .await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("Minimal cool down period is 1 minute"), "{}", refused.stderr);
+
+    let deleted = cli(dir.path(), &[], &["trigger", "delete", &id, "--yes"]).await;
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    let shown = cli(dir.path(), &[], &["trigger", "show", &id]).await;
+    assert_eq!(shown.code, 4, "{}", shown.stderr);
+}

@@ -356,3 +356,49 @@ async fn what_the_token_reaches_is_asked_once_and_reused_while_the_page_is_worke
     let (_, _, page) = browser.get(&page_path).await;
     assert!(page.contains("id=\"reach\" class=\"error\""), "{page}");
 }
+
+#[tokio::test]
+async fn a_trigger_is_added_on_a_writer_page_on_its_tables_and_deleted_there() {
+    let app = spawn_app_reaching_loopback().await;
+    let bucket = app.create_bucket("watched").await;
+    app.create_table(&bucket, "orders", "id\n1\n", &["id"]).await;
+    let (_, runner) = app.create_token(json!({"description": "sync runner", "componentAccess": [WRITER]})).await;
+    let runner = runner["id"].as_str().unwrap().to_string();
+    let mut browser = signed_in_admin(&app).await;
+    let (page, id, csrf) = new_config(&mut browser, &app, WRITER, "Synced").await;
+    let row = json!({"name": "orders", "configuration": {"storage": {"input": {"tables": [
+        {"source": format!("{bucket}.orders"), "destination": "orders"}]}}}});
+    let rows = format!("/v2/storage/components/{WRITER}/configs/{id}/rows");
+    app.post(&rows, &app.admin, row).await.expect(201);
+
+    let (_, _, html) = browser.get(&page).await;
+    assert!(html.contains("No triggers: the configuration runs when someone runs it."), "{html}");
+    assert!(html.contains(&format!("value=\"{bucket}.orders\"")), "the writer's tables are proposed: {html}");
+    assert!(html.contains(&format!("<option value=\"{runner}\">sync runner (token {runner})</option>")), "{html}");
+
+    let form = [("tables", "in.c-nowhere.t"), ("runWithTokenId", runner.as_str()), ("coolDownPeriodMinutes", "5")];
+    let (status, _, html, _) =
+        browser.post(&format!("{page}/triggers"), &[&form[..], &[("csrf", &csrf)]].concat()).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("The table &quot;in.c-nowhere.t&quot; was not found"), "the missing table is named: {html}");
+
+    let tables = format!("{bucket}.orders");
+    let form = [("tables", tables.as_str()), ("runWithTokenId", runner.as_str()), ("coolDownPeriodMinutes", "15")];
+    let (status, location, _, _) =
+        browser.post(&format!("{page}/triggers"), &[&form[..], &[("csrf", &csrf)]].concat()).await;
+    assert_eq!(status, 303);
+    assert_eq!(location, format!("{page}#triggers"));
+    let listed = app.get("/v2/storage/triggers", &app.admin).await.expect(200).body;
+    let trigger = &listed[0];
+    assert_eq!(trigger["configurationId"], id);
+    assert_eq!(trigger["coolDownPeriodMinutes"], 15);
+    assert_eq!(trigger["runWithTokenId"].to_string(), runner);
+    let (_, _, html) = browser.get(&page).await;
+    assert!(html.contains(&format!("<td data-label=\"Tables\">{tables}</td>")), "{html}");
+    assert!(html.contains(&format!("token {runner}")), "{html}");
+
+    let delete = format!("{page}/triggers/{}/delete", trigger["id"].as_str().unwrap());
+    let (status, _, _, _) = browser.post(&delete, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(app.get("/v2/storage/triggers", &app.admin).await.body, json!([]));
+}

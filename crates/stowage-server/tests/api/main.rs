@@ -27,4 +27,5 @@ mod tables;
 mod token_sharing;
 mod tokens;
 mod transfers;
+mod triggers;
 mod two_stacks;

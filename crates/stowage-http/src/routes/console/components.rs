@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use stowage_core::components::{self, Changes, ConfigView};
 use stowage_core::console::Session;
 use stowage_core::records::RowRecord;
-use stowage_core::{queue, tables, Ctx};
+use stowage_core::{queue, tables, tokens, triggers, Ctx};
 use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::time::{self, format};
 use stowage_types::{Code, Error, Paging};
@@ -47,6 +47,8 @@ pub(super) fn register(t: Table) -> Table {
         .add(Method::POST, &path("/{config}/rows/{row}/run"), run_row)
         .add(Method::POST, &path("/{config}/run"), run_config)
         .add(Method::POST, &path("/{config}/delete"), delete_config)
+        .add(Method::POST, &path("/{config}/triggers"), add_trigger)
+        .add(Method::POST, &path("/{config}/triggers/{trigger}/delete"), delete_trigger)
         .add(Method::GET, "/console/projects/{id}/jobs/{job}", job_page)
         .add(Method::POST, "/console/projects/{id}/jobs/{job}/terminate", terminate_job)
 }
@@ -353,6 +355,7 @@ enum Feedback {
     Target(String),
     NewTable(String),
     Tables(String),
+    Triggers(String),
 }
 
 async fn config_page(
@@ -461,12 +464,14 @@ async fn config_view(
         Ok(view) => view,
         Err(error) => return problem(error),
     };
-    let (target_error, new_table_error, tables_error) = match &feedback {
-        Feedback::Nothing => ("", "", ""),
-        Feedback::Target(text) => (text.as_str(), "", ""),
-        Feedback::NewTable(text) => ("", text.as_str(), ""),
-        Feedback::Tables(text) => ("", "", text.as_str()),
-    };
+    let (mut target_error, mut new_table_error, mut tables_error, mut triggers_error) = ("", "", "", "");
+    match &feedback {
+        Feedback::Nothing => {}
+        Feedback::Target(text) => target_error = text,
+        Feedback::NewTable(text) => new_table_error = text,
+        Feedback::Tables(text) => tables_error = text,
+        Feedback::Triggers(text) => triggers_error = text,
+    }
     let can_write = place.write().is_ok();
     let url = place.config_url(config_id);
     let csrf = place.csrf();
@@ -543,6 +548,7 @@ async fn config_view(
         String::new()
     };
     let jobs = job_history(&ctx, place, &view).await?;
+    let triggers = triggers_section(&ctx, place, &view, triggers_error).await?;
     let delete = if can_write {
         format!(
             "<h2>Delete</h2><form method=\"post\" action=\"{url}/delete\" data-confirm=\"Move this configuration to the trash?\">\
@@ -558,7 +564,7 @@ async fn config_view(
     };
     let body = format!(
         "<p><a href=\"/console/projects/{project}\">Project</a> · <a href=\"{configs}\">{component}</a></p>{description}\
-         <h2>{other}</h2>{reach}{target}<h2>Tables</h2>{}{list}{run_all}{new_table}<h2>Jobs</h2>{jobs}{delete}",
+         <h2>{other}</h2>{reach}{target}<h2>Tables</h2>{}{list}{run_all}{new_table}{triggers}<h2>Jobs</h2>{jobs}{delete}",
         error_line(tables_error),
         project = place.project_id,
         configs = place.configs_url(),
@@ -1085,6 +1091,122 @@ async fn delete_config(
     match async { components::delete(&ctx, &place.write()?, &config).await }.await {
         Ok(()) => Ok(redirect(&place.configs_url())),
         Err(error) => problem(error),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Triggers of a configuration
+
+/// The configuration's triggers, with a form to add one: by default on the tables the writer's
+/// rows read, run as a token the acting token may pick (one without expiry).
+async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &str) -> ApiResult<String> {
+    let url = place.config_url(&view.config.id);
+    let csrf = place.csrf();
+    let can_write = place.write().is_ok();
+    let found = triggers::list(ctx, &place.token, Some(place.kind.id().into()), Some(view.config.id.clone())).await?;
+    let rows: String = found
+        .iter()
+        .map(|trigger| {
+            let tables: Vec<&str> = trigger.tables.iter().map(|t| t.table_id.as_str()).collect();
+            let delete = if can_write {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"{url}/triggers/{}/delete\" \
+                     data-confirm=\"Delete this trigger?\">{csrf}<button type=\"submit\">Delete</button></form>",
+                    trigger.id
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "<tr data-trigger=\"{id}\"><td data-label=\"Tables\">{tables}</td>\
+                 <td data-label=\"Cool-down\">{cool_down} min</td><td data-label=\"Runs as\">token {token}</td>\
+                 <td data-label=\"Last run\" class=\"nowrap\">{last_run}</td><td>{delete}</td></tr>",
+                id = trigger.id,
+                tables = escape(&tables.join(", ")),
+                cool_down = trigger.cool_down_minutes,
+                token = trigger.run_with_token_id,
+                last_run = format(trigger.last_run),
+            )
+        })
+        .collect();
+    let list = if rows.is_empty() {
+        "<p>No triggers: the configuration runs when someone runs it.</p>".to_string()
+    } else {
+        format!(
+            "<table class=\"cards\" id=\"triggers\"><thead><tr><th>Runs when these tables were imported to</th>\
+             <th>Cool-down</th><th>Runs as</th><th>Last run</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    };
+    if !can_write {
+        return Ok(format!("<h2>Triggers</h2>{list}"));
+    }
+    let sources: Vec<&str> = match place.kind {
+        Kind::Writer => {
+            view.rows.iter().map(|row| str_at(&row.configuration, "/storage/input/tables/0/source")).collect()
+        }
+        Kind::Extractor => Vec::new(),
+    };
+    let tokens = tokens::list(ctx, &place.token.authorize(AnyToken)?).await?;
+    let choices: String = tokens
+        .iter()
+        .filter(|view| view.token.expires.is_none())
+        .map(|view| {
+            format!(
+                "<option value=\"{}\">{} (token {})</option>",
+                view.token.id,
+                escape(&view.token.description),
+                view.token.id
+            )
+        })
+        .collect();
+    Ok(format!(
+        "<h2>Triggers</h2>{list}<form method=\"post\" action=\"{url}/triggers\" id=\"new-trigger\">\
+         <label for=\"trigger-tables\">Run when these tables were all imported to (comma-separated)</label>\
+         <input id=\"trigger-tables\" name=\"tables\" required value=\"{sources}\">\
+         <label for=\"trigger-token\">Run as token</label><select id=\"trigger-token\" name=\"runWithTokenId\">{choices}</select>\
+         <label for=\"trigger-cool-down\">Cool-down: minutes after a run before the next may start</label>\
+         <input id=\"trigger-cool-down\" name=\"coolDownPeriodMinutes\" type=\"number\" min=\"1\" value=\"5\" required>\
+         {}{csrf}<button type=\"submit\">Add trigger</button></form>",
+        error_line(error),
+        sources = escape(&sources.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")),
+    ))
+}
+
+async fn add_trigger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, component, config)): Path<(String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let ctx = Ctx::internal(&state.core);
+    let changes = triggers::Changes {
+        run_with_token_id: body.int("runWithTokenId")?,
+        component: Some(place.kind.id().into()),
+        configuration_id: Some(config.clone()),
+        cool_down_minutes: body.int("coolDownPeriodMinutes")?,
+        table_ids: body.list("tables")?.map(|tables| tables.into_iter().filter(|t| !t.is_empty()).collect()),
+    };
+    match triggers::create(&ctx, &place.token, changes).await {
+        Ok(_) => Ok(redirect(&format!("{}#triggers", place.config_url(&config)))),
+        Err(error) => config_view(&state, &place, &config, "", Feedback::Triggers(user_message(error)?)).await,
+    }
+}
+
+async fn delete_trigger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, component, config, trigger)): Path<(String, String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let ctx = Ctx::internal(&state.core);
+    let Ok(trigger_id) = trigger.parse::<i64>() else {
+        return problem(Error::new(Code::TriggerNotFound, format!("Trigger \"{trigger}\" not found.")));
+    };
+    match triggers::delete(&ctx, &place.token, trigger_id).await {
+        Ok(()) => Ok(redirect(&format!("{}#triggers", place.config_url(&config)))),
+        Err(error) => config_view(&state, &place, &config, "", Feedback::Triggers(user_message(error)?)).await,
     }
 }
 

@@ -1,0 +1,291 @@
+//! Triggers (`/v2/storage/triggers`): run a configuration, as a chosen token, once every watched
+//! table has been imported to since the last run and the cool-down has passed.
+//!
+//! A trigger names any component and configuration, as in Keboola; whether the configuration can
+//! run is found out when the trigger fires. [`fire_due`] is run by one process at a time (the
+//! server's `automation` lease): in one transaction it submits the run as the trigger's token,
+//! records the firing as an event of that token, and moves the trigger's last run, so a trigger
+//! fires once for a set of imports whatever crashes. A run that cannot start (the configuration
+//! deleted, the token no longer allowed) is recorded as a warning event instead.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use stowage_store::Writer;
+use stowage_types::auth::{ReadBucket, Role, Token, TokenRef, WriteComponent};
+use stowage_types::{time, Code, Error, Result};
+
+use crate::events::{record, Happened};
+use crate::jobs::{self, Work};
+use crate::records::{TriggerRecord, TriggerTable};
+use crate::{components, tables, Core, Ctx};
+
+/// What a create or an update asks for; `None` keeps the current value (update) or is missing
+/// (create).
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub run_with_token_id: Option<i64>,
+    pub component: Option<String>,
+    pub configuration_id: Option<String>,
+    pub cool_down_minutes: Option<i64>,
+    pub table_ids: Option<Vec<String>>,
+}
+
+fn not_found(id: i64) -> Error {
+    Error::new(Code::TriggerNotFound, format!("Trigger \"{id}\" not found."))
+}
+
+/// Changing triggers of `component`: what changing its configurations takes, with Keboola's words.
+fn authorize(token: &Arc<Token>, component: &str) -> Result<()> {
+    if token.role() == Some(Role::ReadOnly) {
+        return Err(Error::new(
+            Code::AccessDenied,
+            "Trigger manipulation is restricted for your user role \"readOnly\".",
+        ));
+    }
+    token
+        .authorize(WriteComponent(component.to_string()))
+        .map(drop)
+        .map_err(|_| Error::new(Code::AccessDenied, "Your token does not have sufficient privilege."))
+}
+
+/// The triggers of the caller's project, optionally of one component and configuration.
+pub async fn list(
+    ctx: &Ctx,
+    token: &Arc<Token>,
+    component: Option<String>,
+    configuration_id: Option<String>,
+) -> Result<Vec<TriggerRecord>> {
+    let project_id = token.project_id;
+    let all = ctx.core.store.read(move |r| r.triggers(project_id)).await?;
+    Ok(all
+        .into_iter()
+        .filter(|trigger| component.as_ref().is_none_or(|component| &trigger.component_id == component))
+        .filter(|trigger| configuration_id.as_ref().is_none_or(|id| &trigger.configuration_id == id))
+        .collect())
+}
+
+/// One trigger of the caller's project.
+pub async fn get(ctx: &Ctx, token: &Arc<Token>, id: i64) -> Result<TriggerRecord> {
+    let project_id = token.project_id;
+    ctx.core.store.read(move |r| r.trigger(project_id, id)).await?.ok_or_else(|| not_found(id))
+}
+
+/// Checks a trigger as it would be stored: every field there, the token one it may run as, the
+/// tables ones the caller reads. Fills in the tables' state now.
+fn check(w: &Writer<'_>, caller: &Arc<Token>, trigger: &mut TriggerRecord) -> Result<()> {
+    if trigger.cool_down_minutes < 1 {
+        return Err(Error::new(Code::TriggerValidation, "Minimal cool down period is 1 minute"));
+    }
+    let run_with = w.token(caller.project_id, trigger.run_with_token_id)?.ok_or_else(|| {
+        Error::new(Code::TokenNotFound, format!("Token with id \"{}\" was not found.", trigger.run_with_token_id))
+    })?;
+    if run_with.expires.is_some() {
+        return Err(Error::new(
+            Code::TriggerValidation,
+            "The 'runByToken' has expiration set. Use token without expiration.",
+        ));
+    }
+    if run_with.is_master() && !caller.is_master() {
+        return Err(Error::new(
+            Code::TriggerValidation,
+            "The 'runByToken' cannot be admin's token when your main token is not admin's",
+        ));
+    }
+    if trigger.tables.is_empty() {
+        return Err(Error::new(Code::TriggerValidation, "Parameter \"tableIds\" must name at least one table."));
+    }
+    for table in trigger.tables.iter_mut().filter(|table| table.seen_pk.is_none()) {
+        // A table the trigger did not watch so far: the caller must read it, and imports from now
+        // on count. Tables it watched keep what it saw (and need not be readable to the caller).
+        let (bucket, _) = tables::parse_id(caller.project_id, &table.table_id)?;
+        caller.authorize(ReadBucket(bucket))?;
+        let found = w.table(caller.project_id, &table.table_id)?.ok_or_else(|| {
+            Error::new(
+                Code::TableNotFound,
+                format!("The table \"{}\" was not found in the project \"{}\"", table.table_id, caller.project_id),
+            )
+        })?;
+        (table.seen_pk, table.seen_imports) = (Some(found.pk), found.imports);
+    }
+    let mut seen = std::collections::HashSet::new();
+    trigger.tables.retain(|table| seen.insert(table.table_id.clone()));
+    Ok(())
+}
+
+fn missing(name: &str) -> Error {
+    Error::new(Code::TriggerValidation, format!("Missing required query parameter(s) \"{name}\""))
+}
+
+fn watched(table_ids: Vec<String>) -> Vec<TriggerTable> {
+    table_ids.into_iter().map(|table_id| TriggerTable { table_id, ..TriggerTable::default() }).collect()
+}
+
+fn params(trigger: &TriggerRecord) -> serde_json::Value {
+    json!({
+        "component": trigger.component_id,
+        "configurationId": trigger.configuration_id,
+        "runWithTokenId": trigger.run_with_token_id,
+        "coolDownPeriodMinutes": trigger.cool_down_minutes,
+        "tableIds": trigger.tables.iter().map(|table| &table.table_id).collect::<Vec<_>>(),
+    })
+}
+
+/// Creates a trigger; its last run is now, so imports from now on count.
+pub async fn create(ctx: &Ctx, caller: &Arc<Token>, changes: Changes) -> Result<TriggerRecord> {
+    let component = changes.component.filter(|c| !c.is_empty()).ok_or_else(|| missing("component"))?;
+    let configuration_id =
+        changes.configuration_id.filter(|c| !c.is_empty()).ok_or_else(|| missing("configurationId"))?;
+    let cool_down_minutes = changes.cool_down_minutes.ok_or_else(|| missing("coolDownPeriodMinutes"))?;
+    let run_with_token_id = changes.run_with_token_id.ok_or_else(|| missing("runWithTokenId"))?;
+    let table_ids = changes.table_ids.ok_or_else(|| missing("tableIds"))?;
+    components::component(&ctx.core, &component)?;
+    authorize(caller, &component)?;
+    let mut trigger = TriggerRecord {
+        project_id: caller.project_id,
+        run_with_token_id,
+        component_id: component,
+        configuration_id,
+        cool_down_minutes,
+        last_run: time::now(),
+        creator: TokenRef { id: caller.id, description: caller.description.clone() },
+        tables: watched(table_ids),
+        ..TriggerRecord::default()
+    };
+    let caller = caller.clone();
+    ctx.write(move |w, ctx| {
+        check(w, &caller, &mut trigger)?;
+        let id = w.insert_trigger(&trigger)?;
+        let happened =
+            Happened::about("storage.triggerCreated", "trigger", &id.to_string(), format!("Created trigger {id}"))
+                .with_params(params(&trigger));
+        record(w, ctx, caller.project_id, Some(&caller), happened)?;
+        w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))
+    })
+    .await
+}
+
+/// Changes a trigger: the caller must be allowed both the component it runs and the one it will.
+pub async fn update(ctx: &Ctx, caller: &Arc<Token>, id: i64, changes: Changes) -> Result<TriggerRecord> {
+    if let Some(component) = &changes.component {
+        components::component(&ctx.core, component)?;
+    }
+    let caller = caller.clone();
+    ctx.write(move |w, ctx| {
+        let mut trigger = w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
+        authorize(&caller, &trigger.component_id)?;
+        if let Some(component) = changes.component.filter(|c| !c.is_empty()) {
+            authorize(&caller, &component)?;
+            trigger.component_id = component;
+        }
+        if let Some(configuration_id) = changes.configuration_id.filter(|c| !c.is_empty()) {
+            trigger.configuration_id = configuration_id;
+        }
+        trigger.run_with_token_id = changes.run_with_token_id.unwrap_or(trigger.run_with_token_id);
+        trigger.cool_down_minutes = changes.cool_down_minutes.unwrap_or(trigger.cool_down_minutes);
+        if let Some(table_ids) = changes.table_ids {
+            // Tables it watched keep what it saw of them.
+            let mut before = std::mem::take(&mut trigger.tables);
+            trigger.tables = table_ids
+                .into_iter()
+                .map(|table_id| match before.iter().position(|table| table.table_id == table_id) {
+                    Some(at) => before.swap_remove(at),
+                    None => TriggerTable { table_id, ..TriggerTable::default() },
+                })
+                .collect();
+        }
+        check(w, &caller, &mut trigger)?;
+        w.update_trigger(&trigger)?;
+        let happened =
+            Happened::about("storage.triggerUpdated", "trigger", &id.to_string(), format!("Updated trigger {id}"))
+                .with_params(params(&trigger));
+        record(w, ctx, caller.project_id, Some(&caller), happened)?;
+        w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))
+    })
+    .await
+}
+
+/// Deletes a trigger.
+pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
+    let caller = caller.clone();
+    ctx.write(move |w, ctx| {
+        let trigger = w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
+        authorize(&caller, &trigger.component_id)?;
+        w.delete_trigger(caller.project_id, id)?;
+        let happened =
+            Happened::about("storage.triggerDeleted", "trigger", &id.to_string(), format!("Deleted trigger {id}"))
+                .with_params(params(&trigger));
+        record(w, ctx, caller.project_id, Some(&caller), happened)
+    })
+    .await
+}
+
+/// The token a due trigger runs as, or why it cannot start its run now.
+fn runner(w: &Writer<'_>, core: &Core, trigger: &TriggerRecord) -> Result<std::result::Result<Arc<Token>, String>> {
+    let Some(token) = w.token(trigger.project_id, trigger.run_with_token_id)?.map(Arc::new) else {
+        return Ok(Err(format!("its token {} no longer exists", trigger.run_with_token_id)));
+    };
+    let (component, config_id) = (&trigger.component_id, &trigger.configuration_id);
+    if token.authorize(WriteComponent(component.clone())).is_err() {
+        return Ok(Err(format!("its token may not run component \"{component}\"")));
+    }
+    if !components::component(core, component).is_ok_and(|component| component.runnable) {
+        return Ok(Err(format!("this stack does not run component \"{component}\"")));
+    }
+    Ok(match w.configuration(trigger.project_id, component, config_id)? {
+        None => Err(format!("configuration \"{config_id}\" does not exist")),
+        Some(config) if config.is_deleted => Err(format!("configuration \"{config_id}\" is in the trash")),
+        Some(config) if config.is_disabled => Err(format!("configuration \"{config_id}\" is disabled")),
+        Some(_) => Ok(token),
+    })
+}
+
+/// Fires every trigger that is due: submits its run as its token, records the firing as an event
+/// of that token and moves its last run, all in one transaction. Returns how many runs started.
+pub async fn fire_due(core: &Core) -> Result<usize> {
+    let ctx = Ctx::internal(core);
+    let started = ctx
+        .write(move |w, ctx| {
+            let now = time::now();
+            let mut started = 0;
+            for trigger in w.cooled_down_triggers(now)?.into_iter().filter(TriggerRecord::is_due) {
+                let id = trigger.id.to_string();
+                let (component, config_id) = (&trigger.component_id, &trigger.configuration_id);
+                let mut params = params(&trigger);
+                let (token, happened) = match runner(w, &ctx.core, &trigger)? {
+                    Err(reason) => {
+                        let message = format!(
+                            "Trigger {id} did not run configuration \"{config_id}\" of component \"{component}\": {reason}."
+                        );
+                        (None, Happened::about("storage.triggerSkipped", "trigger", &id, message))
+                    }
+                    Ok(token) => {
+                        let work = Work::ComponentRun {
+                            component_id: component.clone(),
+                            config_id: config_id.clone(),
+                            row_ids: vec![],
+                        };
+                        let run = json!({ "rowIds": [], "triggerId": trigger.id });
+                        let job = jobs::submit(w, ctx, &token, "componentRun", run, None, work)?;
+                        params["jobId"] = json!(job.id.to_string());
+                        started += 1;
+                        let tables = trigger.tables.iter().map(|t| t.table_id.as_str()).collect::<Vec<_>>().join(", ");
+                        let message = format!(
+                            "Trigger {id} ran configuration \"{config_id}\" of component \"{component}\" as job {}: \
+                             {tables} imported to.",
+                            job.id
+                        );
+                        (Some(token), Happened::about("storage.triggerFired", "trigger", &id, message))
+                    }
+                };
+                w.mark_trigger_run(&trigger, now)?;
+                record(w, ctx, trigger.project_id, token.as_deref(), happened.with_params(params))?;
+            }
+            Ok(started)
+        })
+        .await?;
+    if started > 0 {
+        core.jobs.wake_workers();
+    }
+    Ok(started)
+}
