@@ -34,6 +34,13 @@ pub fn builtin_components() -> Vec<ComponentDef> {
             kind: "extractor".into(),
             runnable: true,
         },
+        // Its configurations are schedules (`crate::schedules`): they run other configurations.
+        ComponentDef {
+            id: crate::schedules::SCHEDULER.into(),
+            name: "Scheduler".into(),
+            kind: "other".into(),
+            runnable: false,
+        },
     ]
 }
 

@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod queue;
 pub mod remote;
+pub mod schedules;
 pub mod secrets;
 pub mod tables;
 pub mod tokens;

@@ -281,6 +281,15 @@ pub async fn delete(ctx: &Ctx, grant: &Granted<ControlToken>) -> Result<()> {
                 ),
             ));
         }
+        if let Some(schedule) = w.schedules_run_with(id)?.first() {
+            return Err(Error::new(
+                Code::TokenUsedByTrigger,
+                format!(
+                    "Cannot delete token, because it's used for schedule {} of component \"{}\" with configuration id \"{}\"",
+                    schedule.id, schedule.target_component_id, schedule.target_configuration_id
+                ),
+            ));
+        }
         w.delete_token(id)?;
         let happened = Happened::about("storage.tokenDeleted", "token", &id.to_string(), format!("Deleted token {id}"));
         record(w, ctx, caller.project_id, Some(&caller), happened)

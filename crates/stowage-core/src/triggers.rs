@@ -35,12 +35,13 @@ fn not_found(id: i64) -> Error {
     Error::new(Code::TriggerNotFound, format!("Trigger \"{id}\" not found."))
 }
 
-/// Changing triggers of `component`: what changing its configurations takes, with Keboola's words.
-fn authorize(token: &Arc<Token>, component: &str) -> Result<()> {
+/// Changing automation (`what`: "Trigger", "Schedule") of `component`: what changing its
+/// configurations takes, with Keboola's words.
+pub(crate) fn authorize_automation(token: &Arc<Token>, component: &str, what: &str) -> Result<()> {
     if token.role() == Some(Role::ReadOnly) {
         return Err(Error::new(
             Code::AccessDenied,
-            "Trigger manipulation is restricted for your user role \"readOnly\".",
+            format!("{what} manipulation is restricted for your user role \"readOnly\"."),
         ));
     }
     token
@@ -77,21 +78,7 @@ fn check(w: &Writer<'_>, caller: &Arc<Token>, trigger: &mut TriggerRecord) -> Re
     if trigger.cool_down_minutes < 1 {
         return Err(Error::new(Code::TriggerValidation, "Minimal cool down period is 1 minute"));
     }
-    let run_with = w.token(caller.project_id, trigger.run_with_token_id)?.ok_or_else(|| {
-        Error::new(Code::TokenNotFound, format!("Token with id \"{}\" was not found.", trigger.run_with_token_id))
-    })?;
-    if run_with.expires.is_some() {
-        return Err(Error::new(
-            Code::TriggerValidation,
-            "The 'runByToken' has expiration set. Use token without expiration.",
-        ));
-    }
-    if run_with.is_master() && !caller.is_master() {
-        return Err(Error::new(
-            Code::TriggerValidation,
-            "The 'runByToken' cannot be admin's token when your main token is not admin's",
-        ));
-    }
+    check_run_token(w, caller, trigger.run_with_token_id)?;
     if trigger.tables.is_empty() {
         return Err(Error::new(Code::TriggerValidation, "Parameter \"tableIds\" must name at least one table."));
     }
@@ -110,6 +97,27 @@ fn check(w: &Writer<'_>, caller: &Arc<Token>, trigger: &mut TriggerRecord) -> Re
     }
     let mut seen = std::collections::HashSet::new();
     trigger.tables.retain(|table| seen.insert(table.table_id.clone()));
+    Ok(())
+}
+
+/// Checks the token runs would use: one of the caller's project, without expiry, and a master
+/// token only when the caller's is one.
+pub(crate) fn check_run_token(w: &Writer<'_>, caller: &Token, id: i64) -> Result<()> {
+    let run_with = w
+        .token(caller.project_id, id)?
+        .ok_or_else(|| Error::new(Code::TokenNotFound, format!("Token with id \"{id}\" was not found.")))?;
+    if run_with.expires.is_some() {
+        return Err(Error::new(
+            Code::TriggerValidation,
+            "The 'runByToken' has expiration set. Use token without expiration.",
+        ));
+    }
+    if run_with.is_master() && !caller.is_master() {
+        return Err(Error::new(
+            Code::TriggerValidation,
+            "The 'runByToken' cannot be admin's token when your main token is not admin's",
+        ));
+    }
     Ok(())
 }
 
@@ -140,7 +148,7 @@ pub async fn create(ctx: &Ctx, caller: &Arc<Token>, changes: Changes) -> Result<
     let run_with_token_id = changes.run_with_token_id.ok_or_else(|| missing("runWithTokenId"))?;
     let table_ids = changes.table_ids.ok_or_else(|| missing("tableIds"))?;
     components::component(&ctx.core, &component)?;
-    authorize(caller, &component)?;
+    authorize_automation(caller, &component, "Trigger")?;
     let mut trigger = TriggerRecord {
         project_id: caller.project_id,
         run_with_token_id,
@@ -173,9 +181,9 @@ pub async fn update(ctx: &Ctx, caller: &Arc<Token>, id: i64, changes: Changes) -
     let caller = caller.clone();
     ctx.write(move |w, ctx| {
         let mut trigger = w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
-        authorize(&caller, &trigger.component_id)?;
+        authorize_automation(&caller, &trigger.component_id, "Trigger")?;
         if let Some(component) = changes.component.filter(|c| !c.is_empty()) {
-            authorize(&caller, &component)?;
+            authorize_automation(&caller, &component, "Trigger")?;
             trigger.component_id = component;
         }
         if let Some(configuration_id) = changes.configuration_id.filter(|c| !c.is_empty()) {
@@ -210,7 +218,7 @@ pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
     let caller = caller.clone();
     ctx.write(move |w, ctx| {
         let trigger = w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
-        authorize(&caller, &trigger.component_id)?;
+        authorize_automation(&caller, &trigger.component_id, "Trigger")?;
         w.delete_trigger(caller.project_id, id)?;
         let happened =
             Happened::about("storage.triggerDeleted", "trigger", &id.to_string(), format!("Deleted trigger {id}"))
@@ -220,19 +228,25 @@ pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
     .await
 }
 
-/// The token a due trigger runs as, or why it cannot start its run now.
-fn runner(w: &Writer<'_>, core: &Core, trigger: &TriggerRecord) -> Result<std::result::Result<Arc<Token>, String>> {
-    let Some(token) = w.token(trigger.project_id, trigger.run_with_token_id)?.map(Arc::new) else {
-        return Ok(Err(format!("its token {} no longer exists", trigger.run_with_token_id)));
+/// The token an automated run of `config_id` of `component` in `project_id` runs as, or why it
+/// cannot start now.
+pub(crate) fn runner(
+    w: &Writer<'_>,
+    core: &Core,
+    project_id: i64,
+    token_id: i64,
+    (component, config_id): (&str, &str),
+) -> Result<std::result::Result<Arc<Token>, String>> {
+    let Some(token) = w.token(project_id, token_id)?.map(Arc::new) else {
+        return Ok(Err(format!("its token {token_id} no longer exists")));
     };
-    let (component, config_id) = (&trigger.component_id, &trigger.configuration_id);
-    if token.authorize(WriteComponent(component.clone())).is_err() {
+    if token.authorize(WriteComponent(component.to_string())).is_err() {
         return Ok(Err(format!("its token may not run component \"{component}\"")));
     }
     if !components::component(core, component).is_ok_and(|component| component.runnable) {
         return Ok(Err(format!("this stack does not run component \"{component}\"")));
     }
-    Ok(match w.configuration(trigger.project_id, component, config_id)? {
+    Ok(match w.configuration(project_id, component, config_id)? {
         None => Err(format!("configuration \"{config_id}\" does not exist")),
         Some(config) if config.is_deleted => Err(format!("configuration \"{config_id}\" is in the trash")),
         Some(config) if config.is_disabled => Err(format!("configuration \"{config_id}\" is disabled")),
@@ -252,7 +266,8 @@ pub async fn fire_due(core: &Core) -> Result<usize> {
                 let id = trigger.id.to_string();
                 let (component, config_id) = (&trigger.component_id, &trigger.configuration_id);
                 let mut params = params(&trigger);
-                let (token, happened) = match runner(w, &ctx.core, &trigger)? {
+                let run = runner(w, &ctx.core, trigger.project_id, trigger.run_with_token_id, (component, config_id))?;
+                let (token, happened) = match run {
                     Err(reason) => {
                         let message = format!(
                             "Trigger {id} did not run configuration \"{config_id}\" of component \"{component}\": {reason}."

@@ -78,6 +78,7 @@ fn table() -> Table {
     let t = routes::metadata::register(t);
     let t = routes::components::register(t);
     let t = routes::triggers::register(t);
+    let t = routes::scheduler::register(t);
     let t = routes::queue::register(t);
     let t = routes::console::register(t);
     routes::manage::register(t)

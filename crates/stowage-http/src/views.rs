@@ -1,7 +1,7 @@
 //! Wire shapes: how domain records are shown as JSON. Field names follow the Keboola API.
 
 use serde_json::{json, Map, Value};
-use stowage_core::records::{Branch, Bucket, Member, MetadataEntry, Project, TriggerRecord};
+use stowage_core::records::{Branch, Bucket, Member, MetadataEntry, Project, ScheduleRecord, TriggerRecord};
 use stowage_core::tokens::TokenView;
 use stowage_core::Core;
 use stowage_types::auth::{BucketAccess, Token};
@@ -290,5 +290,33 @@ pub fn trigger(trigger: &TriggerRecord) -> Value {
         "coolDownPeriodMinutes": trigger.cool_down_minutes,
         "creatorToken": { "id": trigger.creator.id.to_string(), "description": trigger.creator.description },
         "tables": trigger.tables.iter().map(|table| json!({ "tableId": table.table_id })).collect::<Vec<_>>(),
+    })
+}
+
+/// A schedule in the shape of Keboola's Scheduler API, with when it runs next.
+pub fn schedule(schedule: &ScheduleRecord) -> Value {
+    let executions: Vec<Value> = match (schedule.last_job_id, schedule.last_run) {
+        (Some(job), Some(at)) => vec![json!({ "jobId": job.to_string(), "executionTime": format(at) })],
+        _ => vec![],
+    };
+    json!({
+        "id": schedule.id.to_string(),
+        "tokenId": schedule.run_with_token_id.to_string(),
+        "configurationId": schedule.configuration_id,
+        "configurationVersionId": schedule.configuration_version.to_string(),
+        "schedule": {
+            "cronTab": schedule.cron_tab,
+            "timezone": schedule.timezone,
+            "state": if schedule.enabled { "enabled" } else { "disabled" },
+        },
+        "target": {
+            "componentId": schedule.target_component_id,
+            "configurationId": schedule.target_configuration_id,
+            "configurationRowIds": schedule.target_row_ids,
+            "mode": "run",
+        },
+        "executions": executions,
+        "nextRun": if schedule.enabled && schedule.next_run < i64::MAX { json!(format(schedule.next_run)) } else { Value::Null },
+        "creatorToken": { "id": schedule.creator.id.to_string(), "description": schedule.creator.description },
     })
 }

@@ -259,7 +259,7 @@ async fn maintain_forever(core: Core, interval: Duration) {
     }
 }
 
-/// Starts the runs of due triggers every `interval`, while this process holds the `automation`
+/// Starts the runs of due triggers and schedules every `interval`, while this process holds the `automation`
 /// lease: of several servers on one catalog, one does it at a time (and each firing is one
 /// transaction, so a lease that moves between two rounds cannot fire a trigger twice).
 async fn automate_forever(core: Core, interval: Duration) {
@@ -267,11 +267,18 @@ async fn automate_forever(core: Core, interval: Duration) {
         let (owner, now) = (core.jobs.worker_name().to_string(), stowage_core::types::time::now());
         let until = now + (4 * interval.as_secs() as i64).max(30);
         match core.store.write(move |w| w.take_lease("automation", &owner, now, until)).await {
-            Ok(true) => match stowage_core::triggers::fire_due(&core).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "started the runs of due triggers"),
-                Err(error) => tracing::error!(%error, "firing due triggers failed"),
-            },
+            Ok(true) => {
+                match stowage_core::triggers::fire_due(&core).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "started the runs of due triggers"),
+                    Err(error) => tracing::error!(%error, "firing due triggers failed"),
+                }
+                match stowage_core::schedules::fire_due(&core).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "started the runs of due schedules"),
+                    Err(error) => tracing::error!(%error, "starting due schedules failed"),
+                }
+            }
             Ok(false) => {}
             Err(error) => tracing::error!(%error, "taking the automation lease failed"),
         }

@@ -28,6 +28,7 @@ mod postgres_catalog;
 mod projects;
 mod queue;
 pub mod records;
+mod schedules;
 mod sql;
 pub mod table_data;
 mod tables;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0011_leases.sql"),
     include_str!("../migrations/sqlite/0012_configuration_versions.sql"),
     include_str!("../migrations/sqlite/0013_triggers.sql"),
+    include_str!("../migrations/sqlite/0014_schedules.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

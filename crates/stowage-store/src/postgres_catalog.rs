@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_catalog.sql"),
     include_str!("../migrations/postgres/0002_configuration_versions.sql"),
     include_str!("../migrations/postgres/0003_triggers.sql"),
+    include_str!("../migrations/postgres/0004_schedules.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

@@ -348,3 +348,28 @@ mod tests {
         assert!(!TriggerRecord::default().is_due(), "a trigger without tables never runs");
     }
 }
+
+/// A schedule: run a configuration (or some of its rows), as a token, whenever a cron expression
+/// matches in a time zone. Made from a `keboola.scheduler` configuration when it is activated.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleRecord {
+    pub id: i64,
+    pub project_id: i64,
+    /// The `keboola.scheduler` configuration, and its version when activated.
+    pub configuration_id: String,
+    pub configuration_version: i64,
+    pub run_with_token_id: i64,
+    pub cron_tab: String,
+    /// An IANA time zone, such as `Europe/Prague`.
+    pub timezone: String,
+    pub enabled: bool,
+    pub target_component_id: String,
+    pub target_configuration_id: String,
+    /// Rows to run; empty runs the configuration's enabled rows.
+    pub target_row_ids: Vec<String>,
+    pub next_run: Timestamp,
+    pub last_run: Option<Timestamp>,
+    pub last_job_id: Option<i64>,
+    pub creator: stowage_types::auth::TokenRef,
+    pub created: Timestamp,
+}

@@ -46,6 +46,8 @@ codes! {
     TokenUsedByTrigger => (400, "storage.tokens.cannotDeleteDueToOrchestration"),
     TriggerNotFound => (404, "storage.triggers.notFound"),
     TriggerValidation => (400, "storage.triggers.validation"),
+    ScheduleNotFound => (404, "scheduler.notFound"),
+    ScheduleValidation => (400, "scheduler.validation"),
     EventNotFound => (404, "storage.events.notFound"),
     EventQueryInvalid => (400, "storage.events.invalidQuery"),
     EventValidation => (400, "storage.events.validation"),

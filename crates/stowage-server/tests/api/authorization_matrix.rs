@@ -66,6 +66,8 @@ const COMPONENT_READERS: &[Kind] = &[Admin, Share, Guest, ReadOnly, ManageBucket
 const COMPONENT_WRITERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets, ComponentAccess];
 /// Creating a trigger takes changing its component's configurations and reading its tables.
 const TRIGGER_CREATORS: &[Kind] = &[Admin, Share, Guest, ManageBuckets];
+/// Activating or deleting a schedule takes changing the scheduler's and the target's configurations.
+const SCHEDULERS: &[Kind] = &[Admin, Share, Guest, ManageBuckets];
 /// Read-only members see the job but may not stop it; tokens that cannot read it get a 404.
 const JOB_KILLERS: &[Kind] =
     &[Admin, Share, Guest, LimitedRead, LimitedWrite, NoPermission, ManageBuckets, ComponentAccess];
@@ -406,6 +408,13 @@ fn cases() -> Vec<Case> {
             json!({"coolDownPeriodMinutes": "7"}),
         ),
         case(M::DELETE, "/v2/storage/triggers/{id}", "/v2/storage/triggers/{trigger}", COMPONENT_WRITERS),
+        case(M::GET, "/scheduler/schedules", "/scheduler/schedules", VALID),
+        with_body(
+            case(M::POST, "/scheduler/schedules", "/scheduler/schedules", SCHEDULERS),
+            json!({"configurationId": "{scheduler_config}"}),
+        ),
+        case(M::GET, "/scheduler/schedules/{id}", "/scheduler/schedules/{schedule}", VALID),
+        case(M::DELETE, "/scheduler/schedules/{id}", "/scheduler/schedules/{schedule}", SCHEDULERS),
         // The console's credential is its session cookie; API tokens open nothing there.
         case(M::GET, "/console", "/console", PUBLIC),
         case(M::POST, "/console/sign-in", "/console/sign-in", PUBLIC),
@@ -698,6 +707,22 @@ impl Matrix {
                 "runWithTokenId": run_with, "tableIds": [format!("{bucket}.watched")]});
             let trigger = app.post("/v2/storage/triggers", &self.setup, body).await.expect(201).body;
             out = out.replace("{trigger}", trigger["id"].as_str().unwrap());
+        }
+        if out.contains("{scheduler_config}") || out.contains("{schedule}") {
+            let path = "/v2/storage/components/keboola.wr-storage/configs";
+            let target = app.post(path, &self.setup, json!({"name": unique})).await.expect(201).body;
+            let configuration = json!({"schedule": {"cronTab": "0 0 1 1 *"},
+                "target": {"componentId": "keboola.wr-storage", "configurationId": target["id"]}});
+            let path = "/v2/storage/components/keboola.scheduler/configs";
+            let body = json!({"name": unique, "configuration": configuration});
+            let scheduler = app.post(path, &self.setup, body).await.expect(201).body;
+            let id = scheduler["id"].as_str().unwrap();
+            if out.contains("{schedule}") {
+                let body = json!({"configurationId": id});
+                let schedule = app.post("/scheduler/schedules", &self.setup, body).await.expect(201).body;
+                out = out.replace("{schedule}", schedule["id"].as_str().unwrap());
+            }
+            out = out.replace("{scheduler_config}", id);
         }
         if out.contains("{queue_job}") {
             let path = "/v2/storage/components/keboola.wr-storage/configs";

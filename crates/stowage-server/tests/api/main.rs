@@ -20,6 +20,7 @@ mod outbound;
 mod parameters;
 mod recovery;
 mod restart;
+mod schedules;
 #[cfg(feature = "smtp-e2e")]
 mod share_over_smtp;
 mod shutdown;

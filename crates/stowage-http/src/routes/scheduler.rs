@@ -1,0 +1,49 @@
+//! `/scheduler/schedules`, in the shape of Keboola's Scheduler API: activate the schedule of a
+//! `keboola.scheduler` configuration, list, detail, delete.
+
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::Json;
+use serde_json::Value;
+use stowage_core::schedules;
+use stowage_types::Code;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::input::Body;
+use crate::routes::numeric_id;
+use crate::{views, Table};
+
+pub(crate) fn register(t: Table) -> Table {
+    t.add(Method::GET, "/scheduler/schedules", list_schedules)
+        .add(Method::POST, "/scheduler/schedules", activate_schedule)
+        .add(Method::GET, "/scheduler/schedules/{id}", get_schedule)
+        .add(Method::DELETE, "/scheduler/schedules/{id}", delete_schedule)
+}
+
+async fn list_schedules(caller: Caller) -> ApiResult<Json<Value>> {
+    let found = schedules::list(&caller.ctx, &caller.token).await?;
+    Ok(Json(Value::Array(found.iter().map(views::schedule).collect())))
+}
+
+async fn activate_schedule(caller: Caller, Body(body): Body) -> ApiResult<(StatusCode, Json<Value>)> {
+    let configuration_id = body.string("configurationId")?.filter(|id| !id.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            Code::ScheduleValidation,
+            "Parameter \"configurationId\" is required: the id of a keboola.scheduler configuration.",
+        )
+    })?;
+    let run_with = body.int("runWithTokenId")?;
+    let schedule = schedules::activate(&caller.ctx, &caller.token, &configuration_id, run_with).await?;
+    Ok((StatusCode::CREATED, Json(views::schedule(&schedule))))
+}
+
+async fn get_schedule(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let schedule = schedules::get(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
+    Ok(Json(views::schedule(&schedule)))
+}
+
+async fn delete_schedule(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    schedules::delete(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
