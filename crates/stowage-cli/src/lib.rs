@@ -86,6 +86,9 @@ pub enum ClientCommand {
     /// Triggers: run a configuration when the tables it watches were imported to.
     /// Example: stowage trigger create keboola.wr-storage 12 --run-as 7 --table in.c-sales.orders
     Trigger(Group<automation::TriggerCommand>),
+    /// Schedules: run a configuration on a cron expression in a time zone.
+    /// Example: stowage schedule create keboola.wr-storage 12 --cron "0 6 * * *" --timezone Europe/Prague
+    Schedule(Group<automation::ScheduleCommand>),
     /// Run a writer or extractor configuration (or some of its rows) and follow its log.
     ///
     /// Exits 0 when the job succeeds, 5 with the job's error otherwise.
@@ -107,6 +110,7 @@ pub async fn run(command: ClientCommand) -> Result<(), CliError> {
         ClientCommand::Event(group) => storage::event(&group.global, group.command).await,
         ClientCommand::Config(group) => configs::config(&group.global, group.command).await,
         ClientCommand::Trigger(group) => automation::trigger(&group.global, group.command).await,
+        ClientCommand::Schedule(group) => automation::schedule(&group.global, group.command).await,
         ClientCommand::Run(args) => configs::run(args).await,
     }
 }
@@ -127,6 +131,7 @@ impl ClientCommand {
             ClientCommand::Event(group) => &group.global,
             ClientCommand::Config(group) => &group.global,
             ClientCommand::Trigger(group) => &group.global,
+            ClientCommand::Schedule(group) => &group.global,
         }
     }
 }

@@ -242,6 +242,15 @@ pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
     .await
 }
 
+/// Deletes a schedule and moves its configuration to the trash: what the console and `stowage
+/// schedule delete` do in one step.
+pub async fn remove(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
+    let schedule = get(ctx, caller, id).await?;
+    delete(ctx, caller, id).await?;
+    let grant = caller.authorize(WriteComponent(SCHEDULER.into()))?;
+    components::delete(ctx, &grant, &schedule.configuration_id).await
+}
+
 /// Starts the run of every schedule whose time has come and moves each one's next run past now;
 /// returns how many runs started.
 pub async fn fire_due(core: &Core) -> Result<usize> {

@@ -129,6 +129,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/projects/{id}/components/{component}/{config}/rows"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/triggers"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/triggers/{trigger}/delete"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/schedules"),
+    ("POST", "/console/projects/{id}/components/{component}/{config}/schedules/{schedule}/delete"),
     ("GET", "/console/projects/{id}/components/{component}/{config}/rows/{row}"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/rows/{row}/enabled"),

@@ -488,6 +488,18 @@ fn cases() -> Vec<Case> {
             PUBLIC,
         ),
         case(
+            M::POST,
+            "/console/projects/{id}/components/{component}/{config}/schedules",
+            "/console/projects/1/components/keboola.wr-storage/1/schedules",
+            PUBLIC,
+        ),
+        case(
+            M::POST,
+            "/console/projects/{id}/components/{component}/{config}/schedules/{schedule}/delete",
+            "/console/projects/1/components/keboola.wr-storage/1/schedules/1/delete",
+            PUBLIC,
+        ),
+        case(
             M::GET,
             "/console/projects/{id}/components/{component}/{config}/rows/{row}",
             "/console/projects/1/components/keboola.wr-storage/1/rows/2",

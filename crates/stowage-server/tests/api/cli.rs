@@ -622,3 +622,43 @@ async fn a_trigger_is_created_listed_changed_and_deleted_from_the_command_line()
     let shown = cli(dir.path(), &[], &["trigger", "show", &id]).await;
     assert_eq!(shown.code, 4, "{}", shown.stderr);
 }
+
+#[tokio::test]
+async fn a_schedule_is_created_shown_and_deleted_from_the_command_line() {
+    let (app, dir) = logged_in().await;
+    let path = "/v2/storage/components/keboola.wr-storage/configs";
+    let config = app.post(path, &app.admin, json!({"name": "nightly"})).await.expect(201).body;
+    let config = config["id"].as_str().unwrap();
+    let args = [
+        "schedule",
+        "create",
+        "keboola.wr-storage",
+        config,
+        "--cron",
+        "0 3 * * *",
+        "--timezone",
+        "Europe/Prague",
+        "--json",
+    ];
+    let created = cli(dir.path(), &[], &args).await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(created.json()["schedule"]["timezone"], "Europe/Prague");
+    let admin_id = TestApp::token_id(&app.admin);
+    let listed = cli(dir.path(), &[], &["schedule", "list"]).await;
+    let expected = format!("{id}\tkeboola.wr-storage {config} (all enabled rows)\t0 3 * * * Europe/Prague\tenabled\tas token {admin_id}\tnext run ");
+    assert!(listed.stdout.starts_with(&expected), "{}", listed.stdout);
+
+    let refused =
+        cli(dir.path(), &[], &["schedule", "create", "keboola.wr-storage", config, "--cron", "every day"]).await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("schedule.cronTab \"every day\""), "{}", refused.stderr);
+    let schedulers = app.get("/v2/storage/components/keboola.scheduler/configs", &app.admin).await.expect(200).body;
+    assert_eq!(schedulers.as_array().unwrap().len(), 1, "a refused schedule leaves no configuration: {schedulers}");
+
+    let deleted = cli(dir.path(), &[], &["schedule", "delete", &id, "--yes"]).await;
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert_eq!(cli(dir.path(), &[], &["schedule", "show", &id]).await.code, 4);
+    let schedulers = app.get("/v2/storage/components/keboola.scheduler/configs", &app.admin).await.expect(200).body;
+    assert_eq!(schedulers, json!([]), "its configuration went to the trash");
+}

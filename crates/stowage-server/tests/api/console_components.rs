@@ -402,3 +402,38 @@ async fn a_trigger_is_added_on_a_writer_page_on_its_tables_and_deleted_there() {
     assert_eq!(status, 303);
     assert_eq!(app.get("/v2/storage/triggers", &app.admin).await.body, json!([]));
 }
+
+#[tokio::test]
+async fn a_schedule_is_added_on_a_writer_page_and_deleted_there_with_its_configuration() {
+    let app = spawn_app_reaching_loopback().await;
+    let mut browser = signed_in_admin(&app).await;
+    let (page, id, csrf) = new_config(&mut browser, &app, WRITER, "Nightly").await;
+    let (_, _, html) = browser.get(&page).await;
+    assert!(html.contains("<h2>Schedules</h2><p>No schedules.</p>"), "{html}");
+    let admin = TestApp::token_id(&app.admin);
+
+    let form = [("cronTab", "0 3 * * *"), ("timezone", "Mars/Olympus"), ("runWithTokenId", admin.as_str())];
+    let (status, _, html, _) =
+        browser.post(&format!("{page}/schedules"), &[&form[..], &[("csrf", &csrf)]].concat()).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("&quot;Mars/Olympus&quot; is not a time zone"), "{html}");
+    let schedulers = "/v2/storage/components/keboola.scheduler/configs";
+    assert_eq!(app.get(schedulers, &app.admin).await.body, json!([]), "a refused schedule leaves nothing");
+
+    let form = [("cronTab", "0 3 * * *"), ("timezone", "Europe/Prague"), ("runWithTokenId", admin.as_str())];
+    let (status, location, _, _) =
+        browser.post(&format!("{page}/schedules"), &[&form[..], &[("csrf", &csrf)]].concat()).await;
+    assert_eq!((status, location.as_str()), (303, format!("{page}#schedules").as_str()));
+    let listed = app.get("/scheduler/schedules", &app.admin).await.expect(200).body;
+    let schedule = &listed[0];
+    assert_eq!(schedule["target"]["configurationId"], id);
+    assert_eq!(schedule["schedule"]["cronTab"], "0 3 * * *");
+    let (_, _, html) = browser.get(&page).await;
+    assert!(html.contains("<td data-label=\"When\">0 3 * * * (Europe/Prague)</td>"), "{html}");
+
+    let delete = format!("{page}/schedules/{}/delete", schedule["id"].as_str().unwrap());
+    let (status, _, _, _) = browser.post(&delete, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(app.get("/scheduler/schedules", &app.admin).await.body, json!([]));
+    assert_eq!(app.get(schedulers, &app.admin).await.body, json!([]), "its configuration went to the trash");
+}

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use stowage_core::components::{self, Changes, ConfigView};
 use stowage_core::console::Session;
 use stowage_core::records::RowRecord;
-use stowage_core::{queue, tables, tokens, triggers, Ctx};
+use stowage_core::{queue, schedules, tables, tokens, triggers, Ctx};
 use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::time::{self, format};
 use stowage_types::{Code, Error, Paging};
@@ -49,6 +49,8 @@ pub(super) fn register(t: Table) -> Table {
         .add(Method::POST, &path("/{config}/delete"), delete_config)
         .add(Method::POST, &path("/{config}/triggers"), add_trigger)
         .add(Method::POST, &path("/{config}/triggers/{trigger}/delete"), delete_trigger)
+        .add(Method::POST, &path("/{config}/schedules"), add_schedule)
+        .add(Method::POST, &path("/{config}/schedules/{schedule}/delete"), delete_schedule)
         .add(Method::GET, "/console/projects/{id}/jobs/{job}", job_page)
         .add(Method::POST, "/console/projects/{id}/jobs/{job}/terminate", terminate_job)
 }
@@ -356,6 +358,7 @@ enum Feedback {
     NewTable(String),
     Tables(String),
     Triggers(String),
+    Schedules(String),
 }
 
 async fn config_page(
@@ -464,13 +467,15 @@ async fn config_view(
         Ok(view) => view,
         Err(error) => return problem(error),
     };
-    let (mut target_error, mut new_table_error, mut tables_error, mut triggers_error) = ("", "", "", "");
+    let (mut target_error, mut new_table_error, mut tables_error) = ("", "", "");
+    let (mut triggers_error, mut schedules_error) = ("", "");
     match &feedback {
         Feedback::Nothing => {}
         Feedback::Target(text) => target_error = text,
         Feedback::NewTable(text) => new_table_error = text,
         Feedback::Tables(text) => tables_error = text,
         Feedback::Triggers(text) => triggers_error = text,
+        Feedback::Schedules(text) => schedules_error = text,
     }
     let can_write = place.write().is_ok();
     let url = place.config_url(config_id);
@@ -549,6 +554,7 @@ async fn config_view(
     };
     let jobs = job_history(&ctx, place, &view).await?;
     let triggers = triggers_section(&ctx, place, &view, triggers_error).await?;
+    let schedules = schedules_section(&ctx, place, &view, schedules_error).await?;
     let delete = if can_write {
         format!(
             "<h2>Delete</h2><form method=\"post\" action=\"{url}/delete\" data-confirm=\"Move this configuration to the trash?\">\
@@ -564,7 +570,7 @@ async fn config_view(
     };
     let body = format!(
         "<p><a href=\"/console/projects/{project}\">Project</a> · <a href=\"{configs}\">{component}</a></p>{description}\
-         <h2>{other}</h2>{reach}{target}<h2>Tables</h2>{}{list}{run_all}{new_table}{triggers}<h2>Jobs</h2>{jobs}{delete}",
+         <h2>{other}</h2>{reach}{target}<h2>Tables</h2>{}{list}{run_all}{new_table}{schedules}{triggers}<h2>Jobs</h2>{jobs}{delete}",
         error_line(tables_error),
         project = place.project_id,
         configs = place.configs_url(),
@@ -1146,19 +1152,7 @@ async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &s
         }
         Kind::Extractor => Vec::new(),
     };
-    let tokens = tokens::list(ctx, &place.token.authorize(AnyToken)?).await?;
-    let choices: String = tokens
-        .iter()
-        .filter(|view| view.token.expires.is_none())
-        .map(|view| {
-            format!(
-                "<option value=\"{}\">{} (token {})</option>",
-                view.token.id,
-                escape(&view.token.description),
-                view.token.id
-            )
-        })
-        .collect();
+    let choices = run_as_choices(ctx, place).await?;
     Ok(format!(
         "<h2>Triggers</h2>{list}<form method=\"post\" action=\"{url}/triggers\" id=\"new-trigger\">\
          <label for=\"trigger-tables\">Run when these tables were all imported to (comma-separated)</label>\
@@ -1170,6 +1164,23 @@ async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &s
         error_line(error),
         sources = escape(&sources.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")),
     ))
+}
+
+/// The tokens automated runs may use (those without expiry the acting token sees), as options.
+async fn run_as_choices(ctx: &Ctx, place: &Place) -> ApiResult<String> {
+    let tokens = tokens::list(ctx, &place.token.authorize(AnyToken)?).await?;
+    Ok(tokens
+        .iter()
+        .filter(|view| view.token.expires.is_none())
+        .map(|view| {
+            let selected = if view.token.id == place.token.id { " selected" } else { "" };
+            format!(
+                "<option value=\"{id}\"{selected}>{} (token {id})</option>",
+                escape(&view.token.description),
+                id = view.token.id
+            )
+        })
+        .collect())
 }
 
 async fn add_trigger(
@@ -1207,6 +1218,103 @@ async fn delete_trigger(
     match triggers::delete(&ctx, &place.token, trigger_id).await {
         Ok(()) => Ok(redirect(&format!("{}#triggers", place.config_url(&config)))),
         Err(error) => config_view(&state, &place, &config, "", Feedback::Triggers(user_message(error)?)).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules of a configuration
+
+/// The schedules that run the configuration, with a form to add one (a `keboola.scheduler`
+/// configuration, activated at once).
+async fn schedules_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &str) -> ApiResult<String> {
+    let url = place.config_url(&view.config.id);
+    let csrf = place.csrf();
+    let can_write = place.write().is_ok();
+    let found = schedules::list(ctx, &place.token).await?;
+    let rows: String = found
+        .iter()
+        .filter(|s| s.target_component_id == place.kind.id() && s.target_configuration_id == view.config.id)
+        .map(|schedule| {
+            let delete = if can_write {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"{url}/schedules/{}/delete\" \
+                     data-confirm=\"Delete this schedule?\">{csrf}<button type=\"submit\">Delete</button></form>",
+                    schedule.id
+                )
+            } else {
+                String::new()
+            };
+            let next = if schedule.enabled { format(schedule.next_run) } else { "disabled".to_string() };
+            format!(
+                "<tr data-schedule=\"{id}\"><td data-label=\"When\">{cron} ({zone})</td>\
+                 <td data-label=\"Runs as\">token {token}</td><td data-label=\"Next run\" class=\"nowrap\">{next}</td>\
+                 <td data-label=\"Last run\" class=\"nowrap\">{last}</td><td>{delete}</td></tr>",
+                id = schedule.id,
+                cron = escape(&schedule.cron_tab),
+                zone = escape(&schedule.timezone),
+                token = schedule.run_with_token_id,
+                last = schedule.last_run.map(format).unwrap_or_else(|| "not yet".into()),
+            )
+        })
+        .collect();
+    let list = if rows.is_empty() {
+        "<p>No schedules.</p>".to_string()
+    } else {
+        format!(
+            "<table class=\"cards\" id=\"schedules\"><thead><tr><th>When</th><th>Runs as</th><th>Next run</th>\
+             <th>Last run</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    };
+    if !can_write {
+        return Ok(format!("<h2>Schedules</h2>{list}"));
+    }
+    let choices = run_as_choices(ctx, place).await?;
+    Ok(format!(
+        "<h2>Schedules</h2>{list}<form method=\"post\" action=\"{url}/schedules\" id=\"new-schedule\">\
+         <label for=\"schedule-cron\">When: a cron expression (minute hour day month weekday), such as 0 6 * * 1-5</label>\
+         <input id=\"schedule-cron\" name=\"cronTab\" required placeholder=\"0 6 * * 1-5\">\
+         <label for=\"schedule-timezone\">Time zone</label>\
+         <input id=\"schedule-timezone\" name=\"timezone\" value=\"UTC\" required>\
+         <label for=\"schedule-token\">Run as token</label><select id=\"schedule-token\" name=\"runWithTokenId\">{choices}</select>\
+         {}{csrf}<button type=\"submit\">Add schedule</button></form>",
+        error_line(error),
+    ))
+}
+
+async fn add_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, component, config)): Path<(String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let ctx = Ctx::internal(&state.core);
+    let cron = body.string("cronTab")?.unwrap_or_default();
+    let timezone = body.string("timezone")?.unwrap_or_default();
+    let name = format!("{} {config} at {cron}", place.kind.name());
+    let schedule = json!({ "cronTab": cron, "timezone": timezone, "state": "enabled" });
+    let target = json!({ "componentId": place.kind.id(), "configurationId": config, "mode": "run" });
+    let run_with = body.int("runWithTokenId")?;
+    match schedules::create(&ctx, &place.token, name, schedule, target, run_with).await {
+        Ok(_) => Ok(redirect(&format!("{}#schedules", place.config_url(&config)))),
+        Err(error) => config_view(&state, &place, &config, "", Feedback::Schedules(user_message(error)?)).await,
+    }
+}
+
+async fn delete_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, component, config, schedule)): Path<(String, String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let ctx = Ctx::internal(&state.core);
+    let Ok(schedule_id) = schedule.parse::<i64>() else {
+        return problem(Error::new(Code::ScheduleNotFound, format!("Schedule \"{schedule}\" not found.")));
+    };
+    match schedules::remove(&ctx, &place.token, schedule_id).await {
+        Ok(()) => Ok(redirect(&format!("{}#schedules", place.config_url(&config)))),
+        Err(error) => config_view(&state, &place, &config, "", Feedback::Schedules(user_message(error)?)).await,
     }
 }
 
