@@ -12,6 +12,8 @@ being lost or doubled.
   `success` left the target equal to the source; a token refreshed on one server is refused by the
   other with its old secret.
 - B carries on: a new import through it succeeds, and A restarted on its data dir serves the same stack.
+- A schedule a second apart, with both servers looking for due schedules every second: each turn makes
+  at most one run, and a run starts only after the one before it ended.
 
 Needs STOWAGE_TEST_DATABASE_URL, STOWAGE_TEST_S3_BUCKET, STOWAGE_TEST_S3_ENDPOINT and the AWS_*
 credentials (CI starts both servers), and `psql` to see which server holds a job; stdlib otherwise. `--seed` replays a run.
@@ -82,6 +84,32 @@ def status_of(server, token):
         return error.code
 
 
+def scheduled_once(a, b):
+    """Runs a schedule a second apart for a few seconds on two servers; the failures it finds."""
+    config = a.call("POST", "/components/keboola.wr-storage/configs", {"name": "every second"})["id"]
+    settings = {"schedule": {"cronTab": "* * * * * *"},
+                "target": {"componentId": "keboola.wr-storage", "configurationId": config}}
+    scheduler = a.call("POST", "/components/keboola.scheduler/configs", {"name": "s", "configuration": settings})
+    schedule = b.call("POST", "/schedules", {"configurationId": scheduler["id"]}, root="/scheduler")
+    started = time.time()
+    time.sleep(8)
+    a.call("DELETE", f"/schedules/{schedule['id']}", root="/scheduler")
+    elapsed = time.time() - started
+    runs = b.queue("GET", f"/jobs?component=keboola.wr-storage&config={config}&limit=100")
+    while not all(run["isFinished"] for run in runs):
+        time.sleep(0.2)
+        runs = b.queue("GET", f"/jobs?component=keboola.wr-storage&config={config}&limit=100")
+    runs.sort(key=lambda run: int(run["id"]))
+    print(f"a schedule a second apart made {len(runs)} runs in {elapsed:.1f} s on two servers", flush=True)
+    failures = []
+    if not runs or len(runs) > elapsed + 1:
+        failures.append(f"a schedule a second apart made {len(runs)} runs in {elapsed:.1f} s")
+    for before, after in zip(runs, runs[1:]):
+        if after["createdTime"] < before["endTime"]:
+            failures.append(f"run {after['id']} started before run {before['id']} ended")
+    return failures
+
+
 def main():
     parser = argparse.ArgumentParser(description="Two servers, one stack; one is killed mid-job.")
     parser.add_argument("--seed", type=int, default=None)
@@ -96,7 +124,7 @@ def main():
 
     root = tempfile.mkdtemp(prefix="stowage-scale-")
     name = os.path.basename(root).replace("-", "_")
-    shared = ["--stack-key-file", os.path.join(root, "stack.key")]
+    shared = ["--stack-key-file", os.path.join(root, "stack.key"), "--automation-interval", "1"]
     a = Stack(os.path.join(root, "a"), name, shared)
     a.start()
     b = Stack(os.path.join(root, "b"), name, shared)
@@ -211,6 +239,7 @@ def main():
     a.start()
     if a.exported_rows("in.c-scale.rows") != expected + ROWS:
         failures.append("A restarted does not see the rows the survivor loaded")
+    failures += scheduled_once(a, b)
     a.kill()
     b.kill()
     print(f"seed {seed}, {len(failures)} failures")
