@@ -58,6 +58,8 @@ pub fn metrics(input: Option<(bool, u64, u64)>, output: Option<(bool, u64, u64)>
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Work {
     TableCreate(tables::CreateWork),
+    TableDefinitionCreate(tables::typed::DefinitionWork),
+    ColumnAdd(tables::typed::ColumnWork),
     TableImport(tables::ImportWork),
     TableExport(tables::ExportWork),
     #[serde(rename_all = "camelCase")]
@@ -421,6 +423,14 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
         Work::TableImport(work) => {
             let grant = token.authorize(WriteBucket(bucket_of(&work.table_id)?))?;
             tables::import_work(&ctx, grant, work, claim).await
+        }
+        Work::TableDefinitionCreate(work) => {
+            let grant = token.authorize(WriteBucket(bucket(&work.bucket_id)?))?;
+            tables::typed::definition_work(&ctx, grant, work, claim).await
+        }
+        Work::ColumnAdd(work) => {
+            let grant = token.authorize(WriteBucket(bucket_of(&work.table_id)?))?;
+            tables::typed::column_work(&ctx, grant, work, claim).await
         }
         Work::TableExport(work) => {
             let grant = token.authorize(ReadBucket(bucket_of(&work.table_id)?))?;

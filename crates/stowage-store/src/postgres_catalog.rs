@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_configuration_versions.sql"),
     include_str!("../migrations/postgres/0003_triggers.sql"),
     include_str!("../migrations/postgres/0004_schedules.sql"),
+    include_str!("../migrations/postgres/0005_typed_tables.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

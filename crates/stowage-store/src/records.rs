@@ -180,6 +180,8 @@ pub struct TableRecord {
     /// How many imports the table has had (what triggers watch: a count, unlike a time, never
     /// misses two imports in one second).
     pub imports: i64,
+    /// The column types of a typed table, in column order; `None` for untyped text columns.
+    pub definition: Option<Vec<stowage_types::datatype::ColumnType>>,
 }
 
 /// A component configuration. `configuration` and `state` hold ciphertext for `#` keys.

@@ -7,10 +7,10 @@ use crate::sql::{params, Row};
 use crate::{Reader, Writer};
 
 const COLUMNS: &str = "t.pk, t.project_id, b.id, t.id, t.name, t.display_name, t.columns, t.primary_key, t.rows_count,
-    t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file, t.imports";
+    t.data_size_bytes, t.created, t.last_import, t.last_change, t.data_file, t.imports, t.definition";
 const FROM: &str = "tables t JOIN buckets b ON b.pk = t.bucket_pk";
 
-fn table(row: &Row<'_>) -> Result<(TableRecord, String, String)> {
+fn table(row: &Row<'_>) -> Result<(TableRecord, String, String, Option<String>)> {
     let record = TableRecord {
         pk: row.get(0)?,
         project_id: row.get(1)?,
@@ -27,14 +27,22 @@ fn table(row: &Row<'_>) -> Result<(TableRecord, String, String)> {
         last_change: row.get(12)?,
         storage_key: row.get(13)?,
         imports: row.get(14)?,
+        definition: None,
     };
-    Ok((record, row.get(6)?, row.get(7)?))
+    Ok((record, row.get(6)?, row.get(7)?, row.get(15)?))
 }
 
-fn finish((mut record, columns, primary_key): (TableRecord, String, String)) -> Result<TableRecord> {
+fn finish(
+    (mut record, columns, primary_key, definition): (TableRecord, String, String, Option<String>),
+) -> Result<TableRecord> {
     record.columns = serde_json::from_str(&columns).map_err(Error::internal)?;
     record.primary_key = serde_json::from_str(&primary_key).map_err(Error::internal)?;
+    record.definition = definition.map(|text| serde_json::from_str(&text)).transpose().map_err(Error::internal)?;
     Ok(record)
+}
+
+fn definition_text(record: &TableRecord) -> Result<Option<String>> {
+    record.definition.as_ref().map(serde_json::to_string).transpose().map_err(Error::internal)
 }
 
 impl Reader<'_> {
@@ -75,9 +83,9 @@ impl Writer<'_> {
         // A missing bucket leaves `bucket_pk` NULL, which the schema refuses: callers check first.
         self.conn().insert_returning(
             "INSERT INTO tables (project_id, bucket_pk, id, name, display_name, columns, primary_key, rows_count,
-                    data_size_bytes, created, last_import, last_change, data_file, imports)
+                    data_size_bytes, created, last_import, last_change, data_file, imports, definition)
                  VALUES (?1, (SELECT pk FROM buckets WHERE project_id = ?1 AND id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                    ?10, ?11, ?12, ?13, ?14)
+                    ?10, ?11, ?12, ?13, ?14, ?15)
                  RETURNING pk",
             params![
                 record.project_id,
@@ -94,6 +102,7 @@ impl Writer<'_> {
                 record.last_change,
                 record.storage_key,
                 record.imports,
+                definition_text(record)?,
             ],
             || Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", record.id)),
         )
@@ -103,7 +112,7 @@ impl Writer<'_> {
     pub fn update_table_stats(&self, record: &TableRecord) -> Result<()> {
         self.conn().execute(
             "UPDATE tables SET columns = ?2, primary_key = ?3, rows_count = ?4, data_size_bytes = ?5,
-                    last_import = ?6, last_change = ?7, imports = ?8 WHERE pk = ?1",
+                    last_import = ?6, last_change = ?7, imports = ?8, definition = ?9 WHERE pk = ?1",
             params![
                 record.pk,
                 serde_json::to_string(&record.columns).map_err(Error::internal)?,
@@ -113,6 +122,7 @@ impl Writer<'_> {
                 record.last_import,
                 record.last_change,
                 record.imports,
+                definition_text(record)?,
             ],
         )?;
         Ok(())

@@ -64,6 +64,7 @@ codes! {
     TableValidation => (400, "storage.tables.validation"),
     ColumnsMissing => (400, "storage.tables.missingColumns"),
     CsvInvalid => (400, "storage.csv.invalid"),
+    TypedValueInvalid => (400, "storage.tables.invalidValue"),
     PrimaryKeyDuplicates => (400, "storage.tables.primaryKeyDuplicates"),
     FileValidation => (400, "storage.files.validation"),
     BranchNotFound => (404, "storage.devBranches.notFound"),

@@ -10,6 +10,7 @@
 //! - [`paging`]: `limit` and `offset` of list routes.
 
 pub mod auth;
+pub mod datatype;
 pub mod error;
 pub mod event;
 pub mod job;

@@ -8,6 +8,7 @@
 //! commits.
 
 pub mod csv;
+pub mod typed;
 pub mod when;
 
 use std::collections::BTreeMap;
@@ -186,6 +187,15 @@ impl<R: std::io::BufRead> Rows<R> {
             Code::CsvInvalid,
             format!("Invalid CSV on line {line}: the row has {values} values, the header has {} columns.", self.width),
         ))
+    }
+}
+
+impl<R: std::io::BufRead> Rows<R> {
+    /// The next row's line and values.
+    fn next_line(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+        let Some((line, row)) = self.reader.next_record()? else { return Ok(None) };
+        self.check_width(line, row.len())?;
+        Ok(Some((line, row)))
     }
 }
 
@@ -558,6 +568,7 @@ pub(crate) async fn import_work(
     let mode = if work.incremental { ImportMode::Incremental } else { ImportMode::Full };
     let layout = work.layout;
     let input = core.blobs.sync_reader(&file.blob_key).await?;
+    let target = table.clone();
     let (schema, stats, imported, counts) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut data = store.open(&key)?;
         if let Some((_, imported)) = data.last_job()?.filter(|(last, _)| *last == job) {
@@ -569,7 +580,10 @@ pub(crate) async fn import_work(
         }
         let current = data.schema()?;
         let (header, mut rows, counts) = open_rows(input, &layout, &current.columns)?;
-        let imported = data.import(&header, mode, now, &mut rows, Some(job))?;
+        let imported = match typed::TypedRows::new(&mut rows, &header, &target)? {
+            Some(mut typed) => data.import(&header, mode, now, &mut typed, Some(job))?,
+            None => data.import(&header, mode, now, &mut rows, Some(job))?,
+        };
         Ok((data.schema()?, data.stats()?, imported, Some(counts)))
     })
     .await

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use stowage_core::tables::csv::{write_row, CsvFormat};
+use stowage_core::tables::typed::{ColumnSpec, DefinitionRequest};
 use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter};
 use stowage_core::{buckets, events, Core};
 use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
@@ -22,6 +23,8 @@ use crate::{AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
     t.add(Method::POST, "/v2/storage/buckets/{id}/tables-async", create_table)
+        .add(Method::POST, "/v2/storage/buckets/{id}/tables-definition", create_table_definition)
+        .add(Method::POST, "/v2/storage/tables/{id}/columns", add_column)
         .add(Method::GET, "/v2/storage/buckets/{id}/tables", list_bucket_tables)
         .add(Method::GET, "/v2/storage/tables", list_tables)
         .add(Method::GET, "/v2/storage/tables/{id}", get_table)
@@ -78,7 +81,7 @@ fn table_view(core: &Core, view: &TableView, shape: TableShape) -> Value {
         "dataSizeBytes": table.data_size_bytes,
         "isAlias": false,
         "isAliasable": true,
-        "isTyped": false,
+        "isTyped": table.definition.is_some(),
         "tableType": "table",
         "timestampType": "MANAGED",
         "path": format!("/{}", table.id),
@@ -86,6 +89,22 @@ fn table_view(core: &Core, view: &TableView, shape: TableShape) -> Value {
     });
     if shape.columns {
         out["columns"] = json!(table.columns);
+    }
+    if let Some(definition) = &table.definition {
+        let columns: Vec<Value> = definition
+            .iter()
+            .map(|column| {
+                let mut native = json!({ "type": column.basetype.native(), "nullable": column.nullable });
+                if let Some(length) = &column.length {
+                    native["length"] = json!(length);
+                }
+                if let Some(default) = &column.default {
+                    native["default"] = json!(default);
+                }
+                json!({ "name": column.name, "definition": native, "basetype": column.basetype.name(), "canBeFiltered": true })
+            })
+            .collect();
+        out["definition"] = json!({ "primaryKeysNames": table.primary_key, "columns": columns });
     }
     if shape.metadata {
         out["metadata"] = Value::Array(view.metadata.iter().map(views::metadata_entry).collect());
@@ -150,6 +169,81 @@ async fn create_table(
     };
     let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
     let job = tables::create(&caller.ctx, grant, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
+}
+
+/// A column as a `tables-definition` or `columns` request gives it: `name`, `basetype`, and
+/// `definition {type, length, nullable, default}` (JSON, or form fields with PHP brackets).
+fn column_spec(value: &Value, at: &str) -> ApiResult<ColumnSpec> {
+    let path = |field: &str| if at.is_empty() { field.to_string() } else { format!("{at}.{field}") };
+    let text = |value: &Value, field: &str| -> ApiResult<Option<String>> {
+        match value.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(Value::Number(number)) => Ok(Some(number.to_string())),
+            Some(_) => {
+                Err(ApiError::new(Code::TableValidation, format!("Parameter \"{}\" must be a string.", path(field))))
+            }
+        }
+    };
+    if !value.is_object() {
+        return Err(ApiError::new(Code::TableValidation, format!("Parameter \"{at}\" must be an object with a name.")));
+    }
+    let name = text(value, "name")?
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::new(Code::TableValidation, format!("Parameter \"{}\" is required.", path("name"))))?;
+    let definition = value.get("definition").cloned().unwrap_or(Value::Null);
+    let nullable = match definition.get("nullable") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(flag)) => Some(*flag),
+        Some(other) => Some(Fields(json!({ "nullable": other })).bool("nullable")?.unwrap_or(false)),
+    };
+    Ok(ColumnSpec {
+        name,
+        basetype: text(value, "basetype")?.filter(|b| !b.is_empty()),
+        type_name: text(&definition, "type")?.filter(|t| !t.is_empty()),
+        length: text(&definition, "length")?.filter(|l| !l.is_empty()),
+        nullable,
+        default: text(&definition, "default")?,
+    })
+}
+
+async fn create_table_definition(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(bucket_id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let columns = match body.raw("columns") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(columns)) => columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| column_spec(c, &format!("columns[{i}]")))
+            .collect::<ApiResult<_>>()?,
+        Some(_) => {
+            return Err(ApiError::new(Code::TableValidation, "Parameter \"columns\" must be a list of columns."))
+        }
+    };
+    let request = DefinitionRequest {
+        name: body.string("name")?,
+        primary_key: body.list("primaryKeysNames")?.unwrap_or_default(),
+        columns,
+    };
+    let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
+    let job = tables::typed::create_definition(&caller.ctx, grant, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
+}
+
+async fn add_column(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let spec = column_spec(&body.0, "")?;
+    let grant = table_id_grant(&caller, &id, WriteBucket)?;
+    let job = tables::typed::add_column(&caller.ctx, grant, id, spec).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 

@@ -396,6 +396,19 @@ fn cases() -> Vec<Case> {
             case(M::POST, "/sync-actions/actions", "/sync-actions/actions", COMPONENT_WRITERS),
             json!({"componentId": "keboola.wr-storage", "action": "info", "configData": {"parameters": {}}}),
         ),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/buckets/{id}/tables-definition",
+                "/v2/storage/buckets/{bucket}/tables-definition",
+                BUCKET_WRITERS,
+            ),
+            json!({"name": "typed{unique}", "columns": [{"name": "id", "basetype": "INTEGER"}]}),
+        ),
+        with_body(
+            case(M::POST, "/v2/storage/tables/{id}/columns", "/v2/storage/tables/{table}/columns", BUCKET_WRITERS),
+            json!({"name": "added{unique}"}),
+        ),
         case(M::GET, "/v2/storage/triggers", "/v2/storage/triggers", VALID),
         with_body(
             case(M::POST, "/v2/storage/triggers", "/v2/storage/triggers", TRIGGER_CREATORS),

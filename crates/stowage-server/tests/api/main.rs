@@ -30,3 +30,4 @@ mod tokens;
 mod transfers;
 mod triggers;
 mod two_stacks;
+mod typed_tables;

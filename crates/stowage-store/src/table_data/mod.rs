@@ -450,6 +450,19 @@ impl TableData {
         }
     }
 
+    /// Sets a column's empty values to `value` (a column just added gets its default).
+    pub fn fill_column(&mut self, column: &str, value: &str) -> Result<()> {
+        match self {
+            TableData::Sqlite(table) => {
+                let quoted = quote(column);
+                let sql = format!("UPDATE data SET {quoted} = ?1 WHERE {quoted} = ''");
+                table.conn.execute(&sql, [value]).map_err(db)?;
+                Ok(())
+            }
+            TableData::Postgres(table) => table.fill_column(column, value),
+        }
+    }
+
     /// Removes the primary key.
     pub fn remove_primary_key(&mut self) -> Result<Schema> {
         match self {

@@ -560,6 +560,15 @@ impl PgTable {
         Ok(schema)
     }
 
+    pub(super) fn fill_column(&mut self, column: &str, value: &str) -> Result<()> {
+        self.ensure_stored()?;
+        let name = self.name();
+        let quoted = quote(column);
+        let sql = format!("UPDATE {name} SET {quoted} = $1 WHERE {quoted} = ''");
+        self.client().execute(&sql, &[&value]).map_err(pg)?;
+        Ok(())
+    }
+
     pub(super) fn remove_primary_key(&mut self) -> Result<Schema> {
         self.ensure_stored()?;
         let (key, schema_name) = (self.key.clone(), self.schema.clone());
