@@ -144,6 +144,22 @@ def test_configurations_of_any_component_are_kept_as_kbcstorage_makes_them(clien
         assert detail["configuration"] == {"parameters": {"a": 1}}
         assert [c["id"] for c in client.configurations.list(component)] == [config_id]
         assert component in [c["id"] for c in client.components.list()]
+        listed = {c["id"]: c for c in client.components.list(include=["configuration", "rows", "state"])}
+        assert listed[component]["configurations"][0]["configuration"] == {"parameters": {"a": 1}}
+        assert listed[component]["configurations"][0]["rows"] == []
+        # kbcstorage 0.12 has no calls for an update or metadata; these are the requests Keboola's
+        # newer clients send for them.
+        url, token = client.root_url, client._token
+        headers = {"X-StorageApi-Token": token}
+        path = f"{url}/v2/storage/components/{component}/configs/{config_id}"
+        updated = requests.put(path, headers=headers, data={"name": "Renamed", "changeDescription": "renamed"})
+        updated.raise_for_status()
+        assert (updated.json()["name"], updated.json()["version"]) == ("Renamed", 2)
+        metadata = requests.post(f"{path}/metadata", headers=headers,
+                                 json={"metadata": [{"key": "KBC.configuration.folderName", "value": "sync"}]})
+        metadata.raise_for_status()
+        assert [(m["key"], m["value"]) for m in requests.get(f"{path}/metadata", headers=headers).json()] == \
+            [("KBC.configuration.folderName", "sync")]
         with pytest.raises(requests.HTTPError) as unknown:
             client.configurations.list("non-existent-component")
         assert unknown.value.response.status_code == 404
