@@ -23,7 +23,7 @@ use crate::components::{self, Changes};
 use crate::events::{record, Happened};
 use crate::jobs::{self, Work};
 use crate::records::ScheduleRecord;
-use crate::triggers::{authorize_automation, check_run_token, runner};
+use crate::triggers::{authorize_automation, check_covered, check_run_token, runner};
 use crate::{Core, Ctx};
 
 /// The component whose configurations are schedules.
@@ -159,7 +159,8 @@ pub async fn activate(
     };
     let caller = caller.clone();
     ctx.write(move |w, ctx| {
-        check_run_token(w, &caller, schedule.run_with_token_id)?;
+        let run_with = check_run_token(w, &caller, schedule.run_with_token_id)?;
+        check_covered(&caller, &run_with)?;
         let (component, config_id) = (&schedule.target_component_id, &schedule.target_configuration_id);
         let target = w
             .configuration(caller.project_id, component, config_id)?

@@ -78,7 +78,7 @@ fn check(w: &Writer<'_>, caller: &Arc<Token>, trigger: &mut TriggerRecord) -> Re
     if trigger.cool_down_minutes < 1 {
         return Err(Error::new(Code::TriggerValidation, "Minimal cool down period is 1 minute"));
     }
-    check_run_token(w, caller, trigger.run_with_token_id)?;
+    let run_with = check_run_token(w, caller, trigger.run_with_token_id)?;
     if trigger.tables.is_empty() {
         return Err(Error::new(Code::TriggerValidation, "Parameter \"tableIds\" must name at least one table."));
     }
@@ -95,14 +95,15 @@ fn check(w: &Writer<'_>, caller: &Arc<Token>, trigger: &mut TriggerRecord) -> Re
         })?;
         (table.seen_pk, table.seen_imports) = (Some(found.pk), found.imports);
     }
+    check_covered(caller, &run_with)?;
     let mut seen = std::collections::HashSet::new();
     trigger.tables.retain(|table| seen.insert(table.table_id.clone()));
     Ok(())
 }
 
 /// Checks the token runs would use: one of the caller's project, without expiry, and a master
-/// token only when the caller's is one.
-pub(crate) fn check_run_token(w: &Writer<'_>, caller: &Token, id: i64) -> Result<()> {
+/// token only when the caller's is one. Returns it, for [`check_covered`].
+pub(crate) fn check_run_token(w: &Writer<'_>, caller: &Token, id: i64) -> Result<Token> {
     let run_with = w
         .token(caller.project_id, id)?
         .ok_or_else(|| Error::new(Code::TokenNotFound, format!("Token with id \"{id}\" was not found.")))?;
@@ -116,6 +117,21 @@ pub(crate) fn check_run_token(w: &Writer<'_>, caller: &Token, id: i64) -> Result
         return Err(Error::new(
             Code::TriggerValidation,
             "The 'runByToken' cannot be admin's token when your main token is not admin's",
+        ));
+    }
+    Ok(run_with)
+}
+
+/// Refuses a run token that reaches further than the caller (`Token::covers`).
+pub(crate) fn check_covered(caller: &Token, run_with: &Token) -> Result<()> {
+    if !caller.covers(run_with) {
+        return Err(Error::new(
+            Code::TriggerValidation,
+            format!(
+                "The 'runByToken' (token {}) has permissions your token does not have; runs may only be made as a \
+                 token that reaches no further than yours.",
+                run_with.id
+            ),
         ));
     }
     Ok(())

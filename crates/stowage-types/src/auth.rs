@@ -186,6 +186,29 @@ impl Token {
         self.expires.is_some_and(|expires| expires <= now)
     }
 
+    /// True when every permission of `other` is also this token's: what lets this token have
+    /// automated runs (triggers, schedules) made as `other` without reaching further than itself.
+    /// Master tokens other than read-only ones cover every token; a limited token covers a limited
+    /// token whose buckets, components and file access are within its own.
+    pub fn covers(&self, other: &Token) -> bool {
+        if self.is_master() && self.role() != Some(Role::ReadOnly) {
+            return true;
+        }
+        if other.is_master() {
+            return false;
+        }
+        let buckets = if other.can_manage_buckets() {
+            self.can_manage_buckets()
+        } else {
+            other.bucket_grants.iter().all(|(bucket, access)| self.bucket_access(bucket) >= Some(*access))
+        };
+        let components = self.can_manage_buckets()
+            || (!other.can_manage_buckets()
+                && other.component_access.iter().all(|c| self.component_access.contains(c)));
+        let files = !other.can_read_all_file_uploads() || self.can_read_all_file_uploads();
+        buckets && components && files
+    }
+
     /// Checks `permission` against this token and returns the proof core functions require.
     pub fn authorize<P: Permission>(self: &Arc<Self>, permission: P) -> Result<Granted<P>> {
         if permission.allows(self) {
@@ -365,6 +388,30 @@ mod tests {
             admin_owner: None,
             last_used: None,
         }
+    }
+
+    #[test]
+    fn a_token_covers_tokens_with_at_most_its_own_permissions() {
+        let limited = |grants: &[(&str, BucketAccess)], components: &[&str], manage: bool| Token {
+            id: 2,
+            member: None,
+            can_manage_buckets_flag: manage,
+            component_access: components.iter().map(|c| c.to_string()).collect(),
+            bucket_grants: grants.iter().map(|(b, a)| (b.to_string(), *a)).collect(),
+            ..token(None)
+        };
+        let reader = limited(&[("in.c-a", BucketAccess::Read)], &["keboola.wr-storage"], false);
+        let writer = limited(&[("in.c-a", BucketAccess::Write)], &["keboola.wr-storage"], false);
+        let manager = limited(&[], &[], true);
+        assert!(token(Some(Role::Guest)).covers(&manager), "a master token covers any limited token");
+        assert!(!token(Some(Role::ReadOnly)).covers(&reader), "a read-only member covers none");
+        assert!(writer.covers(&reader));
+        assert!(!reader.covers(&writer), "write access is more than read");
+        assert!(manager.covers(&writer), "managing buckets covers every bucket and component");
+        assert!(!writer.covers(&manager));
+        let elsewhere = limited(&[("in.c-a", BucketAccess::Read)], &["keboola.ex-storage"], false);
+        assert!(!writer.covers(&elsewhere), "a component the caller cannot configure");
+        assert!(!manager.covers(&token(Some(Role::Admin))), "only a master token covers a master token");
     }
 
     #[test]

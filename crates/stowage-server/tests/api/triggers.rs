@@ -259,6 +259,16 @@ async fn a_trigger_is_refused_with_keboolas_messages_for_each_mistake() {
         app.create_token(json!({"bucketPermissions": {&bucket: "read"}, "componentAccess": ["keboola.wr-db"]})).await;
     let reply = post(unrelated, valid.clone()).await.expect_error(403, "accessDenied");
     assert_eq!(reply.message(), "Your token does not have sufficient privilege.");
+    let (narrow, _) = app
+        .create_token(json!({"bucketPermissions": {&bucket: "read"}, "componentAccess": ["keboola.orchestrator"]}))
+        .await;
+    let (_, wide) = app.create_token(json!({"bucketPermissions": {&bucket: "write"}})).await;
+    let reply = post(narrow, with("runWithTokenId", wide["id"].clone())).await;
+    let message = reply.expect_error(400, "storage.triggers.validation").message().to_string();
+    assert!(
+        message.contains("has permissions your token does not have"),
+        "runs never reach further than their maker: {message}"
+    );
     let (blind, _) = app.create_token(json!({"componentAccess": ["keboola.orchestrator"]})).await;
     let reply = post(blind, valid.clone()).await.expect_error(403, "accessDenied");
     assert_eq!(reply.message(), "You don't have access to the resource.");
