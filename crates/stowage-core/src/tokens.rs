@@ -39,8 +39,8 @@ fn token_not_found(id: i64) -> Error {
 }
 
 fn view(r: &Reader<'_>, token: Token) -> Result<TokenView> {
-    let project = r.project(token.project_id)?.ok_or_else(|| Error::internal("token of a missing project"))?;
-    let bucket_ids = r.buckets(token.project_id)?.into_iter().map(|bucket| bucket.id).collect();
+    let (project, bucket_ids) =
+        r.project_with_bucket_ids(token.project_id)?.ok_or_else(|| Error::internal("token of a missing project"))?;
     Ok(TokenView { token, project, bucket_ids })
 }
 
@@ -48,10 +48,11 @@ fn load(r: &Reader<'_>, project_id: i64, id: i64) -> Result<Token> {
     r.token(project_id, id)?.ok_or_else(|| token_not_found(id))
 }
 
-/// The calling token, as `tokens/verify` shows it.
+/// The calling token, as `tokens/verify` shows it. Its project and the project's bucket ids are
+/// reads a project bounds, so they run on the calling thread (`Store::lookup`).
 pub async fn verify(ctx: &Ctx, grant: &Granted<AnyToken>) -> Result<TokenView> {
     let token = (**grant.token()).clone();
-    ctx.core.store.read(move |r| view(r, token)).await
+    ctx.core.store.lookup(move |r| view(r, token)).await
 }
 
 /// Tokens the caller may see: all of the project for token managers, otherwise itself.

@@ -55,6 +55,20 @@ impl Reader<'_> {
         self.conn.row("SELECT id, name, created FROM projects WHERE id = ?1", params![id], project)
     }
 
+    /// A project with the ids of its buckets, in one statement (what a token's view shows).
+    pub fn project_with_bucket_ids(&self, id: i64) -> Result<Option<(Project, Vec<String>)>> {
+        let rows = self.conn.rows(
+            "SELECT p.id, p.name, p.created, b.id FROM projects p LEFT JOIN buckets b ON b.project_id = p.id
+              WHERE p.id = ?1 ORDER BY b.id",
+            params![id],
+            |row| Ok((project(row)?, row.get::<Option<String>>(3)?)),
+        )?;
+        let mut rows = rows.into_iter();
+        let Some((project, first)) = rows.next() else { return Ok(None) };
+        let bucket_ids = first.into_iter().chain(rows.filter_map(|(_, bucket)| bucket)).collect();
+        Ok(Some((project, bucket_ids)))
+    }
+
     /// The project's default branch. Every project has one from its creation.
     pub fn default_branch(&self, project_id: i64) -> Result<Branch> {
         self.conn.one(

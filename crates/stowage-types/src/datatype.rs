@@ -108,9 +108,11 @@ impl ColumnType {
         self.length = match (self.basetype, self.length.as_deref().map(str::trim).filter(|l| !l.is_empty())) {
             (BaseType::String, Some(length)) => match length.parse::<u64>() {
                 Ok(n) if (1..=MAX_STRING_LENGTH).contains(&n) => Some(n.to_string()),
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "the length of a STRING is a number of characters from 1 to {MAX_STRING_LENGTH}, not \"{length}\""
-                )),
+                ))
+                }
             },
             (BaseType::Numeric, length) => {
                 let (precision, scale) = match length {
