@@ -21,9 +21,8 @@ use stowage_types::{time, Code, Error, Result};
 
 use crate::components::{self, Changes};
 use crate::events::{record, Happened};
-use crate::jobs::{self, Work};
 use crate::records::ScheduleRecord;
-use crate::triggers::{authorize_automation, check_covered, check_run_token, runner};
+use crate::triggers::{authorize_automation, check_covered, check_run_token, runner, submit_run};
 use crate::{Core, Ctx};
 
 /// The component whose configurations are schedules.
@@ -292,13 +291,8 @@ pub async fn fire_due(core: &Core) -> Result<usize> {
                         (None, Happened::about("storage.scheduleSkipped", "schedule", &id, message), None)
                     }
                     Ok(token) => {
-                        let work = Work::ComponentRun {
-                            component_id: component.clone(),
-                            config_id: config_id.clone(),
-                            row_ids: schedule.target_row_ids.clone(),
-                        };
-                        let run = json!({ "rowIds": schedule.target_row_ids, "scheduleId": schedule.id });
-                        let job = jobs::submit(w, ctx, &token, "componentRun", run, None, work)?;
+                        let rows = &schedule.target_row_ids;
+                        let job = submit_run(w, ctx, &token, (component, config_id), rows, ("scheduleId", schedule.id))?;
                         params["jobId"] = json!(job.id.to_string());
                         started += 1;
                         let message = format!(

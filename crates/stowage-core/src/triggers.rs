@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::json;
 use stowage_store::Writer;
 use stowage_types::auth::{ReadBucket, Role, Token, TokenRef, WriteComponent};
+use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{record, Happened};
@@ -270,6 +271,22 @@ pub(crate) fn runner(
     })
 }
 
+/// Submits an automated run of a configuration (`rows`, or its enabled rows when empty) as
+/// `token`, inside the caller's transaction; `origin` names what started it (`triggerId`, ...).
+pub(crate) fn submit_run(
+    w: &Writer<'_>,
+    ctx: &Ctx,
+    token: &Token,
+    (component, config_id): (&str, &str),
+    rows: &[String],
+    (origin, id): (&str, i64),
+) -> Result<Job> {
+    let work =
+        Work::ComponentRun { component_id: component.into(), config_id: config_id.into(), row_ids: rows.to_vec() };
+    let run = json!({ "rowIds": rows, origin: id });
+    jobs::submit(w, ctx, token, "componentRun", run, None, work)
+}
+
 /// Fires every trigger that is due: submits its run as its token, records the firing as an event
 /// of that token and moves its last run, all in one transaction. Returns how many runs started.
 pub async fn fire_due(core: &Core) -> Result<usize> {
@@ -291,13 +308,7 @@ pub async fn fire_due(core: &Core) -> Result<usize> {
                         (None, Happened::about("storage.triggerSkipped", "trigger", &id, message))
                     }
                     Ok(token) => {
-                        let work = Work::ComponentRun {
-                            component_id: component.clone(),
-                            config_id: config_id.clone(),
-                            row_ids: vec![],
-                        };
-                        let run = json!({ "rowIds": [], "triggerId": trigger.id });
-                        let job = jobs::submit(w, ctx, &token, "componentRun", run, None, work)?;
+                        let job = submit_run(w, ctx, &token, (component, config_id), &[], ("triggerId", trigger.id))?;
                         params["jobId"] = json!(job.id.to_string());
                         started += 1;
                         let tables = trigger.tables.iter().map(|t| t.table_id.as_str()).collect::<Vec<_>>().join(", ");

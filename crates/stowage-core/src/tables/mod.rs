@@ -368,6 +368,23 @@ fn mirror(table: &mut TableRecord, schema: &Schema, (rows, bytes): (i64, i64), n
     }
 }
 
+/// The id a new table `name` in `bucket_id` gets, when the bucket exists and has no such table.
+async fn new_table_id(ctx: &Ctx, project_id: i64, bucket_id: &str, name: &str) -> Result<String> {
+    let table_id = format!("{bucket_id}.{name}");
+    let exists = {
+        let (bucket_id, table_id) = (bucket_id.to_string(), table_id.clone());
+        ctx.core.store.read(move |r| Ok((r.bucket(project_id, &bucket_id)?, r.table(project_id, &table_id)?))).await?
+    };
+    match exists {
+        (None, _) => Err(crate::buckets::not_found(project_id, bucket_id)),
+        (_, Some(_)) => Err(Error::new(
+            Code::TableAlreadyExists,
+            format!("The table \"{name}\" already exists in the bucket \"{bucket_id}\"."),
+        )),
+        _ => Ok(table_id),
+    }
+}
+
 /// A table create request.
 #[derive(Debug, Default)]
 pub struct CreateRequest {
@@ -384,21 +401,7 @@ pub async fn create(ctx: &Ctx, grant: Granted<WriteBucket>, mut request: CreateR
     request.primary_key = primary_key("primaryKey", request.primary_key)?;
     let project_id = grant.project_id();
     let bucket_id = grant.scope().0.to_string();
-    let table_id = format!("{bucket_id}.{name}");
-    let exists = {
-        let (bucket_id, table_id) = (bucket_id.clone(), table_id.clone());
-        ctx.core.store.read(move |r| Ok((r.bucket(project_id, &bucket_id)?, r.table(project_id, &table_id)?))).await?
-    };
-    match exists {
-        (None, _) => return Err(crate::buckets::not_found(project_id, &bucket_id)),
-        (_, Some(_)) => {
-            return Err(Error::new(
-                Code::TableAlreadyExists,
-                format!("The table \"{name}\" already exists in the bucket \"{bucket_id}\"."),
-            ))
-        }
-        _ => {}
-    }
+    let table_id = new_table_id(ctx, project_id, &bucket_id, &name).await?;
     let file = source_file(ctx, grant.token(), request.data_file_id).await?;
     let params = json!({
         "name": name, "bucketId": bucket_id, "dataFileId": file.id, "primaryKey": request.primary_key,

@@ -17,7 +17,9 @@ use stowage_types::datatype::{BaseType, ColumnType};
 use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
 
-use super::{load, mirror, not_found, primary_key, remove_storage, validate_columns, validate_table_name, Rows};
+use super::{
+    load, mirror, new_table_id, not_found, primary_key, remove_storage, validate_columns, validate_table_name, Rows,
+};
 use crate::events::{record, Happened};
 use crate::jobs::{Claim, JobDone, Work};
 use crate::records::TableRecord;
@@ -132,21 +134,7 @@ pub async fn create_definition(ctx: &Ctx, grant: Granted<WriteBucket>, request: 
     };
     let project_id = grant.project_id();
     let bucket_id = grant.scope().0.to_string();
-    let table_id = format!("{bucket_id}.{name}");
-    let found = {
-        let (bucket_id, table_id) = (bucket_id.clone(), table_id.clone());
-        ctx.core.store.read(move |r| Ok((r.bucket(project_id, &bucket_id)?, r.table(project_id, &table_id)?))).await?
-    };
-    match found {
-        (None, _) => return Err(crate::buckets::not_found(project_id, &bucket_id)),
-        (_, Some(_)) => {
-            return Err(Error::new(
-                Code::TableAlreadyExists,
-                format!("The table \"{name}\" already exists in the bucket \"{bucket_id}\"."),
-            ))
-        }
-        _ => {}
-    }
+    let table_id = new_table_id(ctx, project_id, &bucket_id, &name).await?;
     let params = json!({
         "name": name, "primaryKeysNames": key,
         "columns": definition.as_ref().map_or_else(|| json!(columns), |d| json!(d)),

@@ -1166,6 +1166,22 @@ async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &s
     ))
 }
 
+/// After a change to a trigger or schedule: back to its section (`anchor`), or the page again
+/// with the problem next to that section's form.
+async fn after_automation(
+    state: &AppState,
+    place: &Place,
+    config_id: &str,
+    result: Result<(), Error>,
+    anchor: &str,
+    feedback: fn(String) -> Feedback,
+) -> ApiResult<Response> {
+    match result {
+        Ok(()) => Ok(redirect(&format!("{}#{anchor}", place.config_url(config_id)))),
+        Err(error) => config_view(state, place, config_id, "", feedback(user_message(error)?)).await,
+    }
+}
+
 /// The tokens automated runs may use (those without expiry the acting token sees), as options.
 async fn run_as_choices(ctx: &Ctx, place: &Place) -> ApiResult<String> {
     let tokens = tokens::list(ctx, &place.token.authorize(AnyToken)?).await?;
@@ -1198,10 +1214,8 @@ async fn add_trigger(
         cool_down_minutes: body.int("coolDownPeriodMinutes")?,
         table_ids: body.list("tables")?.map(|tables| tables.into_iter().filter(|t| !t.is_empty()).collect()),
     };
-    match triggers::create(&ctx, &place.token, changes).await {
-        Ok(_) => Ok(redirect(&format!("{}#triggers", place.config_url(&config)))),
-        Err(error) => config_view(&state, &place, &config, "", Feedback::Triggers(user_message(error)?)).await,
-    }
+    let created = triggers::create(&ctx, &place.token, changes).await.map(drop);
+    after_automation(&state, &place, &config, created, "triggers", Feedback::Triggers).await
 }
 
 async fn delete_trigger(
@@ -1215,10 +1229,8 @@ async fn delete_trigger(
     let Ok(trigger_id) = trigger.parse::<i64>() else {
         return problem(Error::new(Code::TriggerNotFound, format!("Trigger \"{trigger}\" not found.")));
     };
-    match triggers::delete(&ctx, &place.token, trigger_id).await {
-        Ok(()) => Ok(redirect(&format!("{}#triggers", place.config_url(&config)))),
-        Err(error) => config_view(&state, &place, &config, "", Feedback::Triggers(user_message(error)?)).await,
-    }
+    let deleted = triggers::delete(&ctx, &place.token, trigger_id).await;
+    after_automation(&state, &place, &config, deleted, "triggers", Feedback::Triggers).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1295,10 +1307,8 @@ async fn add_schedule(
     let schedule = json!({ "cronTab": cron, "timezone": timezone, "state": "enabled" });
     let target = json!({ "componentId": place.kind.id(), "configurationId": config, "mode": "run" });
     let run_with = body.int("runWithTokenId")?;
-    match schedules::create(&ctx, &place.token, name, schedule, target, run_with).await {
-        Ok(_) => Ok(redirect(&format!("{}#schedules", place.config_url(&config)))),
-        Err(error) => config_view(&state, &place, &config, "", Feedback::Schedules(user_message(error)?)).await,
-    }
+    let created = schedules::create(&ctx, &place.token, name, schedule, target, run_with).await.map(drop);
+    after_automation(&state, &place, &config, created, "schedules", Feedback::Schedules).await
 }
 
 async fn delete_schedule(
@@ -1312,10 +1322,8 @@ async fn delete_schedule(
     let Ok(schedule_id) = schedule.parse::<i64>() else {
         return problem(Error::new(Code::ScheduleNotFound, format!("Schedule \"{schedule}\" not found.")));
     };
-    match schedules::remove(&ctx, &place.token, schedule_id).await {
-        Ok(()) => Ok(redirect(&format!("{}#schedules", place.config_url(&config)))),
-        Err(error) => config_view(&state, &place, &config, "", Feedback::Schedules(user_message(error)?)).await,
-    }
+    let removed = schedules::remove(&ctx, &place.token, schedule_id).await;
+    after_automation(&state, &place, &config, removed, "schedules", Feedback::Schedules).await
 }
 
 // ---------------------------------------------------------------------------------------------
