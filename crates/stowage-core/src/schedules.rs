@@ -10,13 +10,12 @@
 //! schedule whose previous run has not ended skips its turn: it never runs twice at once.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use serde_json::{json, Value};
-use stowage_types::auth::{ReadComponent, Token, TokenRef, WriteComponent};
+use stowage_types::auth::{AnyToken, Granted, ReadComponent, TokenRef, WriteComponent};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::components::{self, Changes};
@@ -125,10 +124,11 @@ fn next_run(cron: &Cron, timezone: Tz, after: time::Timestamp) -> Result<time::T
 /// `run_with_token_id` (the caller's own token when `None`).
 pub async fn activate(
     ctx: &Ctx,
-    caller: &Arc<Token>,
+    grant: &Granted<AnyToken>,
     configuration_id: &str,
     run_with_token_id: Option<i64>,
 ) -> Result<ScheduleRecord> {
+    let caller = grant.token();
     authorize_automation(caller, SCHEDULER, "Schedule")?;
     let view = components::get(ctx, &caller.authorize(ReadComponent(SCHEDULER.into()))?, configuration_id).await?;
     let settings = settings(&view.config.configuration)?;
@@ -192,43 +192,44 @@ pub async fn activate(
 /// `stowage schedule create` do in one step.
 pub async fn create(
     ctx: &Ctx,
-    caller: &Arc<Token>,
+    grant: &Granted<AnyToken>,
     name: String,
     schedule: Value,
     target: Value,
     run_with_token_id: Option<i64>,
 ) -> Result<ScheduleRecord> {
+    let caller = grant.token();
     authorize_automation(caller, SCHEDULER, "Schedule")?;
     let configuration = json!({ "schedule": schedule, "target": target });
     settings(&configuration)?;
-    let grant = caller.authorize(WriteComponent(SCHEDULER.into()))?;
+    let write = caller.authorize(WriteComponent(SCHEDULER.into()))?;
     let changes = Changes { name: Some(name), configuration: Some(configuration), ..Changes::default() };
-    let config = components::create(ctx, &grant, changes).await?;
-    match activate(ctx, caller, &config.config.id, run_with_token_id).await {
+    let config = components::create(ctx, &write, changes).await?;
+    match activate(ctx, grant, &config.config.id, run_with_token_id).await {
         Ok(schedule) => Ok(schedule),
         Err(error) => {
             // A schedule that cannot be activated leaves no configuration behind.
-            let _ = components::delete(ctx, &grant, &config.config.id).await;
+            let _ = components::delete(ctx, &write, &config.config.id).await;
             Err(error)
         }
     }
 }
 
 /// The schedules of the caller's project.
-pub async fn list(ctx: &Ctx, token: &Arc<Token>) -> Result<Vec<ScheduleRecord>> {
-    let project_id = token.project_id;
+pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>) -> Result<Vec<ScheduleRecord>> {
+    let project_id = grant.project_id();
     ctx.core.store.read(move |r| r.schedules(project_id)).await
 }
 
 /// One schedule of the caller's project.
-pub async fn get(ctx: &Ctx, token: &Arc<Token>, id: i64) -> Result<ScheduleRecord> {
-    let project_id = token.project_id;
+pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<ScheduleRecord> {
+    let project_id = grant.project_id();
     ctx.core.store.read(move |r| r.schedule(project_id, id)).await?.ok_or_else(|| not_found(id))
 }
 
 /// Deletes a schedule (its configuration stays, to be activated again).
-pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
-    let caller = caller.clone();
+pub async fn delete(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<()> {
+    let caller = grant.token().clone();
     ctx.write(move |w, ctx| {
         let schedule = w.schedule(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
         authorize_automation(&caller, SCHEDULER, "Schedule")?;
@@ -244,11 +245,11 @@ pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
 
 /// Deletes a schedule and moves its configuration to the trash: what the console and `stowage
 /// schedule delete` do in one step.
-pub async fn remove(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
-    let schedule = get(ctx, caller, id).await?;
-    delete(ctx, caller, id).await?;
-    let grant = caller.authorize(WriteComponent(SCHEDULER.into()))?;
-    components::delete(ctx, &grant, &schedule.configuration_id).await
+pub async fn remove(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<()> {
+    let schedule = get(ctx, grant, id).await?;
+    delete(ctx, grant, id).await?;
+    let write = grant.token().authorize(WriteComponent(SCHEDULER.into()))?;
+    components::delete(ctx, &write, &schedule.configuration_id).await
 }
 
 /// Starts the run of every schedule whose time has come and moves each one's next run past now;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use stowage_store::Writer;
-use stowage_types::auth::{ReadBucket, Role, Token, TokenRef, WriteComponent};
+use stowage_types::auth::{AnyToken, Granted, ReadBucket, Role, Token, TokenRef, WriteComponent};
 use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
 
@@ -54,11 +54,11 @@ pub(crate) fn authorize_automation(token: &Arc<Token>, component: &str, what: &s
 /// The triggers of the caller's project, optionally of one component and configuration.
 pub async fn list(
     ctx: &Ctx,
-    token: &Arc<Token>,
+    grant: &Granted<AnyToken>,
     component: Option<String>,
     configuration_id: Option<String>,
 ) -> Result<Vec<TriggerRecord>> {
-    let project_id = token.project_id;
+    let project_id = grant.project_id();
     let all = ctx.core.store.read(move |r| r.triggers(project_id)).await?;
     Ok(all
         .into_iter()
@@ -68,8 +68,8 @@ pub async fn list(
 }
 
 /// One trigger of the caller's project.
-pub async fn get(ctx: &Ctx, token: &Arc<Token>, id: i64) -> Result<TriggerRecord> {
-    let project_id = token.project_id;
+pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<TriggerRecord> {
+    let project_id = grant.project_id();
     ctx.core.store.read(move |r| r.trigger(project_id, id)).await?.ok_or_else(|| not_found(id))
 }
 
@@ -157,7 +157,8 @@ fn params(trigger: &TriggerRecord) -> serde_json::Value {
 }
 
 /// Creates a trigger; its last run is now, so imports from now on count.
-pub async fn create(ctx: &Ctx, caller: &Arc<Token>, changes: Changes) -> Result<TriggerRecord> {
+pub async fn create(ctx: &Ctx, grant: &Granted<AnyToken>, changes: Changes) -> Result<TriggerRecord> {
+    let caller = grant.token();
     let component = changes.component.filter(|c| !c.is_empty()).ok_or_else(|| missing("component"))?;
     let configuration_id =
         changes.configuration_id.filter(|c| !c.is_empty()).ok_or_else(|| missing("configurationId"))?;
@@ -191,11 +192,11 @@ pub async fn create(ctx: &Ctx, caller: &Arc<Token>, changes: Changes) -> Result<
 }
 
 /// Changes a trigger: the caller must be allowed both the component it runs and the one it will.
-pub async fn update(ctx: &Ctx, caller: &Arc<Token>, id: i64, changes: Changes) -> Result<TriggerRecord> {
+pub async fn update(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64, changes: Changes) -> Result<TriggerRecord> {
     if let Some(component) = &changes.component {
         components::component(&ctx.core, component)?;
     }
-    let caller = caller.clone();
+    let caller = grant.token().clone();
     ctx.write(move |w, ctx| {
         let mut trigger = w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
         authorize_automation(&caller, &trigger.component_id, "Trigger")?;
@@ -231,8 +232,8 @@ pub async fn update(ctx: &Ctx, caller: &Arc<Token>, id: i64, changes: Changes) -
 }
 
 /// Deletes a trigger.
-pub async fn delete(ctx: &Ctx, caller: &Arc<Token>, id: i64) -> Result<()> {
-    let caller = caller.clone();
+pub async fn delete(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<()> {
+    let caller = grant.token().clone();
     ctx.write(move |w, ctx| {
         let trigger = w.trigger(caller.project_id, id)?.ok_or_else(|| not_found(id))?;
         authorize_automation(&caller, &trigger.component_id, "Trigger")?;

@@ -6,6 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::Json;
 use serde_json::Value;
 use stowage_core::schedules;
+use stowage_types::auth::AnyToken;
 use stowage_types::Code;
 
 use crate::auth::Caller;
@@ -22,7 +23,7 @@ pub(crate) fn register(t: Table) -> Table {
 }
 
 async fn list_schedules(caller: Caller) -> ApiResult<Json<Value>> {
-    let found = schedules::list(&caller.ctx, &caller.token).await?;
+    let found = schedules::list(&caller.ctx, &caller.token.authorize(AnyToken)?).await?;
     Ok(Json(Value::Array(found.iter().map(views::schedule).collect())))
 }
 
@@ -34,16 +35,17 @@ async fn activate_schedule(caller: Caller, Body(body): Body) -> ApiResult<(Statu
         )
     })?;
     let run_with = body.int("runWithTokenId")?;
-    let schedule = schedules::activate(&caller.ctx, &caller.token, &configuration_id, run_with).await?;
+    let schedule =
+        schedules::activate(&caller.ctx, &caller.token.authorize(AnyToken)?, &configuration_id, run_with).await?;
     Ok((StatusCode::CREATED, Json(views::schedule(&schedule))))
 }
 
 async fn get_schedule(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let schedule = schedules::get(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
+    let schedule = schedules::get(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?).await?;
     Ok(Json(views::schedule(&schedule)))
 }
 
 async fn delete_schedule(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    schedules::delete(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
+    schedules::delete(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

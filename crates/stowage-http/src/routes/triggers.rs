@@ -6,6 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::Json;
 use serde_json::Value;
 use stowage_core::triggers::{self, Changes};
+use stowage_types::auth::AnyToken;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -33,26 +34,27 @@ fn changes(body: &Fields) -> ApiResult<Changes> {
 
 async fn list_triggers(caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
     let (component, configuration_id) = (query.string("component")?, query.string("configurationId")?);
-    let found = triggers::list(&caller.ctx, &caller.token, component, configuration_id).await?;
+    let found = triggers::list(&caller.ctx, &caller.token.authorize(AnyToken)?, component, configuration_id).await?;
     Ok(Json(Value::Array(found.iter().map(views::trigger).collect())))
 }
 
 async fn create_trigger(caller: Caller, Body(body): Body) -> ApiResult<(StatusCode, Json<Value>)> {
-    let trigger = triggers::create(&caller.ctx, &caller.token, changes(&body)?).await?;
+    let trigger = triggers::create(&caller.ctx, &caller.token.authorize(AnyToken)?, changes(&body)?).await?;
     Ok((StatusCode::CREATED, Json(views::trigger(&trigger))))
 }
 
 async fn get_trigger(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let trigger = triggers::get(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
+    let trigger = triggers::get(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?).await?;
     Ok(Json(views::trigger(&trigger)))
 }
 
 async fn update_trigger(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Json<Value>> {
-    let trigger = triggers::update(&caller.ctx, &caller.token, numeric_id(&id)?, changes(&body)?).await?;
+    let trigger =
+        triggers::update(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?, changes(&body)?).await?;
     Ok(Json(views::trigger(&trigger)))
 }
 
 async fn delete_trigger(caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    triggers::delete(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
+    triggers::delete(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

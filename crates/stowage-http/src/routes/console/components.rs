@@ -1109,7 +1109,13 @@ async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &s
     let url = place.config_url(&view.config.id);
     let csrf = place.csrf();
     let can_write = place.write().is_ok();
-    let found = triggers::list(ctx, &place.token, Some(place.kind.id().into()), Some(view.config.id.clone())).await?;
+    let found = triggers::list(
+        ctx,
+        &place.token.authorize(AnyToken)?,
+        Some(place.kind.id().into()),
+        Some(view.config.id.clone()),
+    )
+    .await?;
     let rows: String = found
         .iter()
         .map(|trigger| {
@@ -1214,7 +1220,7 @@ async fn add_trigger(
         cool_down_minutes: body.int("coolDownPeriodMinutes")?,
         table_ids: body.list("tables")?.map(|tables| tables.into_iter().filter(|t| !t.is_empty()).collect()),
     };
-    let created = triggers::create(&ctx, &place.token, changes).await.map(drop);
+    let created = triggers::create(&ctx, &place.token.authorize(AnyToken)?, changes).await.map(drop);
     after_automation(&state, &place, &config, created, "triggers", Feedback::Triggers).await
 }
 
@@ -1229,7 +1235,7 @@ async fn delete_trigger(
     let Ok(trigger_id) = trigger.parse::<i64>() else {
         return problem(Error::new(Code::TriggerNotFound, format!("Trigger \"{trigger}\" not found.")));
     };
-    let deleted = triggers::delete(&ctx, &place.token, trigger_id).await;
+    let deleted = triggers::delete(&ctx, &place.token.authorize(AnyToken)?, trigger_id).await;
     after_automation(&state, &place, &config, deleted, "triggers", Feedback::Triggers).await
 }
 
@@ -1242,7 +1248,7 @@ async fn schedules_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &
     let url = place.config_url(&view.config.id);
     let csrf = place.csrf();
     let can_write = place.write().is_ok();
-    let found = schedules::list(ctx, &place.token).await?;
+    let found = schedules::list(ctx, &place.token.authorize(AnyToken)?).await?;
     let rows: String = found
         .iter()
         .filter(|s| s.target_component_id == place.kind.id() && s.target_configuration_id == view.config.id)
@@ -1307,7 +1313,8 @@ async fn add_schedule(
     let schedule = json!({ "cronTab": cron, "timezone": timezone, "state": "enabled" });
     let target = json!({ "componentId": place.kind.id(), "configurationId": config, "mode": "run" });
     let run_with = body.int("runWithTokenId")?;
-    let created = schedules::create(&ctx, &place.token, name, schedule, target, run_with).await.map(drop);
+    let created =
+        schedules::create(&ctx, &place.token.authorize(AnyToken)?, name, schedule, target, run_with).await.map(drop);
     after_automation(&state, &place, &config, created, "schedules", Feedback::Schedules).await
 }
 
@@ -1322,7 +1329,7 @@ async fn delete_schedule(
     let Ok(schedule_id) = schedule.parse::<i64>() else {
         return problem(Error::new(Code::ScheduleNotFound, format!("Schedule \"{schedule}\" not found.")));
     };
-    let removed = schedules::remove(&ctx, &place.token, schedule_id).await;
+    let removed = schedules::remove(&ctx, &place.token.authorize(AnyToken)?, schedule_id).await;
     after_automation(&state, &place, &config, removed, "schedules", Feedback::Schedules).await
 }
 
