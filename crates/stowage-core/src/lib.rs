@@ -89,9 +89,20 @@ pub struct StackInfo {
     pub outbound: Arc<outbound::Policy>,
 }
 
-/// Shared state of a running stack. Cheap to clone.
+/// The shared services of one server process; a request's handle to them. Cloning it is one
+/// reference count (every request clones it into its `Ctx`).
 #[derive(Clone)]
-pub struct Core {
+pub struct Core(Arc<CoreParts>);
+
+impl std::ops::Deref for Core {
+    type Target = CoreParts;
+    fn deref(&self) -> &CoreParts {
+        &self.0
+    }
+}
+
+/// What a [`Core`] holds.
+pub struct CoreParts {
     pub store: Store,
     pub stack: Arc<StackInfo>,
     pub jobs: jobs::JobRunner,
@@ -122,7 +133,7 @@ impl Core {
     ) -> types::Result<Self> {
         let jobs = jobs::JobRunner::new(store.clone(), server);
         let read_events = events::ReadEvents::start(&store)?;
-        Ok(Core {
+        Ok(Core(Arc::new(CoreParts {
             jobs,
             store,
             stack: Arc::new(stack),
@@ -132,7 +143,7 @@ impl Core {
             table_store,
             read_events,
             metrics: Arc::default(),
-        })
+        })))
     }
 
     /// Whether the catalog and the object store answer, each within 5 s (a readiness check). A
