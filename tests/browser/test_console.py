@@ -383,3 +383,52 @@ def test_an_extractor_brings_a_table_from_a_second_stack_with_its_settings(stack
     config_id = browser.find_element(By.LINK_TEXT, "From the other stack").get_attribute("href").rsplit("/", 1)[1]
     status, table = api(stack.url, stack.token, f"/tables/in.c-keboola-ex-storage-{config_id}.customers")
     assert status == 200 and table["rowsCount"] == 2 and table["primaryKey"] == ["id"], table
+
+
+def test_a_schedule_and_a_trigger_are_added_on_a_writer_page_and_deleted_there(stack, browser, shots):
+    create_bucket(stack.url, stack.token, "browser-automation")
+    csv_table(stack.url, stack.token, "in.c-browser-automation", "events", "id,kind\n1,a\n")
+    status, config = api(stack.url, stack.token, "/components/keboola.wr-storage/configs", {"name": "Synced"})
+    assert status == 201, config
+    status, _ = api(stack.url, stack.token, f"/components/keboola.wr-storage/configs/{config['id']}/rows", {
+        "name": "events",
+        "configuration": {"storage": {"input": {"tables": [
+            {"source": "in.c-browser-automation.events", "destination": "events"}]}}},
+    })
+    assert status == 201
+
+    sign_in(browser, stack)
+    browser.get(f"{stack.url}/console/projects/1/components/keboola.wr-storage/{config['id']}")
+    assert "No schedules." in browser.page_source
+    browser.find_element(By.ID, "schedule-cron").send_keys("0 6 * * 1-5")
+    timezone = browser.find_element(By.ID, "schedule-timezone")
+    timezone.clear()
+    timezone.send_keys("Europe/Prague")
+    follow(browser, By.XPATH, "//form[@id='new-schedule']//button")
+    assert browser.current_url.endswith("#schedules")
+    when = browser.find_element(By.CSS_SELECTOR, "#schedules td[data-label='When']").text
+    assert when == "0 6 * * 1-5 (Europe/Prague)", when
+
+    tables = browser.find_element(By.ID, "trigger-tables")
+    assert tables.get_attribute("value") == "in.c-browser-automation.events"
+    cool_down = browser.find_element(By.ID, "trigger-cool-down")
+    cool_down.clear()
+    cool_down.send_keys("15")
+    follow(browser, By.XPATH, "//form[@id='new-trigger']//button")
+    assert browser.current_url.endswith("#triggers")
+    row = browser.find_element(By.CSS_SELECTOR, "#triggers tbody tr")
+    assert "in.c-browser-automation.events" in row.text and "15 min" in row.text, row.text
+    capture(browser, shots, "writer-automation")
+
+    # Deleting asks first (data-confirm); the test accepts the question.
+    browser.find_element(By.XPATH, "//table[@id='triggers']//button[text()='Delete']").click()
+    browser.switch_to.alert.accept()
+    WebDriverWait(browser, 10).until(lambda d: "No triggers" in d.page_source)
+    browser.find_element(By.XPATH, "//table[@id='schedules']//button[text()='Delete']").click()
+    browser.switch_to.alert.accept()
+    WebDriverWait(browser, 10).until(lambda d: "No schedules." in d.page_source)
+    status, schedules = 0, None
+    request = urllib.request.Request(f"{stack.url}/scheduler/schedules", headers={"X-StorageApi-Token": stack.token})
+    with urllib.request.urlopen(request) as response:
+        status, schedules = response.status, json.load(response)
+    assert (status, schedules) == (200, [])
