@@ -6,7 +6,7 @@
 //! job opens them ([`unseal`]).
 
 use serde_json::{json, Map, Value};
-use stowage_store::Writer;
+use stowage_store::{Reader, Writer};
 use stowage_types::auth::{Granted, ListComponents, Permission, ReadComponent, Token, TokenRef, WriteComponent};
 use stowage_types::{time, Code, Error, Result};
 
@@ -795,6 +795,122 @@ pub async fn version(ctx: &Ctx, grant: &Granted<ReadComponent>, id: &str, versio
             r.configuration_version(pk, version)?.ok_or_else(|| version_not_found(version))
         })
         .await
+}
+
+/// A kept version of a row. Rows are versioned with their configuration: each version of the
+/// configuration keeps its rows, so a row's versions are the row versions those keep, each with
+/// the time, token and description of the configuration version that first kept it.
+#[derive(Debug, Clone)]
+pub struct RowVersion {
+    pub version: i64,
+    pub created: time::Timestamp,
+    pub creator: Option<TokenRef>,
+    pub change_description: String,
+    pub name: String,
+    pub description: String,
+    /// As stored: `#` values sealed.
+    pub configuration: Value,
+    pub is_disabled: bool,
+}
+
+/// The kept versions of row `row_id` of the configuration `config_pk`, newest first.
+fn row_versions_of(r: &Reader<'_>, config_pk: i64, row_id: &str) -> Result<Vec<RowVersion>> {
+    let mut found: std::collections::BTreeMap<i64, RowVersion> = std::collections::BTreeMap::new();
+    for kept in r.configuration_versions(config_pk)?.into_iter().rev() {
+        let rows = kept.snapshot["rows"].as_array().cloned().unwrap_or_default();
+        let Some(row) = rows.into_iter().find(|row| row["id"] == row_id) else { continue };
+        let version = row["version"].as_i64().unwrap_or(0);
+        found.entry(version).or_insert_with(|| RowVersion {
+            version,
+            created: kept.created,
+            creator: kept.creator.clone(),
+            change_description: kept.change_description.clone(),
+            name: row["name"].as_str().unwrap_or_default().to_string(),
+            description: row["description"].as_str().unwrap_or_default().to_string(),
+            configuration: row["configuration"].clone(),
+            is_disabled: row["isDisabled"].as_bool().unwrap_or(false),
+        });
+    }
+    Ok(found.into_values().rev().collect())
+}
+
+/// The kept versions of a row, newest first.
+pub async fn row_versions(
+    ctx: &Ctx,
+    grant: &Granted<ReadComponent>,
+    config_id: &str,
+    row_id: &str,
+) -> Result<Vec<RowVersion>> {
+    let component_id = grant.scope().0.clone();
+    component(&ctx.core, &component_id)?;
+    let (project_id, config_id, row_id) = (grant.project_id(), config_id.to_string(), row_id.to_string());
+    ctx.core
+        .store
+        .read(move |r| {
+            let view = load(r, project_id, &component_id, &config_id, false)?;
+            if !view.rows.iter().any(|row| row.id == row_id) {
+                return Err(row_not_found(&row_id));
+            }
+            row_versions_of(r, view.config.pk, &row_id)
+        })
+        .await
+}
+
+/// One kept version of a row.
+pub async fn row_version(
+    ctx: &Ctx,
+    grant: &Granted<ReadComponent>,
+    config_id: &str,
+    row_id: &str,
+    version: i64,
+) -> Result<RowVersion> {
+    let versions = row_versions(ctx, grant, config_id, row_id).await?;
+    versions.into_iter().find(|kept| kept.version == version).ok_or_else(|| version_not_found(version))
+}
+
+/// What a row version restores or copies: its name, description, configuration and whether it
+/// is disabled (the row's state stays as it is).
+fn row_changes(kept: RowVersion, change_description: String) -> Changes {
+    Changes {
+        name: Some(kept.name),
+        description: Some(kept.description),
+        configuration: Some(kept.configuration),
+        is_disabled: Some(kept.is_disabled),
+        change_description: Some(change_description),
+        ..Changes::default()
+    }
+}
+
+/// Makes a row version the row's next version (and the configuration's).
+pub async fn rollback_row(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    config_id: &str,
+    row_id: &str,
+    version: i64,
+    change_description: Option<String>,
+) -> Result<RowRecord> {
+    let read = grant.token().authorize(ReadComponent(grant.scope().0.clone()))?;
+    let kept = row_version(ctx, &read, config_id, row_id, version).await?;
+    let change = change_description.unwrap_or_else(|| format!("Rollback of row {row_id} to version {version}"));
+    update_row(ctx, grant, config_id, row_id, row_changes(kept, change)).await
+}
+
+/// Creates a new row from a row version, in this configuration or in `target_config_id` of the
+/// same component.
+pub async fn copy_row_version(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    (config_id, row_id, version): (&str, &str, i64),
+    target_config_id: Option<String>,
+    change_description: Option<String>,
+) -> Result<RowRecord> {
+    let read = grant.token().authorize(ReadComponent(grant.scope().0.clone()))?;
+    let kept = row_version(ctx, &read, config_id, row_id, version).await?;
+    let change = change_description
+        .unwrap_or_else(|| format!("Copied from row {row_id} of configuration {config_id} version {version}"));
+    let target = target_config_id.filter(|id| !id.is_empty()).unwrap_or_else(|| config_id.to_string());
+    create_row(ctx, grant, &target, row_changes(kept, change)).await
 }
 
 /// The rows a version kept, as rows of the configuration `configuration_pk`; a row that still

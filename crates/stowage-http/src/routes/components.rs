@@ -43,6 +43,10 @@ pub(crate) fn register(t: Table) -> Table {
             "/v2/storage/components/{component}/configs/{config}/versions/{version}/create",
             copy_version,
         )
+        .add(Method::GET, ROW_VERSIONS, list_row_versions)
+        .add(Method::GET, &format!("{ROW_VERSIONS}/{{version}}"), get_row_version)
+        .add(Method::POST, &format!("{ROW_VERSIONS}/{{version}}/rollback"), rollback_row_version)
+        .add(Method::POST, &format!("{ROW_VERSIONS}/{{version}}/create"), copy_row_version)
         .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/rows", list_rows)
         .add(Method::POST, "/v2/storage/components/{component}/configs/{config}/rows", create_row)
         .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/rows/{row}", get_row)
@@ -57,6 +61,8 @@ pub(crate) fn register(t: Table) -> Table {
             delete_config_metadata,
         )
 }
+
+const ROW_VERSIONS: &str = "/v2/storage/components/{component}/configs/{config}/rows/{row}/versions";
 
 fn creator(token: &Option<TokenRef>) -> Value {
     match token {
@@ -356,6 +362,68 @@ async fn create_row(
     let grant = caller.token.authorize(WriteComponent(component))?;
     let row = components::create_row(&caller.ctx, &grant, &config, changes).await?;
     Ok((StatusCode::CREATED, Json(row_view(&row))).into_response())
+}
+
+/// A kept version of a row; its configuration only in the detail.
+fn row_version_view(row_id: &str, kept: &components::RowVersion, detail: bool) -> Value {
+    let mut out = json!({
+        "version": kept.version,
+        "created": format(kept.created),
+        "creatorToken": creator(&kept.creator),
+        "changeDescription": kept.change_description,
+        "isDisabled": kept.is_disabled,
+        "name": kept.name,
+        "description": kept.description,
+        "versionIdentifier": format!("{row_id}-{}", kept.version),
+    });
+    if detail {
+        out["configuration"] = kept.configuration.clone();
+    }
+    out
+}
+
+async fn list_row_versions(
+    caller: Caller,
+    Path((component, config, row)): Path<(String, String, String)>,
+    Query(query): Query,
+) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(ReadComponent(component))?;
+    let versions = query.page_of(components::row_versions(&caller.ctx, &grant, &config, &row).await?)?;
+    Ok(Json(Value::Array(versions.iter().map(|kept| row_version_view(&row, kept, false)).collect())))
+}
+
+async fn get_row_version(
+    caller: Caller,
+    Path((component, config, row, version)): Path<(String, String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let grant = caller.token.authorize(ReadComponent(component))?;
+    let kept = components::row_version(&caller.ctx, &grant, &config, &row, version_number(&version)?).await?;
+    Ok(Json(row_version_view(&row, &kept, true)))
+}
+
+async fn rollback_row_version(
+    caller: Caller,
+    Path((component, config, row, version)): Path<(String, String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let change = body.string("changeDescription")?.filter(|c| !c.is_empty());
+    let grant = caller.token.authorize(WriteComponent(component))?;
+    let version = version_number(&version)?;
+    let restored = components::rollback_row(&caller.ctx, &grant, &config, &row, version, change).await?;
+    Ok((StatusCode::CREATED, Json(row_view(&restored))).into_response())
+}
+
+async fn copy_row_version(
+    caller: Caller,
+    Path((component, config, row, version)): Path<(String, String, String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let target = body.string("targetConfigId")?;
+    let change = body.string("changeDescription")?.filter(|c| !c.is_empty());
+    let grant = caller.token.authorize(WriteComponent(component))?;
+    let source = (config.as_str(), row.as_str(), version_number(&version)?);
+    let copied = components::copy_row_version(&caller.ctx, &grant, source, target, change).await?;
+    Ok((StatusCode::CREATED, Json(row_view(&copied))).into_response())
 }
 
 async fn get_row(

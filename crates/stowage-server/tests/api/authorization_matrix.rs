@@ -333,6 +333,30 @@ fn cases() -> Vec<Case> {
             ),
             json!({"name": "copy"}),
         ),
+        case(
+            M::GET,
+            "/v2/storage/components/{component}/configs/{config}/rows/{row}/versions",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}/versions",
+            COMPONENT_READERS,
+        ),
+        case(
+            M::GET,
+            "/v2/storage/components/{component}/configs/{config}/rows/{row}/versions/{version}",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}/versions/1",
+            COMPONENT_READERS,
+        ),
+        case(
+            M::POST,
+            "/v2/storage/components/{component}/configs/{config}/rows/{row}/versions/{version}/rollback",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}/versions/1/rollback",
+            COMPONENT_WRITERS,
+        ),
+        case(
+            M::POST,
+            "/v2/storage/components/{component}/configs/{config}/rows/{row}/versions/{version}/create",
+            "/v2/storage/components/keboola.wr-storage/configs/{config}/rows/{row}/versions/1/create",
+            COMPONENT_WRITERS,
+        ),
         case(M::GET, ROWS, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows", COMPONENT_READERS),
         with_body(
             case(M::POST, ROWS, "/v2/storage/components/keboola.wr-storage/configs/{config}/rows", COMPONENT_WRITERS),

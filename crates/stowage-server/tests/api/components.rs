@@ -395,3 +395,48 @@ async fn every_version_is_kept_and_can_be_shown_rolled_back_to_and_copied() {
     let copied = app.get(&format!("{WR}/{}/versions", copy["id"].as_str().unwrap()), &app.admin).await.body;
     assert_eq!(copied.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_rows_versions_are_listed_shown_rolled_back_to_and_copied() {
+    let app = spawn_app().await;
+    let configs = "/v2/storage/components/keboola.runner-config-test/configs";
+    let config = app.post(configs, &app.admin, json!({"name": "versioned"})).await.expect(201).body;
+    let config = config["id"].as_str().unwrap().to_string();
+    let rows = format!("{configs}/{config}/rows");
+    let body = json!({"name": "first", "configuration": {"parameters": {"n": 1}}});
+    let row = app.post(&rows, &app.admin, body).await.expect(201).body["id"].as_str().unwrap().to_string();
+    let body = json!({"name": "second", "configuration": {"parameters": {"n": 2}}, "changeDescription": "n is 2"});
+    app.put(&format!("{rows}/{row}"), &app.admin, body).await.expect(200);
+
+    let versions = format!("{rows}/{row}/versions");
+    let listed = app.get(&versions, &app.admin).await.expect(200).body;
+    let numbers: Vec<i64> = listed.as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [2, 1], "newest first");
+    assert_eq!(listed[0]["changeDescription"], "n is 2");
+    assert_eq!(listed[0]["name"], "second");
+    assert!(listed[0].get("configuration").is_none(), "the list leaves the configuration out");
+    let first = app.get(&format!("{versions}/1"), &app.admin).await.expect(200).body;
+    assert_eq!(
+        (first["name"].clone(), first["configuration"].clone()),
+        (json!("first"), json!({"parameters": {"n": 1}}))
+    );
+
+    let rolled = app.post(&format!("{versions}/1/rollback"), &app.admin, json!({})).await.expect(201).body;
+    assert_eq!(rolled["version"], 3);
+    assert_eq!(rolled["configuration"], json!({"parameters": {"n": 1}}));
+    assert_eq!(rolled["changeDescription"], format!("Rollback of row {row} to version 1"));
+
+    let copied = app.post(&format!("{versions}/2/create"), &app.admin, json!({})).await.expect(201).body;
+    assert_ne!(copied["id"], json!(row));
+    assert_eq!((copied["version"].clone(), copied["name"].clone()), (json!(1), json!("second")));
+    let other = app.post(configs, &app.admin, json!({"name": "target"})).await.expect(201).body;
+    let other = other["id"].as_str().unwrap();
+    let body = json!({"targetConfigId": other, "changeDescription": "brought over"});
+    let moved = app.post(&format!("{versions}/1/create"), &app.admin, body).await.expect(201).body;
+    let target_rows = app.get(&format!("{configs}/{other}/rows"), &app.admin).await.expect(200).body;
+    assert_eq!(target_rows[0]["id"], moved["id"]);
+    assert_eq!(target_rows[0]["configuration"], json!({"parameters": {"n": 1}}));
+
+    app.get(&format!("{versions}/9"), &app.admin).await.expect_error(404, "storage.configurationVersion.notFound");
+    app.get(&format!("{rows}/nope/versions"), &app.admin).await.expect_error(404, "storage.configurationRow.notFound");
+}
