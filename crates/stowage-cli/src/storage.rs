@@ -85,6 +85,20 @@ pub enum TableCommand {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// Create an empty typed table: each column NAME:TYPE, where TYPE is a base type (STRING, INTEGER,
+    /// NUMERIC, FLOAT, BOOLEAN, DATE, TIMESTAMP) with an optional length and a trailing "!" for "not
+    /// nullable". Example: stowage table define in.c-sales.orders --column id:INTEGER
+    /// --column "amount:NUMERIC(10,2)!" --column note:STRING(200) --primary-key id
+    Define {
+        /// The new table's id, such as in.c-sales.orders
+        table_id: String,
+        /// A column as NAME:TYPE, NAME:TYPE(LENGTH) or NAME:TYPE! (repeatable, in order)
+        #[arg(long = "column", required = true)]
+        columns: Vec<String>,
+        /// Primary key columns, comma-separated (they are not nullable)
+        #[arg(long)]
+        primary_key: Option<String>,
+    },
     /// Delete a table. Example: stowage table delete in.c-sales.orders
     Delete {
         /// The table's id, such as in.c-sales.orders
@@ -320,6 +334,26 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                 }
             }
         }
+        TableCommand::Define { table_id, columns, primary_key } => {
+            let (bucket, name) = table_id.rsplit_once('.').ok_or_else(|| {
+                CliError::usage(format!("\"{table_id}\" is not a table id such as in.c-sales.orders"))
+            })?;
+            let columns = columns.iter().map(|c| column_definition(c)).collect::<Result<Vec<_>, _>>()?;
+            let key: Vec<&str> =
+                primary_key.as_deref().map(|k| k.split(',').map(str::trim).collect()).unwrap_or_default();
+            let body = json!({ "name": name, "primaryKeysNames": key, "columns": columns });
+            let path = format!("/v2/storage/buckets/{bucket}/tables-definition");
+            let job = remote.request(Method::POST, &path, Some(body)).await?;
+            let job = wait(&remote, &format!("/v2/storage/jobs/{}", text(&job["id"]))).await?;
+            if job["status"] != "success" {
+                return Err(CliError::job_failed(format!(
+                    "the table was not created: {}",
+                    text(&job["error"]["message"])
+                )));
+            }
+            let detail = remote.request(Method::GET, &format!("/v2/storage/tables/{table_id}"), None).await?;
+            print(global, &detail, || format!("Table {table_id} created with {} typed columns.", columns.len()));
+        }
         TableCommand::Delete { table_id, yes } => {
             let detail =
                 remote.table(&table_id).await?.ok_or_else(|| CliError::not_found(format!("no table {table_id}")))?;
@@ -437,6 +471,30 @@ pub(crate) async fn job(global: &GlobalArgs, command: JobCommand) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// A column of `table define`: `NAME:TYPE`, `NAME:TYPE(LENGTH)`, each with an optional trailing `!`
+/// for "not nullable", as the `tables-definition` request takes it.
+fn column_definition(text: &str) -> Result<Value, CliError> {
+    let usage = || CliError::usage(format!("--column \"{text}\": write NAME:TYPE, NAME:TYPE(LENGTH) or NAME:TYPE!"));
+    let (name, kind) = text.split_once(':').ok_or_else(usage)?;
+    let (kind, required) = match kind.trim().strip_suffix('!') {
+        Some(kind) => (kind, true),
+        None => (kind.trim(), false),
+    };
+    let (base, length) = match kind.split_once('(') {
+        Some((base, rest)) => (base, Some(rest.strip_suffix(')').ok_or_else(usage)?)),
+        None => (kind, None),
+    };
+    if name.trim().is_empty() || base.trim().is_empty() {
+        return Err(usage());
+    }
+    // Nullable unless marked, or in the key (the stack's default, so left out).
+    let mut definition = if required { json!({ "nullable": false }) } else { json!({}) };
+    if let Some(length) = length {
+        definition["length"] = json!(length.trim());
+    }
+    Ok(json!({ "name": name.trim(), "basetype": base.trim().to_uppercase(), "definition": definition }))
 }
 
 /// Polls a job (of either kind) until it has ended, and returns it.

@@ -662,3 +662,38 @@ async fn a_schedule_is_created_shown_and_deleted_from_the_command_line() {
     let schedulers = app.get("/v2/storage/components/keboola.scheduler/configs", &app.admin).await.expect(200).body;
     assert_eq!(schedulers, json!([]), "its configuration went to the trash");
 }
+
+#[tokio::test]
+async fn a_typed_table_is_defined_from_the_command_line() {
+    let (app, dir) = logged_in().await;
+    let bucket = app.create_bucket("cli-typed").await;
+    let table = format!("{bucket}.orders");
+    let args = [
+        "table",
+        "define",
+        &table,
+        "--column",
+        "id:INTEGER",
+        "--column",
+        "amount:numeric(10,2)!",
+        "--column",
+        "note:STRING(20)",
+        "--primary-key",
+        "id",
+    ];
+    let defined = cli(dir.path(), &[], &args).await;
+    assert_eq!(defined.code, 0, "{}", defined.stderr);
+    assert_eq!(defined.stdout.trim(), format!("Table {table} created with 3 typed columns."));
+    let detail = app.get(&format!("/v2/storage/tables/{table}"), &app.admin).await.expect(200).body;
+    let columns = &detail["definition"]["columns"];
+    assert_eq!(columns[0]["definition"]["nullable"], false, "a key column");
+    assert_eq!(columns[1]["definition"], json!({"type": "NUMERIC", "nullable": false, "length": "10,2"}));
+    assert_eq!(columns[2]["definition"], json!({"type": "VARCHAR", "nullable": true, "length": "20"}));
+
+    let bad = cli(dir.path(), &[], &["table", "define", &format!("{bucket}.bad"), "--column", "id"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let refused =
+        cli(dir.path(), &[], &["table", "define", &format!("{bucket}.bad"), "--column", "id:GEOGRAPHY"]).await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("basetype \"GEOGRAPHY\" is not one of"), "{}", refused.stderr);
+}
