@@ -640,3 +640,25 @@ async fn pages_run_only_the_stacks_own_script_which_it_serves() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_typed_tables_page_shows_each_columns_type() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("typed-page").await;
+    let body = json!({"name": "orders", "primaryKeysNames": ["id"], "columns": [
+        {"name": "id", "basetype": "INTEGER"},
+        {"name": "amount", "basetype": "NUMERIC", "definition": {"length": "10,2"}},
+    ]});
+    let job = app.post(&format!("/v2/storage/buckets/{bucket}/tables-definition"), &app.admin, body).await.expect(202);
+    assert_eq!(app.wait_job(job.body).await["status"], "success");
+    let mut browser = signed_in_admin(&app).await;
+    let (status, _, page) = browser.get(&format!("/console/projects/{}/tables/{bucket}.orders", app.project_id)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(
+            "<th>Columns</th><td>id <span class=\"muted\">INTEGER not null</span>, \
+             amount <span class=\"muted\">NUMERIC(10,2)</span></td>"
+        ),
+        "{page}"
+    );
+}

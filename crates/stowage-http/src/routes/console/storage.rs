@@ -240,7 +240,7 @@ async fn table_page(
          <tr><th>Rows</th><td>{}</td></tr><tr><th>Last import</th><td>{}</td></tr></tbody></table>\
          <p><a id=\"download\" href=\"/console/projects/{project_id}/tables/{id}/download\" download>Download as CSV</a></p>\
          <h2>Data preview</h2>{shown}<div style=\"overflow-x:auto\"><table id=\"preview\"><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>",
-        escape(&t.columns.join(", ")),
+        columns_shown(t),
         if t.primary_key.is_empty() { "none".to_string() } else { escape(&t.primary_key.join(", ")) },
         t.rows_count,
         t.last_import.map(format).unwrap_or_else(|| "never".into()),
@@ -248,6 +248,20 @@ async fn table_page(
         id = escape(&t.id),
     );
     Ok(page(StatusCode::OK, &t.display_name, &body))
+}
+
+/// A table's columns; a typed table's with their types (`amount NUMERIC(10,2) not null`).
+fn columns_shown(table: &stowage_core::records::TableRecord) -> String {
+    let Some(definition) = &table.definition else { return escape(&table.columns.join(", ")) };
+    let typed: Vec<String> = definition
+        .iter()
+        .map(|column| {
+            let length = column.length.as_deref().map(|l| format!("({l})")).unwrap_or_default();
+            let required = if column.nullable { "" } else { " not null" };
+            format!("{} <span class=\"muted\">{}{length}{required}</span>", escape(&column.name), column.basetype)
+        })
+        .collect();
+    typed.join(", ")
 }
 
 /// Streams the request body into a new file, then creates the table from it or loads it into an
