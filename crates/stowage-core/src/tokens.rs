@@ -63,8 +63,8 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>) -> Result<Vec<TokenView>
         .read(move |r| {
             let tokens =
                 if caller.can_manage_tokens() { r.tokens(caller.project_id)? } else { vec![(*caller).clone()] };
-            let project = r.project(caller.project_id)?.ok_or_else(|| Error::internal("missing project"))?;
-            let bucket_ids: Vec<String> = r.buckets(caller.project_id)?.into_iter().map(|bucket| bucket.id).collect();
+            let (project, bucket_ids) =
+                r.project_with_bucket_ids(caller.project_id)?.ok_or_else(|| Error::internal("missing project"))?;
             Ok(tokens
                 .into_iter()
                 .map(|token| TokenView { token, project: project.clone(), bucket_ids: bucket_ids.clone() })

@@ -488,32 +488,49 @@ pub(crate) async fn create_work(
         ..TableRecord::default()
     };
     mirror(&mut table, &schema, stats, now, true);
+    register_new_table(ctx, claim, table, move |w, ctx, table| {
+        let created = Happened::about("storage.tableCreated", "table", &table.id, format!("Created table {}", table.id))
+            .with_params(json!({ "columns": table.columns, "primaryKey": table.primary_key }));
+        record(w, ctx, table.project_id, Some(&token), created)?;
+        let imported = Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
+            .with_params(json!({ "incremental": false, "rowsInFile": rows_in_file, "csvFile": { "id": file.id, "name": file.name } }));
+        record(w, ctx, table.project_id, Some(&token), imported)?;
+        Ok(JobDone {
+            results: json!({
+                "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
+                "rowsCount": table.rows_count,
+            }),
+            metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
+        })
+    })
+    .await
+}
+
+/// Registers a table whose storage a job has just built, in the transaction that ends the job: its
+/// record, what `then` records with it (returning the job's outcome), and the job's success. When
+/// that fails, the storage is removed: no table owns it.
+async fn register_new_table<F>(ctx: &Ctx, claim: &Claim, mut table: TableRecord, then: F) -> Result<JobDone>
+where
+    F: FnOnce(&stowage_store::Writer<'_>, &Ctx, &TableRecord) -> Result<JobDone> + Send + 'static,
+{
+    let storage_key = table.storage_key.clone();
     let claim = claim.clone();
     let registered = ctx
         .write(move |w, ctx| {
             if w.table(table.project_id, &table.id)?.is_some() {
-                return Err(Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", table.id)));
+                return Err(Error::new(
+                    Code::TableAlreadyExists,
+                    format!("The table \"{}\" already exists.", table.id),
+                ));
             }
             table.pk = w.insert_table(&table)?;
-            let created = Happened::about("storage.tableCreated", "table", &table.id, format!("Created table {}", table.id))
-                .with_params(json!({ "columns": table.columns, "primaryKey": table.primary_key }));
-            record(w, ctx, table.project_id, Some(&token), created)?;
-            let imported = Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
-                .with_params(json!({ "incremental": false, "rowsInFile": rows_in_file, "csvFile": { "id": file.id, "name": file.name } }));
-            record(w, ctx, table.project_id, Some(&token), imported)?;
-            let done = JobDone {
-                results: json!({
-                    "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
-                    "rowsCount": table.rows_count,
-                }),
-                metrics: Some(jobs::metrics(Some(counts.metrics()), None)),
-            };
+            let done = then(w, ctx, &table)?;
             claim.succeed(w, &done)?;
             Ok(done)
         })
         .await;
     if registered.is_err() {
-        remove_storage(core, vec![storage_key]).await;
+        remove_storage(&ctx.core, vec![storage_key]).await;
     }
     registered
 }

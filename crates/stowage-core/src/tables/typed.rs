@@ -18,7 +18,8 @@ use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
 
 use super::{
-    load, mirror, new_table_id, not_found, primary_key, remove_storage, validate_columns, validate_table_name, Rows,
+    load, mirror, new_table_id, not_found, primary_key, register_new_table, remove_storage, validate_columns,
+    validate_table_name, Rows,
 };
 use crate::events::{record, Happened};
 use crate::jobs::{Claim, JobDone, Work};
@@ -207,31 +208,21 @@ pub(crate) async fn definition_work(
         ..TableRecord::default()
     };
     mirror(&mut table, &schema, stats, now, false);
-    let claim = claim.clone();
-    let registered = ctx
-        .write(move |w, ctx| {
-            if w.table(table.project_id, &table.id)?.is_some() {
-                return Err(Error::new(Code::TableAlreadyExists, format!("The table \"{}\" already exists.", table.id)));
-            }
-            table.pk = w.insert_table(&table)?;
-            for column in table.definition.iter().flatten() {
-                column_metadata(w, table.project_id, &table.id, column)?;
-            }
-            let created = Happened::about("storage.tableCreated", "table", &table.id, format!("Created table {}", table.id))
-                .with_params(json!({ "columns": table.columns, "primaryKey": table.primary_key, "isTyped": table.definition.is_some() }));
-            record(w, ctx, table.project_id, Some(&token), created)?;
-            let done = JobDone::from(json!({
-                "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
-                "isTyped": table.definition.is_some(),
-            }));
-            claim.succeed(w, &done)?;
-            Ok(done)
-        })
-        .await;
-    if registered.is_err() {
-        remove_storage(core, vec![storage_key]).await;
-    }
-    registered
+    register_new_table(ctx, claim, table, move |w, ctx, table| {
+        for column in table.definition.iter().flatten() {
+            column_metadata(w, table.project_id, &table.id, column)?;
+        }
+        let typed = table.definition.is_some();
+        let created =
+            Happened::about("storage.tableCreated", "table", &table.id, format!("Created table {}", table.id))
+                .with_params(json!({ "columns": table.columns, "primaryKey": table.primary_key, "isTyped": typed }));
+        record(w, ctx, table.project_id, Some(&token), created)?;
+        Ok(JobDone::from(json!({
+            "id": table.id, "name": table.name, "columns": table.columns, "primaryKey": table.primary_key,
+            "isTyped": typed,
+        })))
+    })
+    .await
 }
 
 /// The rows of an import into a typed table: each value checked against its column and replaced
