@@ -12,6 +12,7 @@ use serde_json::json;
 use stowage_store::records::{Bucket, TableRecord};
 use stowage_store::table_data::{Cast, Filter, FilterOp, ImportMode, RowQuery, Schema, TableData, TableStore};
 use stowage_store::Store;
+use stowage_types::datatype::{BaseType, ColumnType};
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::{Code, Error, Result};
 
@@ -157,7 +158,7 @@ async fn a_second_bucket_or_table_with_the_same_id_is_already_exists_and_not_a_s
 fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching_only_changed_rows() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");
-        let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]) };
+        let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]), types: None };
         let mut data = tables.create(&tables.new_key(), &schema).unwrap();
         load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a", "2,b", "3,c"]).unwrap();
         load(&mut data, ImportMode::Full, 150, 2, &["id,v", "1,first", "2,b", "1,last"]).unwrap();
@@ -188,7 +189,7 @@ fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching
 fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_it() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");
-        let schema = Schema { columns: strings(&["id", "v"]), primary_key: vec![] };
+        let schema = Schema { columns: strings(&["id", "v"]), primary_key: vec![], types: None };
         let mut data = tables.create(&tables.new_key(), &schema).unwrap();
         load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a"]).unwrap();
         load(&mut data, ImportMode::Incremental, 200, 2, &["id,v", "1,a"]).unwrap();
@@ -204,7 +205,7 @@ fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_i
 fn exports_select_columns_filter_by_every_operator_order_and_limit() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");
-        let schema = Schema { columns: strings(&["id", "city", "n"]), primary_key: vec![] };
+        let schema = Schema { columns: strings(&["id", "city", "n"]), primary_key: vec![], types: None };
         let mut data = tables.create(&tables.new_key(), &schema).unwrap();
         let csv = ["id,city,n", "1,Prague,10", "2,Brno,9", "3,Prague,100", "4,Ostrava,2"];
         load(&mut data, ImportMode::Full, 100, 1, &csv).unwrap();
@@ -233,11 +234,102 @@ fn exports_select_columns_filter_by_every_operator_order_and_limit() {
     }
 }
 
+fn typed(name: &str, basetype: BaseType, length: Option<&str>, nullable: bool, default: Option<&str>) -> ColumnType {
+    ColumnType {
+        name: name.into(),
+        basetype,
+        length: length.map(str::to_string),
+        nullable,
+        default: default.map(str::to_string),
+    }
+}
+
+#[test]
+fn a_typed_table_reads_back_the_canonical_text_it_was_given_and_postgresql_keeps_native_types() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let types = vec![
+            typed("id", BaseType::Integer, None, false, None),
+            typed("amount", BaseType::Numeric, Some("10,2"), true, None),
+            typed("ratio", BaseType::Float, None, true, None),
+            typed("ok", BaseType::Boolean, None, true, None),
+            typed("day", BaseType::Date, None, true, None),
+            typed("at", BaseType::Timestamp, None, true, None),
+            typed("code", BaseType::String, Some("5"), true, None),
+        ];
+        let columns: Vec<String> = types.iter().map(|t| t.name.clone()).collect();
+        let schema = Schema { columns, primary_key: strings(&["id"]), types: Some(types.clone()) };
+        let key = tables.new_key();
+        let mut data = tables.create(&key, &schema).unwrap();
+        let header = "id,amount,ratio,ok,day,at,code";
+        let first = "1,12.50,1e+20,true,2026-02-03,2026-02-03 04:05:06.25,abc";
+        load(&mut data, ImportMode::Full, 100, 1, &[header, first, "2,,,,,,"]).unwrap();
+        assert_eq!(select(&data, &RowQuery::default()), vec![first, "2,,,,,,"], "values and nulls read back as given");
+        let second = "2,0.10,-0,false,2026-12-31,2026-12-31 23:59:59,xy";
+        load(&mut data, ImportMode::Incremental, 300, 2, &[header, first, second]).unwrap();
+        assert_eq!(select(&data, &RowQuery { changed_since: Some(300), ..RowQuery::default() }), vec![second]);
+        let filter =
+            |column: &str, op, value: &str, cast| Filter { column: column.into(), op, values: strings(&[value]), cast };
+        let query = RowQuery {
+            columns: strings(&["id"]),
+            filters: vec![filter("ok", FilterOp::Eq, "true", None)],
+            ..RowQuery::default()
+        };
+        assert_eq!(select(&data, &query), vec!["1"], "a boolean compares as its text");
+        let query = RowQuery {
+            columns: strings(&["id"]),
+            filters: vec![filter("amount", FilterOp::Lt, "1", Some(Cast::Real))],
+            order_by: vec![("day".into(), true, None)],
+            ..RowQuery::default()
+        };
+        assert_eq!(select(&data, &query), vec!["2"], "a number compares as a number");
+
+        data.add_column("note", Some(&typed("", BaseType::String, None, true, Some("n/a")))).unwrap();
+        let schema = data.add_column("qty", Some(&typed("", BaseType::Integer, None, false, Some("0")))).unwrap();
+        let query = RowQuery { columns: strings(&["id", "note", "qty"]), ..RowQuery::default() };
+        assert_eq!(select(&data, &query), vec!["1,n/a,0", "2,n/a,0"], "existing rows take the default");
+        let added = schema.types.as_ref().unwrap();
+        assert_eq!((added.len(), added[8].name.as_str()), (9, "qty"));
+        assert_eq!(data.schema().unwrap(), schema, "the types are kept with the table");
+        assert!(data.add_column("untyped", None).is_err(), "a typed table takes typed columns only");
+        let refused =
+            load(&mut data, ImportMode::Incremental, 400, 3, &[&format!("{header},note,qty,extra"), "3,,,,,,,,,x"]);
+        assert_eq!(refused.unwrap_err().code, Code::TableValidation, "an import adds no untyped column to it");
+
+        if backend == "postgres" {
+            let mut client = postgres::Client::connect(&database_url().unwrap(), postgres::NoTls).unwrap();
+            let rows = client
+                .query(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1
+                     AND column_name NOT LIKE '\\_%' ORDER BY ordinal_position",
+                    &[&key],
+                )
+                .unwrap();
+            let found: Vec<String> =
+                rows.iter().map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+            assert_eq!(
+                found,
+                strings(&[
+                    "id numeric",
+                    "amount numeric",
+                    "ratio double precision",
+                    "ok boolean",
+                    "day date",
+                    "at timestamp without time zone",
+                    "code character varying",
+                    "note text",
+                    "qty numeric",
+                ])
+            );
+        }
+    }
+}
+
 #[test]
 fn changed_since_and_until_select_rows_by_the_time_of_their_last_change() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");
-        let schema = Schema { columns: strings(&["id"]), primary_key: strings(&["id"]) };
+        let schema = Schema { columns: strings(&["id"]), primary_key: strings(&["id"]), types: None };
         let mut data = tables.create(&tables.new_key(), &schema).unwrap();
         load(&mut data, ImportMode::Full, 100, 1, &["id", "1"]).unwrap();
         load(&mut data, ImportMode::Incremental, 200, 2, &["id", "2"]).unwrap();
@@ -253,7 +345,7 @@ fn changed_since_and_until_select_rows_by_the_time_of_their_last_change() {
 fn an_import_records_its_job_with_its_rows_and_a_failed_one_leaves_rows_and_record_as_they_were() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");
-        let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
+        let schema = Schema { columns: strings(&["id"]), primary_key: vec![], types: None };
         let mut data = tables.create(&tables.new_key(), &schema).unwrap();
         load(&mut data, ImportMode::Full, 100, 41, &["id", "1", "2"]).unwrap();
         let (job, stats) = data.last_job().unwrap().unwrap();
@@ -271,7 +363,7 @@ fn an_import_records_its_job_with_its_rows_and_a_failed_one_leaves_rows_and_reco
 fn table_storage_is_found_by_key_removed_by_key_and_swept_of_what_no_table_owns() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");
-        let schema = Schema { columns: strings(&["id"]), primary_key: vec![] };
+        let schema = Schema { columns: strings(&["id"]), primary_key: vec![], types: None };
         let (kept, dropped, orphan) = (tables.new_key(), tables.new_key(), tables.new_key());
         for key in [&kept, &dropped, &orphan] {
             load(&mut tables.create(key, &schema).unwrap(), ImportMode::Full, 1, 1, &["id", "1"]).unwrap();

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 /// Keboola's base types.
@@ -185,7 +185,7 @@ impl ColumnType {
                 Ok(text)
             }
             BaseType::Float => match value.trim().parse::<f64>() {
-                Ok(number) if number.is_finite() => Ok(number.to_string()),
+                Ok(number) if number.is_finite() => Ok(float_text(number)),
                 _ => Err("is not a finite number".into()),
             },
             BaseType::Boolean => match value.trim().to_ascii_lowercase().as_str() {
@@ -194,15 +194,39 @@ impl ColumnType {
                 _ => Err("is not a boolean (true/false, 1/0, yes/no)".into()),
             },
             BaseType::Date => NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+                .ok()
+                .filter(|date| YEARS.contains(&date.year()))
                 .map(|date| date.format("%Y-%m-%d").to_string())
-                .map_err(|_| "is not a date (YYYY-MM-DD)".into()),
+                .ok_or_else(|| "is not a date (YYYY-MM-DD, years 1 to 9999)".into()),
             BaseType::Timestamp => timestamp(value.trim())
+                .filter(|at| YEARS.contains(&at.year()))
                 .map(|at| {
                     let text = at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
                     text.trim_end_matches('0').trim_end_matches('.').to_string()
                 })
-                .ok_or_else(|| "is not a timestamp (YYYY-MM-DD HH:MM:SS, with a fraction and an offset if any)".into()),
+                .ok_or_else(|| {
+                    "is not a timestamp (YYYY-MM-DD HH:MM:SS, with a fraction and an offset if any; years 1 to 9999)"
+                        .into()
+                }),
         }
+    }
+}
+
+/// The years a DATE or TIMESTAMP holds: those written with four digits, which every engine reads
+/// and writes alike.
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A FLOAT's text: the shortest digits that read back as the same number, in positional notation
+/// for decimal exponents from -4 to 14 and as `1.5e-07` / `1e+20` outside them. This is how
+/// PostgreSQL writes a `double precision`, so both engines return the same text.
+pub fn float_text(number: f64) -> String {
+    let scientific = format!("{number:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("`{:e}` writes an exponent");
+    let exponent: i32 = exponent.parse().expect("`{:e}` writes a decimal exponent");
+    if (-4..15).contains(&exponent) {
+        number.to_string()
+    } else {
+        format!("{mantissa}e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs())
     }
 }
 
@@ -279,6 +303,13 @@ mod tests {
             (column(BaseType::Numeric, None, true), "12", "12"),
             (column(BaseType::Float, None, true), "1.50", "1.5"),
             (column(BaseType::Float, None, true), "2e3", "2000"),
+            (column(BaseType::Float, None, true), "1e20", "1e+20"),
+            (column(BaseType::Float, None, true), "0.00000015", "1.5e-07"),
+            (column(BaseType::Float, None, true), "0.0001", "0.0001"),
+            (column(BaseType::Float, None, true), "123456789012345", "123456789012345"),
+            (column(BaseType::Float, None, true), "1234567890123456", "1.234567890123456e+15"),
+            (column(BaseType::Float, None, true), "-2.5E300", "-2.5e+300"),
+            (column(BaseType::Float, None, true), "-0", "-0"),
             (column(BaseType::Boolean, None, true), "1", "true"),
             (column(BaseType::Boolean, None, true), "No", "false"),
             (column(BaseType::Date, None, true), "2026-02-03", "2026-02-03"),
@@ -301,7 +332,8 @@ mod tests {
             (column(BaseType::Numeric, Some("4,2"), true), "1.234", "has 3 decimal places, the column keeps 2"),
             (column(BaseType::Float, None, true), "NaN", "is not a finite number"),
             (column(BaseType::Boolean, None, true), "maybe", "is not a boolean (true/false, 1/0, yes/no)"),
-            (column(BaseType::Date, None, true), "2026-02-30", "is not a date (YYYY-MM-DD)"),
+            (column(BaseType::Date, None, true), "2026-02-30", "is not a date (YYYY-MM-DD, years 1 to 9999)"),
+            (column(BaseType::Date, None, true), "0000-01-01", "is not a date (YYYY-MM-DD, years 1 to 9999)"),
             (column(BaseType::String, Some("3"), true), "abcd", "is longer than 3 characters"),
         ];
         for (column, value, reason) in cases {

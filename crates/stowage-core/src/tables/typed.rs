@@ -25,7 +25,7 @@ use crate::events::{record, Happened};
 use crate::jobs::{Claim, JobDone, Work};
 use crate::records::TableRecord;
 use crate::Ctx;
-use stowage_store::table_data::{ImportMode, RowSource, Schema};
+use stowage_store::table_data::{RowSource, Schema};
 
 /// A column as a client defines it: a base type, or a database type name, with its settings.
 #[derive(Debug, Clone, Default)]
@@ -179,7 +179,7 @@ pub(crate) async fn definition_work(
     let core = &ctx.core;
     let storage_key = core.table_store.new_key();
     let (store, key) = (core.table_store.clone(), storage_key.clone());
-    let schema = Schema { columns, primary_key };
+    let schema = Schema { columns, primary_key, types: definition.clone() };
     let built = tokio::task::spawn_blocking(move || -> Result<_> {
         let data = store.create(&key, &schema)?;
         Ok((data.schema()?, data.stats()?))
@@ -336,9 +336,9 @@ pub async fn add_column(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String
     ctx.core.jobs.submit(ctx, grant.token(), "tableColumnAdd", params, Some(table_id), work).await
 }
 
-/// Adds the column to the table's storage (an import of no rows with the new header, which adds
-/// a column as imports do) and to its definition. A takeover runs it again: a column already
-/// added is not added twice.
+/// Adds the column to the table's storage (with its native type where the engine has them; the
+/// rows take its default) and to its definition. A takeover runs it again: a column already added
+/// is not added twice.
 pub(crate) async fn column_work(
     ctx: &Ctx,
     grant: Granted<WriteBucket>,
@@ -348,18 +348,11 @@ pub(crate) async fn column_work(
     let ColumnWork { table_id, name, definition } = work;
     let table = load(ctx, grant.project_id(), &table_id).await?;
     let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
-    let default = definition.as_ref().and_then(|column| column.default.clone());
-    let added = name.clone();
+    let (added, typed) = (name.clone(), definition.clone());
     let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut data = store.open(&key)?;
-        let mut header = data.schema()?.columns;
-        if !header.contains(&added) {
-            header.push(added.clone());
-            let mut none = std::iter::empty::<Result<Vec<String>>>();
-            data.import(&header, ImportMode::Incremental, time::now(), &mut none, None)?;
-            if let Some(default) = default.filter(|d| !d.is_empty()) {
-                data.fill_column(&added, &default)?;
-            }
+        if !data.schema()?.columns.contains(&added) {
+            data.add_column(&added, typed.as_ref())?;
         }
         Ok((data.schema()?, data.stats()?))
     })

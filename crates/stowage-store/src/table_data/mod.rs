@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use stowage_types::datatype::ColumnType;
 use stowage_types::time::Timestamp;
 use stowage_types::{Code, Error, Result};
 
@@ -27,11 +28,22 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-/// Columns and primary key of a table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Columns and primary key of a table, and the type of each column of a typed table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Schema {
     pub columns: Vec<String>,
     pub primary_key: Vec<String>,
+    /// A typed table's column types, in the order of `columns`; `None` for an untyped table, whose
+    /// columns are text. PostgreSQL keeps them as native column types; SQLite keeps text and the
+    /// types only in its schema (core checks every value either way).
+    pub types: Option<Vec<ColumnType>>,
+}
+
+impl Schema {
+    /// The type of `column`, in a typed table.
+    fn type_of(&self, column: &str) -> Option<&ColumnType> {
+        self.types.as_ref()?.iter().find(|t| t.name == column)
+    }
 }
 
 /// How an import treats existing rows.
@@ -450,16 +462,12 @@ impl TableData {
         }
     }
 
-    /// Sets a column's empty values to `value` (a column just added gets its default).
-    pub fn fill_column(&mut self, column: &str, value: &str) -> Result<()> {
+    /// Adds a column: typed (`definition`) to a typed table, text to an untyped one. Existing rows
+    /// take the column's default (empty when it has none).
+    pub fn add_column(&mut self, column: &str, definition: Option<&ColumnType>) -> Result<Schema> {
         match self {
-            TableData::Sqlite(table) => {
-                let quoted = quote(column);
-                let sql = format!("UPDATE data SET {quoted} = ?1 WHERE {quoted} = ''");
-                table.conn.execute(&sql, [value]).map_err(db)?;
-                Ok(())
-            }
-            TableData::Postgres(table) => table.fill_column(column, value),
+            TableData::Sqlite(table) => table.add_column(column, definition),
+            TableData::Postgres(table) => table.add_column(column, definition),
         }
     }
 
@@ -523,8 +531,40 @@ fn plan_columns(schema: &Schema, header: &[String]) -> Result<ColumnPlan> {
         .map(|h| schema.columns.iter().find(|c| lower(c) == lower(h)).cloned().unwrap_or_else(|| h.clone()))
         .collect();
     let new_columns: Vec<String> = header.iter().filter(|h| !schema.columns.contains(h)).cloned().collect();
+    if let (Some(_), Some(column)) = (&schema.types, new_columns.first()) {
+        return Err(Error::new(
+            Code::TableValidation,
+            format!("The column \"{column}\" is not a column of this typed table; add it with its type first."),
+        ));
+    }
     let columns = schema.columns.iter().chain(&new_columns).cloned().collect();
     Ok(ColumnPlan { header, new_columns, columns })
+}
+
+/// A string literal of SQL (both engines).
+fn text_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Adds `column` to `schema`: with its type to a typed table; as text to an untyped one (and to a
+/// typed table stored before its types were kept). Returns the type the column is stored with.
+fn add_to_schema(schema: &mut Schema, column: &str, definition: Option<&ColumnType>) -> Result<Option<ColumnType>> {
+    let stored = match (&mut schema.types, definition) {
+        (Some(types), Some(definition)) => {
+            let stored = ColumnType { name: column.to_string(), ..definition.clone() };
+            types.push(stored.clone());
+            Some(stored)
+        }
+        (Some(_), None) => {
+            return Err(Error::new(
+                Code::TableValidation,
+                format!("The column \"{column}\" needs a type: the table is typed."),
+            ))
+        }
+        (None, _) => None,
+    };
+    schema.columns.push(column.to_string());
+    Ok(stored)
 }
 
 /// The error of a key over rows that repeat it.
@@ -642,7 +682,7 @@ impl SqliteTable {
                 create_primary_key_keeping_last(&tx, &pk)?;
             }
         }
-        let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key };
+        let new_schema = Schema { columns: columns.clone(), primary_key: schema.primary_key, types: schema.types };
         SqliteTable::write_schema_in(&tx, &new_schema)?;
         let stats = ImportStats { rows_in_file, new_columns, columns };
         if let Some(job) = job {
@@ -677,18 +717,43 @@ impl SqliteTable {
                 .map_err(db)?;
             serde_json::from_str(&text.unwrap_or_else(|| "[]".into())).map_err(Error::internal)
         };
-        Ok(Schema { columns: read("columns")?, primary_key: read("primary_key")? })
+        let types: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'types'", [], |row| row.get(0))
+            .optional()
+            .map_err(db)?;
+        let types = match types {
+            Some(text) => serde_json::from_str(&text).map_err(Error::internal)?,
+            None => None,
+        };
+        Ok(Schema { columns: read("columns")?, primary_key: read("primary_key")?, types })
     }
 
     fn write_schema_in(conn: &Connection, schema: &Schema) -> Result<()> {
         let json = |value: &Vec<String>| serde_json::to_string(value).map_err(Error::internal);
+        let types = serde_json::to_string(&schema.types).map_err(Error::internal)?;
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('columns', ?1), ('primary_key', ?2)
+            "INSERT INTO meta (key, value) VALUES ('columns', ?1), ('primary_key', ?2), ('types', ?3)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [json(&schema.columns)?, json(&schema.primary_key)?],
+            [json(&schema.columns)?, json(&schema.primary_key)?, types],
         )
         .map_err(db)?;
         Ok(())
+    }
+
+    /// Adds a text column, filled with the typed column's default, if any.
+    fn add_column(&mut self, column: &str, definition: Option<&ColumnType>) -> Result<Schema> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let mut schema = SqliteTable::schema_of(&tx)?;
+        let default = definition.and_then(|d| d.default.clone()).unwrap_or_default();
+        add_to_schema(&mut schema, column, definition)?;
+        tx.execute(
+            &format!("ALTER TABLE data ADD COLUMN {} TEXT NOT NULL DEFAULT {}", quote(column), text_literal(&default)),
+            [],
+        )
+        .map_err(db)?;
+        SqliteTable::write_schema_in(&tx, &schema)?;
+        tx.commit().map_err(db)?;
+        Ok(schema)
     }
 
     /// Reads rows; `each` gets the values of the chosen columns, in order.
@@ -772,7 +837,7 @@ impl SqliteTable {
         }
         tx.execute_batch("DROP INDEX IF EXISTS data_pk").map_err(db)?;
         tx.execute(&format!("CREATE UNIQUE INDEX data_pk ON data ({})", pk.join(", ")), []).map_err(db)?;
-        let schema = Schema { columns: schema.columns, primary_key: primary_key.to_vec() };
+        let schema = Schema { primary_key: primary_key.to_vec(), ..schema };
         SqliteTable::write_schema_in(&tx, &schema)?;
         tx.commit().map_err(db)?;
         Ok(schema)
@@ -783,7 +848,7 @@ impl SqliteTable {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let schema = SqliteTable::schema_of(&tx)?;
         tx.execute_batch("DROP INDEX IF EXISTS data_pk").map_err(db)?;
-        let schema = Schema { columns: schema.columns, primary_key: vec![] };
+        let schema = Schema { primary_key: vec![], ..schema };
         SqliteTable::write_schema_in(&tx, &schema)?;
         tx.commit().map_err(db)?;
         Ok(schema)

@@ -1,7 +1,7 @@
 //! Table storage in PostgreSQL: each table is a PostgreSQL table `<schema>."<key>"` with an
 //! ordinal `_row` (insertion order, which reads without an ordering follow), the hidden
-//! `_timestamp` (indexed, for `changedSince`) and one TEXT column per table column; its schema,
-//! next `_row` and commit marker are a row of `<schema>.meta`. Loads stream into
+//! `_timestamp` (indexed, for `changedSince`) and one column per table column (TEXT, or the native
+//! type of a typed column); its schema, next `_row` and commit marker are a row of `<schema>.meta`. Loads stream into
 //! `COPY ... FROM STDIN`, the file's own CSV records when its dialect allows, each behind its
 //! `_timestamp` and `_row`; an incremental load with a key copies into a staging table and
 //! upserts in one statement that changes only rows that differ. The synchronous client runs a
@@ -16,12 +16,13 @@ use postgres::types::ToSql;
 use postgres::{Client, Transaction};
 
 use crate::pg_client::PgClient;
+use stowage_types::datatype::{BaseType, ColumnType};
 use stowage_types::time::Timestamp;
 use stowage_types::{Error, Result};
 
 use super::{
-    key_duplicates, marker, plan_columns, quote, read_marker, write_enclosed, Cast, ColumnPlan, FilterOp, ImportMode,
-    ImportStats, RowQuery, RowSource, Schema,
+    add_to_schema, key_duplicates, marker, plan_columns, quote, read_marker, text_literal, write_enclosed, Cast,
+    ColumnPlan, FilterOp, ImportMode, ImportStats, RowQuery, RowSource, Schema,
 };
 
 /// Bytes of `COPY` data sent at a time.
@@ -88,7 +89,8 @@ impl PgTables {
                      key TEXT PRIMARY KEY, columns TEXT NOT NULL, primary_key TEXT NOT NULL, last_job TEXT,
                      next_row BIGINT NOT NULL DEFAULT 1, row_count BIGINT);
                  ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS next_row BIGINT NOT NULL DEFAULT 1;
-                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS row_count BIGINT"
+                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS row_count BIGINT;
+                 ALTER TABLE {schema}.meta ADD COLUMN IF NOT EXISTS types TEXT"
             ))
             .map_err(pg)?;
         tables.idle.lock().unwrap_or_else(|poison| poison.into_inner()).push(client);
@@ -103,7 +105,13 @@ impl PgTables {
         let idle = self.idle.lock().unwrap_or_else(|poison| poison.into_inner()).pop();
         match idle {
             Some(client) => Ok(client),
-            None => PgClient::connect(&self.url, "table storage"),
+            None => {
+                let mut client = PgClient::connect(&self.url, "table storage")?;
+                // Typed values are read back as text (`text_expr`); these settings make that text
+                // the canonical one whatever the server's defaults are.
+                client.batch_execute("SET datestyle TO ISO; SET extra_float_digits TO 1").map_err(pg)?;
+                Ok(client)
+            }
         }
     }
 
@@ -158,6 +166,11 @@ fn json(value: &[String]) -> Result<String> {
     serde_json::to_string(value).map_err(Error::internal)
 }
 
+/// A typed table's column types as kept in `meta.types` (null for an untyped table).
+fn types_json(schema: &Schema) -> Result<Option<String>> {
+    schema.types.as_ref().map(|types| serde_json::to_string(types).map_err(Error::internal)).transpose()
+}
+
 /// The unique index of a key, named after the table.
 fn create_key(tx: &mut Transaction<'_>, schema: &str, key: &str, columns: &[String]) -> Result<()> {
     let pk: Vec<String> = columns.iter().map(|c| quote(c)).collect();
@@ -185,6 +198,59 @@ fn cast_expr(expr: &str, cast: Option<Cast>) -> String {
             "(CASE WHEN {expr} ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$' \
              THEN CAST({expr} AS DOUBLE PRECISION) END)"
         ),
+    }
+}
+
+/// The native type of a typed column. A `STRING` longer than PostgreSQL's `VARCHAR` takes is
+/// `TEXT` (core checks the length).
+fn native_type(column: &ColumnType) -> String {
+    match column.basetype {
+        BaseType::String => match column.length.as_deref().and_then(|l| l.parse::<u64>().ok()) {
+            Some(length) if length <= 10_485_760 => format!("VARCHAR({length})"),
+            _ => "TEXT".into(),
+        },
+        BaseType::Integer => "NUMERIC(38,0)".into(),
+        BaseType::Numeric => format!("NUMERIC({})", column.length.as_deref().unwrap_or("38,0")),
+        BaseType::Float => "DOUBLE PRECISION".into(),
+        BaseType::Boolean => "BOOLEAN".into(),
+        BaseType::Date => "DATE".into(),
+        BaseType::Timestamp => "TIMESTAMP".into(),
+    }
+}
+
+/// A column's definition in `CREATE TABLE` or `ADD COLUMN`: text that is never null for an
+/// untyped column, its native type for a typed one.
+fn column_sql(column: &str, definition: Option<&ColumnType>) -> String {
+    let quoted = quote(column);
+    match definition {
+        None => format!("{quoted} TEXT NOT NULL DEFAULT ''"),
+        Some(definition) => {
+            let mut sql = format!("{quoted} {}", native_type(definition));
+            if let Some(default) = &definition.default {
+                sql.push_str(&format!(" DEFAULT {}", text_literal(default)));
+            }
+            if !definition.nullable {
+                sql.push_str(" NOT NULL");
+            }
+            sql
+        }
+    }
+}
+
+/// Whether a column holds text: an empty value is an empty text, never null. A typed column of
+/// another type takes an empty value as null (core has checked that it may be empty).
+fn holds_text(schema: &Schema, column: &str) -> bool {
+    schema.type_of(column).is_none_or(|t| t.basetype == BaseType::String)
+}
+
+/// A column as the text a reader gets: a typed value in its canonical text (with the session's
+/// ISO dates and shortest floats), a null as an empty value.
+fn text_expr(schema: &Schema, column: &str) -> String {
+    let quoted = quote(column);
+    match schema.type_of(column) {
+        None => quoted,
+        Some(t) if t.basetype == BaseType::String => format!("COALESCE({quoted}, '')"),
+        Some(_) => format!("COALESCE({quoted}::text, '')"),
     }
 }
 
@@ -219,7 +285,7 @@ impl PgTable {
         let Some(schema) = self.pending.borrow_mut().take() else { return Ok(()) };
         let (name, schema_name, key) = (self.name(), &self.schema, &self.key);
         let columns: String =
-            schema.columns.iter().map(|c| format!(", {} TEXT NOT NULL DEFAULT ''", quote(c))).collect();
+            schema.columns.iter().map(|c| format!(", {}", column_sql(c, schema.type_of(c)))).collect();
         tx.batch_execute(&format!(
             "CREATE TABLE {name} (_row BIGINT NOT NULL, _timestamp BIGINT NOT NULL{columns});
              CREATE INDEX {} ON {name} (_timestamp);",
@@ -230,8 +296,10 @@ impl PgTable {
             create_key(tx, schema_name, key, &schema.primary_key)?;
         }
         tx.execute(
-            &format!("INSERT INTO {schema_name}.meta (key, columns, primary_key, row_count) VALUES ($1, $2, $3, 0)"),
-            &[key, &json(&schema.columns)?, &json(&schema.primary_key)?],
+            &format!(
+                "INSERT INTO {schema_name}.meta (key, columns, primary_key, types, row_count) VALUES ($1, $2, $3, $4, 0)"
+            ),
+            &[key, &json(&schema.columns)?, &json(&schema.primary_key)?, &types_json(&schema)?],
         )
         .map_err(pg)?;
         Ok(())
@@ -255,19 +323,24 @@ impl PgTable {
     /// The schema, the `_row` of the next row in and the number of rows (when known).
     fn meta_in(&self, tx: &mut Transaction<'_>, lock: bool) -> Result<(Schema, i64, Option<i64>)> {
         let sql = format!(
-            "SELECT columns, primary_key, next_row, row_count FROM {}.meta WHERE key = $1{}",
+            "SELECT columns, primary_key, next_row, row_count, types FROM {}.meta WHERE key = $1{}",
             self.schema,
             if lock { " FOR UPDATE" } else { "" }
         );
         let row = tx.query_one(&sql, &[&self.key]).map_err(pg)?;
         let read = |text: String| serde_json::from_str::<Vec<String>>(&text).map_err(Error::internal);
-        Ok((Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))? }, row.get(2), row.get(3)))
+        let types = match row.get::<_, Option<String>>(4) {
+            Some(text) => Some(serde_json::from_str(&text).map_err(Error::internal)?),
+            None => None,
+        };
+        let schema = Schema { columns: read(row.get(0))?, primary_key: read(row.get(1))?, types };
+        Ok((schema, row.get(2), row.get(3)))
     }
 
     fn write_schema(&self, tx: &mut Transaction<'_>, schema: &Schema) -> Result<()> {
         tx.execute(
-            &format!("UPDATE {}.meta SET columns = $2, primary_key = $3 WHERE key = $1", self.schema),
-            &[&self.key, &json(&schema.columns)?, &json(&schema.primary_key)?],
+            &format!("UPDATE {}.meta SET columns = $2, primary_key = $3, types = $4 WHERE key = $1", self.schema),
+            &[&self.key, &json(&schema.columns)?, &json(&schema.primary_key)?, &types_json(schema)?],
         )
         .map_err(pg)?;
         Ok(())
@@ -339,14 +412,23 @@ impl PgTable {
         let mut rows_in_file = 0i64;
         {
             // Each record goes in as the source gives it, behind the row's `_timestamp` and `_row`.
-            // An empty value that is not enclosed is an empty text, as everywhere else, not NULL.
+            // An empty value that is not enclosed is an empty text, as everywhere else, not NULL;
+            // in a typed column of another type, any empty value is null.
             let dialect @ (delimiter, enclosure) = rows.dialect();
+            let (text, other): (Vec<&String>, Vec<&String>) = header.iter().partition(|c| holds_text(&schema, c));
+            let mut force = String::new();
+            for (option, columns) in [("FORCE_NOT_NULL", text), ("FORCE_NULL", other)] {
+                if !columns.is_empty() {
+                    let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+                    force.push_str(&format!(", {option} ({})", quoted.join(", ")));
+                }
+            }
             // A full load writes its rows frozen and visible to all: they need no visibility
             // check, and no page is written again when it is first read. (The table is locked
             // by the truncation until commit, so no one sees them sooner.)
             let copy = format!(
                 "COPY {into} (_timestamp, _row, {columns}) FROM STDIN
-                 WITH (FORMAT csv, DELIMITER {}, QUOTE {}, FORCE_NOT_NULL ({columns}){})",
+                 WITH (FORMAT csv, DELIMITER {}, QUOTE {}{force}{})",
                 byte_literal(delimiter),
                 byte_literal(enclosure),
                 if mode == ImportMode::Full { ", FREEZE" } else { "" },
@@ -446,7 +528,7 @@ impl PgTable {
             added = inserted.get(0);
         }
         let stats = ImportStats { rows_in_file, new_columns, columns: columns.clone() };
-        self.write_schema(&mut tx, &Schema { columns, primary_key: schema.primary_key })?;
+        self.write_schema(&mut tx, &Schema { columns, primary_key: schema.primary_key, types: schema.types })?;
         let last_job = job.map(|job| marker(job, &stats));
         let sql = format!(
             "UPDATE {schema_name}.meta SET next_row = $2, row_count = $3, last_job = COALESCE($4, last_job)
@@ -471,7 +553,7 @@ impl PgTable {
     pub(super) fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
         self.ensure_stored()?;
         let schema = self.schema()?;
-        let columns = if query.columns.is_empty() { schema.columns } else { query.columns.clone() };
+        let columns = if query.columns.is_empty() { schema.columns.clone() } else { query.columns.clone() };
         if columns.is_empty() {
             return Ok(());
         }
@@ -482,7 +564,7 @@ impl PgTable {
         };
         let mut sql = format!(
             "SELECT {} FROM {} WHERE true",
-            columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", "),
+            columns.iter().map(|c| text_expr(&schema, c)).collect::<Vec<_>>().join(", "),
             self.name()
         );
         if let Some(since) = query.changed_since {
@@ -492,7 +574,7 @@ impl PgTable {
             sql.push_str(&format!(" AND _timestamp < {}", mark(&mut args, Box::new(until))));
         }
         for filter in &query.filters {
-            let column = cast_expr(&quote(&filter.column), filter.cast);
+            let column = cast_expr(&text_expr(&schema, &filter.column), filter.cast);
             let value = |args: &mut Vec<Box<dyn ToSql + Sync>>, v: &str| {
                 cast_expr(&format!("{}::text", mark(args, Box::new(v.to_string()))), filter.cast)
             };
@@ -520,7 +602,7 @@ impl PgTable {
             .order_by
             .iter()
             .map(|(column, desc, cast)| {
-                format!("{} {}", cast_expr(&quote(column), *cast), if *desc { "DESC" } else { "ASC" })
+                format!("{} {}", cast_expr(&text_expr(&schema, column), *cast), if *desc { "DESC" } else { "ASC" })
             })
             .collect();
         order.push("_row".into());
@@ -554,19 +636,24 @@ impl PgTable {
         }
         drop_key(&mut tx, &schema_name, &key)?;
         create_key(&mut tx, &schema_name, &key, primary_key)?;
-        let schema = Schema { columns: schema.columns, primary_key: primary_key.to_vec() };
+        let schema = Schema { primary_key: primary_key.to_vec(), ..schema };
         self.write_schema(&mut tx, &schema)?;
         tx.commit().map_err(pg)?;
         Ok(schema)
     }
 
-    pub(super) fn fill_column(&mut self, column: &str, value: &str) -> Result<()> {
+    pub(super) fn add_column(&mut self, column: &str, definition: Option<&ColumnType>) -> Result<Schema> {
         self.ensure_stored()?;
         let name = self.name();
-        let quoted = quote(column);
-        let sql = format!("UPDATE {name} SET {quoted} = $1 WHERE {quoted} = ''");
-        self.client().execute(&sql, &[&value]).map_err(pg)?;
-        Ok(())
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(pg)?;
+        let mut schema = self.schema_in(&mut tx, true)?;
+        let stored = add_to_schema(&mut schema, column, definition)?;
+        let sql = format!("ALTER TABLE {name} ADD COLUMN {}", column_sql(column, stored.as_ref()));
+        tx.batch_execute(&sql).map_err(pg)?;
+        self.write_schema(&mut tx, &schema)?;
+        tx.commit().map_err(pg)?;
+        Ok(schema)
     }
 
     pub(super) fn remove_primary_key(&mut self) -> Result<Schema> {
@@ -576,7 +663,7 @@ impl PgTable {
         let mut tx = client.transaction().map_err(pg)?;
         let schema = self.schema_in(&mut tx, true)?;
         drop_key(&mut tx, &schema_name, &key)?;
-        let schema = Schema { columns: schema.columns, primary_key: vec![] };
+        let schema = Schema { primary_key: vec![], ..schema };
         self.write_schema(&mut tx, &schema)?;
         tx.commit().map_err(pg)?;
         Ok(schema)
