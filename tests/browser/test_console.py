@@ -119,7 +119,7 @@ def test_a_limited_token_is_created_copied_refreshed_and_shared_through_the_emai
     )
     sign_in(browser, stack)
     follow(browser, By.LINK_TEXT, "Main")
-    follow(browser, By.LINK_TEXT, "API tokens")
+    follow(browser, By.LINK_TEXT, "API Tokens")
     capture(browser, shots, "tokens")
 
     browser.find_element(By.ID, "description").send_keys("partner")
@@ -432,3 +432,35 @@ def test_a_schedule_and_a_trigger_are_added_on_a_writer_page_and_deleted_there(s
     with urllib.request.urlopen(request) as response:
         status, schedules = response.status, json.load(response)
     assert (status, schedules) == (200, [])
+
+
+def test_the_header_leads_to_jobs_and_events_and_the_layout_holds_at_phone_width(stack, browser, shots):
+    url = stack.url
+    create_bucket(url, stack.token, "browser-activity")
+    sign_in(browser, stack)
+    follow(browser, By.LINK_TEXT, "Main")
+    # The stylesheet applies (the CSP allows no inline style): the header bar is coloured.
+    header = browser.find_element(By.CSS_SELECTOR, "header.top")
+    assert header.value_of_css_property("background-color") == "rgba(11, 37, 69, 1)"
+    # The search box hides buckets whose id does not match, as one types.
+    create_bucket(url, stack.token, "browser-other")
+    browser.refresh()
+    browser.find_element(By.ID, "storage-search").send_keys("activity")
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-search]")
+    shown = [row.text for row in rows if row.is_displayed()]
+    assert len(shown) == 1 and "in.c-browser-activity" in shown[0]
+    follow(browser, By.LINK_TEXT, "Events")
+    assert browser.find_element(By.CSS_SELECTOR, "nav.sections a[aria-current]").text == "Events"
+    assert "storage.bucketCreated" in browser.find_element(By.ID, "events").text
+    browser.find_element(By.ID, "q").send_keys("objectId:in.c-browser-other")
+    follow(browser, By.CSS_SELECTOR, "form[role=search] button")
+    assert "in.c-browser-other" in browser.find_element(By.ID, "events").text
+    assert "in.c-browser-activity" not in browser.find_element(By.ID, "events").text
+    follow(browser, By.LINK_TEXT, "Jobs")
+    capture(browser, shots, "jobs")
+    browser.set_window_size(390, 844)
+    # At phone width the sections and sign-out stay reachable, and nothing overflows the page.
+    assert browser.find_element(By.CSS_SELECTOR, "form[action='/console/sign-out'] button").is_displayed()
+    assert browser.find_element(By.LINK_TEXT, "API Tokens").is_displayed()
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    browser.set_window_size(1280, 800)

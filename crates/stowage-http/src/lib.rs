@@ -104,6 +104,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     // The console authenticates with its own session cookie (or a form's password or token).
     ("GET", "/console"),
     ("GET", "/console/static/console.js"),
+    ("GET", "/console/static/console.css"),
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-in-token"),
     ("POST", "/console/sign-out"),
@@ -140,6 +141,9 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/projects/{id}/components/{component}/{config}/run"),
     ("POST", "/console/projects/{id}/components/{component}/{config}/delete"),
     ("GET", "/console/projects/{id}/jobs/{job}"),
+    ("GET", "/console/projects/{id}/jobs"),
+    ("GET", "/console/projects/{id}/storage-jobs/{job}"),
+    ("GET", "/console/projects/{id}/events"),
     ("POST", "/console/projects/{id}/jobs/{job}/terminate"),
 ];
 

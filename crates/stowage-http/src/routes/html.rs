@@ -1,75 +1,318 @@
-//! Server-rendered pages: one layout, escaping, and responses that are never cached and never framed.
+//! Server-rendered pages: one layout (maud, which escapes every value unless told otherwise), the
+//! header and navigation of a signed-in page, the formats people read (relative times, sizes,
+//! counts, status badges), and responses that are never cached and never framed.
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use stowage_types::time::{self, Timestamp};
 
-/// Where the console's one script is served.
+/// Where the console's one script and its stylesheet are served.
 const SCRIPT_PATH: &str = "/console/static/console.js";
+const STYLE_PATH: &str = "/console/static/console.css";
 
-/// The pages' content security policy. Styles are still inline in the layout.
-pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// The pages' content security policy: only the stack's own script and stylesheet, no inline
+/// script, handler or style.
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    (headers, body).into_response()
+}
 
 /// `GET /console/static/console.js`: the console's script (confirmations, copy buttons, the CSV
 /// upload with progress), public like the sign-in page that uses it.
 pub(crate) async fn script() -> Response {
-    let headers = [
-        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-        (header::CACHE_CONTROL, "no-cache"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ];
-    (headers, include_str!("../../static/console.js")).into_response()
+    asset("text/javascript; charset=utf-8", include_str!("../../static/console.js"))
 }
 
-/// Escapes text for HTML.
+/// `GET /console/static/console.css`: the console's stylesheet, public like the script.
+pub(crate) async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../../static/console.css"))
+}
+
+/// Escapes text for HTML (for the pages still built as strings).
 pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// A full page; usable from phone width up.
+/// A value as one segment of a URL path (percent-encoded; never HTML-escaped, which maud does
+/// to the whole attribute after).
+pub(crate) fn url(segment: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// A page without the signed-in header (sign-in, a share link, the 404); `body` is HTML.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    layout(status, title, "", body)
+    layout(status, title, None, None, PreEscaped(body.to_string()))
 }
 
 /// The console's 404: a page with the way back, not the API's JSON.
 pub(crate) fn not_found_page() -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "Page not found",
-        "<p>There is no such page in the console. It may have been deleted, or the link is wrong.</p>\
-         <p><a href=\"/console/projects\">Go to your projects</a></p>",
-    )
+    let body = html! {
+        p { "There is no such page in the console. It may have been deleted, or the link is wrong." }
+        p { a href="/console/projects" { "Go to your projects" } }
+    };
+    layout(StatusCode::NOT_FOUND, "Page not found", None, None, body)
 }
 
-/// A page that reloads itself every `seconds` (a job that is still running).
-pub(crate) fn reloading_page(status: StatusCode, title: &str, body: &str, seconds: u32) -> Response {
-    layout(status, title, &format!("<meta http-equiv=\"refresh\" content=\"{seconds}\">"), body)
+/// The parts of the console a project's navigation leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Storage,
+    Jobs,
+    Writer,
+    Extractor,
+    Tokens,
+    Events,
 }
 
-fn layout(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{head}\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
-         code{{display:block;word-break:break-all;background:#f3f3f3;padding:.75rem;border-radius:4px}}\
-         label{{display:block;margin:.5rem 0 .2rem}}input{{font-size:1rem;padding:.4rem;width:100%;max-width:24rem;box-sizing:border-box}}\
-         button{{font-size:1rem;padding:.5rem 1rem;margin-top:.75rem}}.error{{color:#b00020}}\
-         table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;padding:.3rem;border-bottom:1px solid #ddd}}td{{overflow-wrap:anywhere}}\
-         select{{font-size:1rem;padding:.3rem;max-width:100%}}.muted{{color:#666}}.nowrap{{white-space:nowrap}}[hidden]{{display:none!important}}\
-         form.inline{{display:inline-block;margin:0 .3rem 0 0}}form.inline button{{margin-top:.2rem;padding:.3rem .6rem;font-size:.9rem}}\
-         @media (max-width:40rem){{table.cards thead{{display:none}}table.cards tr{{display:block;padding:.4rem 0;border-bottom:1px solid #ddd}}\
-         table.cards td{{display:block;border:0;padding:.1rem 0}}table.cards td[data-label]::before{{content:attr(data-label) \": \";font-weight:600}}}}</style>\
-         <script src=\"{SCRIPT_PATH}\" defer></script></head><body><h1>{title}</h1>{body}</body></html>",
-        title = escape(title)
-    );
+impl Section {
+    const ALL: [Section; 6] =
+        [Section::Storage, Section::Jobs, Section::Writer, Section::Extractor, Section::Tokens, Section::Events];
+
+    fn label(self) -> &'static str {
+        match self {
+            Section::Storage => "Storage",
+            Section::Jobs => "Jobs",
+            Section::Writer => "Storage Writer",
+            Section::Extractor => "Storage Extractor",
+            Section::Tokens => "API Tokens",
+            Section::Events => "Events",
+        }
+    }
+
+    fn path(self, project_id: i64) -> String {
+        let tail = match self {
+            Section::Storage => "",
+            Section::Jobs => "/jobs",
+            Section::Writer => "/components/keboola.wr-storage",
+            Section::Extractor => "/components/keboola.ex-storage",
+            Section::Tokens => "/tokens",
+            Section::Events => "/events",
+        };
+        format!("/console/projects/{project_id}{tail}")
+    }
+}
+
+/// What the header of a signed-in page shows: the stack, the project (with the others the
+/// session can open), who is signed in, sign-out, and the project's sections.
+#[derive(Debug, Clone)]
+pub(crate) struct Nav {
+    pub stack: String,
+    /// Who is signed in: the person's email, or the description of the pasted token.
+    pub who: String,
+    pub csrf: String,
+    /// The projects the session can open, as (id, name).
+    pub projects: Vec<(i64, String)>,
+    /// The project the page is in, and which of its sections.
+    pub here: Option<(i64, Section)>,
+}
+
+impl Nav {
+    /// A page with the header; `body` is HTML.
+    pub(crate) fn page(&self, status: StatusCode, title: &str, body: &str) -> Response {
+        self.render(status, title, PreEscaped(body.to_string()))
+    }
+
+    /// A page with the header.
+    pub(crate) fn render(&self, status: StatusCode, title: &str, body: Markup) -> Response {
+        layout(status, title, None, Some(self), body)
+    }
+
+    /// A page that reloads itself every `seconds` (a job that is still running).
+    pub(crate) fn reloading(&self, status: StatusCode, title: &str, body: Markup, seconds: u32) -> Response {
+        layout(status, title, Some(seconds), Some(self), body)
+    }
+
+    fn header(&self) -> Markup {
+        let project = self.here.and_then(|(id, _)| self.projects.iter().find(|(p, _)| *p == id));
+        html! {
+            header.top {
+                a.stack href="/console/projects" { "Stowage · " (self.stack) }
+                @if self.projects.len() > 1 || project.is_none() {
+                    details.projects {
+                        summary { @if let Some((_, name)) = project { (name) } @else { "Projects" } }
+                        ul { @for (id, name) in &self.projects {
+                            li { a href={ "/console/projects/" (id) } { (name) " " span.muted { "(" (id) ")" } } }
+                        } }
+                    }
+                } @else if let Some((_, name)) = project {
+                    span.project { (name) }
+                }
+                div.who {
+                    span { (self.who) }
+                    form method="post" action="/console/sign-out" {
+                        input type="hidden" name="csrf" value=(self.csrf);
+                        button type="submit" { "Sign out" }
+                    }
+                }
+            }
+            @if let Some((project_id, current)) = self.here {
+                nav.sections aria-label="Project" {
+                    @for section in Section::ALL {
+                        @if section == current {
+                            a href=(section.path(project_id)) aria-current="page" { (section.label()) }
+                        } @else {
+                            a href=(section.path(project_id)) { (section.label()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn layout(status: StatusCode, title: &str, reload: Option<u32>, nav: Option<&Nav>, body: Markup) -> Response {
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                @if let Some(seconds) = reload { meta http-equiv="refresh" content=(seconds); }
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href=(STYLE_PATH);
+                script src=(SCRIPT_PATH) defer {}
+            }
+            body {
+                @if let Some(nav) = nav { (nav.header()) }
+                main { h1 { (title) } (body) }
+            }
+        }
+    };
     let headers = [
         (header::CACHE_CONTROL, "no-store"),
         (header::REFERRER_POLICY, "no-referrer"),
-        // Only the stack's own script runs (no inline script or handler), and no other site may
-        // frame a page (clickjacking) or make its forms post elsewhere.
+        // Only the stack's own script and stylesheet (no inline script, handler or style), and no
+        // other site may frame a page (clickjacking) or make its forms post elsewhere.
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
-    (status, headers, Html(html)).into_response()
+    (status, headers, Html(html.into_string())).into_response()
+}
+
+/// A time as people read it ("3 minutes ago"), with the exact time on hover and for machines.
+pub(crate) fn ago(at: Timestamp) -> Markup {
+    let exact = time::format(at);
+    html! { time datetime=(exact) title=(exact) { (relative(at, time::now())) } }
+}
+
+/// How long before `now` `at` was, in the largest whole unit.
+fn relative(at: Timestamp, now: Timestamp) -> String {
+    let seconds = now - at;
+    if seconds < 0 {
+        return "just now".into();
+    }
+    let (amount, unit) = match seconds {
+        0..=44 => return "just now".into(),
+        45..=5399 => ((seconds + 30) / 60, "minute"),
+        5400..=129_599 => ((seconds + 1800) / 3600, "hour"),
+        129_600..=3_887_999 => ((seconds + 43_200) / 86_400, "day"),
+        3_888_000..=47_303_999 => ((seconds + 1_314_000) / 2_628_000, "month"),
+        _ => ((seconds + 15_768_000) / 31_536_000, "year"),
+    };
+    format!("{amount} {unit}{} ago", if amount == 1 { "" } else { "s" })
+}
+
+/// A size in bytes as people read it: "48.8 MB" (powers of 1024, as Keboola's UI shows them).
+pub(crate) fn size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1023.95 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A count with thousands separators: "1,234,567".
+pub(crate) fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// How long a job ran, or has run so far.
+pub(crate) fn duration(start: Option<Timestamp>, end: Option<Timestamp>) -> String {
+    let seconds = match (start, end) {
+        (Some(start), Some(end)) => (end - start).max(0),
+        (Some(start), None) => return format!("{} so far", span((time::now() - start).max(0))),
+        _ => return "not started".into(),
+    };
+    span(seconds)
+}
+
+/// Seconds as "45 s", "3 min 5 s" or "2 h 10 min".
+fn span(seconds: i64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// A job's status as a coloured badge.
+pub(crate) fn badge(status: &str) -> Markup {
+    html! { span class={ "badge badge-" (status) } { (status) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_sizes_and_counts_read_as_people_write_them() {
+        let now = 1_000_000_000;
+        let cases = [(0, "just now"), (50, "1 minute ago"), (180, "3 minutes ago"), (7200, "2 hours ago")];
+        for (before, text) in cases {
+            assert_eq!(relative(now - before, now), text);
+        }
+        assert_eq!(relative(now - 3 * 86_400, now), "3 days ago");
+        assert_eq!(relative(now - 400 * 86_400, now), "13 months ago");
+        assert_eq!(relative(now - 600 * 86_400, now), "2 years ago");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(51_154_944), "48.8 MB");
+        assert_eq!(size(1_048_575), "1.0 MB");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(-1000), "-1,000");
+        assert_eq!(count(999), "999");
+        assert_eq!((span(45), span(185), span(7800)), ("45 s".into(), "3 min 5 s".into(), "2 h 10 min".into()));
+    }
+
+    #[test]
+    fn a_value_in_a_page_is_escaped() {
+        let nav = Nav {
+            stack: "<b>".into(),
+            who: "\"x\"".into(),
+            csrf: "c".into(),
+            projects: vec![(1, "<script>".into())],
+            here: Some((1, Section::Jobs)),
+        };
+        let html = nav.header().into_string();
+        assert!(html.contains("&lt;b&gt;") && html.contains("&lt;script&gt;") && html.contains("&quot;x&quot;"));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("href=\"/console/projects/1/jobs\" aria-current=\"page\""), "{html}");
+    }
 }

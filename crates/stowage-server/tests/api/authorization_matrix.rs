@@ -105,6 +105,7 @@ fn cases() -> Vec<Case> {
     vec![
         case(M::GET, "/", "/", PUBLIC),
         case(M::GET, "/console/static/console.js", "/console/static/console.js", PUBLIC),
+        case(M::GET, "/console/static/console.css", "/console/static/console.css", PUBLIC),
         case(M::GET, "/v2/storage", "/v2/storage", PUBLIC),
         case(M::GET, "/health/live", "/health/live", PUBLIC),
         case(M::GET, "/health/ready", "/health/ready", PUBLIC),
@@ -585,6 +586,9 @@ fn cases() -> Vec<Case> {
             PUBLIC,
         ),
         case(M::GET, "/console/projects/{id}/jobs/{job}", "/console/projects/1/jobs/1", PUBLIC),
+        case(M::GET, "/console/projects/{id}/jobs", "/console/projects/1/jobs", PUBLIC),
+        case(M::GET, "/console/projects/{id}/storage-jobs/{job}", "/console/projects/1/storage-jobs/1", PUBLIC),
+        case(M::GET, "/console/projects/{id}/events", "/console/projects/1/events", PUBLIC),
         case(M::POST, "/console/projects/{id}/jobs/{job}/terminate", "/console/projects/1/jobs/1/terminate", PUBLIC),
         with_body(
             case(M::PUT, "/manage/users/{email}/password", "/manage/users/setup@example.com/password", MANAGE),
@@ -952,8 +956,14 @@ async fn every_console_route_sends_a_session_back_to_sign_in_once_its_credential
         // Whatever CSRF value a page showed before the credential died, it must not matter now.
         let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
         for c in cases().iter().filter(|c| c.route.starts_with("/console/")) {
-            if ["/console/sign-in", "/console/sign-in-token", "/console/sign-out", "/console/static/console.js"]
-                .contains(&c.route)
+            if [
+                "/console/sign-in",
+                "/console/sign-in-token",
+                "/console/sign-out",
+                "/console/static/console.js",
+                "/console/static/console.css",
+            ]
+            .contains(&c.route)
             {
                 continue;
             }

@@ -1,7 +1,7 @@
 //! The console's sign-in, sessions and first pages, over HTTP as a browser sends them.
 
 use reqwest::redirect::Policy;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
 
@@ -172,7 +172,7 @@ async fn a_pasted_token_opens_only_its_project_and_what_it_can_read() {
     let (status, _, _, _) = browser.post("/console/sign-in-token", &[("token", &secret), ("csrf", &csrf)]).await;
     assert_eq!(status, 303);
     let (_, _, picker) = browser.get("/console/projects").await;
-    assert!(picker.contains("Signed in with the token \"partner\"") && picker.contains("Main"));
+    assert!(picker.contains("Signed in with the token &quot;partner&quot;") && picker.contains("Main"));
     let (_, _, project) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
     assert!(project.contains(&granted) && !project.contains("in.c-hidden"));
     let (status, _, _) = browser.get("/console/projects/999").await;
@@ -381,7 +381,7 @@ async fn the_storage_pages_list_a_buckets_tables_and_preview_a_table_with_values
     let (status, _, listing) = browser.get(&format!("/console/projects/{}/buckets/{bucket}", app.project_id)).await;
     assert_eq!(status, 200);
     assert!(listing.contains(&format!("/tables/{bucket}.orders\">orders</a>")));
-    assert!(listing.contains("<td data-label=\"Rows\">2</td>"));
+    assert!(listing.contains("<td class=\"number\" data-label=\"Rows\">2</td>"));
     let (status, _, table) = browser.get(&format!("/console/projects/{}/tables/{bucket}.orders", app.project_id)).await;
     assert_eq!(status, 200);
     assert!(table.contains("<th>Primary key</th><td>id</td>"));
@@ -596,7 +596,7 @@ async fn the_stack_root_leads_to_the_console_and_an_unknown_console_page_is_a_pa
     assert_eq!((status, location.as_str()), (303, "/console"));
     let (status, _, page) = browser.get("/console/no/such/page").await;
     assert_eq!(status, 404);
-    assert!(page.starts_with("<!doctype html>") && page.contains("Page not found"), "{page}");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("Page not found"), "{page}");
     assert!(page.contains("href=\"/console/projects\""));
     let api = app.get("/v2/storage/no-such-thing", &app.admin).await;
     api.expect_error(404, "notFound");
@@ -612,6 +612,9 @@ async fn pages_run_only_the_stacks_own_script_which_it_serves() {
     assert_eq!(script.status(), 200);
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
     assert!(script.text().await.unwrap().contains("data-confirm"));
+    let style = client.get(format!("{}/console/static/console.css", app.url)).send().await.unwrap();
+    assert_eq!(style.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(style.text().await.unwrap().contains(".badge-success"));
     let bucket = format!("/console/projects/{}/buckets/in.c-b", app.project_id);
     let config = app
         .post("/v2/storage/components/keboola.wr-storage/configs", &app.admin, json!({"name": "w"}))
@@ -632,9 +635,12 @@ async fn pages_run_only_the_stacks_own_script_which_it_serves() {
         assert_eq!(response.status(), 200, "{path}");
         let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
         assert!(csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        assert!(csp.contains("style-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
         let page = response.text().await.unwrap();
         assert!(page.contains("<script src=\"/console/static/console.js\" defer></script>"), "{path}");
         assert_eq!(page.matches("<script").count(), 1, "{path}: no inline script");
+        assert!(page.contains("<link rel=\"stylesheet\" href=\"/console/static/console.css\">"), "{path}");
+        assert!(!page.contains("<style") && !page.contains(" style="), "{path}: no inline style");
         for handler in ["onclick=", "onsubmit=", "onchange=", "oninput="] {
             assert!(!page.contains(handler), "{path}: {handler}");
         }
@@ -661,4 +667,115 @@ async fn a_typed_tables_page_shows_each_columns_type() {
         ),
         "{page}"
     );
+}
+
+/// Waits until a component run has ended, through the queue API.
+async fn wait_queue_job(app: &TestApp, id: &str) -> Value {
+    for _ in 0..600 {
+        let job = app.get(&format!("/queue/jobs/{id}"), &app.admin).await.expect(200).body;
+        if ["success", "error", "terminated"].contains(&job["status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("component run {id} did not end");
+}
+
+#[tokio::test]
+async fn the_jobs_page_lists_storage_jobs_and_component_runs_and_filters_them_by_status_and_component() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("activity").await;
+    let created = app.create_table(&bucket, "orders", "id,v\n1,a\n", &["id"]).await;
+    assert_eq!(created["status"], "success");
+    let path = "/v2/storage/components/keboola.wr-storage/configs";
+    let config = app.post(path, &app.admin, json!({"name": "nowhere"})).await.expect(201).body;
+    let row = json!({"name": "orders", "configuration": {
+        "storage": {"input": {"tables": [{"source": format!("{bucket}.orders"), "destination": "orders"}]}}}});
+    app.post(&format!("{path}/{}/rows", config["id"].as_str().unwrap()), &app.admin, row).await.expect(201);
+    let body = json!({"component": "keboola.wr-storage", "config": config["id"]});
+    let run = app.post("/queue/jobs", &app.admin, body).await.expect(201).body;
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let ended = wait_queue_job(&app, &run_id).await;
+    assert_eq!(ended["status"], "error", "a writer without a target fails: {ended}");
+
+    let mut browser = signed_in_admin(&app).await;
+    let base = format!("/console/projects/{}", app.project_id);
+    let (status, _, page) = browser.get(&format!("{base}/jobs")).await;
+    assert_eq!(status, 200);
+    let storage_job = format!("href=\"{base}/storage-jobs/{}\"", created["id"]);
+    let component_run = format!("href=\"{base}/jobs/{run_id}\"");
+    assert!(page.contains(&storage_job) && page.contains("tableCreate"), "{page}");
+    assert!(page.contains(&component_run) && page.contains("Storage Writer"), "{page}");
+    assert!(page.contains("class=\"badge badge-success\"") && page.contains("class=\"badge badge-error\""));
+    assert!(page.find(&component_run) < page.find(&storage_job), "newest first");
+
+    let (_, _, failed) = browser.get(&format!("{base}/jobs?status=error")).await;
+    assert!(failed.contains(&component_run) && !failed.contains(&storage_job), "{failed}");
+    let (_, _, storage) = browser.get(&format!("{base}/jobs?component=storage")).await;
+    assert!(storage.contains(&storage_job) && !storage.contains(&component_run), "{storage}");
+    let (_, _, none) = browser.get(&format!("{base}/jobs?status=processing&component=keboola.ex-storage")).await;
+    assert!(none.contains("No jobs match the filter."), "{none}");
+    let (status, _, _) = browser.get(&format!("{base}/jobs?offset=-1")).await;
+    assert_eq!(status, 400, "a malformed offset is the client's mistake");
+
+    let (status, _, job) = browser.get(&format!("{base}/storage-jobs/{}", created["id"])).await;
+    assert_eq!(status, 200);
+    assert!(job.contains("tableCreate") && job.contains(&format!("{bucket}.orders")) && job.contains("badge-success"));
+    let (status, _, missing) = browser.get(&format!("{base}/storage-jobs/999999")).await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("Job 999999 not found"), "{missing}");
+}
+
+#[tokio::test]
+async fn the_events_page_searches_the_projects_events_pages_through_them_and_explains_a_bad_search() {
+    let app = spawn_app().await;
+    for n in 0..3 {
+        app.create_bucket(&format!("events-{n}")).await;
+    }
+    let mut browser = signed_in_admin(&app).await;
+    let base = format!("/console/projects/{}/events", app.project_id);
+    let (status, _, page) = browser.get(&base).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("storage.bucketCreated") && page.contains("in.c-events-2"), "{page}");
+    let (_, _, found) = browser.get(&format!("{base}?q=objectId%3Ain.c-events-1")).await;
+    let listed = found.split("id=\"events\"").nth(1).expect("the events table");
+    assert!(listed.contains("in.c-events-1") && !listed.contains("in.c-events-2"), "{found}");
+    let (_, _, none) = browser.get(&format!("{base}?q=nothingLikeThis")).await;
+    assert!(none.contains("No events match the search."), "{none}");
+    let (status, _, bad) = browser.get(&format!("{base}?q=%28")).await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("class=\"error\" role=\"alert\">Failed to parse query"), "{bad}");
+    // Far past the last event: an empty page that leads back.
+    let (status, _, past) = browser.get(&format!("{base}?offset=5000")).await;
+    assert_eq!(status, 200);
+    assert!(past.contains("offset=4950") && !past.contains("offset=5050"), "{past}");
+}
+
+#[tokio::test]
+async fn every_signed_in_page_has_the_header_with_the_projects_sections_and_sign_out() {
+    let app = spawn_app().await;
+    app.create_bucket("nav").await;
+    let mut browser = signed_in_admin(&app).await;
+    let base = format!("/console/projects/{}", app.project_id);
+    let pages = [
+        (base.clone(), "Storage"),
+        (format!("{base}/buckets/in.c-nav"), "Storage"),
+        (format!("{base}/jobs"), "Jobs"),
+        (format!("{base}/events"), "Events"),
+        (format!("{base}/tokens"), "API Tokens"),
+        (format!("{base}/components/keboola.wr-storage"), "Storage Writer"),
+        (format!("{base}/components/keboola.ex-storage"), "Storage Extractor"),
+    ];
+    for (path, section) in pages {
+        let (status, _, page) = browser.get(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains("<header class=\"top\">") && page.contains("Signed in as admin@localhost"), "{path}");
+        assert!(page.contains("action=\"/console/sign-out\""), "{path}: sign-out on every page");
+        assert!(page.contains(&format!("aria-current=\"page\">{section}</a>")), "{path}: {section} is current");
+        for other in ["Jobs", "Events", "API Tokens", "Storage Writer"] {
+            assert!(page.contains(&format!(">{other}</a>")), "{path}: links to {other}");
+        }
+    }
+    let (_, _, picker) = browser.get("/console/projects").await;
+    assert!(picker.contains("<header class=\"top\">") && !picker.contains("aria-current"), "no project, no sections");
 }

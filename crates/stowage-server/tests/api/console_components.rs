@@ -108,7 +108,7 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
     assert_eq!(status, 303);
     assert!(job_path.starts_with(&format!("/console/projects/{}/jobs/", a.project_id)), "{job_path}");
     let job = finished_job_page(&mut browser, &job_path).await;
-    assert!(job.contains("<td id=\"status\">success</td>"), "{job}");
+    assert!(job.contains("<td id=\"status\"><span class=\"badge badge-success\">success</span></td>"), "{job}");
     let people = job.find("Processing table &quot;people&quot;.").expect("the log names each table");
     let orders = job.find("Processing table &quot;orders&quot;.").unwrap();
     assert!(people < orders, "people was moved up, so it is written first");
@@ -117,7 +117,9 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
     b.get(&format!("/v2/storage/tables/{target}.orders"), &b.admin).await.expect(200);
     b.get(&format!("/v2/storage/tables/{target}.skipped"), &b.admin).await.expect(404);
     let (_, _, page) = browser.get(&page_path).await;
-    assert!(page.contains("<td data-label=\"Status\" class=\"job-status\">success</td>"));
+    assert!(page.contains(
+        "<td data-label=\"Status\" class=\"job-status\"><span class=\"badge badge-success\">success</span></td>"
+    ));
 }
 
 #[tokio::test]
@@ -208,7 +210,7 @@ async fn extractor_table_settings_are_saved_from_the_form_and_keys_it_does_not_s
     let (status, job_path, _, _) = browser.post(&format!("{row_path}/run"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 303);
     let job = finished_job_page(&mut browser, &job_path).await;
-    assert!(job.contains("<td id=\"status\">success</td>"), "{job}");
+    assert!(job.contains("<td id=\"status\"><span class=\"badge badge-success\">success</span></td>"), "{job}");
     assert!(job.contains("<th>Tables</th><td>customers</td>") && job.contains(">from b</a>"), "{job}");
     a.get(&format!("/v2/storage/tables/in.c-keboola-ex-storage-{id}.customers"), &a.admin).await.expect(200);
 }
@@ -281,7 +283,7 @@ async fn a_running_job_is_terminated_from_its_page() {
     let (status, location, _, _) = browser.post(&format!("{job_path}/terminate"), &[("csrf", &csrf)]).await;
     assert_eq!((status, location.as_str()), (303, job_path.as_str()));
     let page = finished_job_page(&mut browser, &job_path).await;
-    assert!(page.contains("<td id=\"status\">terminated</td>"), "{page}");
+    assert!(page.contains("<td id=\"status\"><span class=\"badge badge-terminated\">terminated</span></td>"), "{page}");
     assert!(!page.contains(">Terminate</button>"));
     let (status, _, page, _) = browser.post(&format!("{job_path}/terminate"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 400);

@@ -24,12 +24,13 @@ use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponen
 use stowage_types::time::{self, format};
 use stowage_types::{Code, Error, Paging};
 
-use super::{acting, acting_form, column_list, error_line, problem, redirect};
+use super::{acting, acting_form, column_list, error_line, nav, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields, Query};
-use crate::routes::html::{escape, page, reloading_page};
+use crate::routes::html::{ago, badge, duration, escape, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
+use maud::PreEscaped;
 
 pub(super) fn register(t: Table) -> Table {
     const BASE: &str = "/console/projects/{id}/components/{component}";
@@ -187,6 +188,15 @@ impl Place {
         self.token.authorize(WriteComponent(self.kind.id().into()))
     }
 
+    /// A page in this component's section; `body` is HTML.
+    async fn page(&self, state: &AppState, status: StatusCode, title: &str, body: &str) -> ApiResult<Response> {
+        let section = match self.kind {
+            Kind::Writer => Section::Writer,
+            Kind::Extractor => Section::Extractor,
+        };
+        Ok(nav(state, &self.session, Some((self.project_id, section))).await?.page(status, title, body))
+    }
+
     /// The hidden CSRF field of every form.
     fn csrf(&self) -> String {
         format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(&self.session.csrf))
@@ -320,7 +330,7 @@ async fn configs_list(state: &AppState, place: &Place, error: &str) -> ApiResult
     };
     let body = format!("<p><a href=\"/console/projects/{}\">Project</a></p>{list}{create}", place.project_id);
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok(page(status, place.kind.name(), &body))
+    place.page(state, status, place.kind.name(), &body).await
 }
 
 async fn create_config(
@@ -578,7 +588,7 @@ async fn config_view(
         other = capitalized(place.kind.other()),
     );
     let status = if matches!(feedback, Feedback::Nothing) { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok(page(status, &view.config.name, &body))
+    place.page(state, status, &view.config.name, &body).await
 }
 
 fn capitalized(text: &str) -> String {
@@ -681,8 +691,8 @@ async fn job_history(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<S
                  <td data-label=\"Created\">{created}</td><td data-label=\"Duration\">{duration}</td><td data-label=\"Tables\">{tables}</td></tr>",
                 project = place.project_id,
                 id = job.id,
-                status = escape(&job.status),
-                created = format(job.created),
+                status = badge(&job.status).into_string(),
+                created = ago(job.created).into_string(),
                 duration = duration(job.start, job.end),
                 tables = job_tables(&job.row_ids, &view.rows),
             )
@@ -701,14 +711,6 @@ fn job_tables(row_ids: &[String], rows: &[RowRecord]) -> String {
     }
     let name = |id: &String| rows.iter().find(|row| &row.id == id).map_or(id.clone(), |row| row.name.clone());
     escape(&row_ids.iter().map(name).collect::<Vec<_>>().join(", "))
-}
-
-fn duration(start: Option<time::Timestamp>, end: Option<time::Timestamp>) -> String {
-    match (start, end) {
-        (Some(start), Some(end)) => format!("{} s", (end - start).max(0)),
-        (Some(start), None) => format!("{} s so far", (time::now() - start).max(0)),
-        _ => "not started".into(),
-    }
 }
 
 async fn save_target(
@@ -879,7 +881,7 @@ async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str
             format!(
                 "<h2>Source</h2><label for=\"tableName\">Table Name</label><input id=\"tableName\" name=\"tableName\" value=\"{name}\" required>\
                  <label for=\"changedSince\">Changed In Last</label><select id=\"changedSince\" name=\"changedSince\">{changed}</select>\
-                 <h2>Save Settings</h2><label><input type=\"checkbox\" name=\"incremental\" value=\"1\" style=\"width:auto\"{incremental}> Incremental</label>\
+                 <h2>Save Settings</h2><label><input type=\"checkbox\" name=\"incremental\" value=\"1\"{incremental}> Incremental</label>\
                  <label for=\"primaryKey\">Primary Key (columns, separated by commas)</label><input id=\"primaryKey\" name=\"primaryKey\" value=\"{key}\">",
                 name = escape(p["tableName"].as_str().unwrap_or("")),
                 changed = options(&CHANGED_IN_LAST[..CHANGED_IN_LAST.len() - 1], &changed),
@@ -900,7 +902,7 @@ async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str
         row_id = escape(&row.id),
     );
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok(page(status, &row.name, &body))
+    place.page(state, status, &row.name, &body).await
 }
 
 /// The row's configuration with the form's settings applied; keys the form does not show stay.
@@ -1375,9 +1377,9 @@ async fn job_page(
          <tr><th>Run by</th><td>{by}</td></tr><tr><th>Result</th><td id=\"result\">{message}</td></tr></tbody></table>\
          {refresh}{terminate}<h2>Log</h2><table class=\"cards\" id=\"log\"><thead><tr><th>Time</th><th>Type</th><th>Message</th></tr></thead><tbody>{log}</tbody></table>",
         config = escape(&config_name),
-        status = escape(&job.status),
+        status = badge(&job.status).into_string(),
         tables = job_tables(&job.row_ids, &rows),
-        created = format(job.created),
+        created = ago(job.created).into_string(),
         duration = duration(job.start, job.end),
         by = escape(&job.token_description),
         message = escape(message),
@@ -1394,7 +1396,12 @@ async fn job_page(
         },
     );
     let title = format!("Job {}", job.id);
-    Ok(if running { reloading_page(StatusCode::OK, &title, &body, 2) } else { page(StatusCode::OK, &title, &body) })
+    let nav = nav(&state, &session, Some((project_id, Section::Jobs))).await?;
+    Ok(if running {
+        nav.reloading(StatusCode::OK, &title, PreEscaped(body), 2)
+    } else {
+        nav.page(StatusCode::OK, &title, &body)
+    })
 }
 
 async fn terminate_job(

@@ -18,7 +18,7 @@ use stowage_types::auth::Token;
 
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{escape, page};
+use crate::routes::html::{escape, page, Nav, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 
@@ -32,6 +32,7 @@ macro_rules! or_answer {
     };
 }
 
+mod activity;
 mod components;
 mod storage;
 mod tokens;
@@ -48,7 +49,9 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::POST, "/console/sign-in-token", sign_in_with_token)
         .add(Method::POST, "/console/sign-out", sign_out)
         .add(Method::GET, "/console/projects", project_picker)
-        .add(Method::GET, "/console/static/console.js", crate::routes::html::script);
+        .add(Method::GET, "/console/static/console.js", crate::routes::html::script)
+        .add(Method::GET, "/console/static/console.css", crate::routes::html::stylesheet);
+    let t = activity::register(t);
     let t = storage::register(t);
     let t = components::register(t);
     tokens::register(t)
@@ -191,22 +194,27 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, Body(body):
     Ok(response)
 }
 
-fn sign_out_form(session: &Session) -> String {
-    format!(
-        "<form method=\"post\" action=\"/console/sign-out\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <button type=\"submit\">Sign out</button></form>",
-        escape(&session.csrf)
-    )
+/// The header of a signed-in page: the projects the session can open, who it is, and where the
+/// page is (`here`: a project and its section).
+async fn nav(state: &AppState, session: &Session, here: Option<(i64, Section)>) -> ApiResult<Nav> {
+    let projects = console::projects(&state.core, session).await?;
+    let who = match (&session.user, &session.token) {
+        (Some(user), _) => format!("Signed in as {}", user.email),
+        (None, Some(token)) => format!("Signed in with the token \"{}\"", token.description),
+        _ => String::new(),
+    };
+    Ok(Nav {
+        stack: state.core.stack.name.clone(),
+        who,
+        csrf: session.csrf.clone(),
+        projects: projects.into_iter().map(|(project, _)| (project.id, project.name)).collect(),
+        here,
+    })
 }
 
 async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let Some((_, session)) = current(&state, &headers).await? else { return Ok(redirect("/console")) };
     let projects = console::projects(&state.core, &session).await?;
-    let who = match (&session.user, &session.token) {
-        (Some(user), _) => format!("Signed in as {}.", escape(&user.email)),
-        (None, Some(token)) => format!("Signed in with the token \"{}\".", escape(&token.description)),
-        _ => String::new(),
-    };
     let rows: String = projects
         .iter()
         .map(|(project, role)| {
@@ -223,7 +231,7 @@ async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> Ap
     } else {
         format!("<table><thead><tr><th>Project</th><th>Id</th><th>Role</th></tr></thead><tbody>{rows}</tbody></table>")
     };
-    Ok(page(StatusCode::OK, "Projects", &format!("<p>{who}</p>{list}{}", sign_out_form(&session))))
+    Ok(nav(&state, &session, None).await?.page(StatusCode::OK, "Projects", &list))
 }
 
 /// The session and the token it acts with in a project, or the page to answer instead.

@@ -22,17 +22,15 @@ use stowage_core::{buckets, jobs, tables, Ctx};
 use stowage_types::auth::{AnyToken, CreateBuckets, ReadBucket, Token, WriteBucket};
 use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
-use stowage_types::time::format;
 use stowage_types::{Code, Error};
 
-use super::{
-    acting, acting_form, column_list, current, error_line, problem, redirect, same, session_token, sign_out_form,
-};
+use super::{acting, acting_form, column_list, current, nav, problem, redirect, same, session_token};
 use crate::error::ApiResult;
 use crate::input::{Body, Query};
-use crate::routes::html::{escape, page};
+use crate::routes::html::{ago, count, escape, size, url, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
+use maud::html;
 
 pub(super) fn register(t: Table) -> Table {
     t.add(Method::GET, "/console/projects/{id}", project_page)
@@ -55,7 +53,8 @@ async fn project_page(
     project_view(&state, &session, &token, project_id, "").await
 }
 
-/// A project's page: its buckets, the way to its other pages, and a form for a new bucket.
+/// A project's page: its buckets by stage with their tables' count, rows, size and last change, a
+/// search over buckets and tables, and a form for a new bucket.
 async fn project_view(
     state: &AppState,
     session: &Session,
@@ -66,45 +65,61 @@ async fn project_view(
     let ctx = Ctx::internal(&state.core);
     let grant = token.authorize(AnyToken)?;
     let list = buckets::list(&ctx, &grant, false).await?;
-    let rows: String = list
-        .iter()
-        .map(|view| {
-            format!(
-                "<tr><td><a href=\"/console/projects/{project_id}/buckets/{id}\">{id}</a></td><td>{}</td></tr>",
-                escape(&view.bucket.description),
-                id = escape(&view.bucket.id),
-            )
-        })
-        .collect();
-    let buckets = if rows.is_empty() {
-        "<p>No buckets yet.</p>".to_string()
-    } else {
-        format!("<table><thead><tr><th>Bucket</th><th>Description</th></tr></thead><tbody>{rows}</tbody></table>")
-    };
-    let create = if token.authorize(CreateBuckets).is_ok() {
-        format!(
-            "<h2>New bucket</h2><form method=\"post\" action=\"/console/projects/{project_id}/buckets\">\
-             <label for=\"bucket-name\">Name</label><input id=\"bucket-name\" name=\"name\" required>\
-             <label for=\"stage\">Stage</label><select id=\"stage\" name=\"stage\"><option value=\"in\">in (input data)</option>\
-             <option value=\"out\">out (results)</option></select>\
-             <label for=\"bucket-description\">Description</label><input id=\"bucket-description\" name=\"description\">\
-             {}<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Create bucket</button></form>",
-            error_line(error),
-            escape(&session.csrf)
-        )
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<p><a href=\"/console/projects\">All projects</a> · <a href=\"/console/projects/{project_id}/tokens\">API tokens</a> · \
-         <a href=\"/console/projects/{project_id}/components/keboola.wr-storage\">Storage Writer</a> · \
-         <a href=\"/console/projects/{project_id}/components/keboola.ex-storage\">Storage Extractor</a></p>\
-         <h2>Buckets</h2>{buckets}{create}{}",
-        sign_out_form(session)
-    );
+    let tables = tables::list(&ctx, &grant).await?;
     let project = token_ops::verify(&ctx, &grant).await?.project;
+    let base = format!("/console/projects/{project_id}");
+    let stages = [("in", "Input buckets"), ("out", "Output buckets")];
+    let body = html! {
+        @if list.is_empty() {
+            p { "No buckets yet." }
+        } @else {
+            label for="storage-search" { "Search buckets and tables" }
+            input #storage-search type="search" data-filter="[data-search]" placeholder="Name or id";
+        }
+        @for (stage, heading) in stages {
+            @let in_stage: Vec<_> = list.iter().filter(|view| view.bucket.stage == stage).collect();
+            @if !in_stage.is_empty() {
+                h2 { (heading) }
+                table.cards {
+                    thead { tr {
+                        th { "Bucket" } th.number { "Tables" } th.number { "Rows" } th.number { "Size" }
+                        th { "Last change" } th { "Description" }
+                    } }
+                    tbody { @for view in in_stage {
+                        @let bucket = &view.bucket;
+                        @let own: Vec<_> = tables.iter().filter(|t| t.table.bucket_id == bucket.id).collect();
+                        @let search = own.iter().fold(bucket.id.to_lowercase(), |all, t| all + " " + &t.table.id.to_lowercase());
+                        @let changed = own.iter().filter_map(|t| t.table.last_change).chain(bucket.last_change).max();
+                        tr data-search=(search) {
+                            td data-label="Bucket" { a href={ (base) "/buckets/" (url(&bucket.id)) } { (bucket.id) } }
+                            td.number data-label="Tables" { (count(own.len() as i64)) }
+                            td.number data-label="Rows" { (count(own.iter().map(|t| t.table.rows_count).sum())) }
+                            td.number data-label="Size" { (size(own.iter().map(|t| t.table.data_size_bytes).sum())) }
+                            td data-label="Last change" { @if let Some(at) = changed { (ago(at)) } @else { span.muted { "never" } } }
+                            td data-label="Description" { (bucket.description) }
+                        }
+                    } }
+                }
+            }
+        }
+        @if token.authorize(CreateBuckets).is_ok() {
+            h2 { "New bucket" }
+            form method="post" action={ (base) "/buckets" } {
+                label for="bucket-name" { "Name" } input #bucket-name name="name" required;
+                label for="stage" { "Stage" }
+                select #stage name="stage" {
+                    option value="in" { "in (input data)" } option value="out" { "out (results)" }
+                }
+                label for="bucket-description" { "Description" } input #bucket-description name="description";
+                @if !error.is_empty() { p.error role="alert" { (error) } }
+                input type="hidden" name="csrf" value=(session.csrf);
+                button type="submit" { "Create bucket" }
+            }
+        }
+    };
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok(page(status, &format!("{} (project {project_id})", project.name), &body))
+    let nav = nav(state, session, Some((project_id, Section::Storage))).await?;
+    Ok(nav.render(status, &format!("{} (project {project_id})", project.name), body))
 }
 
 async fn create_bucket(
@@ -153,11 +168,11 @@ async fn bucket_page(
         .map(|view| {
             let t = &view.table;
             format!(
-                "<tr><td><a href=\"/console/projects/{project_id}/tables/{id}\">{name}</a></td><td data-label=\"Rows\">{}</td>\
-                 <td data-label=\"Size\">{} B</td><td data-label=\"Last import\">{}</td></tr>",
-                t.rows_count,
-                t.data_size_bytes,
-                t.last_import.map(format).unwrap_or_else(|| "never".into()),
+                "<tr><td><a href=\"/console/projects/{project_id}/tables/{id}\">{name}</a></td><td class=\"number\" data-label=\"Rows\">{}</td>\
+                 <td class=\"number\" data-label=\"Size\">{}</td><td data-label=\"Last import\">{}</td></tr>",
+                count(t.rows_count),
+                size(t.data_size_bytes),
+                t.last_import.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
                 id = escape(&t.id),
                 name = escape(&t.display_name),
             )
@@ -176,7 +191,7 @@ async fn bucket_page(
              <option value=\"\">a new table</option>{existing}</select>\
              <div id=\"new-table\"><label for=\"new-name\">Name of the new table</label><input id=\"new-name\">\
              <label for=\"primary-key\">Primary key of the new table (columns, separated by commas)</label><input id=\"primary-key\"></div>\
-             <div id=\"existing-table\" hidden><label><input type=\"checkbox\" id=\"incremental\" style=\"width:auto\"> Incremental: add the rows \
+             <div id=\"existing-table\" hidden><label><input type=\"checkbox\" id=\"incremental\"> Incremental: add the rows \
              (updating rows with the same primary key) instead of replacing the table's rows</label></div>\
              <progress id=\"upload-progress\" max=\"100\" value=\"0\" hidden></progress><p id=\"upload-status\" role=\"status\"></p>\
              <p id=\"upload-error\" class=\"error\" role=\"alert\" hidden></p><button type=\"submit\">Upload</button></form>\
@@ -193,12 +208,12 @@ async fn bucket_page(
             "<p>No tables yet.</p>".to_string()
         } else {
             format!(
-                "<table class=\"cards\"><thead><tr><th>Table</th><th>Rows</th><th>Size</th><th>Last import</th></tr></thead>\
+                "<table class=\"cards\"><thead><tr><th>Table</th><th class=\"number\">Rows</th><th class=\"number\">Size</th><th>Last import</th></tr></thead>\
                  <tbody>{rows}</tbody></table>"
             )
         }
     );
-    Ok(page(StatusCode::OK, &bucket, &body))
+    Ok(nav(&state, &session, Some((project_id, Section::Storage))).await?.page(StatusCode::OK, &bucket, &body))
 }
 
 /// How many rows the table page previews.
@@ -209,7 +224,7 @@ async fn table_page(
     headers: HeaderMap,
     Path((id, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let looked_up = async {
         let (bucket_id, _) = tables::parse_id(project_id, &table)?;
@@ -230,24 +245,29 @@ async fn table_page(
         .map(|row| format!("<tr>{}</tr>", row.iter().map(|v| format!("<td>{}</td>", escape(v))).collect::<String>()))
         .collect();
     let shown = if t.rows_count > rows.len() as i64 {
-        format!("<p>The first {} of {} rows.</p>", rows.len(), t.rows_count)
+        format!("<p>The first {} of {} rows.</p>", count(rows.len() as i64), count(t.rows_count))
     } else {
         String::new()
     };
     let body = format!(
         "<p><a href=\"/console/projects/{project_id}/buckets/{bucket}\">{bucket}</a></p><table><tbody>\
          <tr><th>Id</th><td>{id}</td></tr><tr><th>Columns</th><td>{}</td></tr><tr><th>Primary key</th><td>{}</td></tr>\
-         <tr><th>Rows</th><td>{}</td></tr><tr><th>Last import</th><td>{}</td></tr></tbody></table>\
+         <tr><th>Rows</th><td>{}</td></tr><tr><th>Size</th><td>{}</td></tr><tr><th>Created</th><td>{}</td></tr>\
+         <tr><th>Last import</th><td>{}</td></tr><tr><th>Last change</th><td>{}</td></tr></tbody></table>\
          <p><a id=\"download\" href=\"/console/projects/{project_id}/tables/{id}/download\" download>Download as CSV</a></p>\
-         <h2>Data preview</h2>{shown}<div style=\"overflow-x:auto\"><table id=\"preview\"><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>",
+         <h2>Data preview</h2>{shown}<div class=\"scroll\"><table id=\"preview\"><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>",
         columns_shown(t),
         if t.primary_key.is_empty() { "none".to_string() } else { escape(&t.primary_key.join(", ")) },
-        t.rows_count,
-        t.last_import.map(format).unwrap_or_else(|| "never".into()),
+        count(t.rows_count),
+        size(t.data_size_bytes),
+        ago(t.created).into_string(),
+        t.last_import.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
+        t.last_change.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
         bucket = escape(&view.bucket.id),
         id = escape(&t.id),
     );
-    Ok(page(StatusCode::OK, &t.display_name, &body))
+    let nav = nav(&state, &session, Some((project_id, Section::Storage))).await?;
+    Ok(nav.page(StatusCode::OK, &t.display_name, &body))
 }
 
 /// A table's columns; a typed table's with their types (`amount NUMERIC(10,2) not null`).

@@ -14,10 +14,10 @@ use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, Re
 use stowage_types::time::format;
 use stowage_types::Paging;
 
-use super::{acting, acting_form, error_line, problem, redirect};
+use super::{acting, acting_form, error_line, nav, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{escape, page};
+use crate::routes::html::{ago, escape, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 
@@ -52,8 +52,30 @@ fn summary(token: &Token, bucket_ids: &[String]) -> String {
     }
 }
 
-fn secret_once(title: &str, secret: &str, back: &str) -> Response {
-    page(
+/// A page in the API Tokens section; `body` is HTML.
+async fn tokens_section(
+    state: &AppState,
+    session: &Session,
+    project_id: i64,
+    status: StatusCode,
+    title: &str,
+    body: &str,
+) -> ApiResult<Response> {
+    Ok(nav(state, session, Some((project_id, Section::Tokens))).await?.page(status, title, body))
+}
+
+async fn secret_once(
+    state: &AppState,
+    session: &Session,
+    project_id: i64,
+    title: &str,
+    secret: &str,
+    back: &str,
+) -> ApiResult<Response> {
+    tokens_section(
+        state,
+        session,
+        project_id,
         StatusCode::OK,
         title,
         &format!(
@@ -63,6 +85,7 @@ fn secret_once(title: &str, secret: &str, back: &str) -> Response {
             escape(secret)
         ),
     )
+    .await
 }
 
 /// The bucket, component and file-upload fields of the create and edit forms, set from `current`.
@@ -92,7 +115,7 @@ fn permission_fields(state: &AppState, bucket_ids: &[String], current: Option<&T
         .map(|c| {
             let checked = current.is_some_and(|t| t.component_access.contains(&c.id));
             format!(
-                "<label><input type=\"checkbox\" name=\"component:{id}\" value=\"1\" style=\"width:auto\"{}> {name} ({id})</label>",
+                "<label><input type=\"checkbox\" name=\"component:{id}\" value=\"1\"{}> {name} ({id})</label>",
                 if checked { " checked" } else { "" },
                 id = escape(&c.id),
                 name = escape(&c.name)
@@ -102,7 +125,7 @@ fn permission_fields(state: &AppState, bucket_ids: &[String], current: Option<&T
     let read_all = current.is_some_and(|t| t.can_read_all_file_uploads_flag);
     format!(
         "<h3>Buckets</h3>{buckets}<h3>Components</h3>{components}\
-         <label><input type=\"checkbox\" name=\"canReadAllFileUploads\" value=\"1\" style=\"width:auto\"{}> Read all file uploads</label>",
+         <label><input type=\"checkbox\" name=\"canReadAllFileUploads\" value=\"1\"{}> Read all file uploads</label>",
         if read_all { " checked" } else { "" }
     )
 }
@@ -150,7 +173,7 @@ async fn tokens_list_page(
         format!(
             "<h2>New token</h2><form method=\"post\" action=\"/console/projects/{project_id}/tokens\">\
              <label for=\"description\">Description</label><input id=\"description\" name=\"description\">{fields}\
-             <label><input type=\"checkbox\" name=\"canManageBuckets\" value=\"1\" style=\"width:auto\"> Manage all buckets</label>\
+             <label><input type=\"checkbox\" name=\"canManageBuckets\" value=\"1\"> Manage all buckets</label>\
              <label for=\"expiresIn\">Expires in (seconds, empty for never)</label><input id=\"expiresIn\" name=\"expiresIn\" inputmode=\"numeric\">\
              {}<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Create token</button></form>",
             error_line(error),
@@ -164,7 +187,8 @@ async fn tokens_list_page(
         "<p><a href=\"/console/projects/{project_id}\">Project</a></p><table class=\"cards\"><thead><tr><th>Description</th><th>Created</th>\
          <th>Expires</th><th>Last used</th><th>Permissions</th></tr></thead><tbody>{rows}</tbody></table>{create}"
     );
-    Ok(page(if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST }, "API tokens", &body))
+    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    tokens_section(state, session, project_id, status, "API tokens", &body).await
 }
 
 async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
@@ -211,11 +235,17 @@ async fn create_token(
         Err(error) => return tokens_list_page(&state, &session, &token, project_id, &error.message).await,
     };
     match token_ops::create(&ctx, &grant, request).await {
-        Ok(created) => Ok(secret_once(
-            "Token created",
-            &created.secret,
-            &format!("/console/projects/{project_id}/tokens/{}", created.view.token.id),
-        )),
+        Ok(created) => {
+            secret_once(
+                &state,
+                &session,
+                project_id,
+                "Token created",
+                &created.secret,
+                &format!("/console/projects/{project_id}/tokens/{}", created.view.token.id),
+            )
+            .await
+        }
         Err(error) if error.code.status() < 500 => {
             tokens_list_page(&state, &session, &token, project_id, &error.message).await
         }
@@ -300,7 +330,7 @@ async fn token_detail(
         .map(|event| {
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                format(event.created),
+                ago(event.created).into_string(),
                 escape(&event.data.event),
                 escape(&event.data.message)
             )
@@ -313,13 +343,13 @@ async fn token_detail(
          <tr><th>Last used</th><td>{}</td></tr><tr><th>Permissions</th><td>{}</td></tr></tbody></table>{controls}\
          <h2>Events</h2><table><tbody>{events}</tbody></table>",
         t.id,
-        format(t.created),
+        ago(t.created).into_string(),
         t.expires.map(format).unwrap_or_else(|| "never".into()),
-        t.last_used.map(format).unwrap_or_else(|| "never".into()),
+        t.last_used.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
         escape(&summary(t, &view.bucket_ids)),
     );
     let status = if edit_error.is_empty() && share_error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok(page(status, &t.description, &body))
+    tokens_section(state, session, project_id, status, &t.description, &body).await
 }
 
 async fn confirm_refresh(
@@ -329,7 +359,10 @@ async fn confirm_refresh(
 ) -> ApiResult<Response> {
     let (session, _, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let token_id = numeric_id(&token_id)?;
-    Ok(page(
+    tokens_section(
+        &state,
+        &session,
+        project_id,
         StatusCode::OK,
         "Refresh this token?",
         &format!(
@@ -339,7 +372,8 @@ async fn confirm_refresh(
              <p><a href=\"/console/projects/{project_id}/tokens/{token_id}\">Cancel</a></p>",
             escape(&session.csrf)
         ),
-    ))
+    )
+    .await
 }
 
 async fn refresh_token(
@@ -348,7 +382,7 @@ async fn refresh_token(
     Path((id, token_id)): Path<(String, String)>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let token_id = numeric_id(&token_id)?;
     let ctx = Ctx::internal(&state.core);
     let refreshed = async { token_ops::refresh(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
@@ -356,7 +390,8 @@ async fn refresh_token(
         Ok(refreshed) => refreshed,
         Err(error) => return problem(error),
     };
-    Ok(secret_once("Token refreshed", &refreshed.secret, &format!("/console/projects/{project_id}/tokens/{token_id}")))
+    let back = format!("/console/projects/{project_id}/tokens/{token_id}");
+    secret_once(&state, &session, project_id, "Token refreshed", &refreshed.secret, &back).await
 }
 
 async fn edit_token(
