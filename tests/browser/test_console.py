@@ -11,6 +11,8 @@ import urllib.request
 
 from kbcstorage.client import Client
 
+from accessibility import assert_accessible
+
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -32,7 +34,8 @@ def follow(driver, by, value):
 
 
 def capture(driver, shots, name):
-    """A screenshot at desktop and at phone width."""
+    """An accessibility check, then a screenshot at desktop and at phone width."""
+    assert_accessible(driver, name)
     for label, (width, height) in {"desktop": (1280, 800), "phone": (390, 844)}.items():
         driver.set_window_size(width, height)
         driver.save_screenshot(os.path.join(shots, f"{name}-{label}.png"))
@@ -175,13 +178,23 @@ def test_a_table_is_found_through_its_bucket_and_previewed(stack, browser, shots
     follow(browser, By.LINK_TEXT, "in.c-browser-stock")
     capture(browser, shots, "bucket")
     follow(browser, By.LINK_TEXT, "items")
+    assert "<th>Rows</th><td>120</td>" in browser.page_source
+    capture(browser, shots, "table")
+    follow(browser, By.LINK_TEXT, "Data sample")
     assert "The first 100 of 120 rows." in browser.page_source
     header = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#preview thead th")]
     assert header == ["sku", "name", "count"]
     first = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr:first-child td")]
     assert first == ["S001", "item 1", "3"]
     assert len(browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 100
-    capture(browser, shots, "table")
+    capture(browser, shots, "table-data")
+    # The column filter keeps the rows whose value is the one asked for.
+    Select(browser.find_element(By.ID, "filter-column")).select_by_value("count")
+    browser.find_element(By.ID, "filter-value").send_keys("30")
+    follow(browser, By.XPATH, "//form[contains(@class, 'filters')]//button")
+    rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr")]
+    assert rows == [["S010", "item 10", "30"]]
 
 
 def csv_table(url, token, bucket, name, text):
@@ -314,6 +327,7 @@ def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloade
     browser.find_element(By.XPATH, "//form[@id='upload']//button").click()
     WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith("/tables/in.c-browser-upload.cities"))
     assert "<th>Rows</th><td>201</td>" in browser.page_source
+    follow(browser, By.LINK_TEXT, "Data sample")
     first_row = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr:first-child td")]
     assert first_row == ["1", "Prague"]
 

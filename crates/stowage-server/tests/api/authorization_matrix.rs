@@ -464,6 +464,36 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/console/projects/{id}/buckets/{bucket}", "/console/projects/1/buckets/in.c-x", PUBLIC),
         case(M::GET, "/console/projects/{id}/tables/{table}", "/console/projects/1/tables/in.c-x.t", PUBLIC),
         case(
+            M::GET,
+            "/console/projects/{id}/buckets/{bucket}/delete",
+            "/console/projects/1/buckets/in.c-x/delete",
+            PUBLIC,
+        ),
+        case(
+            M::POST,
+            "/console/projects/{id}/buckets/{bucket}/delete",
+            "/console/projects/1/buckets/in.c-x/delete",
+            PUBLIC,
+        ),
+        case(
+            M::POST,
+            "/console/projects/{id}/tables/{table}/primary-key",
+            "/console/projects/1/tables/in.c-x.t/primary-key",
+            PUBLIC,
+        ),
+        case(
+            M::GET,
+            "/console/projects/{id}/tables/{table}/delete",
+            "/console/projects/1/tables/in.c-x.t/delete",
+            PUBLIC,
+        ),
+        case(
+            M::POST,
+            "/console/projects/{id}/tables/{table}/delete",
+            "/console/projects/1/tables/in.c-x.t/delete",
+            PUBLIC,
+        ),
+        case(
             M::POST,
             "/console/projects/{id}/buckets/{bucket}/upload",
             "/console/projects/1/buckets/in.c-x/upload",

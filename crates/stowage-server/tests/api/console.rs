@@ -385,6 +385,9 @@ async fn the_storage_pages_list_a_buckets_tables_and_preview_a_table_with_values
     let (status, _, table) = browser.get(&format!("/console/projects/{}/tables/{bucket}.orders", app.project_id)).await;
     assert_eq!(status, 200);
     assert!(table.contains("<th>Primary key</th><td>id</td>"));
+    let path = format!("/console/projects/{}/tables/{bucket}.orders?tab=data", app.project_id);
+    let (status, _, table) = browser.get(&path).await;
+    assert_eq!(status, 200);
     assert!(table.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>") && !table.contains("<script>alert"));
     assert!(table.contains("<td>plain</td>"));
     let (status, _, missing) = browser.get(&format!("/console/projects/{}/tables/{bucket}.nope", app.project_id)).await;
@@ -778,4 +781,94 @@ async fn every_signed_in_page_has_the_header_with_the_projects_sections_and_sign
     }
     let (_, _, picker) = browser.get("/console/projects").await;
     assert!(picker.contains("<header class=\"top\">") && !picker.contains("aria-current"), "no project, no sections");
+}
+
+#[tokio::test]
+async fn a_bucket_page_shows_metadata_and_events_and_deletes_the_bucket_after_naming_what_goes() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("doomed").await;
+    app.create_table(&bucket, "orders", "id,v\n1,a\n2,b\n3,c\n", &["id"]).await;
+    let body = json!({"provider": "user", "metadata": [{"key": "owner", "value": "<ann>"}]});
+    app.post(&format!("/v2/storage/buckets/{bucket}/metadata"), &app.admin, body).await.expect(201);
+    let mut browser = signed_in_admin(&app).await;
+    let here = format!("/console/projects/{}/buckets/{bucket}", app.project_id);
+    let (status, _, page) = browser.get(&here).await;
+    assert_eq!(status, 200);
+    let metadata = page.split("id=\"metadata\"").nth(1).expect("a metadata table");
+    assert!(metadata.contains("<td data-label=\"Value\">&lt;ann&gt;</td>"), "{page}");
+    let events = page.split("id=\"events\"").nth(1).expect("an events table");
+    assert!(events.contains("storage.bucketCreated") && events.contains("Created bucket in.c-doomed"), "{page}");
+
+    let (status, _, confirm) = browser.get(&format!("{here}/delete")).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains(&format!("<li>{bucket}.orders (3 rows)</li>")), "{confirm}");
+    app.get(&format!("/v2/storage/buckets/{bucket}"), &app.admin).await.expect(200);
+    let csrf = Browser::csrf(&confirm);
+    let (status, location, ..) = browser.post(&format!("{here}/delete"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/console/projects/{}", app.project_id).as_str()));
+    app.get(&format!("/v2/storage/buckets/{bucket}"), &app.admin).await.expect_error(404, "storage.buckets.notFound");
+    let (status, ..) = browser.post(&format!("{here}/delete"), &[("csrf", "wrong")]).await;
+    assert_eq!(status, 400, "a form without the session's CSRF value changes nothing");
+}
+
+#[tokio::test]
+async fn a_token_that_may_only_write_a_bucket_is_not_offered_its_deletion() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("kept").await;
+    let (secret, _) = app.create_token(json!({"description": "writer", "bucketPermissions": {&bucket: "write"}})).await;
+    let mut browser = Browser::new(&app);
+    let (_, _, page) = browser.get("/console").await;
+    let csrf = Browser::csrf(&page);
+    browser.post("/console/sign-in-token", &[("token", secret.as_str()), ("csrf", csrf.as_str())]).await;
+    let here = format!("/console/projects/{}/buckets/{bucket}", app.project_id);
+    let (status, _, page) = browser.get(&here).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"upload\"") && !page.contains("/delete\""), "{page}");
+    let (status, _, refused) = browser.get(&format!("{here}/delete")).await;
+    assert_eq!(status, 403, "{refused}");
+}
+
+#[tokio::test]
+async fn a_tables_page_filters_its_data_sample_changes_its_key_shows_events_and_deletes_it() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("tabs").await;
+    app.create_table(&bucket, "cities", "id,city\n1,Prague\n2,Brno\n3,Prague\n", &[]).await;
+    let mut browser = signed_in_admin(&app).await;
+    let here = format!("/console/projects/{}/tables/{bucket}.cities", app.project_id);
+    let (_, _, overview) = browser.get(&here).await;
+    assert!(
+        overview.contains("<th>Primary key</th><td>none</td>") && overview.contains("aria-current=\"page\">Overview")
+    );
+    let (status, _, data) = browser.get(&format!("{here}?tab=data&column=city&value=Prague")).await;
+    assert_eq!(status, 200);
+    let sample = data.split("id=\"preview\"").nth(1).unwrap();
+    assert_eq!((sample.matches("<td>Prague</td>").count(), sample.contains("Brno")), (2, false), "{data}");
+    assert!(data.contains("2 rows match."), "{data}");
+    let (_, _, events) = browser.get(&format!("{here}?tab=events")).await;
+    assert!(events.split("id=\"events\"").nth(1).unwrap().contains("storage.tableCreated"), "{events}");
+
+    let csrf = Browser::csrf(&overview);
+    let (status, location, ..) =
+        browser.post(&format!("{here}/primary-key"), &[("columns", "id"), ("csrf", csrf.as_str())]).await;
+    assert_eq!(status, 303);
+    assert!(location.contains("/storage-jobs/"), "{location}");
+    for _ in 0..100 {
+        let table = app.get(&format!("/v2/storage/tables/{bucket}.cities"), &app.admin).await.expect(200).body;
+        if table["primaryKey"] == json!(["id"]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, _, job) = browser.get(&location).await;
+    assert!(job.contains("badge-success") || job.contains("badge-processing"), "{job}");
+    let (_, _, keyed) = browser.get(&here).await;
+    assert!(keyed.contains("<th>Primary key</th><td>id</td>"), "{keyed}");
+
+    let (status, _, confirm) = browser.get(&format!("{here}/delete")).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains(&format!("The table {bucket}.cities and its 3 rows are deleted.")), "{confirm}");
+    let (status, location, ..) = browser.post(&format!("{here}/delete"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!((status, location), (303, format!("/console/projects/{}/buckets/{bucket}", app.project_id)));
+    let gone = app.get(&format!("/v2/storage/tables/{bucket}.cities"), &app.admin).await;
+    gone.expect_error(404, "storage.tables.notFound");
 }

@@ -1,5 +1,7 @@
-//! The storage browser: a project's buckets, a bucket's tables (with the CSV upload into a new or
-//! an existing table), a table's detail with a preview, and its download as CSV.
+//! The storage browser: a project's buckets, a bucket's page (its tables, the CSV upload into a new
+//! or an existing table, metadata, events, delete after a confirmation that names what goes), a
+//! table's page in tabs (overview with column metadata and the primary key form, a data sample with
+//! a column filter, events; delete after confirmation), and its download as CSV.
 //!
 //! The upload is the one form sent by script: it streams the file as the request body so the page
 //! can show a progress bar, sends the session's CSRF value in a header, and gets JSON back.
@@ -17,28 +19,36 @@ use stowage_core::tables::{CreateRequest, ImportRequest};
 
 use stowage_core::buckets::NewBucket;
 use stowage_core::console::Session;
+use stowage_core::records::MetadataEntry;
 use stowage_core::tokens as token_ops;
-use stowage_core::{buckets, jobs, tables, Ctx};
-use stowage_types::auth::{AnyToken, CreateBuckets, ReadBucket, Token, WriteBucket};
+use stowage_core::{buckets, events, jobs, tables, Ctx};
+use stowage_types::auth::{AnyToken, CreateBuckets, ManageBucket, ReadBucket, Token, WriteBucket};
+use stowage_types::event::Event;
 use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
-use stowage_types::{Code, Error};
+use stowage_types::time::Timestamp;
+use stowage_types::{Code, Error, Paging};
 
 use super::{acting, acting_form, column_list, current, nav, problem, redirect, same, session_token};
 use crate::error::ApiResult;
 use crate::input::{Body, Query};
-use crate::routes::html::{ago, count, escape, size, url, Section};
+use crate::routes::html::{ago, count, size, url, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
-use maud::html;
+use maud::{html, Markup};
 
 pub(super) fn register(t: Table) -> Table {
     t.add(Method::GET, "/console/projects/{id}", project_page)
         .add(Method::POST, "/console/projects/{id}/buckets", create_bucket)
         .add(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page)
+        .add(Method::GET, "/console/projects/{id}/buckets/{bucket}/delete", confirm_bucket_delete)
+        .add(Method::POST, "/console/projects/{id}/buckets/{bucket}/delete", delete_bucket)
         .add(Method::POST, "/console/projects/{id}/buckets/{bucket}/upload", upload)
         .add(Method::GET, "/console/projects/{id}/tables/{table}", table_page)
         .add(Method::GET, "/console/projects/{id}/tables/{table}/download", download)
+        .add(Method::POST, "/console/projects/{id}/tables/{table}/primary-key", set_primary_key)
+        .add(Method::GET, "/console/projects/{id}/tables/{table}/delete", confirm_table_delete)
+        .add(Method::POST, "/console/projects/{id}/tables/{table}/delete", delete_table)
 }
 
 /// The header the upload script sends the session's CSRF value in.
@@ -158,68 +168,374 @@ async fn bucket_page(
         return problem(buckets::not_found(project_id, &bucket));
     };
     let can_write = token.authorize(WriteBucket(bucket_id.clone())).is_ok();
-    let listed = async { tables::list_in_bucket(&ctx, &token.authorize(ReadBucket(bucket_id))?).await }.await;
-    let list = match listed {
+    let can_delete = token.authorize(ManageBucket(bucket_id.clone())).is_ok();
+    let looked_up = async {
+        let grant = token.authorize(ReadBucket(bucket_id))?;
+        let view = buckets::detail(&ctx, &grant).await?;
+        let list = tables::list_in_bucket(&ctx, &grant).await?;
+        let events = events::list_bucket(&ctx, &grant, recent()).await?;
+        Ok::<_, Error>((view, list, events))
+    };
+    let (view, list, events) = match looked_up.await {
+        Ok(found) => found,
+        Err(error) => return problem(error),
+    };
+    let base = format!("/console/projects/{project_id}");
+    let here = format!("{base}/buckets/{}", url(&bucket));
+    let b = &view.bucket;
+    let body = html! {
+        table { tbody {
+            tr { th { "Stage" } td { (b.stage) } }
+            @if !b.description.is_empty() { tr { th { "Description" } td { (b.description) } } }
+            tr { th { "Tables" } td { (count(list.len() as i64)) } }
+            tr { th { "Rows" } td { (count(list.iter().map(|t| t.table.rows_count).sum())) } }
+            tr { th { "Size" } td { (size(list.iter().map(|t| t.table.data_size_bytes).sum())) } }
+            tr { th { "Created" } td { (ago(b.created)) } }
+        } }
+        h2 { "Tables" }
+        @if list.is_empty() {
+            p { "No tables yet." }
+        } @else {
+            table.cards {
+                thead { tr { th { "Table" } th.number { "Rows" } th.number { "Size" } th { "Last import" } } }
+                tbody { @for view in &list {
+                    @let t = &view.table;
+                    tr {
+                        td { a href={ (base) "/tables/" (url(&t.id)) } { (t.display_name) } }
+                        td.number data-label="Rows" { (count(t.rows_count)) }
+                        td.number data-label="Size" { (size(t.data_size_bytes)) }
+                        td data-label="Last import" { (when(t.last_import)) }
+                    }
+                } }
+            }
+        }
+        @if can_write {
+            h2 { "Upload a CSV" }
+            form #upload data-url={ (here) "/upload" } data-csrf=(session.csrf) {
+                label for="file" { "CSV file (comma-separated, with a header row; may be gzipped)" }
+                input #file type="file" accept=".csv,.gz,text/csv" required;
+                label for="into" { "Load into" }
+                select #into {
+                    option value="" { "a new table" }
+                    @for view in &list { option value=(view.table.id) { (view.table.name) } }
+                }
+                div #new-table {
+                    label for="new-name" { "Name of the new table" } input #new-name;
+                    label for="primary-key" { "Primary key of the new table (columns, separated by commas)" }
+                    input #primary-key;
+                }
+                div #existing-table hidden {
+                    label {
+                        input #incremental type="checkbox";
+                        " Incremental: add the rows (updating rows with the same primary key) instead of replacing the table's rows"
+                    }
+                }
+                progress #upload-progress max="100" value="0" hidden {}
+                p #upload-status role="status" {}
+                p #upload-error .error role="alert" hidden {}
+                button type="submit" { "Upload" }
+            }
+            noscript { p { "The upload needs JavaScript; the CLI's " code { "stowage table import" } " works without it." } }
+        }
+        (metadata_table(view.metadata.as_deref().unwrap_or_default()))
+        (events_table(&events))
+        @if can_delete {
+            h2 { "Delete" }
+            p { a href={ (here) "/delete" } { "Delete this bucket…" } }
+        }
+    };
+    Ok(nav(&state, &session, Some((project_id, Section::Storage))).await?.render(StatusCode::OK, &bucket, body))
+}
+
+/// The last events of a bucket or table shown on its page.
+fn recent() -> events::ListParams {
+    events::ListParams { paging: Paging::first(20), ..events::ListParams::default() }
+}
+
+/// A time, or "never".
+fn when(at: Option<Timestamp>) -> Markup {
+    match at {
+        Some(at) => ago(at),
+        None => html! { span.muted { "never" } },
+    }
+}
+
+fn metadata_table(entries: &[MetadataEntry]) -> Markup {
+    html! {
+        @if !entries.is_empty() {
+            h2 { "Metadata" }
+            table.cards #metadata {
+                thead { tr { th { "Key" } th { "Value" } th { "Provider" } } }
+                tbody { @for entry in entries {
+                    tr {
+                        td data-label="Key" { (entry.key) }
+                        td data-label="Value" { (entry.value) }
+                        td data-label="Provider" { (entry.provider) }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+fn events_table(list: &[Event]) -> Markup {
+    html! {
+        h2 { "Events" }
+        @if list.is_empty() {
+            p { "No events yet." }
+        } @else {
+            table.cards #events {
+                thead { tr { th { "Time" } th { "Event" } th { "Message" } th { "Token" } } }
+                tbody { @for event in list {
+                    tr {
+                        td data-label="Time" { (ago(event.created)) }
+                        td data-label="Event" { (event.data.event) }
+                        td data-label="Message" { (event.data.message) }
+                        td data-label="Token" { @if let Some(name) = &event.data.token_name { (name) } }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// `GET .../buckets/{bucket}/delete`: what deleting the bucket takes with it, and the button.
+async fn confirm_bucket_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, bucket)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+    let ctx = Ctx::internal(&state.core);
+    let Some(bucket_id) = BucketId::parse(&bucket) else {
+        return problem(buckets::not_found(project_id, &bucket));
+    };
+    let looked_up = async {
+        token.authorize(ManageBucket(bucket_id.clone()))?;
+        tables::list_in_bucket(&ctx, &token.authorize(ReadBucket(bucket_id))?).await
+    };
+    let list = match looked_up.await {
         Ok(list) => list,
         Err(error) => return problem(error),
     };
-    let rows: String = list
-        .iter()
-        .map(|view| {
-            let t = &view.table;
-            format!(
-                "<tr><td><a href=\"/console/projects/{project_id}/tables/{id}\">{name}</a></td><td class=\"number\" data-label=\"Rows\">{}</td>\
-                 <td class=\"number\" data-label=\"Size\">{}</td><td data-label=\"Last import\">{}</td></tr>",
-                count(t.rows_count),
-                size(t.data_size_bytes),
-                t.last_import.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
-                id = escape(&t.id),
-                name = escape(&t.display_name),
-            )
-        })
-        .collect();
-    let upload = if can_write {
-        let existing: String = list
-            .iter()
-            .map(|view| format!("<option value=\"{0}\">{1}</option>", escape(&view.table.id), escape(&view.table.name)))
-            .collect();
-        format!(
-            "<h2>Upload a CSV</h2><form id=\"upload\" data-url=\"/console/projects/{project_id}/buckets/{bucket}/upload\" data-csrf=\"{csrf}\">\
-             <label for=\"file\">CSV file (comma-separated, with a header row; may be gzipped)</label>\
-             <input id=\"file\" type=\"file\" accept=\".csv,.gz,text/csv\" required>\
-             <label for=\"into\">Load into</label><select id=\"into\">\
-             <option value=\"\">a new table</option>{existing}</select>\
-             <div id=\"new-table\"><label for=\"new-name\">Name of the new table</label><input id=\"new-name\">\
-             <label for=\"primary-key\">Primary key of the new table (columns, separated by commas)</label><input id=\"primary-key\"></div>\
-             <div id=\"existing-table\" hidden><label><input type=\"checkbox\" id=\"incremental\"> Incremental: add the rows \
-             (updating rows with the same primary key) instead of replacing the table's rows</label></div>\
-             <progress id=\"upload-progress\" max=\"100\" value=\"0\" hidden></progress><p id=\"upload-status\" role=\"status\"></p>\
-             <p id=\"upload-error\" class=\"error\" role=\"alert\" hidden></p><button type=\"submit\">Upload</button></form>\
-             <noscript><p>The upload needs JavaScript; the CLI's <code>stowage table import</code> works without it.</p></noscript>",
-            bucket = escape(&bucket),
-            csrf = escape(&session.csrf),
-        )
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<p><a href=\"/console/projects/{project_id}\">Project</a></p>{}{upload}",
-        if rows.is_empty() {
-            "<p>No tables yet.</p>".to_string()
-        } else {
-            format!(
-                "<table class=\"cards\"><thead><tr><th>Table</th><th class=\"number\">Rows</th><th class=\"number\">Size</th><th>Last import</th></tr></thead>\
-                 <tbody>{rows}</tbody></table>"
-            )
+    let here = format!("/console/projects/{project_id}/buckets/{}", url(&bucket));
+    let body = html! {
+        @if list.is_empty() {
+            p { "The bucket holds no tables." }
+        } @else {
+            p { "These tables and their rows are deleted with it:" }
+            ul #doomed { @for view in &list {
+                li { (view.table.id) " (" (count(view.table.rows_count)) " rows)" }
+            } }
         }
-    );
-    Ok(nav(&state, &session, Some((project_id, Section::Storage))).await?.page(StatusCode::OK, &bucket, &body))
+        p { "This cannot be undone." }
+        form method="post" action={ (here) "/delete" } {
+            input type="hidden" name="csrf" value=(session.csrf);
+            button type="submit" { "Delete the bucket" }
+        }
+        p { a href=(here) { "Cancel" } }
+    };
+    let nav = nav(&state, &session, Some((project_id, Section::Storage))).await?;
+    Ok(nav.render(StatusCode::OK, &format!("Delete {bucket}?"), body))
+}
+
+async fn delete_bucket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, bucket)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let ctx = Ctx::internal(&state.core);
+    let Some(bucket_id) = BucketId::parse(&bucket) else {
+        return problem(buckets::not_found(project_id, &bucket));
+    };
+    let options = buckets::DeleteOptions { force: true, run_async: false };
+    let deleted = async { buckets::delete(&ctx, token.authorize(ManageBucket(bucket_id))?, options).await };
+    match deleted.await {
+        Ok(_) => Ok(redirect(&format!("/console/projects/{project_id}"))),
+        Err(error) => problem(error),
+    }
 }
 
 /// How many rows the table page previews.
 const PREVIEW_ROWS: i64 = 100;
 
+/// The tabs of a table's page.
+const TABS: [(&str, &str); 3] = [("overview", "Overview"), ("data", "Data sample"), ("events", "Events")];
+
 async fn table_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, table)): Path<(String, String)>,
+    Query(query): Query,
+) -> ApiResult<Response> {
+    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+    let ctx = Ctx::internal(&state.core);
+    let tab = query.string("tab")?.unwrap_or_default();
+    let tab = TABS.iter().find(|(name, _)| *name == tab).map_or("overview", |(name, _)| name);
+    let filter_column = query.string("column")?.filter(|c| !c.is_empty());
+    let filter_value = query.string("value")?.unwrap_or_default();
+    let looked_up = async {
+        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
+        let grant = token.authorize(ReadBucket(bucket_id.clone()))?;
+        let view = tables::detail(&ctx, &grant, &table).await?;
+        let can_write = token.authorize(WriteBucket(bucket_id)).is_ok();
+        let shown = match tab {
+            "data" => {
+                let selection = tables::Selection {
+                    limit: Some(PREVIEW_ROWS),
+                    where_column: filter_column.clone(),
+                    where_values: filter_column.as_ref().map(|_| vec![filter_value.clone()]).unwrap_or_default(),
+                    ..Default::default()
+                };
+                Shown::Data(tables::preview(&ctx, &grant, &table, selection).await?)
+            }
+            "events" => Shown::Events(events::list_table(&ctx, &grant, table.clone(), recent()).await?),
+            _ => Shown::Overview,
+        };
+        Ok::<_, Error>((view, shown, can_write))
+    };
+    let (view, shown, can_write) = match looked_up.await {
+        Ok(found) => found,
+        Err(error) => return problem(error),
+    };
+    let t = &view.table;
+    let here = format!("/console/projects/{project_id}/tables/{}", url(&t.id));
+    let body = html! {
+        p {
+            a href={ "/console/projects/" (project_id) "/buckets/" (url(&view.bucket.id)) } { (view.bucket.id) }
+            " · " a #download href={ (here) "/download" } download { "Download as CSV" }
+        }
+        nav.tabs aria-label="Table" {
+            @for (name, label) in TABS {
+                @if name == tab {
+                    a href={ (here) "?tab=" (name) } aria-current="page" { (label) }
+                } @else {
+                    a href={ (here) "?tab=" (name) } { (label) }
+                }
+            }
+        }
+        @match &shown {
+            Shown::Overview => {
+                table { tbody {
+                    tr { th { "Id" } td { (t.id) } }
+                    tr { th { "Columns" } td { (columns_shown(t)) } }
+                    tr { th { "Primary key" } td { @if t.primary_key.is_empty() { "none" } @else { (t.primary_key.join(", ")) } } }
+                    tr { th { "Rows" } td { (count(t.rows_count)) } }
+                    tr { th { "Size" } td { (size(t.data_size_bytes)) } }
+                    tr { th { "Created" } td { (ago(t.created)) } }
+                    tr { th { "Last import" } td { (when(t.last_import)) } }
+                    tr { th { "Last change" } td { (when(t.last_change)) } }
+                } }
+                @if view.column_metadata.values().any(|entries| !entries.is_empty()) {
+                    h2 { "Column metadata" }
+                    table.cards #column-metadata {
+                        thead { tr { th { "Column" } th { "Key" } th { "Value" } th { "Provider" } } }
+                        tbody { @for (column, entries) in &view.column_metadata { @for entry in entries {
+                            tr {
+                                td data-label="Column" { (column) }
+                                td data-label="Key" { (entry.key) }
+                                td data-label="Value" { (entry.value) }
+                                td data-label="Provider" { (entry.provider) }
+                            }
+                        } } }
+                    }
+                }
+                (metadata_table(&view.metadata))
+                @if can_write {
+                    h2 { "Primary key" }
+                    form method="post" action={ (here) "/primary-key" } {
+                        label for="key-columns" { "Columns of the key, separated by commas (empty removes the key)" }
+                        input #key-columns name="columns" value=(t.primary_key.join(", "));
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button type="submit" { "Set the primary key" }
+                    }
+                    h2 { "Delete" }
+                    p { a href={ (here) "/delete" } { "Delete this table…" } }
+                }
+            }
+            Shown::Data((columns, rows)) => {
+                form.filters method="get" action=(here) {
+                    input type="hidden" name="tab" value="data";
+                    div {
+                        label for="filter-column" { "Column" }
+                        select #filter-column name="column" {
+                            option value="" { "any" }
+                            @for column in &t.columns {
+                                option value=(column) selected[filter_column.as_deref() == Some(column.as_str())] { (column) }
+                            }
+                        }
+                    }
+                    div { label for="filter-value" { "equals" } input #filter-value name="value" value=(filter_value); }
+                    button type="submit" { "Filter" }
+                }
+                @if filter_column.is_none() && t.rows_count > rows.len() as i64 {
+                    p { "The first " (count(rows.len() as i64)) " of " (count(t.rows_count)) " rows." }
+                } @else if filter_column.is_some() {
+                    p { (count(rows.len() as i64)) " rows match" @if rows.len() as i64 == PREVIEW_ROWS { " (the first " (PREVIEW_ROWS) " shown)" } "." }
+                }
+                div.scroll { table #preview {
+                    thead { tr { @for column in columns { th { (column) } } } }
+                    tbody { @for row in rows { tr { @for value in row { td { (value) } } } } }
+                } }
+            }
+            Shown::Events(list) => { (events_table(list)) }
+        }
+    };
+    let nav = nav(&state, &session, Some((project_id, Section::Storage))).await?;
+    Ok(nav.render(StatusCode::OK, &t.display_name, body))
+}
+
+/// What a table's page shows below its tabs.
+enum Shown {
+    Overview,
+    Data((Vec<String>, Vec<Vec<String>>)),
+    Events(Vec<Event>),
+}
+
+/// The table's columns; a typed table's with their type, length and whether they may be empty.
+fn columns_shown(table: &stowage_core::records::TableRecord) -> Markup {
+    html! {
+        @match &table.definition {
+            None => (table.columns.join(", ")),
+            Some(definition) => @for (i, column) in definition.iter().enumerate() {
+                @if i > 0 { ", " }
+                (column.name) " "
+                span.muted {
+                    (column.basetype)
+                    @if let Some(length) = &column.length { "(" (length) ")" }
+                    @if !column.nullable { " not null" }
+                }
+            },
+        }
+    }
+}
+
+async fn set_primary_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, table)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let ctx = Ctx::internal(&state.core);
+    let columns = column_list(&body.string("columns")?.unwrap_or_default());
+    let changed = async {
+        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
+        let grant = token.authorize(WriteBucket(bucket_id))?;
+        let columns = Some(columns).filter(|columns| !columns.is_empty());
+        tables::change_primary_key(&ctx, grant, table.clone(), columns).await
+    };
+    match changed.await {
+        // The job's page reloads until the key is set (or says why it could not be).
+        Ok(job) => Ok(redirect(&format!("/console/projects/{project_id}/storage-jobs/{}", job.id))),
+        Err(error) => problem(error),
+    }
+}
+
+/// `GET .../tables/{table}/delete`: what deleting the table takes, and the button.
+async fn confirm_table_delete(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, table)): Path<(String, String)>,
@@ -228,60 +544,43 @@ async fn table_page(
     let ctx = Ctx::internal(&state.core);
     let looked_up = async {
         let (bucket_id, _) = tables::parse_id(project_id, &table)?;
-        let grant = token.authorize(ReadBucket(bucket_id))?;
-        let view = tables::detail(&ctx, &grant, &table).await?;
-        let selection = tables::Selection { limit: Some(PREVIEW_ROWS), ..Default::default() };
-        let (columns, rows) = tables::preview(&ctx, &grant, &table, selection).await?;
-        Ok::<_, stowage_types::Error>((view, columns, rows))
+        token.authorize(WriteBucket(bucket_id.clone()))?;
+        tables::detail(&ctx, &token.authorize(ReadBucket(bucket_id))?, &table).await
     };
-    let (view, columns, rows) = match looked_up.await {
-        Ok(found) => found,
+    let view = match looked_up.await {
+        Ok(view) => view,
         Err(error) => return problem(error),
     };
-    let t = &view.table;
-    let head: String = columns.iter().map(|c| format!("<th>{}</th>", escape(c))).collect();
-    let body_rows: String = rows
-        .iter()
-        .map(|row| format!("<tr>{}</tr>", row.iter().map(|v| format!("<td>{}</td>", escape(v))).collect::<String>()))
-        .collect();
-    let shown = if t.rows_count > rows.len() as i64 {
-        format!("<p>The first {} of {} rows.</p>", count(rows.len() as i64), count(t.rows_count))
-    } else {
-        String::new()
+    let here = format!("/console/projects/{project_id}/tables/{}", url(&view.table.id));
+    let body = html! {
+        p #doomed { "The table " (view.table.id) " and its " (count(view.table.rows_count)) " rows are deleted. This cannot be undone." }
+        form method="post" action={ (here) "/delete" } {
+            input type="hidden" name="csrf" value=(session.csrf);
+            button type="submit" { "Delete the table" }
+        }
+        p { a href=(here) { "Cancel" } }
     };
-    let body = format!(
-        "<p><a href=\"/console/projects/{project_id}/buckets/{bucket}\">{bucket}</a></p><table><tbody>\
-         <tr><th>Id</th><td>{id}</td></tr><tr><th>Columns</th><td>{}</td></tr><tr><th>Primary key</th><td>{}</td></tr>\
-         <tr><th>Rows</th><td>{}</td></tr><tr><th>Size</th><td>{}</td></tr><tr><th>Created</th><td>{}</td></tr>\
-         <tr><th>Last import</th><td>{}</td></tr><tr><th>Last change</th><td>{}</td></tr></tbody></table>\
-         <p><a id=\"download\" href=\"/console/projects/{project_id}/tables/{id}/download\" download>Download as CSV</a></p>\
-         <h2>Data preview</h2>{shown}<div class=\"scroll\"><table id=\"preview\"><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table></div>",
-        columns_shown(t),
-        if t.primary_key.is_empty() { "none".to_string() } else { escape(&t.primary_key.join(", ")) },
-        count(t.rows_count),
-        size(t.data_size_bytes),
-        ago(t.created).into_string(),
-        t.last_import.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
-        t.last_change.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
-        bucket = escape(&view.bucket.id),
-        id = escape(&t.id),
-    );
     let nav = nav(&state, &session, Some((project_id, Section::Storage))).await?;
-    Ok(nav.page(StatusCode::OK, &t.display_name, &body))
+    Ok(nav.render(StatusCode::OK, &format!("Delete {}?", view.table.id), body))
 }
 
-/// A table's columns; a typed table's with their types (`amount NUMERIC(10,2) not null`).
-fn columns_shown(table: &stowage_core::records::TableRecord) -> String {
-    let Some(definition) = &table.definition else { return escape(&table.columns.join(", ")) };
-    let typed: Vec<String> = definition
-        .iter()
-        .map(|column| {
-            let length = column.length.as_deref().map(|l| format!("({l})")).unwrap_or_default();
-            let required = if column.nullable { "" } else { " not null" };
-            format!("{} <span class=\"muted\">{}{length}{required}</span>", escape(&column.name), column.basetype)
-        })
-        .collect();
-    typed.join(", ")
+async fn delete_table(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, table)): Path<(String, String)>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let ctx = Ctx::internal(&state.core);
+    let deleted = async {
+        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
+        tables::delete(&ctx, token.authorize(WriteBucket(bucket_id.clone()))?, table.clone(), false).await?;
+        Ok::<_, Error>(bucket_id)
+    };
+    match deleted.await {
+        Ok(bucket) => Ok(redirect(&format!("/console/projects/{project_id}/buckets/{}", url(bucket.as_str())))),
+        Err(error) => problem(error),
+    }
 }
 
 /// Streams the request body into a new file, then creates the table from it or loads it into an
