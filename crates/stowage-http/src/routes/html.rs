@@ -49,9 +49,9 @@ pub(crate) fn url(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
-/// A page without the signed-in header (sign-in, a share link, the 404); `body` is HTML.
-pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    layout(status, title, None, None, PreEscaped(body.to_string()))
+/// A page without the signed-in header (sign-in, a share link, a refusal, the 404).
+pub(crate) fn render(status: StatusCode, title: &str, body: Markup) -> Response {
+    layout(status, title, None, None, body)
 }
 
 /// The console's 404: a page with the way back, not the API's JSON.
@@ -60,7 +60,7 @@ pub(crate) fn not_found_page() -> Response {
         p { "There is no such page in the console. It may have been deleted, or the link is wrong." }
         p { a href="/console/projects" { "Go to your projects" } }
     };
-    layout(StatusCode::NOT_FOUND, "Page not found", None, None, body)
+    render(StatusCode::NOT_FOUND, "Page not found", body)
 }
 
 /// The parts of the console a project's navigation leads to.

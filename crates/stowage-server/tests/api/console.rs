@@ -550,7 +550,7 @@ async fn a_bucket_is_created_from_the_project_page_and_a_bad_name_is_explained_t
     let csrf = Browser::csrf(&page);
     let (status, _, page, _) = reader.post(&format!("{project}/buckets"), &[("name", "mine"), ("csrf", &csrf)]).await;
     assert_eq!(status, 403);
-    assert!(page.contains("You don&#39;t have access to the resource."), "{page}");
+    assert!(page.contains("You don't have access to the resource."), "{page}");
     app.get("/v2/storage/buckets/in.c-mine", &app.admin).await.expect(404);
 }
 

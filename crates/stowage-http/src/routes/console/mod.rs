@@ -18,9 +18,10 @@ use stowage_types::auth::Token;
 
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{escape, page, Nav, Section};
+use crate::routes::html::{escape, render, Nav, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
+use maud::html;
 
 /// Goes on with the value in `Ok`, or answers with the page in `Err` (sign-in, refusal, expired form).
 macro_rules! or_answer {
@@ -96,25 +97,27 @@ fn new_csrf() -> String {
 /// The sign-in page, with an error next to the form that caused it.
 fn sign_in_form(state: &AppState, status: StatusCode, email_error: &str, token_error: &str) -> Response {
     let csrf = new_csrf();
-    let error = |text: &str| {
-        if text.is_empty() {
-            String::new()
-        } else {
-            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
+    let body = html! {
+        form method="post" action="/console/sign-in" {
+            h2 { "Sign in" }
+            label for="email" { "Email" }
+            input #email name="email" type="email" autocomplete="username" required;
+            label for="password" { "Password" }
+            input #password name="password" type="password" autocomplete="current-password" required;
+            @if !email_error.is_empty() { p.error role="alert" { (email_error) } }
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "Sign in" }
+        }
+        form method="post" action="/console/sign-in-token" {
+            h2 { "Or use an API token" }
+            label for="token" { "API token" }
+            input #token name="token" type="password" autocomplete="off" required;
+            @if !token_error.is_empty() { p.error role="alert" { (token_error) } }
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "Open storage" }
         }
     };
-    let body = format!(
-        "<form method=\"post\" action=\"/console/sign-in\"><h2>Sign in</h2>\
-         <label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
-         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Sign in</button></form>\
-         <form method=\"post\" action=\"/console/sign-in-token\"><h2>Or use an API token</h2>\
-         <label for=\"token\">API token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required>\
-         {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Open storage</button></form>",
-        error(email_error),
-        error(token_error)
-    );
-    let mut response = page(status, &format!("Stowage · {}", state.core.stack.name), &body);
+    let mut response = render(status, &format!("Stowage · {}", state.core.stack.name), body);
     response.headers_mut().append(header::SET_COOKIE, set_cookie(state, CSRF, &csrf, 3600));
     response
 }
@@ -134,11 +137,9 @@ fn csrf_ok(headers: &HeaderMap, body: &crate::input::Fields) -> bool {
 }
 
 fn expired_form() -> Response {
-    page(
-        StatusCode::BAD_REQUEST,
-        "The form expired",
-        "<p>The sign-in form expired or came from elsewhere. <a href=\"/console\">Open it again</a>.</p>",
-    )
+    let body =
+        html! { p { "The sign-in form expired or came from elsewhere. " a href="/console" { "Open it again" } "." } };
+    render(StatusCode::BAD_REQUEST, "The form expired", body)
 }
 
 fn signed_in(state: &AppState, secret: &str) -> Response {
@@ -215,23 +216,23 @@ async fn nav(state: &AppState, session: &Session, here: Option<(i64, Section)>) 
 async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let Some((_, session)) = current(&state, &headers).await? else { return Ok(redirect("/console")) };
     let projects = console::projects(&state.core, &session).await?;
-    let rows: String = projects
-        .iter()
-        .map(|(project, role)| {
-            format!(
-                "<tr><td><a href=\"/console/projects/{id}\">{name}</a></td><td>{id}</td><td>{role}</td></tr>",
-                id = project.id,
-                name = escape(&project.name),
-                role = role.map(|r| r.as_str()).unwrap_or("token")
-            )
-        })
-        .collect();
-    let list = if rows.is_empty() {
-        "<p>You are not a member of any project yet.</p>".to_string()
-    } else {
-        format!("<table><thead><tr><th>Project</th><th>Id</th><th>Role</th></tr></thead><tbody>{rows}</tbody></table>")
+    let body = html! {
+        @if projects.is_empty() {
+            p { "You are not a member of any project yet." }
+        } @else {
+            table.cards {
+                thead { tr { th { "Project" } th { "Id" } th { "Role" } } }
+                tbody { @for (project, role) in &projects {
+                    tr {
+                        td { a href={ "/console/projects/" (project.id) } { (project.name) } }
+                        td data-label="Id" { (project.id) }
+                        td data-label="Role" { (role.map_or("token", |r| r.as_str())) }
+                    }
+                } }
+            }
+        }
     };
-    Ok(nav(&state, &session, None).await?.page(StatusCode::OK, "Projects", &list))
+    Ok(nav(&state, &session, None).await?.render(StatusCode::OK, "Projects", body))
 }
 
 /// The session and the token it acts with in a project, or the page to answer instead.
@@ -244,11 +245,12 @@ async fn acting(
     let project_id = numeric_id(project)?;
     match session_token(state, &session, project_id).await? {
         Some(token) => Ok(Ok((session, token, project_id))),
-        None => Ok(Err(page(
-            StatusCode::FORBIDDEN,
-            "Not available",
-            "<p>You cannot open this project. <a href=\"/console/projects\">Back to your projects</a>.</p>",
-        ))),
+        None => {
+            let body = html! {
+                p { "You cannot open this project. " a href="/console/projects" { "Back to your projects" } "." }
+            };
+            Ok(Err(render(StatusCode::FORBIDDEN, "Not available", body)))
+        }
     }
 }
 
@@ -298,5 +300,5 @@ fn problem(error: stowage_types::Error) -> ApiResult<Response> {
     if status.is_server_error() {
         return Err(error.into());
     }
-    Ok(page(status, "Not available", &format!("<p class=\"error\">{}</p>", escape(&error.message))))
+    Ok(render(status, "Not available", html! { p.error { (error.message) } }))
 }

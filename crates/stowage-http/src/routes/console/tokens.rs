@@ -11,15 +11,16 @@ use stowage_core::events::ListParams;
 use stowage_core::tokens::{self as token_ops, TokenRequest};
 use stowage_core::{events, Ctx};
 use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken, Token};
-use stowage_types::time::format;
+use stowage_types::time::{format, Timestamp};
 use stowage_types::Paging;
 
-use super::{acting, acting_form, error_line, nav, problem, redirect};
+use super::{acting, acting_form, nav, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{ago, escape, Section};
+use crate::routes::html::{ago, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
+use maud::{html, Markup};
 
 pub(super) fn register(t: Table) -> Table {
     t.add(Method::GET, "/console/projects/{id}/tokens", tokens_page)
@@ -52,16 +53,16 @@ fn summary(token: &Token, bucket_ids: &[String]) -> String {
     }
 }
 
-/// A page in the API Tokens section; `body` is HTML.
+/// A page in the API Tokens section.
 async fn tokens_section(
     state: &AppState,
     session: &Session,
     project_id: i64,
     status: StatusCode,
     title: &str,
-    body: &str,
+    body: Markup,
 ) -> ApiResult<Response> {
-    Ok(nav(state, session, Some((project_id, Section::Tokens))).await?.page(status, title, body))
+    Ok(nav(state, session, Some((project_id, Section::Tokens))).await?.render(status, title, body))
 }
 
 async fn secret_once(
@@ -72,62 +73,47 @@ async fn secret_once(
     secret: &str,
     back: &str,
 ) -> ApiResult<Response> {
-    tokens_section(
-        state,
-        session,
-        project_id,
-        StatusCode::OK,
-        title,
-        &format!(
-            "<p>Copy the token now: it is shown only this once.</p><code id=\"secret\">{}</code>\
-             <button type=\"button\" id=\"copy\" data-copy=\"secret\">Copy</button>\
-             <p><a href=\"{back}\">Back</a></p>",
-            escape(secret)
-        ),
-    )
-    .await
+    let body = html! {
+        p { "Copy the token now: it is shown only this once." }
+        code #secret { (secret) }
+        button #copy type="button" data-copy="secret" { "Copy" }
+        p { a href=(back) { "Back" } }
+    };
+    tokens_section(state, session, project_id, StatusCode::OK, title, body).await
 }
 
 /// The bucket, component and file-upload fields of the create and edit forms, set from `current`.
-fn permission_fields(state: &AppState, bucket_ids: &[String], current: Option<&Token>) -> String {
-    let buckets: String = bucket_ids
-        .iter()
-        .map(|bucket| {
-            let granted = current.and_then(|t| t.bucket_grants.get(bucket)).map(|access| access.as_str());
-            let option = |value: &str, label: &str| {
-                let selected = if granted.unwrap_or("") == value { " selected" } else { "" };
-                format!("<option value=\"{value}\"{selected}>{label}</option>")
-            };
-            format!(
-                "<label for=\"b-{b}\">{b}</label><select id=\"b-{b}\" name=\"bucket:{b}\">{}{}{}</select>",
-                option("", "no access"),
-                option("read", "read"),
-                option("write", "write"),
-                b = escape(bucket)
-            )
-        })
-        .collect();
-    let components: String = state
-        .core
-        .stack
-        .components
-        .iter()
-        .map(|c| {
-            let checked = current.is_some_and(|t| t.component_access.contains(&c.id));
-            format!(
-                "<label><input type=\"checkbox\" name=\"component:{id}\" value=\"1\"{}> {name} ({id})</label>",
-                if checked { " checked" } else { "" },
-                id = escape(&c.id),
-                name = escape(&c.name)
-            )
-        })
-        .collect();
+fn permission_fields(state: &AppState, bucket_ids: &[String], current: Option<&Token>) -> Markup {
     let read_all = current.is_some_and(|t| t.can_read_all_file_uploads_flag);
-    format!(
-        "<h3>Buckets</h3>{buckets}<h3>Components</h3>{components}\
-         <label><input type=\"checkbox\" name=\"canReadAllFileUploads\" value=\"1\"{}> Read all file uploads</label>",
-        if read_all { " checked" } else { "" }
-    )
+    html! {
+        h3 { "Buckets" }
+        @for bucket in bucket_ids {
+            @let granted = current.and_then(|t| t.bucket_grants.get(bucket)).map_or("", |access| access.as_str());
+            label for={ "b-" (bucket) } { (bucket) }
+            select id={ "b-" (bucket) } name={ "bucket:" (bucket) } {
+                @for (value, label) in [("", "no access"), ("read", "read"), ("write", "write")] {
+                    option value=(value) selected[granted == value] { (label) }
+                }
+            }
+        }
+        h3 { "Components" }
+        @for component in &state.core.stack.components {
+            label {
+                input type="checkbox" name={ "component:" (component.id) } value="1"
+                    checked[current.is_some_and(|t| t.component_access.contains(&component.id))];
+                " " (component.name) " (" (component.id) ")"
+            }
+        }
+        label {
+            input type="checkbox" name="canReadAllFileUploads" value="1" checked[read_all];
+            " Read all file uploads"
+        }
+    }
+}
+
+/// An error next to the form that caused it.
+fn form_error(message: &str) -> Markup {
+    html! { @if !message.is_empty() { p.error role="alert" { (message) } } }
 }
 
 /// The bucket grants and component access a create or edit form asks for.
@@ -152,43 +138,45 @@ async fn tokens_list_page(
     let ctx = Ctx::internal(&state.core);
     let list = token_ops::list(&ctx, &token.authorize(AnyToken)?).await?;
     let bucket_ids = list.first().map(|view| view.bucket_ids.clone()).unwrap_or_default();
-    let rows: String = list
-        .iter()
-        .map(|view| {
-            let t = &view.token;
-            format!(
-                "<tr><td><a href=\"/console/projects/{project_id}/tokens/{id}\">{description}</a></td><td data-label=\"Created\">{created}</td>\
-                 <td data-label=\"Expires\">{expires}</td><td data-label=\"Last used\">{used}</td><td data-label=\"Permissions\">{summary}</td></tr>",
-                id = t.id,
-                description = escape(&t.description),
-                created = format(t.created),
-                expires = t.expires.map(format).unwrap_or_else(|| "never".into()),
-                used = t.last_used.map(format).unwrap_or_else(|| "never".into()),
-                summary = escape(&summary(t, &view.bucket_ids)),
-            )
-        })
-        .collect();
-    let can_create = token.authorize(CreateTokens).is_ok();
-    let create = if can_create {
-        format!(
-            "<h2>New token</h2><form method=\"post\" action=\"/console/projects/{project_id}/tokens\">\
-             <label for=\"description\">Description</label><input id=\"description\" name=\"description\">{fields}\
-             <label><input type=\"checkbox\" name=\"canManageBuckets\" value=\"1\"> Manage all buckets</label>\
-             <label for=\"expiresIn\">Expires in (seconds, empty for never)</label><input id=\"expiresIn\" name=\"expiresIn\" inputmode=\"numeric\">\
-             {}<input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Create token</button></form>",
-            error_line(error),
-            escape(&session.csrf),
-            fields = permission_fields(state, &bucket_ids, None),
-        )
-    } else {
-        String::new()
+    let body = html! {
+        table.cards {
+            thead { tr { th { "Description" } th { "Created" } th { "Expires" } th { "Last used" } th { "Permissions" } } }
+            tbody { @for view in &list {
+                @let t = &view.token;
+                tr {
+                    td { a href={ "/console/projects/" (project_id) "/tokens/" (t.id) } { (t.description) } }
+                    td data-label="Created" { (ago(t.created)) }
+                    td data-label="Expires" { (expires(t.expires)) }
+                    td data-label="Last used" { (last_used(t.last_used)) }
+                    td data-label="Permissions" { (summary(t, &view.bucket_ids)) }
+                }
+            } }
+        }
+        @if token.authorize(CreateTokens).is_ok() {
+            h2 { "New token" }
+            form method="post" action={ "/console/projects/" (project_id) "/tokens" } {
+                label for="description" { "Description" } input #description name="description";
+                (permission_fields(state, &bucket_ids, None))
+                label { input type="checkbox" name="canManageBuckets" value="1"; " Manage all buckets" }
+                label for="expiresIn" { "Expires in (seconds, empty for never)" }
+                input #expiresIn name="expiresIn" inputmode="numeric";
+                (form_error(error))
+                input type="hidden" name="csrf" value=(session.csrf);
+                button type="submit" { "Create token" }
+            }
+        }
     };
-    let body = format!(
-        "<p><a href=\"/console/projects/{project_id}\">Project</a></p><table class=\"cards\"><thead><tr><th>Description</th><th>Created</th>\
-         <th>Expires</th><th>Last used</th><th>Permissions</th></tr></thead><tbody>{rows}</tbody></table>{create}"
-    );
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    tokens_section(state, session, project_id, status, "API tokens", &body).await
+    tokens_section(state, session, project_id, status, "API tokens", body).await
+}
+
+/// When a token expires: the exact time (a future one reads better so), or "never".
+fn expires(at: Option<Timestamp>) -> Markup {
+    html! { @match at { Some(at) => time datetime=(format(at)) { (format(at)) }, None => "never" } }
+}
+
+fn last_used(at: Option<Timestamp>) -> Markup {
+    html! { @match at { Some(at) => (ago(at)), None => "never" } }
 }
 
 async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
@@ -294,62 +282,61 @@ async fn token_detail(
         events::list_token(&ctx, &grant, ListParams { paging: Paging::first(50), ..ListParams::default() }).await?;
     let t = &view.token;
     let base = format!("/console/projects/{project_id}/tokens/{token_id}");
-    let csrf = escape(&session.csrf);
-    let controls = if t.is_master() {
-        "<p>This is a master token: it is managed through the project's members, not here.</p>".to_string()
-    } else {
-        let manage = acting.authorize(ManageTokens).is_ok();
-        let mut out = format!("<p><a href=\"{base}/refresh\">Refresh…</a></p>");
-        if manage || acting.id == t.id {
-            out.push_str(&format!(
-                "<form method=\"post\" action=\"{base}/delete\" data-confirm=\"Delete this token?\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Delete</button></form>"
-            ));
+    let manage = acting.authorize(ManageTokens).is_ok();
+    let body = html! {
+        @if !notice.is_empty() { p role="status" { (notice) } }
+        table { tbody {
+            tr { th { "Id" } td { (t.id) } }
+            tr { th { "Created" } td { (ago(t.created)) } }
+            tr { th { "Expires" } td { (expires(t.expires)) } }
+            tr { th { "Last used" } td { (last_used(t.last_used)) } }
+            tr { th { "Permissions" } td { (summary(t, &view.bucket_ids)) } }
+        } }
+        @if t.is_master() {
+            p { "This is a master token: it is managed through the project's members, not here." }
+        } @else {
+            p { a href={ (base) "/refresh" } { "Refresh…" } }
+            @if manage || acting.id == t.id {
+                form method="post" action={ (base) "/delete" } data-confirm="Delete this token?" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" { "Delete" }
+                }
+            }
+            @if manage {
+                h2 { "Edit" }
+                form method="post" action={ (base) "/edit" } {
+                    label for="description" { "Description" }
+                    input #description name="description" value=(t.description);
+                    (permission_fields(state, &view.bucket_ids, Some(t)))
+                    (form_error(edit_error))
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" { "Save" }
+                }
+                h2 { "Send token" }
+                form method="post" action={ (base) "/share" } {
+                    label for="recipientEmail" { "Email" }
+                    input #recipientEmail name="recipientEmail" type="email" required;
+                    label for="message" { "Message" } input #message name="message" required;
+                    (form_error(share_error))
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    button type="submit" { "Send" }
+                }
+            }
         }
-        if manage {
-            out.push_str(&format!(
-                "<h2>Edit</h2><form method=\"post\" action=\"{base}/edit\">\
-                 <label for=\"description\">Description</label><input id=\"description\" name=\"description\" value=\"{}\">{}\
-                 {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Save</button></form>",
-                escape(&t.description),
-                permission_fields(state, &view.bucket_ids, Some(t)),
-                error_line(edit_error)
-            ));
-            out.push_str(&format!(
-                "<h2>Send token</h2><form method=\"post\" action=\"{base}/share\">\
-                 <label for=\"recipientEmail\">Email</label><input id=\"recipientEmail\" name=\"recipientEmail\" type=\"email\" required>\
-                 <label for=\"message\">Message</label><input id=\"message\" name=\"message\" required>\
-                 {}<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Send</button></form>",
-                error_line(share_error)
-            ));
+        h2 { "Events" }
+        table.cards #events {
+            thead { tr { th { "Time" } th { "Event" } th { "Message" } } }
+            tbody { @for event in &feed {
+                tr {
+                    td data-label="Time" { (ago(event.created)) }
+                    td data-label="Event" { (event.data.event) }
+                    td data-label="Message" { (event.data.message) }
+                }
+            } }
         }
-        out
     };
-    let events: String = feed
-        .iter()
-        .map(|event| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ago(event.created).into_string(),
-                escape(&event.data.event),
-                escape(&event.data.message)
-            )
-        })
-        .collect();
-    let notice = if notice.is_empty() { String::new() } else { format!("<p role=\"status\">{}</p>", escape(notice)) };
-    let body = format!(
-        "<p><a href=\"/console/projects/{project_id}/tokens\">All tokens</a></p>{notice}<table><tbody>\
-         <tr><th>Id</th><td>{}</td></tr><tr><th>Created</th><td>{}</td></tr><tr><th>Expires</th><td>{}</td></tr>\
-         <tr><th>Last used</th><td>{}</td></tr><tr><th>Permissions</th><td>{}</td></tr></tbody></table>{controls}\
-         <h2>Events</h2><table><tbody>{events}</tbody></table>",
-        t.id,
-        ago(t.created).into_string(),
-        t.expires.map(format).unwrap_or_else(|| "never".into()),
-        t.last_used.map(|at| ago(at).into_string()).unwrap_or_else(|| "never".into()),
-        escape(&summary(t, &view.bucket_ids)),
-    );
     let status = if edit_error.is_empty() && share_error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    tokens_section(state, session, project_id, status, &t.description, &body).await
+    tokens_section(state, session, project_id, status, &t.description, body).await
 }
 
 async fn confirm_refresh(
@@ -359,21 +346,16 @@ async fn confirm_refresh(
 ) -> ApiResult<Response> {
     let (session, _, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let token_id = numeric_id(&token_id)?;
-    tokens_section(
-        &state,
-        &session,
-        project_id,
-        StatusCode::OK,
-        "Refresh this token?",
-        &format!(
-            "<p>A new secret replaces the current one, which stops working at once.</p>\
-             <form method=\"post\" action=\"/console/projects/{project_id}/tokens/{token_id}/refresh\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Refresh</button></form>\
-             <p><a href=\"/console/projects/{project_id}/tokens/{token_id}\">Cancel</a></p>",
-            escape(&session.csrf)
-        ),
-    )
-    .await
+    let base = format!("/console/projects/{project_id}/tokens/{token_id}");
+    let body = html! {
+        p { "A new secret replaces the current one, which stops working at once." }
+        form method="post" action={ (base) "/refresh" } {
+            input type="hidden" name="csrf" value=(session.csrf);
+            button type="submit" { "Refresh" }
+        }
+        p { a href=(base) { "Cancel" } }
+    };
+    tokens_section(&state, &session, project_id, StatusCode::OK, "Refresh this token?", body).await
 }
 
 async fn refresh_token(
