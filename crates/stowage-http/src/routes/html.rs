@@ -4,7 +4,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 use stowage_types::time::{self, Timestamp};
 
 /// Where the console's one script and its stylesheet are served.
@@ -34,11 +34,6 @@ pub(crate) async fn script() -> Response {
 /// `GET /console/static/console.css`: the console's stylesheet, public like the script.
 pub(crate) async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", include_str!("../../static/console.css"))
-}
-
-/// Escapes text for HTML (for the pages still built as strings).
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// A value as one segment of a URL path (percent-encoded; never HTML-escaped, which maud does
@@ -117,11 +112,6 @@ pub(crate) struct Nav {
 }
 
 impl Nav {
-    /// A page with the header; `body` is HTML.
-    pub(crate) fn page(&self, status: StatusCode, title: &str, body: &str) -> Response {
-        self.render(status, title, PreEscaped(body.to_string()))
-    }
-
     /// A page with the header.
     pub(crate) fn render(&self, status: StatusCode, title: &str, body: Markup) -> Response {
         layout(status, title, None, Some(self), body)
@@ -271,6 +261,11 @@ fn span(seconds: i64) -> String {
         60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
         _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
     }
+}
+
+/// An error next to the form that caused it (nothing when there is none).
+pub(crate) fn form_error(message: &str) -> Markup {
+    html! { @if !message.is_empty() { p class="error" role="alert" { (message) } } }
 }
 
 /// A job's status as a coloured badge.

@@ -233,7 +233,7 @@ async fn the_table_list_is_searched_and_deleting_a_table_or_the_configuration_ta
     let (status, _, page, _) =
         browser.post(&format!("{page_path}/rows"), &[("source", "in.c-src.not-there"), ("csrf", &csrf)]).await;
     assert_eq!(status, 400);
-    assert!(page.contains("role=\"alert\">Source table: pick one of this project&#39;s tables."), "{page}");
+    assert!(page.contains("role=\"alert\">Source table: pick one of this project's tables."), "{page}");
 
     let people = row_ids(&stored(&a, WRITER, &id).await).into_iter().find(|(n, _)| n.ends_with("people")).unwrap().1;
     let (status, _, _, _) = browser.post(&format!("{page_path}/rows/{people}/delete"), &[("csrf", &csrf)]).await;

@@ -24,13 +24,13 @@ use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponen
 use stowage_types::time::{self, format};
 use stowage_types::{Code, Error, Paging};
 
-use super::{acting, acting_form, column_list, error_line, nav, problem, redirect};
+use super::{acting, acting_form, column_list, nav, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields, Query};
-use crate::routes::html::{ago, badge, duration, escape, Section};
+use crate::routes::html::{ago, badge, duration, form_error, url, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
-use maud::PreEscaped;
+use maud::{html, Markup};
 
 pub(super) fn register(t: Table) -> Table {
     const BASE: &str = "/console/projects/{id}/components/{component}";
@@ -177,7 +177,7 @@ impl Place {
     }
 
     fn config_url(&self, config_id: &str) -> String {
-        format!("{}/{}", self.configs_url(), escape(config_id))
+        format!("{}/{}", self.configs_url(), url(config_id))
     }
 
     fn read(&self) -> Result<Granted<ReadComponent>, Error> {
@@ -188,18 +188,18 @@ impl Place {
         self.token.authorize(WriteComponent(self.kind.id().into()))
     }
 
-    /// A page in this component's section; `body` is HTML.
-    async fn page(&self, state: &AppState, status: StatusCode, title: &str, body: &str) -> ApiResult<Response> {
+    /// A page in this component's section.
+    async fn page(&self, state: &AppState, status: StatusCode, title: &str, body: Markup) -> ApiResult<Response> {
         let section = match self.kind {
             Kind::Writer => Section::Writer,
             Kind::Extractor => Section::Extractor,
         };
-        Ok(nav(state, &self.session, Some((self.project_id, section))).await?.page(status, title, body))
+        Ok(nav(state, &self.session, Some((self.project_id, section))).await?.render(status, title, body))
     }
 
     /// The hidden CSRF field of every form.
-    fn csrf(&self) -> String {
-        format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(&self.session.csrf))
+    fn csrf(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.session.csrf); }
     }
 }
 
@@ -239,19 +239,12 @@ fn user_message(error: Error) -> ApiResult<String> {
     }
 }
 
-fn options(choices: &[(&str, &str)], current: &str) -> String {
-    let mut out: String = choices
-        .iter()
-        .map(|(value, label)| {
-            let selected = if *value == current { " selected" } else { "" };
-            format!("<option value=\"{}\"{selected}>{}</option>", escape(value), escape(label))
-        })
-        .collect();
-    if !choices.iter().any(|(value, _)| *value == current) {
+fn options(choices: &[(&str, &str)], current: &str) -> Markup {
+    html! {
+        @for (value, label) in choices { option value=(value) selected[*value == current] { (label) } }
         // A value set through the API stays as it is until someone picks another.
-        out.push_str(&format!("<option value=\"{0}\" selected>{0}</option>", escape(current)));
+        @if !choices.iter().any(|(value, _)| *value == current) { option value=(current) selected { (current) } }
     }
-    out
 }
 
 /// The writer row's mode; the legacy `incremental` wins when present, as in the writer.
@@ -291,46 +284,38 @@ async fn configs_list(state: &AppState, place: &Place, error: &str) -> ApiResult
         Err(error) => return problem(error),
     };
     let list = components::list_configs(&ctx, &read, false).await?;
-    let rows: String = list
-        .iter()
-        .map(|view| {
-            let c = &view.config;
-            let enabled = view.rows.iter().filter(|row| !row.is_disabled).count();
-            format!(
-                "<tr><td><a href=\"{url}\">{name}</a></td><td data-label=\"Description\">{description}</td>\
-                 <td data-label=\"Tables\">{enabled} of {total} enabled</td><td data-label=\"Changed\">{changed}</td></tr>",
-                url = place.config_url(&c.id),
-                name = escape(&c.name),
-                description = escape(&c.description),
-                total = view.rows.len(),
-                changed = format(c.version_created),
-            )
-        })
-        .collect();
-    let list = if rows.is_empty() {
-        "<p>No configurations yet.</p>".to_string()
-    } else {
-        format!(
-            "<table class=\"cards\"><thead><tr><th>Configuration</th><th>Description</th><th>Tables</th><th>Changed</th></tr></thead>\
-             <tbody>{rows}</tbody></table>"
-        )
+    let body = html! {
+        @if list.is_empty() {
+            p { "No configurations yet." }
+        } @else {
+            table.cards {
+                thead { tr { th { "Configuration" } th { "Description" } th { "Tables" } th { "Changed" } } }
+                tbody { @for view in &list {
+                    @let c = &view.config;
+                    tr {
+                        td { a href=(place.config_url(&c.id)) { (c.name) } }
+                        td data-label="Description" { (c.description) }
+                        td data-label="Tables" {
+                            (view.rows.iter().filter(|row| !row.is_disabled).count()) " of " (view.rows.len()) " enabled"
+                        }
+                        td data-label="Changed" { (ago(c.version_created)) }
+                    }
+                } }
+            }
+        }
+        @if place.write().is_ok() {
+            h2 { "New configuration" }
+            form method="post" action=(place.configs_url()) {
+                label for="name" { "Name" } input #name name="name" required;
+                label for="description" { "Description" } input #description name="description";
+                (form_error(error))
+                (place.csrf())
+                button type="submit" { "Create configuration" }
+            }
+        }
     };
-    let create = if place.write().is_ok() {
-        format!(
-            "<h2>New configuration</h2><form method=\"post\" action=\"{}\">\
-             <label for=\"name\">Name</label><input id=\"name\" name=\"name\" required>\
-             <label for=\"description\">Description</label><input id=\"description\" name=\"description\">\
-             {}{}<button type=\"submit\">Create configuration</button></form>",
-            place.configs_url(),
-            error_line(error),
-            place.csrf()
-        )
-    } else {
-        String::new()
-    };
-    let body = format!("<p><a href=\"/console/projects/{}\">Project</a></p>{list}{create}", place.project_id);
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    place.page(state, status, place.kind.name(), &body).await
+    place.page(state, status, place.kind.name(), body).await
 }
 
 async fn create_config(
@@ -384,18 +369,20 @@ async fn config_page(
 
 /// What the saved token reaches, from the component's sync action: a line for the page and, for
 /// the extractor, the names of the tables in the source bucket.
-async fn reach(state: &AppState, ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<(String, Vec<String>)> {
+async fn reach(state: &AppState, ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<(Markup, Vec<String>)> {
     let parameters = &view.config.configuration["parameters"];
     let url = parameters["url"].as_str().unwrap_or("");
     let has_token = parameters["#token"].as_str().is_some_and(|token| !token.is_empty());
+    let problem_line = |message: String| html! { p id="reach" class="error" role="alert" { (message) } };
     if url.is_empty() || !has_token {
-        let line = format!(
-            "<p id=\"reach\" class=\"muted\">Not set up yet: pick the region of the {} and paste its token.</p>",
-            place.kind.other()
-        );
+        let line = html! {
+            p id="reach" class="muted" {
+                "Not set up yet: pick the region of the " (place.kind.other()) " and paste its token."
+            }
+        };
         return Ok((line, Vec::new()));
     }
-    let Ok(write) = place.write() else { return Ok((String::new(), Vec::new())) };
+    let Ok(write) = place.write() else { return Ok((html! {}, Vec::new())) };
     let key = format!("{}\n{}\n{url}\n{}", place.project_id, place.kind.id(), parameters["#token"]);
     let asked = async {
         if let Some(info) = state.reach.get(&key) {
@@ -407,17 +394,10 @@ async fn reach(state: &AppState, ctx: &Ctx, place: &Place, view: &ConfigView) ->
     };
     let info = match tokio::time::timeout(INFO_TIMEOUT, asked).await {
         Ok(Ok(info)) => info,
-        Ok(Err(error)) => {
-            let line = format!("<p id=\"reach\" class=\"error\" role=\"alert\">{}</p>", escape(&user_message(error)?));
-            return Ok((line, Vec::new()));
-        }
+        Ok(Err(error)) => return Ok((problem_line(user_message(error)?), Vec::new())),
         Err(_) => {
-            let line = format!(
-                "<p id=\"reach\" class=\"error\" role=\"alert\">The stack at {} did not answer within {} seconds.</p>",
-                escape(url),
-                INFO_TIMEOUT.as_secs()
-            );
-            return Ok((line, Vec::new()));
+            let message = format!("The stack at {url} did not answer within {} seconds.", INFO_TIMEOUT.as_secs());
+            return Ok((problem_line(message), Vec::new()));
         }
     };
     let project = if place.kind == Kind::Writer { &info } else { &info["project"] };
@@ -425,14 +405,13 @@ async fn reach(state: &AppState, ctx: &Ctx, place: &Place, view: &ConfigView) ->
         .as_array()
         .map(|tables| tables.iter().filter_map(|t| t["name"].as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let verb = if place.kind == Kind::Writer { "Writes to" } else { "Reads from" };
-    let line = format!(
-        "<p id=\"reach\" role=\"status\">{verb} project <strong>{}</strong> (id {}) at {}, bucket <strong>{}</strong>.</p>",
-        escape(project["projectName"].as_str().unwrap_or("")),
-        project["projectId"],
-        escape(url),
-        escape(project["bucket"].as_str().unwrap_or("")),
-    );
+    let line = html! {
+        p id="reach" role="status" {
+            (if place.kind == Kind::Writer { "Writes to" } else { "Reads from" })
+            " project " strong { (str_at(project, "/projectName")) } " (id " (project["projectId"]) ") at " (url)
+            ", bucket " strong { (str_at(project, "/bucket")) } "."
+        }
+    };
     Ok((line, tables))
 }
 
@@ -489,106 +468,93 @@ async fn config_view(
     }
     let can_write = place.write().is_ok();
     let url = place.config_url(config_id);
-    let csrf = place.csrf();
     let (reach, source_tables) = reach(state, &ctx, place, &view).await?;
-
-    let target = if can_write { target_form(state, place, &view, &url, target_error) } else { String::new() };
-
     let needle = search.to_lowercase();
-    let rows: String = view
+    let rows: Vec<(&RowRecord, String)> = view
         .rows
         .iter()
         .map(|row| (row, row_summary(place.kind, row)))
         .filter(|(row, summary)| {
             needle.is_empty() || format!("{} {summary}", row.name).to_lowercase().contains(&needle)
         })
-        .map(|(row, summary)| {
-            let row_url = format!("{url}/rows/{}", escape(&row.id));
-            let form = |action: &str, fields: &str, label: &str, extra: &str| {
-                format!(
-                    "<form class=\"inline\" method=\"post\" action=\"{row_url}{action}\"{extra}>{fields}{csrf}\
-                     <button type=\"submit\">{label}</button></form>"
-                )
-            };
-            let actions = if can_write {
-                let toggle = if row.is_disabled {
-                    form("/enabled", "<input type=\"hidden\" name=\"enabled\" value=\"1\">", "Enable", "")
-                } else {
-                    form("/enabled", "<input type=\"hidden\" name=\"enabled\" value=\"0\">", "Disable", "")
-                };
-                [
-                    form("/run", "", "Run", ""),
-                    toggle,
-                    form("/move", "<input type=\"hidden\" name=\"direction\" value=\"up\">", "Up", ""),
-                    form("/move", "<input type=\"hidden\" name=\"direction\" value=\"down\">", "Down", ""),
-                    form("/delete", "", "Delete", " data-confirm=\"Delete this table from the configuration?\""),
-                ]
-                .concat()
-            } else {
-                String::new()
-            };
-            format!(
-                "<tr data-row=\"{id}\" data-search=\"{search}\"><td><a href=\"{row_url}\">{name}</a></td>\
-                 <td data-label=\"Settings\">{settings}</td><td data-label=\"Status\" class=\"nowrap\">{status}</td><td>{actions}</td></tr>",
-                id = escape(&row.id),
-                search = escape(&format!("{} {summary}", row.name).to_lowercase()),
-                name = escape(&row.name),
-                settings = escape(&summary),
-                status = if row.is_disabled { "Disabled" } else { "Enabled" },
-            )
-        })
         .collect();
-    let list = if view.rows.is_empty() {
-        "<p>No tables yet.</p>".to_string()
-    } else {
-        format!(
-            "<form method=\"get\" action=\"{url}\" role=\"search\"><label for=\"search\">Search tables</label>\
-             <input id=\"search\" name=\"q\" type=\"search\" value=\"{}\" \
-             data-filter=\"#tables tbody tr\"></form>\
-             <table class=\"cards\" id=\"tables\"><thead><tr><th>Table</th><th>Settings</th><th>Status</th><th></th></tr></thead>\
-             <tbody>{rows}</tbody></table>",
-            escape(search)
-        )
-    };
     let new_table = if can_write {
         new_table_form(&ctx, place, &url, &source_tables, new_table_error).await?
     } else {
-        String::new()
-    };
-    let run_all = if can_write && !view.rows.is_empty() {
-        format!(
-            "<form method=\"post\" action=\"{url}/run\">{csrf}<button type=\"submit\" id=\"run-all\">Run all enabled tables</button></form>"
-        )
-    } else {
-        String::new()
+        html! {}
     };
     let jobs = job_history(&ctx, place, &view).await?;
     let triggers = triggers_section(&ctx, place, &view, triggers_error).await?;
     let schedules = schedules_section(&ctx, place, &view, schedules_error).await?;
-    let delete = if can_write {
-        format!(
-            "<h2>Delete</h2><form method=\"post\" action=\"{url}/delete\" data-confirm=\"Move this configuration to the trash?\">\
-             {csrf}<button type=\"submit\">Move configuration to trash</button></form>"
-        )
-    } else {
-        String::new()
+    let row_form = |row_url: &str, action: &str, field: Option<(&str, &str)>, label: &str, confirm: Option<&str>| {
+        html! {
+            form.inline method="post" action={ (row_url) (action) } data-confirm=[confirm] {
+                @if let Some((name, value)) = field { input type="hidden" name=(name) value=(value); }
+                (place.csrf())
+                button type="submit" { (label) }
+            }
+        }
     };
-    let description = if view.config.description.is_empty() {
-        String::new()
-    } else {
-        format!("<p>{}</p>", escape(&view.config.description))
+    let body = html! {
+        @if !view.config.description.is_empty() { p { (view.config.description) } }
+        h2 { (capitalized(place.kind.other())) }
+        (reach)
+        @if can_write { (target_form(state, place, &view, &url, target_error)) }
+        h2 { "Tables" }
+        (form_error(tables_error))
+        @if view.rows.is_empty() {
+            p { "No tables yet." }
+        } @else {
+            form method="get" action=(url) role="search" {
+                label for="search" { "Search tables" }
+                input #search name="q" type="search" value=(search) data-filter="#tables tbody tr";
+            }
+            table.cards #tables {
+                thead { tr { th { "Table" } th { "Settings" } th { "Status" } th { "Actions" } } }
+                tbody { @for (row, summary) in &rows {
+                    @let row_url = format!("{url}/rows/{}", crate::routes::html::url(&row.id));
+                    tr data-row=(row.id) data-search=(format!("{} {summary}", row.name).to_lowercase()) {
+                        td { a href=(row_url) { (row.name) } }
+                        td data-label="Settings" { (summary) }
+                        td data-label="Status" class="nowrap" { (if row.is_disabled { "Disabled" } else { "Enabled" }) }
+                        td {
+                            @if can_write {
+                                (row_form(&row_url, "/run", None, "Run", None))
+                                @if row.is_disabled {
+                                    (row_form(&row_url, "/enabled", Some(("enabled", "1")), "Enable", None))
+                                } @else {
+                                    (row_form(&row_url, "/enabled", Some(("enabled", "0")), "Disable", None))
+                                }
+                                (row_form(&row_url, "/move", Some(("direction", "up")), "Up", None))
+                                (row_form(&row_url, "/move", Some(("direction", "down")), "Down", None))
+                                (row_form(&row_url, "/delete", None, "Delete", Some("Delete this table from the configuration?")))
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        @if can_write && !view.rows.is_empty() {
+            form method="post" action={ (url) "/run" } {
+                (place.csrf())
+                button #run-all type="submit" { "Run all enabled tables" }
+            }
+        }
+        (new_table)
+        (schedules)
+        (triggers)
+        h2 { "Jobs" }
+        (jobs)
+        @if can_write {
+            h2 { "Delete" }
+            form method="post" action={ (url) "/delete" } data-confirm="Move this configuration to the trash?" {
+                (place.csrf())
+                button type="submit" { "Move configuration to trash" }
+            }
+        }
     };
-    let body = format!(
-        "<p><a href=\"/console/projects/{project}\">Project</a> · <a href=\"{configs}\">{component}</a></p>{description}\
-         <h2>{other}</h2>{reach}{target}<h2>Tables</h2>{}{list}{run_all}{new_table}{schedules}{triggers}<h2>Jobs</h2>{jobs}{delete}",
-        error_line(tables_error),
-        project = place.project_id,
-        configs = place.configs_url(),
-        component = place.kind.name(),
-        other = capitalized(place.kind.other()),
-    );
     let status = if matches!(feedback, Feedback::Nothing) { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    place.page(state, status, &view.config.name, &body).await
+    place.page(state, status, &view.config.name, body).await
 }
 
 fn capitalized(text: &str) -> String {
@@ -597,44 +563,39 @@ fn capitalized(text: &str) -> String {
 }
 
 /// The region, custom URL and token of the other project.
-fn target_form(state: &AppState, place: &Place, view: &ConfigView, url: &str, error: &str) -> String {
+fn target_form(state: &AppState, place: &Place, view: &ConfigView, url: &str, error: &str) -> Markup {
     let parameters = &view.config.configuration["parameters"];
     let current = parameters["url"].as_str().unwrap_or("");
     let has_token = parameters["#token"].as_str().is_some_and(|token| !token.is_empty());
     let regions = &state.core.stack.regions;
     let known = regions.iter().any(|region| region.url == current);
-    let mut choices: String = regions
-        .iter()
-        .map(|region| {
-            format!(
-                "<option value=\"{url}\"{selected}>{name} ({url})</option>",
-                url = escape(&region.url),
-                name = escape(&region.name),
-                selected = if region.url == current { " selected" } else { "" }
-            )
-        })
-        .collect();
-    choices.push_str(&format!(
-        "<option value=\"custom\"{}>Custom URL</option>",
-        if known || (current.is_empty() && !regions.is_empty()) { "" } else { " selected" }
-    ));
-    let token_hint = if has_token {
-        "A token is saved. Paste another one to replace it, or leave this empty to keep it."
-    } else {
-        "Create it in the other project and paste it here; it is stored encrypted and not shown again."
-    };
-    format!(
-        "<form method=\"post\" action=\"{url}/target\"><label for=\"region\">Region</label><select id=\"region\" name=\"region\">{choices}</select>\
-         <label for=\"customUrl\">Custom URL (when \"Custom URL\" is picked)</label>\
-         <input id=\"customUrl\" name=\"customUrl\" type=\"url\" placeholder=\"https://stowage.example.com\" value=\"{custom}\">\
-         <label for=\"token\">API token with {access}</label>\
-         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" aria-describedby=\"token-hint\">\
-         <p id=\"token-hint\" class=\"muted\">{token_hint}</p>{}{}<button type=\"submit\">Save</button></form>",
-        error_line(error),
-        place.csrf(),
-        custom = if known { String::new() } else { escape(current) },
-        access = place.kind.access(),
-    )
+    let custom = !(known || (current.is_empty() && !regions.is_empty()));
+    html! {
+        form method="post" action={ (url) "/target" } {
+            label for="region" { "Region" }
+            select #region name="region" {
+                @for region in regions {
+                    option value=(region.url) selected[region.url == current] { (region.name) " (" (region.url) ")" }
+                }
+                option value="custom" selected[custom] { "Custom URL" }
+            }
+            label for="customUrl" { "Custom URL (when \"Custom URL\" is picked)" }
+            input #customUrl name="customUrl" type="url" placeholder="https://stowage.example.com"
+                value=(if known { "" } else { current });
+            label for="token" { "API token with " (place.kind.access()) }
+            input #token name="token" type="password" autocomplete="off" aria-describedby="token-hint";
+            p #token-hint .muted {
+                @if has_token {
+                    "A token is saved. Paste another one to replace it, or leave this empty to keep it."
+                } @else {
+                    "Create it in the other project and paste it here; it is stored encrypted and not shown again."
+                }
+            }
+            (form_error(error))
+            (place.csrf())
+            button type="submit" { "Save" }
+        }
+    }
 }
 
 /// "New Table": the writer picks one of this project's tables, the extractor names a table of the
@@ -645,63 +606,57 @@ async fn new_table_form(
     url: &str,
     source_tables: &[String],
     error: &str,
-) -> ApiResult<String> {
-    let field = match place.kind {
-        Kind::Writer => {
-            let tables = tables::list(ctx, &place.token.authorize(AnyToken)?).await?;
-            if tables.is_empty() {
-                return Ok("<p>This project has no tables to write yet.</p>".into());
-            }
-            let choices: String = tables
-                .iter()
-                .map(|view| format!("<option value=\"{0}\">{0}</option>", escape(&view.table.id)))
-                .collect();
-            format!(
-                "<label for=\"source\">Source table</label><select id=\"source\" name=\"source\">{choices}</select>"
-            )
-        }
-        Kind::Extractor => {
-            let choices: String =
-                source_tables.iter().map(|name| format!("<option value=\"{}\">", escape(name))).collect();
-            format!(
-                "<label for=\"tableName\">Table name in the source bucket</label>\
-                 <input id=\"tableName\" name=\"tableName\" list=\"source-tables\" required><datalist id=\"source-tables\">{choices}</datalist>"
-            )
-        }
+) -> ApiResult<Markup> {
+    let writable = match place.kind {
+        Kind::Writer => tables::list(ctx, &place.token.authorize(AnyToken)?).await?,
+        Kind::Extractor => Vec::new(),
     };
-    Ok(format!(
-        "<h3>New Table</h3><form method=\"post\" action=\"{url}/rows\">{field}{}{}<button type=\"submit\" id=\"new-table\">New Table</button></form>",
-        error_line(error),
-        place.csrf()
-    ))
+    if place.kind == Kind::Writer && writable.is_empty() {
+        return Ok(html! { p { "This project has no tables to write yet." } });
+    }
+    Ok(html! {
+        h3 { "New Table" }
+        form method="post" action={ (url) "/rows" } {
+            @match place.kind {
+                Kind::Writer => {
+                    label for="source" { "Source table" }
+                    select #source name="source" { @for view in &writable { option value=(view.table.id) { (view.table.id) } } }
+                }
+                Kind::Extractor => {
+                    label for="tableName" { "Table name in the source bucket" }
+                    input #tableName name="tableName" list="source-tables" required;
+                    datalist #source-tables { @for name in source_tables { option value=(name); } }
+                }
+            }
+            (form_error(error))
+            (place.csrf())
+            button #new-table type="submit" { "New Table" }
+        }
+    })
 }
 
 /// The configuration's last jobs, newest first.
-async fn job_history(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<String> {
+async fn job_history(ctx: &Ctx, place: &Place, view: &ConfigView) -> ApiResult<Markup> {
     let config_id = Some(view.config.id.clone());
     let jobs = queue::list(ctx, &place.token, Some(place.kind.id().into()), config_id, Paging::first(20)).await?;
-    if jobs.is_empty() {
-        return Ok("<p>Not run yet.</p>".into());
-    }
-    let rows: String = jobs
-        .iter()
-        .map(|job| {
-            format!(
-                "<tr><td><a href=\"/console/projects/{project}/jobs/{id}\">Job {id}</a></td><td data-label=\"Status\" class=\"job-status\">{status}</td>\
-                 <td data-label=\"Created\">{created}</td><td data-label=\"Duration\">{duration}</td><td data-label=\"Tables\">{tables}</td></tr>",
-                project = place.project_id,
-                id = job.id,
-                status = badge(&job.status).into_string(),
-                created = ago(job.created).into_string(),
-                duration = duration(job.start, job.end),
-                tables = job_tables(&job.row_ids, &view.rows),
-            )
-        })
-        .collect();
-    Ok(format!(
-        "<table class=\"cards\" id=\"jobs\"><thead><tr><th>Job</th><th>Status</th><th>Created</th><th>Duration</th><th>Tables</th></tr></thead>\
-         <tbody>{rows}</tbody></table>"
-    ))
+    Ok(html! {
+        @if jobs.is_empty() {
+            p { "Not run yet." }
+        } @else {
+            table.cards #jobs {
+                thead { tr { th { "Job" } th { "Status" } th { "Created" } th { "Duration" } th { "Tables" } } }
+                tbody { @for job in &jobs {
+                    tr {
+                        td { a href={ "/console/projects/" (place.project_id) "/jobs/" (job.id) } { "Job " (job.id) } }
+                        td data-label="Status" class="job-status" { (badge(&job.status)) }
+                        td data-label="Created" { (ago(job.created)) }
+                        td data-label="Duration" { (duration(job.start, job.end)) }
+                        td data-label="Tables" { (job_tables(&job.row_ids, &view.rows)) }
+                    }
+                } }
+            }
+        }
+    })
 }
 
 /// The tables a job ran, by their names where the configuration still has them.
@@ -710,7 +665,7 @@ fn job_tables(row_ids: &[String], rows: &[RowRecord]) -> String {
         return "all enabled".into();
     }
     let name = |id: &String| rows.iter().find(|row| &row.id == id).map_or(id.clone(), |row| row.name.clone());
-    escape(&row_ids.iter().map(name).collect::<Vec<_>>().join(", "))
+    row_ids.iter().map(name).collect::<Vec<_>>().join(", ")
 }
 
 async fn save_target(
@@ -857,52 +812,50 @@ async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str
         Err(error) => return problem(error),
     };
     let c = &row.configuration;
-    let fields = match place.kind {
-        Kind::Writer => {
-            let mode = writer_mode(c);
-            format!(
-                "<h2>Source</h2><p>Table: <strong>{source}</strong> (to write another table, add a new one)</p>\
-                 <label for=\"changedSince\">Changed In Last</label><select id=\"changedSince\" name=\"changedSince\">{changed}</select>\
-                 <h2>Destination</h2><label for=\"destination\">Table Name</label><input id=\"destination\" name=\"destination\" value=\"{destination}\" required>\
-                 <label for=\"mode\">Mode (the primary key comes from the source table)</label><select id=\"mode\" name=\"mode\">{modes}</select>",
-                source = escape(str_at(c, "/storage/input/tables/0/source")),
-                changed = options(CHANGED_IN_LAST, str_at(c, "/storage/input/tables/0/changed_since")),
-                destination = escape(str_at(c, "/storage/input/tables/0/destination")),
-                modes = options(MODES, mode),
-            )
-        }
-        Kind::Extractor => {
-            let p = &c["parameters"];
-            let key = primary_key(p);
-            let changed = match &p["changedSince"] {
-                Value::Number(n) => n.to_string(),
-                other => other.as_str().unwrap_or("").to_string(),
-            };
-            format!(
-                "<h2>Source</h2><label for=\"tableName\">Table Name</label><input id=\"tableName\" name=\"tableName\" value=\"{name}\" required>\
-                 <label for=\"changedSince\">Changed In Last</label><select id=\"changedSince\" name=\"changedSince\">{changed}</select>\
-                 <h2>Save Settings</h2><label><input type=\"checkbox\" name=\"incremental\" value=\"1\"{incremental}> Incremental</label>\
-                 <label for=\"primaryKey\">Primary Key (columns, separated by commas)</label><input id=\"primaryKey\" name=\"primaryKey\" value=\"{key}\">",
-                name = escape(p["tableName"].as_str().unwrap_or("")),
-                changed = options(&CHANGED_IN_LAST[..CHANGED_IN_LAST.len() - 1], &changed),
-                incremental = if p["incremental"].as_bool().unwrap_or(false) { " checked" } else { "" },
-                key = escape(&key.join(", ")),
-            )
-        }
-    };
     let url = place.config_url(config_id);
-    let save = if place.write().is_ok() {
-        format!("{}{}<button type=\"submit\">Save</button>", error_line(error), place.csrf())
-    } else {
-        String::new()
+    let body = html! {
+        p { a href=(url) { (view.config.name) } }
+        form method="post" action={ (url) "/rows/" (crate::routes::html::url(&row.id)) } {
+            @match place.kind {
+                Kind::Writer => {
+                    h2 { "Source" }
+                    p { "Table: " strong { (str_at(c, "/storage/input/tables/0/source")) } " (to write another table, add a new one)" }
+                    label for="changedSince" { "Changed In Last" }
+                    select #changedSince name="changedSince" {
+                        (options(CHANGED_IN_LAST, str_at(c, "/storage/input/tables/0/changed_since")))
+                    }
+                    h2 { "Destination" }
+                    label for="destination" { "Table Name" }
+                    input #destination name="destination" value=(str_at(c, "/storage/input/tables/0/destination")) required;
+                    label for="mode" { "Mode (the primary key comes from the source table)" }
+                    select #mode name="mode" { (options(MODES, writer_mode(c))) }
+                }
+                Kind::Extractor => {
+                    @let p = &c["parameters"];
+                    @let changed = match &p["changedSince"] {
+                        Value::Number(n) => n.to_string(),
+                        other => other.as_str().unwrap_or("").to_string(),
+                    };
+                    h2 { "Source" }
+                    label for="tableName" { "Table Name" }
+                    input #tableName name="tableName" value=(p["tableName"].as_str().unwrap_or("")) required;
+                    label for="changedSince" { "Changed In Last" }
+                    select #changedSince name="changedSince" { (options(&CHANGED_IN_LAST[..CHANGED_IN_LAST.len() - 1], &changed)) }
+                    h2 { "Save Settings" }
+                    label { input type="checkbox" name="incremental" value="1" checked[p["incremental"].as_bool().unwrap_or(false)]; " Incremental" }
+                    label for="primaryKey" { "Primary Key (columns, separated by commas)" }
+                    input #primaryKey name="primaryKey" value=(primary_key(p).join(", "));
+                }
+            }
+            @if place.write().is_ok() {
+                (form_error(error))
+                (place.csrf())
+                button type="submit" { "Save" }
+            }
+        }
     };
-    let body = format!(
-        "<p><a href=\"{url}\">{config}</a></p><form method=\"post\" action=\"{url}/rows/{row_id}\">{fields}{save}</form>",
-        config = escape(&view.config.name),
-        row_id = escape(&row.id),
-    );
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    place.page(state, status, &row.name, &body).await
+    place.page(state, status, &row.name, body).await
 }
 
 /// The row's configuration with the form's settings applied; keys the form does not show stay.
@@ -1107,9 +1060,8 @@ async fn delete_config(
 
 /// The configuration's triggers, with a form to add one: by default on the tables the writer's
 /// rows read, run as a token the acting token may pick (one without expiry).
-async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &str) -> ApiResult<String> {
+async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &str) -> ApiResult<Markup> {
     let url = place.config_url(&view.config.id);
-    let csrf = place.csrf();
     let can_write = place.write().is_ok();
     let found = triggers::list(
         ctx,
@@ -1118,60 +1070,61 @@ async fn triggers_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &s
         Some(view.config.id.clone()),
     )
     .await?;
-    let rows: String = found
-        .iter()
-        .map(|trigger| {
-            let tables: Vec<&str> = trigger.tables.iter().map(|t| t.table_id.as_str()).collect();
-            let delete = if can_write {
-                format!(
-                    "<form class=\"inline\" method=\"post\" action=\"{url}/triggers/{}/delete\" \
-                     data-confirm=\"Delete this trigger?\">{csrf}<button type=\"submit\">Delete</button></form>",
-                    trigger.id
-                )
-            } else {
-                String::new()
-            };
-            format!(
-                "<tr data-trigger=\"{id}\"><td data-label=\"Tables\">{tables}</td>\
-                 <td data-label=\"Cool-down\">{cool_down} min</td><td data-label=\"Runs as\">token {token}</td>\
-                 <td data-label=\"Last run\" class=\"nowrap\">{last_run}</td><td>{delete}</td></tr>",
-                id = trigger.id,
-                tables = escape(&tables.join(", ")),
-                cool_down = trigger.cool_down_minutes,
-                token = trigger.run_with_token_id,
-                last_run = format(trigger.last_run),
-            )
-        })
-        .collect();
-    let list = if rows.is_empty() {
-        "<p>No triggers: the configuration runs when someone runs it.</p>".to_string()
-    } else {
-        format!(
-            "<table class=\"cards\" id=\"triggers\"><thead><tr><th>Runs when these tables were imported to</th>\
-             <th>Cool-down</th><th>Runs as</th><th>Last run</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
-        )
-    };
-    if !can_write {
-        return Ok(format!("<h2>Triggers</h2>{list}"));
-    }
     let sources: Vec<&str> = match place.kind {
-        Kind::Writer => {
-            view.rows.iter().map(|row| str_at(&row.configuration, "/storage/input/tables/0/source")).collect()
-        }
+        Kind::Writer => view
+            .rows
+            .iter()
+            .map(|row| str_at(&row.configuration, "/storage/input/tables/0/source"))
+            .filter(|source| !source.is_empty())
+            .collect(),
         Kind::Extractor => Vec::new(),
     };
-    let choices = run_as_choices(ctx, place).await?;
-    Ok(format!(
-        "<h2>Triggers</h2>{list}<form method=\"post\" action=\"{url}/triggers\" id=\"new-trigger\">\
-         <label for=\"trigger-tables\">Run when these tables were all imported to (comma-separated)</label>\
-         <input id=\"trigger-tables\" name=\"tables\" required value=\"{sources}\">\
-         <label for=\"trigger-token\">Run as token</label><select id=\"trigger-token\" name=\"runWithTokenId\">{choices}</select>\
-         <label for=\"trigger-cool-down\">Cool-down: minutes after a run before the next may start</label>\
-         <input id=\"trigger-cool-down\" name=\"coolDownPeriodMinutes\" type=\"number\" min=\"1\" value=\"5\" required>\
-         {}{csrf}<button type=\"submit\">Add trigger</button></form>",
-        error_line(error),
-        sources = escape(&sources.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")),
-    ))
+    let choices = if can_write {
+        run_as_choices(ctx, place).await?
+    } else {
+        html! {}
+    };
+    Ok(html! {
+        h2 { "Triggers" }
+        @if found.is_empty() {
+            p { "No triggers: the configuration runs when someone runs it." }
+        } @else {
+            table.cards #triggers {
+                thead { tr {
+                    th { "Runs when these tables were imported to" } th { "Cool-down" } th { "Runs as" } th { "Last run" }
+                    th { "Actions" }
+                } }
+                tbody { @for trigger in &found {
+                    tr data-trigger=(trigger.id) {
+                        td data-label="Tables" { (trigger.tables.iter().map(|t| t.table_id.as_str()).collect::<Vec<_>>().join(", ")) }
+                        td data-label="Cool-down" { (trigger.cool_down_minutes) " min" }
+                        td data-label="Runs as" { "token " (trigger.run_with_token_id) }
+                        td data-label="Last run" class="nowrap" { (ago(trigger.last_run)) }
+                        td { @if can_write {
+                            form.inline method="post" action={ (url) "/triggers/" (trigger.id) "/delete" }
+                                data-confirm="Delete this trigger?" {
+                                (place.csrf())
+                                button type="submit" { "Delete" }
+                            }
+                        } }
+                    }
+                } }
+            }
+        }
+        @if can_write {
+            form #new-trigger method="post" action={ (url) "/triggers" } {
+                label for="trigger-tables" { "Run when these tables were all imported to (comma-separated)" }
+                input #trigger-tables name="tables" required value=(sources.join(", "));
+                label for="trigger-token" { "Run as token" }
+                select #trigger-token name="runWithTokenId" { (choices) }
+                label for="trigger-cool-down" { "Cool-down: minutes after a run before the next may start" }
+                input #trigger-cool-down name="coolDownPeriodMinutes" type="number" min="1" value="5" required;
+                (form_error(error))
+                (place.csrf())
+                button type="submit" { "Add trigger" }
+            }
+        }
+    })
 }
 
 /// After a change to a trigger or schedule: back to its section (`anchor`), or the page again
@@ -1191,20 +1144,15 @@ async fn after_automation(
 }
 
 /// The tokens automated runs may use (those without expiry the acting token sees), as options.
-async fn run_as_choices(ctx: &Ctx, place: &Place) -> ApiResult<String> {
+async fn run_as_choices(ctx: &Ctx, place: &Place) -> ApiResult<Markup> {
     let tokens = tokens::list(ctx, &place.token.authorize(AnyToken)?).await?;
-    Ok(tokens
-        .iter()
-        .filter(|view| view.token.expires.is_none())
-        .map(|view| {
-            let selected = if view.token.id == place.token.id { " selected" } else { "" };
-            format!(
-                "<option value=\"{id}\"{selected}>{} (token {id})</option>",
-                escape(&view.token.description),
-                id = view.token.id
-            )
-        })
-        .collect())
+    Ok(html! {
+        @for view in tokens.iter().filter(|view| view.token.expires.is_none()) {
+            option value=(view.token.id) selected[view.token.id == place.token.id] {
+                (view.token.description) " (token " (view.token.id) ")"
+            }
+        }
+    })
 }
 
 async fn add_trigger(
@@ -1246,59 +1194,63 @@ async fn delete_trigger(
 
 /// The schedules that run the configuration, with a form to add one (a `keboola.scheduler`
 /// configuration, activated at once).
-async fn schedules_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &str) -> ApiResult<String> {
+async fn schedules_section(ctx: &Ctx, place: &Place, view: &ConfigView, error: &str) -> ApiResult<Markup> {
     let url = place.config_url(&view.config.id);
-    let csrf = place.csrf();
     let can_write = place.write().is_ok();
     let found = schedules::list(ctx, &place.token.authorize(AnyToken)?).await?;
-    let rows: String = found
+    let found: Vec<_> = found
         .iter()
         .filter(|s| s.target_component_id == place.kind.id() && s.target_configuration_id == view.config.id)
-        .map(|schedule| {
-            let delete = if can_write {
-                format!(
-                    "<form class=\"inline\" method=\"post\" action=\"{url}/schedules/{}/delete\" \
-                     data-confirm=\"Delete this schedule?\">{csrf}<button type=\"submit\">Delete</button></form>",
-                    schedule.id
-                )
-            } else {
-                String::new()
-            };
-            let next = if schedule.enabled { format(schedule.next_run) } else { "disabled".to_string() };
-            format!(
-                "<tr data-schedule=\"{id}\"><td data-label=\"When\">{cron} ({zone})</td>\
-                 <td data-label=\"Runs as\">token {token}</td><td data-label=\"Next run\" class=\"nowrap\">{next}</td>\
-                 <td data-label=\"Last run\" class=\"nowrap\">{last}</td><td>{delete}</td></tr>",
-                id = schedule.id,
-                cron = escape(&schedule.cron_tab),
-                zone = escape(&schedule.timezone),
-                token = schedule.run_with_token_id,
-                last = schedule.last_run.map(format).unwrap_or_else(|| "not yet".into()),
-            )
-        })
         .collect();
-    let list = if rows.is_empty() {
-        "<p>No schedules.</p>".to_string()
+    let choices = if can_write {
+        run_as_choices(ctx, place).await?
     } else {
-        format!(
-            "<table class=\"cards\" id=\"schedules\"><thead><tr><th>When</th><th>Runs as</th><th>Next run</th>\
-             <th>Last run</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
-        )
+        html! {}
     };
-    if !can_write {
-        return Ok(format!("<h2>Schedules</h2>{list}"));
-    }
-    let choices = run_as_choices(ctx, place).await?;
-    Ok(format!(
-        "<h2>Schedules</h2>{list}<form method=\"post\" action=\"{url}/schedules\" id=\"new-schedule\">\
-         <label for=\"schedule-cron\">When: a cron expression (minute hour day month weekday), such as 0 6 * * 1-5</label>\
-         <input id=\"schedule-cron\" name=\"cronTab\" required placeholder=\"0 6 * * 1-5\">\
-         <label for=\"schedule-timezone\">Time zone</label>\
-         <input id=\"schedule-timezone\" name=\"timezone\" value=\"UTC\" required>\
-         <label for=\"schedule-token\">Run as token</label><select id=\"schedule-token\" name=\"runWithTokenId\">{choices}</select>\
-         {}{csrf}<button type=\"submit\">Add schedule</button></form>",
-        error_line(error),
-    ))
+    Ok(html! {
+        h2 { "Schedules" }
+        @if found.is_empty() {
+            p { "No schedules." }
+        } @else {
+            table.cards #schedules {
+                thead { tr { th { "When" } th { "Runs as" } th { "Next run" } th { "Last run" } th { "Actions" } } }
+                tbody { @for schedule in &found {
+                    tr data-schedule=(schedule.id) {
+                        td data-label="When" { (schedule.cron_tab) " (" (schedule.timezone) ")" }
+                        td data-label="Runs as" { "token " (schedule.run_with_token_id) }
+                        td data-label="Next run" class="nowrap" {
+                            @if schedule.enabled { (format(schedule.next_run)) } @else { "disabled" }
+                        }
+                        td data-label="Last run" class="nowrap" {
+                            @if let Some(at) = schedule.last_run { (ago(at)) } @else { "not yet" }
+                        }
+                        td { @if can_write {
+                            form.inline method="post" action={ (url) "/schedules/" (schedule.id) "/delete" }
+                                data-confirm="Delete this schedule?" {
+                                (place.csrf())
+                                button type="submit" { "Delete" }
+                            }
+                        } }
+                    }
+                } }
+            }
+        }
+        @if can_write {
+            form #new-schedule method="post" action={ (url) "/schedules" } {
+                label for="schedule-cron" {
+                    "When: a cron expression (minute hour day month weekday), such as 0 6 * * 1-5"
+                }
+                input #schedule-cron name="cronTab" required placeholder="0 6 * * 1-5";
+                label for="schedule-timezone" { "Time zone" }
+                input #schedule-timezone name="timezone" value="UTC" required;
+                label for="schedule-token" { "Run as token" }
+                select #schedule-token name="runWithTokenId" { (choices) }
+                (form_error(error))
+                (place.csrf())
+                button type="submit" { "Add schedule" }
+            }
+        }
+    })
 }
 
 async fn add_schedule(
@@ -1357,51 +1309,40 @@ async fn job_page(
         Err(_) => (format!("Configuration {}", job.config_id), Vec::new()),
     };
     let config_url =
-        format!("/console/projects/{project_id}/components/{}/{}", job.component_id, escape(&job.config_id));
-    let log: String = events
-        .iter()
-        .map(|event| {
-            format!(
-                "<tr class=\"log-{kind}\"><td data-label=\"Time\">{}</td><td data-label=\"Type\">{kind}</td><td>{}</td></tr>",
-                format(event.created),
-                escape(&event.data.message),
-                kind = escape(&event.data.kind),
-            )
-        })
-        .collect();
-    let message = job.result["message"].as_str().unwrap_or("");
-    let body = format!(
-        "<p><a href=\"{config_url}\">{config}</a></p><table><tbody>\
-         <tr><th>Status</th><td id=\"status\">{status}</td></tr><tr><th>Tables</th><td>{tables}</td></tr>\
-         <tr><th>Created</th><td>{created}</td></tr><tr><th>Duration</th><td>{duration}</td></tr>\
-         <tr><th>Run by</th><td>{by}</td></tr><tr><th>Result</th><td id=\"result\">{message}</td></tr></tbody></table>\
-         {refresh}{terminate}<h2>Log</h2><table class=\"cards\" id=\"log\"><thead><tr><th>Time</th><th>Type</th><th>Message</th></tr></thead><tbody>{log}</tbody></table>",
-        config = escape(&config_name),
-        status = badge(&job.status).into_string(),
-        tables = job_tables(&job.row_ids, &rows),
-        created = ago(job.created).into_string(),
-        duration = duration(job.start, job.end),
-        by = escape(&job.token_description),
-        message = escape(message),
-        refresh = if running { "<p class=\"muted\">This page reloads until the job ends.</p>" } else { "" },
-        terminate = if running && token.authorize(WriteComponent(job.component_id.clone())).is_ok() {
-            format!(
-                "<form method=\"post\" action=\"/console/projects/{project_id}/jobs/{}/terminate\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Terminate</button></form>",
-                job.id,
-                escape(&session.csrf)
-            )
-        } else {
-            String::new()
-        },
-    );
+        format!("/console/projects/{project_id}/components/{}/{}", url(&job.component_id), url(&job.config_id));
+    let can_terminate = running && token.authorize(WriteComponent(job.component_id.clone())).is_ok();
+    let body = html! {
+        p { a href=(config_url) { (config_name) } }
+        table { tbody {
+            tr { th { "Status" } td #status { (badge(&job.status)) } }
+            tr { th { "Tables" } td { (job_tables(&job.row_ids, &rows)) } }
+            tr { th { "Created" } td { (ago(job.created)) } }
+            tr { th { "Duration" } td { (duration(job.start, job.end)) } }
+            tr { th { "Run by" } td { (job.token_description) } }
+            tr { th { "Result" } td #result { (job.result["message"].as_str().unwrap_or("")) } }
+        } }
+        @if running { p.muted { "This page reloads until the job ends." } }
+        @if can_terminate {
+            form method="post" action={ "/console/projects/" (project_id) "/jobs/" (job.id) "/terminate" } {
+                input type="hidden" name="csrf" value=(session.csrf);
+                button type="submit" { "Terminate" }
+            }
+        }
+        h2 { "Log" }
+        table.cards #log {
+            thead { tr { th { "Time" } th { "Type" } th { "Message" } } }
+            tbody { @for event in &events {
+                tr class={ "log-" (event.data.kind) } {
+                    td data-label="Time" { (format(event.created)) }
+                    td data-label="Type" { (event.data.kind) }
+                    td { (event.data.message) }
+                }
+            } }
+        }
+    };
     let title = format!("Job {}", job.id);
     let nav = nav(&state, &session, Some((project_id, Section::Jobs))).await?;
-    Ok(if running {
-        nav.reloading(StatusCode::OK, &title, PreEscaped(body), 2)
-    } else {
-        nav.page(StatusCode::OK, &title, &body)
-    })
+    Ok(if running { nav.reloading(StatusCode::OK, &title, body, 2) } else { nav.render(StatusCode::OK, &title, body) })
 }
 
 async fn terminate_job(

@@ -18,7 +18,7 @@ use stowage_types::auth::Token;
 
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{escape, render, Nav, Section};
+use crate::routes::html::{render, Nav, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 use maud::html;
@@ -284,14 +284,6 @@ fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {
 /// Column names typed into one field, separated by commas.
 fn column_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|column| !column.is_empty()).map(str::to_string).collect()
-}
-
-fn error_line(message: &str) -> String {
-    if message.is_empty() {
-        String::new()
-    } else {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message))
-    }
 }
 
 /// A refused or failed lookup as a page a person can read (5xx stay errors for the log).

@@ -17,7 +17,7 @@ use stowage_types::Paging;
 use super::{acting, acting_form, nav, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{ago, Section};
+use crate::routes::html::{ago, form_error, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 use maud::{html, Markup};
@@ -109,11 +109,6 @@ fn permission_fields(state: &AppState, bucket_ids: &[String], current: Option<&T
             " Read all file uploads"
         }
     }
-}
-
-/// An error next to the form that caused it.
-fn form_error(message: &str) -> Markup {
-    html! { @if !message.is_empty() { p.error role="alert" { (message) } } }
 }
 
 /// The bucket grants and component access a create or edit form asks for.
