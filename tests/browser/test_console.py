@@ -102,15 +102,15 @@ def test_a_token_holder_opens_storage_by_pasting_a_token(stack, browser):
     assert "Signed in with the token" in browser.page_source
 
 
-def sent_link(data_dir, recipient):
-    """The share link in the newest mail to `recipient` in the stack's outbox."""
+def sent_link(data_dir, recipient, route="/tokens/shared/"):
+    """The one-time link under `route` in the newest mail to `recipient` in the stack's outbox."""
     for path in sorted(glob.glob(os.path.join(data_dir, "outbox", "*.eml")), key=os.path.getmtime, reverse=True):
         with open(path, "rb") as handle:
             message = email.message_from_binary_file(handle)
         if recipient in message["To"]:
             part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
             text = part.get_payload(decode=True).decode()
-            return re.search(r"https?://\S+/tokens/shared/[A-Za-z0-9_-]+", text).group(0)
+            return re.search(r"https?://\S+" + re.escape(route) + r"[A-Za-z0-9_-]+", text).group(0)
     raise AssertionError(f"no mail to {recipient} in the outbox")
 
 
@@ -478,3 +478,32 @@ def test_the_header_leads_to_jobs_and_events_and_the_layout_holds_at_phone_width
     assert browser.find_element(By.LINK_TEXT, "API Tokens").is_displayed()
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     browser.set_window_size(1280, 800)
+
+
+def test_an_admin_adds_a_member_who_sets_a_password_from_the_mailed_link_and_signs_in(stack, browser, shots):
+    sign_in(browser, stack)
+    follow(browser, By.LINK_TEXT, "Main")
+    follow(browser, By.LINK_TEXT, "Users & Settings")
+    capture(browser, shots, "users")
+    browser.find_element(By.ID, "member-email").send_keys("dana@example.com")
+    Select(browser.find_element(By.ID, "member-role")).select_by_value("readOnly")
+    follow(browser, By.XPATH, "//button[text()='Add member']")
+    notice = browser.find_element(By.CSS_SELECTOR, "p[role=status]").text
+    assert notice.startswith("Added dana@example.com as readOnly.") and "outbox/" in notice, notice
+    assert "dana@example.com" in browser.find_element(By.ID, "members").text
+    follow(browser, By.CSS_SELECTOR, "form[action='/console/sign-out'] button")
+
+    browser.get(sent_link(stack.data_dir, "dana@example.com", "/console/password/"))
+    capture(browser, shots, "set-password")
+    browser.find_element(By.ID, "new-password").send_keys("dana's long password")
+    browser.find_element(By.ID, "repeat-password").send_keys("dana's long password")
+    follow(browser, By.XPATH, "//button[text()='Set password']")
+    assert "Your password is set." in browser.page_source
+    follow(browser, By.LINK_TEXT, "Sign in")
+    browser.find_element(By.ID, "email").send_keys("dana@example.com")
+    browser.find_element(By.ID, "password").send_keys("dana's long password")
+    follow(browser, By.CSS_SELECTOR, "form[action='/console/sign-in'] button")
+    assert "Signed in as dana@example.com" in browser.page_source
+    follow(browser, By.LINK_TEXT, "Main")
+    follow(browser, By.LINK_TEXT, "Users & Settings")
+    assert not browser.find_elements(By.ID, "member-email"), "a readOnly member adds no one"

@@ -36,6 +36,7 @@ pub mod gzip;
 pub mod jobs;
 pub mod mail;
 pub mod manage;
+pub mod members;
 pub mod metadata;
 pub mod metrics;
 pub mod outbound;

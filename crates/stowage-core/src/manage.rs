@@ -1,6 +1,8 @@
 //! The manage API: projects, users and memberships. Adding a member creates the member's master
 //! token (description = email); removing the member deletes it.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use stowage_store::Writer;
 use stowage_types::auth::{Role, Token, TokenRef};
@@ -121,6 +123,17 @@ pub async fn add_member(
     email: Option<String>,
     role: Option<String>,
 ) -> Result<NewMember> {
+    add_member_by(ctx, None, project_id, email, role).await
+}
+
+/// [`add_member`], recording its event as `by` (a project admin in the console) when given.
+pub(crate) async fn add_member_by(
+    ctx: &Ctx,
+    by: Option<Arc<Token>>,
+    project_id: i64,
+    email: Option<String>,
+    role: Option<String>,
+) -> Result<NewMember> {
     let email = normalize_email(email.as_deref().unwrap_or_default())?;
     let role_name = role.unwrap_or_else(|| "admin".into());
     let role = Role::parse(&role_name).ok_or_else(|| {
@@ -149,7 +162,7 @@ pub async fn add_member(
             format!("Created token {token_id}"),
         )
         .with_params(json!({ "description": user.email, "role": role.as_str() }));
-        record(w, ctx, project_id, None, happened)?;
+        record(w, ctx, project_id, by.as_deref(), happened)?;
         Ok(NewMember { member: Member { user, role, created: now }, token, secret })
     })
     .await
@@ -168,6 +181,11 @@ pub async fn list_members(ctx: &Ctx, _grant: &ManageGrant, project_id: i64) -> R
 
 /// Removes a member from a project and deletes their master token.
 pub async fn remove_member(ctx: &Ctx, _grant: &ManageGrant, project_id: i64, email: String) -> Result<()> {
+    remove_member_by(ctx, None, project_id, email).await
+}
+
+/// [`remove_member`], recording its event as `by` (a project admin in the console) when given.
+pub(crate) async fn remove_member_by(ctx: &Ctx, by: Option<Arc<Token>>, project_id: i64, email: String) -> Result<()> {
     let email = email.trim().to_lowercase();
     ctx.write(move |w, ctx| {
         w.project(project_id)?.ok_or_else(|| project_not_found(project_id))?;
@@ -189,7 +207,7 @@ pub async fn remove_member(ctx: &Ctx, _grant: &ManageGrant, project_id: i64, ema
                 format!("Deleted token {token_id}"),
             )
             .with_params(json!({ "description": user.email }));
-            record(w, ctx, project_id, None, happened)?;
+            record(w, ctx, project_id, by.as_deref(), happened)?;
         }
         Ok(())
     })

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use rand::Rng;
 use serde_json::json;
 use stowage_store::{Reader, Writer};
 use stowage_types::auth::{
@@ -298,12 +297,6 @@ pub async fn delete(ctx: &Ctx, grant: &Granted<ControlToken>) -> Result<()> {
     .await
 }
 
-fn new_link_secret() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut rng = rand::thread_rng();
-    (0..40).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
-}
-
 /// Emails a one-time link to the token (never the token itself) with the sender's message.
 pub async fn share(
     ctx: &Ctx,
@@ -322,7 +315,7 @@ pub async fn share(
         return Err(Error::new(Code::TokenValidation, "Invalid data - message: at most 10000 characters are allowed."));
     }
     let caller = grant.token().clone();
-    let link_secret = new_link_secret();
+    let link_secret = secrets::new_link_secret();
     let now = time::now();
     let share = TokenShare {
         id: 0,
@@ -439,7 +432,9 @@ pub async fn delete_expired(core: &Core) -> Result<usize> {
                 .with_params(json!({ "description": token.description }));
                 record(w, &ctx, token.project_id, None, happened)?;
             }
+            // One-time links (token shares, console password links) that are used or expired.
             w.prune_token_shares(now)?;
+            w.prune_password_links(now)?;
             Ok(expired.len())
         })
         .await

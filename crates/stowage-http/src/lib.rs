@@ -149,6 +149,13 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/console/projects/{id}/jobs"),
     ("GET", "/console/projects/{id}/storage-jobs/{job}"),
     ("GET", "/console/projects/{id}/events"),
+    ("GET", "/console/projects/{id}/users"),
+    ("POST", "/console/projects/{id}/users"),
+    ("POST", "/console/projects/{id}/users/remove"),
+    ("POST", "/console/projects/{id}/users/link"),
+    ("POST", "/console/projects/{id}/users/password"),
+    ("GET", "/console/password/{link}"),
+    ("POST", "/console/password/{link}"),
     ("POST", "/console/projects/{id}/jobs/{job}/terminate"),
 ];
 

@@ -327,6 +327,17 @@ static ANSWERED: [std::sync::atomic::AtomicU64; 3] =
 /// the query or headers, which may carry secrets), a failure to `error`, and a count of requests
 /// to `info` once a minute ([`summarize_requests`]): a line per request at `info` cost more than
 /// the request.
+/// A request's path as it is logged: a one-time link (a shared token, a console password link)
+/// without its secret part, which is the credential.
+fn logged_path(path: &str) -> String {
+    for route in ["/tokens/shared/", "/console/password/"] {
+        if path.starts_with(route) {
+            return format!("{route}…");
+        }
+    }
+    path.to_string()
+}
+
 async fn log_request(request: Request, next: Next) -> Response {
     use std::sync::atomic::Ordering;
     use tracing::Instrument;
@@ -340,7 +351,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         _ => uuid::Uuid::now_v7().simple().to_string(),
     };
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let path = logged_path(request.uri().path());
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;

@@ -311,3 +311,47 @@ impl Writer<'_> {
         self.conn().execute("DELETE FROM sign_in_failures WHERE last_ms < ?1", params![before_ms])
     }
 }
+
+impl Reader<'_> {
+    /// The person a password link is for, while it can still be used (not used, not expired).
+    pub fn password_link_user(&self, link_hash: &str, now: Timestamp) -> Result<Option<User>> {
+        self.conn.row(
+            "SELECT u.id, u.email, u.name, u.created FROM password_links l JOIN users u ON u.id = l.user_id
+             WHERE l.link_hash = ?1 AND l.used IS NULL AND l.expires > ?2",
+            params![link_hash, now],
+            user,
+        )
+    }
+}
+
+impl Writer<'_> {
+    /// Stores a one-time password link of a user (by the hash of its secret part).
+    pub fn insert_password_link(
+        &self,
+        user_id: i64,
+        link_hash: &str,
+        created: Timestamp,
+        expires: Timestamp,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO password_links (user_id, link_hash, created, expires) VALUES (?1, ?2, ?3, ?4)",
+            params![user_id, link_hash, created, expires],
+        )?;
+        Ok(())
+    }
+
+    /// Uses a password link: the user it is for, once; `None` when it is unknown, used or expired.
+    pub fn use_password_link(&self, link_hash: &str, now: Timestamp) -> Result<Option<i64>> {
+        self.conn().row(
+            "UPDATE password_links SET used = ?2 WHERE link_hash = ?1 AND used IS NULL AND expires > ?2
+             RETURNING user_id",
+            params![link_hash, now],
+            |row| row.get(0),
+        )
+    }
+
+    /// Deletes password links past their expiry or already used; returns how many.
+    pub fn prune_password_links(&self, now: Timestamp) -> Result<usize> {
+        self.conn().execute("DELETE FROM password_links WHERE expires <= ?1 OR used IS NOT NULL", params![now])
+    }
+}

@@ -66,12 +66,20 @@ pub(crate) enum Section {
     Writer,
     Extractor,
     Tokens,
+    Users,
     Events,
 }
 
 impl Section {
-    const ALL: [Section; 6] =
-        [Section::Storage, Section::Jobs, Section::Writer, Section::Extractor, Section::Tokens, Section::Events];
+    const ALL: [Section; 7] = [
+        Section::Storage,
+        Section::Jobs,
+        Section::Writer,
+        Section::Extractor,
+        Section::Tokens,
+        Section::Users,
+        Section::Events,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -80,6 +88,7 @@ impl Section {
             Section::Writer => "Storage Writer",
             Section::Extractor => "Storage Extractor",
             Section::Tokens => "API Tokens",
+            Section::Users => "Users & Settings",
             Section::Events => "Events",
         }
     }
@@ -91,6 +100,7 @@ impl Section {
             Section::Writer => "/components/keboola.wr-storage",
             Section::Extractor => "/components/keboola.ex-storage",
             Section::Tokens => "/tokens",
+            Section::Users => "/users",
             Section::Events => "/events",
         };
         format!("/console/projects/{project_id}{tail}")

@@ -619,6 +619,13 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/console/projects/{id}/jobs", "/console/projects/1/jobs", PUBLIC),
         case(M::GET, "/console/projects/{id}/storage-jobs/{job}", "/console/projects/1/storage-jobs/1", PUBLIC),
         case(M::GET, "/console/projects/{id}/events", "/console/projects/1/events", PUBLIC),
+        case(M::GET, "/console/projects/{id}/users", "/console/projects/1/users", PUBLIC),
+        case(M::POST, "/console/projects/{id}/users", "/console/projects/1/users", PUBLIC),
+        case(M::POST, "/console/projects/{id}/users/remove", "/console/projects/1/users/remove", PUBLIC),
+        case(M::POST, "/console/projects/{id}/users/link", "/console/projects/1/users/link", PUBLIC),
+        case(M::POST, "/console/projects/{id}/users/password", "/console/projects/1/users/password", PUBLIC),
+        case(M::GET, "/console/password/{link}", "/console/password/no-such-link", PUBLIC),
+        case(M::POST, "/console/password/{link}", "/console/password/no-such-link", PUBLIC),
         case(M::POST, "/console/projects/{id}/jobs/{job}/terminate", "/console/projects/1/jobs/1/terminate", PUBLIC),
         with_body(
             case(M::PUT, "/manage/users/{email}/password", "/manage/users/setup@example.com/password", MANAGE),
@@ -992,6 +999,8 @@ async fn every_console_route_sends_a_session_back_to_sign_in_once_its_credential
                 "/console/sign-out",
                 "/console/static/console.js",
                 "/console/static/console.css",
+                // A password link is its own credential, whatever session comes with it.
+                "/console/password/{link}",
             ]
             .contains(&c.route)
             {

@@ -6,6 +6,7 @@ mod cli;
 mod components;
 mod console;
 mod console_components;
+mod console_users;
 mod events;
 mod files;
 mod health;

@@ -370,7 +370,17 @@ async fn no_token_secret_reaches_the_data_dir_or_the_log() {
         secrets.push(refreshed["token"].as_str().unwrap().to_string());
     }
     assert_eq!(call(M::GET, "/v2/storage/tokens/verify", "1-1-wrongSecret", json!({})).await.unwrap().status(), 401);
+    // A one-time link is a credential too: opening one leaves its secret part out of the log.
+    let outbox: Vec<String> = std::fs::read_dir(data_dir.join("outbox"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    let link = crate::helpers::share_link(&outbox[0]);
+    assert_eq!(client.get(&link).send().await.unwrap().status(), 200);
+    let link_secret = link.rsplit('/').next().unwrap().to_string();
     let (_, _, log) = stop(child).await;
+    assert!(log.contains("/tokens/shared/…"), "the opened link is logged without its secret");
+    assert!(!log.contains(&link_secret), "a link's secret is in the server log");
     assert!(log.contains("DEBUG") || log.contains("INFO"), "the log was captured");
     assert_eq!(secrets.len(), 9);
     for secret in &secrets {

@@ -37,6 +37,7 @@ mod activity;
 mod components;
 mod storage;
 mod tokens;
+mod users;
 
 pub(crate) use components::ReachCache;
 
@@ -53,6 +54,7 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::GET, "/console/static/console.js", crate::routes::html::script)
         .add(Method::GET, "/console/static/console.css", crate::routes::html::stylesheet);
     let t = activity::register(t);
+    let t = users::register(t);
     let t = storage::register(t);
     let t = components::register(t);
     tokens::register(t)
