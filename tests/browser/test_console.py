@@ -507,3 +507,32 @@ def test_an_admin_adds_a_member_who_sets_a_password_from_the_mailed_link_and_sig
     follow(browser, By.LINK_TEXT, "Main")
     follow(browser, By.LINK_TEXT, "Users & Settings")
     assert not browser.find_elements(By.ID, "member-email"), "a readOnly member adds no one"
+
+
+def test_a_tables_key_is_changed_and_a_table_and_a_bucket_are_deleted_after_confirmation(stack, browser, shots):
+    url = stack.url
+    create_bucket(url, stack.token, "browser-doomed")
+    csv_table(url, stack.token, "in.c-browser-doomed", "towns", "id,name\n1,Prague\n2,Brno\n")
+    sign_in(browser, stack)
+    browser.get(f"{url}/console/projects/1/tables/in.c-browser-doomed.towns")
+    key = browser.find_element(By.ID, "key-columns")
+    key.clear()
+    key.send_keys("name")
+    follow(browser, By.XPATH, "//button[text()='Set the primary key']")
+    assert "/storage-jobs/" in browser.current_url
+    WebDriverWait(browser, 20).until(lambda d: "badge-success" in d.page_source)
+    capture(browser, shots, "storage-job")
+    browser.get(f"{url}/console/projects/1/tables/in.c-browser-doomed.towns")
+    assert "<th>Primary key</th><td>name</td>" in browser.page_source
+
+    follow(browser, By.LINK_TEXT, "Delete this table…")
+    assert "The table in.c-browser-doomed.towns and its 2 rows are deleted." in browser.page_source
+    capture(browser, shots, "table-delete")
+    follow(browser, By.XPATH, "//button[text()='Delete the table']")
+    assert browser.current_url.endswith("/console/projects/1/buckets/in.c-browser-doomed")
+    assert "No tables yet." in browser.page_source
+    follow(browser, By.LINK_TEXT, "Delete this bucket…")
+    assert "The bucket holds no tables." in browser.page_source
+    follow(browser, By.XPATH, "//button[text()='Delete the bucket']")
+    assert browser.current_url.endswith("/console/projects/1")
+    assert api(url, stack.token, "/buckets/in.c-browser-doomed")[0] == 404

@@ -872,3 +872,19 @@ async fn a_tables_page_filters_its_data_sample_changes_its_key_shows_events_and_
     let gone = app.get(&format!("/v2/storage/tables/{bucket}.cities"), &app.admin).await;
     gone.expect_error(404, "storage.tables.notFound");
 }
+
+#[tokio::test]
+async fn the_project_page_finds_buckets_by_their_id_or_a_tables_id_without_a_script() {
+    let app = spawn_app().await;
+    let alpha = app.create_bucket("alpha").await;
+    app.create_bucket("beta").await;
+    app.create_table(&alpha, "orders", "id\n1\n", &[]).await;
+    let mut browser = signed_in_admin(&app).await;
+    let project = format!("/console/projects/{}", app.project_id);
+    for (q, kept, gone) in [("ORDERS", "in.c-alpha", "in.c-beta"), ("beta", "in.c-beta", "in.c-alpha")] {
+        let (status, _, page) = browser.get(&format!("{project}?q={q}")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("1 of 2 buckets match."), "{page}");
+        assert!(page.contains(&format!(">{kept}</a>")) && !page.contains(&format!(">{gone}</a>")), "{q}: {page}");
+    }
+}

@@ -58,19 +58,23 @@ async fn project_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(query): Query,
 ) -> ApiResult<Response> {
     let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    project_view(&state, &session, &token, project_id, "").await
+    let search = query.string("q")?.unwrap_or_default();
+    project_view(&state, &session, &token, project_id, "", &search).await
 }
 
 /// A project's page: its buckets by stage with their tables' count, rows, size and last change, a
-/// search over buckets and tables, and a form for a new bucket.
+/// search over buckets and tables (`search`: on the server, and as one types with the script), and
+/// a form for a new bucket.
 async fn project_view(
     state: &AppState,
     session: &Session,
     token: &Arc<Token>,
     project_id: i64,
     error: &str,
+    search: &str,
 ) -> ApiResult<Response> {
     let ctx = Ctx::internal(&state.core);
     let grant = token.authorize(AnyToken)?;
@@ -79,15 +83,32 @@ async fn project_view(
     let project = token_ops::verify(&ctx, &grant).await?.project;
     let base = format!("/console/projects/{project_id}");
     let stages = [("in", "Input buckets"), ("out", "Output buckets")];
+    let needle = search.trim().to_lowercase();
+    // A bucket is found by its id or the id of one of its tables.
+    let found = |bucket: &str| {
+        needle.is_empty()
+            || bucket.to_lowercase().contains(&needle)
+            || tables.iter().any(|t| t.table.bucket_id == bucket && t.table.id.to_lowercase().contains(&needle))
+    };
+    let shown = list.iter().filter(|view| found(&view.bucket.id)).count();
     let body = html! {
         @if list.is_empty() {
             p { "No buckets yet." }
         } @else {
-            label for="storage-search" { "Search buckets and tables" }
-            input #storage-search type="search" data-filter="[data-search]" placeholder="Name or id";
+            form.filters method="get" action=(base) role="search" {
+                div {
+                    label for="storage-search" { "Search buckets and tables" }
+                    input #storage-search name="q" type="search" value=(search) data-filter="[data-search]"
+                        placeholder="Name or id";
+                }
+                button type="submit" { "Search" }
+            }
+            @if !needle.is_empty() {
+                p role="status" { (count(shown as i64)) " of " (count(list.len() as i64)) " buckets match." }
+            }
         }
         @for (stage, heading) in stages {
-            @let in_stage: Vec<_> = list.iter().filter(|view| view.bucket.stage == stage).collect();
+            @let in_stage: Vec<_> = list.iter().filter(|view| view.bucket.stage == stage && found(&view.bucket.id)).collect();
             @if !in_stage.is_empty() {
                 h2 { (heading) }
                 table.cards {
@@ -151,7 +172,7 @@ async fn create_bucket(
         // Refused: the page has no form to show the message next to.
         Err(error) if error.code.status() == 403 => problem(error),
         Err(error) if error.code.status() < 500 => {
-            project_view(&state, &session, &token, project_id, &error.message).await
+            project_view(&state, &session, &token, project_id, &error.message, "").await
         }
         Err(error) => Err(error.into()),
     }
