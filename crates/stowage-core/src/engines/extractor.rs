@@ -221,6 +221,7 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
             .await?;
         }
     }
-    run.log(format!("Table \"{table_name}\" processed.")).await?;
+    let moved = super::moved(&job.results, &job.metrics);
+    run.log(format!("Table \"{table_name}\" processed{moved}.")).await?;
     Ok(Value::Null)
 }

@@ -17,6 +17,44 @@ pub(crate) fn user_error(message: impl Into<String>) -> Error {
     Error::new(Code::ComponentUserError, message)
 }
 
+/// What loading one table moved, for the run's log: the rows of the file and its bytes, from the
+/// storage job that loaded it (here or on the other stack): `" 1,050 rows, 126,612,345 bytes of
+/// CSV (12,345,678 compressed)"`, or nothing when the job does not say.
+pub(crate) fn moved(results: &Value, metrics: &Value) -> String {
+    let rows = results["rowsInFile"].as_i64().or_else(|| results["rowsCount"].as_i64());
+    let text = metrics["inBytesUncompressed"].as_i64().filter(|bytes| *bytes > 0);
+    let compressed = metrics["inBytes"].as_i64().filter(|bytes| Some(*bytes) != text && *bytes > 0);
+    let mut parts = Vec::new();
+    if let Some(rows) = rows {
+        parts.push(format!("{} rows", separated(rows)));
+    }
+    match (text, compressed) {
+        (Some(text), Some(compressed)) => {
+            parts.push(format!("{} bytes of CSV ({} compressed)", separated(text), separated(compressed)))
+        }
+        (Some(text), None) => parts.push(format!("{} bytes of CSV", separated(text))),
+        _ => {}
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
+    }
+}
+
+/// A count with thousands separators.
+fn separated(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::from(if n < 0 { "-" } else { "" });
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Merges `row` over `root`, objects key by key (how the platform combines a row with its
 /// configuration).
 pub fn merge(root: &Value, row: &Value) -> Value {
@@ -141,6 +179,19 @@ pub(crate) fn endpoint(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn what_a_load_moved_reads_from_its_jobs_results_and_metrics() {
+        let results = json!({"rowsInFile": 1050});
+        let metrics = json!({"inBytes": 12345, "inBytesUncompressed": 126612345});
+        assert_eq!(moved(&results, &metrics), ": 1,050 rows, 126,612,345 bytes of CSV (12,345 compressed)");
+        assert_eq!(
+            moved(&json!({"rowsCount": 2}), &json!({"inBytes": 27, "inBytesUncompressed": 27})),
+            ": 2 rows, 27 bytes of CSV"
+        );
+        assert_eq!(moved(&json!({}), &json!(null)), "");
+    }
+
     use serde_json::json;
 
     use super::*;

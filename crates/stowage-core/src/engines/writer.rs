@@ -124,23 +124,23 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
     }
     let tags: &[&str] = if existing.is_some() { &["table-import"] } else { &["file-import"] };
     let file_id = remote.upload(&format!("{name}.csv.gz"), tags, body).await?;
-    match existing {
-        None => {
-            if let Err(error) = remote.create_table(&target.bucket, &name, file_id, &primary_key).await {
+    let loaded = match existing {
+        None => match remote.create_table(&target.bucket, &name, file_id, &primary_key).await {
+            Ok(job) => job,
+            Err(error) => {
                 // An earlier run, cut off after it asked for the create, may have made the table
                 // since we looked: load it in full, as the create would have.
                 if remote.table(&table_id).await?.is_none() {
                     return Err(error);
                 }
                 run.log(format!("Table \"{destination}\" appeared meanwhile; loading it in full.")).await?;
-                remote.import(&table_id, file_id, false).await?;
+                remote.import(&table_id, file_id, false).await?
             }
-        }
-        Some(_) => {
-            remote.import(&table_id, file_id, mode == Mode::Update).await?;
-        }
-    }
-    run.log(format!("Table \"{destination}\" processed.")).await?;
+        },
+        Some(_) => remote.import(&table_id, file_id, mode == Mode::Update).await?,
+    };
+    let moved = super::moved(&loaded["results"], &loaded["metrics"]);
+    run.log(format!("Table \"{destination}\" processed{moved}.")).await?;
     Ok(json!({ "adaptive": { "changedSince": run.started } }))
 }
 

@@ -103,6 +103,9 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
         page.find(&format!("data-row=\"{}\"", row("people"))) < page.find(&format!("data-row=\"{}\"", row("orders")))
     );
     assert!(page.contains("<td data-label=\"Status\" class=\"nowrap\">Disabled</td>"));
+    let versions = page.split("id=\"versions\"").nth(1).expect("the configuration's versions");
+    assert!(versions.contains("<td data-label=\"Change\">Changed the order of the tables</td>"), "{page}");
+    assert!(versions.contains("<td data-label=\"Change\">Disabled a table</td>"), "{page}");
 
     let (status, job_path, _, _) = browser.post(&format!("{page_path}/run"), &[("csrf", &csrf)]).await;
     assert_eq!(status, 303);
@@ -112,6 +115,8 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
     let people = job.find("Processing table &quot;people&quot;.").expect("the log names each table");
     let orders = job.find("Processing table &quot;orders&quot;.").unwrap();
     assert!(people < orders, "people was moved up, so it is written first");
+    assert!(job.contains("Table &quot;people&quot; processed: 2 rows, "), "the log says what moved: {job}");
+    assert!(job.contains(" bytes of CSV ("), "{job}");
     assert!(!job.contains("skipped"));
     b.get(&format!("/v2/storage/tables/{target}.people"), &b.admin).await.expect(200);
     b.get(&format!("/v2/storage/tables/{target}.orders"), &b.admin).await.expect(200);

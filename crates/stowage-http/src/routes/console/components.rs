@@ -24,7 +24,7 @@ use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponen
 use stowage_types::time::{self, format};
 use stowage_types::{Code, Error, Paging};
 
-use super::{acting, acting_form, column_list, nav, problem, redirect};
+use super::{acting, acting_form, column_list, nav, problem, redirect, user_message};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields, Query};
 use crate::routes::html::{ago, badge, duration, form_error, url, Section};
@@ -227,15 +227,6 @@ async fn place(
             format!("The console configures the Storage Writer and the Storage Extractor; \"{component}\" is neither."),
         ))
         .map(Err),
-    }
-}
-
-/// A 4xx from core as a message for the page, a 5xx as an error for the log.
-fn user_message(error: Error) -> ApiResult<String> {
-    if error.code.status() < 500 {
-        Ok(error.message)
-    } else {
-        Err(error.into())
     }
 }
 
@@ -484,6 +475,8 @@ async fn config_view(
         html! {}
     };
     let jobs = job_history(&ctx, place, &view).await?;
+    let mut versions = components::versions(&ctx, &place.read()?, config_id).await?;
+    versions.sort_by_key(|version| std::cmp::Reverse(version.version));
     let triggers = triggers_section(&ctx, place, &view, triggers_error).await?;
     let schedules = schedules_section(&ctx, place, &view, schedules_error).await?;
     let row_form = |row_url: &str, action: &str, field: Option<(&str, &str)>, label: &str, confirm: Option<&str>| {
@@ -545,6 +538,18 @@ async fn config_view(
         (triggers)
         h2 { "Jobs" }
         (jobs)
+        h2 { "Versions" }
+        table.cards #versions {
+            thead { tr { th { "Version" } th { "Changed" } th { "By" } th { "Change" } } }
+            tbody { @for version in versions.iter().take(20) {
+                tr {
+                    td data-label="Version" { (version.version) }
+                    td data-label="Changed" { (ago(version.created)) }
+                    td data-label="By" { @if let Some(by) = &version.creator { (by.description) } }
+                    td data-label="Change" { (version.change_description) }
+                }
+            } }
+        }
         @if can_write {
             h2 { "Delete" }
             form method="post" action={ (url) "/delete" } data-confirm="Move this configuration to the trash?" {

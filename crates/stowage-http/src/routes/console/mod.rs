@@ -288,6 +288,15 @@ fn column_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|column| !column.is_empty()).map(str::to_string).collect()
 }
 
+/// A 4xx from core as a message for the page, a 5xx as an error for the log.
+fn user_message(error: stowage_types::Error) -> ApiResult<String> {
+    if error.code.status() < 500 {
+        Ok(error.message)
+    } else {
+        Err(error.into())
+    }
+}
+
 /// A refused or failed lookup as a page a person can read (5xx stay errors for the log).
 fn problem(error: stowage_types::Error) -> ApiResult<Response> {
     let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

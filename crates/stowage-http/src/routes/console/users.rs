@@ -12,7 +12,7 @@ use stowage_core::mail::Delivery;
 use stowage_core::members;
 use stowage_types::auth::Role;
 
-use super::{acting, acting_form, nav, redirect};
+use super::{acting, acting_form, nav, redirect, user_message};
 use crate::error::ApiResult;
 use crate::input::Body;
 use crate::routes::html::{ago, form_error, render, Section};
@@ -159,15 +159,6 @@ fn new_password(body: &crate::input::Fields) -> ApiResult<Result<String, String>
     Ok(if password == repeat { Ok(password) } else { Err("The two new passwords differ.".into()) })
 }
 
-/// A 4xx from core as a message for the page, a 5xx as an error for the log.
-fn message(error: stowage_types::Error) -> ApiResult<String> {
-    if error.code.status() < 500 {
-        Ok(error.message)
-    } else {
-        Err(error.into())
-    }
-}
-
 async fn add_member(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -180,7 +171,7 @@ async fn add_member(
     let feedback = match members::add(&state.core, &session, project_id, email.clone(), role.clone()).await {
         Ok(None) => Feedback::Notice(format!("Added {email} as {role}; they sign in with their password.")),
         Ok(Some(delivery)) => Feedback::Notice(format!("Added {email} as {role}. {}", delivered(&email, &delivery))),
-        Err(error) => Feedback::MembersFailed(message(error)?),
+        Err(error) => Feedback::MembersFailed(user_message(error)?),
     };
     users_view(&state, &session, project_id, feedback).await
 }
@@ -195,7 +186,7 @@ async fn remove_member(
     let email = body.string("email")?.unwrap_or_default();
     let feedback = match members::remove(&state.core, &session, project_id, &email).await {
         Ok(()) => Feedback::Notice(format!("Removed {email}; their master token is deleted.")),
-        Err(error) => Feedback::MembersFailed(message(error)?),
+        Err(error) => Feedback::MembersFailed(user_message(error)?),
     };
     users_view(&state, &session, project_id, feedback).await
 }
@@ -210,7 +201,7 @@ async fn send_link(
     let email = body.string("email")?.unwrap_or_default();
     let feedback = match members::send_link(&state.core, &session, project_id, &email).await {
         Ok(delivery) => Feedback::Notice(delivered(&email, &delivery)),
-        Err(error) => Feedback::MembersFailed(message(error)?),
+        Err(error) => Feedback::MembersFailed(user_message(error)?),
     };
     users_view(&state, &session, project_id, feedback).await
 }
@@ -231,7 +222,7 @@ async fn change_password(
         // The session was bound to the old password and has ended: sign in with the new one.
         Ok(()) => Ok(redirect("/console")),
         Err(error) => {
-            let feedback = Feedback::PasswordFailed(message(error)?);
+            let feedback = Feedback::PasswordFailed(user_message(error)?);
             users_view(&state, &session, project_id, feedback).await
         }
     }
@@ -283,6 +274,6 @@ async fn set_with_link(
             Ok(render(StatusCode::OK, "Password set", body))
         }
         Ok(false) => Ok(link_gone()),
-        Err(error) => Ok(link_form(&user.email, &message(error)?, StatusCode::BAD_REQUEST)),
+        Err(error) => Ok(link_form(&user.email, &user_message(error)?, StatusCode::BAD_REQUEST)),
     }
 }
