@@ -287,7 +287,7 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
     follow(browser, By.ID, "run-all")
     assert job_outcome(browser) == "success", browser.page_source
     log = browser.find_element(By.ID, "log").text
-    assert 'Table "persons" processed.' in log and "orders" not in log
+    assert 'Table "persons" processed: 3 rows' in log and "orders" not in log
     capture(browser, shots, "job")
 
     status, persons = api(target.url, target.token, "/tables/in.c-from-browser.persons")
