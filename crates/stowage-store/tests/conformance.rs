@@ -234,6 +234,54 @@ fn exports_select_columns_filter_by_every_operator_order_and_limit() {
     }
 }
 
+#[test]
+fn rows_are_written_as_the_same_enclosed_csv_bytes_by_every_store_with_every_filter() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id", "text"]), primary_key: strings(&["id"]), types: None };
+        let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+        let header = strings(&["id", "text"]);
+        let values = [
+            ("1", "plain"),
+            ("2", "say \"hi\", twice"),
+            ("3", "two\nlines\r\nand a \\ backslash"),
+            ("4", ""),
+            ("5", "ünïcödé ' quote"),
+        ];
+        let mut rows = values.iter().map(|(id, text)| Ok(strings(&[id, text])));
+        data.import(&header, ImportMode::Full, 100, &mut rows, Some(1)).unwrap();
+        let written = |query: &RowQuery| {
+            let mut out = Vec::new();
+            data.write_csv(query, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            written(&RowQuery::default()),
+            "\"1\",\"plain\"\n\"2\",\"say \"\"hi\"\", twice\"\n\"3\",\"two\nlines\r\nand a \\ backslash\"\n\"4\",\"\"\n\
+             \"5\",\"ünïcödé ' quote\"\n"
+        );
+        let filtered = RowQuery {
+            columns: strings(&["text"]),
+            filters: vec![Filter {
+                column: "text".into(),
+                op: FilterOp::Eq,
+                values: strings(&["say \"hi\", twice", "ünïcödé ' quote", "x'); DROP TABLE meta; --"]),
+                cast: None,
+            }],
+            order_by: vec![("id".into(), true, Some(Cast::Integer))],
+            limit: Some(5),
+            ..RowQuery::default()
+        };
+        assert_eq!(
+            written(&filtered),
+            "\"ünïcödé ' quote\"\n\"say \"\"hi\"\", twice\"\n",
+            "values in filters stay values"
+        );
+        let none = RowQuery { changed_since: Some(101), ..RowQuery::default() };
+        assert_eq!(written(&none), "");
+    }
+}
+
 fn typed(name: &str, basetype: BaseType, length: Option<&str>, nullable: bool, default: Option<&str>) -> ColumnType {
     ColumnType {
         name: name.into(),

@@ -910,7 +910,7 @@ fn with_header<W: std::io::Write>(data: &TableData, header: &[&str], query: &Row
 
 fn write_rows<W: std::io::Write>(data: &TableData, query: &RowQuery, out: W) -> Result<W> {
     let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, out);
-    data.query(query, &mut |values| csv::write_row(&mut buffered, values).map_err(io_error))?;
+    data.write_csv(query, &mut buffered)?;
     buffered.into_inner().map_err(|error| io_error(error.into_error()))
 }
 

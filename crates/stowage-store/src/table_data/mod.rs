@@ -454,6 +454,29 @@ impl TableData {
         }
     }
 
+    /// Writes the rows a query selects as CSV records, every value enclosed in `"` (doubled
+    /// inside), each record ending in `\n`: what exports and downloads send. PostgreSQL writes
+    /// them itself (`COPY ... TO STDOUT`); on SQLite they are written from the rows.
+    pub fn write_csv(&self, query: &RowQuery, out: &mut dyn std::io::Write) -> Result<()> {
+        match self {
+            TableData::Sqlite(table) => {
+                let mut record = Vec::with_capacity(4096);
+                table.query(query, &mut |values| {
+                    record.clear();
+                    for (index, value) in values.iter().enumerate() {
+                        if index > 0 {
+                            record.push(b',');
+                        }
+                        write_enclosed(&mut record, value.as_bytes(), b'"');
+                    }
+                    record.push(b'\n');
+                    out.write_all(&record).map_err(|error| Error::internal(format!("writing rows: {error}")))
+                })
+            }
+            TableData::Postgres(table) => table.write_csv(query, out),
+        }
+    }
+
     /// Sets the primary key; fails when the rows hold duplicates of it.
     pub fn set_primary_key(&mut self, primary_key: &[String]) -> Result<Schema> {
         match self {

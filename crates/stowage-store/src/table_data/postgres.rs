@@ -109,7 +109,12 @@ impl PgTables {
                 let mut client = PgClient::connect(&self.url, "table storage")?;
                 // Typed values are read back as text (`text_expr`); these settings make that text
                 // the canonical one whatever the server's defaults are.
-                client.batch_execute("SET datestyle TO ISO; SET extra_float_digits TO 1").map_err(pg)?;
+                // Literals in `COPY` queries rely on standard strings (a backslash is a character).
+                client
+                    .batch_execute(
+                        "SET datestyle TO ISO; SET extra_float_digits TO 1; SET standard_conforming_strings TO on",
+                    )
+                    .map_err(pg)?;
                 Ok(client)
             }
         }
@@ -252,6 +257,12 @@ fn text_expr(schema: &Schema, column: &str) -> String {
         Some(t) if t.basetype == BaseType::String => format!("COALESCE({quoted}, '')"),
         Some(_) => format!("COALESCE({quoted}::text, '')"),
     }
+}
+
+/// A value a query compares with.
+enum Bound {
+    Number(i64),
+    Text(String),
 }
 
 /// A byte as a string literal of PostgreSQL.
@@ -550,38 +561,37 @@ impl PgTable {
         }
     }
 
-    pub(super) fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
-        self.ensure_stored()?;
-        let schema = self.schema()?;
-        let columns = if query.columns.is_empty() { schema.columns.clone() } else { query.columns.clone() };
+    /// The `SELECT` of a query, its columns, and how many columns it reads; `bind` turns each value
+    /// into SQL (a placeholder, or a literal where no parameters can be bound). `None` when the
+    /// query reads no column.
+    fn select(
+        &self,
+        schema: &Schema,
+        query: &RowQuery,
+        bind: &mut dyn FnMut(Bound) -> String,
+    ) -> Option<(String, usize)> {
+        let columns = if query.columns.is_empty() { &schema.columns } else { &query.columns };
         if columns.is_empty() {
-            return Ok(());
+            return None;
         }
-        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-        let mark = |args: &mut Vec<Box<dyn ToSql + Sync>>, value: Box<dyn ToSql + Sync>| {
-            args.push(value);
-            format!("${}", args.len())
-        };
         let mut sql = format!(
             "SELECT {} FROM {} WHERE true",
-            columns.iter().map(|c| text_expr(&schema, c)).collect::<Vec<_>>().join(", "),
+            columns.iter().map(|c| text_expr(schema, c)).collect::<Vec<_>>().join(", "),
             self.name()
         );
         if let Some(since) = query.changed_since {
-            sql.push_str(&format!(" AND _timestamp >= {}", mark(&mut args, Box::new(since))));
+            sql.push_str(&format!(" AND _timestamp >= {}", bind(Bound::Number(since))));
         }
         if let Some(until) = query.changed_until {
-            sql.push_str(&format!(" AND _timestamp < {}", mark(&mut args, Box::new(until))));
+            sql.push_str(&format!(" AND _timestamp < {}", bind(Bound::Number(until))));
         }
         for filter in &query.filters {
-            let column = cast_expr(&text_expr(&schema, &filter.column), filter.cast);
-            let value = |args: &mut Vec<Box<dyn ToSql + Sync>>, v: &str| {
-                cast_expr(&format!("{}::text", mark(args, Box::new(v.to_string()))), filter.cast)
-            };
+            let column = cast_expr(&text_expr(schema, &filter.column), filter.cast);
+            let mut value = |v: &str| cast_expr(&format!("{}::text", bind(Bound::Text(v.to_string()))), filter.cast);
             let condition = match filter.op {
                 FilterOp::Eq | FilterOp::Ne if filter.values.is_empty() => "false".to_string(),
                 FilterOp::Eq | FilterOp::Ne => {
-                    let list: Vec<String> = filter.values.iter().map(|v| value(&mut args, v)).collect();
+                    let list: Vec<String> = filter.values.iter().map(|v| value(v)).collect();
                     let not = if filter.op == FilterOp::Ne { "NOT " } else { "" };
                     format!("{column} {not}IN ({})", list.join(", "))
                 }
@@ -593,7 +603,7 @@ impl PgTable {
                         _ => "<=",
                     };
                     let first = filter.values.first().map(String::as_str).unwrap_or("");
-                    format!("{column} {symbol} {}", value(&mut args, first))
+                    format!("{column} {symbol} {}", value(first))
                 }
             };
             sql.push_str(&format!(" AND {condition}"));
@@ -602,22 +612,54 @@ impl PgTable {
             .order_by
             .iter()
             .map(|(column, desc, cast)| {
-                format!("{} {}", cast_expr(&text_expr(&schema, column), *cast), if *desc { "DESC" } else { "ASC" })
+                format!("{} {}", cast_expr(&text_expr(schema, column), *cast), if *desc { "DESC" } else { "ASC" })
             })
             .collect();
         order.push("_row".into());
         sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
         if let Some(limit) = query.limit {
-            sql.push_str(&format!(" LIMIT {}", mark(&mut args, Box::new(limit))));
+            sql.push_str(&format!(" LIMIT {}", bind(Bound::Number(limit))));
         }
+        Some((sql, columns.len()))
+    }
+
+    pub(super) fn query(&self, query: &RowQuery, each: &mut dyn FnMut(&[&str]) -> Result<()>) -> Result<()> {
+        self.ensure_stored()?;
+        let schema = self.schema()?;
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut bind = |value: Bound| {
+            args.push(match value {
+                Bound::Number(number) => Box::new(number),
+                Bound::Text(text) => Box::new(text),
+            });
+            format!("${}", args.len())
+        };
+        let Some((sql, width)) = self.select(&schema, query, &mut bind) else { return Ok(()) };
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|arg| arg.as_ref()).collect();
         let mut client = self.client();
         let mut rows = client.query_raw(&sql, params).map_err(pg)?;
         use postgres::fallible_iterator::FallibleIterator;
         while let Some(row) = rows.next().map_err(pg)? {
-            let values: Vec<&str> = (0..columns.len()).map(|index| row.get::<_, &str>(index)).collect();
+            let values: Vec<&str> = (0..width).map(|index| row.get::<_, &str>(index)).collect();
             each(&values)?;
         }
+        Ok(())
+    }
+
+    /// [`TableData::write_csv`]: the server writes the records (`COPY (SELECT ...) TO STDOUT`, which
+    /// takes no parameters, so the values are literals).
+    pub(super) fn write_csv(&self, query: &RowQuery, out: &mut dyn Write) -> Result<()> {
+        self.ensure_stored()?;
+        let schema = self.schema()?;
+        let mut bind = |value: Bound| match value {
+            Bound::Number(number) => number.to_string(),
+            Bound::Text(text) => text_literal(&text),
+        };
+        let Some((sql, _)) = self.select(&schema, query, &mut bind) else { return Ok(()) };
+        let copy = format!("COPY ({sql}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)");
+        let mut client = self.client();
+        let mut reader = client.copy_out(&copy).map_err(pg)?;
+        std::io::copy(&mut reader, out).map_err(io)?;
         Ok(())
     }
 
