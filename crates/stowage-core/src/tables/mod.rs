@@ -759,6 +759,11 @@ fn row_query(table: &TableRecord, selection: Selection) -> Result<RowQuery> {
         };
         query.order_by.push((known(&column, "orderBy")?, descending, cast_of(data_type.as_deref())?));
     }
+    // Stored values never hold a NUL byte (the CSV reader refuses it), and text cannot carry one
+    // to the database, so a filter value that does is the client's mistake.
+    if query.filters.iter().flat_map(|filter| &filter.values).any(|value| value.contains('\0')) {
+        return Err(Error::validation("A filter value holds a NUL byte (0x00), which no stored value holds."));
+    }
     Ok(query)
 }
 

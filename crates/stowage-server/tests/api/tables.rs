@@ -248,6 +248,14 @@ async fn where_filters_select_rows_with_every_operator_spelling() {
     let reply =
         app.post("/v2/storage/tables/in.c-data.t/export-async", &app.admin, json!({"columns": ["id", "ghost"]})).await;
     reply.expect_error(400, "storage.validation");
+    let reply =
+        app.get("/v2/storage/tables/in.c-data.t/data-preview?whereColumn=c&whereValues%5B%5D=x%00y", &app.admin).await;
+    let reply = reply.expect_error(400, "storage.validation");
+    assert!(reply.text.contains("NUL byte"), "{}", reply.text);
+    let body = json!({"whereFilters": [{"column": "c", "operator": "eq", "values": ["x\u{0}"]}]});
+    app.post("/v2/storage/tables/in.c-data.t/export-async", &app.admin, body)
+        .await
+        .expect_error(400, "storage.validation");
 }
 
 #[tokio::test]
