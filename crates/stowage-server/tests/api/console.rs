@@ -720,6 +720,9 @@ async fn the_jobs_page_lists_storage_jobs_and_component_runs_and_filters_them_by
     assert!(none.contains("No jobs match the filter."), "{none}");
     let (status, _, _) = browser.get(&format!("{base}/jobs?offset=-1")).await;
     assert_eq!(status, 400, "a malformed offset is the client's mistake");
+    let (status, _, far) = browser.get(&format!("{base}/jobs?offset=450")).await;
+    assert_eq!(status, 200);
+    assert!(far.contains("The console pages through the newest 500 jobs of each kind") && !far.contains("Older"));
 
     let (status, _, job) = browser.get(&format!("{base}/storage-jobs/{}", created["id"])).await;
     assert_eq!(status, 200);

@@ -29,6 +29,10 @@ pub(super) fn register(t: Table) -> Table {
 /// Rows on a page of jobs or events.
 const PAGE: i64 = 50;
 
+/// How far back the job list reaches: both kinds are read from their start and merged, within the
+/// lists' own limits (the queue's is 500).
+const JOBS_REACHED: i64 = 500;
+
 /// The component filter's value for storage jobs.
 const STORAGE: &str = "storage";
 
@@ -86,12 +90,12 @@ async fn jobs_page(
     // Both lists are newest first: the first `offset + PAGE + 1` of each hold the page and tell
     // whether another follows. A status filter looks further, within the lists' own limits.
     let wanted = offset + PAGE + 1;
-    let reach = if wanted_status.is_empty() { wanted } else { wanted * 4 };
+    let reach = if wanted_status.is_empty() { wanted } else { wanted * 4 }.min(JOBS_REACHED);
     let base = format!("/console/projects/{project_id}");
     let mut rows = Vec::new();
     if component.is_empty() || component == STORAGE {
         let grant = token.authorize(AnyToken)?;
-        let paging = Paging { limit: Some(reach.min(1000)), offset: None };
+        let paging = Paging { limit: Some(reach), offset: None };
         for job in jobs::list(&ctx, &grant, paging).await? {
             let what = html! {
                 (job.operation_name)
@@ -111,7 +115,7 @@ async fn jobs_page(
     }
     if component != STORAGE {
         let only = Some(component.clone()).filter(|c| !c.is_empty());
-        let paging = Paging { limit: Some(reach.min(500)), offset: None };
+        let paging = Paging { limit: Some(reach), offset: None };
         for job in queue::list(&ctx, &token, only, None, paging).await? {
             let what = html! {
                 (component_name(&job.component_id)) " " span.muted { "configuration " (job.config_id) }
@@ -130,7 +134,8 @@ async fn jobs_page(
     }
     rows.retain(|row| status_matches(&wanted_status, &row.status));
     rows.sort_by_key(|row| std::cmp::Reverse((row.created, row.id)));
-    let more = rows.len() as i64 > offset + PAGE;
+    let at_the_end = offset + PAGE >= JOBS_REACHED;
+    let more = rows.len() as i64 > offset + PAGE && !at_the_end;
     let shown: Vec<&JobRow> = rows.iter().skip(offset as usize).take(PAGE as usize).collect();
     let filtered = format!("{base}/jobs?status={}&component={}", url(&wanted_status), url(&component));
     let body = html! {
@@ -171,6 +176,12 @@ async fn jobs_page(
             }
         }
         (pager(&filtered, offset, more))
+        @if at_the_end {
+            p.muted {
+                "The console pages through the newest " (JOBS_REACHED) " jobs of each kind; the API lists older ones ("
+                code.inline { "GET /v2/storage/jobs" } ", " code.inline { "GET /queue/jobs" } ")."
+            }
+        }
     };
     let nav = nav(&state, &session, Some((project_id, Section::Jobs))).await?;
     Ok(nav.render(StatusCode::OK, "Jobs", body))
