@@ -20,44 +20,44 @@ use crate::{secrets, Core, Ctx};
 /// How long a password link works.
 pub const PASSWORD_LINK_TTL_SECS: i64 = 72 * 3600;
 
-/// The person of a session, who must be a member of the project; and their membership.
-async fn member_of(core: &Core, session: &Session, project_id: i64) -> Result<(User, Member)> {
+/// The person of a session, who must be a member of the project, their role, and the project's
+/// members (read once).
+async fn members_and_me(core: &Core, session: &Session, project_id: i64) -> Result<(User, Role, Vec<Member>)> {
     let Some(user) = session.user.clone() else {
         return Err(Error::new(
             Code::AccessDenied,
             "Users & Settings are for people signed in with their email; a pasted token has no user.",
         ));
     };
-    let user_id = user.id;
     let members = core.store.read(move |r| r.members(project_id)).await?;
-    let member = members
-        .into_iter()
-        .find(|member| member.user.id == user_id)
+    let role = members
+        .iter()
+        .find(|member| member.user.id == user.id)
+        .map(|member| member.role)
         .ok_or_else(|| Error::new(Code::AccessDenied, "You are not a member of this project."))?;
-    Ok((user, member))
+    Ok((user, role, members))
 }
 
-/// The session's person, an admin of the project, and their master token there (events of the
-/// changes are theirs).
-async fn admin_of(core: &Core, session: &Session, project_id: i64) -> Result<(User, Arc<Token>)> {
-    let (user, member) = member_of(core, session, project_id).await?;
-    if member.role != Role::Admin {
+/// The session's person, an admin of the project, their master token there (events of the changes
+/// are theirs), and the project's members.
+async fn admin_of(core: &Core, session: &Session, project_id: i64) -> Result<(User, Arc<Token>, Vec<Member>)> {
+    let (user, role, members) = members_and_me(core, session, project_id).await?;
+    if role != Role::Admin {
         return Err(Error::new(
             Code::AccessDenied,
-            format!("Only the project's admins manage its members; your role is \"{}\".", member.role.as_str()),
+            format!("Only the project's admins manage its members; your role is \"{}\".", role.as_str()),
         ));
     }
     let token = crate::console::member_token(core, user.id, project_id)
         .await?
         .ok_or_else(|| Error::new(Code::AccessDenied, "You are not a member of this project."))?;
-    Ok((user, token))
+    Ok((user, token, members))
 }
 
 /// The project's members, for any member; and whether the session's person may manage them.
 pub async fn list(core: &Core, session: &Session, project_id: i64) -> Result<(Vec<Member>, bool)> {
-    let (_, me) = member_of(core, session, project_id).await?;
-    let members = core.store.read(move |r| r.members(project_id)).await?;
-    Ok((members, me.role == Role::Admin))
+    let (_, role, members) = members_and_me(core, session, project_id).await?;
+    Ok((members, role == Role::Admin))
 }
 
 /// Adds a person to the project with a role and, when they have no console password yet, mails
@@ -69,7 +69,7 @@ pub async fn add(
     email: String,
     role: String,
 ) -> Result<Option<Delivery>> {
-    let (_, token) = admin_of(core, session, project_id).await?;
+    let (_, token, _) = admin_of(core, session, project_id).await?;
     let ctx = Ctx::internal(core);
     let added = manage::add_member_by(&ctx, Some(token), project_id, Some(email), Some(role)).await?;
     let user_id = added.member.user.id;
@@ -83,7 +83,7 @@ pub async fn add(
 /// Removes a member (and their master token). An admin cannot remove themself here, so a project
 /// is never left without the person removing.
 pub async fn remove(core: &Core, session: &Session, project_id: i64, email: &str) -> Result<()> {
-    let (me, token) = admin_of(core, session, project_id).await?;
+    let (me, token, _) = admin_of(core, session, project_id).await?;
     let email = email.trim().to_lowercase();
     if email == me.email {
         return Err(Error::new(Code::UserValidation, "You cannot remove yourself from the project here."));
@@ -93,9 +93,8 @@ pub async fn remove(core: &Core, session: &Session, project_id: i64, email: &str
 
 /// Mails a member a one-time link to set their console password.
 pub async fn send_link(core: &Core, session: &Session, project_id: i64, email: &str) -> Result<Delivery> {
-    admin_of(core, session, project_id).await?;
+    let (_, _, members) = admin_of(core, session, project_id).await?;
     let email = normalize_email(email)?;
-    let members = core.store.read(move |r| r.members(project_id)).await?;
     let member = members.into_iter().find(|member| member.user.email == email).ok_or_else(|| {
         Error::new(Code::UserNotMember, format!("User \"{email}\" is not a member of project {project_id}."))
     })?;

@@ -16,6 +16,7 @@ pub mod event;
 pub mod job;
 pub mod names;
 pub mod paging;
+pub mod text;
 pub mod time;
 
 pub use error::{Code, Error, Result, Upstream};

@@ -21,18 +21,19 @@ pub(crate) fn user_error(message: impl Into<String>) -> Error {
 /// storage job that loaded it (here or on the other stack): `" 1,050 rows, 126,612,345 bytes of
 /// CSV (12,345,678 compressed)"`, or nothing when the job does not say.
 pub(crate) fn moved(results: &Value, metrics: &Value) -> String {
+    use stowage_types::text::thousands;
     let rows = results["rowsInFile"].as_i64().or_else(|| results["rowsCount"].as_i64());
     let text = metrics["inBytesUncompressed"].as_i64().filter(|bytes| *bytes > 0);
     let compressed = metrics["inBytes"].as_i64().filter(|bytes| Some(*bytes) != text && *bytes > 0);
     let mut parts = Vec::new();
     if let Some(rows) = rows {
-        parts.push(format!("{} rows", separated(rows)));
+        parts.push(format!("{} rows", thousands(rows)));
     }
     match (text, compressed) {
         (Some(text), Some(compressed)) => {
-            parts.push(format!("{} bytes of CSV ({} compressed)", separated(text), separated(compressed)))
+            parts.push(format!("{} bytes of CSV ({} compressed)", thousands(text), thousands(compressed)))
         }
-        (Some(text), None) => parts.push(format!("{} bytes of CSV", separated(text))),
+        (Some(text), None) => parts.push(format!("{} bytes of CSV", thousands(text))),
         _ => {}
     }
     if parts.is_empty() {
@@ -40,19 +41,6 @@ pub(crate) fn moved(results: &Value, metrics: &Value) -> String {
     } else {
         format!(": {}", parts.join(", "))
     }
-}
-
-/// A count with thousands separators.
-fn separated(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::from(if n < 0 { "-" } else { "" });
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// Merges `row` over `root`, objects key by key (how the platform combines a row with its

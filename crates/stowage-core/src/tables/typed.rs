@@ -351,10 +351,11 @@ pub(crate) async fn column_work(
     let (added, typed) = (name.clone(), definition.clone());
     let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut data = store.open(&key)?;
-        if !data.schema()?.columns.contains(&added) {
-            data.add_column(&added, typed.as_ref())?;
+        let mut schema = data.schema()?;
+        if !schema.columns.contains(&added) {
+            schema = data.add_column(&added, typed.as_ref())?;
         }
-        Ok((data.schema()?, data.stats()?))
+        Ok((schema, data.stats()?))
     })
     .await
     .map_err(Error::internal)??;

@@ -240,18 +240,15 @@ pub(crate) fn size(bytes: i64) -> String {
 
 /// A count with thousands separators: "1,234,567".
 pub(crate) fn count(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
+    stowage_types::text::thousands(n)
+}
+
+/// A time as people read it, or "never".
+pub(crate) fn ago_or_never(at: Option<Timestamp>) -> Markup {
+    match at {
+        Some(at) => ago(at),
+        None => html! { span.muted { "never" } },
     }
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// How long a job ran, or has run so far.
@@ -301,8 +298,6 @@ mod tests {
         assert_eq!(size(51_154_944), "48.8 MB");
         assert_eq!(size(1_048_575), "1.0 MB");
         assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(count(-1000), "-1,000");
-        assert_eq!(count(999), "999");
         assert_eq!((span(45), span(185), span(7800)), ("45 s".into(), "3 min 5 s".into(), "2 h 10 min".into()));
     }
 

@@ -288,6 +288,16 @@ fn column_list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|column| !column.is_empty()).map(str::to_string).collect()
 }
 
+/// Where a mail with a one-time link (`link`, what it is) went, in words for the page.
+fn delivered(link: &str, to: &str, delivery: &stowage_core::mail::Delivery) -> String {
+    match delivery {
+        stowage_core::mail::Delivery::Smtp => format!("{link} was sent to {to}."),
+        stowage_core::mail::Delivery::Outbox(file) => {
+            format!("{link} for {to} was written to {file} in the stack's data dir (no SMTP server is configured).")
+        }
+    }
+}
+
 /// A 4xx from core as a message for the page, a 5xx as an error for the log.
 fn user_message(error: stowage_types::Error) -> ApiResult<String> {
     if error.code.status() < 500 {

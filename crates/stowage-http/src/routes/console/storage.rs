@@ -20,19 +20,17 @@ use stowage_core::tables::{CreateRequest, ImportRequest};
 use stowage_core::buckets::NewBucket;
 use stowage_core::console::Session;
 use stowage_core::records::MetadataEntry;
-use stowage_core::tokens as token_ops;
 use stowage_core::{buckets, events, jobs, tables, Ctx};
 use stowage_types::auth::{AnyToken, CreateBuckets, ManageBucket, ReadBucket, Token, WriteBucket};
 use stowage_types::event::Event;
 use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
-use stowage_types::time::Timestamp;
 use stowage_types::{Code, Error, Paging};
 
 use super::{acting, acting_form, column_list, current, nav, problem, redirect, same, session_token};
 use crate::error::ApiResult;
 use crate::input::{Body, Query};
-use crate::routes::html::{ago, count, size, url, Section};
+use crate::routes::html::{ago, ago_or_never, count, size, url, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 use maud::{html, Markup};
@@ -80,7 +78,6 @@ async fn project_view(
     let grant = token.authorize(AnyToken)?;
     let list = buckets::list(&ctx, &grant, false).await?;
     let tables = tables::list(&ctx, &grant).await?;
-    let project = token_ops::verify(&ctx, &grant).await?.project;
     let base = format!("/console/projects/{project_id}");
     let stages = [("in", "Input buckets"), ("out", "Output buckets")];
     let needle = search.trim().to_lowercase();
@@ -150,7 +147,9 @@ async fn project_view(
     };
     let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let nav = nav(state, session, Some((project_id, Section::Storage))).await?;
-    Ok(nav.render(status, &format!("{} (project {project_id})", project.name), body))
+    // The header already read the session's projects; the page takes its name from there.
+    let name = nav.projects.iter().find(|(id, _)| *id == project_id).map_or("", |(_, name)| name.as_str());
+    Ok(nav.render(status, &format!("{name} (project {project_id})"), body))
 }
 
 async fn create_bucket(
@@ -225,7 +224,7 @@ async fn bucket_page(
                         td { a href={ (base) "/tables/" (url(&t.id)) } { (t.display_name) } }
                         td.number data-label="Rows" { (count(t.rows_count)) }
                         td.number data-label="Size" { (size(t.data_size_bytes)) }
-                        td data-label="Last import" { (when(t.last_import)) }
+                        td data-label="Last import" { (ago_or_never(t.last_import)) }
                     }
                 } }
             }
@@ -271,14 +270,6 @@ async fn bucket_page(
 /// The last events of a bucket or table shown on its page.
 fn recent() -> events::ListParams {
     events::ListParams { paging: Paging::first(20), ..events::ListParams::default() }
-}
-
-/// A time, or "never".
-fn when(at: Option<Timestamp>) -> Markup {
-    match at {
-        Some(at) => ago(at),
-        None => html! { span.muted { "never" } },
-    }
 }
 
 fn metadata_table(entries: &[MetadataEntry]) -> Markup {
@@ -446,8 +437,8 @@ async fn table_page(
                     tr { th { "Rows" } td { (count(t.rows_count)) } }
                     tr { th { "Size" } td { (size(t.data_size_bytes)) } }
                     tr { th { "Created" } td { (ago(t.created)) } }
-                    tr { th { "Last import" } td { (when(t.last_import)) } }
-                    tr { th { "Last change" } td { (when(t.last_change)) } }
+                    tr { th { "Last import" } td { (ago_or_never(t.last_import)) } }
+                    tr { th { "Last change" } td { (ago_or_never(t.last_change)) } }
                 } }
                 @if view.column_metadata.values().any(|entries| !entries.is_empty()) {
                     h2 { "Column metadata" }

@@ -14,10 +14,10 @@ use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, Re
 use stowage_types::time::{format, Timestamp};
 use stowage_types::Paging;
 
-use super::{acting, acting_form, nav, problem, redirect};
+use super::{acting, acting_form, delivered, nav, problem, redirect};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
-use crate::routes::html::{ago, form_error, Section};
+use crate::routes::html::{ago, ago_or_never, form_error, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
 use maud::{html, Markup};
@@ -142,7 +142,7 @@ async fn tokens_list_page(
                     td { a href={ "/console/projects/" (project_id) "/tokens/" (t.id) } { (t.description) } }
                     td data-label="Created" { (ago(t.created)) }
                     td data-label="Expires" { (expires(t.expires)) }
-                    td data-label="Last used" { (last_used(t.last_used)) }
+                    td data-label="Last used" { (ago_or_never(t.last_used)) }
                     td data-label="Permissions" { (summary(t, &view.bucket_ids)) }
                 }
             } }
@@ -168,10 +168,6 @@ async fn tokens_list_page(
 /// When a token expires: the exact time (a future one reads better so), or "never".
 fn expires(at: Option<Timestamp>) -> Markup {
     html! { @match at { Some(at) => time datetime=(format(at)) { (format(at)) }, None => "never" } }
-}
-
-fn last_used(at: Option<Timestamp>) -> Markup {
-    html! { @match at { Some(at) => (ago(at)), None => "never" } }
 }
 
 async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
@@ -284,7 +280,7 @@ async fn token_detail(
             tr { th { "Id" } td { (t.id) } }
             tr { th { "Created" } td { (ago(t.created)) } }
             tr { th { "Expires" } td { (expires(t.expires)) } }
-            tr { th { "Last used" } td { (last_used(t.last_used)) } }
+            tr { th { "Last used" } td { (ago_or_never(t.last_used)) } }
             tr { th { "Permissions" } td { (summary(t, &view.bucket_ids)) } }
         } }
         @if t.is_master() {
@@ -432,13 +428,7 @@ async fn share_token(
     match result {
         Ok(delivery) => {
             let email = email.unwrap_or_default();
-            let notice = match delivery {
-                stowage_core::mail::Delivery::Smtp => format!("A one-time link was sent to {email}."),
-                stowage_core::mail::Delivery::Outbox(file) => format!(
-                    "A one-time link for {email} was written to {file} in the stack's data dir (no SMTP server is \
-                     configured)."
-                ),
-            };
+            let notice = delivered("A one-time link", &email, &delivery);
             token_detail(&state, &session, &token, project_id, &token_id, Feedback::Notice(notice)).await
         }
         Err(error) if error.code.status() < 500 => {

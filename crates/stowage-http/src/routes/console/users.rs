@@ -8,11 +8,10 @@ use axum::response::Response;
 use maud::{html, Markup};
 
 use stowage_core::console::Session;
-use stowage_core::mail::Delivery;
 use stowage_core::members;
 use stowage_types::auth::Role;
 
-use super::{acting, acting_form, nav, redirect, user_message};
+use super::{acting, acting_form, delivered, nav, redirect, user_message};
 use crate::error::ApiResult;
 use crate::input::Body;
 use crate::routes::html::{ago, form_error, render, Section};
@@ -28,6 +27,9 @@ pub(super) fn register(t: Table) -> Table {
         .add(Method::POST, "/console/password/{link}", set_with_link)
 }
 
+/// What the mails of this page carry.
+const LINK: &str = "A one-time link to set a password";
+
 /// What the last form on the page did, shown next to it.
 #[derive(Default)]
 enum Feedback {
@@ -36,17 +38,6 @@ enum Feedback {
     Notice(String),
     MembersFailed(String),
     PasswordFailed(String),
-}
-
-/// Where a mail went, in words.
-fn delivered(to: &str, delivery: &Delivery) -> String {
-    match delivery {
-        Delivery::Smtp => format!("A one-time link to set a password was sent to {to}."),
-        Delivery::Outbox(file) => format!(
-            "A one-time link to set a password for {to} was written to {file} in the stack's data dir (no SMTP \
-             server is configured)."
-        ),
-    }
 }
 
 async fn users_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
@@ -170,7 +161,9 @@ async fn add_member(
     let role = body.string("role")?.unwrap_or_default();
     let feedback = match members::add(&state.core, &session, project_id, email.clone(), role.clone()).await {
         Ok(None) => Feedback::Notice(format!("Added {email} as {role}; they sign in with their password.")),
-        Ok(Some(delivery)) => Feedback::Notice(format!("Added {email} as {role}. {}", delivered(&email, &delivery))),
+        Ok(Some(delivery)) => {
+            Feedback::Notice(format!("Added {email} as {role}. {}", delivered(LINK, &email, &delivery)))
+        }
         Err(error) => Feedback::MembersFailed(user_message(error)?),
     };
     users_view(&state, &session, project_id, feedback).await
@@ -200,7 +193,7 @@ async fn send_link(
     let (session, _, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let email = body.string("email")?.unwrap_or_default();
     let feedback = match members::send_link(&state.core, &session, project_id, &email).await {
-        Ok(delivery) => Feedback::Notice(delivered(&email, &delivery)),
+        Ok(delivery) => Feedback::Notice(delivered(LINK, &email, &delivery)),
         Err(error) => Feedback::MembersFailed(user_message(error)?),
     };
     users_view(&state, &session, project_id, feedback).await
