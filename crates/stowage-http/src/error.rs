@@ -3,8 +3,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 use stowage_types::{Code, Error};
+use utoipa::ToSchema;
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -31,14 +32,24 @@ impl IntoResponse for ApiError {
             tracing::error!(exception_id, cause, "internal error");
         }
         let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "error": error.message,
-            "code": error.code.wire(),
-            "status": "error",
-            "exceptionId": exception_id,
-        });
+        let body = ErrorBody { error: error.message, code: error.code.wire(), status: "error", exception_id };
         (status, Json(body)).into_response()
     }
+}
+
+/// The error body every failure carries (Keboola's).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+    /// A stable code for programs (for example `storage.tables.notFound`).
+    pub code: &'static str,
+    /// Always `error`.
+    pub status: &'static str,
+    /// The id under which the server logged the failure.
+    pub exception_id: String,
 }
 
 /// The result type of handlers.

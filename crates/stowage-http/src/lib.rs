@@ -12,6 +12,7 @@ pub mod auth;
 pub mod error;
 pub mod input;
 mod metrics;
+mod openapi;
 mod routes;
 pub mod views;
 
@@ -39,10 +40,11 @@ pub struct AppState {
 /// Largest request body accepted (configurations and their state may reach 4 MB each).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Collects routes and remembers each (method, path) for [`route_table`].
+/// Collects routes and remembers each (method, path), with its part of the API contract, for
+/// [`route_table`] and [`api_document`].
 struct Table {
     router: Router<AppState>,
-    routes: Vec<(Method, String)>,
+    routes: Vec<(Method, String, Option<openapi::Op>)>,
 }
 
 impl Table {
@@ -50,21 +52,40 @@ impl Table {
         Table { router: Router::new(), routes: Vec::new() }
     }
 
-    fn add<H, T>(mut self, method: Method, path: &str, handler: H) -> Self
+    fn route<H, T>(mut self, method: Method, path: &str, handler: H, op: Option<openapi::Op>) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).expect("standard method");
         self.router = self.router.route(path, on(filter, handler));
-        self.routes.push((method, path.to_string()));
+        self.routes.push((method, path.to_string(), op));
         self
+    }
+
+    /// An API route, described by `op` in the OpenAPI document.
+    fn add<H, T>(self, method: Method, path: &str, handler: H, op: openapi::Op) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.route(method, path, handler, Some(op))
+    }
+
+    /// A console page: HTML for people, outside the API contract.
+    fn page<H, T>(self, method: Method, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.route(method, path, handler, None)
     }
 }
 
 fn table() -> Table {
     let t = Table::new();
     let t = routes::index::register(t);
+    let t = routes::reference::register(t);
     let t = routes::health::register(t);
     let t = routes::tokens::register(t);
     let t = routes::buckets::register(t);
@@ -87,7 +108,14 @@ fn table() -> Table {
 /// Every (method, path) the stack serves, with paths as registered (`{param}` placeholders).
 /// Storage routes are also served under `/v2/storage/branch/{branch}/...`.
 pub fn route_table() -> Vec<(Method, String)> {
-    table().routes
+    table().routes.into_iter().map(|(method, path, _)| (method, path)).collect()
+}
+
+/// The OpenAPI 3.1 document of every API route (console pages are not part of it), as JSON.
+pub fn api_document() -> serde_json::Value {
+    let routes = table().routes;
+    let described = routes.iter().filter_map(|(method, path, op)| Some((method, path.as_str(), op.as_ref()?)));
+    serde_json::to_value(openapi::document(described)).expect("the document serializes")
 }
 
 /// Routes served without a token. Everything else takes a `Caller` or `ManageCaller`.
@@ -95,6 +123,8 @@ pub fn route_table() -> Vec<(Method, String)> {
 pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/v2/storage"),
+    ("GET", "/openapi.json"),
+    ("GET", "/api-reference"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
     ("GET", "/tokens/shared/{link}"),

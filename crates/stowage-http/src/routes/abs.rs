@@ -11,6 +11,7 @@ use stowage_core::files::{self, BlobError, SasPermission};
 use stowage_core::records::FileRecord;
 
 use crate::input::decode_component;
+use crate::openapi::Op;
 use crate::{AppState, Table};
 
 /// Largest block list body accepted.
@@ -18,7 +19,18 @@ const MAX_BLOCK_LIST_BYTES: usize = 4 * 1024 * 1024;
 const VERSION: &str = "2021-08-06";
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::PUT, "/abs/{container}/{*blob}", put_blob).add(Method::GET, "/abs/{container}/{*blob}", get_blob)
+    t.add(
+        Method::PUT,
+        "/abs/{container}/{*blob}",
+        put_blob,
+        Op::status("Upload a blob, a block of it, or its block list", 201, "Stored.").raw_body(),
+    )
+    .add(
+        Method::GET,
+        "/abs/{container}/{*blob}",
+        get_blob,
+        Op::bytes("Download a blob (or the `Range` asked for, with 206)", "application/octet-stream"),
+    )
 }
 
 /// An error in Azure's shape.

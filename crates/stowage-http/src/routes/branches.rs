@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::Value;
 use stowage_core::branches;
 use stowage_types::auth::{AnyToken, WriteProjectMetadata};
 use stowage_types::Code;
@@ -13,28 +12,45 @@ use stowage_types::Code;
 use crate::auth::{BranchRef, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Query};
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::{BranchView, MetadataView};
 use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/dev-branches", list_branches)
-        .add(Method::GET, "/v2/storage/dev-branches/{id}", get_branch)
-        .add(Method::GET, "/v2/storage/metadata", list_branch_metadata)
-        .add(Method::POST, "/v2/storage/metadata", create_branch_metadata)
-        .add(Method::DELETE, "/v2/storage/metadata/{id}", delete_branch_metadata)
+    t.add(Method::GET, "/v2/storage/dev-branches", list_branches, Op::list::<BranchView>("List branches"))
+        .add(Method::GET, "/v2/storage/dev-branches/{id}", get_branch, Op::ok::<BranchView>("Branch detail"))
+        .add(
+            Method::GET,
+            "/v2/storage/metadata",
+            list_branch_metadata,
+            Op::list::<MetadataView>("The branch's metadata"),
+        )
+        .add(
+            Method::POST,
+            "/v2/storage/metadata",
+            create_branch_metadata,
+            Op::created_list::<MetadataView>("Set branch metadata (answers all of it)"),
+        )
+        .add(
+            Method::DELETE,
+            "/v2/storage/metadata/{id}",
+            delete_branch_metadata,
+            Op::empty("Delete a branch metadata entry"),
+        )
 }
 
 fn branch_of(branch: Option<Extension<BranchRef>>) -> String {
     branch.map(|Extension(BranchRef(b))| b).unwrap_or_else(|| "default".into())
 }
 
-async fn list_branches(caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_branches(caller: Caller, Query(query): Query) -> ApiResult<Json<Vec<BranchView>>> {
     let grant = caller.token.authorize(AnyToken)?;
     let branches = query.page_of(branches::list(&caller.ctx, &grant).await?)?;
-    Ok(Json(Value::Array(branches.iter().map(views::branch).collect())))
+    Ok(Json(branches.iter().map(views::branch).collect()))
 }
 
-async fn get_branch(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_branch(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<BranchView>> {
     let grant = caller.token.authorize(AnyToken)?;
     let branch = branches::get(&caller.ctx, &grant, &id).await?;
     Ok(Json(views::branch(&branch)))
@@ -44,10 +60,10 @@ async fn list_branch_metadata(
     caller: Caller,
     branch: Option<Extension<BranchRef>>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = caller.token.authorize(AnyToken)?;
     let entries = query.page_of(branches::metadata(&caller.ctx, &grant, &branch_of(branch)).await?)?;
-    Ok(Json(Value::Array(entries.iter().map(views::branch_metadata_entry).collect())))
+    Ok(Json(entries.iter().map(views::branch_metadata_entry).collect()))
 }
 
 async fn create_branch_metadata(
@@ -60,7 +76,7 @@ async fn create_branch_metadata(
     })?;
     let grant = caller.token.authorize(WriteProjectMetadata)?;
     let all = branches::set_metadata(&caller.ctx, &grant, &branch_of(branch), entries).await?;
-    let body = Value::Array(all.iter().map(views::branch_metadata_entry).collect());
+    let body: Vec<MetadataView> = all.iter().map(views::branch_metadata_entry).collect();
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

@@ -5,85 +5,158 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{json, Value};
 use stowage_core::components::{self, Changes, ComponentView, ConfigView};
-use stowage_core::records::{ConfigRecord, ConfigVersionRecord, RowRecord};
+use stowage_core::records::{ConfigVersionRecord, RowRecord};
 use stowage_core::{ComponentDef, Core};
 use stowage_types::auth::{ListComponents, ReadComponent, TokenRef, WriteComponent};
 use stowage_types::time::format;
 use stowage_types::Code;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Fields, Query};
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::MetadataView;
 use crate::{views, AppState, Table};
 
 const CONFIG: &str = "/v2/storage/components/{component}/configs/{config}";
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/components", list_components)
-        .add(Method::GET, "/v2/storage/components/{component}", get_component)
-        .add(Method::GET, "/v2/storage/components/{component}/configs", list_configs)
-        .add(Method::POST, "/v2/storage/components/{component}/configs", create_config)
-        .add(Method::GET, CONFIG, get_config)
-        .add(Method::PUT, CONFIG, update_config)
-        .add(Method::DELETE, CONFIG, delete_config)
-        .add(Method::POST, "/v2/storage/components/{component}/configs/{config}/restore", restore_config)
-        .add(Method::PUT, "/v2/storage/components/{component}/configs/{config}/state", set_config_state)
-        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/versions", list_versions)
-        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/versions/{version}", get_version)
-        .add(
-            Method::POST,
-            "/v2/storage/components/{component}/configs/{config}/versions/{version}/rollback",
-            rollback_version,
-        )
-        .add(
-            Method::POST,
-            "/v2/storage/components/{component}/configs/{config}/versions/{version}/create",
-            copy_version,
-        )
-        .add(Method::GET, ROW_VERSIONS, list_row_versions)
-        .add(Method::GET, &format!("{ROW_VERSIONS}/{{version}}"), get_row_version)
-        .add(Method::POST, &format!("{ROW_VERSIONS}/{{version}}/rollback"), rollback_row_version)
-        .add(Method::POST, &format!("{ROW_VERSIONS}/{{version}}/create"), copy_row_version)
-        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/rows", list_rows)
-        .add(Method::POST, "/v2/storage/components/{component}/configs/{config}/rows", create_row)
-        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/rows/{row}", get_row)
-        .add(Method::PUT, "/v2/storage/components/{component}/configs/{config}/rows/{row}", update_row)
-        .add(Method::DELETE, "/v2/storage/components/{component}/configs/{config}/rows/{row}", delete_row)
-        .add(Method::PUT, "/v2/storage/components/{component}/configs/{config}/rows/{row}/state", set_row_state)
-        .add(Method::GET, "/v2/storage/components/{component}/configs/{config}/metadata", list_config_metadata)
-        .add(Method::POST, "/v2/storage/components/{component}/configs/{config}/metadata", create_config_metadata)
-        .add(
-            Method::DELETE,
-            "/v2/storage/components/{component}/configs/{config}/metadata/{entry}",
-            delete_config_metadata,
-        )
+    const CONFIGS: &str = "/v2/storage/components/{component}/configs";
+    let config = |summary| Op::ok::<Configuration>(summary);
+    let made = |summary| Op::created::<Configuration>(summary);
+    let row = |summary| Op::ok::<Row>(summary);
+    t.add(
+        Method::GET,
+        "/v2/storage/components",
+        list_components,
+        Op::list::<Component>("List components and their configurations"),
+    )
+    .add(Method::GET, "/v2/storage/components/{component}", get_component, Op::ok::<Component>("Component detail"))
+    .add(Method::GET, CONFIGS, list_configs, Op::list::<Configuration>("List a component's configurations"))
+    .add(Method::POST, CONFIGS, create_config, made("Create a configuration"))
+    .add(Method::GET, CONFIG, get_config, config("Configuration detail"))
+    .add(Method::PUT, CONFIG, update_config, config("Update a configuration"))
+    .add(Method::DELETE, CONFIG, delete_config, Op::empty("Delete a configuration (to the trash, then for good)"))
+    .add(Method::POST, &format!("{CONFIG}/restore"), restore_config, config("Restore a deleted configuration"))
+    .add(Method::PUT, &format!("{CONFIG}/state"), set_config_state, config("Set a configuration's state"))
+    .add(
+        Method::GET,
+        &format!("{CONFIG}/versions"),
+        list_versions,
+        Op::list::<ConfigVersion>("A configuration's versions"),
+    )
+    .add(
+        Method::GET,
+        &format!("{CONFIG}/versions/{{version}}"),
+        get_version,
+        Op::ok::<ConfigVersionDetail>("A configuration version"),
+    )
+    .add(
+        Method::POST,
+        &format!("{CONFIG}/versions/{{version}}/rollback"),
+        rollback_version,
+        made("Roll a configuration back to a version"),
+    )
+    .add(
+        Method::POST,
+        &format!("{CONFIG}/versions/{{version}}/create"),
+        copy_version,
+        made("Copy a configuration version into a new configuration"),
+    )
+    .add(Method::GET, ROW_VERSIONS, list_row_versions, Op::list::<RowVersionView>("A row's versions"))
+    .add(
+        Method::GET,
+        &format!("{ROW_VERSIONS}/{{version}}"),
+        get_row_version,
+        Op::ok::<RowVersionView>("A row version"),
+    )
+    .add(
+        Method::POST,
+        &format!("{ROW_VERSIONS}/{{version}}/rollback"),
+        rollback_row_version,
+        Op::created::<Row>("Roll a row back to a version"),
+    )
+    .add(
+        Method::POST,
+        &format!("{ROW_VERSIONS}/{{version}}/create"),
+        copy_row_version,
+        Op::created::<Row>("Copy a row version into a configuration"),
+    )
+    .add(Method::GET, &format!("{CONFIG}/rows"), list_rows, Op::list::<Row>("A configuration's rows"))
+    .add(Method::POST, &format!("{CONFIG}/rows"), create_row, Op::created::<Row>("Create a row"))
+    .add(Method::GET, &format!("{CONFIG}/rows/{{row}}"), get_row, row("Row detail"))
+    .add(Method::PUT, &format!("{CONFIG}/rows/{{row}}"), update_row, row("Update a row"))
+    .add(Method::DELETE, &format!("{CONFIG}/rows/{{row}}"), delete_row, Op::empty("Delete a row"))
+    .add(Method::PUT, &format!("{CONFIG}/rows/{{row}}/state"), set_row_state, row("Set a row's state"))
+    .add(
+        Method::GET,
+        &format!("{CONFIG}/metadata"),
+        list_config_metadata,
+        Op::list::<MetadataView>("A configuration's metadata"),
+    )
+    .add(
+        Method::POST,
+        &format!("{CONFIG}/metadata"),
+        create_config_metadata,
+        Op::created_list::<MetadataView>("Set configuration metadata"),
+    )
+    .add(
+        Method::DELETE,
+        &format!("{CONFIG}/metadata/{{entry}}"),
+        delete_config_metadata,
+        Op::empty("Delete a configuration metadata entry"),
+    )
 }
 
 const ROW_VERSIONS: &str = "/v2/storage/components/{component}/configs/{config}/rows/{row}/versions";
 
-fn creator(token: &Option<TokenRef>) -> Value {
-    match token {
-        Some(token) => json!({ "id": token.id, "description": token.description }),
-        None => Value::Null,
-    }
+/// The token that made a configuration, row or version (its id a number, as Keboola sends it).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Creator {
+    id: i64,
+    description: String,
 }
 
-fn row_view(row: &RowRecord) -> Value {
-    json!({
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "configuration": row.configuration,
-        "state": row.state,
-        "isDisabled": row.is_disabled,
-        "version": row.version,
-        "created": format(row.created),
-        "creatorToken": creator(&row.creator),
-        "changeDescription": row.change_description,
-    })
+fn creator(token: &Option<TokenRef>) -> Option<Creator> {
+    token.as_ref().map(|token| Creator { id: token.id, description: token.description.clone() })
+}
+
+/// A configuration row.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Row {
+    id: String,
+    name: String,
+    description: String,
+    configuration: Value,
+    state: Value,
+    is_disabled: bool,
+    version: i64,
+    created: String,
+    creator_token: Option<Creator>,
+    change_description: String,
+}
+
+fn row_view(row: &RowRecord) -> Row {
+    Row {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        configuration: row.configuration.clone(),
+        state: row.state.clone(),
+        is_disabled: row.is_disabled,
+        version: row.version,
+        created: format(row.created),
+        creator_token: creator(&row.creator),
+        change_description: row.change_description.clone(),
+    }
 }
 
 /// Which parts of a configuration to show.
@@ -96,78 +169,139 @@ struct Parts {
 
 const ALL_PARTS: Parts = Parts { configuration: true, rows: true, state: true };
 
-fn config_summary(config: &ConfigRecord) -> Value {
-    json!({
-        "id": config.id,
-        "name": config.name,
-        "description": config.description,
-        "created": format(config.created),
-        "creatorToken": creator(&config.creator),
-        "version": config.version,
-        "changeDescription": config.change_description,
-        "isDisabled": config.is_disabled,
-        "isDeleted": config.is_deleted,
-        "currentVersion": {
-            "created": format(config.version_created),
-            "creatorToken": creator(&config.version_creator),
-            "changeDescription": config.change_description,
-            "versionIdentifier": format!("{}-{}", config.id, config.version),
+/// The version a configuration is at.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CurrentVersion {
+    created: String,
+    creator_token: Option<Creator>,
+    change_description: String,
+    version_identifier: String,
+}
+
+/// A configuration. `configuration`, `rowsSortOrder`, `rows` and `state` are left out of the
+/// component listings unless asked for with `include`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Configuration {
+    id: String,
+    name: String,
+    description: String,
+    created: String,
+    creator_token: Option<Creator>,
+    version: i64,
+    change_description: String,
+    is_disabled: bool,
+    is_deleted: bool,
+    current_version: CurrentVersion,
+    /// The configuration itself; keys that start with `#` are encrypted at rest and answered
+    /// encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configuration: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows_sort_order: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<Vec<Row>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<Value>,
+}
+
+fn config_view(view: &ConfigView, parts: Parts) -> Configuration {
+    let config = &view.config;
+    Configuration {
+        id: config.id.clone(),
+        name: config.name.clone(),
+        description: config.description.clone(),
+        created: format(config.created),
+        creator_token: creator(&config.creator),
+        version: config.version,
+        change_description: config.change_description.clone(),
+        is_disabled: config.is_disabled,
+        is_deleted: config.is_deleted,
+        current_version: CurrentVersion {
+            created: format(config.version_created),
+            creator_token: creator(&config.version_creator),
+            change_description: config.change_description.clone(),
+            version_identifier: format!("{}-{}", config.id, config.version),
         },
-    })
+        configuration: parts.configuration.then(|| config.configuration.clone()),
+        rows_sort_order: parts.configuration.then(|| config.rows_sort_order.clone()),
+        rows: parts.rows.then(|| view.rows.iter().map(row_view).collect()),
+        state: parts.state.then(|| config.state.clone()),
+    }
 }
 
-fn config_view(view: &ConfigView, parts: Parts) -> Value {
-    let mut out = config_summary(&view.config);
-    if parts.configuration {
-        out["configuration"] = view.config.configuration.clone();
-        out["rowsSortOrder"] = json!(view.config.rows_sort_order);
-    }
-    if parts.rows {
-        out["rows"] = Value::Array(view.rows.iter().map(row_view).collect());
-    }
-    if parts.state {
-        out["state"] = view.config.state.clone();
-    }
-    out
+/// A component of the registry (the Storage Writer and Storage Extractor), Keboola-shaped.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Component {
+    id: String,
+    /// `writer` or `extractor`.
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+    description: &'static str,
+    long_description: &'static str,
+    version: i64,
+    complexity: &'static str,
+    categories: Vec<String>,
+    #[serde(rename = "hasUI")]
+    has_ui: bool,
+    has_run: bool,
+    ico32: &'static str,
+    ico64: &'static str,
+    ico128: &'static str,
+    data: BTreeMap<String, Value>,
+    flags: Vec<String>,
+    configuration_schema: BTreeMap<String, Value>,
+    configuration_row_schema: BTreeMap<String, Value>,
+    empty_configuration: BTreeMap<String, Value>,
+    empty_configuration_row: BTreeMap<String, Value>,
+    ui_options: BTreeMap<String, Value>,
+    features: Vec<String>,
+    documentation_url: &'static str,
+    uri: String,
+    configurations: Vec<Configuration>,
 }
 
-fn component_view(core: &Core, component: &ComponentDef, configurations: Option<Value>) -> Value {
-    let mut out = json!({
-        "id": component.id,
-        "type": component.kind,
-        "name": component.name,
-        "description": "",
-        "longDescription": "",
-        "version": 1,
-        "complexity": "",
-        "categories": [],
-        "hasUI": false,
-        "hasRun": component.runnable,
-        "ico32": "",
-        "ico64": "",
-        "ico128": "",
-        "data": {},
-        "flags": [],
-        "configurationSchema": {},
-        "configurationRowSchema": {},
-        "emptyConfiguration": {},
-        "emptyConfigurationRow": {},
-        "uiOptions": {},
-        "features": [],
-        "documentationUrl": "",
-        "uri": format!("{}/components/{}", core.storage_url(), component.id),
-    });
-    if let Some(configurations) = configurations {
-        out["configurations"] = configurations;
+fn component_view(core: &Core, component: &ComponentDef, configurations: Vec<Configuration>) -> Component {
+    Component {
+        id: component.id.to_string(),
+        kind: component.kind.to_string(),
+        name: component.name.to_string(),
+        description: "",
+        long_description: "",
+        version: 1,
+        complexity: "",
+        categories: Vec::new(),
+        has_ui: false,
+        has_run: component.runnable,
+        ico32: "",
+        ico64: "",
+        ico128: "",
+        data: BTreeMap::new(),
+        flags: Vec::new(),
+        configuration_schema: BTreeMap::new(),
+        configuration_row_schema: BTreeMap::new(),
+        empty_configuration: BTreeMap::new(),
+        empty_configuration_row: BTreeMap::new(),
+        ui_options: BTreeMap::new(),
+        features: Vec::new(),
+        documentation_url: "",
+        uri: format!("{}/components/{}", core.storage_url(), component.id),
+        configurations,
     }
-    out
 }
 
-fn listed(view: &ComponentView, parts: Parts) -> Vec<Value> {
+fn listed(view: &ComponentView, parts: Parts) -> Vec<Configuration> {
     view.configurations.iter().map(|config| config_view(config, parts)).collect()
 }
 
-async fn list_components(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_components(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<Component>>> {
     let include = query.list("include")?.unwrap_or_default();
     let parts = Parts {
         configuration: include.iter().any(|i| i == "configuration"),
@@ -178,31 +312,31 @@ async fn list_components(State(state): State<AppState>, caller: Caller, Query(qu
     let deleted = query.bool("isDeleted")?.unwrap_or(false);
     let grant = caller.token.authorize(ListComponents)?;
     let list = query.page_of(components::list(&caller.ctx, &grant, kind, deleted).await?)?;
-    Ok(Json(Value::Array(
-        list.iter()
-            .map(|view| component_view(&state.core, &view.component, Some(Value::Array(listed(view, parts)))))
-            .collect(),
-    )))
+    Ok(Json(list.iter().map(|view| component_view(&state.core, &view.component, listed(view, parts))).collect()))
 }
 
 async fn get_component(
     State(state): State<AppState>,
     caller: Caller,
     Path(component): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Component>> {
     let grant = caller.token.authorize(ReadComponent(component.clone()))?;
     let configs = components::list_configs(&caller.ctx, &grant, false).await?;
     let def = components::component(&state.core, &component)?;
     let summaries =
         configs.iter().map(|c| config_view(c, Parts { configuration: false, rows: false, state: false })).collect();
-    Ok(Json(component_view(&state.core, &def, Some(Value::Array(summaries)))))
+    Ok(Json(component_view(&state.core, &def, summaries)))
 }
 
-async fn list_configs(caller: Caller, Path(component): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_configs(
+    caller: Caller,
+    Path(component): Path<String>,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<Configuration>>> {
     let deleted = query.bool("isDeleted")?.unwrap_or(false);
     let grant = caller.token.authorize(ReadComponent(component))?;
     let configs = query.page_of(components::list_configs(&caller.ctx, &grant, deleted).await?)?;
-    Ok(Json(Value::Array(configs.iter().map(|c| config_view(c, ALL_PARTS)).collect())))
+    Ok(Json(configs.iter().map(|c| config_view(c, ALL_PARTS)).collect()))
 }
 
 /// Reads the fields of a configuration or row; `id_field` is `configurationId` or `rowId`.
@@ -236,7 +370,10 @@ async fn create_config(caller: Caller, Path(component): Path<String>, Body(body)
     Ok((StatusCode::CREATED, Json(config_view(&view, ALL_PARTS))).into_response())
 }
 
-async fn get_config(caller: Caller, Path((component, config)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn get_config(
+    caller: Caller,
+    Path((component, config)): Path<(String, String)>,
+) -> ApiResult<Json<Configuration>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     Ok(Json(config_view(&components::get(&caller.ctx, &grant, &config).await?, ALL_PARTS)))
 }
@@ -245,7 +382,7 @@ async fn update_config(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
     Body(body): Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Configuration>> {
     let changes = changes(&body, "configurationId")?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(config_view(&components::update(&caller.ctx, &grant, &config, changes).await?, ALL_PARTS)))
@@ -257,22 +394,50 @@ async fn delete_config(caller: Caller, Path((component, config)): Path<(String, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restore_config(caller: Caller, Path((component, config)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn restore_config(
+    caller: Caller,
+    Path((component, config)): Path<(String, String)>,
+) -> ApiResult<Json<Configuration>> {
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(config_view(&components::restore(&caller.ctx, &grant, &config).await?, ALL_PARTS)))
 }
 
 /// A version as the list shows it: who made it, when and why.
-fn version_summary(config_id: &str, version: &ConfigVersionRecord) -> Value {
-    json!({
-        "version": version.version,
-        "created": format(version.created),
-        "creatorToken": creator(&version.creator),
-        "changeDescription": version.change_description,
-        "isDeleted": false,
-        "name": version.name,
-        "versionIdentifier": format!("{config_id}-{}", version.version),
-    })
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConfigVersion {
+    version: i64,
+    created: String,
+    creator_token: Option<Creator>,
+    change_description: String,
+    is_deleted: bool,
+    name: String,
+    version_identifier: String,
+}
+
+/// A version with what the configuration held at it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConfigVersionDetail {
+    #[serde(flatten)]
+    summary: ConfigVersion,
+    description: Value,
+    configuration: Value,
+    rows_sort_order: Value,
+    is_disabled: Value,
+    rows: Value,
+}
+
+fn version_summary(config_id: &str, version: &ConfigVersionRecord) -> ConfigVersion {
+    ConfigVersion {
+        version: version.version,
+        created: format(version.created),
+        creator_token: creator(&version.creator),
+        change_description: version.change_description.clone(),
+        is_deleted: false,
+        name: version.name.clone(),
+        version_identifier: format!("{config_id}-{}", version.version),
+    }
 }
 
 fn version_number(text: &str) -> ApiResult<i64> {
@@ -286,23 +451,27 @@ async fn list_versions(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<ConfigVersion>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     let versions = query.page_of(components::versions(&caller.ctx, &grant, &config).await?)?;
-    Ok(Json(Value::Array(versions.iter().map(|v| version_summary(&config, v)).collect())))
+    Ok(Json(versions.iter().map(|v| version_summary(&config, v)).collect()))
 }
 
 async fn get_version(
     caller: Caller,
     Path((component, config, version)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConfigVersionDetail>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     let kept = components::version(&caller.ctx, &grant, &config, version_number(&version)?).await?;
-    let mut out = version_summary(&config, &kept);
-    for field in ["description", "configuration", "rowsSortOrder", "isDisabled", "rows"] {
-        out[field] = kept.snapshot[field].clone();
-    }
-    Ok(Json(out))
+    let field = |name: &str| kept.snapshot[name].clone();
+    Ok(Json(ConfigVersionDetail {
+        description: field("description"),
+        configuration: field("configuration"),
+        rows_sort_order: field("rowsSortOrder"),
+        is_disabled: field("isDisabled"),
+        rows: field("rows"),
+        summary: version_summary(&config, &kept),
+    }))
 }
 
 async fn rollback_version(
@@ -337,7 +506,7 @@ async fn set_config_state(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
     Body(body): Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Configuration>> {
     let state = state_of(&body)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(config_view(&components::set_state(&caller.ctx, &grant, &config, state).await?, ALL_PARTS)))
@@ -347,10 +516,10 @@ async fn list_rows(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<Row>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     let rows = query.page_of(components::list_rows(&caller.ctx, &grant, &config).await?)?;
-    Ok(Json(Value::Array(rows.iter().map(row_view).collect())))
+    Ok(Json(rows.iter().map(row_view).collect()))
 }
 
 async fn create_row(
@@ -365,37 +534,51 @@ async fn create_row(
 }
 
 /// A kept version of a row; its configuration only in the detail.
-fn row_version_view(row_id: &str, kept: &components::RowVersion, detail: bool) -> Value {
-    let mut out = json!({
-        "version": kept.version,
-        "created": format(kept.created),
-        "creatorToken": creator(&kept.creator),
-        "changeDescription": kept.change_description,
-        "isDisabled": kept.is_disabled,
-        "name": kept.name,
-        "description": kept.description,
-        "versionIdentifier": format!("{row_id}-{}", kept.version),
-    });
-    if detail {
-        out["configuration"] = kept.configuration.clone();
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RowVersion)]
+pub(crate) struct RowVersionView {
+    version: i64,
+    created: String,
+    creator_token: Option<Creator>,
+    change_description: String,
+    is_disabled: bool,
+    name: String,
+    description: String,
+    version_identifier: String,
+    /// Only in a version's detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configuration: Option<Value>,
+}
+
+fn row_version_view(row_id: &str, kept: &components::RowVersion, detail: bool) -> RowVersionView {
+    RowVersionView {
+        version: kept.version,
+        created: format(kept.created),
+        creator_token: creator(&kept.creator),
+        change_description: kept.change_description.clone(),
+        is_disabled: kept.is_disabled,
+        name: kept.name.clone(),
+        description: kept.description.clone(),
+        version_identifier: format!("{row_id}-{}", kept.version),
+        configuration: detail.then(|| kept.configuration.clone()),
     }
-    out
 }
 
 async fn list_row_versions(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<RowVersionView>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     let versions = query.page_of(components::row_versions(&caller.ctx, &grant, &config, &row).await?)?;
-    Ok(Json(Value::Array(versions.iter().map(|kept| row_version_view(&row, kept, false)).collect())))
+    Ok(Json(versions.iter().map(|kept| row_version_view(&row, kept, false)).collect()))
 }
 
 async fn get_row_version(
     caller: Caller,
     Path((component, config, row, version)): Path<(String, String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RowVersionView>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     let kept = components::row_version(&caller.ctx, &grant, &config, &row, version_number(&version)?).await?;
     Ok(Json(row_version_view(&row, &kept, true)))
@@ -429,7 +612,7 @@ async fn copy_row_version(
 async fn get_row(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Row>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     Ok(Json(row_view(&components::get_row(&caller.ctx, &grant, &config, &row).await?)))
 }
@@ -438,7 +621,7 @@ async fn update_row(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
     Body(body): Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Row>> {
     let changes = changes(&body, "rowId")?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(row_view(&components::update_row(&caller.ctx, &grant, &config, &row, changes).await?)))
@@ -457,21 +640,21 @@ async fn set_row_state(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
     Body(body): Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Row>> {
     let state = state_of(&body)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(row_view(&components::set_row_state(&caller.ctx, &grant, &config, &row, state).await?)))
 }
 
-fn config_metadata_json(entries: &[stowage_core::records::MetadataEntry]) -> Value {
-    Value::Array(entries.iter().map(views::branch_metadata_entry).collect())
+fn config_metadata_json(entries: &[stowage_core::records::MetadataEntry]) -> Vec<MetadataView> {
+    entries.iter().map(views::branch_metadata_entry).collect()
 }
 
 async fn list_config_metadata(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
     Ok(Json(config_metadata_json(&query.page_of(components::metadata(&caller.ctx, &grant, &config).await?)?)))
 }

@@ -4,21 +4,30 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 use stowage_core::events::{self, ExternalEvent, ListParams};
 use stowage_types::auth::AnyToken;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::input::{Body, Fields, Query};
+use crate::openapi::Op;
+use crate::views::EventView;
 use crate::{views, AppState, Table};
 
+/// The event a client recorded.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedEvent {
+    /// The event's id, as a string.
+    id: String,
+    uuid: String,
+}
+
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/events", list_events).add(Method::POST, "/v2/storage/events", create_event).add(
-        Method::GET,
-        "/v2/storage/events/{id}",
-        get_event,
-    )
+    t.add(Method::GET, "/v2/storage/events", list_events, Op::list::<EventView>("List the project's events"))
+        .add(Method::POST, "/v2/storage/events", create_event, Op::created::<CreatedEvent>("Record an event"))
+        .add(Method::GET, "/v2/storage/events/{id}", get_event, Op::ok::<EventView>("Event detail"))
 }
 
 /// The listing parameters shared by every event feed.
@@ -35,13 +44,21 @@ pub(crate) fn list_params(query: &Fields) -> ApiResult<ListParams> {
     })
 }
 
-async fn list_events(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<EventView>>> {
     let grant = caller.token.authorize(AnyToken)?;
     let events = events::list(&caller.ctx, &grant, list_params(&query)?).await?;
-    Ok(Json(Value::Array(events.iter().map(|event| views::event(&state.core, event)).collect())))
+    Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }
 
-async fn get_event(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventView>> {
     let grant = caller.token.authorize(AnyToken)?;
     let event = events::get(&caller.ctx, &grant, id).await?;
     Ok(Json(views::event(&state.core, &event)))
@@ -62,5 +79,5 @@ async fn create_event(caller: Caller, Body(body): Body) -> ApiResult<Response> {
     };
     let grant = caller.token.authorize(AnyToken)?;
     let (id, uuid) = events::create(&caller.ctx, &grant, input).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string(), "uuid": uuid }))).into_response())
+    Ok((StatusCode::CREATED, Json(CreatedEvent { id: id.to_string(), uuid })).into_response())
 }

@@ -7,60 +7,146 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;
-use serde_json::{json, Value};
+use serde::Serialize;
 use stowage_core::files::{self, BlobAccess, ListParams, PrepareRequest, SasPermission};
 use stowage_core::records::FileRecord;
 use stowage_core::Core;
 use stowage_types::auth::AnyToken;
 use stowage_types::time::format;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::input::{Body, Query};
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::TokenRefView;
 use crate::{AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::POST, "/v2/storage/files/prepare", prepare_file)
-        .add(Method::GET, "/v2/storage/files", list_files)
-        .add(Method::GET, "/v2/storage/files/{id}", get_file)
-        .add(Method::DELETE, "/v2/storage/files/{id}", delete_file)
-        .add(Method::POST, "/v2/storage/files/{id}/tags", add_file_tag)
-        .add(Method::DELETE, "/v2/storage/files/{id}/tags/{tag}", remove_file_tag)
-        .add(Method::GET, "/v2/storage/files/{id}/download", download_file)
+    t.add(
+        Method::POST,
+        "/v2/storage/files/prepare",
+        prepare_file,
+        Op::created::<FileView>("Prepare an upload (answers where and how to upload)"),
+    )
+    .add(Method::GET, "/v2/storage/files", list_files, Op::list::<FileView>("List files"))
+    .add(
+        Method::GET,
+        "/v2/storage/files/{id}",
+        get_file,
+        Op::ok::<FileView>("File detail (with download credentials on `federationToken`)"),
+    )
+    .add(Method::DELETE, "/v2/storage/files/{id}", delete_file, Op::empty("Delete a file"))
+    .add(Method::POST, "/v2/storage/files/{id}/tags", add_file_tag, Op::empty("Tag a file"))
+    .add(Method::DELETE, "/v2/storage/files/{id}/tags/{tag}", remove_file_tag, Op::empty("Remove a file's tag"))
+    .add(
+        Method::GET,
+        "/v2/storage/files/{id}/download",
+        download_file,
+        Op::bytes("Download a file's bytes", "application/octet-stream"),
+    )
 }
 
-/// The connection string an Azure client uses: our endpoint plus the SAS.
-fn credentials(core: &Core, access: &BlobAccess) -> Value {
-    json!({
-        "SASConnectionString": format!("BlobEndpoint={}/{};SharedAccessSignature={}", core.stack.public_url, files::ACCOUNT, access.sas),
-        "expiration": format(access.expires),
-    })
+/// What an Azure client needs to reach a blob: our endpoint plus the SAS.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AbsCredentials {
+    #[serde(rename = "SASConnectionString")]
+    sas_connection_string: String,
+    expiration: String,
+}
+
+fn credentials(core: &Core, access: &BlobAccess) -> AbsCredentials {
+    let endpoint = format!("{}/{}", core.stack.public_url, files::ACCOUNT);
+    AbsCredentials {
+        sas_connection_string: format!("BlobEndpoint={endpoint};SharedAccessSignature={}", access.sas),
+        expiration: format(access.expires),
+    }
+}
+
+/// Where to upload a prepared file.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AbsUploadParams {
+    blob_name: String,
+    account_name: &'static str,
+    container: String,
+    abs_credentials: AbsCredentials,
+}
+
+/// Where a file's blob is.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AbsPath {
+    container: String,
+    name: String,
+}
+
+/// A file.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = File)]
+pub(crate) struct FileView {
+    id: i64,
+    created: String,
+    is_public: bool,
+    is_sliced: bool,
+    is_encrypted: bool,
+    is_permanent: bool,
+    is_expired: bool,
+    name: String,
+    url: String,
+    /// Always `azure`: files go through the Azure-Blob-compatible endpoint.
+    provider: &'static str,
+    region: String,
+    size_bytes: i64,
+    content_type: Option<String>,
+    tags: Vec<String>,
+    max_age_days: i64,
+    run_id: Option<String>,
+    run_ids: Vec<String>,
+    creator_token: TokenRefView,
+    federation_token: bool,
+    /// Only in the answer to `prepare`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abs_upload_params: Option<AbsUploadParams>,
+    /// Only with `federationToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abs_path: Option<AbsPath>,
+    /// Only with `federationToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abs_credentials: Option<AbsCredentials>,
 }
 
 /// A file as the API shows it.
-pub(crate) fn file_view(core: &Core, file: &FileRecord) -> Value {
-    json!({
-        "id": file.id,
-        "created": format(file.created),
-        "isPublic": file.is_public,
-        "isSliced": false,
-        "isEncrypted": file.is_encrypted,
-        "isPermanent": file.is_permanent,
-        "isExpired": false,
-        "name": file.name,
-        "url": format!("{}/files/{}/download", core.storage_url(), file.id),
-        "provider": "azure",
-        "region": core.stack.name,
-        "sizeBytes": file.size_bytes.unwrap_or(0),
-        "contentType": file.content_type,
-        "tags": file.tags,
-        "maxAgeDays": file.max_age_days,
-        "runId": file.run_id,
-        "runIds": file.run_id.iter().collect::<Vec<_>>(),
-        "creatorToken": { "id": file.creator_token_id.to_string(), "description": file.creator_token_description },
-        "federationToken": false,
-    })
+pub(crate) fn file_view(core: &Core, file: &FileRecord) -> FileView {
+    FileView {
+        id: file.id,
+        created: format(file.created),
+        is_public: file.is_public,
+        is_sliced: false,
+        is_encrypted: file.is_encrypted,
+        is_permanent: file.is_permanent,
+        is_expired: false,
+        name: file.name.clone(),
+        url: format!("{}/files/{}/download", core.storage_url(), file.id),
+        provider: "azure",
+        region: core.stack.name.clone(),
+        size_bytes: file.size_bytes.unwrap_or(0),
+        content_type: file.content_type.clone(),
+        tags: file.tags.clone(),
+        max_age_days: file.max_age_days,
+        run_id: file.run_id.clone(),
+        run_ids: file.run_id.iter().cloned().collect(),
+        creator_token: TokenRefView {
+            id: file.creator_token_id.to_string(),
+            description: file.creator_token_description.clone(),
+        },
+        federation_token: false,
+        abs_upload_params: None,
+        abs_path: None,
+        abs_credentials: None,
+    }
 }
 
 async fn prepare_file(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
@@ -79,16 +165,20 @@ async fn prepare_file(State(state): State<AppState>, caller: Caller, Body(body):
     let grant = caller.token.authorize(AnyToken)?;
     let (file, access) = files::prepare(&caller.ctx, &grant, request).await?;
     let mut view = file_view(&state.core, &file);
-    view["absUploadParams"] = json!({
-        "blobName": access.blob_name,
-        "accountName": files::ACCOUNT,
-        "container": access.container,
-        "absCredentials": credentials(&state.core, &access),
+    view.abs_upload_params = Some(AbsUploadParams {
+        abs_credentials: credentials(&state.core, &access),
+        blob_name: access.blob_name,
+        account_name: files::ACCOUNT,
+        container: access.container,
     });
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-async fn list_files(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_files(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<FileView>>> {
     let params = ListParams {
         paging: query.paging()?,
         tags: query.list("tags")?.unwrap_or_default(),
@@ -99,7 +189,7 @@ async fn list_files(State(state): State<AppState>, caller: Caller, Query(query):
     };
     let grant = caller.token.authorize(AnyToken)?;
     let list = files::list(&caller.ctx, &grant, params).await?;
-    Ok(Json(Value::Array(list.iter().map(|file| file_view(&state.core, file)).collect())))
+    Ok(Json(list.iter().map(|file| file_view(&state.core, file)).collect()))
 }
 
 async fn get_file(
@@ -107,7 +197,7 @@ async fn get_file(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FileView>> {
     let id = numeric_id(&id)?;
     let federation = query.bool("federationToken")?.unwrap_or(false);
     let grant = caller.token.authorize(AnyToken)?;
@@ -115,8 +205,8 @@ async fn get_file(
     let mut view = file_view(&state.core, &file);
     if federation {
         let access = files::blob_access(&state.core, &file, SasPermission::Read);
-        view["absPath"] = json!({ "container": access.container, "name": access.blob_name });
-        view["absCredentials"] = credentials(&state.core, &access);
+        view.abs_credentials = Some(credentials(&state.core, &access));
+        view.abs_path = Some(AbsPath { container: access.container, name: access.blob_name });
     }
     Ok(Json(view))
 }

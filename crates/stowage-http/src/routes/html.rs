@@ -148,6 +148,7 @@ impl Nav {
                     span.project { (name) }
                 }
                 div.who {
+                    a href="/api-reference" { "API reference" }
                     span { (self.who) }
                     form method="post" action="/console/sign-out" {
                         input type="hidden" name="csrf" value=(self.csrf);

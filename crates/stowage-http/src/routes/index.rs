@@ -5,13 +5,64 @@ use axum::extract::State;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::input::Query;
+use crate::openapi::Op;
 use crate::{AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage", index).add(Method::GET, "/", root)
+    t.add(Method::GET, "/v2/storage", index, Op::ok::<Index>("The API index: the stack, its regions and services")).add(
+        Method::GET,
+        "/",
+        root,
+        Op::redirect("The stack's root: on to the console"),
+    )
+}
+
+/// A region of the stack's group.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Region {
+    name: String,
+    url: String,
+}
+
+/// The stack that answers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Stack {
+    name: String,
+    url: String,
+    regions: Vec<Region>,
+}
+
+/// A service of the stack and where it is.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Service {
+    id: &'static str,
+    url: String,
+}
+
+/// The Storage API's index.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Index {
+    /// Always `storage`.
+    api: &'static str,
+    /// Always `v2`.
+    version: &'static str,
+    revision: &'static str,
+    documentation: &'static str,
+    stack: Stack,
+    services: Vec<Service>,
+    features: Vec<String>,
+    url_templates: BTreeMap<String, String>,
+    /// Left out with `exclude=components`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    components: Option<Vec<Value>>,
 }
 
 /// The stack's root: a browser goes on to the console; the API lives below `/v2/storage`.
@@ -19,32 +70,27 @@ async fn root() -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, "/console")]).into_response()
 }
 
-async fn index(State(state): State<AppState>, Query(query): Query) -> Json<Value> {
+async fn index(State(state): State<AppState>, Query(query): Query) -> Json<Index> {
     let core = &state.core;
     let root = &core.stack.public_url;
     let exclude = query.0.get("exclude").and_then(Value::as_str).unwrap_or("").to_string();
-    let mut out = json!({
-        "api": "storage",
-        "version": "v2",
-        "revision": env!("CARGO_PKG_VERSION"),
-        "documentation": "https://keboola.docs.apiary.io/",
-        "stack": {
-            "name": core.stack.name,
-            "url": root,
-            "regions": core.stack.regions.iter().map(|r| json!({"name": r.name, "url": r.url})).collect::<Vec<_>>(),
-        },
-        "services": [
-            { "id": "storage", "url": root },
-            { "id": "queue", "url": format!("{root}/queue") },
-            { "id": "sync-actions", "url": format!("{root}/sync-actions") },
+    let regions = core.stack.regions.iter().map(|r| Region { name: r.name.clone(), url: r.url.clone() }).collect();
+    Json(Index {
+        api: "storage",
+        version: "v2",
+        revision: env!("CARGO_PKG_VERSION"),
+        documentation: "https://keboola.docs.apiary.io/",
+        stack: Stack { name: core.stack.name.clone(), url: root.clone(), regions },
+        services: vec![
+            Service { id: "storage", url: root.clone() },
+            Service { id: "queue", url: format!("{root}/queue") },
+            Service { id: "sync-actions", url: format!("{root}/sync-actions") },
         ],
-        "features": [],
-        "urlTemplates": {
-            "orchestrationJob": "/orchestrations/{{orchestrationId}}/jobs/{{jobId}}",
-        },
-    });
-    if !exclude.split(',').any(|part| part.trim() == "components") {
-        out["components"] = json!([]);
-    }
-    Json(out)
+        features: Vec::new(),
+        url_templates: BTreeMap::from([(
+            "orchestrationJob".to_string(),
+            "/orchestrations/{orchestrationId}/jobs/{jobId}".to_string(),
+        )]),
+        components: (!exclude.split(',').any(|part| part.trim() == "components")).then(Vec::new),
+    })
 }

@@ -3,27 +3,37 @@
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::Json;
-use serde_json::Value;
 use stowage_core::jobs;
 use stowage_types::auth::AnyToken;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::input::Query;
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::JobView;
 use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/jobs", list_jobs).add(Method::GET, "/v2/storage/jobs/{id}", get_job)
+    t.add(Method::GET, "/v2/storage/jobs", list_jobs, Op::list::<JobView>("List storage jobs")).add(
+        Method::GET,
+        "/v2/storage/jobs/{id}",
+        get_job,
+        Op::ok::<JobView>("Storage job detail"),
+    )
 }
 
-async fn list_jobs(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<JobView>>> {
     let grant = caller.token.authorize(AnyToken)?;
     let jobs = jobs::list(&caller.ctx, &grant, query.paging()?).await?;
-    Ok(Json(Value::Array(jobs.iter().map(|job| views::job(&state.core, job)).collect())))
+    Ok(Json(jobs.iter().map(|job| views::job(&state.core, job)).collect()))
 }
 
-async fn get_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
     let id = numeric_id(&id)?;
     let grant = caller.token.authorize(AnyToken)?;
     let job = jobs::get(&caller.ctx, &grant, id).await?;

@@ -4,25 +4,41 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
 use stowage_core::manage;
 use stowage_core::tokens::TokenView;
 
 use crate::auth::ManageCaller;
 use crate::error::ApiResult;
 use crate::input::{Body, Query};
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::{MemberView, ProjectView, TokenShape};
 use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/manage/projects", list_projects)
-        .add(Method::POST, "/manage/projects", create_project)
-        .add(Method::GET, "/manage/projects/{id}", get_project)
-        .add(Method::DELETE, "/manage/projects/{id}", delete_project)
-        .add(Method::GET, "/manage/projects/{id}/users", list_project_users)
-        .add(Method::POST, "/manage/projects/{id}/users", add_project_user)
-        .add(Method::DELETE, "/manage/projects/{id}/users/{email}", remove_project_user)
-        .add(Method::PUT, "/manage/users/{email}/password", set_user_password)
+    t.add(Method::GET, "/manage/projects", list_projects, Op::list::<ProjectView>("List projects"))
+        .add(Method::POST, "/manage/projects", create_project, Op::created::<ProjectView>("Create a project"))
+        .add(Method::GET, "/manage/projects/{id}", get_project, Op::ok::<ProjectView>("Project detail"))
+        .add(Method::DELETE, "/manage/projects/{id}", delete_project, Op::empty("Delete a project"))
+        .add(
+            Method::GET,
+            "/manage/projects/{id}/users",
+            list_project_users,
+            Op::list::<MemberView>("List a project's members"),
+        )
+        .add(
+            Method::POST,
+            "/manage/projects/{id}/users",
+            add_project_user,
+            Op::created::<MemberView>("Add a member (answers their new master token, shown once)"),
+        )
+        .add(Method::DELETE, "/manage/projects/{id}/users/{email}", remove_project_user, Op::empty("Remove a member"))
+        .add(
+            Method::PUT,
+            "/manage/users/{email}/password",
+            set_user_password,
+            Op::empty("Set a user's console password"),
+        )
 }
 
 async fn set_user_password(caller: ManageCaller, Path(email): Path<String>, Body(body): Body) -> ApiResult<StatusCode> {
@@ -35,9 +51,9 @@ async fn list_projects(
     State(state): State<AppState>,
     caller: ManageCaller,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<ProjectView>>> {
     let projects = query.page_of(manage::list_projects(&caller.ctx, &caller.grant).await?)?;
-    Ok(Json(Value::Array(projects.iter().map(|p| views::project(&state.core, p)).collect())))
+    Ok(Json(projects.iter().map(|p| views::project(&state.core, p)).collect()))
 }
 
 async fn create_project(State(state): State<AppState>, caller: ManageCaller, Body(body): Body) -> ApiResult<Response> {
@@ -49,7 +65,7 @@ async fn get_project(
     State(state): State<AppState>,
     caller: ManageCaller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProjectView>> {
     let project = manage::get_project(&caller.ctx, &caller.grant, numeric_id(&id)?).await?;
     Ok(Json(views::project(&state.core, &project)))
 }
@@ -63,9 +79,9 @@ async fn list_project_users(
     caller: ManageCaller,
     Path(id): Path<String>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<MemberView>>> {
     let members = query.page_of(manage::list_members(&caller.ctx, &caller.grant, numeric_id(&id)?).await?)?;
-    Ok(Json(Value::Array(members.iter().map(views::member).collect())))
+    Ok(Json(members.iter().map(views::member).collect()))
 }
 
 async fn add_project_user(
@@ -78,12 +94,10 @@ async fn add_project_user(
     let new =
         manage::add_member(&caller.ctx, &caller.grant, project_id, body.string("email")?, body.string("role")?).await?;
     let project = manage::get_project(&caller.ctx, &caller.grant, project_id).await?;
-    let mut view = views::member(&new.member);
     let token_view = TokenView { token: new.token, project, bucket_ids: vec![] };
-    let mut token = views::token(&state.core, &token_view, false);
     // The secret of the new master token, shown this once.
-    token["token"] = Value::String(new.secret);
-    view["token"] = token;
+    let token = TokenShape { token: Some(new.secret), ..views::token(&state.core, &token_view, false) };
+    let view = MemberView { token: Some(token), ..views::member(&new.member) };
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 

@@ -6,30 +6,65 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use stowage_core::metadata::{self, Target};
 use stowage_core::records::MetadataEntry;
 use stowage_core::{buckets, tables};
 use stowage_types::auth::{Granted, Permission, ReadBucket, WriteBucket};
 use stowage_types::names::BucketId;
 use stowage_types::Code;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Fields, Query};
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::{ColumnMetadata, MetadataView};
 use crate::{views, AppState, Table};
 
+/// A table's metadata and its columns' metadata, after a change.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableMetadata {
+    metadata: Vec<MetadataView>,
+    /// Column name to its entries.
+    columns_metadata: ColumnMetadata,
+}
+
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/buckets/{id}/metadata", list_bucket_metadata)
-        .add(Method::POST, "/v2/storage/buckets/{id}/metadata", create_bucket_metadata)
-        .add(Method::DELETE, "/v2/storage/buckets/{id}/metadata/{entry}", delete_bucket_metadata)
-        .add(Method::GET, "/v2/storage/tables/{id}/metadata", list_table_metadata)
-        .add(Method::POST, "/v2/storage/tables/{id}/metadata", create_table_metadata)
-        .add(Method::DELETE, "/v2/storage/tables/{id}/metadata/{entry}", delete_table_metadata)
-        .add(Method::GET, "/v2/storage/columns/{id}/metadata", list_column_metadata)
-        .add(Method::POST, "/v2/storage/columns/{id}/metadata", create_column_metadata)
-        .add(Method::DELETE, "/v2/storage/columns/{id}/metadata/{entry}", delete_column_metadata)
+    let list = |summary| Op::list::<MetadataView>(summary);
+    let set = |summary| Op::created_list::<MetadataView>(summary);
+    t.add(Method::GET, "/v2/storage/buckets/{id}/metadata", list_bucket_metadata, list("A bucket's metadata"))
+        .add(Method::POST, "/v2/storage/buckets/{id}/metadata", create_bucket_metadata, set("Set bucket metadata"))
+        .add(
+            Method::DELETE,
+            "/v2/storage/buckets/{id}/metadata/{entry}",
+            delete_bucket_metadata,
+            Op::empty("Delete a bucket metadata entry"),
+        )
+        .add(Method::GET, "/v2/storage/tables/{id}/metadata", list_table_metadata, list("A table's metadata"))
+        .add(
+            Method::POST,
+            "/v2/storage/tables/{id}/metadata",
+            create_table_metadata,
+            Op::created::<TableMetadata>("Set table and column metadata"),
+        )
+        .add(
+            Method::DELETE,
+            "/v2/storage/tables/{id}/metadata/{entry}",
+            delete_table_metadata,
+            Op::empty("Delete a table metadata entry"),
+        )
+        .add(Method::GET, "/v2/storage/columns/{id}/metadata", list_column_metadata, list("A column's metadata"))
+        .add(Method::POST, "/v2/storage/columns/{id}/metadata", create_column_metadata, set("Set column metadata"))
+        .add(
+            Method::DELETE,
+            "/v2/storage/columns/{id}/metadata/{entry}",
+            delete_column_metadata,
+            Op::empty("Delete a column metadata entry"),
+        )
 }
 
 fn invalid(what: &str) -> ApiError {
@@ -97,8 +132,8 @@ fn columns_metadata(body: &Fields) -> ApiResult<BTreeMap<String, Vec<(String, St
     Ok(out)
 }
 
-fn list_json(entries: &[MetadataEntry]) -> Value {
-    Value::Array(entries.iter().map(views::metadata_entry).collect())
+fn list_json(entries: &[MetadataEntry]) -> Vec<MetadataView> {
+    entries.iter().map(views::metadata_entry).collect()
 }
 
 fn bucket_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(BucketId) -> P) -> ApiResult<Granted<P>> {
@@ -121,7 +156,11 @@ fn column_target(caller: &Caller, id: &str) -> ApiResult<(String, String)> {
     Ok((table.to_string(), column.to_string()))
 }
 
-async fn list_bucket_metadata(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_bucket_metadata(
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = bucket_grant(&caller, &id, ReadBucket)?;
     Ok(Json(list_json(&query.page_of(metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)?)))
 }
@@ -142,7 +181,11 @@ async fn delete_bucket_metadata(caller: Caller, Path((id, entry)): Path<(String,
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_table_metadata(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_table_metadata(
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = table_grant(&caller, &id, ReadBucket)?;
     Ok(Json(list_json(&query.page_of(metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)?)))
 }
@@ -158,15 +201,13 @@ async fn create_table_metadata(
     let columns = columns_metadata(&body)?;
     let grant = table_grant(&caller, &id, WriteBucket)?;
     let (all, by_column) = metadata::upsert(&caller.ctx, &grant, Target::Table(id), provider, entries, columns).await?;
-    let columns_json = if by_column.is_empty() {
-        Value::Array(vec![])
-    } else {
-        Value::Object(by_column.iter().map(|(column, list)| (column.clone(), list_json(list))).collect::<Map<_, _>>())
+    let body = TableMetadata {
+        metadata: list_json(&all),
+        columns_metadata: ColumnMetadata(
+            by_column.iter().map(|(column, list)| (column.clone(), list_json(list))).collect(),
+        ),
     };
-    let mut body = Map::new();
-    body.insert("metadata".into(), list_json(&all));
-    body.insert("columnsMetadata".into(), columns_json);
-    Ok((StatusCode::CREATED, Json(Value::Object(body))).into_response())
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 async fn delete_table_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
@@ -176,7 +217,11 @@ async fn delete_table_metadata(caller: Caller, Path((id, entry)): Path<(String, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_column_metadata(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_column_metadata(
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<MetadataView>>> {
     let (table, column) = column_target(&caller, &id)?;
     let grant = table_grant(&caller, &table, ReadBucket)?;
     let entries = metadata::list(&caller.ctx, &grant, Target::Column(table, column)).await?;

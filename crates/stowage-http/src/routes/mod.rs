@@ -14,6 +14,7 @@ pub(crate) mod jobs;
 pub(crate) mod manage;
 pub(crate) mod metadata;
 pub(crate) mod queue;
+pub(crate) mod reference;
 pub(crate) mod scheduler;
 pub(crate) mod share;
 pub(crate) mod tables;

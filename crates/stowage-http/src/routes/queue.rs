@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Value};
 use stowage_core::queue;
 use stowage_core::records::QueueJobRecord;
@@ -11,44 +12,94 @@ use stowage_core::Core;
 use stowage_types::auth::WriteComponent;
 use stowage_types::time::format;
 use stowage_types::Code;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Query};
+use crate::openapi::Op;
 use crate::routes::numeric_id;
+use crate::views::{EventView, TokenRefView};
 use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::POST, "/queue/jobs", create_job)
-        .add(Method::GET, "/queue/jobs", list_jobs)
-        .add(Method::GET, "/queue/jobs/{id}", get_job)
-        .add(Method::POST, "/queue/jobs/{id}/kill", kill_job)
-        .add(Method::POST, "/sync-actions/actions", run_sync_action)
+    t.add(Method::POST, "/queue/jobs", create_job, Op::created::<QueueJob>("Run a configuration"))
+        .add(Method::GET, "/queue/jobs", list_jobs, Op::list::<QueueJob>("List component jobs"))
+        .add(Method::GET, "/queue/jobs/{id}", get_job, Op::ok::<QueueJob>("Component job detail, with its events"))
+        .add(Method::POST, "/queue/jobs/{id}/kill", kill_job, Op::accepted::<QueueJob>("Terminate a component job"))
+        .add(
+            Method::POST,
+            "/sync-actions/actions",
+            run_sync_action,
+            Op::ok::<Value>("Run a component's synchronous action (answers what the action answers)"),
+        )
 }
 
-fn job_view(core: &Core, job: &QueueJobRecord) -> Value {
-    let finished = matches!(job.status.as_str(), "success" | "error" | "terminated");
-    json!({
-        "id": job.id.to_string(),
-        "runId": job.id.to_string(),
-        "parentRunId": "",
-        "project": { "id": job.project_id.to_string() },
-        "token": { "id": job.token_id.to_string(), "description": job.token_description },
-        "status": job.status,
-        "desiredStatus": if job.status == "terminating" || job.status == "terminated" { "terminating" } else { "processing" },
-        "mode": "run",
-        "component": job.component_id,
-        "config": job.config_id,
-        "configRowIds": job.row_ids,
-        "type": "standard",
-        "result": job.result,
-        "createdTime": format(job.created),
-        "startTime": job.start.map(format),
-        "endTime": job.end.map(format),
-        "durationSeconds": match (job.start, job.end) { (Some(start), Some(end)) => json!(end - start), _ => Value::Null },
-        "isFinished": finished,
-        "url": format!("{}/queue/jobs/{}", core.stack.public_url, job.id),
-    })
+/// The project a component job belongs to.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProjectRef {
+    /// The project's id, as a string.
+    id: String,
+}
+
+/// A component job, in the shape of Keboola's Queue API.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct QueueJob {
+    /// The job's id, as a string.
+    id: String,
+    run_id: String,
+    parent_run_id: &'static str,
+    project: ProjectRef,
+    token: TokenRefView,
+    /// `created`, `waiting`, `processing`, `success`, `error`, `terminating` or `terminated`.
+    status: String,
+    /// `processing` or `terminating`.
+    desired_status: &'static str,
+    /// Always `run`.
+    mode: &'static str,
+    component: String,
+    config: String,
+    config_row_ids: Vec<String>,
+    /// Always `standard`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    result: Value,
+    created_time: String,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    duration_seconds: Option<i64>,
+    is_finished: bool,
+    url: String,
+    /// Only in a job's detail: what the run logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<Vec<EventView>>,
+}
+
+fn job_view(core: &Core, job: &QueueJobRecord) -> QueueJob {
+    let terminating = job.status == "terminating" || job.status == "terminated";
+    QueueJob {
+        id: job.id.to_string(),
+        run_id: job.id.to_string(),
+        parent_run_id: "",
+        project: ProjectRef { id: job.project_id.to_string() },
+        token: TokenRefView { id: job.token_id.to_string(), description: job.token_description.clone() },
+        status: job.status.clone(),
+        desired_status: if terminating { "terminating" } else { "processing" },
+        mode: "run",
+        component: job.component_id.clone(),
+        config: job.config_id.clone(),
+        config_row_ids: job.row_ids.clone(),
+        kind: "standard",
+        result: job.result.clone(),
+        created_time: format(job.created),
+        start_time: job.start.map(format),
+        end_time: job.end.map(format),
+        duration_seconds: job.start.zip(job.end).map(|(start, end)| end - start),
+        is_finished: matches!(job.status.as_str(), "success" | "error" | "terminated"),
+        url: format!("{}/queue/jobs/{}", core.stack.public_url, job.id),
+        events: None,
+    }
 }
 
 async fn create_job(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
@@ -68,18 +119,21 @@ async fn create_job(State(state): State<AppState>, caller: Caller, Body(body): B
     Ok((StatusCode::CREATED, Json(job_view(&state.core, &job))).into_response())
 }
 
-async fn list_jobs(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<QueueJob>>> {
     let component = query.string("component")?.filter(|c| !c.is_empty());
     let config = query.string("config")?.filter(|c| !c.is_empty());
     let jobs = queue::list(&caller.ctx, &caller.token, component, config, query.paging()?).await?;
-    Ok(Json(Value::Array(jobs.iter().map(|job| job_view(&state.core, job)).collect())))
+    Ok(Json(jobs.iter().map(|job| job_view(&state.core, job)).collect()))
 }
 
-async fn get_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<QueueJob>> {
     let (job, events) = queue::get(&caller.ctx, &caller.token, numeric_id(&id)?).await?;
-    let mut view = job_view(&state.core, &job);
-    view["events"] = Value::Array(events.iter().map(|event| views::event(&state.core, event)).collect());
-    Ok(Json(view))
+    let events = events.iter().map(|event| views::event(&state.core, event)).collect();
+    Ok(Json(QueueJob { events: Some(events), ..job_view(&state.core, &job) }))
 }
 
 async fn kill_job(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {

@@ -10,15 +10,17 @@ use stowage_core::tokens::{self, SharedToken};
 use stowage_types::auth::BucketAccess;
 
 use crate::error::ApiResult;
+use crate::openapi::Op;
 use crate::routes::html::render;
 use crate::{AppState, Table};
 use maud::{html, Markup};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/tokens/shared/{link}", show_share_page).add(
+    t.add(Method::GET, "/tokens/shared/{link}", show_share_page, Op::html("The page of a shared token's link")).add(
         Method::POST,
         "/tokens/shared/{link}",
         reveal_shared_token,
+        Op::html("Show the shared token, once"),
     )
 }
 

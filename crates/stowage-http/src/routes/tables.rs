@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 use stowage_core::tables::csv::{write_row, CsvFormat};
 use stowage_core::tables::typed::{ColumnSpec, DefinitionRequest};
 use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter};
@@ -13,28 +14,57 @@ use stowage_core::{buckets, events, Core};
 use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
 use stowage_types::time::format;
 use stowage_types::Code;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Fields, Query};
+use crate::openapi::Op;
 use crate::routes::events::list_params;
-use crate::views::{self, BucketShape};
+use crate::views::{self, BucketShape, BucketView, ColumnMetadata, EventView, JobView, MetadataView};
 use crate::{AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::POST, "/v2/storage/buckets/{id}/tables-async", create_table)
-        .add(Method::POST, "/v2/storage/buckets/{id}/tables-definition", create_table_definition)
-        .add(Method::POST, "/v2/storage/tables/{id}/columns", add_column)
-        .add(Method::GET, "/v2/storage/buckets/{id}/tables", list_bucket_tables)
-        .add(Method::GET, "/v2/storage/tables", list_tables)
-        .add(Method::GET, "/v2/storage/tables/{id}", get_table)
-        .add(Method::DELETE, "/v2/storage/tables/{id}", delete_table)
-        .add(Method::POST, "/v2/storage/tables/{id}/import-async", import_table)
-        .add(Method::POST, "/v2/storage/tables/{id}/export-async", export_table)
-        .add(Method::GET, "/v2/storage/tables/{id}/data-preview", preview_table)
-        .add(Method::POST, "/v2/storage/tables/{id}/primary-key", add_primary_key)
-        .add(Method::DELETE, "/v2/storage/tables/{id}/primary-key", remove_primary_key)
-        .add(Method::GET, "/v2/storage/tables/{id}/events", list_table_events)
+    let job = |summary| Op::accepted::<JobView>(summary);
+    t.add(
+        Method::POST,
+        "/v2/storage/buckets/{id}/tables-async",
+        create_table,
+        job("Create a table from an uploaded file"),
+    )
+    .add(
+        Method::POST,
+        "/v2/storage/buckets/{id}/tables-definition",
+        create_table_definition,
+        job("Create a typed table from a definition"),
+    )
+    .add(Method::POST, "/v2/storage/tables/{id}/columns", add_column, job("Add a column"))
+    .add(Method::GET, "/v2/storage/buckets/{id}/tables", list_bucket_tables, Op::list::<TableShow>("A bucket's tables"))
+    .add(Method::GET, "/v2/storage/tables", list_tables, Op::list::<TableShow>("List tables"))
+    .add(Method::GET, "/v2/storage/tables/{id}", get_table, Op::ok::<TableShow>("Table detail"))
+    .add(
+        Method::DELETE,
+        "/v2/storage/tables/{id}",
+        delete_table,
+        Op::empty("Delete a table").or::<JobView>(202, "With `async`: the job that deletes it."),
+    )
+    .add(Method::POST, "/v2/storage/tables/{id}/import-async", import_table, job("Load an uploaded file into a table"))
+    .add(Method::POST, "/v2/storage/tables/{id}/export-async", export_table, job("Export a table to a file"))
+    .add(
+        Method::GET,
+        "/v2/storage/tables/{id}/data-preview",
+        preview_table,
+        Op::bytes("Preview a table's rows (CSV, or JSON with `format=json`)", "text/csv")
+            .or::<Preview>(200, "With `format=json`."),
+    )
+    .add(Method::POST, "/v2/storage/tables/{id}/primary-key", add_primary_key, job("Set a table's primary key"))
+    .add(Method::DELETE, "/v2/storage/tables/{id}/primary-key", remove_primary_key, job("Remove a table's primary key"))
+    .add(
+        Method::GET,
+        "/v2/storage/tables/{id}/events",
+        list_table_events,
+        Op::list::<EventView>("A table's events"),
+    )
 }
 
 /// Which optional parts of a table to show.
@@ -60,74 +90,156 @@ impl TableShape {
     }
 }
 
-fn table_view(core: &Core, view: &TableView, shape: TableShape) -> Value {
+/// A typed column's native type.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NativeType {
+    /// The backend's type name, for example `VARCHAR` or `NUMERIC`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    nullable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default: Option<String>,
+}
+
+/// A typed column.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ColumnDefinition)]
+pub(crate) struct ColumnDefinitionView {
+    name: String,
+    definition: NativeType,
+    /// `STRING`, `INTEGER`, `NUMERIC`, `FLOAT`, `BOOLEAN`, `DATE` or `TIMESTAMP`.
+    basetype: &'static str,
+    can_be_filtered: bool,
+}
+
+/// A typed table's definition.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableDefinition {
+    primary_keys_names: Vec<String>,
+    columns: Vec<ColumnDefinitionView>,
+}
+
+/// A table. `columns`, `metadata`, `columnMetadata` and `bucket` are there when asked for with
+/// `include` (all of them in a table's detail).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Table)]
+pub(crate) struct TableShow {
+    uri: String,
+    /// `{bucket id}.{name}`.
+    id: String,
+    name: String,
+    display_name: String,
+    transactional: bool,
+    primary_key: Vec<String>,
+    index_type: Option<String>,
+    index_key: Vec<String>,
+    distribution_type: Option<String>,
+    distribution_key: Vec<String>,
+    synthetic_primary_key_enabled: bool,
+    created: String,
+    last_import_date: Option<String>,
+    last_change_date: Option<String>,
+    rows_count: i64,
+    data_size_bytes: i64,
+    is_alias: bool,
+    is_aliasable: bool,
+    is_typed: bool,
+    table_type: &'static str,
+    timestamp_type: &'static str,
+    path: String,
+    attributes: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    columns: Option<Vec<String>>,
+    /// Only on a typed table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition: Option<TableDefinition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Vec<MetadataView>>,
+    /// Column name to its metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column_metadata: Option<ColumnMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bucket: Option<BucketView>,
+}
+
+fn table_view(core: &Core, view: &TableView, shape: TableShape) -> TableShow {
     let table = &view.table;
-    let mut out = json!({
-        "uri": format!("{}/tables/{}", core.storage_url(), table.id),
-        "id": table.id,
-        "name": table.name,
-        "displayName": table.display_name,
-        "transactional": false,
-        "primaryKey": table.primary_key,
-        "indexType": null,
-        "indexKey": [],
-        "distributionType": null,
-        "distributionKey": [],
-        "syntheticPrimaryKeyEnabled": false,
-        "created": format(table.created),
-        "lastImportDate": table.last_import.map(format),
-        "lastChangeDate": table.last_change.map(format),
-        "rowsCount": table.rows_count,
-        "dataSizeBytes": table.data_size_bytes,
-        "isAlias": false,
-        "isAliasable": true,
-        "isTyped": table.definition.is_some(),
-        "tableType": "table",
-        "timestampType": "MANAGED",
-        "path": format!("/{}", table.id),
-        "attributes": [],
-    });
-    if shape.columns {
-        out["columns"] = json!(table.columns);
-    }
-    if let Some(definition) = &table.definition {
-        let columns: Vec<Value> = definition
+    let definition = table.definition.as_ref().map(|definition| TableDefinition {
+        primary_keys_names: table.primary_key.clone(),
+        columns: definition
             .iter()
-            .map(|column| {
-                let mut native = json!({ "type": column.basetype.native(), "nullable": column.nullable });
-                if let Some(length) = &column.length {
-                    native["length"] = json!(length);
-                }
-                if let Some(default) = &column.default {
-                    native["default"] = json!(default);
-                }
-                json!({ "name": column.name, "definition": native, "basetype": column.basetype.name(), "canBeFiltered": true })
+            .map(|column| ColumnDefinitionView {
+                name: column.name.clone(),
+                definition: NativeType {
+                    kind: column.basetype.native(),
+                    nullable: column.nullable,
+                    length: column.length.clone(),
+                    default: column.default.clone(),
+                },
+                basetype: column.basetype.name(),
+                can_be_filtered: true,
             })
-            .collect();
-        out["definition"] = json!({ "primaryKeysNames": table.primary_key, "columns": columns });
+            .collect(),
+    });
+    let column_metadata = view
+        .column_metadata
+        .iter()
+        .map(|(column, entries)| (column.clone(), entries.iter().map(views::metadata_entry).collect()))
+        .collect();
+    TableShow {
+        uri: format!("{}/tables/{}", core.storage_url(), table.id),
+        id: table.id.clone(),
+        name: table.name.clone(),
+        display_name: table.display_name.clone(),
+        transactional: false,
+        primary_key: table.primary_key.clone(),
+        index_type: None,
+        index_key: Vec::new(),
+        distribution_type: None,
+        distribution_key: Vec::new(),
+        synthetic_primary_key_enabled: false,
+        created: format(table.created),
+        last_import_date: table.last_import.map(format),
+        last_change_date: table.last_change.map(format),
+        rows_count: table.rows_count,
+        data_size_bytes: table.data_size_bytes,
+        is_alias: false,
+        is_aliasable: true,
+        is_typed: table.definition.is_some(),
+        table_type: "table",
+        timestamp_type: "MANAGED",
+        path: format!("/{}", table.id),
+        attributes: Vec::new(),
+        columns: shape.columns.then(|| table.columns.clone()),
+        definition,
+        metadata: shape.metadata.then(|| view.metadata.iter().map(views::metadata_entry).collect()),
+        column_metadata: shape.column_metadata.then_some(ColumnMetadata(column_metadata)),
+        bucket: shape
+            .bucket
+            .then(|| views::bucket(core, &view.bucket, None, BucketShape { detail: false, attributes: false })),
     }
-    if shape.metadata {
-        out["metadata"] = Value::Array(view.metadata.iter().map(views::metadata_entry).collect());
-    }
-    if shape.column_metadata {
-        // PHP serialises an empty map as `[]`.
-        out["columnMetadata"] = if view.column_metadata.is_empty() {
-            json!([])
-        } else {
-            Value::Object(
-                view.column_metadata
-                    .iter()
-                    .map(|(column, entries)| {
-                        (column.clone(), Value::Array(entries.iter().map(views::metadata_entry).collect()))
-                    })
-                    .collect::<Map<_, _>>(),
-            )
-        };
-    }
-    if shape.bucket {
-        out["bucket"] = views::bucket(core, &view.bucket, None, BucketShape { detail: false, attributes: false });
-    }
-    out
+}
+
+/// One value of a preview row.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PreviewValue {
+    column_name: String,
+    value: String,
+    /// The value was cut at 16,384 characters.
+    is_truncated: bool,
+}
+
+/// A preview in JSON (`format=json`).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Preview {
+    columns: Vec<String>,
+    rows: Vec<Vec<PreviewValue>>,
 }
 
 fn table_id_grant<P>(
@@ -252,21 +364,29 @@ async fn list_bucket_tables(
     caller: Caller,
     Path(bucket_id): Path<String>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<TableShow>>> {
     let shape = TableShape::from_include(&query.list("include")?, false);
     let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
     let list = query.page_of(tables::list_in_bucket(&caller.ctx, &grant).await?)?;
-    Ok(Json(Value::Array(list.iter().map(|view| table_view(&state.core, view, shape)).collect())))
+    Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
 
-async fn list_tables(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_tables(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<TableShow>>> {
     let shape = TableShape::from_include(&query.list("include")?, true);
     let grant = caller.token.authorize(AnyToken)?;
     let list = query.page_of(tables::list(&caller.ctx, &grant).await?)?;
-    Ok(Json(Value::Array(list.iter().map(|view| table_view(&state.core, view, shape)).collect())))
+    Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
 
-async fn get_table(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_table(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TableShow>> {
     let grant = table_id_grant(&caller, &id, ReadBucket)?;
     let view = tables::detail(&caller.ctx, &grant, &id).await?;
     Ok(Json(table_view(&state.core, &view, TableShape::DETAIL)))
@@ -411,24 +531,22 @@ async fn preview_table(caller: Caller, Path(id): Path<String>, Query(query): Que
     let (columns, rows) = tables::preview(&caller.ctx, &grant, &id, selection).await?;
     if format == "json" {
         const TRUNCATE_AT: usize = 16_384;
-        let rows: Vec<Value> = rows
+        let rows = rows
             .iter()
             .map(|row| {
-                Value::Array(
-                    columns
-                        .iter()
-                        .zip(row)
-                        .map(|(column, value)| {
-                            let truncated = value.chars().count() > TRUNCATE_AT;
-                            let shown: String =
-                                if truncated { value.chars().take(TRUNCATE_AT).collect() } else { value.clone() };
-                            json!({ "columnName": column, "value": shown, "isTruncated": truncated })
-                        })
-                        .collect(),
-                )
+                columns
+                    .iter()
+                    .zip(row)
+                    .map(|(column, value)| {
+                        let is_truncated = value.chars().count() > TRUNCATE_AT;
+                        let value =
+                            if is_truncated { value.chars().take(TRUNCATE_AT).collect() } else { value.clone() };
+                        PreviewValue { column_name: column.clone(), value, is_truncated }
+                    })
+                    .collect()
             })
             .collect();
-        return Ok(Json(json!({ "columns": columns, "rows": rows })).into_response());
+        return Ok(Json(Preview { columns, rows }).into_response());
     }
     let mut out = Vec::new();
     let header: Vec<&str> = columns.iter().map(String::as_str).collect();
@@ -467,8 +585,8 @@ async fn list_table_events(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<EventView>>> {
     let grant = table_id_grant(&caller, &id, ReadBucket)?;
     let list = events::list_table(&caller.ctx, &grant, id, list_params(&query)?).await?;
-    Ok(Json(Value::Array(list.iter().map(|event| views::event(&state.core, event)).collect())))
+    Ok(Json(list.iter().map(|event| views::event(&state.core, event)).collect()))
 }

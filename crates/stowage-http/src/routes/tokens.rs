@@ -14,32 +14,58 @@ use stowage_types::Code;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Fields, Query};
+use crate::openapi::Op;
 use crate::routes::events::list_params;
 use crate::routes::numeric_id;
+use crate::views::{EventView, TokenShape};
 use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/v2/storage/tokens/verify", verify_token)
-        .add(Method::GET, "/v2/storage/tokens", list_tokens)
-        .add(Method::POST, "/v2/storage/tokens", create_token)
-        .add(Method::GET, "/v2/storage/tokens/{id}", get_token)
-        .add(Method::PUT, "/v2/storage/tokens/{id}", update_token)
-        .add(Method::DELETE, "/v2/storage/tokens/{id}", delete_token)
-        .add(Method::POST, "/v2/storage/tokens/{id}/refresh", refresh_token)
-        .add(Method::POST, "/v2/storage/tokens/{id}/share", share_token)
-        .add(Method::GET, "/v2/storage/tokens/{id}/events", list_token_events)
+    t.add(Method::GET, "/v2/storage/tokens/verify", verify_token, Op::ok::<TokenShape>("The calling token, verified"))
+        .add(Method::GET, "/v2/storage/tokens", list_tokens, Op::list::<TokenShape>("List tokens"))
+        .add(
+            Method::POST,
+            "/v2/storage/tokens",
+            create_token,
+            Op::created::<TokenShape>("Create a token (its secret is shown once)"),
+        )
+        .add(Method::GET, "/v2/storage/tokens/{id}", get_token, Op::ok::<TokenShape>("Token detail"))
+        .add(Method::PUT, "/v2/storage/tokens/{id}", update_token, Op::ok::<TokenShape>("Update a token"))
+        .add(Method::DELETE, "/v2/storage/tokens/{id}", delete_token, Op::empty("Delete a token"))
+        .add(
+            Method::POST,
+            "/v2/storage/tokens/{id}/refresh",
+            refresh_token,
+            Op::ok::<TokenShape>("Refresh a token's secret (the new one is shown once)"),
+        )
+        .add(
+            Method::POST,
+            "/v2/storage/tokens/{id}/share",
+            share_token,
+            Op::empty("Mail a one-time link to a token's secret"),
+        )
+        .add(
+            Method::GET,
+            "/v2/storage/tokens/{id}/events",
+            list_token_events,
+            Op::list::<EventView>("A token's events"),
+        )
 }
 
-async fn verify_token(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+async fn verify_token(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<TokenShape>> {
     let grant = caller.token.authorize(AnyToken)?;
     let view = tokens::verify(&caller.ctx, &grant).await?;
     Ok(Json(views::token(&state.core, &view, true)))
 }
 
-async fn list_tokens(State(state): State<AppState>, caller: Caller, Query(query): Query) -> ApiResult<Json<Value>> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query,
+) -> ApiResult<Json<Vec<TokenShape>>> {
     let grant = caller.token.authorize(AnyToken)?;
     let list = query.page_of(tokens::list(&caller.ctx, &grant).await?)?;
-    Ok(Json(Value::Array(list.iter().map(|view| views::token(&state.core, view, false)).collect())))
+    Ok(Json(list.iter().map(|view| views::token(&state.core, view, false)).collect()))
 }
 
 /// Reads `bucketPermissions` as `{bucketId: permission}` (JSON, or `bucketPermissions[id]=` form keys).
@@ -79,10 +105,8 @@ fn token_request(body: &Fields) -> ApiResult<TokenRequest> {
 }
 
 /// A token view with its secret, for the create and refresh responses only.
-fn with_secret(core: &Core, created: &TokenWithSecret) -> Value {
-    let mut view = views::token(core, &created.view, false);
-    view["token"] = Value::String(created.secret.clone());
-    view
+fn with_secret(core: &Core, created: &TokenWithSecret) -> TokenShape {
+    TokenShape { token: Some(created.secret.clone()), ..views::token(core, &created.view, false) }
 }
 
 async fn create_token(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
@@ -92,7 +116,11 @@ async fn create_token(State(state): State<AppState>, caller: Caller, Body(body):
     Ok((StatusCode::CREATED, Json(with_secret(&state.core, &created))).into_response())
 }
 
-async fn get_token(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TokenShape>> {
     let grant = caller.token.authorize(ReadToken(numeric_id(&id)?))?;
     let view = tokens::get(&caller.ctx, &grant).await?;
     Ok(Json(views::token(&state.core, &view, false)))
@@ -103,7 +131,7 @@ async fn update_token(
     caller: Caller,
     Path(id): Path<String>,
     Body(body): Body,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenShape>> {
     let id = numeric_id(&id)?;
     let request = token_request(&body)?;
     let grant = caller.token.authorize(ManageTokens)?;
@@ -121,7 +149,7 @@ async fn refresh_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenShape>> {
     let grant = caller.token.authorize(ControlToken(numeric_id(&id)?))?;
     let refreshed = tokens::refresh(&caller.ctx, &grant).await?;
     Ok(Json(with_secret(&state.core, &refreshed)))
@@ -144,9 +172,9 @@ async fn list_token_events(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<EventView>>> {
     let id = numeric_id(&id)?;
     let grant = caller.token.authorize(ReadToken(id))?;
     let events = events::list_token(&caller.ctx, &grant, list_params(&query)?).await?;
-    Ok(Json(Value::Array(events.iter().map(|event| views::event(&state.core, event)).collect())))
+    Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }

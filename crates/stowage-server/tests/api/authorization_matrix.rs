@@ -107,6 +107,8 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/console/static/console.js", "/console/static/console.js", PUBLIC),
         case(M::GET, "/console/static/console.css", "/console/static/console.css", PUBLIC),
         case(M::GET, "/v2/storage", "/v2/storage", PUBLIC),
+        case(M::GET, "/openapi.json", "/openapi.json", PUBLIC),
+        case(M::GET, "/api-reference", "/api-reference", PUBLIC),
         case(M::GET, "/health/live", "/health/live", PUBLIC),
         case(M::GET, "/health/ready", "/health/ready", PUBLIC),
         case(M::GET, "/v2/storage/tokens/verify", "/v2/storage/tokens/verify", VALID),

@@ -121,6 +121,8 @@ async fn the_admin_signs_in_with_the_first_start_password_and_sees_their_project
     let (status, _, project) = browser.get(&format!("/console/projects/{}", app.project_id)).await;
     assert_eq!(status, 200);
     assert!(project.contains("in.c-sales"));
+    // Every signed-in page's header leads to the API reference the stack serves.
+    assert!(project.contains("href=\"/api-reference\""), "{project}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod components;
 mod console;
 mod console_components;
 mod console_users;
+mod contract;
 mod events;
 mod files;
 mod health;

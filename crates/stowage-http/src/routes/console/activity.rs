@@ -21,9 +21,9 @@ use crate::routes::numeric_id;
 use crate::{AppState, Table};
 
 pub(super) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/console/projects/{id}/jobs", jobs_page)
-        .add(Method::GET, "/console/projects/{id}/storage-jobs/{job}", storage_job_page)
-        .add(Method::GET, "/console/projects/{id}/events", events_page)
+    t.page(Method::GET, "/console/projects/{id}/jobs", jobs_page)
+        .page(Method::GET, "/console/projects/{id}/storage-jobs/{job}", storage_job_page)
+        .page(Method::GET, "/console/projects/{id}/events", events_page)
 }
 
 /// Rows on a page of jobs or events.

@@ -46,13 +46,13 @@ const CSRF: &str = "stowage_csrf";
 
 pub(crate) fn register(t: Table) -> Table {
     let t = t
-        .add(Method::GET, "/console", sign_in_page)
-        .add(Method::POST, "/console/sign-in", sign_in)
-        .add(Method::POST, "/console/sign-in-token", sign_in_with_token)
-        .add(Method::POST, "/console/sign-out", sign_out)
-        .add(Method::GET, "/console/projects", project_picker)
-        .add(Method::GET, "/console/static/console.js", crate::routes::html::script)
-        .add(Method::GET, "/console/static/console.css", crate::routes::html::stylesheet);
+        .page(Method::GET, "/console", sign_in_page)
+        .page(Method::POST, "/console/sign-in", sign_in)
+        .page(Method::POST, "/console/sign-in-token", sign_in_with_token)
+        .page(Method::POST, "/console/sign-out", sign_out)
+        .page(Method::GET, "/console/projects", project_picker)
+        .page(Method::GET, "/console/static/console.js", crate::routes::html::script)
+        .page(Method::GET, "/console/static/console.css", crate::routes::html::stylesheet);
     let t = activity::register(t);
     let t = users::register(t);
     let t = storage::register(t);

@@ -36,17 +36,17 @@ use crate::{AppState, Table};
 use maud::{html, Markup};
 
 pub(super) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/console/projects/{id}", project_page)
-        .add(Method::POST, "/console/projects/{id}/buckets", create_bucket)
-        .add(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page)
-        .add(Method::GET, "/console/projects/{id}/buckets/{bucket}/delete", confirm_bucket_delete)
-        .add(Method::POST, "/console/projects/{id}/buckets/{bucket}/delete", delete_bucket)
-        .add(Method::POST, "/console/projects/{id}/buckets/{bucket}/upload", upload)
-        .add(Method::GET, "/console/projects/{id}/tables/{table}", table_page)
-        .add(Method::GET, "/console/projects/{id}/tables/{table}/download", download)
-        .add(Method::POST, "/console/projects/{id}/tables/{table}/primary-key", set_primary_key)
-        .add(Method::GET, "/console/projects/{id}/tables/{table}/delete", confirm_table_delete)
-        .add(Method::POST, "/console/projects/{id}/tables/{table}/delete", delete_table)
+    t.page(Method::GET, "/console/projects/{id}", project_page)
+        .page(Method::POST, "/console/projects/{id}/buckets", create_bucket)
+        .page(Method::GET, "/console/projects/{id}/buckets/{bucket}", bucket_page)
+        .page(Method::GET, "/console/projects/{id}/buckets/{bucket}/delete", confirm_bucket_delete)
+        .page(Method::POST, "/console/projects/{id}/buckets/{bucket}/delete", delete_bucket)
+        .page(Method::POST, "/console/projects/{id}/buckets/{bucket}/upload", upload)
+        .page(Method::GET, "/console/projects/{id}/tables/{table}", table_page)
+        .page(Method::GET, "/console/projects/{id}/tables/{table}/download", download)
+        .page(Method::POST, "/console/projects/{id}/tables/{table}/primary-key", set_primary_key)
+        .page(Method::GET, "/console/projects/{id}/tables/{table}/delete", confirm_table_delete)
+        .page(Method::POST, "/console/projects/{id}/tables/{table}/delete", delete_table)
 }
 
 /// The header the upload script sends the session's CSRF value in.

@@ -23,14 +23,14 @@ use crate::{AppState, Table};
 use maud::{html, Markup};
 
 pub(super) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/console/projects/{id}/tokens", tokens_page)
-        .add(Method::POST, "/console/projects/{id}/tokens", create_token)
-        .add(Method::GET, "/console/projects/{id}/tokens/{token}", token_page)
-        .add(Method::GET, "/console/projects/{id}/tokens/{token}/refresh", confirm_refresh)
-        .add(Method::POST, "/console/projects/{id}/tokens/{token}/refresh", refresh_token)
-        .add(Method::POST, "/console/projects/{id}/tokens/{token}/edit", edit_token)
-        .add(Method::POST, "/console/projects/{id}/tokens/{token}/delete", delete_token)
-        .add(Method::POST, "/console/projects/{id}/tokens/{token}/share", share_token)
+    t.page(Method::GET, "/console/projects/{id}/tokens", tokens_page)
+        .page(Method::POST, "/console/projects/{id}/tokens", create_token)
+        .page(Method::GET, "/console/projects/{id}/tokens/{token}", token_page)
+        .page(Method::GET, "/console/projects/{id}/tokens/{token}/refresh", confirm_refresh)
+        .page(Method::POST, "/console/projects/{id}/tokens/{token}/refresh", refresh_token)
+        .page(Method::POST, "/console/projects/{id}/tokens/{token}/edit", edit_token)
+        .page(Method::POST, "/console/projects/{id}/tokens/{token}/delete", delete_token)
+        .page(Method::POST, "/console/projects/{id}/tokens/{token}/share", share_token)
 }
 
 /// What a token may do, in a few words.

@@ -18,13 +18,13 @@ use crate::routes::html::{ago, form_error, render, Section};
 use crate::{AppState, Table};
 
 pub(super) fn register(t: Table) -> Table {
-    t.add(Method::GET, "/console/projects/{id}/users", users_page)
-        .add(Method::POST, "/console/projects/{id}/users", add_member)
-        .add(Method::POST, "/console/projects/{id}/users/remove", remove_member)
-        .add(Method::POST, "/console/projects/{id}/users/link", send_link)
-        .add(Method::POST, "/console/projects/{id}/users/password", change_password)
-        .add(Method::GET, "/console/password/{link}", link_page)
-        .add(Method::POST, "/console/password/{link}", set_with_link)
+    t.page(Method::GET, "/console/projects/{id}/users", users_page)
+        .page(Method::POST, "/console/projects/{id}/users", add_member)
+        .page(Method::POST, "/console/projects/{id}/users/remove", remove_member)
+        .page(Method::POST, "/console/projects/{id}/users/link", send_link)
+        .page(Method::POST, "/console/projects/{id}/users/password", change_password)
+        .page(Method::GET, "/console/password/{link}", link_page)
+        .page(Method::POST, "/console/password/{link}", set_with_link)
 }
 
 /// What the mails of this page carry.
