@@ -2,13 +2,16 @@
 //!
 //! Bodies come as JSON or as `application/x-www-form-urlencoded`, and query strings use the same
 //! PHP conventions: arrays as `x[]=a`, `x[0]=a` or JSON, nested keys as `a[b][c]=v`, booleans as
-//! `1/0`, `true/false` or `True/False`. Both are turned into one JSON value, read through
-//! [`Fields`], whose accessors answer a 400 naming the parameter when a value has the wrong shape.
+//! `1/0`, `true/false` or `True/False`. Both are turned into one JSON value. API routes read it as
+//! a typed shape, [`Input<T>`] (the body) and [`Params<T>`] (the query), whose fields take the
+//! lenient readers of [`lenient`]; a value of the wrong shape is a 400 naming the parameter. The
+//! console reads the value through [`Fields`], whose accessors apply the same readers.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use stowage_types::{Code, Paging};
 
@@ -165,20 +168,207 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     }
 }
 
-/// Typed access to request parameters with precise 400s.
-pub struct Fields(pub Value);
+/// A request body in the shape of `T`, from JSON or a form.
+pub struct Input<T>(pub T);
 
-fn invalid(name: &str, expected: &str, got: &Value) -> ApiError {
-    let shown = match got {
-        Value::String(text) => format!("\"{}\"", text.chars().take(100).collect::<String>()),
-        other => other.to_string().chars().take(100).collect(),
-    };
-    ApiError::new(Code::Validation, format!("Parameter \"{name}\" must be {expected}, {shown} given."))
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Input<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Body(fields) = Body::from_request(req, state).await?;
+        fields.decode().map(Input)
+    }
 }
+
+/// Query parameters in the shape of `T`.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(fields) = Query::from_request_parts(parts, state).await?;
+        fields.decode().map(Params)
+    }
+}
+
+/// `limit` and `offset` of a list route; their ranges are checked by [`Paging`].
+#[derive(serde::Deserialize, utoipa::IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// How many items to answer.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub limit: Option<i64>,
+    /// How many items to skip.
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub offset: Option<i64>,
+}
+
+impl Page {
+    /// The page asked for of a list that is read whole.
+    pub fn of<T>(&self, items: Vec<T>) -> Result<Vec<T>, ApiError> {
+        Ok(self.paging().window(items)?)
+    }
+
+    pub fn paging(&self) -> Paging {
+        Paging { limit: self.limit, offset: self.offset }
+    }
+}
+
+/// Readers for fields of typed request shapes (`#[serde(default, deserialize_with = "lenient::flag")]`)
+/// that accept what Keboola's clients send: numbers and booleans as text, booleans as `1/0`, lists as
+/// comma-separated text. A value they refuse says what was expected and what came; [`Fields::decode`]
+/// names the parameter.
+pub mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::{Map, Value};
+
+    fn shown(got: &Value) -> String {
+        match got {
+            Value::String(text) => format!("\"{}\"", text.chars().take(100).collect::<String>()),
+            other => other.to_string().chars().take(100).collect(),
+        }
+    }
+
+    fn invalid(expected: &str, got: &Value) -> String {
+        format!("must be {expected}, {} given", shown(got))
+    }
+
+    /// A string; numbers and booleans are accepted in their text form.
+    pub fn read_text(value: &Value) -> Result<Option<String>, String> {
+        match value {
+            Value::Null => Ok(None),
+            Value::String(text) => Ok(Some(text.clone())),
+            Value::Number(number) => Ok(Some(number.to_string())),
+            Value::Bool(flag) => Ok(Some(flag.to_string())),
+            other => Err(invalid("a string", other)),
+        }
+    }
+
+    /// A boolean: `1/0`, `true/false` in any case, or JSON booleans. An empty string is false.
+    pub fn read_flag(value: &Value) -> Result<Option<bool>, String> {
+        let expected = "a boolean (1/0 or true/false)";
+        match value {
+            Value::Null => Ok(None),
+            Value::Bool(flag) => Ok(Some(*flag)),
+            Value::Number(number) if number.as_i64() == Some(1) => Ok(Some(true)),
+            Value::Number(number) if number.as_i64() == Some(0) => Ok(Some(false)),
+            Value::String(text) => match text.to_ascii_lowercase().as_str() {
+                "1" | "true" => Ok(Some(true)),
+                "0" | "false" | "" => Ok(Some(false)),
+                _ => Err(invalid(expected, value)),
+            },
+            other => Err(invalid(expected, other)),
+        }
+    }
+
+    /// An integer, from a JSON number or its text; empty text is none.
+    pub fn read_int(value: &Value) -> Result<Option<i64>, String> {
+        match value {
+            Value::Null => Ok(None),
+            Value::Number(number) => number.as_i64().map(Some).ok_or_else(|| invalid("an integer", value)),
+            Value::String(text) if text.is_empty() => Ok(None),
+            Value::String(text) => text.trim().parse().map(Some).map_err(|_| invalid("an integer", value)),
+            other => Err(invalid("an integer", other)),
+        }
+    }
+
+    /// A number, from JSON or text; empty text is none.
+    pub fn read_number(value: &Value) -> Result<Option<f64>, String> {
+        match value {
+            Value::Null => Ok(None),
+            Value::Number(number) => Ok(number.as_f64()),
+            Value::String(text) if text.is_empty() => Ok(None),
+            Value::String(text) => text.trim().parse().map(Some).map_err(|_| invalid("a number", value)),
+            other => Err(invalid("a number", other)),
+        }
+    }
+
+    /// A JSON object; in form data it may arrive as bracketed keys or as a JSON-encoded string. An
+    /// empty array (PHP's empty map) is an empty object; empty text is none.
+    pub fn read_object(value: &Value) -> Result<Option<Value>, String> {
+        match value {
+            Value::Null => Ok(None),
+            Value::Object(map) => Ok(Some(Value::Object(map.clone()))),
+            Value::Array(items) if items.is_empty() => Ok(Some(Value::Object(Map::new()))),
+            Value::String(text) if text.is_empty() => Ok(None),
+            Value::String(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(Some(Value::Object(map))),
+                _ => Err(invalid("an object", value)),
+            },
+            other => Err(invalid("an object", other)),
+        }
+    }
+
+    /// A list: a JSON array, `x[]=`/`x[0]=` form arrays, or a comma-separated string.
+    pub fn read_list(value: &Value) -> Result<Option<Vec<String>>, String> {
+        let item = |item: &Value| match item {
+            Value::String(text) => Ok(text.clone()),
+            Value::Number(number) => Ok(number.to_string()),
+            other => Err(invalid("a list of strings", other)),
+        };
+        match value {
+            Value::Null => Ok(None),
+            Value::Array(items) => items.iter().map(item).collect::<Result<_, _>>().map(Some),
+            Value::String(text) if text.is_empty() => Ok(Some(vec![])),
+            Value::String(text) => Ok(Some(text.split(',').map(|part| part.trim().to_string()).collect())),
+            other => Err(invalid("a list of strings", other)),
+        }
+    }
+
+    fn with<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        read: fn(&Value) -> Result<Option<T>, String>,
+    ) -> Result<Option<T>, D::Error> {
+        read(&Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+
+    pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+        with(deserializer, read_text)
+    }
+
+    pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+        with(deserializer, read_flag)
+    }
+
+    pub fn int<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        with(deserializer, read_int)
+    }
+
+    pub fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+        with(deserializer, read_number)
+    }
+
+    pub fn object<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+        with(deserializer, read_object)
+    }
+
+    pub fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+        with(deserializer, read_list)
+    }
+}
+
+/// Request parameters as one JSON value, read by name (the console's forms) or as a typed shape.
+pub struct Fields(pub Value);
 
 impl Fields {
     fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name).filter(|value| !value.is_null())
+    }
+
+    fn read<T>(&self, name: &str, read: fn(&Value) -> Result<Option<T>, String>) -> Result<Option<T>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => read(value).map_err(|message| parameter_error(name, &message)),
+        }
+    }
+
+    /// The parameters as a typed shape; a field that does not fit is a 400 naming it.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_path_to_error::deserialize(&self.0).map_err(|error| {
+            let path = error.path().to_string();
+            parameter_error(&path, &error.into_inner().to_string())
+        })
     }
 
     /// True when the parameter was sent at all.
@@ -186,90 +376,34 @@ impl Fields {
         self.get(name).is_some()
     }
 
-    /// A string; numbers and booleans are accepted in their text form.
+    /// See [`lenient::read_text`].
     pub fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(Value::Number(number)) => Ok(Some(number.to_string())),
-            Some(Value::Bool(flag)) => Ok(Some(flag.to_string())),
-            Some(other) => Err(invalid(name, "a string", other)),
-        }
+        self.read(name, lenient::read_text)
     }
 
-    /// A boolean: `1/0`, `true/false` in any case, or JSON booleans. An empty string is false.
+    /// See [`lenient::read_flag`].
     pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Bool(flag)) => Ok(Some(*flag)),
-            Some(Value::Number(number)) if number.as_i64() == Some(1) => Ok(Some(true)),
-            Some(Value::Number(number)) if number.as_i64() == Some(0) => Ok(Some(false)),
-            Some(Value::String(text)) => match text.to_ascii_lowercase().as_str() {
-                "1" | "true" => Ok(Some(true)),
-                "0" | "false" | "" => Ok(Some(false)),
-                _ => Err(invalid(name, "a boolean (1/0 or true/false)", &Value::String(text.clone()))),
-            },
-            Some(other) => Err(invalid(name, "a boolean (1/0 or true/false)", other)),
-        }
+        self.read(name, lenient::read_flag)
     }
 
-    /// An integer, from a JSON number or its text.
+    /// See [`lenient::read_int`].
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Number(number)) => {
-                number.as_i64().map(Some).ok_or_else(|| invalid(name, "an integer", &self.0[name]))
-            }
-            Some(Value::String(text)) if text.is_empty() => Ok(None),
-            Some(Value::String(text)) => {
-                text.trim().parse().map(Some).map_err(|_| invalid(name, "an integer", &self.0[name]))
-            }
-            Some(other) => Err(invalid(name, "an integer", other)),
-        }
+        self.read(name, lenient::read_int)
     }
 
-    /// A number, from JSON or text.
+    /// See [`lenient::read_number`].
     pub fn float(&self, name: &str) -> Result<Option<f64>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Number(number)) => Ok(number.as_f64()),
-            Some(Value::String(text)) if text.is_empty() => Ok(None),
-            Some(Value::String(text)) => {
-                text.trim().parse().map(Some).map_err(|_| invalid(name, "a number", &self.0[name]))
-            }
-            Some(other) => Err(invalid(name, "a number", other)),
-        }
+        self.read(name, lenient::read_number)
     }
 
-    /// A JSON object; in form data it may arrive as bracketed keys or as a JSON-encoded string.
+    /// See [`lenient::read_object`].
     pub fn object(&self, name: &str) -> Result<Option<Value>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Value::Object(map.clone()))),
-            Some(Value::Array(items)) if items.is_empty() => Ok(Some(Value::Object(Map::new()))),
-            Some(Value::String(text)) if text.is_empty() => Ok(None),
-            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => Ok(Some(Value::Object(map))),
-                _ => Err(invalid(name, "an object", &self.0[name])),
-            },
-            Some(other) => Err(invalid(name, "an object", other)),
-        }
+        self.read(name, lenient::read_object)
     }
 
-    /// A list: a JSON array, `x[]=`/`x[0]=` form arrays, or a comma-separated string.
+    /// See [`lenient::read_list`].
     pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        let item = |value: &Value| match value {
-            Value::String(text) => Ok(text.clone()),
-            Value::Number(number) => Ok(number.to_string()),
-            other => Err(invalid(name, "a list of strings", other)),
-        };
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items.iter().map(item).collect::<Result<_, _>>().map(Some),
-            Some(Value::String(text)) if text.is_empty() => Ok(Some(vec![])),
-            Some(Value::String(text)) => Ok(Some(text.split(',').map(|part| part.trim().to_string()).collect())),
-            Some(other) => Err(invalid(name, "a list of strings", other)),
-        }
+        self.read(name, lenient::read_list)
     }
 
     /// `limit` and `offset` of a list route; their ranges are checked by [`Paging`].
@@ -286,6 +420,16 @@ impl Fields {
     pub fn raw(&self, name: &str) -> Option<&Value> {
         self.get(name)
     }
+}
+
+/// `Parameter "name" must be ..., ... given.`, or for what serde itself refuses, `... is invalid: ...`.
+fn parameter_error(name: &str, message: &str) -> ApiError {
+    let message = if message.starts_with("must be") {
+        format!("Parameter \"{name}\" {message}.")
+    } else {
+        format!("Parameter \"{name}\" is invalid: {message}.")
+    };
+    ApiError::new(Code::Validation, message)
 }
 
 #[cfg(test)]

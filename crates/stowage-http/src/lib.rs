@@ -63,12 +63,13 @@ impl Table {
         self
     }
 
-    /// An API route, described by `op` in the OpenAPI document.
-    fn add<H, T>(self, method: Method, path: &str, handler: H, op: openapi::Op) -> Self
+    /// An API route, described by `op` and by what its handler reads in the OpenAPI document.
+    fn add<H, T>(self, method: Method, path: &str, handler: H, mut op: openapi::Op) -> Self
     where
         H: Handler<T, AppState>,
-        T: 'static,
+        T: openapi::DescribeAll + 'static,
     {
+        T::describe_all(&mut op);
         self.route(method, path, handler, Some(op))
     }
 

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::{Path, State};
 use axum::http::Method;
+use axum::Extension;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
@@ -16,7 +18,11 @@ use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr,
     Required, ResponseBuilder, Schema, Tag, Type,
 };
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{BranchRef, Caller, ManageCaller};
+use crate::input::{Input, Params};
+use crate::AppState;
 
 /// Schemas a shape refers to, by name.
 type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -47,6 +53,8 @@ pub(crate) struct Op {
 }
 
 enum RequestBody {
+    /// JSON or a form, in the shape of a type.
+    Fields(Box<RefOr<Schema>>),
     /// Raw bytes (a blob block or a whole blob).
     Bytes,
 }
@@ -139,12 +147,71 @@ impl Op {
         self
     }
 
+    /// Takes a body of JSON or form fields in the shape of `T`.
+    fn body<T: ToSchema>(&mut self) {
+        let schema = shape::<T>(&mut self.schemas);
+        self.body = Some(RequestBody::Fields(Box::new(schema)));
+    }
+
+    /// Takes the query parameters of `T`.
+    fn query<T: IntoParams>(&mut self) {
+        self.query.extend(T::into_params(|| Some(ParameterIn::Query)));
+    }
+
     /// Takes a body of raw bytes.
     pub(crate) fn raw_body(mut self) -> Self {
         self.body = Some(RequestBody::Bytes);
         self
     }
 }
+
+/// What a handler's extractor adds to its operation: a typed body or typed query parameters add
+/// their shapes, everything else (the caller, the path, the state) nothing. `Table::add` asks each
+/// extractor of the handler it registers, so the document describes what the handler reads.
+pub(crate) trait Describe {
+    fn describe(_op: &mut Op) {}
+}
+
+impl<T: ToSchema> Describe for Input<T> {
+    fn describe(op: &mut Op) {
+        op.body::<T>();
+    }
+}
+
+impl<T: IntoParams> Describe for Params<T> {
+    fn describe(op: &mut Op) {
+        op.query::<T>();
+    }
+}
+
+impl Describe for State<AppState> {}
+impl<T> Describe for Path<T> {}
+impl Describe for Caller {}
+impl Describe for ManageCaller {}
+impl Describe for Option<Extension<BranchRef>> {}
+impl Describe for axum::extract::Request {}
+
+/// A handler's extractors, as axum's `Handler` sees them: `(marker, first, ..., last)`.
+pub(crate) trait DescribeAll {
+    fn describe_all(op: &mut Op);
+}
+
+macro_rules! describe_all {
+    ($($extractor:ident),*) => {
+        impl<M, $($extractor: Describe),*> DescribeAll for (M, $($extractor,)*) {
+            fn describe_all(_op: &mut Op) {
+                $($extractor::describe(_op);)*
+            }
+        }
+    };
+}
+
+describe_all!();
+describe_all!(T1);
+describe_all!(T1, T2);
+describe_all!(T1, T2, T3);
+describe_all!(T1, T2, T3, T4);
+describe_all!(T1, T2, T3, T4, T5);
 
 /// How a route authenticates, from where it lives.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -309,6 +376,15 @@ fn operation(method: &Method, path: &str, op: &Op) -> Operation {
         }
     }
     match &op.body {
+        Some(RequestBody::Fields(schema)) => {
+            let content = || ContentBuilder::new().schema(Some(schema.as_ref().clone())).build();
+            builder = builder.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content("application/json", content())
+                    .content("application/x-www-form-urlencoded", content())
+                    .build(),
+            ));
+        }
         Some(RequestBody::Bytes) => {
             let bytes = ContentBuilder::new().schema(Some(binary_schema())).build();
             builder = builder.request_body(Some(

@@ -11,8 +11,9 @@ use stowage_types::Code;
 
 use crate::auth::{BranchRef, Caller};
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Query};
+use crate::input::{Input, Page, Params};
 use crate::openapi::Op;
+use crate::routes::metadata::MetadataInput;
 use crate::routes::numeric_id;
 use crate::views::{BranchView, MetadataView};
 use crate::{views, AppState, Table};
@@ -44,9 +45,9 @@ fn branch_of(branch: Option<Extension<BranchRef>>) -> String {
     branch.map(|Extension(BranchRef(b))| b).unwrap_or_else(|| "default".into())
 }
 
-async fn list_branches(caller: Caller, Query(query): Query) -> ApiResult<Json<Vec<BranchView>>> {
+async fn list_branches(caller: Caller, Params(page): Params<Page>) -> ApiResult<Json<Vec<BranchView>>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let branches = query.page_of(branches::list(&caller.ctx, &grant).await?)?;
+    let branches = page.of(branches::list(&caller.ctx, &grant).await?)?;
     Ok(Json(branches.iter().map(views::branch).collect()))
 }
 
@@ -59,19 +60,19 @@ async fn get_branch(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Br
 async fn list_branch_metadata(
     caller: Caller,
     branch: Option<Extension<BranchRef>>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let entries = query.page_of(branches::metadata(&caller.ctx, &grant, &branch_of(branch)).await?)?;
+    let entries = page.of(branches::metadata(&caller.ctx, &grant, &branch_of(branch)).await?)?;
     Ok(Json(entries.iter().map(views::branch_metadata_entry).collect()))
 }
 
 async fn create_branch_metadata(
     caller: Caller,
     branch: Option<Extension<BranchRef>>,
-    Body(body): Body,
+    Input(body): Input<MetadataInput>,
 ) -> ApiResult<Response> {
-    let entries = crate::routes::metadata::entries(&body)?.ok_or_else(|| {
+    let entries = body.entries()?.ok_or_else(|| {
         ApiError::new(Code::MetadataValidation, "Invalid data - metadata: expected a list of {key, value} objects.")
     })?;
     let grant = caller.token.authorize(WriteProjectMetadata)?;

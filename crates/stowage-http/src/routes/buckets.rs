@@ -4,15 +4,17 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use stowage_core::buckets::{self, BucketChanges, DeleteOptions, NewBucket};
 use stowage_core::events;
 use stowage_types::auth::{AnyToken, CreateBuckets, ManageBucket, ReadBucket};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::input::{Body, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
-use crate::routes::events::list_params;
+use crate::routes::events::EventQuery;
 use crate::views::{self, BucketShape, BucketView, EventView, JobView};
 use crate::{AppState, Table};
 
@@ -35,29 +37,87 @@ pub(crate) fn register(t: Table) -> Table {
         )
 }
 
+/// What to list buckets with.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct BucketQuery {
+    /// `metadata` adds each bucket's metadata (and leaves out `attributes`).
+    #[serde(default, deserialize_with = "lenient::list")]
+    include: Option<Vec<String>>,
+}
+
+/// A new bucket.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NewBucketInput {
+    /// The name, without the `c-` prefix.
+    #[serde(default, deserialize_with = "lenient::text")]
+    name: Option<String>,
+    /// `in` or `out`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    stage: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    backend: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    color: Option<String>,
+}
+
+/// A bucket's changes.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BucketChangesInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    color: Option<String>,
+}
+
+/// How to delete a bucket.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeleteQuery {
+    /// Delete its tables too.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    force: Option<bool>,
+    /// Answer a job (202) at once instead of deleting before answering.
+    #[serde(default, rename = "async", deserialize_with = "lenient::flag")]
+    run_async: Option<bool>,
+}
+
 async fn list_buckets(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(query): Params<BucketQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<BucketView>>> {
-    let include = query.list("include")?;
+    let include = query.include;
     let with = |part: &str| include.as_ref().is_some_and(|parts| parts.iter().any(|p| p == part));
     let shape = BucketShape { detail: false, attributes: include.is_none() };
     let grant = caller.token.authorize(AnyToken)?;
-    let views = query.page_of(buckets::list(&caller.ctx, &grant, with("metadata")).await?)?;
+    let views = page.of(buckets::list(&caller.ctx, &grant, with("metadata")).await?)?;
     Ok(Json(
         views.iter().map(|view| views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)).collect(),
     ))
 }
 
-async fn create_bucket(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
+async fn create_bucket(
+    State(state): State<AppState>,
+    caller: Caller,
+    Input(body): Input<NewBucketInput>,
+) -> ApiResult<Response> {
     let input = NewBucket {
-        name: body.string("name")?,
-        stage: body.string("stage")?,
-        description: body.string("description")?,
-        display_name: body.string("displayName")?,
-        backend: body.string("backend")?,
-        color: body.string("color")?,
+        name: body.name,
+        stage: body.stage,
+        description: body.description,
+        display_name: body.display_name,
+        backend: body.backend,
+        color: body.color,
     };
     let grant = caller.token.authorize(CreateBuckets)?;
     let bucket = buckets::create(&caller.ctx, &grant, input).await?;
@@ -80,13 +140,9 @@ async fn update_bucket(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<BucketChangesInput>,
 ) -> ApiResult<Json<BucketView>> {
-    let changes = BucketChanges {
-        display_name: body.string("displayName")?,
-        description: body.string("description")?,
-        color: body.string("color")?,
-    };
+    let changes = BucketChanges { display_name: body.display_name, description: body.description, color: body.color };
     let grant = caller.token.authorize(ManageBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
     let view = buckets::update(&caller.ctx, &grant, changes).await?;
     let shape = BucketShape { detail: true, attributes: true };
@@ -97,12 +153,9 @@ async fn delete_bucket(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<DeleteQuery>,
 ) -> ApiResult<Response> {
-    let options = DeleteOptions {
-        force: query.bool("force")?.unwrap_or(false),
-        run_async: query.bool("async")?.unwrap_or(false),
-    };
+    let options = DeleteOptions { force: query.force.unwrap_or(false), run_async: query.run_async.unwrap_or(false) };
     let grant = caller.token.authorize(ManageBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
     match buckets::delete(&caller.ctx, grant, options).await? {
         Some(job) => Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response()),
@@ -114,9 +167,9 @@ async fn list_bucket_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<EventQuery>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
-    let events = events::list_bucket(&caller.ctx, &grant, list_params(&query)?).await?;
+    let events = events::list_bucket(&caller.ctx, &grant, query.params()).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_core::components::{self, Changes, ComponentView, ConfigView};
 use stowage_core::records::{ConfigVersionRecord, RowRecord};
@@ -15,12 +15,13 @@ use stowage_core::{ComponentDef, Core};
 use stowage_types::auth::{ListComponents, ReadComponent, TokenRef, WriteComponent};
 use stowage_types::time::format;
 use stowage_types::Code;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Fields, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
+use crate::routes::metadata::MetadataInput;
 use crate::routes::numeric_id;
 use crate::views::MetadataView;
 use crate::{views, AppState, Table};
@@ -300,18 +301,19 @@ fn listed(view: &ComponentView, parts: Parts) -> Vec<Configuration> {
 async fn list_components(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(query): Params<ComponentQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<Component>>> {
-    let include = query.list("include")?.unwrap_or_default();
+    let include = query.include.unwrap_or_default();
     let parts = Parts {
         configuration: include.iter().any(|i| i == "configuration"),
         rows: include.iter().any(|i| i == "rows"),
         state: include.iter().any(|i| i == "state"),
     };
-    let kind = query.string("componentType")?.filter(|k| !k.is_empty());
-    let deleted = query.bool("isDeleted")?.unwrap_or(false);
+    let kind = query.component_type.filter(|k| !k.is_empty());
+    let deleted = query.is_deleted.unwrap_or(false);
     let grant = caller.token.authorize(ListComponents)?;
-    let list = query.page_of(components::list(&caller.ctx, &grant, kind, deleted).await?)?;
+    let list = page.of(components::list(&caller.ctx, &grant, kind, deleted).await?)?;
     Ok(Json(list.iter().map(|view| component_view(&state.core, &view.component, listed(view, parts))).collect()))
 }
 
@@ -331,40 +333,150 @@ async fn get_component(
 async fn list_configs(
     caller: Caller,
     Path(component): Path<String>,
-    Query(query): Query,
+    Params(query): Params<ConfigQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<Configuration>>> {
-    let deleted = query.bool("isDeleted")?.unwrap_or(false);
+    let deleted = query.is_deleted.unwrap_or(false);
     let grant = caller.token.authorize(ReadComponent(component))?;
-    let configs = query.page_of(components::list_configs(&caller.ctx, &grant, deleted).await?)?;
+    let configs = page.of(components::list_configs(&caller.ctx, &grant, deleted).await?)?;
     Ok(Json(configs.iter().map(|c| config_view(c, ALL_PARTS)).collect()))
 }
 
-/// Reads the fields of a configuration or row; `id_field` is `configurationId` or `rowId`.
-fn changes(body: &Fields, id_field: &str) -> ApiResult<Changes> {
-    let json_object = |name: &str| -> ApiResult<Option<Value>> {
-        match body.raw(name) {
-            None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Value::Object(map.clone()))),
-            Some(Value::Array(items)) if items.is_empty() => Ok(Some(json!({}))),
-            Some(_) => body.object(name).map_err(|_| {
-                ApiError::new(Code::ConfigurationValidation, format!("Invalid data - {name}: must be a JSON object."))
-            }),
-        }
-    };
-    Ok(Changes {
-        id: body.string(id_field)?.filter(|id| !id.is_empty()),
-        name: body.string("name")?,
-        description: body.string("description")?,
-        configuration: json_object("configuration")?,
-        state: json_object("state")?,
-        change_description: body.string("changeDescription")?,
-        is_disabled: body.bool("isDisabled")?,
-        rows_sort_order: body.list("rowsSortOrder")?,
-    })
+/// The fields of a configuration or a row, to make or change it.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChangesInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    description: Option<String>,
+    /// A JSON object (in a form, JSON text); keys starting with `#` are encrypted at rest.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    configuration: Option<Value>,
+    /// A JSON object (in a form, JSON text).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    state: Option<Value>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    change_description: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_disabled: Option<bool>,
+    /// Row ids in the order the rows run.
+    #[serde(default, deserialize_with = "lenient::list")]
+    rows_sort_order: Option<Vec<String>>,
 }
 
-async fn create_config(caller: Caller, Path(component): Path<String>, Body(body): Body) -> ApiResult<Response> {
-    let changes = changes(&body, "configurationId")?;
+/// A configuration to make or change.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConfigInput {
+    /// The new configuration's id (one is made when absent).
+    #[serde(default, deserialize_with = "lenient::text")]
+    configuration_id: Option<String>,
+    #[serde(flatten)]
+    changes: ChangesInput,
+}
+
+/// A row to make or change.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RowInput {
+    /// The new row's id (one is made when absent).
+    #[serde(default, deserialize_with = "lenient::text")]
+    row_id: Option<String>,
+    #[serde(flatten)]
+    changes: ChangesInput,
+}
+
+/// A configuration's or a row's new state.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct StateInput {
+    /// A JSON object (in a form, JSON text).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    state: Option<Value>,
+}
+
+/// Why a version is rolled back to.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RollbackInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    change_description: Option<String>,
+}
+
+/// Where a row version is copied to.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CopyRowInput {
+    /// The configuration that gets the copy (the row's own when absent).
+    #[serde(default, deserialize_with = "lenient::text")]
+    target_config_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    change_description: Option<String>,
+}
+
+/// What to list components with.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComponentQuery {
+    /// `configuration`, `rows`, `state`: parts of each configuration to add.
+    #[serde(default, deserialize_with = "lenient::list")]
+    include: Option<Vec<String>>,
+    /// `writer` or `extractor`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    component_type: Option<String>,
+    /// List the configurations in the trash instead.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_deleted: Option<bool>,
+}
+
+/// Which configurations to list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConfigQuery {
+    /// List the configurations in the trash instead.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_deleted: Option<bool>,
+}
+
+/// A JSON object field of a configuration or row: an object, `[]` (PHP's empty map), or in a form
+/// JSON text.
+fn json_object(name: &str, value: Option<Value>) -> ApiResult<Option<Value>> {
+    let refused =
+        || ApiError::new(Code::ConfigurationValidation, format!("Invalid data - {name}: must be a JSON object."));
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(Value::Object(map))),
+        Some(Value::Array(items)) if items.is_empty() => Ok(Some(json!({}))),
+        Some(other) => crate::input::lenient::read_object(&other).map_err(|_| refused()),
+    }
+}
+
+impl ChangesInput {
+    fn changes(self, id: Option<String>) -> ApiResult<Changes> {
+        Ok(Changes {
+            id: id.filter(|id| !id.is_empty()),
+            configuration: json_object("configuration", self.configuration)?,
+            state: json_object("state", self.state)?,
+            name: self.name,
+            description: self.description,
+            change_description: self.change_description,
+            is_disabled: self.is_disabled,
+            rows_sort_order: self.rows_sort_order,
+        })
+    }
+}
+
+async fn create_config(
+    caller: Caller,
+    Path(component): Path<String>,
+    Input(body): Input<ConfigInput>,
+) -> ApiResult<Response> {
+    let changes = body.changes.changes(body.configuration_id)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     let view = components::create(&caller.ctx, &grant, changes).await?;
     Ok((StatusCode::CREATED, Json(config_view(&view, ALL_PARTS))).into_response())
@@ -381,9 +493,9 @@ async fn get_config(
 async fn update_config(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Body(body): Body,
+    Input(body): Input<ConfigInput>,
 ) -> ApiResult<Json<Configuration>> {
-    let changes = changes(&body, "configurationId")?;
+    let changes = body.changes.changes(body.configuration_id)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(config_view(&components::update(&caller.ctx, &grant, &config, changes).await?, ALL_PARTS)))
 }
@@ -450,10 +562,10 @@ fn version_number(text: &str) -> ApiResult<i64> {
 async fn list_versions(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<ConfigVersion>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
-    let versions = query.page_of(components::versions(&caller.ctx, &grant, &config).await?)?;
+    let versions = page.of(components::versions(&caller.ctx, &grant, &config).await?)?;
     Ok(Json(versions.iter().map(|v| version_summary(&config, v)).collect()))
 }
 
@@ -477,9 +589,9 @@ async fn get_version(
 async fn rollback_version(
     caller: Caller,
     Path((component, config, version)): Path<(String, String, String)>,
-    Body(body): Body,
+    Input(body): Input<RollbackInput>,
 ) -> ApiResult<Response> {
-    let change = body.string("changeDescription")?.filter(|c| !c.is_empty());
+    let change = body.change_description.filter(|c| !c.is_empty());
     let grant = caller.token.authorize(WriteComponent(component))?;
     let view = components::rollback(&caller.ctx, &grant, &config, version_number(&version)?, change).await?;
     Ok((StatusCode::CREATED, Json(config_view(&view, ALL_PARTS))).into_response())
@@ -488,26 +600,25 @@ async fn rollback_version(
 async fn copy_version(
     caller: Caller,
     Path((component, config, version)): Path<(String, String, String)>,
-    Body(body): Body,
+    Input(body): Input<ConfigInput>,
 ) -> ApiResult<Response> {
-    let changes = changes(&body, "configurationId")?;
+    let changes = body.changes.changes(body.configuration_id)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     let view = components::copy_version(&caller.ctx, &grant, &config, version_number(&version)?, changes).await?;
     Ok((StatusCode::CREATED, Json(config_view(&view, ALL_PARTS))).into_response())
 }
 
-fn state_of(body: &Fields) -> ApiResult<Value> {
-    changes(body, "id")?
-        .state
+fn state_of(body: StateInput) -> ApiResult<Value> {
+    json_object("state", body.state)?
         .ok_or_else(|| ApiError::new(Code::ConfigurationValidation, "Invalid data - state: a JSON object is required."))
 }
 
 async fn set_config_state(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Body(body): Body,
+    Input(body): Input<StateInput>,
 ) -> ApiResult<Json<Configuration>> {
-    let state = state_of(&body)?;
+    let state = state_of(body)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(config_view(&components::set_state(&caller.ctx, &grant, &config, state).await?, ALL_PARTS)))
 }
@@ -515,19 +626,19 @@ async fn set_config_state(
 async fn list_rows(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<Row>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
-    let rows = query.page_of(components::list_rows(&caller.ctx, &grant, &config).await?)?;
+    let rows = page.of(components::list_rows(&caller.ctx, &grant, &config).await?)?;
     Ok(Json(rows.iter().map(row_view).collect()))
 }
 
 async fn create_row(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Body(body): Body,
+    Input(body): Input<RowInput>,
 ) -> ApiResult<Response> {
-    let changes = changes(&body, "rowId")?;
+    let changes = body.changes.changes(body.row_id)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     let row = components::create_row(&caller.ctx, &grant, &config, changes).await?;
     Ok((StatusCode::CREATED, Json(row_view(&row))).into_response())
@@ -568,10 +679,10 @@ fn row_version_view(row_id: &str, kept: &components::RowVersion, detail: bool) -
 async fn list_row_versions(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<RowVersionView>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
-    let versions = query.page_of(components::row_versions(&caller.ctx, &grant, &config, &row).await?)?;
+    let versions = page.of(components::row_versions(&caller.ctx, &grant, &config, &row).await?)?;
     Ok(Json(versions.iter().map(|kept| row_version_view(&row, kept, false)).collect()))
 }
 
@@ -587,9 +698,9 @@ async fn get_row_version(
 async fn rollback_row_version(
     caller: Caller,
     Path((component, config, row, version)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Input(body): Input<RollbackInput>,
 ) -> ApiResult<Response> {
-    let change = body.string("changeDescription")?.filter(|c| !c.is_empty());
+    let change = body.change_description.filter(|c| !c.is_empty());
     let grant = caller.token.authorize(WriteComponent(component))?;
     let version = version_number(&version)?;
     let restored = components::rollback_row(&caller.ctx, &grant, &config, &row, version, change).await?;
@@ -599,10 +710,10 @@ async fn rollback_row_version(
 async fn copy_row_version(
     caller: Caller,
     Path((component, config, row, version)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Input(body): Input<CopyRowInput>,
 ) -> ApiResult<Response> {
-    let target = body.string("targetConfigId")?;
-    let change = body.string("changeDescription")?.filter(|c| !c.is_empty());
+    let target = body.target_config_id;
+    let change = body.change_description.filter(|c| !c.is_empty());
     let grant = caller.token.authorize(WriteComponent(component))?;
     let source = (config.as_str(), row.as_str(), version_number(&version)?);
     let copied = components::copy_row_version(&caller.ctx, &grant, source, target, change).await?;
@@ -620,9 +731,9 @@ async fn get_row(
 async fn update_row(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
-    Body(body): Body,
+    Input(body): Input<RowInput>,
 ) -> ApiResult<Json<Row>> {
-    let changes = changes(&body, "rowId")?;
+    let changes = body.changes.changes(body.row_id)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(row_view(&components::update_row(&caller.ctx, &grant, &config, &row, changes).await?)))
 }
@@ -639,9 +750,9 @@ async fn delete_row(
 async fn set_row_state(
     caller: Caller,
     Path((component, config, row)): Path<(String, String, String)>,
-    Body(body): Body,
+    Input(body): Input<StateInput>,
 ) -> ApiResult<Json<Row>> {
-    let state = state_of(&body)?;
+    let state = state_of(body)?;
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(row_view(&components::set_row_state(&caller.ctx, &grant, &config, &row, state).await?)))
 }
@@ -653,18 +764,18 @@ fn config_metadata_json(entries: &[stowage_core::records::MetadataEntry]) -> Vec
 async fn list_config_metadata(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = caller.token.authorize(ReadComponent(component))?;
-    Ok(Json(config_metadata_json(&query.page_of(components::metadata(&caller.ctx, &grant, &config).await?)?)))
+    Ok(Json(config_metadata_json(&page.of(components::metadata(&caller.ctx, &grant, &config).await?)?)))
 }
 
 async fn create_config_metadata(
     caller: Caller,
     Path((component, config)): Path<(String, String)>,
-    Body(body): Body,
+    Input(body): Input<MetadataInput>,
 ) -> ApiResult<Response> {
-    let entries = crate::routes::metadata::entries(&body)?.ok_or_else(|| {
+    let entries = body.entries()?.ok_or_else(|| {
         ApiError::new(Code::MetadataValidation, "Invalid data - metadata: expected a list of {key, value} objects.")
     })?;
     let grant = caller.token.authorize(WriteComponent(component))?;

@@ -4,14 +4,16 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use stowage_core::events::{self, ExternalEvent, ListParams};
 use stowage_types::auth::AnyToken;
-use utoipa::ToSchema;
+use stowage_types::Paging;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::input::{Body, Fields, Query};
+use crate::input::{lenient, Input, Params};
 use crate::openapi::Op;
 use crate::views::EventView;
 use crate::{views, AppState, Table};
@@ -31,26 +33,90 @@ pub(crate) fn register(t: Table) -> Table {
 }
 
 /// The listing parameters shared by every event feed.
-pub(crate) fn list_params(query: &Fields) -> ApiResult<ListParams> {
-    Ok(ListParams {
-        since_id: query.string("sinceId")?.filter(|v| !v.is_empty()),
-        max_id: query.string("maxId")?.filter(|v| !v.is_empty()),
-        component: query.string("component")?.filter(|v| !v.is_empty()),
-        configuration_id: query.string("configurationId")?.filter(|v| !v.is_empty()),
-        run_id: query.string("runId")?.filter(|v| !v.is_empty()),
-        q: query.string("q")?,
-        paging: query.paging()?,
-        sort_order: query.string("sortOrder")?,
-    })
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventQuery {
+    /// Only events after this one (an id).
+    #[serde(default, deserialize_with = "lenient::text")]
+    since_id: Option<String>,
+    /// Only events up to this one (an id).
+    #[serde(default, deserialize_with = "lenient::text")]
+    max_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    component: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    configuration_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    run_id: Option<String>,
+    /// A search: `field:value AND field:value`, or a word.
+    #[serde(default, deserialize_with = "lenient::text")]
+    q: Option<String>,
+    /// `asc` or `desc` (the default: newest first).
+    #[serde(default, deserialize_with = "lenient::text")]
+    sort_order: Option<String>,
+    /// At most 10,000.
+    #[serde(default, deserialize_with = "lenient::int")]
+    limit: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    offset: Option<i64>,
+}
+
+impl EventQuery {
+    pub(crate) fn params(self) -> ListParams {
+        let given = |value: Option<String>| value.filter(|v| !v.is_empty());
+        ListParams {
+            since_id: given(self.since_id),
+            max_id: given(self.max_id),
+            component: given(self.component),
+            configuration_id: given(self.configuration_id),
+            run_id: given(self.run_id),
+            q: self.q,
+            paging: Paging { limit: self.limit, offset: self.offset },
+            sort_order: self.sort_order,
+        }
+    }
+}
+
+/// An event a client records.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NewEvent {
+    #[serde(default, deserialize_with = "lenient::text")]
+    component: Option<String>,
+    /// The former name of `component`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    component_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    message: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    description: Option<String>,
+    /// `info`, `success`, `warn` or `error`.
+    #[serde(default, rename = "type", deserialize_with = "lenient::text")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    configuration_id: Option<String>,
+    /// The former name of `configurationId`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    component_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    run_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::object")]
+    params: Option<Value>,
+    #[serde(default, deserialize_with = "lenient::object")]
+    results: Option<Value>,
+    /// Seconds.
+    #[serde(default, deserialize_with = "lenient::number")]
+    duration: Option<f64>,
 }
 
 async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(query): Params<EventQuery>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let events = events::list(&caller.ctx, &grant, list_params(&query)?).await?;
+    let events = events::list(&caller.ctx, &grant, query.params()).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }
 
@@ -64,18 +130,18 @@ async fn get_event(
     Ok(Json(views::event(&state.core, &event)))
 }
 
-async fn create_event(caller: Caller, Body(body): Body) -> ApiResult<Response> {
+async fn create_event(caller: Caller, Input(body): Input<NewEvent>) -> ApiResult<Response> {
     // Legacy names: componentName was the configuration, componentType the component.
     let input = ExternalEvent {
-        component: body.string("component")?.or(body.string("componentType")?),
-        message: body.string("message")?,
-        description: body.string("description")?,
-        kind: body.string("type")?,
-        configuration_id: body.string("configurationId")?.or(body.string("componentName")?),
-        run_id: body.string("runId")?,
-        params: body.object("params")?,
-        results: body.object("results")?,
-        duration: body.float("duration")?,
+        component: body.component.or(body.component_type),
+        message: body.message,
+        description: body.description,
+        kind: body.kind,
+        configuration_id: body.configuration_id.or(body.component_name),
+        run_id: body.run_id,
+        params: body.params,
+        results: body.results,
+        duration: body.duration,
     };
     let grant = caller.token.authorize(AnyToken)?;
     let (id, uuid) = events::create(&caller.ctx, &grant, input).await?;

@@ -7,17 +7,17 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::TryStreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stowage_core::files::{self, BlobAccess, ListParams, PrepareRequest, SasPermission};
 use stowage_core::records::FileRecord;
 use stowage_core::Core;
 use stowage_types::auth::AnyToken;
 use stowage_types::time::format;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::input::{Body, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::TokenRefView;
@@ -149,19 +149,88 @@ pub(crate) fn file_view(core: &Core, file: &FileRecord) -> FileView {
     }
 }
 
-async fn prepare_file(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
+/// A file about to be uploaded.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PrepareInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    size_bytes: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_public: Option<bool>,
+    /// Kept until deleted (otherwise 15 days).
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_permanent: Option<bool>,
+    /// True unless set.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_encrypted: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    is_sliced: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    content_type: Option<String>,
+    /// Accepted and ignored.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    notify: Option<bool>,
+    /// Accepted and ignored: the answer always carries Azure upload credentials.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    federation_token: Option<bool>,
+}
+
+/// Which files to list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FileQuery {
+    /// Files with all of these tags.
+    #[serde(default, deserialize_with = "lenient::list")]
+    tags: Option<Vec<String>>,
+    /// Words of the name.
+    #[serde(default, deserialize_with = "lenient::text")]
+    q: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    since_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    max_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    run_id: Option<String>,
+}
+
+/// What to add to a file's detail.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FileDetailQuery {
+    /// Add credentials to download the file through the blob endpoint.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    federation_token: Option<bool>,
+}
+
+/// A tag to add.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct TagInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    tag: Option<String>,
+}
+
+async fn prepare_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Input(body): Input<PrepareInput>,
+) -> ApiResult<Response> {
+    let _ignored = (body.notify, body.federation_token);
     let request = PrepareRequest {
-        name: body.string("name")?,
-        size_bytes: body.int("sizeBytes")?,
-        tags: body.list("tags")?.unwrap_or_default(),
-        is_public: body.bool("isPublic")?.unwrap_or(false),
-        is_permanent: body.bool("isPermanent")?.unwrap_or(false),
-        is_encrypted: body.bool("isEncrypted")?.unwrap_or(true),
-        is_sliced: body.bool("isSliced")?.unwrap_or(false),
-        content_type: body.string("contentType")?,
+        name: body.name,
+        size_bytes: body.size_bytes,
+        tags: body.tags.unwrap_or_default(),
+        is_public: body.is_public.unwrap_or(false),
+        is_permanent: body.is_permanent.unwrap_or(false),
+        is_encrypted: body.is_encrypted.unwrap_or(true),
+        is_sliced: body.is_sliced.unwrap_or(false),
+        content_type: body.content_type,
     };
-    body.bool("notify")?;
-    body.bool("federationToken")?;
     let grant = caller.token.authorize(AnyToken)?;
     let (file, access) = files::prepare(&caller.ctx, &grant, request).await?;
     let mut view = file_view(&state.core, &file);
@@ -177,15 +246,16 @@ async fn prepare_file(State(state): State<AppState>, caller: Caller, Body(body):
 async fn list_files(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(query): Params<FileQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<FileView>>> {
     let params = ListParams {
-        paging: query.paging()?,
-        tags: query.list("tags")?.unwrap_or_default(),
-        q: query.string("q")?.filter(|q| !q.trim().is_empty()),
-        since_id: query.int("sinceId")?,
-        max_id: query.int("maxId")?,
-        run_id: query.string("runId")?.filter(|r| !r.is_empty()),
+        paging: page.paging(),
+        tags: query.tags.unwrap_or_default(),
+        q: query.q.filter(|q| !q.trim().is_empty()),
+        since_id: query.since_id,
+        max_id: query.max_id,
+        run_id: query.run_id.filter(|r| !r.is_empty()),
     };
     let grant = caller.token.authorize(AnyToken)?;
     let list = files::list(&caller.ctx, &grant, params).await?;
@@ -196,10 +266,10 @@ async fn get_file(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<FileDetailQuery>,
 ) -> ApiResult<Json<FileView>> {
     let id = numeric_id(&id)?;
-    let federation = query.bool("federationToken")?.unwrap_or(false);
+    let federation = query.federation_token.unwrap_or(false);
     let grant = caller.token.authorize(AnyToken)?;
     let file = files::get(&caller.ctx, &grant, id).await?;
     let mut view = file_view(&state.core, &file);
@@ -218,9 +288,9 @@ async fn delete_file(caller: Caller, Path(id): Path<String>) -> ApiResult<Status
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add_file_tag(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<StatusCode> {
+async fn add_file_tag(caller: Caller, Path(id): Path<String>, Input(body): Input<TagInput>) -> ApiResult<StatusCode> {
     let id = numeric_id(&id)?;
-    let tag = body.string("tag")?.unwrap_or_default();
+    let tag = body.tag.unwrap_or_default();
     let grant = caller.token.authorize(AnyToken)?;
     files::add_tag(&caller.ctx, &grant, id, tag).await?;
     Ok(StatusCode::NO_CONTENT)

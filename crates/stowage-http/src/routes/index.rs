@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::input::Query;
+use crate::input::{lenient, Params};
 use crate::openapi::Op;
 use crate::{AppState, Table};
 
@@ -70,10 +70,19 @@ async fn root() -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, "/console")]).into_response()
 }
 
-async fn index(State(state): State<AppState>, Query(query): Query) -> Json<Index> {
+/// What to leave out of the index.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct IndexQuery {
+    /// Comma-separated parts to leave out: `components`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    exclude: Option<String>,
+}
+
+async fn index(State(state): State<AppState>, Params(query): Params<IndexQuery>) -> Json<Index> {
     let core = &state.core;
     let root = &core.stack.public_url;
-    let exclude = query.0.get("exclude").and_then(Value::as_str).unwrap_or("").to_string();
+    let exclude = query.exclude.unwrap_or_default();
     let regions = core.stack.regions.iter().map(|r| Region { name: r.name.clone(), url: r.url.clone() }).collect();
     Json(Index {
         api: "storage",

@@ -8,7 +8,7 @@ use stowage_types::auth::AnyToken;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::input::Query;
+use crate::input::{Page, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::JobView;
@@ -26,10 +26,10 @@ pub(crate) fn register(t: Table) -> Table {
 async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<JobView>>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let jobs = jobs::list(&caller.ctx, &grant, query.paging()?).await?;
+    let jobs = jobs::list(&caller.ctx, &grant, page.paging()).await?;
     Ok(Json(jobs.iter().map(|job| views::job(&state.core, job)).collect()))
 }
 

@@ -4,12 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use stowage_core::manage;
 use stowage_core::tokens::TokenView;
+use utoipa::ToSchema;
 
 use crate::auth::ManageCaller;
 use crate::error::ApiResult;
-use crate::input::{Body, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::{MemberView, ProjectView, TokenShape};
@@ -41,8 +43,36 @@ pub(crate) fn register(t: Table) -> Table {
         )
 }
 
-async fn set_user_password(caller: ManageCaller, Path(email): Path<String>, Body(body): Body) -> ApiResult<StatusCode> {
-    let password = body.string("password")?.unwrap_or_default();
+/// A console password.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct PasswordInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    password: Option<String>,
+}
+
+/// A new project.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct ProjectInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    name: Option<String>,
+}
+
+/// A person to add to a project.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct MemberInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    email: Option<String>,
+    /// `admin` (the default), `share`, `guest` or `readOnly`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    role: Option<String>,
+}
+
+async fn set_user_password(
+    caller: ManageCaller,
+    Path(email): Path<String>,
+    Input(body): Input<PasswordInput>,
+) -> ApiResult<StatusCode> {
+    let password = body.password.unwrap_or_default();
     stowage_core::console::set_password(&caller.ctx, &caller.grant, &email, password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -50,14 +80,18 @@ async fn set_user_password(caller: ManageCaller, Path(email): Path<String>, Body
 async fn list_projects(
     State(state): State<AppState>,
     caller: ManageCaller,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<ProjectView>>> {
-    let projects = query.page_of(manage::list_projects(&caller.ctx, &caller.grant).await?)?;
+    let projects = page.of(manage::list_projects(&caller.ctx, &caller.grant).await?)?;
     Ok(Json(projects.iter().map(|p| views::project(&state.core, p)).collect()))
 }
 
-async fn create_project(State(state): State<AppState>, caller: ManageCaller, Body(body): Body) -> ApiResult<Response> {
-    let project = manage::create_project(&caller.ctx, &caller.grant, body.string("name")?).await?;
+async fn create_project(
+    State(state): State<AppState>,
+    caller: ManageCaller,
+    Input(body): Input<ProjectInput>,
+) -> ApiResult<Response> {
+    let project = manage::create_project(&caller.ctx, &caller.grant, body.name).await?;
     Ok((StatusCode::CREATED, Json(views::project(&state.core, &project))).into_response())
 }
 
@@ -78,9 +112,9 @@ async fn delete_project(caller: ManageCaller, Path(id): Path<String>) -> ApiResu
 async fn list_project_users(
     caller: ManageCaller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MemberView>>> {
-    let members = query.page_of(manage::list_members(&caller.ctx, &caller.grant, numeric_id(&id)?).await?)?;
+    let members = page.of(manage::list_members(&caller.ctx, &caller.grant, numeric_id(&id)?).await?)?;
     Ok(Json(members.iter().map(views::member).collect()))
 }
 
@@ -88,11 +122,10 @@ async fn add_project_user(
     State(state): State<AppState>,
     caller: ManageCaller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<MemberInput>,
 ) -> ApiResult<Response> {
     let project_id = numeric_id(&id)?;
-    let new =
-        manage::add_member(&caller.ctx, &caller.grant, project_id, body.string("email")?, body.string("role")?).await?;
+    let new = manage::add_member(&caller.ctx, &caller.grant, project_id, body.email, body.role).await?;
     let project = manage::get_project(&caller.ctx, &caller.grant, project_id).await?;
     let token_view = TokenView { token: new.token, project, bucket_ids: vec![] };
     // The secret of the new master token, shown this once.

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stowage_core::metadata::{self, Target};
 use stowage_core::records::MetadataEntry;
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Fields, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::{ColumnMetadata, MetadataView};
@@ -87,8 +87,39 @@ fn entry(item: &Value, what: &str) -> ApiResult<(String, String)> {
 }
 
 /// Reads `metadata: [{key, value}, ...]`; `None` when absent.
-pub(crate) fn entries(body: &Fields) -> ApiResult<Option<Vec<(String, String)>>> {
-    match body.raw("metadata") {
+/// One metadata entry to set.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct EntryInput {
+    key: String,
+    /// Text; numbers and booleans are kept in their text form.
+    value: String,
+}
+
+/// Metadata to set, by `provider` and key.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MetadataInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    provider: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<EntryInput>>)]
+    metadata: Option<Value>,
+    /// Only for a table: column name to its entries (or a list of lists with `columnName` in each item).
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, Vec<EntryInput>>>)]
+    columns_metadata: Option<Value>,
+}
+
+impl MetadataInput {
+    /// The `metadata` entries, as (key, value).
+    pub(crate) fn entries(&self) -> ApiResult<Option<Vec<(String, String)>>> {
+        entries(self.metadata.as_ref())
+    }
+}
+
+fn entries(metadata: Option<&Value>) -> ApiResult<Option<Vec<(String, String)>>> {
+    match metadata {
         None => Ok(None),
         Some(Value::Array(items)) => {
             items.iter().map(|item| entry(item, "metadata")).collect::<ApiResult<_>>().map(Some)
@@ -99,7 +130,7 @@ pub(crate) fn entries(body: &Fields) -> ApiResult<Option<Vec<(String, String)>>>
 
 /// Reads `columnsMetadata` in each shape clients send: a list of lists (columns named inside the
 /// items), an object keyed by index (the same), or an object keyed by column name.
-fn columns_metadata(body: &Fields) -> ApiResult<BTreeMap<String, Vec<(String, String)>>> {
+fn columns_metadata(given: Option<&Value>) -> ApiResult<BTreeMap<String, Vec<(String, String)>>> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut add = |key: Option<&str>, items: &Value| -> ApiResult<()> {
         let Value::Array(items) = items else { return Err(invalid("columnsMetadata")) };
@@ -115,7 +146,7 @@ fn columns_metadata(body: &Fields) -> ApiResult<BTreeMap<String, Vec<(String, St
         }
         Ok(())
     };
-    match body.raw("columnsMetadata") {
+    match given {
         None => {}
         Some(Value::Array(lists)) => {
             for list in lists {
@@ -159,15 +190,19 @@ fn column_target(caller: &Caller, id: &str) -> ApiResult<(String, String)> {
 async fn list_bucket_metadata(
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = bucket_grant(&caller, &id, ReadBucket)?;
-    Ok(Json(list_json(&query.page_of(metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)?)))
+    Ok(Json(list_json(&page.of(metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)?)))
 }
 
-async fn create_bucket_metadata(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
-    let provider = body.string("provider")?.unwrap_or_default();
-    let entries = entries(&body)?.unwrap_or_default();
+async fn create_bucket_metadata(
+    caller: Caller,
+    Path(id): Path<String>,
+    Input(body): Input<MetadataInput>,
+) -> ApiResult<Response> {
+    let entries = body.entries()?.unwrap_or_default();
+    let provider = body.provider.unwrap_or_default();
     let grant = bucket_grant(&caller, &id, WriteBucket)?;
     let (all, _) =
         metadata::upsert(&caller.ctx, &grant, Target::Bucket(id), provider, entries, BTreeMap::new()).await?;
@@ -184,21 +219,21 @@ async fn delete_bucket_metadata(caller: Caller, Path((id, entry)): Path<(String,
 async fn list_table_metadata(
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
     let grant = table_grant(&caller, &id, ReadBucket)?;
-    Ok(Json(list_json(&query.page_of(metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)?)))
+    Ok(Json(list_json(&page.of(metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)?)))
 }
 
 async fn create_table_metadata(
     State(_state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<MetadataInput>,
 ) -> ApiResult<Response> {
-    let provider = body.string("provider")?.unwrap_or_default();
-    let entries = entries(&body)?.unwrap_or_default();
-    let columns = columns_metadata(&body)?;
+    let entries = body.entries()?.unwrap_or_default();
+    let columns = columns_metadata(body.columns_metadata.as_ref())?;
+    let provider = body.provider.unwrap_or_default();
     let grant = table_grant(&caller, &id, WriteBucket)?;
     let (all, by_column) = metadata::upsert(&caller.ctx, &grant, Target::Table(id), provider, entries, columns).await?;
     let body = TableMetadata {
@@ -220,18 +255,22 @@ async fn delete_table_metadata(caller: Caller, Path((id, entry)): Path<(String, 
 async fn list_column_metadata(
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
     let (table, column) = column_target(&caller, &id)?;
     let grant = table_grant(&caller, &table, ReadBucket)?;
     let entries = metadata::list(&caller.ctx, &grant, Target::Column(table, column)).await?;
-    Ok(Json(list_json(&query.page_of(entries)?)))
+    Ok(Json(list_json(&page.of(entries)?)))
 }
 
-async fn create_column_metadata(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
+async fn create_column_metadata(
+    caller: Caller,
+    Path(id): Path<String>,
+    Input(body): Input<MetadataInput>,
+) -> ApiResult<Response> {
     let (table, column) = column_target(&caller, &id)?;
-    let provider = body.string("provider")?.unwrap_or_default();
-    let entries = entries(&body)?.unwrap_or_default();
+    let entries = body.entries()?.unwrap_or_default();
+    let provider = body.provider.unwrap_or_default();
     let grant = table_grant(&caller, &table, WriteBucket)?;
     let (all, _) =
         metadata::upsert(&caller.ctx, &grant, Target::Column(table, column), provider, entries, BTreeMap::new())

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_core::queue;
 use stowage_core::records::QueueJobRecord;
@@ -12,11 +12,11 @@ use stowage_core::Core;
 use stowage_types::auth::WriteComponent;
 use stowage_types::time::format;
 use stowage_types::Code;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::{EventView, TokenRefView};
@@ -102,18 +102,63 @@ fn job_view(core: &Core, job: &QueueJobRecord) -> QueueJob {
     }
 }
 
-async fn create_job(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
+/// A run of a stored configuration.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    component: Option<String>,
+    /// The configuration's id.
+    #[serde(default, deserialize_with = "lenient::text")]
+    config: Option<String>,
+    /// Only `run`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    mode: Option<String>,
+    /// Run only these rows.
+    #[serde(default, deserialize_with = "lenient::list")]
+    config_row_ids: Option<Vec<String>>,
+}
+
+/// Which component jobs to list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct JobQuery {
+    #[serde(default, deserialize_with = "lenient::text")]
+    component: Option<String>,
+    /// A configuration's id.
+    #[serde(default, deserialize_with = "lenient::text")]
+    config: Option<String>,
+}
+
+/// A component's synchronous action.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ActionInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    component_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    action: Option<String>,
+    /// The configuration the action works with.
+    #[serde(default, deserialize_with = "lenient::object")]
+    config_data: Option<Value>,
+}
+
+async fn create_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Input(body): Input<JobInput>,
+) -> ApiResult<Response> {
     let component = body
-        .string("component")?
+        .component
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::new(Code::Validation, "Parameter \"component\" is required."))?;
-    let config = body.string("config")?.filter(|c| !c.is_empty()).ok_or_else(|| {
+    let config = body.config.filter(|c| !c.is_empty()).ok_or_else(|| {
         ApiError::new(Code::Validation, "Parameter \"config\" is required: this stack runs stored configurations.")
     })?;
-    if let Some(mode) = body.string("mode")?.filter(|m| m != "run") {
+    if let Some(mode) = body.mode.filter(|m| m != "run") {
         return Err(ApiError::new(Code::Validation, format!("Parameter \"mode\" must be \"run\", \"{mode}\" given.")));
     }
-    let rows = body.list("configRowIds")?.unwrap_or_default().into_iter().filter(|r| !r.is_empty()).collect();
+    let rows = body.config_row_ids.unwrap_or_default().into_iter().filter(|r| !r.is_empty()).collect();
     let grant = caller.token.authorize(WriteComponent(component))?;
     let job = queue::run(&caller.ctx, &grant, &config, rows).await?;
     Ok((StatusCode::CREATED, Json(job_view(&state.core, &job))).into_response())
@@ -122,11 +167,12 @@ async fn create_job(State(state): State<AppState>, caller: Caller, Body(body): B
 async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(query): Params<JobQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<QueueJob>>> {
-    let component = query.string("component")?.filter(|c| !c.is_empty());
-    let config = query.string("config")?.filter(|c| !c.is_empty());
-    let jobs = queue::list(&caller.ctx, &caller.token, component, config, query.paging()?).await?;
+    let component = query.component.filter(|c| !c.is_empty());
+    let config = query.config.filter(|c| !c.is_empty());
+    let jobs = queue::list(&caller.ctx, &caller.token, component, config, page.paging()).await?;
     Ok(Json(jobs.iter().map(|job| job_view(&state.core, job)).collect()))
 }
 
@@ -141,16 +187,16 @@ async fn kill_job(State(state): State<AppState>, caller: Caller, Path(id): Path<
     Ok((StatusCode::ACCEPTED, Json(job_view(&state.core, &job))).into_response())
 }
 
-async fn run_sync_action(caller: Caller, Body(body): Body) -> ApiResult<Json<Value>> {
+async fn run_sync_action(caller: Caller, Input(body): Input<ActionInput>) -> ApiResult<Json<Value>> {
     let component = body
-        .string("componentId")?
+        .component_id
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::new(Code::Validation, "Parameter \"componentId\" is required."))?;
     let action = body
-        .string("action")?
+        .action
         .filter(|a| !a.is_empty())
         .ok_or_else(|| ApiError::new(Code::Validation, "Parameter \"action\" is required."))?;
-    let config_data = body.object("configData")?.unwrap_or_else(|| json!({}));
+    let config_data = body.config_data.unwrap_or_else(|| json!({}));
     let grant = caller.token.authorize(WriteComponent(component))?;
     Ok(Json(queue::action(&caller.ctx, &grant, &action, config_data).await?))
 }

@@ -4,13 +4,15 @@
 use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::Json;
+use serde::Deserialize;
 use stowage_core::schedules;
 use stowage_types::auth::AnyToken;
 use stowage_types::Code;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::Body;
+use crate::input::{lenient, Input};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::ScheduleView;
@@ -33,14 +35,29 @@ async fn list_schedules(caller: Caller) -> ApiResult<Json<Vec<ScheduleView>>> {
     Ok(Json(found.iter().map(views::schedule).collect()))
 }
 
-async fn activate_schedule(caller: Caller, Body(body): Body) -> ApiResult<(StatusCode, Json<ScheduleView>)> {
-    let configuration_id = body.string("configurationId")?.filter(|id| !id.is_empty()).ok_or_else(|| {
+/// The schedule configuration to activate.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ActivateInput {
+    /// The id of a `keboola.scheduler` configuration.
+    #[serde(default, deserialize_with = "lenient::text")]
+    configuration_id: Option<String>,
+    /// The token its runs use (the caller's when absent).
+    #[serde(default, deserialize_with = "lenient::int")]
+    run_with_token_id: Option<i64>,
+}
+
+async fn activate_schedule(
+    caller: Caller,
+    Input(body): Input<ActivateInput>,
+) -> ApiResult<(StatusCode, Json<ScheduleView>)> {
+    let configuration_id = body.configuration_id.filter(|id| !id.is_empty()).ok_or_else(|| {
         ApiError::new(
             Code::ScheduleValidation,
             "Parameter \"configurationId\" is required: the id of a keboola.scheduler configuration.",
         )
     })?;
-    let run_with = body.int("runWithTokenId")?;
+    let run_with = body.run_with_token_id;
     let schedule =
         schedules::activate(&caller.ctx, &caller.token.authorize(AnyToken)?, &configuration_id, run_with).await?;
     Ok((StatusCode::CREATED, Json(views::schedule(&schedule))))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_core::tables::csv::{write_row, CsvFormat};
 use stowage_core::tables::typed::{ColumnSpec, DefinitionRequest};
@@ -14,13 +14,13 @@ use stowage_core::{buckets, events, Core};
 use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
 use stowage_types::time::format;
 use stowage_types::Code;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Fields, Query};
+use crate::input::{lenient, Fields, Input, Page, Params};
 use crate::openapi::Op;
-use crate::routes::events::list_params;
+use crate::routes::events::EventQuery;
 use crate::views::{self, BucketShape, BucketView, ColumnMetadata, EventView, JobView, MetadataView};
 use crate::{AppState, Table};
 
@@ -254,30 +254,231 @@ where
     Ok(caller.token.authorize(make(bucket))?)
 }
 
-fn layout(body: &Fields) -> ApiResult<Layout> {
-    let format = CsvFormat::parse(
-        body.string("delimiter")?.as_deref(),
-        body.string("enclosure")?.as_deref(),
-        body.string("escapedBy")?.as_deref(),
-    )?;
-    Ok(Layout {
-        format,
-        without_headers: body.bool("withoutHeaders")?.unwrap_or(false),
-        columns: body.list("columns")?,
-    })
+/// How an uploaded CSV file is laid out.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LayoutInput {
+    /// One character (default `,`).
+    #[serde(default, deserialize_with = "lenient::text")]
+    delimiter: Option<String>,
+    /// One character or empty (default `"`).
+    #[serde(default, deserialize_with = "lenient::text")]
+    enclosure: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    escaped_by: Option<String>,
+    /// The file has no header; `columns` names them.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    without_headers: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    columns: Option<Vec<String>>,
+}
+
+impl LayoutInput {
+    fn layout(self) -> ApiResult<Layout> {
+        let format =
+            CsvFormat::parse(self.delimiter.as_deref(), self.enclosure.as_deref(), self.escaped_by.as_deref())?;
+        Ok(Layout { format, without_headers: self.without_headers.unwrap_or(false), columns: self.columns })
+    }
+}
+
+/// A table to create from an uploaded file.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NewTableInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    name: Option<String>,
+    /// The uploaded file (see `files/prepare`).
+    #[serde(default, deserialize_with = "lenient::int")]
+    data_file_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    primary_key: Option<Vec<String>>,
+    #[serde(flatten)]
+    layout: LayoutInput,
+}
+
+/// A load of an uploaded file into a table.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportInput {
+    #[serde(default, deserialize_with = "lenient::int")]
+    data_file_id: Option<i64>,
+    /// Add and update rows by the key instead of replacing the table.
+    #[serde(default, deserialize_with = "lenient::flag")]
+    incremental: Option<bool>,
+    #[serde(flatten)]
+    layout: LayoutInput,
+}
+
+/// A typed column's native definition (read by `column_spec`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ColumnDefinitionInput {
+    /// The native type, for example `VARCHAR`.
+    #[schema(rename = "type")]
+    kind: Option<String>,
+    /// `STRING`: most characters; `NUMERIC`: `precision,scale`.
+    length: Option<String>,
+    nullable: Option<bool>,
+    default: Option<String>,
+}
+
+/// A typed column (read by `column_spec`, which names the field it refuses).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ColumnInput {
+    name: String,
+    /// `STRING`, `INTEGER`, `NUMERIC`, `FLOAT`, `BOOLEAN`, `DATE` or `TIMESTAMP`.
+    basetype: Option<String>,
+    definition: Option<ColumnDefinitionInput>,
+}
+
+/// A column to add: a `ColumnInput`, read by `column_spec`.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct ColumnBody(Value);
+
+impl utoipa::PartialSchema for ColumnBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::Ref::from_schema_name("ColumnInput").into()
+    }
+}
+
+impl ToSchema for ColumnBody {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>) {
+        schemas.push(("ColumnInput".into(), <ColumnInput as utoipa::PartialSchema>::schema()));
+        <ColumnInput as ToSchema>::schemas(schemas);
+    }
+}
+
+/// A typed table to create from its definition.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DefinitionInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    primary_keys_names: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ColumnInput>>)]
+    columns: Option<Value>,
+}
+
+/// How to delete a table.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeleteQuery {
+    /// Answer a job (202) at once instead of deleting before answering.
+    #[serde(default, rename = "async", deserialize_with = "lenient::flag")]
+    run_async: Option<bool>,
+}
+
+/// What to list tables with.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TableQuery {
+    /// `columns`, `metadata`, `columnMetadata`, `buckets`.
+    #[serde(default, deserialize_with = "lenient::list")]
+    include: Option<Vec<String>>,
+}
+
+/// A filter of rows (read by `where_filters`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct WhereFilterInput {
+    column: String,
+    /// `eq` (the default), `ne`, `lt`, `le`, `gt`, `ge`.
+    operator: Option<String>,
+    values: Vec<String>,
+    data_type: Option<String>,
+}
+
+/// An order of rows (read by `order_by`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub(crate) struct OrderByInput {
+    column: String,
+    /// `ASC` or `DESC`.
+    order: Option<String>,
+    data_type: Option<String>,
+}
+
+/// Which rows and columns of a table to read.
+#[derive(Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SelectionInput {
+    #[serde(default, deserialize_with = "lenient::list")]
+    columns: Option<Vec<String>>,
+    /// Rows changed since: a time, a Unix timestamp, or relative (`-2 days`).
+    #[serde(default, deserialize_with = "lenient::text")]
+    changed_since: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    changed_until: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    where_column: Option<String>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    where_values: Option<Vec<String>>,
+    /// `eq` or `ne`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    where_operator: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<WhereFilterInput>>)]
+    #[param(value_type = Option<Vec<WhereFilterInput>>)]
+    where_filters: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<OrderByInput>>)]
+    #[param(value_type = Option<Vec<OrderByInput>>)]
+    order_by: Option<Value>,
+    /// At most this many rows.
+    #[serde(default, deserialize_with = "lenient::int")]
+    limit: Option<i64>,
+}
+
+/// An export of a table to a file.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExportInput {
+    /// `rfc` (the default), `raw` or `escaped`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    format: Option<String>,
+    /// Only `csv`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    file_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    gzip: Option<bool>,
+    #[serde(flatten)]
+    selection: SelectionInput,
+}
+
+/// The format of a preview.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PreviewQuery {
+    /// `rfc` (CSV, the default) or `json`.
+    #[serde(default, deserialize_with = "lenient::text")]
+    format: Option<String>,
+}
+
+/// A primary key to set.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct PrimaryKeyInput {
+    #[serde(default, deserialize_with = "lenient::list")]
+    columns: Option<Vec<String>>,
 }
 
 async fn create_table(
     State(state): State<AppState>,
     caller: Caller,
     Path(bucket_id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<NewTableInput>,
 ) -> ApiResult<Response> {
     let request = CreateRequest {
-        name: body.string("name")?,
-        data_file_id: body.int("dataFileId")?,
-        layout: layout(&body)?,
-        primary_key: body.list("primaryKey")?.unwrap_or_default(),
+        name: body.name,
+        data_file_id: body.data_file_id,
+        layout: body.layout.layout()?,
+        primary_key: body.primary_key.unwrap_or_default(),
     };
     let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
     let job = tables::create(&caller.ctx, grant, request).await?;
@@ -324,9 +525,9 @@ async fn create_table_definition(
     State(state): State<AppState>,
     caller: Caller,
     Path(bucket_id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<DefinitionInput>,
 ) -> ApiResult<Response> {
-    let columns = match body.raw("columns") {
+    let columns = match &body.columns {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(columns)) => columns
             .iter()
@@ -337,11 +538,8 @@ async fn create_table_definition(
             return Err(ApiError::new(Code::TableValidation, "Parameter \"columns\" must be a list of columns."))
         }
     };
-    let request = DefinitionRequest {
-        name: body.string("name")?,
-        primary_key: body.list("primaryKeysNames")?.unwrap_or_default(),
-        columns,
-    };
+    let request =
+        DefinitionRequest { name: body.name, primary_key: body.primary_keys_names.unwrap_or_default(), columns };
     let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
     let job = tables::typed::create_definition(&caller.ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
@@ -351,9 +549,9 @@ async fn add_column(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(ColumnBody(body)): Input<ColumnBody>,
 ) -> ApiResult<Response> {
-    let spec = column_spec(&body.0, "")?;
+    let spec = column_spec(&body, "")?;
     let grant = table_id_grant(&caller, &id, WriteBucket)?;
     let job = tables::typed::add_column(&caller.ctx, grant, id, spec).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
@@ -363,22 +561,24 @@ async fn list_bucket_tables(
     State(state): State<AppState>,
     caller: Caller,
     Path(bucket_id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<TableQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<TableShow>>> {
-    let shape = TableShape::from_include(&query.list("include")?, false);
+    let shape = TableShape::from_include(&query.include, false);
     let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
-    let list = query.page_of(tables::list_in_bucket(&caller.ctx, &grant).await?)?;
+    let list = page.of(tables::list_in_bucket(&caller.ctx, &grant).await?)?;
     Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
 
 async fn list_tables(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(query): Params<TableQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<TableShow>>> {
-    let shape = TableShape::from_include(&query.list("include")?, true);
+    let shape = TableShape::from_include(&query.include, true);
     let grant = caller.token.authorize(AnyToken)?;
-    let list = query.page_of(tables::list(&caller.ctx, &grant).await?)?;
+    let list = page.of(tables::list(&caller.ctx, &grant).await?)?;
     Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
 
@@ -396,9 +596,9 @@ async fn delete_table(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<DeleteQuery>,
 ) -> ApiResult<Response> {
-    let run_async = query.bool("async")?.unwrap_or(false);
+    let run_async = query.run_async.unwrap_or(false);
     let grant = table_id_grant(&caller, &id, WriteBucket)?;
     match tables::delete(&caller.ctx, grant, id, run_async).await? {
         Some(job) => Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response()),
@@ -410,12 +610,12 @@ async fn import_table(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<ImportInput>,
 ) -> ApiResult<Response> {
     let request = ImportRequest {
-        data_file_id: body.int("dataFileId")?,
-        incremental: body.bool("incremental")?.unwrap_or(false),
-        layout: layout(&body)?,
+        data_file_id: body.data_file_id,
+        incremental: body.incremental.unwrap_or(false),
+        layout: body.layout.layout()?,
     };
     let grant = table_id_grant(&caller, &id, WriteBucket)?;
     let job = tables::import(&caller.ctx, grant, id, request).await?;
@@ -423,14 +623,14 @@ async fn import_table(
 }
 
 /// Reads `[{column, operator, values, dataType}]` (JSON, or `whereFilters[0][column]=` form keys).
-fn where_filters(fields: &Fields) -> ApiResult<Vec<WhereFilter>> {
+fn where_filters(raw: Option<&Value>) -> ApiResult<Vec<WhereFilter>> {
     let invalid = || {
         ApiError::new(
             Code::Validation,
             "Parameter \"whereFilters\" must be a list of {column, operator, values[], dataType} objects.",
         )
     };
-    let Some(raw) = fields.raw("whereFilters") else { return Ok(vec![]) };
+    let Some(raw) = raw else { return Ok(vec![]) };
     let Value::Array(items) = raw else { return Err(invalid()) };
     items
         .iter()
@@ -460,11 +660,11 @@ fn where_filters(fields: &Fields) -> ApiResult<Vec<WhereFilter>> {
         .collect()
 }
 
-fn order_by(fields: &Fields) -> ApiResult<Vec<OrderBy>> {
+fn order_by(raw: Option<&Value>) -> ApiResult<Vec<OrderBy>> {
     let invalid = || {
         ApiError::new(Code::Validation, "Parameter \"orderBy\" must be a list of {column, order, dataType} objects.")
     };
-    let Some(raw) = fields.raw("orderBy") else { return Ok(vec![]) };
+    let Some(raw) = raw else { return Ok(vec![]) };
     let Value::Array(items) = raw else { return Err(invalid()) };
     items
         .iter()
@@ -479,22 +679,22 @@ fn order_by(fields: &Fields) -> ApiResult<Vec<OrderBy>> {
         .collect()
 }
 
-fn selection(fields: &Fields) -> ApiResult<Selection> {
+fn selection(input: SelectionInput) -> ApiResult<Selection> {
     Ok(Selection {
-        columns: fields.list("columns")?.unwrap_or_default().into_iter().filter(|c| !c.is_empty()).collect(),
-        changed_since: fields.string("changedSince")?,
-        changed_until: fields.string("changedUntil")?,
-        where_column: fields.string("whereColumn")?,
-        where_values: fields.list("whereValues")?.unwrap_or_default(),
-        where_operator: fields.string("whereOperator")?,
-        where_filters: where_filters(fields)?,
-        order_by: order_by(fields)?,
-        limit: fields.int("limit")?,
+        where_filters: where_filters(input.where_filters.as_ref())?,
+        order_by: order_by(input.order_by.as_ref())?,
+        columns: input.columns.unwrap_or_default().into_iter().filter(|c| !c.is_empty()).collect(),
+        changed_since: input.changed_since,
+        changed_until: input.changed_until,
+        where_column: input.where_column,
+        where_values: input.where_values.unwrap_or_default(),
+        where_operator: input.where_operator,
+        limit: input.limit,
     })
 }
 
-fn check_format(fields: &Fields, allowed: &[&str]) -> ApiResult<String> {
-    let format = fields.string("format")?.filter(|f| !f.is_empty()).unwrap_or_else(|| "rfc".into());
+fn check_format(format: Option<String>, allowed: &[&str]) -> ApiResult<String> {
+    let format = format.filter(|f| !f.is_empty()).unwrap_or_else(|| "rfc".into());
     if !allowed.contains(&format.as_str()) {
         return Err(ApiError::new(
             Code::Validation,
@@ -508,25 +708,30 @@ async fn export_table(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<ExportInput>,
 ) -> ApiResult<Response> {
-    check_format(&body, &["rfc", "raw", "escaped"])?;
-    if let Some(file_type) = body.string("fileType")?.filter(|t| !t.is_empty() && t != "csv") {
+    check_format(body.format, &["rfc", "raw", "escaped"])?;
+    if let Some(file_type) = body.file_type.filter(|t| !t.is_empty() && t != "csv") {
         return Err(ApiError::new(
             Code::Validation,
             format!("Parameter \"fileType\" must be csv, \"{file_type}\" given."),
         ));
     }
-    let gzip = body.bool("gzip")?.unwrap_or(false);
-    let selection = selection(&body)?;
+    let gzip = body.gzip.unwrap_or(false);
+    let selection = selection(body.selection)?;
     let grant = table_id_grant(&caller, &id, ReadBucket)?;
     let job = tables::export(&caller.ctx, grant, id, selection, gzip).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
-async fn preview_table(caller: Caller, Path(id): Path<String>, Query(query): Query) -> ApiResult<Response> {
-    let format = check_format(&query, &["rfc", "json"])?;
-    let selection = selection(&query)?;
+async fn preview_table(
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<PreviewQuery>,
+    Params(rows): Params<SelectionInput>,
+) -> ApiResult<Response> {
+    let format = check_format(query.format, &["rfc", "json"])?;
+    let selection = selection(rows)?;
     let grant = table_id_grant(&caller, &id, ReadBucket)?;
     let (columns, rows) = tables::preview(&caller.ctx, &grant, &id, selection).await?;
     if format == "json" {
@@ -562,9 +767,9 @@ async fn add_primary_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<PrimaryKeyInput>,
 ) -> ApiResult<Response> {
-    let columns = body.list("columns")?.unwrap_or_default();
+    let columns = body.columns.unwrap_or_default();
     let grant = table_id_grant(&caller, &id, WriteBucket)?;
     let job = tables::change_primary_key(&caller.ctx, grant, id, Some(columns)).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
@@ -584,9 +789,9 @@ async fn list_table_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<EventQuery>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let grant = table_id_grant(&caller, &id, ReadBucket)?;
-    let list = events::list_table(&caller.ctx, &grant, id, list_params(&query)?).await?;
+    let list = events::list_table(&caller.ctx, &grant, id, query.params()).await?;
     Ok(Json(list.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -4,18 +4,21 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+
+use serde::Deserialize;
 use serde_json::Value;
 use stowage_core::mail::{Delivery, OUTBOX_HEADER};
 use stowage_core::tokens::{self, TokenRequest, TokenWithSecret};
 use stowage_core::{events, Core};
 use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken};
 use stowage_types::Code;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{Body, Fields, Query};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
-use crate::routes::events::list_params;
+use crate::routes::events::EventQuery;
 use crate::routes::numeric_id;
 use crate::views::{EventView, TokenShape};
 use crate::{views, AppState, Table};
@@ -61,22 +64,56 @@ async fn verify_token(State(state): State<AppState>, caller: Caller) -> ApiResul
 async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<TokenShape>>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let list = query.page_of(tokens::list(&caller.ctx, &grant).await?)?;
+    let list = page.of(tokens::list(&caller.ctx, &grant).await?)?;
     Ok(Json(list.iter().map(|view| views::token(&state.core, view, false)).collect()))
 }
 
+/// A token's permissions, to make it or change it.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    description: Option<String>,
+    /// Bucket id to `read` or `write` (JSON, or `bucketPermissions[in.c-main]=read` form keys).
+    #[serde(default)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    bucket_permissions: Option<Value>,
+    /// Components the token may run and configure.
+    #[serde(default, deserialize_with = "lenient::list")]
+    component_access: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    can_manage_buckets: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    can_read_all_file_uploads: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    can_purge_trash: Option<bool>,
+    /// Seconds until it expires.
+    #[serde(default, deserialize_with = "lenient::int")]
+    expires_in: Option<i64>,
+}
+
+/// Who to mail a token's one-time link to.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ShareInput {
+    #[serde(default, deserialize_with = "lenient::text")]
+    recipient_email: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    message: Option<String>,
+}
+
 /// Reads `bucketPermissions` as `{bucketId: permission}` (JSON, or `bucketPermissions[id]=` form keys).
-fn bucket_permissions(body: &Fields) -> ApiResult<Option<Vec<(String, String)>>> {
+fn bucket_permissions(value: Option<&Value>) -> ApiResult<Option<Vec<(String, String)>>> {
     let invalid = || {
         ApiError::new(
             Code::TokenInvalidPermissions,
             "Invalid data - bucketPermissions: expected an object mapping bucket ids to \"read\" or \"write\".",
         )
     };
-    match body.raw("bucketPermissions") {
+    match value {
         None => Ok(None),
         Some(Value::Array(items)) if items.is_empty() => Ok(Some(vec![])),
         Some(Value::String(text)) if text.is_empty() => Ok(Some(vec![])),
@@ -92,15 +129,15 @@ fn bucket_permissions(body: &Fields) -> ApiResult<Option<Vec<(String, String)>>>
     }
 }
 
-fn token_request(body: &Fields) -> ApiResult<TokenRequest> {
+fn token_request(body: TokenInput) -> ApiResult<TokenRequest> {
     Ok(TokenRequest {
-        description: body.string("description")?,
-        bucket_permissions: bucket_permissions(body)?,
-        component_access: body.list("componentAccess")?,
-        can_manage_buckets: body.bool("canManageBuckets")?,
-        can_read_all_file_uploads: body.bool("canReadAllFileUploads")?,
-        can_purge_trash: body.bool("canPurgeTrash")?,
-        expires_in: body.int("expiresIn")?,
+        bucket_permissions: bucket_permissions(body.bucket_permissions.as_ref())?,
+        description: body.description,
+        component_access: body.component_access,
+        can_manage_buckets: body.can_manage_buckets,
+        can_read_all_file_uploads: body.can_read_all_file_uploads,
+        can_purge_trash: body.can_purge_trash,
+        expires_in: body.expires_in,
     })
 }
 
@@ -109,8 +146,12 @@ fn with_secret(core: &Core, created: &TokenWithSecret) -> TokenShape {
     TokenShape { token: Some(created.secret.clone()), ..views::token(core, &created.view, false) }
 }
 
-async fn create_token(State(state): State<AppState>, caller: Caller, Body(body): Body) -> ApiResult<Response> {
-    let request = token_request(&body)?;
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Input(body): Input<TokenInput>,
+) -> ApiResult<Response> {
+    let request = token_request(body)?;
     let grant = caller.token.authorize(CreateTokens)?;
     let created = tokens::create(&caller.ctx, &grant, request).await?;
     Ok((StatusCode::CREATED, Json(with_secret(&state.core, &created))).into_response())
@@ -130,10 +171,10 @@ async fn update_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    Input(body): Input<TokenInput>,
 ) -> ApiResult<Json<TokenShape>> {
     let id = numeric_id(&id)?;
-    let request = token_request(&body)?;
+    let request = token_request(body)?;
     let grant = caller.token.authorize(ManageTokens)?;
     let view = tokens::update(&caller.ctx, &grant, id, request).await?;
     Ok(Json(views::token(&state.core, &view, false)))
@@ -157,9 +198,9 @@ async fn refresh_token(
 
 /// 204, as Keboola answers; a stack without SMTP names the outbox file in `X-Stowage-Mail-Outbox`
 /// (below its data dir), so the sender knows where the link went.
-async fn share_token(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Response> {
+async fn share_token(caller: Caller, Path(id): Path<String>, Input(body): Input<ShareInput>) -> ApiResult<Response> {
     let id = numeric_id(&id)?;
-    let (recipient, message) = (body.string("recipientEmail")?, body.string("message")?);
+    let (recipient, message) = (body.recipient_email, body.message);
     let grant = caller.token.authorize(ManageTokens)?;
     match tokens::share(&caller.ctx, &grant, id, recipient, message).await? {
         Delivery::Outbox(file) => Ok((StatusCode::NO_CONTENT, [(OUTBOX_HEADER, file)]).into_response()),
@@ -171,10 +212,10 @@ async fn list_token_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query,
+    Params(query): Params<EventQuery>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let id = numeric_id(&id)?;
     let grant = caller.token.authorize(ReadToken(id))?;
-    let events = events::list_token(&caller.ctx, &grant, list_params(&query)?).await?;
+    let events = events::list_token(&caller.ctx, &grant, query.params()).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -4,12 +4,14 @@
 use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::Json;
+use serde::Deserialize;
 use stowage_core::triggers::{self, Changes};
 use stowage_types::auth::AnyToken;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::input::{Body, Fields, Query};
+use crate::input::{lenient, Input, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::TriggerView;
@@ -23,24 +25,56 @@ pub(crate) fn register(t: Table) -> Table {
         .add(Method::DELETE, "/v2/storage/triggers/{id}", delete_trigger, Op::empty("Delete a trigger"))
 }
 
-fn changes(body: &Fields) -> ApiResult<Changes> {
-    Ok(Changes {
-        run_with_token_id: body.int("runWithTokenId")?,
-        component: body.string("component")?,
-        configuration_id: body.string("configurationId")?,
-        cool_down_minutes: body.int("coolDownPeriodMinutes")?,
-        table_ids: body.list("tableIds")?,
-    })
+/// A trigger's fields, to make it or change it.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TriggerInput {
+    /// The token the runs use (its id).
+    #[serde(default, deserialize_with = "lenient::int")]
+    run_with_token_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    component: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    configuration_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    cool_down_period_minutes: Option<i64>,
+    /// The tables whose change starts a run.
+    #[serde(default, deserialize_with = "lenient::list")]
+    table_ids: Option<Vec<String>>,
 }
 
-async fn list_triggers(caller: Caller, Query(query): Query) -> ApiResult<Json<Vec<TriggerView>>> {
-    let (component, configuration_id) = (query.string("component")?, query.string("configurationId")?);
+fn changes(body: TriggerInput) -> Changes {
+    Changes {
+        run_with_token_id: body.run_with_token_id,
+        component: body.component,
+        configuration_id: body.configuration_id,
+        cool_down_minutes: body.cool_down_period_minutes,
+        table_ids: body.table_ids,
+    }
+}
+
+/// Which triggers to list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TriggerQuery {
+    #[serde(default, deserialize_with = "lenient::text")]
+    component: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    configuration_id: Option<String>,
+}
+
+async fn list_triggers(caller: Caller, Params(query): Params<TriggerQuery>) -> ApiResult<Json<Vec<TriggerView>>> {
+    let (component, configuration_id) = (query.component, query.configuration_id);
     let found = triggers::list(&caller.ctx, &caller.token.authorize(AnyToken)?, component, configuration_id).await?;
     Ok(Json(found.iter().map(views::trigger).collect()))
 }
 
-async fn create_trigger(caller: Caller, Body(body): Body) -> ApiResult<(StatusCode, Json<TriggerView>)> {
-    let trigger = triggers::create(&caller.ctx, &caller.token.authorize(AnyToken)?, changes(&body)?).await?;
+async fn create_trigger(
+    caller: Caller,
+    Input(body): Input<TriggerInput>,
+) -> ApiResult<(StatusCode, Json<TriggerView>)> {
+    let trigger = triggers::create(&caller.ctx, &caller.token.authorize(AnyToken)?, changes(body)).await?;
     Ok((StatusCode::CREATED, Json(views::trigger(&trigger))))
 }
 
@@ -49,9 +83,13 @@ async fn get_trigger(caller: Caller, Path(id): Path<String>) -> ApiResult<Json<T
     Ok(Json(views::trigger(&trigger)))
 }
 
-async fn update_trigger(caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult<Json<TriggerView>> {
+async fn update_trigger(
+    caller: Caller,
+    Path(id): Path<String>,
+    Input(body): Input<TriggerInput>,
+) -> ApiResult<Json<TriggerView>> {
     let trigger =
-        triggers::update(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?, changes(&body)?).await?;
+        triggers::update(&caller.ctx, &caller.token.authorize(AnyToken)?, numeric_id(&id)?, changes(body)).await?;
     Ok(Json(views::trigger(&trigger)))
 }
 
