@@ -419,7 +419,13 @@ fn operation(method: &Method, path: &str, op: &Op) -> Operation {
     for (status, response) in responses {
         builder = builder.response(status.to_string(), response.build());
     }
-    let error = if auth == Auth::Signature {
+    let page = op.replies.iter().any(|reply| matches!(reply, Reply::Html));
+    let error = if page {
+        ResponseBuilder::new()
+            .description("A page that says what went wrong (for example 410 for a used link).")
+            .content("text/html", ContentBuilder::new().schema(Some(string_schema())).build())
+            .build()
+    } else if auth == Auth::Signature {
         ResponseBuilder::new()
             .description("Azure's error: an XML body and an `x-ms-error-code` header.")
             .content("application/xml", ContentBuilder::new().schema(Some(string_schema())).build())
