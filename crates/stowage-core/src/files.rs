@@ -13,6 +13,7 @@ use stowage_types::auth::{AnyToken, Granted, Role, Token};
 use stowage_types::{time, Code, Error, Paging, Result};
 
 use crate::blobs::PutError;
+use crate::crypto::StackKey;
 use crate::events::{record, Happened};
 use crate::records::{FileFilter, FileRecord};
 use crate::{Core, Ctx};
@@ -135,9 +136,46 @@ impl From<Error> for BlobError {
     }
 }
 
-/// A query parameter, decoded.
-fn query_value(query: &str, name: &str) -> Option<String> {
+/// A parameter of a blob request's query string, decoded.
+pub fn query_value(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+}
+
+/// Checks the SAS in a blob request's query against `key` at time `now`: signed for this container
+/// and blob, not expired, granting `needed`. Answers the file id the blob name starts with.
+pub fn check_sas(
+    key: &StackKey,
+    container: &str,
+    blob: &str,
+    query: &str,
+    needed: SasPermission,
+    now: i64,
+) -> std::result::Result<i64, BlobError> {
+    let fail = |why: &str| BlobError::AuthenticationFailed(why.to_string());
+    let (Some(sp), Some(se), Some(sig)) =
+        (query_value(query, "sp"), query_value(query, "se"), query_value(query, "sig"))
+    else {
+        return Err(fail(
+            "Server failed to authenticate the request. A shared access signature (sp, se, sig) is required.",
+        ));
+    };
+    let expiry = se;
+    if !key.verify(&sas_message(container, blob, &sp, &expiry), &sig) {
+        return Err(fail("Signature did not match. The signature is not valid for this blob."));
+    }
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(&expiry).map_err(|_| fail("Signature fields not well formed."))?;
+    if expires.timestamp() <= now {
+        return Err(fail("Signed expiry time has passed: the credential expired."));
+    }
+    let allowed = match needed {
+        SasPermission::Read => sp.contains('r'),
+        SasPermission::Write => sp.contains('w'),
+    };
+    if !allowed {
+        return Err(BlobError::PermissionMismatch);
+    }
+    blob.split('/').next().and_then(|id| id.parse::<i64>().ok()).ok_or(BlobError::NotFound)
 }
 
 /// Checks the SAS of a blob request and returns the file it names.
@@ -148,31 +186,7 @@ pub async fn authorize_blob(
     query: &str,
     needed: SasPermission,
 ) -> std::result::Result<FileRecord, BlobError> {
-    let fail = |why: &str| BlobError::AuthenticationFailed(why.to_string());
-    let (Some(sp), Some(se), Some(sig)) =
-        (query_value(query, "sp"), query_value(query, "se"), query_value(query, "sig"))
-    else {
-        return Err(fail(
-            "Server failed to authenticate the request. A shared access signature (sp, se, sig) is required.",
-        ));
-    };
-    let expiry = se;
-    if !core.key.verify(&sas_message(container, blob, &sp, &expiry), &sig) {
-        return Err(fail("Signature did not match. The signature is not valid for this blob."));
-    }
-    let expires =
-        chrono::DateTime::parse_from_rfc3339(&expiry).map_err(|_| fail("Signature fields not well formed."))?;
-    if expires.timestamp() <= time::now() {
-        return Err(fail("Signed expiry time has passed: the credential expired."));
-    }
-    let allowed = match needed {
-        SasPermission::Read => sp.contains('r'),
-        SasPermission::Write => sp.contains('w'),
-    };
-    if !allowed {
-        return Err(BlobError::PermissionMismatch);
-    }
-    let file_id = blob.split('/').next().and_then(|id| id.parse::<i64>().ok()).ok_or(BlobError::NotFound)?;
+    let file_id = check_sas(&core.key, container, blob, query, needed, time::now())?;
     let file = core.store.read(move |r| r.file_by_id(file_id)).await?.ok_or(BlobError::NotFound)?;
     if container_of(file.project_id) != container || blob_name(&file) != blob {
         return Err(BlobError::NotFound);

@@ -432,6 +432,38 @@ fn parameter_error(name: &str, message: &str) -> ApiError {
     ApiError::new(Code::Validation, message)
 }
 
+/// The block ids of an Azure `<BlockList>` body, in order (`Latest`, `Committed` and `Uncommitted`
+/// alike); none when the body is anything else (another element, text between the blocks, a second
+/// list, XML that does not parse).
+pub fn block_list(xml: &str) -> Option<Vec<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let (mut ids, mut lists, mut depth, mut block) = (Vec::new(), 0, 0, None::<String>);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Decl(_) | Event::Comment(_) => {}
+            Event::Start(element) => match (depth, element.name().as_ref()) {
+                (0, b"BlockList") if lists == 0 => (lists, depth) = (1, 1),
+                (1, b"Latest" | b"Committed" | b"Uncommitted") => (block, depth) = (Some(String::new()), 2),
+                _ => return None,
+            },
+            Event::Empty(element) => match (depth, element.name().as_ref()) {
+                (0, b"BlockList") if lists == 0 => lists = 1,
+                _ => return None,
+            },
+            Event::Text(text) if depth == 2 => block.as_mut()?.push_str(&text.decode().ok()?),
+            Event::End(_) if depth == 2 => {
+                ids.push(block.take()?);
+                depth = 1;
+            }
+            Event::End(_) if depth == 1 => depth = 0,
+            Event::Eof if lists == 1 && depth == 0 => return Some(ids),
+            _ => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -480,5 +512,29 @@ mod tests {
     fn a_truncated_percent_escape_is_kept_literally() {
         assert_eq!(parse_form("a=100%").unwrap(), json!({"a": "100%"}));
         assert_eq!(parse_form("a=%4").unwrap(), json!({"a": "%4"}));
+    }
+
+    #[test]
+    fn block_lists_keep_their_order_whatever_the_element_kind() {
+        let xml = "<?xml version='1.0' encoding='utf-8'?>\n<BlockList><Latest>QUE=</Latest><Committed>QkI=</Committed>\
+                   <Uncommitted>Q0M=</Uncommitted></BlockList>";
+        assert_eq!(block_list(xml).unwrap(), vec!["QUE=", "QkI=", "Q0M="]);
+    }
+
+    #[test]
+    fn a_block_list_with_an_unknown_element_is_rejected() {
+        assert!(block_list("<BlockList><Other>x</Other></BlockList>").is_none());
+        assert!(block_list("no xml").is_none());
+        assert!(block_list("<BlockList><Latest>QUE=</Latest>").is_none(), "unclosed");
+        assert!(block_list("<BlockList><Latest>QUE=</Latest></BlockList><BlockList/>").is_none(), "two lists");
+        assert!(block_list("<BlockList>stray<Latest>QUE=</Latest></BlockList>").is_none(), "text between blocks");
+        assert!(block_list("<BlockList><Latest><Latest>x</Latest></Latest></BlockList>").is_none(), "nested");
+        assert!(block_list("").is_none());
+    }
+
+    #[test]
+    fn an_empty_block_list_commits_no_blocks() {
+        assert_eq!(block_list("<BlockList/>").unwrap(), Vec::<String>::new());
+        assert_eq!(block_list("<BlockList>\n</BlockList>").unwrap(), Vec::<String>::new());
     }
 }

@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use stowage_core::files::{self, BlobError, SasPermission};
 use stowage_core::records::FileRecord;
 
-use crate::input::decode_component;
+use crate::input::block_list;
 use crate::openapi::Op;
 use crate::{AppState, Table};
 
@@ -93,14 +93,6 @@ fn http_date(ts: i64) -> String {
         .to_string()
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .and_then(|(_, v)| decode_component(v))
-}
-
 /// Headers every successful answer about a blob carries.
 fn blob_headers(headers: &mut HeaderMap, file: &FileRecord) {
     let set = |headers: &mut HeaderMap, name: &'static str, value: String| {
@@ -123,7 +115,7 @@ async fn put_blob(
     let file = files::authorize_blob(&state.core, &container, &blob, &query, SasPermission::Write).await?;
     let headers = request.headers().clone();
     let body = request.into_body();
-    let file = match query_param(&query, "comp").as_deref() {
+    let file = match files::query_value(&query, "comp").as_deref() {
         None => {
             let blob_type = headers.get("x-ms-blob-type").and_then(|v| v.to_str().ok()).unwrap_or("");
             if blob_type != "BlockBlob" {
@@ -135,7 +127,7 @@ async fn put_blob(
             files::put_blob(&state.core, &file, body.into_data_stream()).await?
         }
         Some("block") => {
-            let block_id = query_param(&query, "blockid").unwrap_or_default();
+            let block_id = files::query_value(&query, "blockid").unwrap_or_default();
             files::put_block(&state.core, &file, &block_id, body.into_data_stream()).await?;
             let mut response = StatusCode::CREATED.into_response();
             blob_headers(response.headers_mut(), &file);
@@ -149,7 +141,10 @@ async fn put_blob(
             let text = std::str::from_utf8(&bytes).map_err(|_| {
                 AzureError(BlobError::Invalid("InvalidXmlDocument", "The block list is not UTF-8.".into()))
             })?;
-            files::put_block_list(&state.core, &file, block_ids(text)?).await?
+            let ids = block_list(text).ok_or_else(|| {
+                AzureError(BlobError::Invalid("InvalidXmlDocument", "The block list XML is not valid.".into()))
+            })?;
+            files::put_block_list(&state.core, &file, ids).await?
         }
         Some(other) => {
             return Err(AzureError(BlobError::Invalid(
@@ -162,40 +157,6 @@ async fn put_blob(
     blob_headers(response.headers_mut(), &file);
     response.headers_mut().insert("x-ms-request-server-encrypted", HeaderValue::from_static("true"));
     Ok(response)
-}
-
-/// The block ids of a `<BlockList>` body, in order (`Latest`, `Committed` and `Uncommitted` alike).
-/// Anything else in it (another element, text between the blocks, a second list) makes it invalid.
-fn block_ids(xml: &str) -> Result<Vec<String>, AzureError> {
-    use quick_xml::events::Event;
-    let invalid = || AzureError(BlobError::Invalid("InvalidXmlDocument", "The block list XML is not valid.".into()));
-    let mut reader = quick_xml::Reader::from_str(xml);
-    reader.config_mut().trim_text(true);
-    let (mut ids, mut lists, mut depth, mut block) = (Vec::new(), 0, 0, None::<String>);
-    loop {
-        match reader.read_event().map_err(|_| invalid())? {
-            Event::Decl(_) | Event::Comment(_) => {}
-            Event::Start(element) => match (depth, element.name().as_ref()) {
-                (0, b"BlockList") if lists == 0 => (lists, depth) = (1, 1),
-                (1, b"Latest" | b"Committed" | b"Uncommitted") => (block, depth) = (Some(String::new()), 2),
-                _ => return Err(invalid()),
-            },
-            Event::Empty(element) => match (depth, element.name().as_ref()) {
-                (0, b"BlockList") if lists == 0 => lists = 1,
-                _ => return Err(invalid()),
-            },
-            Event::Text(text) if depth == 2 => {
-                block.as_mut().ok_or_else(invalid)?.push_str(&text.decode().map_err(|_| invalid())?);
-            }
-            Event::End(_) if depth == 2 => {
-                ids.push(block.take().ok_or_else(invalid)?);
-                depth = 1;
-            }
-            Event::End(_) if depth == 1 => depth = 0,
-            Event::Eof if lists == 1 && depth == 0 => return Ok(ids),
-            _ => return Err(invalid()),
-        }
-    }
 }
 
 async fn get_blob(
@@ -230,33 +191,4 @@ async fn get_blob(
         out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&value).expect("ASCII"));
     }
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn block_lists_keep_their_order_whatever_the_element_kind() {
-        let xml = "<?xml version='1.0' encoding='utf-8'?>\n<BlockList><Latest>QUE=</Latest><Committed>QkI=</Committed>\
-                   <Uncommitted>Q0M=</Uncommitted></BlockList>";
-        assert_eq!(block_ids(xml).ok().unwrap(), vec!["QUE=", "QkI=", "Q0M="]);
-    }
-
-    #[test]
-    fn a_block_list_with_an_unknown_element_is_rejected() {
-        assert!(block_ids("<BlockList><Other>x</Other></BlockList>").is_err());
-        assert!(block_ids("no xml").is_err());
-        assert!(block_ids("<BlockList><Latest>QUE=</Latest>").is_err(), "unclosed");
-        assert!(block_ids("<BlockList><Latest>QUE=</Latest></BlockList><BlockList/>").is_err(), "two lists");
-        assert!(block_ids("<BlockList>stray<Latest>QUE=</Latest></BlockList>").is_err(), "text between blocks");
-        assert!(block_ids("<BlockList><Latest><Latest>x</Latest></Latest></BlockList>").is_err(), "nested");
-        assert!(block_ids("").is_err());
-    }
-
-    #[test]
-    fn an_empty_block_list_commits_no_blocks() {
-        assert_eq!(block_ids("<BlockList/>").ok().unwrap(), Vec::<String>::new());
-        assert_eq!(block_ids("<BlockList>\n</BlockList>").ok().unwrap(), Vec::<String>::new());
-    }
 }

@@ -10,6 +10,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
 use std::sync::Arc;
 
 use stowage_core::console::{self, Session};
@@ -60,23 +61,27 @@ pub(crate) fn register(t: Table) -> Table {
     tokens::register(t)
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name` the browser sent (read by the `cookie` crate).
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_string())
 }
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.core.stack.public_url.starts_with("https://") { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie values are hex")
+    let cookie = Cookie::build((name, value))
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .secure(state.core.stack.public_url.starts_with("https://"))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).expect("cookie values are hex")
 }
 
 fn redirect(to: &str) -> Response {
@@ -89,7 +94,7 @@ fn same(a: &str, b: &str) -> bool {
 
 async fn current(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<(String, Session)>> {
     let Some(secret) = cookie(headers, SESSION) else { return Ok(None) };
-    Ok(console::session(&state.core, secret).await?.map(|session| (secret.to_string(), session)))
+    Ok(console::session(&state.core, &secret).await?.map(|session| (secret, session)))
 }
 
 fn new_csrf() -> String {
@@ -133,7 +138,7 @@ async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> ApiR
 
 fn csrf_ok(headers: &HeaderMap, body: &crate::input::Fields) -> bool {
     match (cookie(headers, CSRF), body.string("csrf").ok().flatten()) {
-        (Some(expected), Some(given)) if !given.is_empty() => same(expected, &given),
+        (Some(expected), Some(given)) if !given.is_empty() => same(&expected, &given),
         _ => false,
     }
 }
