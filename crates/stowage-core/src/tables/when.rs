@@ -50,12 +50,14 @@ fn unit_seconds(unit: &str) -> Option<i64> {
     })
 }
 
+/// Relative text as a time; none when it does not parse or the time would not fit (an overflow is
+/// a client's mistake, answered as one, like any other text that is no time).
 fn relative(text: &str, now: Timestamp) -> Option<Timestamp> {
-    let midnight = now - now.rem_euclid(86_400);
+    let midnight = now.checked_sub(now.rem_euclid(86_400))?;
     match text {
         "now" => return Some(now),
         "today" | "midnight" => return Some(midnight),
-        "yesterday" => return Some(midnight - 86_400),
+        "yesterday" => return midnight.checked_sub(86_400),
         _ => {}
     }
     let (text, ago) = match text.strip_suffix(" ago") {
@@ -79,10 +81,14 @@ fn relative(text: &str, now: Timestamp) -> Option<Timestamp> {
             (word, *words.get(index)?)
         };
         let amount: i64 = number.trim_start_matches('+').parse().ok()?;
-        offset += amount.checked_mul(unit_seconds(unit)?)?;
+        offset = offset.checked_add(amount.checked_mul(unit_seconds(unit)?)?)?;
         index += 1;
     }
-    Some(if ago { now - offset.abs() } else { now + offset })
+    if ago {
+        now.checked_sub(offset.checked_abs()?)
+    } else {
+        now.checked_add(offset)
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +96,17 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_700_000_000;
+
+    #[test]
+    fn a_relative_time_too_far_out_is_refused_not_overflowed() {
+        // Found by the `changed_since` fuzz target (with the clock at i64::MAX / 2): the time overflowed.
+        let error = parse("changedSince", "1700000000000001 hours", i64::MAX / 2).unwrap_err();
+        assert!(error.message.starts_with("Parameter \"changedSince\" must be"), "{}", error.message);
+        assert!(parse("changedSince", "9223372036854775807 seconds", NOW).is_err());
+        assert!(parse("changedSince", "-9223372036854775808 seconds ago", NOW).is_err());
+        assert!(parse("changedSince", "yesterday", i64::MIN + 5).is_err());
+        assert_eq!(parse("changedSince", "-1 hour", NOW).unwrap(), NOW - 3600);
+    }
 
     #[test]
     fn unix_timestamps_and_iso_dates_are_absolute() {
