@@ -423,7 +423,7 @@ impl Fields {
 }
 
 /// `Parameter "name" must be ..., ... given.`, or for what serde itself refuses, `... is invalid: ...`.
-fn parameter_error(name: &str, message: &str) -> ApiError {
+pub(crate) fn parameter_error(name: &str, message: &str) -> ApiError {
     let message = if message.starts_with("must be") {
         format!("Parameter \"{name}\" {message}.")
     } else {

@@ -6,7 +6,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use stowage_core::tables::csv::{write_row, CsvFormat};
 use stowage_core::tables::typed::{ColumnSpec, DefinitionRequest};
 use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter};
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::input::{lenient, Fields, Input, Page, Params};
+use crate::input::{lenient, parameter_error, Input, Page, Params};
 use crate::openapi::Op;
 use crate::routes::events::EventQuery;
 use crate::views::{self, BucketShape, BucketView, ColumnMetadata, EventView, JobView, MetadataView};
@@ -509,7 +509,9 @@ fn column_spec(value: &Value, at: &str) -> ApiResult<ColumnSpec> {
     let nullable = match definition.get("nullable") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(flag)) => Some(*flag),
-        Some(other) => Some(Fields(json!({ "nullable": other })).bool("nullable")?.unwrap_or(false)),
+        Some(other) => {
+            Some(lenient::read_flag(other).map_err(|message| parameter_error("nullable", &message))?.unwrap_or(false))
+        }
     };
     Ok(ColumnSpec {
         name,
