@@ -16,7 +16,6 @@ under $CARGO_TARGET_DIR.
 
 import argparse
 import gzip
-import json
 import os
 import random
 import sys
@@ -41,14 +40,7 @@ class Api:
         self.url, self.token = url, token
 
     def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + "/v2/storage" + path, data=data, method=method)
-        request.add_header("X-StorageApi-Token", self.token)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=600) as response:
-            text = response.read()
-            return json.loads(text) if text else None
+        return stowage_stack.call(self.url, self.token, method, "/v2/storage" + path, body)
 
     def wait(self, job):
         while job["status"] not in ("success", "error"):

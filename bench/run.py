@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
@@ -76,14 +75,7 @@ class Stack:
         self.env = dict(os.environ, KBC_STORAGE_API_URL=self.url, KBC_STORAGE_TOKEN=self.token)
 
     def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + "/v2/storage" + path, data=data, method=method)
-        request.add_header("X-StorageApi-Token", self.token)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=600) as response:
-            text = response.read()
-            return json.loads(text) if text else None
+        return stowage_stack.call(self.url, self.token, method, "/v2/storage" + path, body)
 
     def cli(self, *args):
         subprocess.run([binary(), *args], env=self.env, check=True, stdout=subprocess.DEVNULL,

@@ -1,5 +1,6 @@
 """Starts a real stack (the `stowage` binary) on a free loopback port; shared by the Python test suites."""
 
+import json
 import os
 import socket
 import subprocess
@@ -63,6 +64,18 @@ def start(prefix, *args):
         except OSError:
             time.sleep(0.05)
     return process, Stack(url, "admin@localhost", secrets.get("password"), secrets["token"], data_dir)
+
+
+def call(url, token, method, path, body=None, header="X-StorageApi-Token", timeout=600):
+    """The JSON answer of `method path` on the stack at `url` (None when empty); `body` goes as JSON."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header(header, token)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+        return json.loads(text) if text else None
 
 
 def stop(process):

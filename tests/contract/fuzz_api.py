@@ -14,12 +14,10 @@ Left out, and why (each is covered by the black-box suite instead):
 """
 
 import argparse
-import json
 import os
 import re
 import sys
 import traceback
-import urllib.request
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +26,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import stowage_stack  # noqa: E402
+from stowage_stack import call  # noqa: E402
 
 MANAGE_TOKEN = "stowage-contract-manage-token-0123456789"
 KINDS = ("master", "limited", "manage")
@@ -37,17 +36,6 @@ COUNTS = {"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, "refused changes compared": 0}
 LEFT_OUT = [("POST", r"^/v2/storage/tokens/\{id\}/refresh$"), ("DELETE", r"^/v2/storage/tokens/\{id\}$"),
             ("DELETE", r"^/manage/projects/\{id\}$")]
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
-
-
-def call(url, token, method, path, body=None, header="X-StorageApi-Token"):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header(header, token)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        text = response.read()
-        return json.loads(text) if text else None
 
 
 def seed(url, token):
