@@ -29,10 +29,8 @@ type Schemas = Vec<(String, RefOr<Schema>)>;
 
 /// What a successful call answers.
 enum Reply {
-    /// JSON of a type, with this status.
-    Json(u16, RefOr<Schema>),
-    /// JSON of a type, with this status, when the request asked for it (see `Op::or`).
-    Also(u16, RefOr<Schema>, &'static str),
+    /// JSON of a type, with this status and when it comes.
+    Json(u16, Box<RefOr<Schema>>, &'static str),
     /// No body, with this status.
     Status(u16, &'static str),
     /// Bytes of a file (a download).
@@ -79,40 +77,42 @@ impl Op {
         Op { summary, replies: vec![reply], query: Vec::new(), body: None, schemas }
     }
 
-    /// Answers 200 with a `T`.
-    pub(crate) fn ok<T: ToSchema>(summary: &'static str) -> Self {
+    fn json<T: ToSchema>(summary: &'static str, status: u16) -> Self {
         let mut schemas = Vec::new();
         let schema = shape::<T>(&mut schemas);
-        Op::new(summary, Reply::Json(200, schema), schemas)
+        Op::new(summary, Reply::Json(status, Box::new(schema), "Done."), schemas)
+    }
+
+    fn json_list<T: ToSchema>(summary: &'static str, status: u16) -> Self {
+        let mut schemas = Vec::new();
+        let items = utoipa::openapi::schema::ArrayBuilder::new().items(shape::<T>(&mut schemas)).build();
+        let schema = Box::new(RefOr::T(Schema::Array(items)));
+        Op::new(summary, Reply::Json(status, schema, "Done."), schemas)
+    }
+
+    /// Answers 200 with a `T`.
+    pub(crate) fn ok<T: ToSchema>(summary: &'static str) -> Self {
+        Op::json::<T>(summary, 200)
     }
 
     /// Answers 200 with a list of `T`.
     pub(crate) fn list<T: ToSchema>(summary: &'static str) -> Self {
-        let mut schemas = Vec::new();
-        let item = shape::<T>(&mut schemas);
-        let array = utoipa::openapi::schema::ArrayBuilder::new().items(item).build();
-        Op::new(summary, Reply::Json(200, RefOr::T(Schema::Array(array))), schemas)
-    }
-
-    /// Answers 201 with a list of `T`.
-    pub(crate) fn created_list<T: ToSchema>(summary: &'static str) -> Self {
-        let Op { replies, schemas, .. } = Op::list::<T>(summary);
-        let Some(Reply::Json(_, schema)) = replies.into_iter().next() else { unreachable!("a list answers JSON") };
-        Op::new(summary, Reply::Json(201, schema), schemas)
+        Op::json_list::<T>(summary, 200)
     }
 
     /// Answers 201 with the `T` it made.
     pub(crate) fn created<T: ToSchema>(summary: &'static str) -> Self {
-        let mut schemas = Vec::new();
-        let schema = shape::<T>(&mut schemas);
-        Op::new(summary, Reply::Json(201, schema), schemas)
+        Op::json::<T>(summary, 201)
+    }
+
+    /// Answers 201 with a list of `T`.
+    pub(crate) fn created_list<T: ToSchema>(summary: &'static str) -> Self {
+        Op::json_list::<T>(summary, 201)
     }
 
     /// Answers 202 with a `T` that goes on in the background (a storage job).
     pub(crate) fn accepted<T: ToSchema>(summary: &'static str) -> Self {
-        let mut schemas = Vec::new();
-        let schema = shape::<T>(&mut schemas);
-        Op::new(summary, Reply::Json(202, schema), schemas)
+        Op::json::<T>(summary, 202)
     }
 
     /// Answers 204 with no body.
@@ -143,7 +143,7 @@ impl Op {
     /// Answers `status` with a `T` instead, when `when` holds.
     pub(crate) fn or<T: ToSchema>(mut self, status: u16, when: &'static str) -> Self {
         let schema = shape::<T>(&mut self.schemas);
-        self.replies.push(Reply::Also(status, schema, when));
+        self.replies.push(Reply::Json(status, Box::new(schema), when));
         self
     }
 
@@ -402,8 +402,7 @@ fn operation(method: &Method, path: &str, op: &Op) -> Operation {
         let content = |schema: Schema| ContentBuilder::new().schema(Some(schema)).build();
         let json = |schema: &RefOr<Schema>| ContentBuilder::new().schema(Some(schema.clone())).build();
         let (status, description, body) = match reply {
-            Reply::Json(status, schema) => (*status, "Done.", Some(("application/json", json(schema)))),
-            Reply::Also(status, schema, when) => (*status, *when, Some(("application/json", json(schema)))),
+            Reply::Json(status, schema, when) => (*status, *when, Some(("application/json", json(schema)))),
             Reply::Status(status, description) => (*status, *description, None),
             Reply::Bytes(content_type) => (200, "The bytes.", Some((*content_type, content(binary_schema())))),
             Reply::Html => (200, "A page.", Some(("text/html", content(string_schema())))),
