@@ -98,7 +98,7 @@ async fn index(State(state): State<AppState>, Params(query): Params<IndexQuery>)
         features: Vec::new(),
         url_templates: BTreeMap::from([(
             "orchestrationJob".to_string(),
-            "/orchestrations/{orchestrationId}/jobs/{jobId}".to_string(),
+            "/orchestrations/{{orchestrationId}}/jobs/{{jobId}}".to_string(),
         )]),
         components: (!exclude.split(',').any(|part| part.trim() == "components")).then(Vec::new),
     })

@@ -13,6 +13,11 @@ async fn the_index_answers_without_a_token_and_with_a_bogus_one() {
         assert_eq!(reply.body["version"], "v2");
         assert!(reply.body["components"].is_array());
         assert!(reply.body["services"].is_array());
+        // Keboola's URL templates keep their placeholders in double braces.
+        assert_eq!(
+            reply.body["urlTemplates"]["orchestrationJob"],
+            "/orchestrations/{{orchestrationId}}/jobs/{{jobId}}"
+        );
         app.call(Method::GET, path, Some("some-token"), Payload::None).await.expect(200);
     }
 }
