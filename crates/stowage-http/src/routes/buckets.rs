@@ -168,8 +168,9 @@ async fn list_bucket_events(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<EventQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
-    let events = events::list_bucket(&caller.ctx, &grant, query.params()).await?;
+    let events = events::list_bucket(&caller.ctx, &grant, query.params(&page)).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -8,12 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stowage_core::events::{self, ExternalEvent, ListParams};
 use stowage_types::auth::AnyToken;
-use stowage_types::Paging;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::input::{lenient, Input, Params};
+use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
 use crate::views::EventView;
 use crate::{views, AppState, Table};
@@ -55,15 +54,10 @@ pub(crate) struct EventQuery {
     /// `asc` or `desc` (the default: newest first).
     #[serde(default, deserialize_with = "lenient::text")]
     sort_order: Option<String>,
-    /// At most 10,000.
-    #[serde(default, deserialize_with = "lenient::int")]
-    limit: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::int")]
-    offset: Option<i64>,
 }
 
 impl EventQuery {
-    pub(crate) fn params(self) -> ListParams {
+    pub(crate) fn params(self, page: &Page) -> ListParams {
         let given = |value: Option<String>| value.filter(|v| !v.is_empty());
         ListParams {
             since_id: given(self.since_id),
@@ -72,7 +66,7 @@ impl EventQuery {
             configuration_id: given(self.configuration_id),
             run_id: given(self.run_id),
             q: self.q,
-            paging: Paging { limit: self.limit, offset: self.offset },
+            paging: page.paging(),
             sort_order: self.sort_order,
         }
     }
@@ -114,9 +108,10 @@ async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<EventQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let grant = caller.token.authorize(AnyToken)?;
-    let events = events::list(&caller.ctx, &grant, query.params()).await?;
+    let events = events::list(&caller.ctx, &grant, query.params(&page)).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }
 

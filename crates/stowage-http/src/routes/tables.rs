@@ -792,8 +792,9 @@ async fn list_table_events(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<EventQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let grant = table_id_grant(&caller, &id, ReadBucket)?;
-    let list = events::list_table(&caller.ctx, &grant, id, query.params()).await?;
+    let list = events::list_table(&caller.ctx, &grant, id, query.params(&page)).await?;
     Ok(Json(list.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -213,9 +213,10 @@ async fn list_token_events(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<EventQuery>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
     let id = numeric_id(&id)?;
     let grant = caller.token.authorize(ReadToken(id))?;
-    let events = events::list_token(&caller.ctx, &grant, query.params()).await?;
+    let events = events::list_token(&caller.ctx, &grant, query.params(&page)).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }
