@@ -18,6 +18,7 @@ import argparse
 import gzip
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -134,6 +135,7 @@ def main():
         return 0
     finally:
         stowage_stack.stop(process)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -286,6 +286,7 @@ def main():
         b.stop()
         if isinstance(peer_tool, PostgresPeer):
             peer_tool.close()
+        shutil.rmtree(work, ignore_errors=True)
 
     where = "PostgreSQL, peer psql" if args.database_url else "SQLite, peer sqlite3"
     print(f"\n{args.rows} rows x {len(COLUMNS)} columns, {mb:.1f} MB CSV, medians of {args.runs} interleaved runs "
@@ -305,7 +306,6 @@ def main():
         json.dump({"rows": args.rows, "runs": args.runs, "engine": "postgres" if args.database_url else "sqlite",
                    "results": table}, out, indent=2)
     print(f"\nJSON: {args.json}")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

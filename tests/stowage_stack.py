@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -10,6 +11,9 @@ import urllib.request
 from collections import namedtuple
 
 Stack = namedtuple("Stack", "url email password token data_dir")
+
+# The data dir and schema `start` made for each server it started, removed again by `stop`.
+_made = {}
 
 
 def _free_port():
@@ -38,6 +42,7 @@ def start(prefix, *args):
         args = (*args, "--s3-bucket", bucket, "--s3-endpoint", os.environ["STOWAGE_TEST_S3_ENDPOINT"],
                 "--s3-prefix", os.path.basename(data_dir))
     database = os.environ.get("STOWAGE_TEST_DATABASE_URL")
+    schema = None
     if database:
         schema = "py_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(data_dir).lower())[-30:]
         args = (*args, "--database-url", database, "--database-schema", schema)
@@ -63,6 +68,7 @@ def start(prefix, *args):
             break
         except OSError:
             time.sleep(0.05)
+    _made[process.pid] = (data_dir, schema)
     return process, Stack(url, "admin@localhost", secrets.get("password"), secrets["token"], data_dir)
 
 
@@ -79,6 +85,20 @@ def call(url, token, method, path, body=None, header="X-StorageApi-Token", timeo
 
 
 def stop(process):
-    """Stops the stack with SIGTERM; its exit code."""
+    """Stops the stack with SIGTERM and removes its data dir; its exit code."""
     process.terminate()
-    return process.wait(timeout=20)
+    code = process.wait(timeout=20)
+    discard(*_made.pop(process.pid, (None, None)))
+    return code
+
+
+def discard(data_dir, schema=None):
+    """Removes what a stopped stack kept: its data dir and, on PostgreSQL, its catalog schema and the
+    schema of its tables. Test runs would otherwise leave gigabytes behind on the machine."""
+    if data_dir:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    database = os.environ.get("STOWAGE_TEST_DATABASE_URL")
+    if schema and database:
+        subprocess.run(["psql", "-q", database, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE",
+                        "-c", f"DROP SCHEMA IF EXISTS {schema}_tables CASCADE"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

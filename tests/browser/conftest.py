@@ -3,7 +3,6 @@
 import os
 import shutil
 import sys
-import tempfile
 
 import pytest
 from selenium import webdriver
@@ -31,14 +30,14 @@ def stack(target):
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path_factory):
     """Headless Chromium from Debian's packages, with the network quiet."""
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in [
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
+        "--disable-dev-shm-usage", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ]:
         options.add_argument(flag)
     service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")

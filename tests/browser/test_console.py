@@ -173,6 +173,7 @@ def test_a_table_is_found_through_its_bucket_and_previewed(stack, browser, shots
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as data:
         data.write("sku,name,count\n" + "".join(f"S{i:03},item {i},{i * 3}\n" for i in range(1, 121)))
     Client(stack.url, stack.token).tables.create("in.c-browser-stock", "items", data.name, primary_key=["sku"])
+    os.unlink(data.name)
     sign_in(browser, stack)
     follow(browser, By.LINK_TEXT, "Main")
     follow(browser, By.LINK_TEXT, "in.c-browser-stock")
@@ -202,6 +203,7 @@ def csv_table(url, token, bucket, name, text):
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as data:
         data.write(text)
     Client(url, token).tables.create(bucket, name, data.name, primary_key=["id"])
+    os.unlink(data.name)
 
 
 def job_outcome(browser):
@@ -297,8 +299,9 @@ def test_a_writer_is_configured_to_a_second_stack_and_its_run_delivers_the_enabl
     assert browser.find_element(By.CSS_SELECTOR, "#jobs .job-status").text == "success"
 
 
-def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloaded(stack, browser, shots):
-    folder = tempfile.mkdtemp(prefix="stowage-upload-")
+def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloaded(stack, browser, shots, tmp_path):
+    folder = str(tmp_path / "upload")
+    os.mkdir(folder)
     first = os.path.join(folder, "first.csv")
     with open(first, "w") as out:
         out.write("id,city\n" + "".join(f"{i},city {i}\n" for i in range(1, 201)))
@@ -348,7 +351,8 @@ def test_a_csv_is_uploaded_with_progress_into_a_new_table_added_to_and_downloade
     assert api(stack.url, stack.token, "/tables/in.c-browser-upload.cities")[1]["rowsCount"] == 201
 
     # The download: the whole table as CSV, saved by the browser.
-    downloads = tempfile.mkdtemp(prefix="stowage-downloads-")
+    downloads = str(tmp_path / "downloads")
+    os.mkdir(downloads)
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
     browser.get(f"{stack.url}/console/projects/1/tables/in.c-browser-upload.cities")
     browser.find_element(By.ID, "download").click()

@@ -41,6 +41,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import stowage_stack  # noqa: E402
+
 
 def binary():
     if os.environ.get("STOWAGE_BIN"):
@@ -111,6 +114,10 @@ class Stack:
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+
+    def discard(self):
+        """Removes the data dir and, on PostgreSQL, the schemas of a stack whose servers are stopped."""
+        stowage_stack.discard(self.data_dir, self.schema() if os.environ.get("STOWAGE_TEST_DATABASE_URL") else None)
 
     def call(self, method, path, body=None, raw=False, root="/v2/storage"):
         data = json.dumps(body).encode() if body is not None else None
@@ -332,7 +339,12 @@ def main():
     print(f"seed {seed}, {kills} kills, {len(failures)} failures")
     for failure in failures:
         print("FAIL", failure)
-    return 1 if failures else 0
+    if failures:
+        print(f"kept for a look: {stack.data_dir} and {target.data_dir}")
+        return 1
+    stack.discard()
+    target.discard()
+    return 0
 
 
 if __name__ == "__main__":
