@@ -390,6 +390,60 @@ fn changed_since_and_until_select_rows_by_the_time_of_their_last_change() {
 }
 
 #[test]
+fn a_table_created_with_its_rows_reads_like_any_other_and_finds_its_changed_rows_whatever_the_clock_did() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]), types: None };
+        let (key, header) = (tables.new_key(), strings(&["id", "v"]));
+        let mut rows = [["1", "first"], ["2", "b"], ["3", "c"], ["1", "a"]].into_iter().map(|row| Ok(strings(&row)));
+        let (_, stats) = tables.create_loaded(&key, &schema, &header, 500, &mut rows, Some(7)).unwrap();
+        assert_eq!(stats.rows_in_file, 4);
+        // Another connection, as every later job opens it.
+        let mut data = tables.open(&key).unwrap();
+        assert_eq!(select(&data, &RowQuery::default()), vec!["2,b", "3,c", "1,a"], "a repeated key keeps its last row");
+        assert_eq!(data.last_job().unwrap().unwrap().0, 7);
+        assert_eq!(data.schema().unwrap().primary_key, strings(&["id"]));
+
+        load(&mut data, ImportMode::Incremental, 600, 8, &["id,v", "2,changed", "4,new", "3,c"]).unwrap();
+        // The clock went back before the next load.
+        load(&mut data, ImportMode::Incremental, 450, 9, &["id,v", "3,earlier"]).unwrap();
+        let window = |data: &TableData, since, until| {
+            let mut rows =
+                select(data, &RowQuery { changed_since: since, changed_until: until, ..RowQuery::default() });
+            rows.sort();
+            rows
+        };
+        assert_eq!(window(&data, Some(600), None), vec!["2,changed", "4,new"]);
+        assert_eq!(window(&data, Some(501), None), vec!["2,changed", "4,new"], "rows changed after the load");
+        assert_eq!(window(&data, Some(500), None), vec!["1,a", "2,changed", "4,new"], "since is inclusive");
+        assert_eq!(window(&data, Some(450), None), vec!["1,a", "2,changed", "3,earlier", "4,new"]);
+        assert_eq!(window(&data, None, Some(500)), vec!["3,earlier"], "until is exclusive");
+        assert_eq!(window(&data, Some(501), Some(600)), Vec::<String>::new());
+
+        // A full load of the same table starts over from its own time.
+        load(&mut data, ImportMode::Full, 700, 10, &["id,v", "1,x", "2,y"]).unwrap();
+        load(&mut data, ImportMode::Incremental, 800, 11, &["id,v", "2,z"]).unwrap();
+        assert_eq!(window(&data, Some(701), None), vec!["2,z"]);
+        assert_eq!(window(&data, Some(700), None), vec!["1,x", "2,z"]);
+    }
+}
+
+#[test]
+fn a_table_created_with_rows_that_fail_is_not_created() {
+    for (backend, _dir, tables) in table_stores() {
+        eprintln!("table store: {backend}");
+        let schema = Schema { columns: strings(&["id"]), primary_key: vec![], types: None };
+        let key = tables.new_key();
+        let mut rows = vec![Ok(strings(&["1"])), Err(Error::new(Code::CsvInvalid, "bad line 3"))].into_iter();
+        let failed = tables.create_loaded(&key, &schema, &strings(&["id"]), 100, &mut rows, Some(1));
+        assert_eq!(failed.err().unwrap().code, Code::CsvInvalid);
+        // The caller removes what the failed create left.
+        tables.remove(&key);
+        assert!(!tables.keys().unwrap().contains(&key));
+    }
+}
+
+#[test]
 fn an_import_records_its_job_with_its_rows_and_a_failed_one_leaves_rows_and_record_as_they_were() {
     for (backend, _dir, tables) in table_stores() {
         eprintln!("table store: {backend}");

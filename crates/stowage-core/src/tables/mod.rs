@@ -461,8 +461,7 @@ pub(crate) async fn create_work(
             key_columns.push(header[index].clone());
         }
         let schema = Schema { columns: header.clone(), primary_key: key_columns, types: None };
-        let mut data = store.create(&key, &schema)?;
-        let stats = data.import(&header, ImportMode::Full, now, &mut rows, Some(job))?;
+        let (data, stats) = store.create_loaded(&key, &schema, &header, now, &mut rows, Some(job))?;
         Ok((data.schema()?, data.stats()?, stats.rows_in_file, counts))
     })
     .await
