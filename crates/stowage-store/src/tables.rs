@@ -128,6 +128,15 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Points a table at storage that replaces the storage `old` (a full load's); false when the
+    /// table no longer names `old`.
+    pub fn replace_table_storage(&self, pk: i64, old: &str, new: &str) -> Result<bool> {
+        let changed = self
+            .conn()
+            .execute("UPDATE tables SET data_file = ?3 WHERE pk = ?1 AND data_file = ?2", params![pk, old, new])?;
+        Ok(changed == 1)
+    }
+
     /// Deletes a table record with its metadata (table and column entries).
     pub fn delete_table(&self, project_id: i64, id: &str) -> Result<bool> {
         self.conn()

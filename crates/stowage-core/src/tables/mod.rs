@@ -152,6 +152,26 @@ async fn load(ctx: &Ctx, project_id: i64, id: &str) -> Result<TableRecord> {
     ctx.core.store.read(move |r| r.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))).await
 }
 
+/// A table's record and its rows, opened. A full load that replaces the table's storage (or a
+/// drop) may commit between reading the record and opening the storage it names, and remove that
+/// storage: then the record is read again. Storage, once opened, stays readable.
+async fn open_current(ctx: &Ctx, project_id: i64, id: &str) -> Result<(TableRecord, TableData)> {
+    let mut missing: Option<String> = None;
+    loop {
+        let table = load(ctx, project_id, id).await?;
+        if missing.as_ref() == Some(&table.storage_key) {
+            return Err(Error::internal(format!("the rows of table storage {} are missing", table.storage_key)));
+        }
+        let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
+        let opened =
+            tokio::task::spawn_blocking(move || store.open_existing(&key)).await.map_err(Error::internal)??;
+        match opened {
+            Some(data) => return Ok((table, data)),
+            None => missing = Some(table.storage_key),
+        }
+    }
+}
+
 /// A file the token may read and that has bytes.
 async fn source_file(ctx: &Ctx, token: &Arc<Token>, data_file_id: Option<i64>) -> Result<FileRecord> {
     let id = data_file_id.ok_or_else(|| Error::validation("Parameter \"dataFileId\" is required."))?;
@@ -588,7 +608,11 @@ pub(crate) async fn import_work(
     let layout = work.layout;
     let input = core.blobs.sync_reader(&file.blob_key).await?;
     let target = table.clone();
-    let (schema, stats, imported, counts) = tokio::task::spawn_blocking(move || -> Result<_> {
+    // A full load builds new storage where the store does so (see `full_load_replaces`); the
+    // transaction that ends the job swaps it in.
+    let replacement = (mode == ImportMode::Full && store.full_load_replaces()).then(|| store.new_key());
+    let new_key = replacement.clone();
+    let loaded = tokio::task::spawn_blocking(move || -> Result<_> {
         let mut data = store.open(&key)?;
         if let Some((_, imported)) = data.last_job()?.filter(|(last, _)| *last == job) {
             tracing::warn!(
@@ -599,43 +623,75 @@ pub(crate) async fn import_work(
         }
         let current = data.schema()?;
         let (header, mut rows, counts) = open_rows(input, &layout, &current.columns)?;
-        let imported = match typed::TypedRows::new(&mut rows, &header, &target)? {
-            Some(mut typed) => data.import(&header, mode, now, &mut typed, Some(job))?,
-            None => data.import(&header, mode, now, &mut rows, Some(job))?,
+        let mut typed = typed::TypedRows::new(&mut rows, &header, &target)?;
+        let rows: &mut (dyn RowSource + Send) = match typed.as_mut() {
+            Some(typed) => typed,
+            None => &mut rows,
+        };
+        let (data, imported) = match &new_key {
+            Some(new_key) => store.create_loaded(new_key, &current, &header, now, rows, Some(job))?,
+            None => {
+                let imported = data.import(&header, mode, now, rows, Some(job))?;
+                (data, imported)
+            }
         };
         Ok((data.schema()?, data.stats()?, imported, Some(counts)))
     })
     .await
-    .map_err(Error::internal)??;
+    .map_err(Error::internal)
+    .and_then(|loaded| loaded);
+    let (schema, stats, imported, counts) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            remove_storage(core, replacement.into_iter().collect()).await;
+            return Err(error);
+        }
+    };
     let token = grant.token().clone();
     let incremental = work.incremental;
     let claim = claim.clone();
-    ctx.write(move |w, ctx| {
-        let mut table = w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
-        mirror(&mut table, &schema, stats, now, true);
-        w.update_table_stats(&table)?;
-        let happened =
-            Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
-                .with_params(json!({
-                    "incremental": incremental, "rowsInFile": imported.rows_in_file,
-                    "csvFile": { "id": file.id, "name": file.name }, "newColumns": imported.new_columns,
-                }));
-        record(w, ctx, table.project_id, Some(&token), happened)?;
-        let done = JobDone {
-            results: json!({
-                "importedColumns": imported.columns,
-                "newColumns": imported.new_columns,
-                "rowsInFile": imported.rows_in_file,
-                "warnings": [],
-                "totalRowsCount": table.rows_count,
-                "totalDataSizeBytes": table.data_size_bytes,
-            }),
-            metrics: counts.map(|counts| jobs::metrics(Some(counts.metrics()), None)),
-        };
-        claim.succeed(w, &done)?;
-        Ok(done)
-    })
-    .await
+    let table_key_before = table.storage_key.clone();
+    let (old_key, new_key) = (table_key_before.clone(), replacement.clone());
+    let finished = ctx
+        .write(move |w, ctx| {
+            let mut table =
+                w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
+            if let Some(new_key) = &new_key {
+                // Jobs of one table run one at a time, so the table still names the storage this
+                // job read; a drop that came first ended it above.
+                if !w.replace_table_storage(table.pk, &old_key, new_key)? {
+                    return Err(Error::internal("the table's storage changed during its full load"));
+                }
+            }
+            mirror(&mut table, &schema, stats, now, true);
+            w.update_table_stats(&table)?;
+            let happened =
+                Happened::about("storage.tableImportDone", "table", &table.id, format!("Imported table {}", table.id))
+                    .with_params(json!({
+                        "incremental": incremental, "rowsInFile": imported.rows_in_file,
+                        "csvFile": { "id": file.id, "name": file.name }, "newColumns": imported.new_columns,
+                    }));
+            record(w, ctx, table.project_id, Some(&token), happened)?;
+            let done = JobDone {
+                results: json!({
+                    "importedColumns": imported.columns,
+                    "newColumns": imported.new_columns,
+                    "rowsInFile": imported.rows_in_file,
+                    "warnings": [],
+                    "totalRowsCount": table.rows_count,
+                    "totalDataSizeBytes": table.data_size_bytes,
+                }),
+                metrics: counts.map(|counts| jobs::metrics(Some(counts.metrics()), None)),
+            };
+            claim.succeed(w, &done)?;
+            Ok(done)
+        })
+        .await;
+    // The storage no table names after this: the replaced one, or the replacement that failed.
+    if let Some(replacement) = replacement {
+        remove_storage(core, vec![if finished.is_ok() { table_key_before } else { replacement }]).await;
+    }
+    finished
 }
 
 /// Filters and projection as clients give them for previews and exports.
@@ -780,12 +836,10 @@ pub async fn preview(
         )));
     }
     selection.limit = Some(limit);
-    let table = load(ctx, grant.project_id(), table_id).await?;
+    let (table, data) = open_current(ctx, grant.project_id(), table_id).await?;
     let query = row_query(&table, selection)?;
     let columns = if query.columns.is_empty() { table.columns.clone() } else { query.columns.clone() };
-    let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<String>>> {
-        let data = store.open(&key)?;
         let mut rows = Vec::new();
         data.query(&query, &mut |values| {
             rows.push(values.iter().map(|v| v.to_string()).collect());
@@ -841,14 +895,12 @@ pub(crate) async fn export_work(
 ) -> Result<JobDone> {
     let ExportWork { table_id, selection, gzip } = work;
     let core = &ctx.core;
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let (table, data) = open_current(ctx, grant.project_id(), &table_id).await?;
     let query = row_query(&table, selection)?;
     let name = format!("{}.csv{}", table.id, if gzip { ".gz" } else { "" });
     let file = files::create_for(core, grant.token(), name, vec!["table-export".into()], ctx.run_id.clone()).await?;
     let writer = tokio_util::io::SyncIoBridge::new(core.blobs.writer(&file.blob_key));
-    let (store, key) = (core.table_store.clone(), table.storage_key.clone());
     let (size, text_size) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-        let data = store.open(&key)?;
         let counted = Counting { inner: writer, count: 0 };
         let (counted, text_size) = if gzip {
             let text = Counting { inner: crate::gzip::ParallelGz::new(counted), count: 0 };
@@ -927,13 +979,11 @@ pub async fn stream_csv(
     changed_since: Option<i64>,
     gzip: bool,
 ) -> Result<(TableRecord, impl futures::Stream<Item = Result<bytes::Bytes>> + Unpin + Send + 'static)> {
-    let table = load(ctx, grant.project_id(), table_id).await?;
-    let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
+    let (table, data) = open_current(ctx, grant.project_id(), table_id).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(4);
     let columns = table.columns.clone();
     tokio::task::spawn_blocking(move || {
         let outcome = (|| -> Result<()> {
-            let data = store.open(&key)?;
             let sink = ChannelWriter { sender: sender.clone(), buffer: Vec::with_capacity(1 << 20) };
             let query = RowQuery { changed_since, ..RowQuery::default() };
             let header: Vec<&str> = columns.iter().map(String::as_str).collect();

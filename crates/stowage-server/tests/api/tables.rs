@@ -43,12 +43,23 @@ async fn a_table_is_created_from_a_file_before_the_client_first_polls() {
 }
 
 #[tokio::test]
-async fn a_full_load_replaces_every_row() {
+async fn a_full_load_replaces_every_row_and_leaves_no_storage_behind_whether_it_succeeds_or_fails() {
     let (app, bucket) = app_with_bucket().await;
     app.create_table(&bucket, "t", "id,v\n1,a\n2,b\n", &[]).await;
     let job = app.import("in.c-data.t", "id,v\n3,c\n", json!({"incremental": 0})).await;
     assert_eq!(job["status"], "success", "{job}");
     assert_eq!(app.preview("in.c-data.t", "").await, "\"id\",\"v\"\n\"3\",\"c\"\n");
+    let job = app.import("in.c-data.t", "id,v\n4,d\n\"5,e\n", json!({"incremental": 0})).await;
+    assert_eq!(job["status"], "error", "{job}");
+    assert_eq!(app.export("in.c-data.t", json!({})).await, b"\"3\",\"c\"\n");
+    let job = app.import("in.c-data.t", "id,v\n6,f\n", json!({"incremental": 0})).await;
+    assert_eq!(job["status"], "success", "{job}");
+    assert_eq!(app.export("in.c-data.t", json!({})).await, b"\"6\",\"f\"\n");
+    // On the embedded store, one file per table: the replaced and the failed loads' files are gone.
+    if let Ok(entries) = std::fs::read_dir(app.data_dir.path().join("data").join("tables")) {
+        let files: Vec<String> = entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(files.iter().filter(|name| name.ends_with(".sqlite")).count(), 1, "{files:?}");
+    }
 }
 
 #[tokio::test]

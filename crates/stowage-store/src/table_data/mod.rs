@@ -384,16 +384,31 @@ impl TableStore {
 
     /// Opens the rows of the table stored under `key`. Blocking.
     pub fn open(&self, key: &str) -> Result<TableData> {
+        self.open_existing(key)?.ok_or_else(|| Error::internal(format!("the rows of table storage {key} are missing")))
+    }
+
+    /// Opens the rows stored under `key`, or `None` when there are none (removed meanwhile). An
+    /// opened SQLite file stays readable after it is removed. Blocking.
+    pub fn open_existing(&self, key: &str) -> Result<Option<TableData>> {
         match self {
             TableStore::Files { dir } => {
                 let path = dir.join(key);
                 if !path.exists() {
-                    return Err(Error::internal(format!("the rows of table storage {key} are missing")));
+                    return Ok(None);
                 }
-                Ok(TableData::Sqlite(SqliteTable { conn: open_connection(&path)? }))
+                Ok(Some(TableData::Sqlite(SqliteTable { conn: open_connection(&path)? })))
             }
-            TableStore::Postgres(tables) => tables.open(key).map(|table| TableData::Postgres(Box::new(table))),
+            TableStore::Postgres(tables) => tables.open(key).map(|table| Some(TableData::Postgres(Box::new(table)))),
         }
+    }
+
+    /// Whether a full load of an existing table builds new storage ([`TableStore::create_loaded`])
+    /// for the catalog to swap in, instead of loading in place. For SQLite files: a new file is
+    /// written once (no WAL), and a reader that opened the old one keeps reading it after it is
+    /// removed. PostgreSQL loads in place (`TRUNCATE` and `COPY` in one transaction), since a
+    /// dropped table is gone even for a reader that looked it up.
+    pub fn full_load_replaces(&self) -> bool {
+        matches!(self, TableStore::Files { .. })
     }
 
     /// Removes the table stored under `key`; what cannot be removed is logged (the start-up sweep
