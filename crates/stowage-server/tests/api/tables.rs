@@ -57,7 +57,8 @@ async fn a_full_load_replaces_every_row_and_leaves_no_storage_behind_whether_it_
     assert_eq!(app.export("in.c-data.t", json!({})).await, b"\"6\",\"f\"\n");
     // On the embedded store, one file per table: the replaced and the failed loads' files are gone.
     if let Ok(entries) = std::fs::read_dir(app.data_dir.path().join("data").join("tables")) {
-        let files: Vec<String> = entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let files: Vec<String> =
+            entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(files.iter().filter(|name| name.ends_with(".sqlite")).count(), 1, "{files:?}");
     }
 }
