@@ -152,14 +152,6 @@ impl Blobs {
         Ok(result.into_stream().map_err(store_error).boxed())
     }
 
-    /// A blocking reader of a whole object, for parsers that run on a blocking thread. Call it
-    /// from async code, then move it to the blocking thread.
-    pub async fn sync_reader(&self, key: &str) -> Result<impl std::io::Read + Send + 'static> {
-        let stream = self.read(key, None).await?.map_err(std::io::Error::other);
-        let reader = tokio_util::io::StreamReader::new(stream);
-        Ok(tokio_util::io::SyncIoBridge::new(reader))
-    }
-
     /// Deletes an object; a missing one is fine.
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self.store.delete(&path(key)).await {

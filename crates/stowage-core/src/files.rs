@@ -245,7 +245,9 @@ pub async fn put_block<E: std::fmt::Display>(
     Ok(())
 }
 
-/// Put Block List: concatenates staged blocks, in list order, into the file's bytes.
+/// Put Block List: the file's bytes become the staged blocks, in list order. They stay where
+/// they were staged (`file_blocks` lists them), so committing copies nothing; staged blocks the
+/// list leaves out are deleted.
 pub async fn put_block_list(
     core: &Core,
     file: &FileRecord,
@@ -254,27 +256,76 @@ pub async fn put_block_list(
     if file.uploaded.is_some() {
         return Err(BlobError::AlreadyExists);
     }
+    let mut blocks = Vec::with_capacity(block_ids.len());
     for id in &block_ids {
-        if core.blobs.size(&staging_key(file.id, id)).await?.is_none() {
+        let key = staging_key(file.id, id);
+        let Some(size) = core.blobs.size(&key).await? else {
             return Err(BlobError::InvalidBlockList(format!("The block \"{id}\" was not uploaded.")));
-        }
+        };
+        blocks.push((key, size as i64));
     }
-    let mut writer = core.blobs.writer(&file.blob_key);
-    let mut size = 0u64;
-    for id in &block_ids {
-        let mut stream = core.blobs.read(&staging_key(file.id, id), None).await?;
-        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-            let chunk = chunk?;
-            size += chunk.len() as u64;
-            tokio::io::AsyncWriteExt::write_all(&mut writer, &chunk).await.map_err(Error::internal)?;
-        }
-    }
-    tokio::io::AsyncWriteExt::shutdown(&mut writer).await.map_err(Error::internal)?;
-    let uploaded = mark_uploaded(core, file, size).await?;
+    let listed: std::collections::HashSet<String> = blocks.iter().map(|(key, _)| key.clone()).collect();
+    let size = blocks.iter().map(|(_, size)| size).sum();
+    let (id, project_id) = (file.id, file.project_id);
+    let committed = core
+        .store
+        .write(move |w| {
+            // Of two lists sent at once, one commits.
+            if w.file(project_id, id)?.is_none_or(|file| file.uploaded.is_some()) {
+                return Ok(None);
+            }
+            w.set_file_blocks(id, &blocks)?;
+            w.set_file_uploaded(id, size, time::now())?;
+            w.file(project_id, id)
+        })
+        .await?;
+    let uploaded = committed.ok_or(BlobError::AlreadyExists)?;
     for key in core.blobs.list(&format!("staging/{}", file.id)).await? {
-        core.blobs.delete(&key).await?;
+        if !listed.contains(&key) {
+            core.blobs.delete(&key).await?;
+        }
     }
     Ok(uploaded)
+}
+
+/// A file's bytes, or a range of them: the object at its key, or the blocks it was committed
+/// from, one after another, each read when the stream reaches it.
+pub async fn read_bytes(
+    core: &Core,
+    file: &FileRecord,
+    range: Option<Range<u64>>,
+) -> Result<BoxStream<'static, Result<Bytes>>> {
+    use futures::{StreamExt, TryStreamExt};
+    let id = file.id;
+    let blocks = core.store.read(move |r| r.file_blocks(id)).await?;
+    if blocks.is_empty() {
+        return core.blobs.read(&file.blob_key, range).await;
+    }
+    let range = range.unwrap_or(0..u64::MAX);
+    let mut parts = Vec::with_capacity(blocks.len());
+    let mut offset = 0u64;
+    for (key, size) in blocks {
+        let end = offset + size as u64;
+        let (start, stop) = (range.start.max(offset), range.end.min(end));
+        if start < stop {
+            parts.push((key, start - offset..stop - offset));
+        }
+        offset = end;
+    }
+    let blobs = core.blobs.clone();
+    let reads = futures::stream::iter(parts).then(move |(key, part)| {
+        let blobs = blobs.clone();
+        async move { blobs.read(&key, Some(part)).await }
+    });
+    Ok(reads.try_flatten().boxed())
+}
+
+/// A blocking reader of a file's bytes, for parsers that run on a blocking thread. Call it from
+/// async code, then move it to the blocking thread.
+pub async fn sync_reader(core: &Core, file: &FileRecord) -> Result<impl std::io::Read + Send + 'static> {
+    use futures::TryStreamExt;
+    let stream = read_bytes(core, file, None).await?.map_err(std::io::Error::other);
+    Ok(tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream)))
 }
 
 /// What a Get Blob answers: the byte range served and the stream of it.
@@ -316,7 +367,7 @@ pub async fn get_blob(core: &Core, file: FileRecord, range: Option<&str>) -> std
     let body = if size == 0 {
         Box::pin(futures::stream::empty()) as BoxStream<'static, Result<Bytes>>
     } else {
-        core.blobs.read(&file.blob_key, range.clone()).await?
+        read_bytes(core, &file, range.clone()).await?
     };
     Ok(BlobRead { file, size, range, body })
 }
@@ -593,7 +644,7 @@ pub async fn download(
     let body = if file.size_bytes == Some(0) {
         Box::pin(futures::stream::empty()) as BoxStream<'static, Result<Bytes>>
     } else {
-        ctx.core.blobs.read(&file.blob_key, None).await?
+        read_bytes(&ctx.core, &file, None).await?
     };
     Ok((file, body))
 }

@@ -53,6 +53,16 @@ impl Reader<'_> {
         Ok(Some(found))
     }
 
+    /// The blocks a file's bytes are made of (key, size), in order; empty when its bytes are the
+    /// object at its own key.
+    pub fn file_blocks(&self, id: i64) -> Result<Vec<(String, i64)>> {
+        self.conn.rows(
+            "SELECT blob_key, size_bytes FROM file_blocks WHERE file_id = ?1 ORDER BY position",
+            params![id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+    }
+
     /// Files that are not permanent and older than their `max_age_days` at `now`, oldest first.
     pub fn expired_files(&self, now: Timestamp, limit: i64) -> Result<Vec<FileRecord>> {
         self.conn.rows(
@@ -149,6 +159,17 @@ impl Writer<'_> {
     /// Sets where a file's bytes live.
     pub fn set_file_blob_key(&self, id: i64, blob_key: &str) -> Result<()> {
         self.conn().execute("UPDATE files SET blob_key = ?2 WHERE id = ?1", params![id, blob_key])?;
+        Ok(())
+    }
+
+    /// Records that a file's bytes are these objects (key, size) one after another.
+    pub fn set_file_blocks(&self, id: i64, blocks: &[(String, i64)]) -> Result<()> {
+        for (position, (key, size)) in blocks.iter().enumerate() {
+            self.conn().execute(
+                "INSERT INTO file_blocks (file_id, position, blob_key, size_bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![id, position as i64, key.as_str(), *size],
+            )?;
+        }
         Ok(())
     }
 

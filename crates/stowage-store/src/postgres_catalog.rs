@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_schedules.sql"),
     include_str!("../migrations/postgres/0005_typed_tables.sql"),
     include_str!("../migrations/postgres/0006_password_links.sql"),
+    include_str!("../migrations/postgres/0007_file_blocks.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

@@ -464,7 +464,7 @@ pub(crate) async fn create_work(
     let job = claim.id;
     let core = &ctx.core;
     let storage_key = core.table_store.new_key();
-    let input = core.blobs.sync_reader(&file.blob_key).await?;
+    let input = files::sync_reader(core, &file).await?;
     let now = time::now();
     let (store, key) = (core.table_store.clone(), storage_key.clone());
     let built = tokio::task::spawn_blocking(move || -> Result<(Schema, (i64, i64), i64, csv::InputCounts)> {
@@ -606,7 +606,7 @@ pub(crate) async fn import_work(
     let now = time::now();
     let mode = if work.incremental { ImportMode::Incremental } else { ImportMode::Full };
     let layout = work.layout;
-    let input = core.blobs.sync_reader(&file.blob_key).await?;
+    let input = files::sync_reader(core, &file).await?;
     let target = table.clone();
     // A full load builds new storage where the store does so (see `full_load_replaces`); the
     // transaction that ends the job swaps it in.

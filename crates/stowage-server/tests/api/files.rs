@@ -107,20 +107,63 @@ async fn an_empty_blob_answers_a_ranged_read_with_416_and_a_plain_read_with_noth
 }
 
 #[tokio::test]
-async fn blocks_are_joined_in_the_order_of_the_block_list() {
+async fn blocks_are_joined_in_the_order_of_the_block_list_for_whole_and_ranged_reads() {
     let app = spawn_app().await;
     let (file, url) = prepare(&app, &app.admin, json!({"name": "blocks.bin"})).await;
-    for (id, body) in [("QUFB", "first-"), ("QkJC", "second-"), ("Q0ND", "third")] {
+    for (id, body) in [("QUFB", "first-"), ("QkJC", "second-"), ("Q0ND", "third"), ("RERE", "left out")] {
         let put = app.client.put(format!("{url}&comp=block&blockid={id}")).body(body).send().await.unwrap();
         assert_eq!(put.status(), 201);
     }
-    let list = "<?xml version='1.0' encoding='utf-8'?>\n<BlockList><Latest>Q0ND</Latest><Latest>QUFB</Latest><Latest>QkJC</Latest></BlockList>";
+    let list = "<?xml version='1.0' encoding='utf-8'?>\n<BlockList><Latest>Q0ND</Latest><Latest>QUFB</Latest><Latest>QkJC</Latest><Latest>QUFB</Latest></BlockList>";
     let put = app.client.put(format!("{url}&comp=blocklist")).body(list).send().await.unwrap();
     assert_eq!(put.status(), 201);
+    // On the local store: the three blocks listed stay, the one left out is gone.
+    let staged = app.data_dir.path().join(format!("data/blobs/staging/{}", file["id"]));
+    if let Ok(entries) = std::fs::read_dir(&staged) {
+        assert_eq!(entries.count(), 3);
+    }
     let read = read_url(&app, &app.admin, &file["id"]).await;
-    assert_eq!(app.client.get(&read).send().await.unwrap().text().await.unwrap(), "thirdfirst-second-");
+    let whole = "thirdfirst-second-first-";
+    assert_eq!(app.client.get(&read).send().await.unwrap().text().await.unwrap(), whole);
     let detail = app.get(&format!("/v2/storage/files/{}", file["id"]), &app.admin).await.expect(200).body;
-    assert_eq!(detail["sizeBytes"], 18);
+    assert_eq!(detail["sizeBytes"], whole.len());
+    // Ranges within one block, across blocks, and to the end.
+    for (range, expected) in
+        [("bytes=0-2", "thi"), ("bytes=3-12", "rdfirst-se"), ("bytes=5-10", "first-"), ("bytes=17-", "-first-")]
+    {
+        let ranged = app.client.get(&read).header("x-ms-range", range).send().await.unwrap();
+        assert_eq!(ranged.status(), 206, "{range}");
+        assert_eq!(ranged.text().await.unwrap(), expected, "{range}");
+    }
+    // Committed once: a second list is refused and the bytes stay.
+    let again = "<BlockList><Latest>RERE</Latest></BlockList>";
+    let put = app.client.put(format!("{url}&comp=blocklist")).body(again).send().await.unwrap();
+    expect_azure_error(put, 409, "BlobAlreadyExists").await;
+    assert_eq!(app.client.get(&read).send().await.unwrap().text().await.unwrap(), whole);
+}
+
+#[tokio::test]
+async fn a_table_loads_from_a_file_uploaded_in_blocks() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("blocks").await;
+    let (file, url) = prepare(&app, &app.admin, json!({"name": "rows.csv"})).await;
+    for (id, body) in [("QUFB", "id,v\n1,a\n2,"), ("QkJC", "b\n3,c\n")] {
+        let put = app.client.put(format!("{url}&comp=block&blockid={id}")).body(body).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+    }
+    let list = "<BlockList><Latest>QUFB</Latest><Latest>QkJC</Latest></BlockList>";
+    assert_eq!(app.client.put(format!("{url}&comp=blocklist")).body(list).send().await.unwrap().status(), 201);
+    let job = app
+        .post(
+            &format!("/v2/storage/buckets/{bucket}/tables-async"),
+            &app.admin,
+            json!({"name": "t", "dataFileId": file["id"]}),
+        )
+        .await
+        .expect(202)
+        .body;
+    assert_eq!(app.wait_job(job).await["status"], "success");
+    assert_eq!(app.export(&format!("{bucket}.t"), json!({})).await, b"\"1\",\"a\"\n\"2\",\"b\"\n\"3\",\"c\"\n");
 }
 
 #[tokio::test]
