@@ -335,22 +335,18 @@ impl Remote {
             params["container"].as_str().unwrap_or_default(),
             params["blobName"].as_str().unwrap_or_default(),
         )?)?;
-        let mut ids = Vec::new();
-        let mut pending = Vec::with_capacity(BLOCK_BYTES);
-        let mut body = body;
-        loop {
-            let chunk = body.next().await.transpose()?;
-            if let Some(chunk) = &chunk {
-                pending.extend_from_slice(chunk);
-            }
-            if pending.len() >= BLOCK_BYTES || (chunk.is_none() && (!pending.is_empty() || ids.is_empty())) {
-                let id = base64_block_id(ids.len());
-                let block = Bytes::from(std::mem::take(&mut pending));
+        // Two blocks go up at once while the next one fills, so the stream's producer (an export
+        // and its compression) never waits for a round trip.
+        let (shown, blob) = (&shown, &blob);
+        let ids: Vec<String> = blocks(body)
+            .enumerate()
+            .map(|(index, block)| async move {
+                let (id, block) = (base64_block_id(index), block?);
                 let url = format!(
                     "{blob}&comp=block&blockid={}",
                     id.replace('=', "%3D").replace('+', "%2B").replace('/', "%2F")
                 );
-                let response = self.send(&shown, || self.client.put(&url).body(block.clone())).await?;
+                let response = self.send(shown, || self.client.put(&url).body(block.clone())).await?;
                 if !response.status().is_success() {
                     return Err(user_error(format!(
                         "Uploading a block failed: the file storage answered {}.",
@@ -358,16 +354,14 @@ impl Remote {
                     ))
                     .from_upstream(Upstream::Status(response.status().as_u16())));
                 }
-                ids.push(id);
-            }
-            if chunk.is_none() {
-                break;
-            }
-        }
+                Ok(id)
+            })
+            .buffered(2)
+            .try_collect()
+            .await?;
         let list: String = ids.iter().map(|id| format!("<Latest>{id}</Latest>")).collect();
         let xml = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>{list}</BlockList>");
-        let response =
-            self.send(&shown, || self.client.put(format!("{blob}&comp=blocklist")).body(xml.clone())).await?;
+        let response = self.send(shown, || self.client.put(format!("{blob}&comp=blocklist")).body(xml.clone())).await?;
         if !response.status().is_success() {
             return Err(user_error(format!(
                 "Committing the upload failed: the file storage answered {}.",
@@ -427,6 +421,30 @@ fn blob_url(connection: &str, container: &str, blob: &str) -> Result<String> {
     }
 }
 
+/// A stream cut into blocks of [`BLOCK_BYTES`] (the last one shorter); an empty stream is one
+/// empty block, since a blob needs at least one.
+fn blocks(body: impl Stream<Item = Result<Bytes>> + Unpin) -> impl Stream<Item = Result<Bytes>> {
+    futures::stream::unfold((body, 0usize, false), |(mut body, sent, ended)| async move {
+        if ended {
+            return None;
+        }
+        let mut pending = Vec::with_capacity(BLOCK_BYTES);
+        loop {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    pending.extend_from_slice(&chunk);
+                    if pending.len() >= BLOCK_BYTES {
+                        return Some((Ok(Bytes::from(pending)), (body, sent + 1, false)));
+                    }
+                }
+                Some(Err(error)) => return Some((Err(error), (body, sent, true))),
+                None if pending.is_empty() && sent > 0 => return None,
+                None => return Some((Ok(Bytes::from(pending)), (body, sent + 1, true))),
+            }
+        }
+    })
+}
+
 fn base64_block_id(index: usize) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("block-{index:08}"))
@@ -475,6 +493,20 @@ fn transport_failure(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn block_sizes(chunks: Vec<Result<Bytes>>) -> Vec<std::result::Result<usize, Code>> {
+        blocks(futures::stream::iter(chunks)).map(|block| block.map(|b| b.len()).map_err(|e| e.code)).collect().await
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_cut_into_full_blocks_and_a_short_last_one_and_nothing_is_one_empty_block() {
+        let mib = |n: usize| Ok(Bytes::from(vec![b'x'; n << 20]));
+        assert_eq!(block_sizes(vec![]).await, vec![Ok(0)]);
+        assert_eq!(block_sizes(vec![mib(3), mib(3), mib(3), mib(3)]).await, vec![Ok(9 << 20), Ok(3 << 20)]);
+        assert_eq!(block_sizes(vec![mib(8)]).await, vec![Ok(8 << 20)], "no empty block after a full one");
+        let failed = vec![mib(3), Err(Error::new(Code::CsvInvalid, "cut")), mib(3)];
+        assert_eq!(block_sizes(failed).await, vec![Err(Code::CsvInvalid)], "a failure ends the blocks");
+    }
 
     #[test]
     fn connection_strings_become_blob_urls() {
