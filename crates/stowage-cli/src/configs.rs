@@ -165,7 +165,7 @@ pub(crate) async fn config(global: &GlobalArgs, command: ConfigCommand) -> Resul
         ConfigCommand::Show { component, config } => {
             let shown = remote.request(Method::GET, &format!("{}/{config}", configs_path(&component)), None).await?;
             // A configuration is JSON of any shape, so people get it as JSON too.
-            println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+            crate::emit(&serde_json::to_string_pretty(&shown).unwrap_or_default());
         }
         ConfigCommand::Delete { component, config, yes } => {
             confirm(yes, &format!("Delete configuration {config} of {component}?"))?;
@@ -195,7 +195,7 @@ async fn row(global: &GlobalArgs, remote: &stowage_core::remote::Remote, command
         }
         RowCommand::Show { component, config, row } => {
             let shown = remote.request(Method::GET, &format!("{}/{row}", rows_path(&component, &config)), None).await?;
-            println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+            crate::emit(&serde_json::to_string_pretty(&shown).unwrap_or_default());
         }
         RowCommand::Delete { component, config, row, yes } => {
             confirm(yes, &format!("Delete row {row} of configuration {config}?"))?;
@@ -231,12 +231,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     if global.json {
-        println!("{}", serde_json::to_string_pretty(&job).unwrap_or_default());
+        crate::emit(&serde_json::to_string_pretty(&job).unwrap_or_default());
     }
     match job["status"].as_str() {
         Some("success") => {
             if !global.json {
-                println!("Job {id} succeeded.");
+                crate::emit(&format!("Job {id} succeeded."));
             }
             Ok(())
         }

@@ -166,10 +166,31 @@ fn manage_remote(global: &GlobalArgs) -> Result<Remote, CliError> {
 /// Prints `value` as JSON, or `text` for people.
 fn print(global: &GlobalArgs, value: &Value, text: impl FnOnce() -> String) {
     if global.json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        emit(&serde_json::to_string_pretty(value).unwrap_or_default());
     } else {
-        println!("{}", text());
+        emit(&text());
     }
+}
+
+/// Writes a line to standard output.
+fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        output_failed(error)
+    }
+}
+
+/// Ends the command after a write to standard output failed: quietly when the reader stopped
+/// reading (`stowage table preview ... | head`), as command-line tools do, else with a line.
+/// SIGPIPE stays ignored, as Rust's runtime sets it: its default would also end the command
+/// without a word when a server hangs up in the middle of an upload.
+fn output_failed(error: std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("stowage: cannot write the output: {error}");
+    std::process::exit(error::Exit::Failed as i32)
 }
 
 fn lines(list: &Value, line: impl Fn(&Value) -> String) -> String {

@@ -311,7 +311,7 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
             );
             let preview = remote.request(Method::GET, &path, None).await?;
             if global.json {
-                println!("{}", serde_json::to_string_pretty(&preview).unwrap_or_default());
+                crate::emit(&serde_json::to_string_pretty(&preview).unwrap_or_default());
             } else {
                 let quote = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
                 let mut out = std::io::stdout().lock();
@@ -330,7 +330,7 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                     rows.push(values.join(","));
                 }
                 for row in rows {
-                    writeln!(out, "{row}").map_err(|error| CliError::new(format!("cannot write the rows: {error}")))?;
+                    writeln!(out, "{row}").unwrap_or_else(|error| crate::output_failed(error));
                 }
             }
         }

@@ -168,10 +168,12 @@ pub(crate) async fn save(
     }
     drop(sender);
     bar.finish_and_clear();
-    writer
-        .await
-        .map_err(|error| CliError::new(format!("writing failed: {error}")))?
-        .map_err(|error| CliError::new(format!("writing failed: {error}")))
+    writer.await.map_err(|error| CliError::new(format!("writing failed: {error}")))?.map_err(|error| {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            crate::output_failed(error) // standard output, read by something that stopped
+        }
+        CliError::new(format!("writing failed: {error}"))
+    })
 }
 
 /// A file as a stream of 1 MB chunks.

@@ -47,28 +47,9 @@ enum Command {
     Client(stowage_cli::ClientCommand),
 }
 
-/// A client command whose output is piped into something that stops reading (`stowage table
-/// preview ... | head`) ends quietly, as command-line tools do, instead of failing on the write.
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn end_quietly_on_closed_pipe() {
-    // SAFETY: restores the default disposition of SIGPIPE, which Rust's runtime set to ignore;
-    // called before any other thread exists, and only for client commands (a server keeps
-    // ignoring SIGPIPE so that a client hanging up never ends it).
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-#[cfg(not(unix))]
-fn end_quietly_on_closed_pipe() {}
-
 fn main() -> std::process::ExitCode {
     bound_malloc_arenas();
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Client(_)) {
-        end_quietly_on_closed_pipe();
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match runtime {
         Ok(runtime) => runtime.block_on(run(cli)),
