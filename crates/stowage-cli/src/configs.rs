@@ -1,7 +1,5 @@
 //! `config` (configurations and their rows) and `run`.
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -215,7 +213,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     if !global.json {
         eprintln!("Job {id} started.");
     }
-    let mut shown = 0;
+    let (mut shown, started) = (0, tokio::time::Instant::now());
     let job = loop {
         let job = remote.request(Method::GET, &format!("/queue/jobs/{id}"), None).await?;
         let events = job["events"].as_array().cloned().unwrap_or_default();
@@ -228,7 +226,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         if job["isFinished"] == true {
             break job;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(stowage_core::remote::poll_delay(started)).await;
     };
     if global.json {
         crate::emit(&serde_json::to_string_pretty(&job).unwrap_or_default());

@@ -280,7 +280,10 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                 columns
             };
             let since = since.as_deref().map(changed_since);
-            let file_id = remote.export(&table_id, &columns, since.as_deref()).await?;
+            // The file travels gzipped, unless it is wanted plain from a stack on this machine,
+            // where compressing and uncompressing it would cost more than moving it.
+            let gzipped = gzip || !remote.is_on_this_machine();
+            let file_id = remote.export(&table_id, &columns, since.as_deref(), gzipped).await?;
             let info = remote.request(Method::GET, &format!("/v2/storage/files/{file_id}"), None).await?;
             let header: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
             let mut prefix = format!("{}\n", header.join(",")).into_bytes();
@@ -297,7 +300,7 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                 None => Box::new(std::io::stdout()),
             };
             let bar = transfer::bar(info["sizeBytes"].as_u64(), "downloading");
-            transfer::save(remote.download(file_id).await?, out, prefix, !gzip, bar).await?;
+            transfer::save(remote.download(file_id).await?, out, prefix, gzipped && !gzip, bar).await?;
             if let Some(path) = file {
                 if !global.json {
                     eprintln!("Exported {table_id} to {}.", path.display());
@@ -507,9 +510,7 @@ pub(crate) async fn wait(remote: &Remote, path: &str) -> Result<Value, CliError>
         if ended {
             return Ok(job);
         }
-        let delay =
-            (started.elapsed() / 8).clamp(std::time::Duration::from_millis(50), std::time::Duration::from_secs(2));
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(stowage_core::remote::poll_delay(started)).await;
     }
 }
 

@@ -232,4 +232,42 @@ mod tests {
         .unwrap();
         assert_eq!(chunks, 1);
     }
+
+    /// A file shared between the test and the writer thread of `save`.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_download_is_saved_after_its_prefix_unzipped_or_as_it_came() {
+        let input: Vec<u8> = (0..(2 << 20) + 777).map(|i| (i % 241) as u8).collect();
+        let sent = gzipped(&input);
+        for (gunzip, body, expected) in [(true, &sent, &input), (false, &sent, &sent), (false, &input, &input)] {
+            let chunks: Vec<stowage_core::types::Result<Bytes>> =
+                body.chunks(100_000).map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
+            let out = Shared::default();
+            save(
+                futures::stream::iter(chunks),
+                Box::new(out.clone()),
+                b"head\n".to_vec(),
+                gunzip,
+                ProgressBar::hidden(),
+            )
+            .await
+            .unwrap();
+            let saved = out.0.lock().unwrap().clone();
+            assert_eq!(&saved[..5], b"head\n");
+            assert!(saved[5..] == expected[..], "gunzip {gunzip}");
+        }
+    }
 }

@@ -78,6 +78,14 @@ impl Remote {
         Ok(Remote { header: "X-KBC-ManageApiToken", ..Remote::new(url, token)? })
     }
 
+    /// Whether the stack runs on this machine (a loopback address or `localhost`), where moving
+    /// bytes costs less than compressing them.
+    pub fn is_on_this_machine(&self) -> bool {
+        let Some(url) = Url::parse(&self.base).ok() else { return false };
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// The root URL.
     pub fn url(&self) -> &str {
         &self.base
@@ -267,9 +275,15 @@ impl Remote {
         self.wait(job).await
     }
 
-    /// Exports a table (gzipped, all columns in order) and returns the file id.
-    pub async fn export(&self, table_id: &str, columns: &[String], changed_since: Option<&str>) -> Result<i64> {
-        let mut body = json!({ "gzip": 1, "columns": columns.join(",") });
+    /// Exports the columns of a table, in order, gzipped or not, and returns the file id.
+    pub async fn export(
+        &self,
+        table_id: &str,
+        columns: &[String],
+        changed_since: Option<&str>,
+        gzip: bool,
+    ) -> Result<i64> {
+        let mut body = json!({ "gzip": if gzip { 1 } else { 0 }, "columns": columns.join(",") });
         if let Some(since) = changed_since {
             body["changedSince"] = json!(since);
         }
@@ -291,10 +305,7 @@ impl Remote {
                 }
                 _ => {}
             }
-            // A job that ends is seen within an eighth of its time, and no later than a second
-            // after: about 30 requests in its first 10 s, then one a second.
-            let delay = (started.elapsed() / 8).clamp(Duration::from_millis(25), Duration::from_secs(1));
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(poll_delay(started)).await;
             let id = job["id"].clone();
             job = self
                 .expect(
@@ -421,6 +432,13 @@ fn blob_url(connection: &str, container: &str, blob: &str) -> Result<String> {
     }
 }
 
+/// How long to wait before asking again about a job that started at `started`: a job that ends
+/// is seen within an eighth of its time, and no later than a second after (about 30 requests in
+/// its first 10 s, then one a second).
+pub fn poll_delay(started: tokio::time::Instant) -> Duration {
+    (started.elapsed() / 8).clamp(Duration::from_millis(25), Duration::from_secs(1))
+}
+
 /// A stream cut into blocks of [`BLOCK_BYTES`] (the last one shorter); an empty stream is one
 /// empty block, since a blob needs at least one.
 fn blocks(body: impl Stream<Item = Result<Bytes>> + Unpin) -> impl Stream<Item = Result<Bytes>> {
@@ -506,6 +524,22 @@ mod tests {
         assert_eq!(block_sizes(vec![mib(8)]).await, vec![Ok(8 << 20)], "no empty block after a full one");
         let failed = vec![mib(3), Err(Error::new(Code::CsvInvalid, "cut")), mib(3)];
         assert_eq!(block_sizes(failed).await, vec![Err(Code::CsvInvalid)], "a failure ends the blocks");
+    }
+
+    #[test]
+    fn a_stack_on_a_loopback_address_or_localhost_is_on_this_machine() {
+        let here = |url| Remote::new(url, "t").unwrap().is_on_this_machine();
+        for url in ["http://127.0.0.1:8000", "http://127.9.0.1", "http://[::1]:80/", "http://LocalHost:1"] {
+            assert!(here(url), "{url}");
+        }
+        for url in [
+            "https://connection.keboola.com",
+            "http://10.0.0.1:8000",
+            "http://[2001:db8::1]",
+            "http://localhost.example",
+        ] {
+            assert!(!here(url), "{url}");
+        }
     }
 
     #[test]

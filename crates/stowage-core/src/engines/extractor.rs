@@ -112,7 +112,7 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
     let (primary_key, incremental) =
         if full_sync { (strings(&source["primaryKey"]), false) } else { (requested_key, incremental) };
 
-    let file_id = remote.export(&source_id, &columns, changed_since.as_deref()).await?;
+    let file_id = remote.export(&source_id, &columns, changed_since.as_deref(), true).await?;
     let download = remote.download(file_id).await?;
     let local = files::create_for(
         &run.ctx.core,
