@@ -182,12 +182,16 @@ class PostgresPeer:
 
 
 def wrk(url, token=None, seconds=5):
-    """Requests per second of 8 connections for `seconds`."""
-    command = ["wrk", "-t2", "-c8", f"-d{seconds}s", url]
+    """(requests per second, 99th percentile latency in ms) of 8 connections for `seconds`."""
+    command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", url]
     if token:
         command[1:1] = ["-H", f"X-StorageApi-Token: {token}"]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+    rate = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+    p99 = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("99%"))
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    unit = next(unit for unit in ("us", "ms", "s") if p99.endswith(unit))
+    return rate, float(p99[:-len(unit)]) * scale[unit]
 
 
 def main():
@@ -216,6 +220,7 @@ def main():
     a, b = Stack("stowage-bench-a-"), Stack("stowage-bench-b-")
     peer_tool = PostgresPeer(args.database_url) if args.database_url else SqlitePeer(work)
     results = {}
+    p99s = []  # (tokens/verify, index) latency, ms
 
     def record(name, rows, size, stowage, peer, peak, higher_is_better=False):
         row = results.setdefault(name, {"rows": rows, "mb": round(size, 1), "stowage": [], "peer": [], "peak": []})
@@ -276,10 +281,11 @@ def main():
             record("writer job to a second stack", args.rows + changed // 2, mb, seconds, peer, peak)
 
             a.reset_peak()
-            verify = wrk(f"{a.url}/v2/storage/tokens/verify", a.token)
+            verify, verify_p99 = wrk(f"{a.url}/v2/storage/tokens/verify", a.token)
             peak = a.peak_mib()
-            index = wrk(f"{a.url}/v2/storage")
+            index, index_p99 = wrk(f"{a.url}/v2/storage")
             record("GET tokens/verify, req/s (8 conn.)", 0, 0, verify, index, peak, higher_is_better=True)
+            p99s.append((verify_p99, index_p99))
             print(f"run {run} of {args.runs} done", flush=True)
     finally:
         a.stop()
@@ -298,13 +304,17 @@ def main():
         ratio = stowage / peer if peer else float("nan")
         entry = {"workload": name, "rows": row["rows"], "mb": row["mb"], "stowage": round(stowage, 3),
                  "peer": round(peer, 3), "ratio": round(ratio, 2), "peak_rss_mib": round(max(row["peak"]), 1),
-                 "unit": "requests/s" if row["higher_is_better"] else "seconds"}
+                 "unit": "requests/s" if row["higher_is_better"] else "seconds",
+                 "runs": {"stowage": [round(s, 3) for s in row["stowage"]], "peer": [round(p, 3) for p in row["peer"]]}}
         table.append(entry)
         print(f"{name:<38} {row['rows']:>9} {row['mb']:>7.1f} {stowage:>9.2f} {peer:>9.2f} {ratio:>6.2f} "
               f"{entry['peak_rss_mib']:>13.1f}")
+    p99 = {"tokens/verify": round(statistics.median(v for v, _ in p99s), 2),
+           "index": round(statistics.median(i for _, i in p99s), 2)}
+    print(f"99th percentile latency, ms: tokens/verify {p99['tokens/verify']}, index {p99['index']}")
     with open(args.json, "w") as out:
         json.dump({"rows": args.rows, "runs": args.runs, "engine": "postgres" if args.database_url else "sqlite",
-                   "results": table}, out, indent=2)
+                   "results": table, "p99_ms": p99}, out, indent=2)
     print(f"\nJSON: {args.json}")
 
 

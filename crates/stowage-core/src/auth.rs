@@ -25,19 +25,12 @@ pub async fn authenticate(core: &Core, secret: &str) -> Result<Arc<Token>> {
         return Err(invalid_token());
     };
     let now = time::now();
-    let secret = secret.to_string();
-    let token = core
-        .store
-        .lookup(move |r| {
-            let Some((token, stored_hash)) = r.token_with_hash(token_id)? else {
-                return Err(invalid_token());
-            };
-            if token.project_id != project_id || !secrets::matches(&secret, &stored_hash) || token.is_expired(now) {
-                return Err(invalid_token());
-            }
-            Ok(token)
-        })
-        .await?;
+    let Some((token, stored_hash)) = crate::memo::token_with_hash(core, token_id).await? else {
+        return Err(invalid_token());
+    };
+    if token.project_id != project_id || !secrets::matches(secret, &stored_hash) || token.is_expired(now) {
+        return Err(invalid_token());
+    }
     if token.last_used.is_none_or(|last| now - last >= LAST_USED_RESOLUTION_SECS) {
         let id = token.id;
         // Failing to record use must not fail the request; the next request tries again.
@@ -45,7 +38,7 @@ pub async fn authenticate(core: &Core, secret: &str) -> Result<Arc<Token>> {
             tracing::warn!(token_id = id, %error, "could not record token use");
         }
     }
-    Ok(Arc::new(token))
+    Ok(token)
 }
 
 /// Proof that the caller presented a valid manage API token.

@@ -37,6 +37,7 @@ pub mod jobs;
 pub mod mail;
 pub mod manage;
 pub mod members;
+pub mod memo;
 pub mod metadata;
 pub mod metrics;
 pub mod outbound;
@@ -118,6 +119,8 @@ pub struct CoreParts {
     pub read_events: events::ReadEvents,
     /// What this process counts for Prometheus.
     pub metrics: Arc<metrics::Metrics>,
+    /// Catalog reads every request makes, kept until the next write.
+    pub memos: memo::Memos,
 }
 
 impl Core {
@@ -144,6 +147,7 @@ impl Core {
             table_store,
             read_events,
             metrics: Arc::default(),
+            memos: memo::Memos::default(),
         })))
     }
 

@@ -48,10 +48,13 @@ fn load(r: &Reader<'_>, project_id: i64, id: i64) -> Result<Token> {
 }
 
 /// The calling token, as `tokens/verify` shows it. Its project and the project's bucket ids are
-/// reads a project bounds, so they run on the calling thread (`Store::lookup`).
+/// read through the memo, as the token was (`memo`).
 pub async fn verify(ctx: &Ctx, grant: &Granted<AnyToken>) -> Result<TokenView> {
     let token = (**grant.token()).clone();
-    ctx.core.store.lookup(move |r| view(r, token)).await
+    let (project, bucket_ids) = crate::memo::project_with_bucket_ids(&ctx.core, token.project_id)
+        .await?
+        .ok_or_else(|| Error::internal("token of a missing project"))?;
+    Ok(TokenView { token, project, bucket_ids })
 }
 
 /// Tokens the caller may see: all of the project for token managers, otherwise itself.

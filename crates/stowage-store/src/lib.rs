@@ -57,6 +57,8 @@ pub struct Store {
     /// On PostgreSQL it keeps this process's writers from holding connections while they wait
     /// for the catalog's write lock.
     writes: Arc<tokio::sync::Mutex<()>>,
+    /// How many write transactions this process has run (see [`Store::generation`]).
+    written: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -75,7 +77,7 @@ impl Store {
         pool.put_back(conn);
         let pool = Arc::new(pool);
         pool::checkpoint_in_background(&pool)?;
-        Ok(Store { backend: Backend::Sqlite(pool), writes: Arc::default() })
+        Ok(Store { backend: Backend::Sqlite(pool), writes: Arc::default(), written: Arc::default() })
     }
 
     /// Connects to the PostgreSQL catalog at `url`, in `schema` (created if needed), and brings
@@ -89,13 +91,25 @@ impl Store {
         let conn = pool.open_connection()?;
         postgres_catalog::migrate(&mut conn.borrow_mut(), &settings)?;
         pool.put_back(conn);
-        Ok(Store { backend: Backend::Postgres(Arc::new(pool), settings), writes: Arc::default() })
+        Ok(Store {
+            backend: Backend::Postgres(Arc::new(pool), settings),
+            writes: Arc::default(),
+            written: Arc::default(),
+        })
     }
 
     /// True when the catalog is shared by every server of the stack (PostgreSQL), false when one
     /// server owns it (SQLite, under the data dir's lock).
     pub fn is_shared(&self) -> bool {
         matches!(self.backend, Backend::Postgres(..))
+    }
+
+    /// The catalog's generation where this process is its only writer (SQLite, under the data
+    /// dir's lock): it moves after every write transaction, so a value read from the catalog at
+    /// one generation is still true while the generation stays. Read it before reading the value.
+    /// `None` on a shared catalog, whose other servers' writes this process does not see.
+    pub fn generation(&self) -> Option<u64> {
+        (!self.is_shared()).then(|| self.written.load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// Runs `f` with read access on a blocking thread.
@@ -134,13 +148,16 @@ impl Store {
         F: FnOnce(&Writer<'_>) -> Result<T> + Send + 'static,
     {
         let _turn = self.writes.lock().await;
-        match &self.backend {
+        let written = match &self.backend {
             Backend::Sqlite(pool) => pool.run(move |conn| in_transaction(conn, f)).await,
             Backend::Postgres(pool, settings) => {
                 let settings = Arc::clone(settings);
                 pool.run(move |conn| postgres_catalog::in_transaction(conn, &settings, f)).await
             }
-        }
+        };
+        // After the commit (or the rollback, which changed nothing, but costs nothing to count).
+        self.written.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        written
     }
 
     /// A writer for a thread of its own that does nothing but write (the group commit of read
@@ -154,7 +171,7 @@ impl Store {
                 DedicatedConn::Postgres(Box::new(conn), Arc::clone(settings))
             }
         };
-        Ok(DedicatedWriter { conn, writes: self.writes.clone() })
+        Ok(DedicatedWriter { conn, writes: self.writes.clone(), written: self.written.clone() })
     }
 }
 
@@ -162,6 +179,7 @@ impl Store {
 pub struct DedicatedWriter {
     conn: DedicatedConn,
     writes: Arc<tokio::sync::Mutex<()>>,
+    written: Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum DedicatedConn {
@@ -173,10 +191,12 @@ impl DedicatedWriter {
     /// Runs `f` in one write transaction on the calling thread; commits only if `f` succeeds.
     pub fn write<T>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
         let _turn = self.writes.blocking_lock();
-        match &mut self.conn {
+        let written = match &mut self.conn {
             DedicatedConn::Sqlite(conn) => in_transaction(conn, f),
             DedicatedConn::Postgres(conn, settings) => postgres_catalog::in_transaction(conn, settings, f),
-        }
+        };
+        self.written.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        written
     }
 }
 

@@ -150,6 +150,34 @@ async fn a_token_without_grants_sees_no_bucket() {
 }
 
 #[tokio::test]
+async fn the_very_next_request_after_a_change_sees_it_however_often_the_token_was_just_read() {
+    let app = spawn_app().await;
+    let bucket = app.create_bucket("seen").await;
+    let (secret, token) = app.create_token(json!({"bucketPermissions": {&bucket: "read"}})).await;
+    let id = token["id"].as_str().unwrap().to_string();
+    let verify = || app.get("/v2/storage/tokens/verify", &secret);
+    for _ in 0..3 {
+        assert_eq!(verify().await.expect(200).body["bucketPermissions"], json!({&bucket: "read"}));
+    }
+    // A new grant, the project's buckets, a refreshed secret and a deleted token: each is seen at once.
+    let changed = json!({"bucketPermissions": {&bucket: "write"}});
+    app.put(&format!("/v2/storage/tokens/{id}"), &app.admin, changed).await.expect(200);
+    assert_eq!(verify().await.expect(200).body["bucketPermissions"], json!({&bucket: "write"}));
+    let other = app.create_bucket("other").await;
+    let master = app.get("/v2/storage/tokens/verify", &app.admin).await.expect(200).body;
+    assert_eq!(master["bucketPermissions"], json!({&bucket: "manage", &other: "manage"}));
+    app.delete(&format!("/v2/storage/buckets/{other}"), &app.admin).await.expect(204);
+    let master = app.get("/v2/storage/tokens/verify", &app.admin).await.expect(200).body;
+    assert_eq!(master["bucketPermissions"], json!({&bucket: "manage"}));
+    let refreshed = app.post(&format!("/v2/storage/tokens/{id}/refresh"), &app.admin, json!({})).await.expect(200).body;
+    verify().await.expect_error(401, "storage.tokenInvalid");
+    let new_secret = refreshed["token"].as_str().unwrap();
+    app.get("/v2/storage/tokens/verify", new_secret).await.expect(200);
+    app.delete(&format!("/v2/storage/tokens/{id}"), &app.admin).await.expect(204);
+    app.get("/v2/storage/tokens/verify", new_secret).await.expect_error(401, "storage.tokenInvalid");
+}
+
+#[tokio::test]
 async fn a_can_manage_buckets_token_manages_every_bucket_including_new_ones() {
     let app = spawn_app().await;
     let old = app.create_bucket("old").await;
