@@ -619,7 +619,7 @@ pub(crate) async fn import_work(
                 job_id = job,
                 "the rows of this job had committed before its worker stopped; not loading them again"
             );
-            return Ok((data.schema()?, data.stats()?, imported, None));
+            return Ok((data.schema()?, data.stats()?, imported, None, false));
         }
         let current = data.schema()?;
         let (header, mut rows, counts) = open_rows(input, &layout, &current.columns)?;
@@ -635,18 +635,20 @@ pub(crate) async fn import_work(
                 (data, imported)
             }
         };
-        Ok((data.schema()?, data.stats()?, imported, Some(counts)))
+        Ok((data.schema()?, data.stats()?, imported, Some(counts), new_key.is_some()))
     })
     .await
     .map_err(Error::internal)
     .and_then(|loaded| loaded);
-    let (schema, stats, imported, counts) = match loaded {
+    let (schema, stats, imported, counts, replaced) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {
             remove_storage(core, replacement.into_iter().collect()).await;
             return Err(error);
         }
     };
+    // A job whose rows had committed in place (its marker) built no replacement.
+    let replacement = replacement.filter(|_| replaced);
     let token = grant.token().clone();
     let incremental = work.incremental;
     let claim = claim.clone();
