@@ -3,7 +3,8 @@
 //! ids. A value is kept with the catalog's generation read before it was read
 //! ([`stowage_store::Store::generation`]) and served only while that generation stays, so a
 //! change commits and the next request reads again. On a shared catalog (PostgreSQL), where other
-//! servers write, nothing is kept.
+//! servers write, nothing is kept. The one other writer of a SQLite catalog, `stowage recover`,
+//! changes only the manage token and a console password, which nothing kept here holds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
