@@ -647,21 +647,21 @@ pub(crate) async fn import_work(
             return Err(error);
         }
     };
-    // A job whose rows had committed in place (its marker) built no replacement.
-    let replacement = replacement.filter(|_| replaced);
+    // (the storage read, the one built to replace it); none for a job whose rows had committed in
+    // place (its marker).
+    let swap = replacement.filter(|_| replaced).map(|new| (table.storage_key.clone(), new));
     let token = grant.token().clone();
     let incremental = work.incremental;
     let claim = claim.clone();
-    let table_key_before = table.storage_key.clone();
-    let (old_key, new_key) = (table_key_before.clone(), replacement.clone());
+    let swapped = swap.clone();
     let finished = ctx
         .write(move |w, ctx| {
             let mut table =
                 w.table(table.project_id, &table.id)?.ok_or_else(|| not_found(table.project_id, &table.id))?;
-            if let Some(new_key) = &new_key {
+            if let Some((old, new)) = &swapped {
                 // Jobs of one table run one at a time, so the table still names the storage this
                 // job read; a drop that came first ended it above.
-                if !w.replace_table_storage(table.pk, &old_key, new_key)? {
+                if !w.replace_table_storage(table.pk, old, new)? {
                     return Err(Error::internal("the table's storage changed during its full load"));
                 }
             }
@@ -690,8 +690,8 @@ pub(crate) async fn import_work(
         })
         .await;
     // The storage no table names after this: the replaced one, or the replacement that failed.
-    if let Some(replacement) = replacement {
-        remove_storage(core, vec![if finished.is_ok() { table_key_before } else { replacement }]).await;
+    if let Some((old, new)) = swap {
+        remove_storage(core, vec![if finished.is_ok() { old } else { new }]).await;
     }
     finished
 }
