@@ -247,6 +247,8 @@ fn rows_are_written_as_the_same_enclosed_csv_bytes_by_every_store_with_every_fil
             ("3", "two\nlines\r\nand a \\ backslash"),
             ("4", ""),
             ("5", "ünïcödé ' quote"),
+            ("6", "\""),
+            ("7", "\"\"at both ends\""),
         ];
         let mut rows = values.iter().map(|(id, text)| Ok(strings(&[id, text])));
         data.import(&header, ImportMode::Full, 100, &mut rows, Some(1)).unwrap();
@@ -258,7 +260,7 @@ fn rows_are_written_as_the_same_enclosed_csv_bytes_by_every_store_with_every_fil
         assert_eq!(
             written(&RowQuery::default()),
             "\"1\",\"plain\"\n\"2\",\"say \"\"hi\"\", twice\"\n\"3\",\"two\nlines\r\nand a \\ backslash\"\n\"4\",\"\"\n\
-             \"5\",\"ünïcödé ' quote\"\n"
+             \"5\",\"ünïcödé ' quote\"\n\"6\",\"\"\"\"\n\"7\",\"\"\"\"\"at both ends\"\"\"\n"
         );
         let filtered = RowQuery {
             columns: strings(&["text"]),
