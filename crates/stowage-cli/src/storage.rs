@@ -43,7 +43,7 @@ pub enum TableCommand {
         /// Only this bucket's tables
         bucket: Option<String>,
     },
-    /// Load a CSV (gzipped on the fly) into a table, creating it when missing.
+    /// Load a CSV (gzipped on the fly to another machine) into a table, creating it when missing.
     /// Example: stowage table import orders.csv in.c-sales.orders --incremental --primary-key id
     Import {
         /// The CSV file, with a header row
@@ -246,10 +246,14 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                 .map_err(|error| CliError::new(format!("cannot read {}: {error}", file.display())))?
                 .len();
             let bar = transfer::bar(Some(size), "uploading");
-            let chunks = transfer::gzipped_chunks(&file, bar.clone())?;
+            // The file travels gzipped, unless the stack is on this machine, where compressing
+            // costs more than the bytes it saves (the stack reads either).
+            let gzip = !remote.is_on_this_machine();
+            let chunks = transfer::upload_chunks(&file, gzip, bar.clone())?;
             let file_name = format!(
-                "{}.gz",
-                file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data.csv".into())
+                "{}{}",
+                file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data.csv".into()),
+                if gzip { ".gz" } else { "" }
             );
             let file_id = remote.upload(&file_name, &["table-import"], chunks).await?;
             bar.finish_and_clear();

@@ -1,6 +1,6 @@
-//! Streaming transfers with progress: files go up gzipped on the fly and come down un-gzipped on
-//! the fly, in bounded chunks, with a progress bar (bytes, rate, ETA) on a terminal and nothing
-//! otherwise.
+//! Streaming transfers with progress: files go up gzipped on the fly (plain to a stack on this
+//! machine) and come down un-gzipped on the fly, in bounded chunks, with a progress bar (bytes,
+//! rate, ETA) on a terminal and nothing otherwise.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -79,9 +79,10 @@ fn send_gzipped(mut reader: impl Read, send: impl FnMut(Bytes) -> bool) -> std::
     }
 }
 
-/// A file as a stream of gzip chunks (already gzipped files are sent as they are).
-pub(crate) fn gzipped_chunks(
+/// A file as a stream of chunks, gzipped when `gzip` (already gzipped files are sent as they are).
+pub(crate) fn upload_chunks(
     path: &Path,
+    gzip: bool,
     bar: ProgressBar,
 ) -> Result<impl futures::Stream<Item = stowage_core::types::Result<Bytes>> + Unpin + Send + 'static, CliError> {
     let mut file =
@@ -96,7 +97,7 @@ pub(crate) fn gzipped_chunks(
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<stowage_core::types::Result<Bytes>>(16);
     tokio::task::spawn_blocking(move || {
         let send = |chunk: Bytes| sender.blocking_send(Ok(chunk)).is_ok();
-        let sent = if is_gzip { send_as_is(&mut counted, send) } else { send_gzipped(counted, send) };
+        let sent = if is_gzip || !gzip { send_as_is(&mut counted, send) } else { send_gzipped(counted, send) };
         if let Err(error) = sent {
             let _ = sender.blocking_send(Err(stowage_core::types::Error::validation(format!(
                 "reading the file failed: {error}"
