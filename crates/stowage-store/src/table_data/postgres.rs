@@ -176,6 +176,16 @@ fn types_json(schema: &Schema) -> Result<Option<String>> {
     schema.types.as_ref().map(|types| serde_json::to_string(types).map_err(Error::internal)).transpose()
 }
 
+/// Creates the index `changedSince` reads: a block range index (BRIN). Rows are mostly written
+/// in the order they change (a load appends them; an update writes the new version where there is
+/// room, at the end of a freshly loaded table), so the block ranges holding changed rows are few.
+/// Where updates land in old blocks, their ranges widen and are read too: slower, never wrong.
+/// Keeping it costs next to nothing per row, where a B-tree took 30-60 of the 530-560 ms of an
+/// upsert of 100k rows into 1.1M, and its build after a full load is one pass instead of a sort.
+fn time_index(schema_name: &str, key: &str) -> String {
+    format!("CREATE INDEX {} ON {schema_name}.{} USING brin (_timestamp)", quote(&format!("{key}_ts")), quote(key))
+}
+
 /// The unique index of a key, named after the table.
 fn create_key(tx: &mut Transaction<'_>, schema: &str, key: &str, columns: &[String]) -> Result<()> {
     let pk: Vec<String> = columns.iter().map(|c| quote(c)).collect();
@@ -298,9 +308,8 @@ impl PgTable {
         let columns: String =
             schema.columns.iter().map(|c| format!(", {}", column_sql(c, schema.type_of(c)))).collect();
         tx.batch_execute(&format!(
-            "CREATE TABLE {name} (_row BIGINT NOT NULL, _timestamp BIGINT NOT NULL{columns});
-             CREATE INDEX {} ON {name} (_timestamp);",
-            quote(&format!("{key}_ts"))
+            "CREATE TABLE {name} (_row BIGINT NOT NULL, _timestamp BIGINT NOT NULL{columns}); {}",
+            time_index(schema_name, key)
         ))
         .map_err(pg)?;
         if !schema.primary_key.is_empty() {
@@ -410,11 +419,11 @@ impl PgTable {
         } else {
             name.clone()
         };
-        let time_index = quote(&format!("{key}_ts"));
         if mode == ImportMode::Full {
-            // The rows go in without indexes, which are built once after (a sort each, instead of a
-            // B-tree insert per row).
+            // The rows go in without indexes, which are built once after (a pass or a sort each,
+            // instead of an index insert per row).
             drop_key(&mut tx, &schema_name, &key)?;
+            let time_index = quote(&format!("{key}_ts"));
             tx.batch_execute(&format!("DROP INDEX IF EXISTS {schema_name}.{time_index}; TRUNCATE {name}"))
                 .map_err(pg)?;
             next_row = 1;
@@ -471,7 +480,7 @@ impl PgTable {
         // Every row copied is a row of the table, unless a key drops some below.
         let mut added = rows_in_file;
         if mode == ImportMode::Full {
-            tx.batch_execute(&format!("CREATE INDEX {time_index} ON {name} (_timestamp)")).map_err(pg)?;
+            tx.batch_execute(&time_index(&schema_name, &key)).map_err(pg)?;
         }
         if mode == ImportMode::Full && !pk.is_empty() {
             // A file that repeats a key keeps the last of those rows. Most files do not, so the key
