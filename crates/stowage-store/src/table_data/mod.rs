@@ -728,14 +728,21 @@ impl SqliteTable {
             // A full load has no index while its rows go in (see below).
             (ImportMode::Full, _) | (ImportMode::Incremental, true) => format!("INSERT {insert}"),
             (ImportMode::Incremental, false) => {
-                let updates: Vec<String> = target.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-                let differs: Vec<String> = target.iter().map(|c| format!("data.{c} IS NOT excluded.{c}")).collect();
-                format!(
-                    "INSERT {insert} ON CONFLICT ({}) DO UPDATE SET {}, _timestamp = excluded._timestamp WHERE {}",
-                    pk.join(", "),
-                    updates.join(", "),
-                    differs.join(" OR ")
-                )
+                // The key's columns are equal by the conflict: setting them would only rewrite
+                // the key's index entry of every updated row.
+                let values: Vec<&String> = target.iter().filter(|c| !pk.contains(c)).collect();
+                let updates: Vec<String> = values.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                let differs: Vec<String> = values.iter().map(|c| format!("data.{c} IS NOT excluded.{c}")).collect();
+                let conflict = if values.is_empty() {
+                    "DO NOTHING".to_string()
+                } else {
+                    format!(
+                        "DO UPDATE SET {}, _timestamp = excluded._timestamp WHERE {}",
+                        updates.join(", "),
+                        differs.join(" OR ")
+                    )
+                };
+                format!("INSERT {insert} ON CONFLICT ({}) {conflict}", pk.join(", "))
             }
         };
         if mode == ImportMode::Full {
