@@ -514,7 +514,9 @@ impl TableData {
 
     /// Writes the rows a query selects as CSV records, every value enclosed in `"` (doubled
     /// inside), each record ending in `\n`: what exports and downloads send. PostgreSQL writes
-    /// them itself (`COPY ... TO STDOUT`); on SQLite they are written from the rows.
+    /// them itself (`COPY ... TO STDOUT`); on SQLite they are written from the rows. A query
+    /// without an order and a limit may list its rows in any order: PostgreSQL lists them as
+    /// they lie in the table, which an update changes.
     pub fn write_csv(&self, query: &RowQuery, out: &mut dyn std::io::Write) -> Result<()> {
         match self {
             TableData::Sqlite(table) => table.write_csv(query, out),

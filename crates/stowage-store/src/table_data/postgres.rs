@@ -572,11 +572,14 @@ impl PgTable {
 
     /// The `SELECT` of a query, its columns, and how many columns it reads; `bind` turns each value
     /// into SQL (a placeholder, or a literal where no parameters can be bound). `None` when the
-    /// query reads no column.
+    /// query reads no column. Rows come in the order the query asks for, then in the order they
+    /// were added; with `any_order`, a query that asks for none and takes every row reads them
+    /// as they lie (see [`TableData::write_csv`]).
     fn select(
         &self,
         schema: &Schema,
         query: &RowQuery,
+        any_order: bool,
         bind: &mut dyn FnMut(Bound) -> String,
     ) -> Option<(String, usize)> {
         let columns = if query.columns.is_empty() { &schema.columns } else { &query.columns };
@@ -624,8 +627,10 @@ impl PgTable {
                 format!("{} {}", cast_expr(&text_expr(schema, column), *cast), if *desc { "DESC" } else { "ASC" })
             })
             .collect();
-        order.push("_row".into());
-        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+        if !(any_order && order.is_empty() && query.limit.is_none()) {
+            order.push("_row".into());
+            sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+        }
         if let Some(limit) = query.limit {
             sql.push_str(&format!(" LIMIT {}", bind(Bound::Number(limit))));
         }
@@ -643,7 +648,7 @@ impl PgTable {
             });
             format!("${}", args.len())
         };
-        let Some((sql, width)) = self.select(&schema, query, &mut bind) else { return Ok(()) };
+        let Some((sql, width)) = self.select(&schema, query, false, &mut bind) else { return Ok(()) };
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|arg| arg.as_ref()).collect();
         let mut client = self.client();
         let mut rows = client.query_raw(&sql, params).map_err(pg)?;
@@ -664,7 +669,9 @@ impl PgTable {
             Bound::Number(number) => number.to_string(),
             Bound::Text(text) => text_literal(&text),
         };
-        let Some((sql, _)) = self.select(&schema, query, &mut bind) else { return Ok(()) };
+        // Sorting a million rows by `_row` took 0.5 s of a 0.7 s read (an external merge), and
+        // the Storage API promises exports no order.
+        let Some((sql, _)) = self.select(&schema, query, true, &mut bind) else { return Ok(()) };
         let copy = format!("COPY ({sql}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)");
         let mut client = self.client();
         let mut reader = client.copy_out(&copy).map_err(pg)?;
