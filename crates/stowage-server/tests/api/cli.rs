@@ -73,7 +73,7 @@ async fn login_stores_an_owner_only_profile_and_never_takes_the_token_as_an_argu
 #[tokio::test]
 async fn keboolas_environment_variables_work_without_a_profile() {
     let app = spawn_app().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let env = [("KBC_STORAGE_API_URL", app.url.as_str()), ("KBC_STORAGE_TOKEN", app.admin.as_str())];
     let out = cli(dir.path(), &env, &["bucket", "create", "envy"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -267,7 +267,7 @@ async fn a_run_follows_the_job_log_and_its_exit_code_is_the_jobs_outcome() {
 
 #[tokio::test]
 async fn every_command_has_help_with_an_example() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let commands: [&[&str]; 38] = [
         &["login"],
         &["project", "list"],
@@ -319,7 +319,7 @@ async fn every_command_has_help_with_an_example() {
 
 #[tokio::test]
 async fn an_upload_cut_off_by_a_dying_server_fails_with_one_clear_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let port = crate::restart::free_port();
     let mut server = crate::restart::start_quiet(&dir.path().join("data"), port);
     let admin = crate::restart::read_admin_token(&mut server).await;
@@ -357,7 +357,7 @@ async fn an_upload_cut_off_by_a_dying_server_fails_with_one_clear_line() {
 #[tokio::test]
 async fn login_checks_the_token_and_the_url_before_it_saves_a_profile() {
     let app = spawn_app().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let profiles = dir.path().join("profiles.toml");
     let wrong = cli(dir.path(), &[("STOWAGE_TOKEN", "1-1-wrong")], &["login", "--url", &app.url]).await;
     assert_eq!((wrong.code, wrong.stderr.trim()), (3, "stowage: Invalid access token"));

@@ -24,20 +24,60 @@ pub(crate) struct TestApp {
 }
 
 /// A stack on the test database leaves no schema behind (a local database would otherwise grow by
-/// a few hundred schemas a run). A job still holding a lock makes the drop give up after a second.
+/// a few hundred schemas a run).
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let Some((url, schema)) = self.database.clone() else { return };
-        // The synchronous client cannot run on the test's runtime thread.
-        let dropped = std::thread::spawn(move || {
-            if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
-                let _ = client.batch_execute(&format!(
-                    "SET lock_timeout = '1s'; DROP SCHEMA IF EXISTS {schema} CASCADE;
-                     DROP SCHEMA IF EXISTS {schema}_tables CASCADE"
-                ));
+        if let Some((url, schema)) = self.database.clone() {
+            drop_test_schemas(url, schema);
+        }
+    }
+}
+
+/// A temporary dir for stacks a test starts as processes of their own: the test database's schemas
+/// of the stacks whose data dir is this dir or one right below it go with it.
+pub(crate) struct TestDir(tempfile::TempDir);
+
+pub(crate) fn test_dir() -> TestDir {
+    TestDir(tempfile::tempdir().expect("temp dir"))
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = tempfile::TempDir;
+    fn deref(&self) -> &tempfile::TempDir {
+        &self.0
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let below = std::fs::read_dir(self.0.path()).into_iter().flatten().flatten().map(|entry| entry.path());
+        let below = below.filter(|path| path.is_dir());
+        for dir in std::iter::once(self.0.path().to_path_buf()).chain(below) {
+            if let Some((url, schema)) = test_database(&dir) {
+                drop_test_schemas(url, schema);
             }
-        });
-        let _ = dropped.join();
+        }
+    }
+}
+
+/// Drops a stack's schemas. The stack may still run (a test's runtime drops it last) and a job of
+/// it may hold a lock in them, which made one drop in ten give up after its 1 s timeout: the
+/// sessions holding one are ended first.
+fn drop_test_schemas(url: String, schema: String) {
+    // The synchronous client cannot run on the test's runtime thread.
+    let dropped = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+        client.batch_execute(&format!(
+            "SET lock_timeout = '10s';
+             SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                 JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname IN ('{schema}', '{schema}_tables') AND l.pid <> pg_backend_pid();
+             DROP SCHEMA IF EXISTS {schema} CASCADE;
+             DROP SCHEMA IF EXISTS {schema}_tables CASCADE"
+        ))
+    });
+    if let Ok(Err(error)) = dropped.join() {
+        eprintln!("a test schema was left behind: {error}");
     }
 }
 

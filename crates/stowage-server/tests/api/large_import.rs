@@ -32,7 +32,7 @@ fn peak_kb(pid: u32) -> u64 {
 #[tokio::test]
 async fn a_several_hundred_mb_file_is_imported_and_exported_with_flat_server_memory() {
     use reqwest::Method;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let server = crate::restart::Server::first_start(&dir.path().join("data")).await;
     let pid = server.child.id().unwrap();
     server.call(Method::POST, "/buckets", json!({"name": "big"})).await;
@@ -124,7 +124,7 @@ fn file_with_one_huge_value(value_bytes: usize) -> Vec<u8> {
 #[tokio::test]
 async fn a_value_past_the_limit_fails_its_import_naming_line_and_column_with_the_table_and_memory_unchanged() {
     use reqwest::Method;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let server = crate::restart::Server::first_start(&dir.path().join("data")).await;
     let pid = server.child.id().unwrap();
     server.call(Method::POST, "/buckets", json!({"name": "notes"})).await;

@@ -17,7 +17,7 @@ const UNFINISHED_IMPORT: &str = "INSERT INTO jobs (project_id, status, operation
 
 #[tokio::test]
 async fn a_second_server_on_a_data_dir_in_use_refuses_to_start_and_a_killed_server_leaves_no_lock_behind() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data = dir.path().join("data");
     let first = Server::first_start(&data).await;
 
@@ -35,7 +35,7 @@ async fn a_second_server_on_a_data_dir_in_use_refuses_to_start_and_a_killed_serv
 
 #[tokio::test]
 async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_table_and_orphan_files_are_deleted() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data = dir.path().join("data");
     let server = Server::first_start_embedded(&data).await;
     server.call(Method::POST, "/buckets", json!({"name": "kept"})).await;
@@ -74,7 +74,7 @@ async fn after_a_kill_the_catalog_is_set_from_the_data_of_an_unfinished_jobs_tab
 
 #[tokio::test]
 async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_and_one_cut_off_before_runs_again() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data = dir.path().join("data");
     let server = Server::first_start_embedded(&data).await;
     server.call(Method::POST, "/buckets", json!({"name": "b"})).await;
@@ -128,7 +128,7 @@ async fn an_import_cut_off_after_its_rows_committed_is_finished_from_its_marker_
 
 #[tokio::test]
 async fn a_component_run_cut_off_by_a_kill_is_not_run_again_and_ends_as_an_error_that_says_why() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data = dir.path().join("data");
     let server = Server::first_start_embedded(&data).await;
     let admin = server.admin.clone();
@@ -166,7 +166,7 @@ async fn a_component_run_cut_off_by_a_kill_is_not_run_again_and_ends_as_an_error
 
 #[tokio::test]
 async fn failed_sign_ins_still_slow_the_next_attempt_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data = dir.path().join("data");
     let server = Server::first_start(&data).await;
     let attempt = async |root: &str| {

@@ -193,7 +193,7 @@ pub(crate) fn grep_dir(dir: &Path, needle: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_restart_keeps_everything_prints_no_secret_and_sigterm_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data_dir = dir.path().join("data");
     let client = reqwest::Client::new();
 
@@ -253,7 +253,7 @@ async fn a_restart_keeps_everything_prints_no_secret_and_sigterm_stops_cleanly()
 
 #[tokio::test]
 async fn a_given_manage_token_is_used_and_not_printed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_stowage"))
@@ -282,7 +282,7 @@ async fn a_given_manage_token_is_used_and_not_printed() {
 
 #[tokio::test]
 async fn a_bad_configuration_stops_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let cases: [(&[&str], &str); 7] = [
         (&["--listen", "not-an-address"], "--listen: \"not-an-address\" is not an address"),
         (&["--log-format", "xml"], "--log-format: \"xml\" is not a log format: use text or json"),
@@ -312,7 +312,7 @@ async fn a_bad_configuration_stops_with_a_clear_message() {
 
 #[tokio::test]
 async fn no_token_secret_reaches_the_data_dir_or_the_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data_dir = dir.path().join("data");
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
@@ -408,7 +408,7 @@ fn after(text: &str, label: &str) -> String {
 
 #[tokio::test]
 async fn stowage_recover_issues_a_new_manage_token_and_console_password_when_the_first_ones_were_lost() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data = dir.path().join("data");
     let refused = recover(&data, None);
     assert!(!refused.status.success());
@@ -453,7 +453,7 @@ async fn stowage_recover_issues_a_new_manage_token_and_console_password_when_the
 
 #[tokio::test]
 async fn json_logs_carry_the_request_id_the_response_returns_and_the_job_id_inside_jobs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_stowage"))

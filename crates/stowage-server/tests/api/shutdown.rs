@@ -88,7 +88,7 @@ async fn until_closed(root: &str) {
 
 #[tokio::test]
 async fn a_stop_lets_a_running_job_finish_and_hands_back_one_that_outlasts_the_timeout() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let data_dir = dir.path().join("data");
     let (target, mut connections, release) = hanging_target().await;
 

@@ -90,7 +90,7 @@ impl Stack {
 
 #[tokio::test]
 async fn two_stack_processes_move_tables_both_ways_through_their_public_apis() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::test_dir();
     let (eu_port, us_port) = (free_port(), free_port());
     let eu = start(dir.path(), "eu", eu_port, ("us", us_port)).await;
     let us = start(dir.path(), "us", us_port, ("eu", eu_port)).await;
