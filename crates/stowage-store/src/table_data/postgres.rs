@@ -574,7 +574,7 @@ impl PgTable {
     /// into SQL (a placeholder, or a literal where no parameters can be bound). `None` when the
     /// query reads no column. Rows come in the order the query asks for, then in the order they
     /// were added; with `any_order`, a query that asks for none and takes every row reads them
-    /// as they lie (see [`TableData::write_csv`]).
+    /// as they lie (see [`TableData::write_csv`](super::TableData::write_csv)).
     fn select(
         &self,
         schema: &Schema,
@@ -660,8 +660,8 @@ impl PgTable {
         Ok(())
     }
 
-    /// [`TableData::write_csv`]: the server writes the records (`COPY (SELECT ...) TO STDOUT`, which
-    /// takes no parameters, so the values are literals).
+    /// [`TableData::write_csv`](super::TableData::write_csv): the server writes the records
+    /// (`COPY (SELECT ...) TO STDOUT`, which takes no parameters, so the values are literals).
     pub(super) fn write_csv(&self, query: &RowQuery, out: &mut dyn Write) -> Result<()> {
         self.ensure_stored()?;
         let schema = self.schema()?;
