@@ -183,7 +183,12 @@ fn types_json(schema: &Schema) -> Result<Option<String>> {
 /// Keeping it costs next to nothing per row, where a B-tree took 30-60 of the 530-560 ms of an
 /// upsert of 100k rows into 1.1M, and its build after a full load is one pass instead of a sort.
 fn time_index(schema_name: &str, key: &str) -> String {
-    format!("CREATE INDEX {} ON {schema_name}.{} USING brin (_timestamp)", quote(&format!("{key}_ts")), quote(key))
+    format!("CREATE INDEX {} ON {schema_name}.{} USING brin (_timestamp)", time_index_name(key), quote(key))
+}
+
+/// The quoted name of a table's `_timestamp` index.
+fn time_index_name(key: &str) -> String {
+    quote(&format!("{key}_ts"))
 }
 
 /// The unique index of a key, named after the table.
@@ -423,7 +428,7 @@ impl PgTable {
             // The rows go in without indexes, which are built once after (a pass or a sort each,
             // instead of an index insert per row).
             drop_key(&mut tx, &schema_name, &key)?;
-            let time_index = quote(&format!("{key}_ts"));
+            let time_index = time_index_name(&key);
             tx.batch_execute(&format!("DROP INDEX IF EXISTS {schema_name}.{time_index}; TRUNCATE {name}"))
                 .map_err(pg)?;
             next_row = 1;
