@@ -180,8 +180,13 @@ pub(crate) async fn definition_work(
     let storage_key = core.table_store.new_key();
     let (store, key) = (core.table_store.clone(), storage_key.clone());
     let schema = Schema { columns, primary_key, types: definition.clone() };
+    let job = claim.id;
     let built = tokio::task::spawn_blocking(move || -> Result<_> {
-        let data = store.create(&key, &schema)?;
+        // Stored with the job as its marker, as every import stores: until the job ends, the
+        // sweep of a shared catalog leaves storage no table owns yet alone.
+        let header = schema.columns.clone();
+        let mut no_rows = std::iter::empty();
+        let (data, _) = store.create_loaded(&key, &schema, &header, time::now(), &mut no_rows, Some(job))?;
         Ok((data.schema()?, data.stats()?))
     })
     .await

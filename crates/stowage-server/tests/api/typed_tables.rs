@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 /// Creates a table from a definition and waits for its job.
 async fn define(app: &TestApp, bucket: &str, body: Value) -> Value {
@@ -208,4 +208,21 @@ async fn columns_are_added_with_a_type_to_a_typed_table_and_by_name_to_an_untype
     let reply =
         add(plain, json!({"name": "d", "basetype": "INTEGER"})).await.expect_error(400, "storage.tables.validation");
     assert!(reply.message().contains("is not typed"), "{}", reply.message());
+}
+
+#[tokio::test]
+async fn a_table_defined_while_maintenance_sweeps_table_storage_keeps_its_storage() {
+    // Maintenance without a pause: on a shared catalog each round sweeps table storage no table
+    // owns, and a definition's storage exists a moment before the catalog registers it.
+    let app = spawn_app_with(|config| config.maintenance_interval = std::time::Duration::from_millis(1)).await;
+    let bucket = app.create_bucket("swept").await;
+    for n in 0..8 {
+        let mut body = orders();
+        body["name"] = json!(format!("orders{n}"));
+        let job = define(&app, &bucket, body).await;
+        assert_eq!(job["status"], "success", "{job}");
+        let csv = "id,amount,paid,day,at,note\n1,1.5,yes,2026-01-02,2026-01-02 03:04:05,hi\n";
+        let job = app.import(&format!("{bucket}.orders{n}"), csv, json!({})).await;
+        assert_eq!(job["status"], "success", "orders{n} lost its storage: {job}");
+    }
 }
