@@ -165,6 +165,9 @@ pub(crate) fn database_env(data_dir: &std::path::Path) -> Vec<(&'static str, Str
 }
 
 pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    // A stack's warnings and errors (an internal error's cause, say) go to the output of the test
+    // that runs it, which is printed when the test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_ansi(false).with_env_filter("stowage=warn").try_init();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::new(data_dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
     config.stack_name = "test-stack".into();
