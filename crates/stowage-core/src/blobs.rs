@@ -21,6 +21,12 @@ use tokio::io::AsyncWriteExt;
 /// Bytes of a local object read at a time.
 const READ_CHUNK: usize = 1 << 20;
 
+/// Bytes handed to the store in one write at most, so the local store writes its files in pieces
+/// of this size. Linux (6.x, ext4) backs a large buffered write of a new file with large page-cache
+/// folios, and allocating those can cost more than the copy: on the benchmark machine a 14.6 MB
+/// file took 3 ms to write in 64 KiB pieces and 26 ms in 496 KiB ones (the size uploads arrived in).
+const WRITE_PIECE: usize = 64 * 1024;
+
 /// The object store holding file bytes.
 #[derive(Clone)]
 pub struct Blobs {
@@ -109,8 +115,8 @@ impl Blobs {
     /// A writer for a new object; nothing is visible under `key` until it is shut down. It fills
     /// one part (10 MB) in memory and sends at most two at once: with the default of eight in
     /// flight, a store slower than its writer (a busy disk) could hold 80 MB of parts.
-    pub fn writer(&self, key: &str) -> BufWriter {
-        BufWriter::new(Arc::clone(&self.store), path(key)).with_max_concurrency(2)
+    pub fn writer(&self, key: &str) -> BlobWriter {
+        BlobWriter(BufWriter::new(Arc::clone(&self.store), path(key)).with_max_concurrency(2))
     }
 
     /// Writes a stream of chunks to `key`; returns the byte count. Memory stays at one chunk.
@@ -164,6 +170,42 @@ impl Blobs {
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let prefix = path(prefix);
         self.store.list(Some(&prefix)).map_ok(|meta| meta.location.to_string()).try_collect().await.map_err(store_error)
+    }
+}
+
+/// A new object being written ([`Blobs::writer`]): object_store's buffered writer, given at most
+/// [`WRITE_PIECE`] bytes a write.
+pub struct BlobWriter(BufWriter);
+
+impl BlobWriter {
+    /// Drops what was written; nothing appears under the key.
+    pub async fn abort(&mut self) -> Result<()> {
+        self.0.abort().await.map_err(store_error)
+    }
+}
+
+impl tokio::io::AsyncWrite for BlobWriter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let piece = &buf[..buf.len().min(WRITE_PIECE)];
+        std::pin::Pin::new(&mut self.0).poll_write(cx, piece)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
