@@ -255,9 +255,11 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                 file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data.csv".into()),
                 if gzip { ".gz" } else { "" }
             );
-            let file_id = remote.upload(&file_name, &["table-import"], chunks).await?;
+            // Whether the table exists decides between a create and an import; it is asked while
+            // the file goes up.
+            let (file_id, existing) =
+                tokio::try_join!(remote.upload(&file_name, &["table-import"], chunks), remote.table(&table_id))?;
             bar.finish_and_clear();
-            let existing = remote.table(&table_id).await?;
             let job = if existing.is_none() {
                 let body = json!({ "name": name, "dataFileId": file_id, "primaryKey": primary_key.join(","), "delimiter": delimiter });
                 remote.request(Method::POST, &format!("/v2/storage/buckets/{bucket}/tables-async"), Some(body)).await?
@@ -266,10 +268,16 @@ pub(crate) async fn table(global: &GlobalArgs, command: TableCommand) -> Result<
                 remote.request(Method::POST, &format!("/v2/storage/tables/{table_id}/import-async"), Some(body)).await?
             };
             let job = remote.wait(job).await?;
-            let detail = remote.table(&table_id).await?.unwrap_or(Value::Null);
+            // The job's results count the table's rows (a create's `rowsCount`, an import's
+            // `totalRowsCount`); a stack whose results do not is asked.
+            let results = &job["results"];
+            let rows = match results.get("totalRowsCount").or_else(|| results.get("rowsCount")) {
+                Some(rows) => rows.clone(),
+                None => remote.table(&table_id).await?.unwrap_or(Value::Null)["rowsCount"].clone(),
+            };
             print(global, &job, || {
                 let verb = if existing.is_none() { "Created" } else { "Loaded" };
-                format!("{verb} {table_id}: it now has {} rows.", detail["rowsCount"])
+                format!("{verb} {table_id}: it now has {rows} rows.")
             });
         }
         TableCommand::Export { table_id, file, changed_since: since, columns, gzip } => {
