@@ -22,9 +22,9 @@ use tokio::io::AsyncWriteExt;
 const READ_CHUNK: usize = 1 << 20;
 
 /// Bytes handed to the store in one write at most, so the local store writes its files in pieces
-/// of this size. Linux (6.x, ext4) backs a large buffered write of a new file with large page-cache
-/// folios, and allocating those can cost more than the copy: on the benchmark machine a 14.6 MB
-/// file took 3 ms to write in 64 KiB pieces and 26 ms in 496 KiB ones (the size uploads arrived in).
+/// of this size rather than in the up to 496 KiB pieces uploads arrive in. On the benchmark machine
+/// (Linux 6.18, ext4, a VM), two stacks taking the same Put Blobs in turn took a median 8.7 ms
+/// (64 KiB pieces) against 12.8 ms for a 14.6 MB file, and 75 ms against 207 ms for 144 MB.
 const WRITE_PIECE: usize = 64 * 1024;
 
 /// The object store holding file bytes.
