@@ -275,7 +275,8 @@ impl<R: BufRead> CsvReader<R> {
     /// being read, `field` its bytes so far and `before` the bytes of the values before it.
     fn check_limits(&self, start: u64, column: usize, field: usize, before: usize) -> Result<()> {
         let Limits { value_bytes, row_bytes, columns } = self.limits;
-        let named = match self.names.get(column) {
+        // Named only for an error: this runs for every record.
+        let named = || match self.names.get(column) {
             Some(name) => format!("column {} (\"{name}\")", column + 1),
             None => format!("column {}", column + 1),
         };
@@ -285,13 +286,13 @@ impl<R: BufRead> CsvReader<R> {
         if field > value_bytes {
             return Err(invalid(
                 start,
-                format!("the value in {named} is longer than {}, the limit of one value", mib(value_bytes)),
+                format!("the value in {} is longer than {}, the limit of one value", named(), mib(value_bytes)),
             ));
         }
         if before + field > row_bytes {
             return Err(invalid(
                 start,
-                format!("the row is longer than {} at {named}, the limit of one row", mib(row_bytes)),
+                format!("the row is longer than {} at {}, the limit of one row", mib(row_bytes), named()),
             ));
         }
         Ok(())
