@@ -119,7 +119,8 @@ impl Blobs {
         BlobWriter(BufWriter::new(Arc::clone(&self.store), path(key)).with_max_concurrency(2))
     }
 
-    /// Writes a stream of chunks to `key`; returns the byte count. Memory stays at one chunk.
+    /// Writes a stream of chunks to `key`; returns the byte count. Memory stays at the writer's
+    /// part ([`Blobs::writer`]).
     pub async fn put_stream<E: std::fmt::Display>(
         &self,
         key: &str,
@@ -136,7 +137,7 @@ impl Blobs {
                 }
             };
             size += chunk.len() as u64;
-            writer.write_all(&chunk).await.map_err(|error| PutError::Store(Error::internal(error)))?;
+            writer.put(chunk).await.map_err(PutError::Store)?;
         }
         writer.shutdown().await.map_err(|error| PutError::Store(Error::internal(error)))?;
         Ok(size)
@@ -178,6 +179,15 @@ impl Blobs {
 pub struct BlobWriter(BufWriter);
 
 impl BlobWriter {
+    /// Writes `bytes` without copying them (in pieces of at most [`WRITE_PIECE`]).
+    pub async fn put(&mut self, mut bytes: Bytes) -> Result<()> {
+        while !bytes.is_empty() {
+            let piece = bytes.split_to(bytes.len().min(WRITE_PIECE));
+            self.0.put(piece).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+
     /// Drops what was written; nothing appears under the key.
     pub async fn abort(&mut self) -> Result<()> {
         self.0.abort().await.map_err(store_error)
