@@ -110,9 +110,15 @@ impl PgTables {
                 // Typed values are read back as text (`text_expr`); these settings make that text
                 // the canonical one whatever the server's defaults are.
                 // Literals in `COPY` queries rely on standard strings (a backslash is a character).
+                // An incremental load's staging table stays in memory up to 32 MB (about 200k rows
+                // of ten short columns) instead of the default 8 MB: past that, its pages are written
+                // to a file as the rows are copied in, and read back and written again when the upsert
+                // reads them (setting their hint bits). The memory is taken only as staging needs it,
+                // and only before a connection's first temporary table can this be set.
                 client
                     .batch_execute(
-                        "SET datestyle TO ISO; SET extra_float_digits TO 1; SET standard_conforming_strings TO on",
+                        "SET datestyle TO ISO; SET extra_float_digits TO 1; SET standard_conforming_strings TO on;
+                         SET temp_buffers TO '32MB'",
                     )
                     .map_err(pg)?;
                 Ok(client)
