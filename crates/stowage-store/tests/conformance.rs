@@ -185,6 +185,36 @@ fn a_full_load_replaces_every_row_and_an_incremental_one_upserts_by_key_touching
     }
 }
 
+/// PostgreSQL counts the rows an upsert inserted from the server's statistics of the transaction;
+/// where the server keeps none, the table's rows are counted instead. (The role needs `GRANT SET
+/// ON PARAMETER track_counts`, which CI gives it, to turn them off for its own sessions.)
+#[test]
+fn an_incremental_load_counts_its_rows_on_a_postgresql_server_that_keeps_no_statistics() {
+    let Some(url) = database_url() else {
+        eprintln!("PostgreSQL only: STOWAGE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let url = format!("{url}{}options=-c%20track_counts%3Doff", if url.contains('?') { '&' } else { '?' });
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|error| {
+        panic!("{error}: the test's role may not turn track_counts off (GRANT SET ON PARAMETER track_counts TO it)")
+    });
+    let setting: String = client.query_one("SHOW track_counts", &[]).unwrap().get(0);
+    assert_eq!(setting, "off");
+    let schema_name = format!("conformance_{}", uuid::Uuid::now_v7().simple());
+    let _cleanup = DropSchema { url: url.clone(), schema: schema_name.clone() };
+    let tables = TableStore::postgres(&url, &schema_name).unwrap();
+    let schema = Schema { columns: strings(&["id", "v"]), primary_key: strings(&["id"]), types: None };
+    let mut data = tables.create(&tables.new_key(), &schema).unwrap();
+    load(&mut data, ImportMode::Full, 100, 1, &["id,v", "1,a", "2,b", "3,c"]).unwrap();
+    load(&mut data, ImportMode::Incremental, 200, 2, &["id,v", "2,b", "3,changed", "4,new"]).unwrap();
+    assert_eq!(data.stats().unwrap().0, 4);
+    load(&mut data, ImportMode::Incremental, 300, 3, &["id,v", "5,first", "1,again", "5,last", "6,new"]).unwrap();
+    assert_eq!(data.stats().unwrap().0, 6, "a key the file repeats is one row");
+    let mut all = select(&data, &RowQuery::default());
+    all.sort();
+    assert_eq!(all, vec!["1,again", "2,b", "3,changed", "4,new", "5,last", "6,new"]);
+}
+
 #[test]
 fn an_incremental_load_without_a_key_appends_and_a_file_with_a_new_column_adds_it() {
     for (backend, _dir, tables) in table_stores() {
