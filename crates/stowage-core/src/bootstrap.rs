@@ -24,7 +24,7 @@ pub struct Bootstrapped {
 /// a crash half way leaves an empty stack that bootstraps again on the next start.
 pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -> Result<Option<Bootstrapped>> {
     let admin_email = normalize_email(admin_email)?;
-    let (admin_password, password_hash) = crate::console::new_password_and_hash().await?;
+    let (admin_password, password_hash) = crate::console::new_password_and_hash(&core.passwords).await?;
     core.store
         .write(move |w| {
             if w.stack_meta(BOOTSTRAPPED)?.is_some() {
@@ -63,7 +63,8 @@ pub struct Recovered {
 /// Issues [`Recovered`] secrets on a stack that was bootstrapped, for the user `email`.
 pub async fn recover(store: &Store, email: &str) -> Result<Recovered> {
     let email = normalize_email(email)?;
-    let (password, password_hash) = crate::console::new_password_and_hash().await?;
+    let (password, password_hash) =
+        crate::console::new_password_and_hash(&crate::passwords::Passwords::default()).await?;
     store
         .write(move |w| {
             if w.stack_meta(BOOTSTRAPPED)?.is_none() {

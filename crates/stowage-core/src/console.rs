@@ -4,16 +4,16 @@
 //! token there; a token holder can sign in by pasting a token and can then do what that token
 //! can. The session cookie carries a random secret; only its SHA-256 is stored.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use argon2::password_hash::SaltString;
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use rand::RngCore;
 use stowage_types::auth::{Role, Token};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::auth::ManageGrant;
 use crate::manage::normalize_email;
+use crate::passwords::Passwords;
 use crate::records::{Project, User};
 use crate::{auth, secrets, Core, Ctx};
 
@@ -28,40 +28,23 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// An argon2id hash of a password, in PHC form.
-pub fn hash_password(password: &str) -> Result<String> {
-    let mut salt = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(Error::internal)?;
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(Error::internal)
-}
-
-pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-fn throwaway_hash() -> Result<String> {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    if let Some(hash) = HASH.get() {
-        return Ok(hash.clone());
-    }
-    let hash = hash_password(&random_secret())?;
-    Ok(HASH.get_or_init(|| hash).clone())
-}
-
 /// A generated password (for the first admin, or `stowage recover`).
 fn new_password() -> String {
     secrets::new_manage_secret().chars().filter(char::is_ascii_alphanumeric).skip(10).take(24).collect()
 }
 
-/// A generated password and its hash, hashed off the async threads.
-pub async fn new_password_and_hash() -> Result<(String, String)> {
+/// A generated password and its hash.
+pub async fn new_password_and_hash(passwords: &Passwords) -> Result<(String, String)> {
     let password = new_password();
-    let hash = {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??
-    };
+    let hash = passwords.hash(password.clone()).await?;
     Ok((password, hash))
+}
+
+/// A hash of a password nobody knows, made once: checked against when an email has no password,
+/// so timing does not tell which emails exist.
+async fn throwaway_hash(passwords: &Passwords) -> Result<String> {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_try_init(|| passwords.hash(random_secret())).await.cloned()
 }
 
 /// Sets a user's console password (manage API).
@@ -73,7 +56,7 @@ pub async fn set_password(ctx: &Ctx, _grant: &ManageGrant, email: &str, password
             format!("Invalid data - password: use at least {MIN_PASSWORD_CHARS} characters."),
         ));
     }
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??;
+    let hash = ctx.core.passwords.hash(password).await?;
     ctx.core
         .store
         .write(move |w| {
@@ -172,9 +155,10 @@ async fn open_session(
     Ok(secret)
 }
 
-/// Signs a person in; returns the session cookie's secret.
-pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<String> {
+/// Signs a person in from `address` (the client's, when known); returns the session cookie's secret.
+pub async fn sign_in(core: &Core, email: &str, password: String, address: Option<IpAddr>) -> Result<String> {
     let email = email.trim().to_lowercase();
+    core.passwords.admit(address)?;
     let wait = throttle::wait(core, &email).await?;
     if !wait.is_zero() {
         let seconds = wait.as_secs_f64().ceil() as u64;
@@ -197,12 +181,9 @@ pub async fn sign_in(core: &Core, email: &str, password: String) -> Result<Strin
     let (user_id, hash) = match found {
         Some((id, Some(hash))) => (Some(id), hash),
         // Verify against a throwaway hash anyway, so timing does not tell which emails exist.
-        _ => (None, throwaway_hash()?),
+        _ => (None, throwaway_hash(&core.passwords).await?),
     };
-    let valid = {
-        let hash = hash.clone();
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(Error::internal)?
-    };
+    let valid = core.passwords.verify(password, hash.clone()).await?;
     match (user_id, valid) {
         (Some(user_id), true) => {
             throttle::succeeded(core, &email).await?;

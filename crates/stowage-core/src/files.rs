@@ -30,15 +30,28 @@ pub fn container_of(project_id: i64) -> String {
     format!("stowage-p{project_id}")
 }
 
-/// A file name made safe for a blob path: ASCII letters, digits, `.`, `_`, `-`.
+/// The longest name [`sanitize`] keeps as it is. A file system's names end at 255 bytes, and the
+/// local store writes each object through a temporary file named `<name>#1`: a longer name could
+/// never be uploaded. Names up to this length keep the key they always had.
+const MAX_SEGMENT: usize = 253;
+/// What a longer name is shortened to, its extension kept.
+const SHORTENED_SEGMENT: usize = 240;
+
+/// A file name made safe for a blob path: ASCII letters, digits, `.`, `_`, `-`, at most
+/// [`MAX_SEGMENT`] of them.
 fn sanitize(name: &str) -> String {
-    let cleaned: String =
+    let mut cleaned: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
     if cleaned.trim_matches('.').is_empty() {
-        "file".into()
-    } else {
-        cleaned
+        return "file".into();
     }
+    if cleaned.len() > MAX_SEGMENT {
+        let extension = cleaned.rfind('.').filter(|dot| cleaned.len() - dot <= 16).map_or(0, |dot| cleaned.len() - dot);
+        let extension = cleaned.split_off(cleaned.len() - extension);
+        cleaned.truncate(SHORTENED_SEGMENT - extension.len());
+        cleaned.push_str(&extension);
+    }
+    cleaned
 }
 
 /// The blob name of a file inside its container.
@@ -361,7 +374,7 @@ pub async fn get_blob(core: &Core, file: FileRecord, range: Option<&str>) -> std
             if start >= size || end.is_some_and(|end| end < start) {
                 return Err(BlobError::InvalidRange);
             }
-            Some(start..end.map_or(size, |end| (end + 1).min(size)))
+            Some(start..end.map_or(size, |end| end.saturating_add(1).min(size)))
         }
     };
     let body = if size == 0 {
@@ -666,6 +679,16 @@ mod tests {
         assert_eq!(parse_range("bytes=0-33554431"), Some((0, Some(33554431))));
         assert_eq!(parse_range("bytes=10-"), Some((10, None)));
         assert_eq!(parse_range("items=0-1"), None);
+    }
+
+    #[test]
+    fn a_blob_name_fits_a_file_system_name_and_keeps_its_extension() {
+        assert_eq!(sanitize(&"a".repeat(253)), "a".repeat(253));
+        let long = format!("{}.csv.gz", "b".repeat(250));
+        let shortened = sanitize(&long);
+        assert_eq!(shortened.len(), SHORTENED_SEGMENT);
+        assert!(shortened.ends_with("bbb.gz"), "{shortened}");
+        assert_eq!(sanitize(&"c".repeat(255)), "c".repeat(SHORTENED_SEGMENT));
     }
 
     #[test]

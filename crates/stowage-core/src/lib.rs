@@ -41,6 +41,7 @@ pub mod memo;
 pub mod metadata;
 pub mod metrics;
 pub mod outbound;
+pub mod passwords;
 pub mod queue;
 pub mod remote;
 pub mod schedules;
@@ -121,6 +122,8 @@ pub struct CoreParts {
     pub metrics: Arc<metrics::Metrics>,
     /// Catalog reads every request makes, kept until the next write.
     pub memos: memo::Memos,
+    /// Argon2 work, bounded in memory and per client address.
+    pub passwords: passwords::Passwords,
 }
 
 impl Core {
@@ -148,6 +151,7 @@ impl Core {
             read_events,
             metrics: Arc::default(),
             memos: memo::Memos::default(),
+            passwords: passwords::Passwords::default(),
         })))
     }
 

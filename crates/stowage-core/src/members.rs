@@ -6,12 +6,13 @@
 //! Only a person signed in with email and password who is an admin of the project may change its
 //! members; every member sees the list. A session opened with a pasted token is not a person.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use stowage_types::auth::{Role, Token};
 use stowage_types::{time, Code, Error, Result};
 
-use crate::console::{hash_password, verify_password, Session, MIN_PASSWORD_CHARS};
+use crate::console::{Session, MIN_PASSWORD_CHARS};
 use crate::mail::Delivery;
 use crate::manage::{self, normalize_email};
 use crate::records::{Member, User};
@@ -146,9 +147,13 @@ fn check_new_password(password: &str) -> Result<()> {
 }
 
 /// Sets a password through a link, which it uses up; `Ok(false)` when the link no longer works.
-pub async fn set_with_link(core: &Core, link: &str, password: String) -> Result<bool> {
+pub async fn set_with_link(core: &Core, link: &str, password: String, address: Option<IpAddr>) -> Result<bool> {
     check_new_password(&password)?;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(Error::internal)??;
+    core.passwords.admit(address)?;
+    if link_user(core, link).await?.is_none() {
+        return Ok(false);
+    }
+    let hash = core.passwords.hash(password).await?;
     let link_hash = secrets::hash(link);
     core.store
         .write(move |w| {
@@ -168,17 +173,9 @@ pub async fn change_own(core: &Core, session: &Session, current: String, new: St
     check_new_password(&new)?;
     let user_id = user.id;
     let stored = core.store.read(move |r| r.user_password_hash(user_id)).await?.unwrap_or_default();
-    let hash = tokio::task::spawn_blocking(move || {
-        if verify_password(&current, &stored) {
-            hash_password(&new).map(Some)
-        } else {
-            Ok(None)
-        }
-    })
-    .await
-    .map_err(Error::internal)??;
-    let Some(hash) = hash else {
+    if !core.passwords.verify(current, stored).await? {
         return Err(Error::new(Code::UserValidation, "The current password is not right."));
-    };
+    }
+    let hash = core.passwords.hash(new).await?;
     core.store.write(move |w| w.set_user_password_hash(user_id, &hash)).await
 }

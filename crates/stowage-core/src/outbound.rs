@@ -147,14 +147,28 @@ fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let [first, second, third, fourth, ..] = segments;
+            if first == 0x2002 {
+                // 6to4 carries the IPv4 address it is routed to.
+                let [a, b] = second.to_be_bytes();
+                let [c, d] = third.to_be_bytes();
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // IPv4-compatible (`::a.b.c.d`, deprecated) and the discard prefix 100::/64.
+                || segments[..6] == [0; 6]
+                || first == 0x0100 && second == 0 && third == 0 && fourth == 0
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+                // Site-local (deprecated), Teredo (its IPv4 addresses are hidden), documentation.
+                || (first & 0xffc0) == 0xfec0
+                || first == 0x2001 && second == 0
+                || first == 0x2001 && second == 0x0db8
+                // NAT64, well-known and local-use.
+                || first == 0x0064 && second == 0xff9b)
         }
     }
 }
@@ -221,10 +235,20 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::5",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "100::1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(!is_public(internal.parse().unwrap()), "{internal}");
         }
-        for public in ["8.8.8.8", "1.1.1.1", "2a00:1450:4001::1"] {
+        for public in ["8.8.8.8", "1.1.1.1", "2a00:1450:4001::1", "2002:808:808::1"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

@@ -255,6 +255,8 @@ pub async fn refresh(ctx: &Ctx, grant: &Granted<ControlToken>) -> Result<TokenWi
         // `refreshed` always moves forward, also within the second of the previous change.
         let refreshed = time::now().max(target.refreshed + 1);
         let secret = store_new_secret(w, &ctx.core, &target, Some(refreshed))?;
+        // A link sent before the refresh was for the old secret: it must not lead to the new one.
+        w.delete_token_shares(id)?;
         let happened =
             Happened::about("storage.tokenRefreshed", "token", &id.to_string(), format!("Refreshed token {id}"));
         record(w, ctx, caller.project_id, Some(&caller), happened)?;

@@ -40,6 +40,17 @@ fn context(parts: &Parts, state: &AppState) -> Ctx {
     }
 }
 
+/// The address a request came from, when the listener knows it.
+pub(crate) struct ClientAddress(pub(crate) Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    }
+}
+
 /// The secret a request presents: `X-StorageApi-Token`, or `Authorization: Bearer`.
 fn presented_token(parts: &Parts) -> Option<&str> {
     header(parts, "x-storageapi-token").or_else(|| {

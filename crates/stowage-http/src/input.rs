@@ -13,6 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use stowage_types::nesting::{self, MAX_NESTING};
 use stowage_types::{Code, Paging};
 
 use crate::error::ApiError;
@@ -24,69 +25,78 @@ pub(crate) fn decode_component(raw: &str) -> Option<String> {
     percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(std::borrow::Cow::into_owned)
 }
 
-/// Splits `a[b][]` into `["a", "b", ""]`. A key without brackets is one segment.
-fn key_path(key: &str) -> Vec<String> {
-    let Some(open) = key.find('[') else { return vec![key.to_string()] };
+/// Splits `a[b][]` into `["a", "b", ""]`. A key without brackets is one segment, as is one whose
+/// brackets do not pair up. A key with more than [`MAX_NESTING`] brackets is refused, as PHP's
+/// `max_input_nesting_level` refuses it, before anything is built from it.
+fn key_path(key: &str) -> Result<Vec<&str>, ApiError> {
+    let Some(open) = key.find('[') else { return Ok(vec![key]) };
     if open == 0 || !key.ends_with(']') {
-        return vec![key.to_string()];
+        return Ok(vec![key]);
     }
-    let mut path = vec![key[..open].to_string()];
+    let mut path = vec![&key[..open]];
     let mut rest = &key[open..];
     while let Some(stripped) = rest.strip_prefix('[') {
-        let Some(close) = stripped.find(']') else { return vec![key.to_string()] };
-        path.push(stripped[..close].to_string());
+        let Some(close) = stripped.find(']') else { return Ok(vec![key]) };
+        if path.len() > MAX_NESTING {
+            return Err(nesting::too_deep(&key[..open]).into());
+        }
+        path.push(&stripped[..close]);
         rest = &stripped[close + 1..];
     }
     if !rest.is_empty() {
-        return vec![key.to_string()];
+        return Ok(vec![key]);
     }
-    path
+    Ok(path)
 }
 
-fn insert(target: &mut Map<String, Value>, path: &[String], value: String) {
-    let (head, tail) = (&path[0], &path[1..]);
-    if tail.is_empty() {
-        target.insert(head.clone(), Value::String(value));
-        return;
-    }
-    let entry = target.entry(head.clone()).or_insert_with(|| {
-        if tail[0].is_empty() {
-            Value::Array(vec![])
-        } else {
-            Value::Object(Map::new())
+/// Puts `value` at `path` below `root`, walking down without recursion.
+fn insert(root: &mut Map<String, Value>, path: &[&str], value: String) {
+    let mut path: Vec<String> = path.iter().map(|segment| segment.to_string()).collect();
+    let mut target = root;
+    let mut at = 0;
+    loop {
+        if at + 1 == path.len() {
+            target.insert(path[at].clone(), Value::String(value));
+            return;
         }
-    });
-    match entry {
-        Value::Array(items) if tail[0].is_empty() => {
-            if tail.len() == 1 {
-                items.push(Value::String(value));
+        let next_is_append = path[at + 1].is_empty();
+        let entry = target.entry(path[at].clone()).or_insert_with(|| {
+            if next_is_append {
+                Value::Array(vec![])
             } else {
-                let mut object = Map::new();
-                insert(&mut object, &tail[1..], value);
-                items.push(Value::Object(object));
+                Value::Object(Map::new())
             }
+        });
+        // A scalar (or a list given keys) met again as a structure: the structure wins, as in PHP.
+        let fits = entry.is_object() || (next_is_append && entry.is_array());
+        if !fits {
+            *entry = Value::Object(Map::new());
         }
-        Value::Object(object) => {
-            if tail[0].is_empty() {
-                // `x[]` after `x[key]`: append under the next free index.
-                let index = object.len().to_string();
-                let mut path = vec![index];
-                path.extend_from_slice(&tail[1..]);
-                insert(object, &path, value);
-            } else {
-                insert(object, tail, value);
+        match entry {
+            Value::Array(items) => {
+                if at + 2 == path.len() {
+                    items.push(Value::String(value));
+                    return;
+                }
+                items.push(Value::Object(Map::new()));
+                let Some(Value::Object(object)) = items.last_mut() else { unreachable!("an object was pushed") };
+                target = object;
+                at += 2;
             }
-        }
-        other => {
-            // A scalar given again as a structure: the structure wins, as in PHP.
-            let mut object = Map::new();
-            insert(&mut object, tail, value);
-            *other = Value::Object(object);
+            Value::Object(object) => {
+                if next_is_append {
+                    // `x[]` after `x[key]`: append under the next free index.
+                    path[at + 1] = object.len().to_string();
+                }
+                target = object;
+                at += 1;
+            }
+            _ => unreachable!("made a structure above"),
         }
     }
 }
 
-/// Turns objects keyed `0..n` into arrays, recursively.
+/// Turns objects keyed `0..n` into arrays, recursively: no deeper than [`key_path`] lets a form nest.
 fn normalize(value: Value) -> Value {
     match value {
         Value::Object(map) => {
@@ -117,7 +127,7 @@ pub fn parse_form(raw: &str) -> Result<Value, ApiError> {
         if key.is_empty() {
             continue;
         }
-        insert(&mut root, &key_path(&key), value);
+        insert(&mut root, &key_path(&key)?, value);
     }
     Ok(normalize(Value::Object(root)))
 }
@@ -153,6 +163,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         if !value.is_object() {
             return Err(ApiError::new(Code::MalformedRequest, "The request body must be a JSON object."));
         }
+        nesting::check_parameters(&value)?;
         Ok(Body(Fields(value)))
     }
 }
@@ -222,6 +233,7 @@ impl Page {
 pub mod lenient {
     use serde::{Deserialize, Deserializer};
     use serde_json::{Map, Value};
+    use stowage_types::nesting::{self, MAX_NESTING};
 
     fn shown(got: &Value) -> String {
         match got {
@@ -293,7 +305,11 @@ pub mod lenient {
             Value::Array(items) if items.is_empty() => Ok(Some(Value::Object(Map::new()))),
             Value::String(text) if text.is_empty() => Ok(None),
             Value::String(text) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => Ok(Some(Value::Object(map))),
+                Ok(object) if object.is_object() && nesting::depth(&object) <= MAX_NESTING => Ok(Some(object)),
+                Ok(object) if object.is_object() => Err(format!("must nest at most {MAX_NESTING} levels deep")),
+                Err(error) if error.to_string().starts_with("recursion limit exceeded") => {
+                    Err(format!("must nest at most {MAX_NESTING} levels deep"))
+                }
                 _ => Err(invalid("an object", value)),
             },
             other => Err(invalid("an object", other)),

@@ -106,6 +106,10 @@ pub struct ServeArgs {
     /// be taken over [default: 30]
     #[arg(long, env = "STOWAGE_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Option<u64>,
+    /// Seconds a client has to send a request's headers, and that a connection may stay idle
+    /// between requests, before it is closed [default: 30]
+    #[arg(long, env = "STOWAGE_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -175,6 +179,8 @@ pub struct FileConfig {
     pub automation_interval: Option<u64>,
     /// See `--shutdown-timeout`.
     pub shutdown_timeout: Option<u64>,
+    /// See `--header-timeout`.
+    pub header_timeout: Option<u64>,
     /// See `--stack-key-file`.
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
@@ -248,6 +254,8 @@ pub struct Config {
     pub automation_interval: std::time::Duration,
     /// How long a stop lets running jobs finish before handing them back.
     pub shutdown_timeout: std::time::Duration,
+    /// How long a client has to send a request's headers, and a connection may stay idle.
+    pub header_timeout: std::time::Duration,
     /// Declared components (stored, not run).
     pub components: Vec<stowage_core::ComponentDef>,
     /// Internal hosts and networks components may reach (besides regions and public addresses).
@@ -286,6 +294,7 @@ impl Config {
             maintenance_interval: std::time::Duration::from_secs(60),
             automation_interval: std::time::Duration::from_secs(5),
             shutdown_timeout: std::time::Duration::from_secs(30),
+            header_timeout: std::time::Duration::from_secs(30),
             components: Vec::new(),
             outbound_allow: Vec::new(),
             s3: None,
@@ -353,6 +362,12 @@ impl Config {
         }
         if let Some(seconds) = args.shutdown_timeout.or(file.shutdown_timeout) {
             config.shutdown_timeout = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = args.header_timeout.or(file.header_timeout) {
+            if seconds == 0 {
+                bail!("--header-timeout: give a number of seconds above 0");
+            }
+            config.header_timeout = std::time::Duration::from_secs(seconds);
         }
         // Checked when the stack builds its outbound policy (with the regions' hosts).
         config.outbound_allow = if args.outbound_allow.is_empty() { file.outbound_allow } else { args.outbound_allow };

@@ -27,6 +27,7 @@ pub struct Application {
     maintenance_interval: Duration,
     automation_interval: Duration,
     shutdown_timeout: Duration,
+    header_timeout: Duration,
     /// Held for as long as the stack runs: no second server opens the same data dir.
     _data_dir_lock: std::fs::File,
 }
@@ -106,6 +107,7 @@ impl Application {
             maintenance_interval: config.maintenance_interval,
             automation_interval: config.automation_interval,
             shutdown_timeout: config.shutdown_timeout,
+            header_timeout: config.header_timeout,
             _data_dir_lock: data_dir_lock,
         };
         Ok((application, bootstrapped))
@@ -137,9 +139,11 @@ impl Application {
         let jobs = self.core.jobs.clone();
         let metrics = self.metrics_listener.map(|listener| tokio::spawn(serve_metrics(listener, self.core.clone())));
         let app = stowage_http::router(self.core).layer(middleware::from_fn(log_request));
-        let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = crate::serve::Limits {
+            header_timeout: self.header_timeout,
+            max_connections: crate::serve::max_connections(),
+        };
+        crate::serve::serve(self.listener, app, limits, shutdown).await;
         maintenance.abort();
         automation.abort();
         summary.abort();
@@ -151,7 +155,7 @@ impl Application {
             Ok(count) => tracing::warn!(count, "jobs still running at the stop were handed back"),
             Err(error) => tracing::error!(%error, "handing back the running jobs failed; their leases expire"),
         }
-        result.context("serving")
+        Ok(())
     }
 }
 

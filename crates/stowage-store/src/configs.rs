@@ -5,7 +5,7 @@ use stowage_types::{Code, Error, Result};
 
 use crate::records::{ConfigRecord, ConfigVersionRecord, RowRecord};
 use crate::sql::{params, Row};
-use crate::{json, Reader, Writer};
+use crate::{json, json_text, Reader, Writer};
 
 const CONFIG_COLUMNS: &str =
     "pk, project_id, component_id, id, name, description, configuration, state, rows_sort_order,
@@ -68,10 +68,6 @@ fn finish_row((mut record, [configuration, state]): (RowRecord, [String; 2])) ->
     record.configuration = json(&configuration)?;
     record.state = json(&state)?;
     Ok(record)
-}
-
-fn text(value: &serde_json::Value) -> Result<String> {
-    serde_json::to_string(value).map_err(Error::internal)
 }
 
 impl Reader<'_> {
@@ -179,7 +175,7 @@ impl Writer<'_> {
                 record.created,
                 record.creator.as_ref().map(|t| t.id),
                 record.creator.as_ref().map(|t| t.description.as_str()),
-                text(&record.snapshot)?,
+                json_text(&record.snapshot)?,
             ],
         )?;
         Ok(())
@@ -204,9 +200,9 @@ impl Writer<'_> {
                     record.id,
                     record.name,
                     record.description,
-                    text(&record.configuration)?,
-                    text(&record.state)?,
-                    text(&serde_json::json!(record.rows_sort_order))?,
+                    json_text(&record.configuration)?,
+                    json_text(&record.state)?,
+                    json_text(&serde_json::json!(record.rows_sort_order))?,
                     record.is_disabled,
                     record.is_deleted,
                     record.version,
@@ -239,9 +235,9 @@ impl Writer<'_> {
                     record.pk,
                     record.name,
                     record.description,
-                    text(&record.configuration)?,
-                    text(&record.state)?,
-                    text(&serde_json::json!(record.rows_sort_order))?,
+                    json_text(&record.configuration)?,
+                    json_text(&record.state)?,
+                    json_text(&serde_json::json!(record.rows_sort_order))?,
                     record.is_disabled,
                     record.is_deleted,
                     record.version,
@@ -273,8 +269,8 @@ impl Writer<'_> {
                     record.id,
                     record.name,
                     record.description,
-                    text(&record.configuration)?,
-                    text(&record.state)?,
+                    json_text(&record.configuration)?,
+                    json_text(&record.state)?,
                     record.is_disabled,
                     record.version,
                     record.change_description,
@@ -295,8 +291,8 @@ impl Writer<'_> {
                     record.pk,
                     record.name,
                     record.description,
-                    text(&record.configuration)?,
-                    text(&record.state)?,
+                    json_text(&record.configuration)?,
+                    json_text(&record.state)?,
                     record.is_disabled,
                     record.version,
                     record.change_description,

@@ -2,10 +2,10 @@
 
 use stowage_types::event::{Event, EventField, EventFilter, NewEvent};
 use stowage_types::time::Timestamp;
-use stowage_types::{Error, Result};
+use stowage_types::Result;
 
 use crate::sql::{dynamic, params, Row, Value as SqlValue};
-use crate::{json, Reader, Writer};
+use crate::{json, json_text, Reader, Writer};
 
 const COLUMNS: &str = "id, uuid, created, project_id, branch_id, event, component, message, description, type,
     run_id, configuration_id, object_type, object_id, object_name, params, results, performance, context,
@@ -154,7 +154,7 @@ impl Writer<'_> {
             if value.is_null() {
                 Ok("{}".to_string())
             } else {
-                serde_json::to_string(value).map_err(Error::internal)
+                json_text(value)
             }
         };
         let (params, results) = (text(&event.params)?, text(&event.results)?);

@@ -5,10 +5,10 @@
 use serde_json::Value;
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::time::Timestamp;
-use stowage_types::{Error, Result};
+use stowage_types::Result;
 
 use crate::sql::{params, Row};
-use crate::{json, Reader, Writer};
+use crate::{json, json_text, Reader, Writer};
 
 pub(crate) const COLUMNS: &str = "id, project_id, status, operation_name, operation_params, table_id, run_id, created,
     start, \"end\", results, metrics, error, creator_token_id, creator_token_description, component_id, config_id,
@@ -53,10 +53,6 @@ pub(crate) fn finish((mut job, [params, results, metrics, error]): RawJob) -> Re
     job.metrics = parse(metrics)?.unwrap_or(Value::Null);
     job.error = parse(error)?;
     Ok(job)
-}
-
-fn text(value: &Value) -> Result<String> {
-    serde_json::to_string(value).map_err(Error::internal)
 }
 
 impl Reader<'_> {
@@ -144,16 +140,16 @@ impl Writer<'_> {
                     job.project_id,
                     job.status.as_str(),
                     job.operation_name,
-                    text(&job.operation_params)?,
+                    json_text(&job.operation_params)?,
                     job.table_id,
                     job.run_id,
                     job.created,
-                    text(&job.results)?,
-                    text(&job.metrics)?,
+                    json_text(&job.results)?,
+                    json_text(&job.metrics)?,
                     job.creator_token_id,
                     job.creator_token_description,
-                    text(work)?,
-                    text(context)?,
+                    json_text(work)?,
+                    json_text(context)?,
                     job.component.as_ref().map(|(component, _)| component),
                     job.component.as_ref().map(|(_, config)| config),
                 ],
@@ -226,9 +222,9 @@ impl Writer<'_> {
                 owner,
                 status.as_str(),
                 at,
-                text(results)?,
-                metrics.map(text).transpose()?,
-                error.map(text).transpose()?
+                json_text(results)?,
+                metrics.map(json_text).transpose()?,
+                error.map(json_text).transpose()?
             ],
         )?;
         Ok(changed == 1)
@@ -291,7 +287,7 @@ impl Writer<'_> {
         self.conn().execute(
             "UPDATE jobs SET status = 'error', \"end\" = ?1, start = COALESCE(start, ?1), error = ?2
                  WHERE status IN ('waiting', 'processing') AND work IS NULL",
-            params![at, text(error)?],
+            params![at, json_text(error)?],
         )
     }
 }

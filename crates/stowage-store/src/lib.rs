@@ -240,3 +240,19 @@ fn db(error: rusqlite::Error) -> Error {
 fn json(text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|error| Error::internal(format!("catalog JSON: {error}")))
 }
+
+/// How deep [`json`] reads: `serde_json`'s recursion limit.
+const JSON_READ_DEPTH: usize = 128;
+
+/// Writes a JSON column. A value [`json`] could not read back is refused before it is stored, so
+/// no write can make a record unreadable (clients' values are held to
+/// [`stowage_types::nesting::MAX_NESTING`] before they get here).
+fn json_text(value: &serde_json::Value) -> Result<String> {
+    if stowage_types::nesting::depth(value) >= JSON_READ_DEPTH {
+        return Err(Error::new(
+            stowage_types::Code::MalformedRequest,
+            format!("Malformed request: a value nests {JSON_READ_DEPTH} levels or deeper and cannot be stored."),
+        ));
+    }
+    serde_json::to_string(value).map_err(Error::internal)
+}

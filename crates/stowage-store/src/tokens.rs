@@ -263,6 +263,12 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Deletes every share link of a token (its secret changed: a link sent before must not
+    /// reveal the new one).
+    pub fn delete_token_shares(&self, token_id: i64) -> Result<usize> {
+        self.conn().execute("DELETE FROM token_shares WHERE token_id = ?1", params![token_id])
+    }
+
     /// Deletes share links past their expiry or already used; returns how many.
     pub fn prune_token_shares(&self, now: Timestamp) -> Result<usize> {
         self.conn().execute("DELETE FROM token_shares WHERE expires <= ?1 OR retrieved IS NOT NULL", params![now])

@@ -8,6 +8,7 @@
 //! - [`event`]: what an event carries and how a listing is filtered.
 //! - [`job`]: storage job states and the job record.
 //! - [`paging`]: `limit` and `offset` of list routes.
+//! - [`nesting`]: how deep a client's values may nest.
 
 pub mod auth;
 pub mod datatype;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod job;
 pub mod names;
+pub mod nesting;
 pub mod paging;
 pub mod text;
 pub mod time;

@@ -751,9 +751,14 @@ fn row_query(table: &TableRecord, selection: Selection) -> Result<RowQuery> {
             ))
         })
     };
+    let columns: Vec<String> = selection.columns.iter().map(|c| known(c, "columns")).collect::<Result<_>>()?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some(again) = columns.iter().find(|column| !seen.insert(column.as_str())) {
+        return Err(Error::validation(format!("The column \"{again}\" is given more than once in \"columns\".")));
+    }
     let now = time::now();
     let mut query = RowQuery {
-        columns: selection.columns.iter().map(|c| known(c, "columns")).collect::<Result<_>>()?,
+        columns,
         changed_since: selection
             .changed_since
             .filter(|v| !v.is_empty())

@@ -183,7 +183,7 @@ async fn events_up_to_200_kb_are_accepted_and_larger_ones_rejected() {
 async fn invalid_utf8_in_a_form_body_is_a_malformed_request() {
     let app = spawn_app().await;
     let reply = app
-        .call(Method::POST, "/v2/storage/events", Some(&app.admin), Payload::Form("component=c&message=%C3%28"))
+        .call(Method::POST, "/v2/storage/events", Some(&app.admin), Payload::Form("component=c&message=%C3%28".into()))
         .await;
     reply.expect_error(400, "malformedRequest");
 }

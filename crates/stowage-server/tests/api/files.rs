@@ -337,3 +337,34 @@ async fn files_past_their_max_age_are_deleted_with_their_bytes_and_permanent_one
     assert_eq!(expired.len(), 1);
     assert!(expired[0]["message"].as_str().unwrap().contains("\"old.csv\""), "{}", expired[0]);
 }
+
+#[tokio::test]
+async fn a_range_to_the_largest_offset_reads_to_the_end_of_the_blob() {
+    let app = spawn_app().await;
+    let (file, upload) = prepare(&app, &app.admin, json!({"name": "r.csv"})).await;
+    assert_eq!(put_blob(&app, &upload, b"0123456789").await.status(), 201);
+    let url = read_url(&app, &app.admin, &file["id"]).await;
+    for header in ["x-ms-range", "Range"] {
+        let read = app.client.get(&url).header(header, "bytes=0-18446744073709551615").send().await.unwrap();
+        assert_eq!(read.status(), 206);
+        assert_eq!(read.headers()["content-range"], "bytes 0-9/10");
+        assert_eq!(read.text().await.unwrap(), "0123456789");
+    }
+    let past = app.client.get(&url).header("x-ms-range", "bytes=18446744073709551615-").send().await.unwrap();
+    assert_eq!(past.status(), 416);
+}
+
+#[tokio::test]
+async fn a_file_with_a_name_of_the_longest_lengths_allowed_uploads_and_downloads() {
+    let app = spawn_app().await;
+    for length in [253, 254, 255] {
+        let name = format!("{}.csv", "n".repeat(length - 4));
+        let (file, upload) = prepare(&app, &app.admin, json!({ "name": name })).await;
+        assert_eq!(put_blob(&app, &upload, b"a,b\n1,2\n").await.status(), 201, "a name of {length}");
+        let detail = app.get(&format!("/v2/storage/files/{}", file["id"]), &app.admin).await.expect(200).body;
+        assert_eq!(detail["name"], json!(name));
+        let read = app.client.get(read_url(&app, &app.admin, &file["id"]).await).send().await.unwrap();
+        assert_eq!(read.status(), 200);
+        assert_eq!(read.text().await.unwrap(), "a,b\n1,2\n");
+    }
+}

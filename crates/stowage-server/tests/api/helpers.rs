@@ -118,7 +118,7 @@ impl Reply {
 pub(crate) enum Payload {
     None,
     Json(Value),
-    Form(&'static str),
+    Form(String),
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
@@ -239,9 +239,7 @@ impl TestApp {
         request = match payload {
             Payload::None => request,
             Payload::Json(value) => request.json(&value),
-            Payload::Form(text) => {
-                request.header("Content-Type", "application/x-www-form-urlencoded").body(text.to_string())
-            }
+            Payload::Form(text) => request.header("Content-Type", "application/x-www-form-urlencoded").body(text),
         };
         let response = request.send().await.expect("request sent");
         reply(response).await
@@ -256,7 +254,7 @@ impl TestApp {
     }
 
     pub(crate) async fn post_form(&self, path: &str, token: &str, form: &'static str) -> Reply {
-        self.call(Method::POST, path, Some(token), Payload::Form(form)).await
+        self.call(Method::POST, path, Some(token), Payload::Form(form.to_string())).await
     }
 
     pub(crate) async fn put(&self, path: &str, token: &str, body: Value) -> Reply {

@@ -12,6 +12,7 @@ mod events;
 mod files;
 mod health;
 mod helpers;
+mod hostile_input;
 mod index_and_auth;
 mod jobs_and_branches;
 mod large_import;

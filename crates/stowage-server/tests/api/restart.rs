@@ -359,13 +359,14 @@ async fn no_token_secret_reaches_the_data_dir_or_the_log() {
         let token = token.unwrap();
         let (id, secret) = (token["id"].as_str().unwrap().to_string(), token["token"].as_str().unwrap().to_string());
         call(M::GET, "/v2/storage/tokens/verify", &secret, json!({})).await.unwrap();
+        let refreshed = call(M::POST, &format!("/v2/storage/tokens/{id}/refresh"), &secret, json!({})).await.unwrap();
+        let refreshed = refreshed.json::<serde_json::Value>().await.unwrap();
+        // Shared after the refresh: a link sent before it would no longer work.
         let share = json!({"recipientEmail": "r@example.com", "message": "m"});
         assert_eq!(
             call(M::POST, &format!("/v2/storage/tokens/{id}/share"), &admin, share).await.unwrap().status(),
             204
         );
-        let refreshed = call(M::POST, &format!("/v2/storage/tokens/{id}/refresh"), &secret, json!({})).await.unwrap();
-        let refreshed = refreshed.json::<serde_json::Value>().await.unwrap();
         secrets.push(secret);
         secrets.push(refreshed["token"].as_str().unwrap().to_string());
     }

@@ -68,6 +68,27 @@ async fn a_link_to_a_deleted_token_is_no_longer_available() {
 }
 
 #[tokio::test]
+async fn refreshing_a_token_revokes_the_links_sent_before_so_they_never_reveal_the_new_secret() {
+    let app = spawn_app().await;
+    let (old_secret, id, _) = shared_token(&app).await;
+    let link = share_link(&app.outbox()[0]);
+    let refreshed = app.post(&format!("/v2/storage/tokens/{id}/refresh"), &app.admin, json!({})).await.expect(200);
+    let new_secret = refreshed.body["token"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, old_secret);
+    for opened in [app.client.get(&link).send().await.unwrap(), app.client.post(&link).send().await.unwrap()] {
+        assert_eq!(opened.status(), 410);
+        let html = opened.text().await.unwrap();
+        assert!(!html.contains(&new_secret) && !html.contains(&old_secret));
+    }
+    // A link sent after the refresh works, for the new secret.
+    let share = json!({"recipientEmail": "partner@example.com", "message": "The new one."});
+    app.post(&format!("/v2/storage/tokens/{id}/share"), &app.admin, share).await.expect(204);
+    let link = share_link(&app.outbox()[1]);
+    let revealed = app.client.post(&link).send().await.unwrap().text().await.unwrap();
+    assert!(revealed.contains(&new_secret));
+}
+
+#[tokio::test]
 async fn an_unknown_link_is_no_longer_available() {
     let app = spawn_app().await;
     let page = app.client.get(format!("{}/tokens/shared/made-up", app.url)).send().await.unwrap();

@@ -164,7 +164,7 @@ async fn triggers_are_created_listed_updated_and_deleted_as_keboolas_clients_do_
     // An update sends only what changes, as form strings.
     let path = format!("/v2/storage/triggers/{id}");
     let form = format!("coolDownPeriodMinutes=100&tableIds%5B%5D={bucket}.two&tableIds%5B%5D={bucket}.one");
-    let updated = app.call(reqwest::Method::PUT, &path, Some(&app.admin), Payload::Form(leak(form))).await.expect(200);
+    let updated = app.call(reqwest::Method::PUT, &path, Some(&app.admin), Payload::Form(form)).await.expect(200);
     assert_eq!(updated.body["coolDownPeriodMinutes"], 100);
     assert_eq!(updated.body["configurationId"], "123");
     assert_eq!(
@@ -198,10 +198,6 @@ async fn triggers_are_created_listed_updated_and_deleted_as_keboolas_clients_do_
         app.delete(&format!("/v2/storage/triggers/{}", trigger["id"].as_str().unwrap()), &app.admin).await.expect(204);
     }
     app.delete(&token_path, &app.admin).await.expect(204);
-}
-
-fn leak(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use stowage_core::console::{self, Session};
 use stowage_core::secrets;
 use stowage_types::auth::Token;
 
+use crate::auth::ClientAddress;
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
 use crate::routes::html::{render, Nav, Section};
@@ -155,13 +156,18 @@ fn signed_in(state: &AppState, secret: &str) -> Response {
     response
 }
 
-async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Body(body): Body) -> ApiResult<Response> {
+async fn sign_in(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> ApiResult<Response> {
     if !csrf_ok(&headers, &body) {
         return Ok(expired_form());
     }
     let email = body.string("email")?.unwrap_or_default();
     let password = body.string("password")?.unwrap_or_default();
-    match console::sign_in(&state.core, &email, password).await {
+    match console::sign_in(&state.core, &email, password, address).await {
         Ok(secret) => Ok(signed_in(&state, &secret)),
         Err(error) if matches!(error.code.status(), 401 | 429) => {
             let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);

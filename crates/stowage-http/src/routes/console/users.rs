@@ -12,6 +12,7 @@ use stowage_core::members;
 use stowage_types::auth::Role;
 
 use super::{acting, acting_form, delivered, nav, redirect, user_message};
+use crate::auth::ClientAddress;
 use crate::error::ApiResult;
 use crate::input::Body;
 use crate::routes::html::{ago, form_error, render, Section};
@@ -253,6 +254,7 @@ async fn link_page(State(state): State<AppState>, Path(link): Path<String>) -> A
 async fn set_with_link(
     State(state): State<AppState>,
     Path(link): Path<String>,
+    ClientAddress(address): ClientAddress,
     Body(body): Body,
 ) -> ApiResult<Response> {
     let Some(user) = members::link_user(&state.core, &link).await? else { return Ok(link_gone()) };
@@ -260,13 +262,16 @@ async fn set_with_link(
         Ok(password) => password,
         Err(text) => return Ok(link_form(&user.email, &text, StatusCode::BAD_REQUEST)),
     };
-    match members::set_with_link(&state.core, &link, password).await {
+    match members::set_with_link(&state.core, &link, password, address).await {
         Ok(true) => {
             let body =
                 html! { p { "Your password is set. " a href="/console" { "Sign in" } " with " (user.email) "." } };
             Ok(render(StatusCode::OK, "Password set", body))
         }
         Ok(false) => Ok(link_gone()),
-        Err(error) => Ok(link_form(&user.email, &user_message(error)?, StatusCode::BAD_REQUEST)),
+        Err(error) => {
+            let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            Ok(link_form(&user.email, &user_message(error)?, status))
+        }
     }
 }
