@@ -420,6 +420,7 @@ pub async fn create(ctx: &Ctx, grant: &Granted<AnyToken>, input: ExternalEvent) 
             format!("The event is too large: {size} bytes, at most {MAX_EVENT_BYTES} bytes are allowed."),
         ));
     }
+    ctx.core.event_allowance.take(event.project_id, size)?;
     ctx.core
         .store
         .write(move |w| {
@@ -428,6 +429,44 @@ pub async fn create(ctx: &Ctx, grant: &Granted<AnyToken>, input: ExternalEvent) 
             w.insert_event(&event, &uuid::Uuid::now_v7().to_string(), time::now())
         })
         .await
+}
+
+/// Events a project's clients may record at once ([`EventAllowance`]).
+pub const EVENT_BURST: u32 = 600;
+/// Events a project's clients earn each second.
+pub const EVENTS_PER_SECOND: u32 = 10;
+/// Bytes of events a project's clients may record at once.
+pub const EVENT_BYTES_BURST: usize = 4 * 1024 * 1024;
+/// Bytes of events a project's clients earn each second.
+pub const EVENT_BYTES_PER_SECOND: usize = 16 * 1024;
+
+/// How many events, and how many bytes of them, the clients of a project may record: kept for
+/// [`RETENTION_SECS`], events posted without bound (a token with no permissions may post them)
+/// would fill the catalog. The events Stowage records itself are not counted.
+pub struct EventAllowance {
+    count: crate::allowance::Allowances<i64>,
+    bytes: crate::allowance::Allowances<i64>,
+}
+
+impl Default for EventAllowance {
+    fn default() -> Self {
+        EventAllowance {
+            count: crate::allowance::Allowances::new(f64::from(EVENT_BURST), f64::from(EVENTS_PER_SECOND)),
+            bytes: crate::allowance::Allowances::new(EVENT_BYTES_BURST as f64, EVENT_BYTES_PER_SECOND as f64),
+        }
+    }
+}
+
+impl EventAllowance {
+    /// Counts one event of `size` bytes for `project_id`, or refuses it with a 429 that says when to try again.
+    fn take(&self, project_id: i64, size: usize) -> Result<()> {
+        let refused = |wait| {
+            let wait = crate::allowance::seconds(wait);
+            Error::new(Code::TooManyRequests, format!("Too many events recorded in this project: try again in {wait}."))
+        };
+        self.count.take(project_id, 1.0).map_err(refused)?;
+        self.bytes.take(project_id, size as f64).map_err(refused)
+    }
 }
 
 /// Deletes events past the retention period; returns how many.

@@ -608,6 +608,33 @@ pub async fn delete_expired(core: &Core) -> Result<usize> {
     }
 }
 
+/// How long after a file's creation the blocks it staged are kept: its upload credential lasts
+/// [`SAS_TTL_SECS`], and an hour more covers an upload still in flight at its end.
+pub const STAGING_KEPT_SECS: i64 = SAS_TTL_SECS + 3600;
+/// The stack meta entry that remembers the last file whose staged blocks were swept.
+const STAGING_SWEPT: &str = "staging_swept_file_id";
+
+/// Deletes the staged blocks of files never committed once their upload credential has expired
+/// ([`STAGING_KEPT_SECS`]): Put Block needs that credential, so nothing staged can be committed
+/// after it, and blocks staged without a Put Block List would otherwise stay for as long as the
+/// file (a permanent one, forever). Each file is swept once; returns how many blocks went.
+pub async fn sweep_abandoned_staging(core: &Core) -> Result<usize> {
+    let before = time::now() - STAGING_KEPT_SECS;
+    let mut deleted = 0;
+    loop {
+        let after = core.store.read(|r| r.stack_meta(STAGING_SWEPT)).await?.and_then(|id| id.parse().ok()).unwrap_or(0);
+        let files = core.store.read(move |r| r.abandoned_uploads(before, after, 200)).await?;
+        let Some(&last) = files.last() else { return Ok(deleted) };
+        for id in files {
+            for key in core.blobs.list(&format!("staging/{id}")).await? {
+                core.blobs.delete(&key).await?;
+                deleted += 1;
+            }
+        }
+        core.store.write(move |w| w.set_stack_meta(STAGING_SWEPT, &last.to_string())).await?;
+    }
+}
+
 async fn delete_bytes(core: &Core, file: &FileRecord) -> Result<()> {
     core.blobs.delete(&file.blob_key).await?;
     for key in core.blobs.list(&format!("staging/{}", file.id)).await? {

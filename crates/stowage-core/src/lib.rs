@@ -21,6 +21,7 @@
 //!   client of another stack's Storage API, which connects only where [`outbound`] allows.
 //! - [`buckets`], [`branches`], [`metadata`], [`events`], [`jobs`]: the storage API resources.
 
+pub mod allowance;
 pub mod auth;
 pub mod blobs;
 pub mod bootstrap;
@@ -124,6 +125,8 @@ pub struct CoreParts {
     pub memos: memo::Memos,
     /// Argon2 work, bounded in memory and per client address.
     pub passwords: passwords::Passwords,
+    /// What clients may record as events, per project.
+    pub event_allowance: events::EventAllowance,
 }
 
 impl Core {
@@ -152,6 +155,7 @@ impl Core {
             metrics: Arc::default(),
             memos: memo::Memos::default(),
             passwords: passwords::Passwords::default(),
+            event_allowance: events::EventAllowance::default(),
         })))
     }
 

@@ -12,16 +12,17 @@
 //!   (sign-ins, password links) at once and one more every [`ADDRESS_REFILL`] after: it is asked
 //!   before the hash runs, so many emails from one address do not get around the per-email throttle.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use stowage_types::{Code, Error, Result};
 use tokio::sync::Semaphore;
+
+use crate::allowance::Allowances;
 
 /// Hashes that run at once.
 pub const HASHERS: usize = 2;
@@ -31,8 +32,6 @@ pub const MAX_WAITING: usize = 32;
 pub const ADDRESS_BURST: u32 = 20;
 /// How often an address earns one more check.
 pub const ADDRESS_REFILL: Duration = Duration::from_secs(3);
-/// Addresses remembered; past this, those whose allowance is full again are forgotten.
-const ADDRESSES_KEPT: usize = 4096;
 /// The most memory a stored hash may ask for (64 MiB): more is refused, not allocated.
 const MAX_BLOCKS: usize = 64 * 1024;
 
@@ -45,8 +44,8 @@ struct Inner {
     waiting: std::sync::atomic::AtomicUsize,
     /// Memory for one hash each, kept for the next.
     free: Arc<Mutex<Vec<Vec<Block>>>>,
-    /// Per address: the allowance left and when it was counted.
-    addresses: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    /// Unauthenticated checks, per address.
+    addresses: Allowances<IpAddr>,
 }
 
 impl Default for Inner {
@@ -55,7 +54,7 @@ impl Default for Inner {
             hashers: Arc::new(Semaphore::new(HASHERS)),
             waiting: Default::default(),
             free: Default::default(),
-            addresses: Default::default(),
+            addresses: Allowances::new(f64::from(ADDRESS_BURST), 1.0 / ADDRESS_REFILL.as_secs_f64()),
         }
     }
 }
@@ -80,23 +79,10 @@ impl Passwords {
     /// up its allowance.
     pub fn admit(&self, address: Option<IpAddr>) -> Result<()> {
         let Some(address) = address.map(client_of) else { return Ok(()) };
-        let refill = ADDRESS_REFILL.as_secs_f64();
-        let burst = f64::from(ADDRESS_BURST);
-        let now = Instant::now();
-        let mut addresses = self.0.addresses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if addresses.len() >= ADDRESSES_KEPT {
-            addresses.retain(|_, (left, at)| *left + now.duration_since(*at).as_secs_f64() / refill < burst);
-        }
-        let (left, at) = addresses.entry(address).or_insert((burst, now));
-        *left = (*left + now.duration_since(*at).as_secs_f64() / refill).min(burst);
-        *at = now;
-        if *left < 1.0 {
-            let seconds = ((1.0 - *left) * refill).ceil() as u64;
-            let unit = if seconds == 1 { "second" } else { "seconds" };
-            return Err(throttled(format!("Too many sign-ins from your address: try again in {seconds} {unit}.")));
-        }
-        *left -= 1.0;
-        Ok(())
+        self.0.addresses.take(address, 1.0).map_err(|wait| {
+            let wait = crate::allowance::seconds(wait);
+            throttled(format!("Too many sign-ins from your address: try again in {wait}."))
+        })
     }
 
     /// An argon2id hash of `password` in PHC form, with the default parameters.

@@ -62,15 +62,26 @@ pub async fn list(
     let all = ctx.core.store.read(move |r| r.triggers(project_id)).await?;
     Ok(all
         .into_iter()
+        .filter(|trigger| visible(grant.token(), trigger))
         .filter(|trigger| component.as_ref().is_none_or(|component| &trigger.component_id == component))
         .filter(|trigger| configuration_id.as_ref().is_none_or(|id| &trigger.configuration_id == id))
         .collect())
 }
 
-/// One trigger of the caller's project.
+/// Whether `token` may see `trigger`: it names the tables it watches, so a token sees only the
+/// triggers whose every table it can read (one that cannot read them does not learn they exist).
+fn visible(token: &Token, trigger: &TriggerRecord) -> bool {
+    trigger.tables.iter().all(|table| {
+        let bucket = table.table_id.rsplit_once('.').map_or("", |(bucket, _)| bucket);
+        token.bucket_access(bucket).is_some()
+    })
+}
+
+/// One trigger of the caller's project, if the caller may see it ([`visible`]).
 pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<TriggerRecord> {
     let project_id = grant.project_id();
-    ctx.core.store.read(move |r| r.trigger(project_id, id)).await?.ok_or_else(|| not_found(id))
+    let trigger = ctx.core.store.read(move |r| r.trigger(project_id, id)).await?;
+    trigger.filter(|trigger| visible(grant.token(), trigger)).ok_or_else(|| not_found(id))
 }
 
 /// Checks a trigger as it would be stored: every field there, the token one it may run as, the

@@ -100,7 +100,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (app, bootstrapped) = Application::build(&config).await?;
     if let Some(bootstrapped) = &bootstrapped {
         // Printed to stdout, never to the log. A closed stdout must not bring the server down.
-        let banner = bootstrap_banner(bootstrapped, &app.public_url());
+        let banner = bootstrap_banner(bootstrapped, &app.public_url(), app.key_in_data_dir());
         let mut stdout = std::io::stdout().lock();
         if let Err(error) =
             std::io::Write::write_all(&mut stdout, banner.as_bytes()).and_then(|()| std::io::Write::flush(&mut stdout))

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -28,6 +29,9 @@ pub struct Application {
     automation_interval: Duration,
     shutdown_timeout: Duration,
     header_timeout: Duration,
+    /// The stack key's file when it lies inside the data dir (the default), where a copy of the
+    /// data dir takes it along.
+    key_in_data_dir: Option<std::path::PathBuf>,
     /// Held for as long as the stack runs: no second server opens the same data dir.
     _data_dir_lock: std::fs::File,
 }
@@ -64,6 +68,14 @@ impl Application {
         };
         let key_file = config.stack_key_file.clone().unwrap_or_else(|| config.data_dir.join("stack.key"));
         let key = StackKey::load_or_create(&key_file).map_err(anyhow::Error::msg).context("loading the stack key")?;
+        let key_in_data_dir = key_inside(&key_file, &config.data_dir);
+        if let Some(path) = &key_in_data_dir {
+            tracing::warn!(
+                key = %path.display(),
+                "the stack key is inside the data dir, so a copy of the data dir opens every sealed value: \
+                 move it out and start with --stack-key-file (README, \"The stack key\")"
+            );
+        }
         let mailer = match &config.smtp_url {
             Some(url) => Mailer::smtp(url.expose_secret(), &config.mail_from),
             None => Mailer::outbox(config.data_dir.join("outbox"), &config.mail_from),
@@ -108,6 +120,7 @@ impl Application {
             automation_interval: config.automation_interval,
             shutdown_timeout: config.shutdown_timeout,
             header_timeout: config.header_timeout,
+            key_in_data_dir,
             _data_dir_lock: data_dir_lock,
         };
         Ok((application, bootstrapped))
@@ -124,6 +137,11 @@ impl Application {
     }
 
     /// The public root URL.
+    /// The stack key's file, when it lies inside the data dir.
+    pub fn key_in_data_dir(&self) -> Option<&std::path::Path> {
+        self.key_in_data_dir.as_deref()
+    }
+
     pub fn public_url(&self) -> String {
         self.core.stack.public_url.clone()
     }
@@ -297,6 +315,11 @@ async fn maintain(core: &Core) {
         Ok(count) => tracing::info!(count, "deleted expired tokens"),
         Err(error) => tracing::error!(%error, "deleting expired tokens failed"),
     }
+    match files::sweep_abandoned_staging(core).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "deleted staged blocks of uploads never committed"),
+        Err(error) => tracing::error!(%error, "deleting abandoned staged blocks failed"),
+    }
     match files::delete_expired(core).await {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, "deleted expired files"),
@@ -392,17 +415,26 @@ async fn summarize_requests() {
 }
 
 /// The text printed once on first start.
-pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str) -> String {
+pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str, key_in_data_dir: Option<&Path>) -> String {
     let manage = match &bootstrapped.generated_manage_token {
         Some(secret) => secret.clone(),
         None => "(the one given by STOWAGE_MANAGE_TOKEN / --manage-token)".into(),
+    };
+    let key = match key_in_data_dir {
+        Some(path) => format!(
+            "\n  The stack key that seals stored secrets was created at {}, inside the data dir:\n  \
+             a copy of the data dir then opens them all. For anything but a trial, move it out\n  \
+             (another volume or a secret store), start with --stack-key-file, and back it up apart from the data.\n",
+            path.display()
+        ),
+        None => String::new(),
     };
     format!(
         "\n==================================================================================\n\
          Stowage created a new stack at {public_url}. These secrets are shown ONCE: store them now.\n\
          \n  Manage API token (header X-KBC-ManageApiToken):\n    {manage}\n\
          \n  Project \"{}\" (id {}), admin {}, master Storage API token (header X-StorageApi-Token):\n    {}\n\
-         \n  Console sign-in at {public_url}/console: {} with password:\n    {}\n\
+         \n  Console sign-in at {public_url}/console: {} with password:\n    {}\n{key}\
          ==================================================================================\n",
         bootstrapped.project_name,
         bootstrapped.project_id,
@@ -411,6 +443,13 @@ pub fn bootstrap_banner(bootstrapped: &Bootstrapped, public_url: &str) -> String
         bootstrapped.admin_email,
         bootstrapped.admin_password
     )
+}
+
+/// `key_file` when it lies inside `data_dir` (compared as canonical paths, so `./data/../data` counts).
+fn key_inside(key_file: &Path, data_dir: &Path) -> Option<std::path::PathBuf> {
+    let key = key_file.canonicalize().ok()?;
+    let data = data_dir.canonicalize().ok()?;
+    key.starts_with(&data).then_some(key)
 }
 
 /// Opens the catalog and the table storage: SQLite and table files in the data dir, or the

@@ -75,6 +75,16 @@ impl Reader<'_> {
         )
     }
 
+    /// Files never uploaded, created before `before`, with an id above `after`, in id order: their
+    /// upload credential has expired, so what they staged can never be committed.
+    pub fn abandoned_uploads(&self, before: Timestamp, after: i64, limit: i64) -> Result<Vec<i64>> {
+        self.conn.rows(
+            "SELECT id FROM files WHERE uploaded IS NULL AND created < ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            params![before, after, limit],
+            |row| row.get(0),
+        )
+    }
+
     /// A file by id, whatever its project (for the blob endpoint, which checks the project itself).
     pub fn file_by_id(&self, id: i64) -> Result<Option<FileRecord>> {
         let found = self.conn.row(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"), params![id], file)?;

@@ -78,6 +78,7 @@ codes! {
     ComponentUserError => (400, "userError"),
     SignInFailed => (401, "console.signInFailed"),
     SignInThrottled => (429, "console.signInThrottled"),
+    TooManyRequests => (429, "tooManyRequests"),
     UserNotFound => (404, "manage.users.notFound"),
     QueueJobNotFound => (404, "queue.jobNotFound"),
     Internal => (500, "internal"),

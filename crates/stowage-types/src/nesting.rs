@@ -64,7 +64,7 @@ mod tests {
     fn a_scalar_has_no_depth_and_each_container_adds_one() {
         assert_eq!(depth(&json!("x")), 0);
         assert_eq!(depth(&json!([])), 1);
-        assert_eq!(depth(&json!({"a": [1, {"b": []}], "c": 2})), 3);
+        assert_eq!(depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
         assert_eq!(depth(&nested(1_000)), 1_000);
     }
 

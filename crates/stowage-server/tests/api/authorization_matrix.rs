@@ -688,6 +688,20 @@ impl Matrix {
         matrix
     }
 
+    /// A master that refreshed itself keeps working with its new secret.
+    fn keep_refreshed(&mut self, kind: Kind, c: &Case, path: &str, reply: &crate::helpers::Reply) {
+        if !(path.contains("/refresh") && reply.status == 200 && c.path.contains("{self}")) {
+            return;
+        }
+        let secret = reply.body["token"].as_str().unwrap().to_string();
+        if let Some(entry) = self.masters.iter_mut().find(|(k, _)| *k == kind) {
+            entry.1 = secret.clone();
+        }
+        if kind == Admin {
+            self.app.admin = secret;
+        }
+    }
+
     /// A new limited token with these options.
     async fn limited(&self, options: Value) -> String {
         let reply = self.app.post("/v2/storage/tokens", &self.setup, options).await.expect(201);
@@ -885,16 +899,7 @@ async fn every_route_allows_and_denies_each_token_kind_as_the_spec_says() {
             };
             let reply = matrix.app.call(c.method.clone(), &path, token.as_deref(), payload).await;
             let status = reply.status.as_u16();
-            if path.ends_with("/refresh") && status == 200 && c.path.contains("{self}") {
-                // A master that refreshed itself keeps working with its new secret.
-                let secret = reply.body["token"].as_str().unwrap().to_string();
-                if let Some(entry) = matrix.masters.iter_mut().find(|(k, _)| k == kind) {
-                    entry.1 = secret.clone();
-                }
-                if *kind == Admin {
-                    matrix.app.admin = secret;
-                }
-            }
+            matrix.keep_refreshed(*kind, &c, &path, &reply);
             let denied_as_unauthenticated = c.route.starts_with("/manage") || c.route.starts_with("/console");
             let allowed = c.allowed.contains(kind);
             let expected_denial = match kind {
@@ -1028,4 +1033,63 @@ async fn every_console_route_sends_a_session_back_to_sign_in_once_its_credential
         }
     }
     assert!(failures.is_empty(), "stale console sessions still open pages:\n{}", failures.join("\n"));
+}
+
+/// `deep[a][a]...=1` with 65 brackets, one more than a parameter may nest.
+fn too_deep_form() -> String {
+    format!("deep{}=1", "[a]".repeat(65))
+}
+
+/// A JSON body whose `deep` parameter nests 65 levels.
+fn too_deep_json() -> Value {
+    json!({ "deep": (0..65).fold(json!(1), |inner, _| json!({ "a": inner })) })
+}
+
+#[tokio::test]
+async fn every_route_refuses_parameters_nested_deeper_than_64_levels_in_its_query_and_body() {
+    let mut matrix = Matrix::new().await;
+    let document = stowage_http::api_document();
+    let mut failures = Vec::new();
+    let mut checked = (0, 0);
+    for c in cases() {
+        let operation = &document["paths"][c.route][c.method.as_str().to_lowercase()];
+        let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+        let reads_query = parameters.iter().any(|parameter| parameter["in"] == "query");
+        let content = &operation["requestBody"]["content"];
+        let reads_body =
+            content.get("application/json").is_some() || content.get("application/x-www-form-urlencoded").is_some();
+        let mut requests = vec![("query", reads_query, Payload::None)];
+        if c.method != Method::GET {
+            requests.push(("form body", reads_body, Payload::Form(too_deep_form())));
+            requests.push(("JSON body", reads_body, Payload::Json(too_deep_json())));
+        }
+        for (what, parsed, payload) in requests {
+            // Fresh resources for each request (and the admin's secret again: a request before may
+            // have refreshed it).
+            let bucket = matrix.app.create_bucket(&unique()).await;
+            let kind = if c.route.starts_with("/manage") { Manage } else { Admin };
+            let token = matrix.secret(kind, &bucket).await;
+            let mut path = matrix.materialize(c.path, &bucket, token.as_deref()).await;
+            if what == "query" {
+                path = format!("{path}{}{}", if path.contains('?') { '&' } else { '?' }, too_deep_form());
+            }
+            let reply = matrix.app.call(c.method.clone(), &path, token.as_deref(), payload).await;
+            matrix.keep_refreshed(kind, &c, &path, &reply);
+            let status = reply.status.as_u16();
+            let refused = status == 400 && reply.body["code"] == "malformedRequest";
+            if status >= 500 || (parsed && !refused) {
+                failures.push(format!("{} {path} with a nested {what}: got {status}, {}", c.method, reply.text));
+            }
+            if parsed {
+                if what == "query" {
+                    checked.0 += 1;
+                } else {
+                    checked.1 += 1;
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "nesting not refused:\n{}", failures.join("\n"));
+    // The document describes most routes' parameters: this is no empty check.
+    assert!(checked.0 >= 30 && checked.1 >= 60, "only {checked:?} queries and bodies were checked");
 }

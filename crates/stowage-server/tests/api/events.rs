@@ -265,3 +265,28 @@ async fn concurrent_listings_each_record_one_event_that_the_feed_shows_when_the_
         assert_eq!(mine, 5);
     }
 }
+
+#[tokio::test]
+async fn a_project_that_posts_events_past_its_allowance_is_answered_429_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let (limited, _) = app.create_token(serde_json::json!({"description": "no permissions"})).await;
+    // About 200 KiB each: the allowance holds 4 MiB at once and earns 16 KiB a second.
+    let big = "x".repeat(200 * 1024 - 64);
+    let mut statuses = Vec::new();
+    for n in 0..24 {
+        let body = serde_json::json!({"component": "flood", "message": format!("event {n}"), "description": big});
+        statuses.push(app.post("/v2/storage/events", &limited, body).await);
+    }
+    let refused = statuses.iter().position(|reply| reply.status == 429).expect("the flood is held back");
+    assert!((19..=21).contains(&refused), "refused after {refused} events");
+    let reply = &statuses[refused];
+    assert_eq!(reply.body["code"], "tooManyRequests");
+    assert!(reply.message().starts_with("Too many events recorded in this project: try again in "), "{}", reply.text);
+    let stored = app.events("component=flood&limit=100").await;
+    assert_eq!(stored.len(), statuses.iter().filter(|reply| reply.status == 201).count());
+    // Another project is not held back by this one's flood.
+    let other = app.post("/manage/projects", &app.manage, serde_json::json!({"name": "Other"})).await.expect(201);
+    let elsewhere = app.member_token_in(other.body["id"].as_i64().unwrap(), "other@example.com", "admin").await;
+    let body = serde_json::json!({"component": "flood", "message": "elsewhere", "description": big});
+    app.post("/v2/storage/events", &elsewhere, body).await.expect(201);
+}

@@ -368,3 +368,44 @@ async fn a_file_with_a_name_of_the_longest_lengths_allowed_uploads_and_downloads
         assert_eq!(read.text().await.unwrap(), "a,b\n1,2\n");
     }
 }
+
+#[tokio::test]
+async fn blocks_staged_for_an_upload_never_committed_are_deleted_once_its_credential_expired() {
+    let app = spawn_app_with(|config| config.maintenance_interval = Duration::from_millis(100)).await;
+    let (abandoned, abandoned_url) =
+        prepare(&app, &app.admin, json!({"name": "abandoned.bin", "isPermanent": true})).await;
+    let (fresh, fresh_url) = prepare(&app, &app.admin, json!({"name": "fresh.bin"})).await;
+    for url in [&abandoned_url, &fresh_url] {
+        let put = app.client.put(format!("{url}&comp=block&blockid=QUFB")).body("staged").send().await.unwrap();
+        assert_eq!(put.status(), 201);
+    }
+    // Nine hours pass for one of them: past its credential's eight, and the hour allowed after.
+    let moved = app
+        .execute_on_catalog(&format!("UPDATE files SET created = created - 9 * 3600 WHERE id = {}", abandoned["id"]));
+    assert_eq!(moved, 1);
+    if std::env::var("STOWAGE_TEST_S3_BUCKET").is_ok() {
+        // The bucket cannot be looked into from here: twenty maintenance rounds.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    } else {
+        let staged = app.data_dir.path().join(format!("data/blobs/staging/{}", abandoned["id"]));
+        let mut swept = false;
+        for _ in 0..100 {
+            if std::fs::read_dir(&staged).map_or(true, |entries| entries.count() == 0) {
+                swept = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(swept, "the abandoned blocks stayed");
+    }
+    // Seen through the API on any store: the abandoned block is gone, the fresh one commits.
+    let list = "<BlockList><Latest>QUFB</Latest></BlockList>";
+    let put = app.client.put(format!("{abandoned_url}&comp=blocklist")).body(list).send().await.unwrap();
+    assert_eq!(put.status(), 400);
+    let refused = put.text().await.unwrap();
+    assert!(refused.contains("InvalidBlockList"), "{refused}");
+    let put = app.client.put(format!("{fresh_url}&comp=blocklist")).body(list).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+    let read = app.client.get(read_url(&app, &app.admin, &fresh["id"]).await).send().await.unwrap();
+    assert_eq!(read.text().await.unwrap(), "staged");
+}

@@ -222,13 +222,27 @@ async fn a_restart_keeps_everything_prints_no_secret_and_sigterm_stops_cleanly()
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+        if line.starts_with("=====") {
+            break;
+        }
+    }
+    assert!(rest.contains("inside the data dir") && rest.contains("--stack-key-file"), "{rest}");
     let (clean, _, first_log) = stop(first).await;
     assert!(clean, "SIGTERM ends the process with success");
     assert!(first_log.contains("shutting down"));
+    assert!(first_log.contains("the stack key is inside the data dir"), "{first_log}");
 
+    // Moved out of the data dir as the first start asks, the key opens everything as before.
+    let key_file = dir.path().join("stack.key");
+    std::fs::rename(data_dir.join("stack.key"), &key_file).unwrap();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let second = start(&data_dir, port);
+    let key_flag = key_file.to_str().unwrap();
+    let second = start_with(&data_dir, port, &["--admin-email", "ops@example.com", "--stack-key-file", key_flag]);
     wait_ready(&client, &url).await;
     let bucket = client
         .get(format!("{url}/v2/storage/buckets/in.c-kept"))
@@ -244,6 +258,7 @@ async fn a_restart_keeps_everything_prints_no_secret_and_sigterm_stops_cleanly()
     assert!(clean);
     assert!(!stdout.contains(&admin) && !stdout.contains(&manage), "a later start prints no secret: {stdout}");
     assert!(!stdout.contains("shown ONCE"));
+    assert!(!second_log.contains("inside the data dir"), "{second_log}");
 
     for secret in [&admin, &manage] {
         assert!(!first_log.contains(secret.as_str()) && !second_log.contains(secret.as_str()), "secret in the log");

@@ -273,3 +273,28 @@ async fn a_trigger_is_refused_with_keboolas_messages_for_each_mistake() {
     assert_eq!(reply.message(), "Trigger manipulation is restricted for your user role \"readOnly\".");
     assert_eq!(app.get("/v2/storage/triggers", &read_only).await.expect(200).body.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_token_sees_only_the_triggers_whose_tables_it_can_read() {
+    let app = spawn_app().await;
+    let watched = app.create_bucket("watched").await;
+    let other = app.create_bucket("other").await;
+    app.create_table(&watched, "secret", "id\n1\n", &[]).await;
+    let (_, runner) = app.create_token(json!({"bucketPermissions": {&watched: "read"}})).await;
+    let body = json!({"runWithTokenId": runner["id"], "component": "orchestrator", "configurationId": 1,
+        "coolDownPeriodMinutes": 10, "tableIds": [format!("{watched}.secret")]});
+    let id =
+        app.post("/v2/storage/triggers", &app.admin, body).await.expect(201).body["id"].as_str().unwrap().to_string();
+    let (outsider, _) = app.create_token(json!({"bucketPermissions": {&other: "read"}})).await;
+    let (nobody, _) = app.create_token(json!({})).await;
+    let (reader, _) = app.create_token(json!({"bucketPermissions": {&watched: "read"}})).await;
+    for token in [&outsider, &nobody] {
+        let listed = app.get("/v2/storage/triggers", token).await.expect(200);
+        assert_eq!(listed.body, json!([]), "the table's id must not show: {}", listed.text);
+        app.get(&format!("/v2/storage/triggers/{id}"), token).await.expect_error(404, "storage.triggers.notFound");
+    }
+    let listed = app.get("/v2/storage/triggers", &reader).await.expect(200).body;
+    assert_eq!(listed[0]["tables"], json!([{"tableId": format!("{watched}.secret")}]));
+    app.get(&format!("/v2/storage/triggers/{id}"), &reader).await.expect(200);
+    assert_eq!(app.get("/v2/storage/triggers", &app.admin).await.expect(200).body.as_array().unwrap().len(), 1);
+}
