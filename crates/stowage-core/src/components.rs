@@ -1,9 +1,12 @@
 //! Components and their configurations: the registry, configurations and rows (create, list,
 //! detail, update, trash, purge, restore), state, metadata, and the sealing of `#` values.
 //!
-//! Values under keys that start with `#` are encrypted with the stack key when saved, bound to the
-//! project and component, and stored and shown only as `KBC::ProjectSecure::...`. Only a running
-//! job opens them ([`unseal`]).
+//! Values under keys that start with `#` are encrypted with the stack key when saved and shown only
+//! as `KBC::ConfigSecure::...`, as Keboola binds them: to the project, the component and the
+//! configuration, and (Stowage's addition) to the `url` beside them, so a secret opens only where it
+//! was given and is sent only to the address it was given with. A ciphertext of another
+//! configuration or address is refused when saved, and one sent back with a changed `url` beside it
+//! is dropped ([`seal`]). Only a running job and a sync action open them ([`unseal`]).
 
 use serde_json::{json, Map, Value};
 use stowage_store::{Reader, Writer};
@@ -15,7 +18,10 @@ use crate::records::{ConfigRecord, ConfigVersionRecord, MetadataEntry, RowRecord
 use crate::{ComponentDef, Core, Ctx};
 
 /// The prefix of a sealed value.
-pub const SEALED_PREFIX: &str = "KBC::ProjectSecure::";
+pub const SEALED_PREFIX: &str = "KBC::ConfigSecure::";
+/// The prefix of values sealed before they were bound to their configuration: still opened in
+/// the configuration that holds them, never accepted from a client for another.
+const LEGACY_PREFIX: &str = "KBC::ProjectSecure::";
 /// Largest `configuration` or `state`, as JSON.
 pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
 
@@ -44,48 +50,172 @@ pub fn builtin_components() -> Vec<ComponentDef> {
     ]
 }
 
-fn context(project_id: i64, component_id: &str) -> String {
-    format!("project:{project_id}/component:{component_id}")
+/// Where a sealed value belongs: a configuration (its rows share it).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub project_id: i64,
+    pub component_id: String,
+    pub config_id: String,
 }
 
-/// Encrypts every plain string under a `#` key.
-pub fn seal(core: &Core, project_id: i64, component_id: &str, value: Value) -> Result<Value> {
-    let context = context(project_id, component_id);
-    walk(value, &mut |key, value| match value {
-        Value::String(text) if key.starts_with('#') && !text.starts_with(SEALED_PREFIX) => {
-            Ok(Value::String(format!("{SEALED_PREFIX}{}", core.key.encrypt_bound(&text, &context)?)))
-        }
-        other => Ok(other),
-    })
+impl Scope {
+    pub fn new(project_id: i64, component_id: &str, config_id: &str) -> Self {
+        Scope { project_id, component_id: component_id.to_string(), config_id: config_id.to_string() }
+    }
+
+    /// What a value sealed here beside `url` is bound to (the associated data of its encryption).
+    fn context(&self, url: &str) -> String {
+        format!("project:{}/component:{}/config:{}/url:{url}", self.project_id, self.component_id, self.config_id)
+    }
+
+    /// What a value sealed before configurations were bound was bound to.
+    fn legacy_context(&self) -> String {
+        format!("project:{}/component:{}", self.project_id, self.component_id)
+    }
 }
 
-/// Decrypts every sealed string under a `#` key; for running jobs only.
-pub fn unseal(core: &Core, project_id: i64, component_id: &str, value: Value) -> Result<Value> {
-    let context = context(project_id, component_id);
-    walk(value, &mut |key, value| match value {
-        Value::String(text) if key.starts_with('#') => match text.strip_prefix(SEALED_PREFIX) {
-            Some(sealed) => Ok(Value::String(core.key.decrypt_bound(sealed, &context)?)),
-            None => Ok(Value::String(text)),
-        },
-        other => Ok(other),
-    })
+/// Who a configuration's sealed values come from, for [`unseal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from the catalog: the configuration's own values, old ones included.
+    Stored,
+    /// Sent by a client (a sync action's `configData`).
+    Client,
 }
 
-fn walk(value: Value, visit: &mut dyn FnMut(&str, Value) -> Result<Value>) -> Result<Value> {
+fn foreign(key: &str) -> Error {
+    Error::new(
+        Code::ConfigurationValidation,
+        format!(
+            "The value of \"{key}\" was encrypted for another configuration or address, or is damaged: give it in plain text."
+        ),
+    )
+}
+
+/// The `url` beside `#` values in an object ("" when there is none).
+fn url_of(map: &Map<String, Value>) -> &str {
+    map.get("url").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Seals every plain string under a `#` key for `scope`. `stored` is what the same place holds
+/// now (none for something new): a sealed value sent back keeps its place only where it opens
+/// beside the `url` sent with it; the configuration's own value sent back beside a changed `url`
+/// is dropped (the secret was given for the old address); any other sealed value is refused.
+pub fn seal(core: &Core, scope: &Scope, value: Value, stored: Option<&Value>) -> Result<Value> {
     match value {
         Value::Object(map) => {
+            let url = url_of(&map).to_string();
+            let stored_map = stored.and_then(Value::as_object);
+            let stored_url = stored_map.map(url_of);
             let mut out = Map::new();
             for (key, child) in map {
-                let child = walk(child, visit)?;
-                out.insert(key.clone(), visit(&key, child)?);
+                let kept = stored_map.and_then(|stored| stored.get(&key));
+                let child = match child {
+                    Value::String(text) if key.starts_with('#') => {
+                        let kept = kept.and_then(Value::as_str);
+                        match seal_text(core, scope, (&key, text), &url, (kept, stored_url))? {
+                            Some(sealed) => Value::String(sealed),
+                            None => continue,
+                        }
+                    }
+                    other => seal(core, scope, other, kept)?,
+                };
+                out.insert(key, child);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| seal(core, scope, item, stored.and_then(|stored| stored.get(index))))
+            .collect::<Result<_>>()
+            .map(Value::Array),
+        other => Ok(other),
+    }
+}
+
+/// What [`seal`] stores for the text under `#key` beside `url`; `None` drops it. `kept` is the
+/// text the same place holds now, beside `kept_url`.
+fn seal_text(
+    core: &Core,
+    scope: &Scope,
+    (key, text): (&str, String),
+    url: &str,
+    (kept, kept_url): (Option<&str>, Option<&str>),
+) -> Result<Option<String>> {
+    let ours = kept == Some(text.as_str());
+    if let Some(sealed) = text.strip_prefix(SEALED_PREFIX) {
+        if core.key.decrypt_bound(sealed, &scope.context(url)).is_ok() {
+            return Ok(Some(text));
+        }
+        return if ours { Ok(None) } else { Err(foreign(key)) };
+    }
+    if let Some(sealed) = text.strip_prefix(LEGACY_PREFIX) {
+        if !ours {
+            return Err(foreign(key));
+        }
+        if kept_url != Some(url) {
+            return Ok(None);
+        }
+        let plain = core.key.decrypt_bound(sealed, &scope.legacy_context()).map_err(|_| foreign(key))?;
+        return Ok(Some(format!("{SEALED_PREFIX}{}", core.key.encrypt_bound(&plain, &scope.context(url))?)));
+    }
+    if text.starts_with("KBC::") {
+        return Err(foreign(key));
+    }
+    Ok(Some(format!("{SEALED_PREFIX}{}", core.key.encrypt_bound(&text, &scope.context(url))?)))
+}
+
+/// Decrypts every sealed string under a `#` key of `scope` (each beside the `url` it was sealed
+/// with); for running jobs and sync actions only. Values sealed before configurations were bound
+/// open only from the catalog ([`Origin::Stored`]).
+pub fn unseal(core: &Core, scope: &Scope, value: Value, origin: Origin) -> Result<Value> {
+    let refused = |key: &str| {
+        Error::new(
+            Code::ConfigurationValidation,
+            format!(
+                "The value of \"{key}\" cannot be decrypted here: it belongs to another configuration or address, or is damaged."
+            ),
+        )
+    };
+    match value {
+        Value::Object(map) => {
+            let context = scope.context(url_of(&map));
+            let mut out = Map::new();
+            for (key, child) in map {
+                let child = match child {
+                    Value::String(text) if key.starts_with('#') => {
+                        if let Some(sealed) = text.strip_prefix(SEALED_PREFIX) {
+                            Value::String(core.key.decrypt_bound(sealed, &context).map_err(|_| refused(&key))?)
+                        } else if let Some(sealed) = text.strip_prefix(LEGACY_PREFIX) {
+                            if origin == Origin::Client {
+                                return Err(refused(&key));
+                            }
+                            let plain = core.key.decrypt_bound(sealed, &scope.legacy_context());
+                            Value::String(plain.map_err(|_| refused(&key))?)
+                        } else {
+                            Value::String(text)
+                        }
+                    }
+                    other => unseal(core, scope, other, origin)?,
+                };
+                out.insert(key, child);
             }
             Ok(Value::Object(out))
         }
         Value::Array(items) => {
-            Ok(Value::Array(items.into_iter().map(|item| walk(item, visit)).collect::<Result<_>>()?))
+            items.into_iter().map(|item| unseal(core, scope, item, origin)).collect::<Result<_>>().map(Value::Array)
         }
         other => Ok(other),
     }
+}
+
+/// A configuration's sealed values opened in `from` and sealed again for `to` (a copy into
+/// another configuration, or a row version brought back): the values are the stack's own, read
+/// from the catalog.
+pub fn reseal(core: &Core, from: &Scope, to: &Scope, value: Value) -> Result<Value> {
+    let plain = unseal(core, from, value, Origin::Stored)?;
+    seal(core, to, plain, None)
 }
 
 /// A component: the registry's entry, or, for any other valid component id (Keboola's Developer
@@ -366,9 +496,6 @@ pub async fn create(ctx: &Ctx, grant: &Granted<WriteComponent>, changes: Changes
     }
     let token = grant.token().clone();
     let project_id = token.project_id;
-    let configuration =
-        seal(&ctx.core, project_id, &component_id, changes.configuration.clone().unwrap_or_else(|| json!({})))?;
-    let state = seal(&ctx.core, project_id, &component_id, changes.state.clone().unwrap_or_else(|| json!({})))?;
     ctx.write(move |w, ctx| {
         let id = match changes.id {
             Some(id) => id,
@@ -380,6 +507,9 @@ pub async fn create(ctx: &Ctx, grant: &Granted<WriteComponent>, changes: Changes
                 format!("Configuration \"{id}\" of component \"{component_id}\" already exists."),
             ));
         }
+        let scope = Scope::new(project_id, &component_id, &id);
+        let configuration = seal(&ctx.core, &scope, changes.configuration.unwrap_or_else(|| json!({})), None)?;
+        let state = seal(&ctx.core, &scope, changes.state.unwrap_or_else(|| json!({})), None)?;
         let now = time::now();
         let mut config = ConfigRecord {
             project_id,
@@ -500,13 +630,17 @@ pub async fn update(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, change
     changes.check()?;
     let token = grant.token().clone();
     let project_id = token.project_id;
-    let configuration =
-        changes.configuration.clone().map(|c| seal(&ctx.core, project_id, &component_id, c)).transpose()?;
-    let state = changes.state.clone().map(|s| seal(&ctx.core, project_id, &component_id, s)).transpose()?;
     let id = id.to_string();
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &id, false)?;
         let before = config.clone();
+        let scope = Scope::new(project_id, &component_id, &id);
+        let configuration = changes
+            .configuration
+            .clone()
+            .map(|c| seal(&ctx.core, &scope, c, Some(&config.configuration)))
+            .transpose()?;
+        let state = changes.state.clone().map(|s| seal(&ctx.core, &scope, s, Some(&config.state))).transpose()?;
         if changes.name.as_ref().is_some_and(|name| name.trim().is_empty()) {
             return Err(Error::new(
                 Code::ConfigurationValidation,
@@ -551,7 +685,7 @@ fn same_sealed(a: &Value, b: &Value) -> bool {
         match value {
             Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), mask(v))).collect()),
             Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
-            Value::String(text) if text.starts_with(SEALED_PREFIX) => Value::String(SEALED_PREFIX.into()),
+            Value::String(text) if text.starts_with("KBC::") => Value::String("KBC::".into()),
             other => other.clone(),
         }
     }
@@ -564,13 +698,13 @@ pub async fn set_state(ctx: &Ctx, grant: &Granted<WriteComponent>, id: &str, sta
     let component_id = grant.scope().0.clone();
     component(&ctx.core, &component_id)?;
     let project_id = grant.project_id();
-    let state = seal(&ctx.core, project_id, &component_id, state)?;
     let id = id.to_string();
+    let core = ctx.core.clone();
     ctx.core
         .store
         .write(move |w| {
             let ConfigView { mut config, rows } = load(w, project_id, &component_id, &id, false)?;
-            config.state = state;
+            config.state = seal(&core, &Scope::new(project_id, &component_id, &id), state, Some(&config.state))?;
             w.update_configuration(&config)?;
             Ok(ConfigView { rows, config })
         })
@@ -632,13 +766,13 @@ pub async fn create_row(
     }
     let token = grant.token().clone();
     let project_id = token.project_id;
-    let configuration =
-        seal(&ctx.core, project_id, &component_id, changes.configuration.clone().unwrap_or_else(|| json!({})))?;
-    let state = seal(&ctx.core, project_id, &component_id, changes.state.clone().unwrap_or_else(|| json!({})))?;
     let config_id = config_id.to_string();
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
         let before = config.clone();
+        let scope = Scope::new(project_id, &component_id, &config_id);
+        let configuration = seal(&ctx.core, &scope, changes.configuration.clone().unwrap_or_else(|| json!({})), None)?;
+        let state = seal(&ctx.core, &scope, changes.state.clone().unwrap_or_else(|| json!({})), None)?;
         let id = match changes.id {
             Some(id) => id,
             None => w.next_config_id()?.to_string(),
@@ -695,14 +829,15 @@ pub async fn update_row(
     changes.check()?;
     let token = grant.token().clone();
     let project_id = token.project_id;
-    let configuration =
-        changes.configuration.clone().map(|c| seal(&ctx.core, project_id, &component_id, c)).transpose()?;
-    let state = changes.state.clone().map(|s| seal(&ctx.core, project_id, &component_id, s)).transpose()?;
     let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
     ctx.write(move |w, ctx| {
         let ConfigView { mut config, rows } = load(w, project_id, &component_id, &config_id, false)?;
         let before = config.clone();
         let mut row = rows.iter().find(|r| r.id == row_id).cloned().ok_or_else(|| row_not_found(&row_id))?;
+        let scope = Scope::new(project_id, &component_id, &config_id);
+        let configuration =
+            changes.configuration.clone().map(|c| seal(&ctx.core, &scope, c, Some(&row.configuration))).transpose()?;
+        let state = changes.state.clone().map(|s| seal(&ctx.core, &scope, s, Some(&row.state))).transpose()?;
         let shared = Shared {
             name: &mut row.name,
             description: &mut row.description,
@@ -735,14 +870,14 @@ pub async fn set_row_state(
     check_json("state", &state)?;
     let component_id = grant.scope().0.clone();
     let project_id = grant.project_id();
-    let state = seal(&ctx.core, project_id, &component_id, state)?;
     let (config_id, row_id) = (config_id.to_string(), row_id.to_string());
+    let core = ctx.core.clone();
     ctx.core
         .store
         .write(move |w| {
             let view = load(w, project_id, &component_id, &config_id, false)?;
             let mut row = view.rows.into_iter().find(|r| r.id == row_id).ok_or_else(|| row_not_found(&row_id))?;
-            row.state = state;
+            row.state = seal(&core, &Scope::new(project_id, &component_id, &config_id), state, Some(&row.state))?;
             w.update_configuration_row(&row)?;
             Ok(row)
         })
@@ -891,7 +1026,11 @@ pub async fn rollback_row(
     change_description: Option<String>,
 ) -> Result<RowRecord> {
     let read = grant.token().authorize(ReadComponent(grant.scope().0.clone()))?;
-    let kept = row_version(ctx, &read, config_id, row_id, version).await?;
+    let mut kept = row_version(ctx, &read, config_id, row_id, version).await?;
+    // The version's sealed values are this configuration's own (some perhaps sealed before values
+    // were bound): sealed again, they are saved like values sent back.
+    let scope = Scope::new(grant.project_id(), &grant.scope().0, config_id);
+    kept.configuration = reseal(&ctx.core, &scope, &scope, kept.configuration)?;
     let change = change_description.unwrap_or_else(|| format!("Rollback of row {row_id} to version {version}"));
     update_row(ctx, grant, config_id, row_id, row_changes(kept, change)).await
 }
@@ -906,10 +1045,14 @@ pub async fn copy_row_version(
     change_description: Option<String>,
 ) -> Result<RowRecord> {
     let read = grant.token().authorize(ReadComponent(grant.scope().0.clone()))?;
-    let kept = row_version(ctx, &read, config_id, row_id, version).await?;
+    let mut kept = row_version(ctx, &read, config_id, row_id, version).await?;
     let change = change_description
         .unwrap_or_else(|| format!("Copied from row {row_id} of configuration {config_id} version {version}"));
     let target = target_config_id.filter(|id| !id.is_empty()).unwrap_or_else(|| config_id.to_string());
+    // Sealed values move with the row: opened for its configuration, sealed for the target.
+    let (from, to) = (grant.project_id(), &grant.scope().0);
+    kept.configuration =
+        reseal(&ctx.core, &Scope::new(from, to, config_id), &Scope::new(from, to, &target), kept.configuration)?;
     create_row(ctx, grant, &target, row_changes(kept, change)).await
 }
 
@@ -1018,10 +1161,24 @@ pub async fn copy_version(
         let change = changes.change_description.unwrap_or_else(|| {
             format!("Copied from configuration \"{}\" ({}) version {version}", source.name, source.id)
         });
+        let id = w.next_config_id()?.to_string();
+        // Sealed values move with the copy: opened for the source, sealed for the new configuration.
+        let (from, to) = (
+            Scope::new(source.project_id, &source.component_id, &source.id),
+            Scope::new(source.project_id, &source.component_id, &id),
+        );
+        let mut snapshot = snapshot.clone();
+        snapshot["configuration"] = reseal(&ctx.core, &from, &to, snapshot["configuration"].take())?;
+        if let Some(rows) = snapshot["rows"].as_array_mut() {
+            for row in rows {
+                row["configuration"] = reseal(&ctx.core, &from, &to, row["configuration"].take())?;
+            }
+        }
+        let snapshot = &snapshot;
         let mut config = ConfigRecord {
             project_id: source.project_id,
             component_id: source.component_id.clone(),
-            id: w.next_config_id()?.to_string(),
+            id,
             name,
             description: changes
                 .description
@@ -1114,9 +1271,41 @@ mod tests {
 
     #[test]
     fn sealed_comparison_ignores_the_nonce() {
-        let a = json!({"#token": "KBC::ProjectSecure::v1:aaa", "url": "x"});
-        let b = json!({"#token": "KBC::ProjectSecure::v1:bbb", "url": "x"});
+        let a = json!({"#token": "KBC::ConfigSecure::v1:aaa", "url": "x"});
+        let b = json!({"#token": "KBC::ConfigSecure::v1:bbb", "url": "x"});
         assert!(same_sealed(&a, &b));
-        assert!(!same_sealed(&a, &json!({"#token": "KBC::ProjectSecure::v1:aaa", "url": "y"})));
+        assert!(!same_sealed(&a, &json!({"#token": "KBC::ConfigSecure::v1:aaa", "url": "y"})));
+    }
+
+    /// A value as configurations were sealed before they were bound to one (and to a URL).
+    fn legacy(core: &Core, scope: &Scope, plain: &str) -> String {
+        format!("{LEGACY_PREFIX}{}", core.key.encrypt_bound(plain, &scope.legacy_context()).unwrap())
+    }
+
+    #[test]
+    fn a_value_sealed_before_binding_opens_only_in_its_own_configuration_and_is_bound_when_sent_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = crate::testing::core(dir.path());
+        let (own, other) = (Scope::new(1, "keboola.wr-storage", "10"), Scope::new(1, "keboola.wr-storage", "11"));
+        let stored = json!({"parameters": {"url": "https://a", "#token": legacy(&core, &own, "secret")}});
+        // A job opens it from the catalog; a client may not hand it in.
+        let opened = unseal(&core, &own, stored.clone(), Origin::Stored).unwrap();
+        assert_eq!(opened["parameters"]["#token"], "secret");
+        assert!(unseal(&core, &own, stored.clone(), Origin::Client).is_err());
+        // Sent back unchanged, it is sealed again, bound to the configuration and its URL.
+        let resealed = seal(&core, &own, stored.clone(), Some(&stored)).unwrap();
+        let token = resealed["parameters"]["#token"].as_str().unwrap();
+        assert!(token.starts_with(SEALED_PREFIX), "{token}");
+        assert_eq!(unseal(&core, &own, resealed.clone(), Origin::Client).unwrap()["parameters"]["#token"], "secret");
+        // Sent back beside another URL, it is dropped; given to another configuration, refused.
+        let moved = json!({"parameters": {"url": "https://evil", "#token": stored["parameters"]["#token"]}});
+        let dropped = seal(&core, &own, moved, Some(&stored)).unwrap();
+        assert!(dropped["parameters"].get("#token").is_none(), "{dropped}");
+        let error = seal(&core, &other, stored, None).unwrap_err();
+        assert_eq!(error.code, Code::ConfigurationValidation);
+        // Copied (server-side), a value opens in the copy and no longer in the source's place.
+        let copied = reseal(&core, &own, &other, resealed).unwrap();
+        assert_eq!(unseal(&core, &other, copied.clone(), Origin::Client).unwrap()["parameters"]["#token"], "secret");
+        assert!(unseal(&core, &own, copied, Origin::Client).is_err());
     }
 }

@@ -217,3 +217,32 @@ impl Ctx {
         Ctx { core: core.clone(), run_id: None, remote_addr: None, user_agent: None }
     }
 }
+
+/// A core on a temporary dir, for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::crypto::StackKey;
+    use crate::mail::Mailer;
+    use crate::{Core, StackInfo, Store};
+
+    pub(crate) fn core(dir: &std::path::Path) -> Core {
+        let store = Store::open_sqlite(&dir.join("catalog.sqlite")).unwrap();
+        let stack = StackInfo {
+            name: "t".into(),
+            public_url: "http://127.0.0.1:1".into(),
+            regions: vec![],
+            components: crate::components::builtin_components(),
+            outbound: Default::default(),
+        };
+        Core::new(
+            store,
+            stowage_store::table_data::TableStore::files(&dir.join("tables")).unwrap(),
+            stack,
+            StackKey::from_bytes(&[3; 32]),
+            Mailer::outbox(dir.join("outbox"), "s@localhost").unwrap(),
+            crate::blobs::Blobs::local(&dir.join("blobs")).unwrap(),
+            "test",
+        )
+        .unwrap()
+    }
+}

@@ -147,23 +147,18 @@ async fn run_rows(
             })
             .collect::<Result<_>>()?
     };
-    let root = components::unseal(&ctx.core, token.project_id, component_id, view.config.configuration.clone())?;
+    let scope = components::Scope::new(token.project_id, component_id, config_id);
     let mut done = Vec::new();
     if rows.is_empty() {
         log(ctx, token, component_id, config_id, "warn", "The configuration has no enabled rows to run.".into())
             .await?;
     }
     for row in rows {
-        let row_config = components::unseal(&ctx.core, token.project_id, component_id, row.configuration.clone())?;
-        let run = RowRun {
-            ctx,
-            token,
-            component_id,
-            config_id,
-            config: engines::merge(&root, &row_config),
-            state: row.state.clone(),
-            started,
-        };
+        // Opened after the merge, so a secret is used only beside the `url` it was sealed with: a
+        // row's own `url` does not receive the root's token.
+        let merged = engines::merge(&view.config.configuration, &row.configuration);
+        let config = components::unseal(&ctx.core, &scope, merged, components::Origin::Stored)?;
+        let run = RowRun { ctx, token, component_id, config_id, config, state: row.state.clone(), started };
         let state = match component_id {
             "keboola.wr-storage" => engines::writer::run_row(&run).await?,
             "keboola.ex-storage" => engines::extractor::run_row(&run).await?,
@@ -230,9 +225,21 @@ pub async fn terminate(ctx: &Ctx, token: &Arc<Token>, id: i64) -> Result<QueueJo
 }
 
 /// A sync action of a built-in component, with `configData` as the UI sends it.
-pub async fn action(ctx: &Ctx, grant: &Granted<WriteComponent>, action: &str, config_data: Value) -> Result<Value> {
+///
+/// Sealed values open only for `config_id` (the configuration they were saved in) and beside the
+/// `url` they were saved with: a client cannot aim another configuration's secret at an address of
+/// its choosing. `origin` says whether `config_data` is that configuration as stored (the console's
+/// check) or as a client sent it.
+pub async fn action(
+    ctx: &Ctx,
+    grant: &Granted<WriteComponent>,
+    action: &str,
+    config_data: Value,
+    (config_id, origin): (Option<&str>, components::Origin),
+) -> Result<Value> {
     let component_id = grant.scope().0.clone();
-    let config = components::unseal(&ctx.core, grant.project_id(), &component_id, config_data)?;
+    let scope = components::Scope::new(grant.project_id(), &component_id, config_id.unwrap_or_default());
+    let config = components::unseal(&ctx.core, &scope, config_data, origin)?;
     let policy = &ctx.core.stack.outbound;
     match (component_id.as_str(), action) {
         ("keboola.wr-storage", "info") => engines::writer::info(&config, policy).await,

@@ -448,30 +448,8 @@ pub async fn delete_expired(core: &Core) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::StackKey;
-    use crate::mail::Mailer;
-    use crate::{StackInfo, Store};
 
-    fn core(dir: &std::path::Path) -> Core {
-        let store = Store::open_sqlite(&dir.join("catalog.sqlite")).unwrap();
-        let stack = StackInfo {
-            name: "t".into(),
-            public_url: "http://127.0.0.1:1".into(),
-            regions: vec![],
-            components: crate::components::builtin_components(),
-            outbound: Default::default(),
-        };
-        Core::new(
-            store,
-            stowage_store::table_data::TableStore::files(&dir.join("tables")).unwrap(),
-            stack,
-            StackKey::from_bytes(&[3; 32]),
-            Mailer::outbox(dir.join("outbox"), "s@localhost").unwrap(),
-            crate::blobs::Blobs::local(&dir.join("blobs")).unwrap(),
-            "test",
-        )
-        .unwrap()
-    }
+    use crate::testing::core;
 
     /// Stores a limited token and a share link for it created `age` seconds ago.
     async fn share_of_age(core: &Core, link: &str, age: i64) -> String {

@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use stowage_core::queue;
 use stowage_core::records::QueueJobRecord;
 use stowage_core::Core;
+use stowage_core::{components, queue};
 use stowage_types::auth::WriteComponent;
 use stowage_types::time::format;
 use stowage_types::Code;
@@ -141,6 +141,10 @@ pub(crate) struct ActionInput {
     /// The configuration the action works with.
     #[serde(default, deserialize_with = "lenient::object")]
     config_data: Option<Value>,
+    /// The saved configuration whose sealed `#` values `configData` carries: they open only for it,
+    /// each beside the `url` it was saved with.
+    #[serde(default, deserialize_with = "lenient::text")]
+    config_id: Option<String>,
 }
 
 async fn create_job(
@@ -198,5 +202,6 @@ async fn run_sync_action(caller: Caller, Input(body): Input<ActionInput>) -> Api
         .ok_or_else(|| ApiError::new(Code::Validation, "Parameter \"action\" is required."))?;
     let config_data = body.config_data.unwrap_or_else(|| json!({}));
     let grant = caller.token.authorize(WriteComponent(component))?;
-    Ok(Json(queue::action(&caller.ctx, &grant, &action, config_data).await?))
+    let sealed_for = (body.config_id.as_deref().filter(|id| !id.is_empty()), components::Origin::Client);
+    Ok(Json(queue::action(&caller.ctx, &grant, &action, config_data, sealed_for).await?))
 }

@@ -102,7 +102,7 @@ async fn secret_values_are_sealed_at_rest_and_never_shown() {
     )
     .await;
     let sealed = config["configuration"]["parameters"]["#token"].as_str().unwrap().to_string();
-    assert!(sealed.starts_with("KBC::ProjectSecure::"), "{sealed}");
+    assert!(sealed.starts_with("KBC::ConfigSecure::"), "{sealed}");
     assert_eq!(config["configuration"]["parameters"]["url"], "http://x");
     let path = format!("{WR}/{}", config["id"].as_str().unwrap());
     let detail = app.get(&path, &app.admin).await.expect(200);
@@ -124,7 +124,7 @@ async fn secret_values_are_sealed_at_rest_and_never_shown() {
         .body;
     assert_eq!(replaced["version"], 2);
     let resealed = replaced["configuration"]["parameters"]["#token"].as_str().unwrap();
-    assert!(resealed.starts_with("KBC::ProjectSecure::") && resealed != sealed, "{resealed}");
+    assert!(resealed.starts_with("KBC::ConfigSecure::") && resealed != sealed, "{resealed}");
     let detail = app.get(&path, &app.admin).await.expect(200);
     assert_eq!(detail.body["configuration"]["parameters"]["#token"], resealed, "the new secret was stored");
     let row = app
@@ -314,7 +314,7 @@ async fn any_component_keeps_configurations_and_running_one_the_stack_cannot_run
         .expect(201)
         .body;
     let id = created["id"].as_str().unwrap().to_string();
-    assert!(created["configuration"]["parameters"]["#secret"].as_str().unwrap().starts_with("KBC::ProjectSecure::"));
+    assert!(created["configuration"]["parameters"]["#secret"].as_str().unwrap().starts_with("KBC::ConfigSecure::"));
     let row = app.post(&format!("{path}/{id}/rows"), &app.admin, json!({"name": "r"})).await.expect(201).body;
     assert_eq!(row["name"], "r");
     app.put(&format!("{path}/{id}/state"), &app.admin, json!({"state": {"at": 1}})).await.expect(200);
@@ -367,7 +367,7 @@ async fn every_version_is_kept_and_can_be_shown_rolled_back_to_and_copied() {
     let first = app.get(&format!("{path}/versions/1"), &app.admin).await.expect(200).body;
     assert_eq!((first["name"].as_str(), first["configuration"]["a"].as_i64()), (Some("v1"), Some(1)));
     assert!(
-        first["configuration"]["#s"].as_str().unwrap().starts_with("KBC::ProjectSecure::"),
+        first["configuration"]["#s"].as_str().unwrap().starts_with("KBC::ConfigSecure::"),
         "sealed in versions too"
     );
     assert_eq!(first["rows"], json!([]));

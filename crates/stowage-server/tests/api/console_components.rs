@@ -76,7 +76,7 @@ async fn a_writer_set_up_in_the_console_writes_the_enabled_tables_in_the_chosen_
     assert!(!page.contains(&write_token), "the token is never shown again");
     let saved = stored(&a, WRITER, &id).await;
     assert_eq!(saved["configuration"]["parameters"]["url"], b.url.as_str());
-    assert!(saved["configuration"]["parameters"]["#token"].as_str().unwrap().starts_with("KBC::ProjectSecure::"));
+    assert!(saved["configuration"]["parameters"]["#token"].as_str().unwrap().starts_with("KBC::ConfigSecure::"));
     let leaks = crate::restart::grep_dir(a.data_dir.path(), &write_token);
     assert!(leaks.is_empty(), "the pasted token is stored only sealed: {leaks:?}");
 

@@ -284,12 +284,18 @@ async fn the_writers_info_action_names_the_target_and_the_token_stays_secret() {
         p.a.get(&format!("/v2/storage/components/keboola.wr-storage/configs/{writer}"), &p.a.admin).await.expect(200);
     assert!(!stored.text.contains(&p.write_token));
     let sealed = stored.body["configuration"]["parameters"]["#token"].clone();
-    let info = p.a.post("/sync-actions/actions", &p.a.admin, json!({
-        "componentId": "keboola.wr-storage", "action": "info", "configData": {"parameters": {"url": p.b.url, "#token": sealed}}
-    }))
-    .await
-    .expect(200)
-    .body;
+    let info =
+        p.a.post(
+            "/sync-actions/actions",
+            &p.a.admin,
+            json!({
+                "componentId": "keboola.wr-storage", "action": "info", "configId": writer,
+                "configData": {"parameters": {"url": p.b.url, "#token": sealed}}
+            }),
+        )
+        .await
+        .expect(200)
+        .body;
     assert_eq!(info, json!({"projectId": 1, "projectName": "Main", "bucket": p.target}));
     let invalid = p.a.post("/sync-actions/actions", &p.a.admin, json!({
         "componentId": "keboola.wr-storage", "action": "info", "configData": {"parameters": {"url": p.b.url, "#token": "invalid"}}
@@ -575,4 +581,76 @@ async fn the_extractor_refuses_tokens_that_manage_or_reach_no_bucket() {
         row(&s.p.a, "keboola.ex-storage", &config_id, body).await;
         assert_eq!(error_of(&run_job(&s.p.a, "keboola.ex-storage", &config_id, &[]).await), expected);
     }
+}
+
+/// A listener that keeps every byte sent to it: where an attacker would point a configuration.
+async fn listening_attacker() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                while let Ok(read) = stream.read(&mut buffer).await {
+                    if read == 0 {
+                        break;
+                    }
+                    kept.lock().unwrap().extend_from_slice(&buffer[..read]);
+                }
+            });
+        }
+    });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_sealed_token_opens_only_in_its_configuration_beside_its_url_so_it_cannot_be_aimed_elsewhere() {
+    let p = pair().await;
+    p.a.create_table("in.c-src", "t", "id\n1\n", &[]).await;
+    let (attacker, received) = listening_attacker().await;
+    let victim = p.writer(&p.write_token).await;
+    let path = format!("/v2/storage/components/keboola.wr-storage/configs/{victim}");
+    let stored = p.a.get(&path, &p.a.admin).await.expect(200).body;
+    let sealed = stored["configuration"]["parameters"]["#token"].clone();
+    let (component_token, _) = p.a.create_token(json!({"componentAccess": ["keboola.wr-storage"]})).await;
+
+    // A sync action with the victim's ciphertext beside another address, with or without its id.
+    for config_id in [json!(victim), json!(null)] {
+        let body = json!({"componentId": "keboola.wr-storage", "action": "info", "configId": config_id,
+            "configData": {"parameters": {"url": attacker, "#token": sealed}}});
+        let refused = p.a.post("/sync-actions/actions", &component_token, body).await;
+        let refused = refused.expect_error(400, "storage.configuration.validation");
+        assert!(refused.message().contains("cannot be decrypted here"), "{}", refused.text);
+    }
+    // The ciphertext in a configuration of the token's own, created or updated.
+    let body = json!({"name": "mine", "configuration": {"parameters": {"url": attacker, "#token": sealed}}});
+    let configs = "/v2/storage/components/keboola.wr-storage/configs";
+    let refused = p.a.post(configs, &component_token, body).await.expect_error(400, "storage.configuration.validation");
+    assert!(refused.message().contains("encrypted for another configuration"), "{}", refused.text);
+    let own = config(&p.a, "keboola.wr-storage", json!({"parameters": {"url": attacker}})).await;
+    let body = json!({"configuration": {"parameters": {"url": attacker, "#token": sealed}}});
+    p.a.put(&format!("{configs}/{own}"), &component_token, body)
+        .await
+        .expect_error(400, "storage.configuration.validation");
+    // The victim's own URL changed, its ciphertext sent back: the secret is dropped, not re-aimed.
+    let body = json!({"configuration": {"parameters": {"url": attacker, "#token": sealed}}});
+    let changed = p.a.put(&path, &component_token, body).await.expect(200).body;
+    assert!(changed["configuration"]["parameters"].get("#token").is_none(), "{changed}");
+    p.writer_row(&victim, "in.c-src.t", "t", json!({})).await;
+    let run = run_job(&p.a, "keboola.wr-storage", &victim, &[]).await;
+    assert_eq!(error_of(&run), "Missing \"parameters.#token\" in configuration.");
+    // A row that points elsewhere does not receive the root's token either.
+    let rooted = p.writer(&p.write_token).await;
+    let row = json!({"name": "elsewhere", "configuration": {"parameters": {"url": attacker},
+        "storage": {"input": {"tables": [{"source": "in.c-src.t", "destination": "t"}]}}}});
+    p.a.post(&format!("{configs}/{rooted}/rows"), &p.a.admin, row).await.expect(201);
+    let run = run_job(&p.a, "keboola.wr-storage", &rooted, &[]).await;
+    assert!(error_of(&run).contains("cannot be decrypted here"), "{run}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let received = received.lock().unwrap().clone();
+    assert!(!String::from_utf8_lossy(&received).contains(&p.write_token), "the token reached the attacker");
 }

@@ -379,7 +379,9 @@ async fn reach(state: &AppState, ctx: &Ctx, place: &Place, view: &ConfigView) ->
         if let Some(info) = state.reach.get(&key) {
             return Ok(info);
         }
-        let info = queue::action(ctx, &write, place.kind.info_action(), view.config.configuration.clone()).await?;
+        let stored = (Some(view.config.id.as_str()), components::Origin::Stored);
+        let info =
+            queue::action(ctx, &write, place.kind.info_action(), view.config.configuration.clone(), stored).await?;
         state.reach.put(key.clone(), info.clone());
         Ok::<_, Error>(info)
     };
