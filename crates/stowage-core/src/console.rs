@@ -161,11 +161,10 @@ pub async fn sign_in(core: &Core, email: &str, password: String, address: Option
     core.passwords.admit(address)?;
     let wait = throttle::wait(core, &email).await?;
     if !wait.is_zero() {
-        let seconds = wait.as_secs_f64().ceil() as u64;
-        let unit = if seconds == 1 { "second" } else { "seconds" };
+        let wait = crate::allowance::seconds(wait);
         return Err(Error::new(
             Code::SignInThrottled,
-            format!("Too many failed sign-ins for this email: try again in {seconds} {unit}."),
+            format!("Too many failed sign-ins for this email: try again in {wait}."),
         ));
     }
     let found = core
