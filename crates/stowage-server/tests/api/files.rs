@@ -356,6 +356,12 @@ async fn a_range_to_the_largest_offset_reads_to_the_end_of_the_blob() {
 
 #[tokio::test]
 async fn a_file_with_a_name_of_the_longest_lengths_allowed_uploads_and_downloads() {
+    if std::env::var("STOWAGE_TEST_S3_BUCKET").is_ok() {
+        // The bound tested is the local store's (a file system's 255-byte names). S3 allows 1,024-byte
+        // keys, but the S3 server CI runs (s3s-fs) keeps each object's checksums in a file named by the
+        // base64 of its whole key, so it refuses keys past about 160 bytes: that is its limit, not S3's.
+        return;
+    }
     let app = spawn_app().await;
     for length in [253, 254, 255] {
         let name = format!("{}.csv", "n".repeat(length - 4));
