@@ -139,6 +139,8 @@ pub enum BlobError {
     InvalidBlockList(String),
     /// 400 with an Azure code, e.g. `InvalidHeaderValue`, `InvalidQueryParameterValue`.
     Invalid(&'static str, String),
+    /// 409 `StagingLimitReached`: the project's uploads in progress staged what they may.
+    LimitReached(String),
     /// 500: the stack failed.
     Internal(Error),
 }
@@ -238,7 +240,10 @@ pub async fn put_blob<E: std::fmt::Display>(
     Ok(mark_uploaded(core, file, size).await?)
 }
 
-/// Put Block: stages one block of a later Put Block List.
+/// Put Block: stages one block of a later Put Block List. What a project's uploads in progress
+/// have staged is bounded by [`crate::StackInfo::max_staged_bytes`]: a block that would pass it is
+/// refused (as it arrives, so nothing past the bound is written), and staging resumes as uploads
+/// commit or their credentials expire.
 pub async fn put_block<E: std::fmt::Display>(
     core: &Core,
     file: &FileRecord,
@@ -251,11 +256,71 @@ pub async fn put_block<E: std::fmt::Display>(
     if block_id.is_empty() || block_id.len() > 1024 {
         return Err(BlobError::Invalid("InvalidQueryParameterValue", "The blockid is missing or too long.".into()));
     }
-    core.blobs.put_stream(&staging_key(file.id, block_id), body).await.map_err(|error| match error {
+    let key = staging_key(file.id, block_id);
+    let limit = i64::try_from(core.stack.max_staged_bytes).unwrap_or(i64::MAX);
+    let (project_id, since) = (file.project_id, time::now() - STAGING_KEPT_SECS);
+    let staged = core.store.read(move |r| r.staged_bytes(project_id, since)).await?;
+    // A block sent again under its id replaces the one staged before.
+    let replaced = core.blobs.size(&key).await?.map_or(0, |size| size as i64);
+    let room = limit.saturating_sub(staged).saturating_add(replaced);
+    let over_limit = || {
+        BlobError::LimitReached(format!(
+            "The project's uploads in progress have staged {} of the {} allowed: commit or abandon them \
+             (staged blocks of an upload expire with its credential) and send the block again.",
+            bytes_text(staged),
+            bytes_text(limit)
+        ))
+    };
+    if room <= 0 {
+        return Err(over_limit());
+    }
+    let mut taken = 0i64;
+    let body = futures::StreamExt::map(body, move |chunk| {
+        let chunk = chunk.map_err(Staging::Body)?;
+        taken += chunk.len() as i64;
+        if taken > room {
+            return Err(Staging::OverLimit);
+        }
+        Ok(chunk)
+    });
+    let size = core.blobs.put_stream(&key, body).await.map_err(|error| match error {
+        PutError::Source(Staging::OverLimit) => over_limit(),
         PutError::Source(error) => BlobError::Invalid("InvalidInput", format!("The upload was interrupted: {error}")),
         PutError::Store(error) => BlobError::Internal(error),
     })?;
+    let (id, added) = (file.id, size as i64 - replaced);
+    core.store.write(move |w| w.add_file_staged_bytes(id, added)).await?;
     Ok(())
+}
+
+/// Why a staged block's body ended early.
+enum Staging<E> {
+    Body(E),
+    OverLimit,
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Staging<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Staging::Body(error) => error.fmt(f),
+            Staging::OverLimit => f.write_str("the project's staging limit was reached"),
+        }
+    }
+}
+
+/// A byte count for people: `512 B`, `3.0 MiB`, `50.0 GiB`.
+fn bytes_text(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Put Block List: the file's bytes become the staged blocks, in list order. They stay where

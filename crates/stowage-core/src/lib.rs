@@ -91,6 +91,8 @@ pub struct StackInfo {
     /// Where the stack may connect when it calls another stack (regions, public addresses, and
     /// what the operator allowed).
     pub outbound: Arc<outbound::Policy>,
+    /// How many bytes a project's uploads in progress may have staged with Put Block at once.
+    pub max_staged_bytes: u64,
 }
 
 /// The shared services of one server process; a request's handle to them. Cloning it is one
@@ -233,6 +235,7 @@ pub(crate) mod testing {
             regions: vec![],
             components: crate::components::builtin_components(),
             outbound: Default::default(),
+            max_staged_bytes: 1 << 30,
         };
         Core::new(
             store,

@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// between requests, before it is closed [default: 30]
     #[arg(long, env = "STOWAGE_HEADER_TIMEOUT")]
     pub header_timeout: Option<u64>,
+    /// GiB a project's uploads in progress may have staged in blocks (Azure's Put Block) at once;
+    /// blocks past it are refused until uploads commit or expire [default: 50]
+    #[arg(long, env = "STOWAGE_MAX_STAGED_GIB")]
+    pub max_staged_gib: Option<u64>,
 }
 
 /// Flags of `stowage recover`: where the stack's data is, and whose console password to reset.
@@ -181,6 +185,8 @@ pub struct FileConfig {
     pub shutdown_timeout: Option<u64>,
     /// See `--header-timeout`.
     pub header_timeout: Option<u64>,
+    /// See `--max-staged-gib`.
+    pub max_staged_gib: Option<u64>,
     /// See `--stack-key-file`.
     pub stack_key_file: Option<PathBuf>,
     /// See `--mail-from`. (The SMTP URL holds a password: give it by flag or environment.)
@@ -256,6 +262,8 @@ pub struct Config {
     pub shutdown_timeout: std::time::Duration,
     /// How long a client has to send a request's headers, and a connection may stay idle.
     pub header_timeout: std::time::Duration,
+    /// Bytes a project's uploads in progress may have staged at once (`--max-staged-gib`).
+    pub max_staged_bytes: u64,
     /// Declared components (stored, not run).
     pub components: Vec<stowage_core::ComponentDef>,
     /// Internal hosts and networks components may reach (besides regions and public addresses).
@@ -295,6 +303,7 @@ impl Config {
             automation_interval: std::time::Duration::from_secs(5),
             shutdown_timeout: std::time::Duration::from_secs(30),
             header_timeout: std::time::Duration::from_secs(30),
+            max_staged_bytes: 50 << 30,
             components: Vec::new(),
             outbound_allow: Vec::new(),
             s3: None,
@@ -368,6 +377,12 @@ impl Config {
                 bail!("--header-timeout: give a number of seconds above 0");
             }
             config.header_timeout = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(gib) = args.max_staged_gib.or(file.max_staged_gib) {
+            if gib == 0 || gib > 1 << 30 {
+                bail!("--max-staged-gib: give a number of GiB from 1 to {}", 1u64 << 30);
+            }
+            config.max_staged_bytes = gib << 30;
         }
         // Checked when the stack builds its outbound policy (with the regions' hosts).
         config.outbound_allow = if args.outbound_allow.is_empty() { file.outbound_allow } else { args.outbound_allow };

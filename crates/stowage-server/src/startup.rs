@@ -65,6 +65,7 @@ impl Application {
             regions: config.regions.clone(),
             components,
             outbound,
+            max_staged_bytes: config.max_staged_bytes,
         };
         let key_file = config.stack_key_file.clone().unwrap_or_else(|| config.data_dir.join("stack.key"));
         let key = StackKey::load_or_create(&key_file).map_err(anyhow::Error::msg).context("loading the stack key")?;

@@ -85,6 +85,16 @@ impl Reader<'_> {
         )
     }
 
+    /// The bytes a project's files still uploading, created at `since` or later, have staged.
+    pub fn staged_bytes(&self, project_id: i64, since: Timestamp) -> Result<i64> {
+        self.conn.one(
+            "SELECT CAST(COALESCE(SUM(staged_bytes), 0) AS BIGINT) FROM files \
+             WHERE project_id = ?1 AND uploaded IS NULL AND created >= ?2",
+            params![project_id, since],
+            |row| row.get(0),
+        )
+    }
+
     /// A file by id, whatever its project (for the blob endpoint, which checks the project itself).
     pub fn file_by_id(&self, id: i64) -> Result<Option<FileRecord>> {
         let found = self.conn.row(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1"), params![id], file)?;
@@ -180,6 +190,12 @@ impl Writer<'_> {
                 params![id, position as i64, key.as_str(), *size],
             )?;
         }
+        Ok(())
+    }
+
+    /// Counts `bytes` more staged by a file.
+    pub fn add_file_staged_bytes(&self, id: i64, bytes: i64) -> Result<()> {
+        self.conn().execute("UPDATE files SET staged_bytes = staged_bytes + ?2 WHERE id = ?1", params![id, bytes])?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0015_typed_tables.sql"),
     include_str!("../migrations/sqlite/0016_password_links.sql"),
     include_str!("../migrations/sqlite/0017_file_blocks.sql"),
+    include_str!("../migrations/sqlite/0018_staged_bytes.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

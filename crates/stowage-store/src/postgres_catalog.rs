@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_typed_tables.sql"),
     include_str!("../migrations/postgres/0006_password_links.sql"),
     include_str!("../migrations/postgres/0007_file_blocks.sql"),
+    include_str!("../migrations/postgres/0008_staged_bytes.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

@@ -56,6 +56,7 @@ impl IntoResponse for AzureError {
             ),
             BlobError::InvalidBlockList(message) => (StatusCode::BAD_REQUEST, "InvalidBlockList", message),
             BlobError::Invalid(code, message) => (StatusCode::BAD_REQUEST, code, message),
+            BlobError::LimitReached(message) => (StatusCode::CONFLICT, "StagingLimitReached", message),
             BlobError::Internal(error) => {
                 tracing::error!(%error, "blob endpoint failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "The server encountered an internal error.".into())

@@ -415,3 +415,42 @@ async fn blocks_staged_for_an_upload_never_committed_are_deleted_once_its_creden
     let read = app.client.get(read_url(&app, &app.admin, &fresh["id"]).await).send().await.unwrap();
     assert_eq!(read.text().await.unwrap(), "staged");
 }
+
+#[tokio::test]
+async fn what_a_projects_uploads_in_progress_may_stage_is_bounded_until_they_commit() {
+    let app = spawn_app_with(|config| config.max_staged_bytes = 1000).await;
+    let (first, first_url) = prepare(&app, &app.admin, json!({"name": "first.bin"})).await;
+    let (_, second_url) = prepare(&app, &app.admin, json!({"name": "second.bin"})).await;
+    let block = |url: &str, id: &str| format!("{url}&comp=block&blockid={id}");
+    let put = app.client.put(block(&first_url, "QUFB")).body(vec![b'a'; 600]).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+    // 600 of 1,000 are staged: a block of 600 more is refused as it arrives, another upload's or not.
+    for url in [&second_url, &first_url] {
+        let put = app.client.put(block(url, "QkJC")).body(vec![b'b'; 600]).send().await.unwrap();
+        assert_eq!(put.status(), 409);
+        let refused = put.text().await.unwrap();
+        assert!(refused.contains("<Code>StagingLimitReached</Code>"), "{refused}");
+        assert!(refused.contains("staged 600 B of the 1000 B allowed"), "{refused}");
+    }
+    // A block sent again under its id replaces the one before, so it fits.
+    let put = app.client.put(block(&first_url, "QUFB")).body(vec![b'c'; 700]).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+    // The refused block was not kept: a list naming it is refused.
+    let list = |ids: &str| format!("<BlockList>{ids}</BlockList>");
+    let put = app
+        .client
+        .put(format!("{first_url}&comp=blocklist"))
+        .body(list("<Latest>QUFB</Latest><Latest>QkJC</Latest>"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 400);
+    let put =
+        app.client.put(format!("{first_url}&comp=blocklist")).body(list("<Latest>QUFB</Latest>")).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+    let read = app.client.get(read_url(&app, &app.admin, &first["id"]).await).send().await.unwrap();
+    assert_eq!(read.bytes().await.unwrap().as_ref(), &[b'c'; 700][..]);
+    // Committed, the first upload no longer counts: the second stages what it needs.
+    let put = app.client.put(block(&second_url, "QkJC")).body(vec![b'b'; 900]).send().await.unwrap();
+    assert_eq!(put.status(), 201);
+}

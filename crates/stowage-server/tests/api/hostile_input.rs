@@ -213,3 +213,34 @@ async fn a_connection_that_never_finishes_its_header_or_sits_idle_is_closed() {
     // The server still serves.
     wait_ready(&reqwest::Client::new(), &format!("http://127.0.0.1:{port}")).await;
 }
+
+#[tokio::test]
+async fn a_request_too_long_or_too_broken_to_read_gets_the_keboola_error_body_with_its_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let address = app.url.trim_start_matches("http://").to_string();
+    let long_url = format!("GET /v2/storage?{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let long_header = format!("GET /v2/storage HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(500_000));
+    let broken = "GET /v2/storage HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n".to_string();
+    for (request, status, code) in [
+        (long_url, "414", "requestTooLarge"),
+        (long_header, "431", "requestTooLarge"),
+        (broken, "400", "malformedRequest"),
+    ] {
+        let mut connection = tokio::net::TcpStream::connect(&address).await.unwrap();
+        // The server may answer and close before the whole request is sent.
+        let _ = connection.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = connection.read_to_end(&mut answer).await;
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["code"], code);
+        assert_eq!(body["status"], "error");
+        assert!(body["error"].as_str().unwrap().starts_with("The request"), "{body}");
+    }
+    // The stack serves on.
+    assert_eq!(app.client.get(format!("{}/v2/storage", app.url)).send().await.unwrap().status(), 200);
+}
