@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
-use stowage_core::remote::Remote;
+use stowage_client::remote::Remote;
 
 use crate::{
     confirm, lines, manage_remote, parse_duration, print, storage_remote, text, CliError, GlobalArgs, Profiles,
@@ -356,7 +356,7 @@ pub(crate) async fn token(global: &GlobalArgs, command: TokenCommand) -> Result<
                 .request_with_headers(Method::POST, &format!("/v2/storage/tokens/{id}/share"), Some(body))
                 .await?;
             // A stack without an SMTP server names the file it wrote the mail to.
-            let outbox = headers.get(stowage_core::mail::OUTBOX_HEADER).and_then(|value| value.to_str().ok());
+            let outbox = headers.get(stowage_client::OUTBOX_HEADER).and_then(|value| value.to_str().ok());
             print(global, &json!({ "shared": id, "recipientEmail": email, "outbox": outbox }), || match outbox {
                 Some(file) => format!(
                     "No SMTP server is configured: the one-time link to token {id} for {email} was written to {file} \

@@ -175,7 +175,11 @@ pub(crate) async fn config(global: &GlobalArgs, command: ConfigCommand) -> Resul
     Ok(())
 }
 
-async fn row(global: &GlobalArgs, remote: &stowage_core::remote::Remote, command: RowCommand) -> Result<(), CliError> {
+async fn row(
+    global: &GlobalArgs,
+    remote: &stowage_client::remote::Remote,
+    command: RowCommand,
+) -> Result<(), CliError> {
     let rows_path = |component: &str, config: &str| format!("{}/{config}/rows", configs_path(component));
     match command {
         RowCommand::List { component, config } => {
@@ -226,7 +230,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         if job["isFinished"] == true {
             break job;
         }
-        tokio::time::sleep(stowage_core::remote::poll_delay(started)).await;
+        tokio::time::sleep(stowage_client::remote::poll_delay(started)).await;
     };
     if global.json {
         crate::emit(&serde_json::to_string_pretty(&job).unwrap_or_default());

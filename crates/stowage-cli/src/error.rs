@@ -1,7 +1,7 @@
 //! How the CLI fails: one line on standard error (or a JSON object with `--json`), and an exit
 //! code that tells a script what kind of failure it was.
 
-use stowage_core::types::{Error, Upstream};
+use stowage_types::{Error, Upstream};
 
 /// The exit codes, one per kind of failure (see `stowage --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl From<Error> for CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_core::types::Code;
+    use stowage_types::Code;
 
     fn exit_of(upstream: Option<Upstream>) -> Exit {
         let mut error = Error::new(Code::ComponentUserError, "x");

@@ -18,7 +18,7 @@ use std::io::IsTerminal;
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use stowage_core::remote::Remote;
+use stowage_client::remote::Remote;
 
 pub use error::{CliError, Exit};
 pub use profile::{Profile, Profiles};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
-use stowage_core::remote::Remote;
+use stowage_client::remote::Remote;
 
 use crate::{changed_since, confirm, lines, print, storage_remote, text, transfer, CliError, GlobalArgs};
 
@@ -522,7 +522,7 @@ pub(crate) async fn wait(remote: &Remote, path: &str) -> Result<Value, CliError>
         if ended {
             return Ok(job);
         }
-        tokio::time::sleep(stowage_core::remote::poll_delay(started)).await;
+        tokio::time::sleep(stowage_client::remote::poll_delay(started)).await;
     }
 }
 

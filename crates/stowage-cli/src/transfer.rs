@@ -7,7 +7,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stowage_core::gzip::ParallelGz;
+use stowage_client::gzip::ParallelGz;
 
 use crate::CliError;
 
@@ -84,7 +84,7 @@ pub(crate) fn upload_chunks(
     path: &Path,
     gzip: bool,
     bar: ProgressBar,
-) -> Result<impl futures::Stream<Item = stowage_core::types::Result<Bytes>> + Unpin + Send + 'static, CliError> {
+) -> Result<impl futures::Stream<Item = stowage_types::Result<Bytes>> + Unpin + Send + 'static, CliError> {
     let mut file =
         std::fs::File::open(path).map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
     let mut magic = [0u8; 2];
@@ -94,14 +94,13 @@ pub(crate) fn upload_chunks(
     let mut counted = Counted { inner: file, bar };
     // Room for about a block (compressed members of 1 MiB, or chunks of 1 MiB): the next one is
     // read and compressed while the last is being sent.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<stowage_core::types::Result<Bytes>>(16);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<stowage_types::Result<Bytes>>(16);
     tokio::task::spawn_blocking(move || {
         let send = |chunk: Bytes| sender.blocking_send(Ok(chunk)).is_ok();
         let sent = if is_gzip || !gzip { send_as_is(&mut counted, send) } else { send_gzipped(counted, send) };
         if let Err(error) = sent {
-            let _ = sender.blocking_send(Err(stowage_core::types::Error::validation(format!(
-                "reading the file failed: {error}"
-            ))));
+            let _ = sender
+                .blocking_send(Err(stowage_types::Error::validation(format!("reading the file failed: {error}"))));
         }
     });
     Ok(Box::pin(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))))
@@ -140,7 +139,7 @@ impl Read for ChannelReader {
 
 /// Writes a downloaded stream to `out`, un-gzipping it when `gunzip`; `prefix` goes first.
 pub(crate) async fn save(
-    mut stream: impl futures::Stream<Item = stowage_core::types::Result<Bytes>> + Unpin,
+    mut stream: impl futures::Stream<Item = stowage_types::Result<Bytes>> + Unpin,
     out: Box<dyn Write + Send>,
     prefix: Vec<u8>,
     gunzip: bool,
@@ -180,7 +179,7 @@ pub(crate) async fn save(
 /// A file as a stream of 1 MB chunks.
 pub(crate) fn file_chunks(
     file: tokio::fs::File,
-) -> impl futures::Stream<Item = stowage_core::types::Result<Bytes>> + Unpin + Send + 'static {
+) -> impl futures::Stream<Item = stowage_types::Result<Bytes>> + Unpin + Send + 'static {
     use tokio::io::AsyncReadExt;
     Box::pin(futures::stream::unfold(Some(file), |file| async move {
         let mut file = file?;
@@ -192,7 +191,7 @@ pub(crate) fn file_chunks(
                 Some((Ok(Bytes::from(buffer)), Some(file)))
             }
             Err(error) => {
-                Some((Err(stowage_core::types::Error::validation(format!("reading the file failed: {error}"))), None))
+                Some((Err(stowage_types::Error::validation(format!("reading the file failed: {error}"))), None))
             }
         }
     }))
@@ -254,7 +253,7 @@ mod tests {
         let input: Vec<u8> = (0..(2 << 20) + 777).map(|i| (i % 241) as u8).collect();
         let sent = gzipped(&input);
         for (gunzip, body, expected) in [(true, &sent, &input), (false, &sent, &sent), (false, &input, &input)] {
-            let chunks: Vec<stowage_core::types::Result<Bytes>> =
+            let chunks: Vec<stowage_types::Result<Bytes>> =
                 body.chunks(100_000).map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
             let out = Shared::default();
             save(

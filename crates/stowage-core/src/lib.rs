@@ -17,8 +17,9 @@
 //! - [`files`] with [`blobs`]: file records, their bytes, and the signed blob credentials.
 //! - [`tables`]: table create, import, export, preview; the CSV reader and `changedSince` parsing.
 //! - [`components`]: the registry, configurations and rows, with `#` values sealed by the stack key.
-//! - [`queue`] with [`engines`] and [`remote`]: component jobs, the writer and extractor, and their
-//!   client of another stack's Storage API, which connects only where [`outbound`] allows.
+//! - [`queue`] with [`engines`]: component jobs, the writer and extractor, and their client of
+//!   another stack's Storage API (`stowage_client::remote`), which connects only where
+//!   `stowage_client::outbound` allows.
 //! - [`buckets`], [`branches`], [`metadata`], [`events`], [`jobs`]: the storage API resources.
 
 pub mod allowance;
@@ -33,7 +34,6 @@ pub mod crypto;
 pub mod engines;
 pub mod events;
 pub mod files;
-pub mod gzip;
 pub mod jobs;
 pub mod mail;
 pub mod manage;
@@ -41,10 +41,8 @@ pub mod members;
 pub mod memo;
 pub mod metadata;
 pub mod metrics;
-pub mod outbound;
 pub mod passwords;
 pub mod queue;
-pub mod remote;
 pub mod schedules;
 pub mod secrets;
 pub mod tables;
@@ -90,7 +88,7 @@ pub struct StackInfo {
     pub components: Vec<ComponentDef>,
     /// Where the stack may connect when it calls another stack (regions, public addresses, and
     /// what the operator allowed).
-    pub outbound: Arc<outbound::Policy>,
+    pub outbound: Arc<stowage_client::outbound::Policy>,
     /// How many bytes a project's uploads in progress may have staged with Put Block at once.
     pub max_staged_bytes: u64,
 }

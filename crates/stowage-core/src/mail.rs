@@ -7,9 +7,6 @@ use lettre::message::{header::ContentType, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use stowage_types::{Error, Result};
 
-/// The response header that names the outbox file of mail a request sent (a stack without SMTP).
-pub const OUTBOX_HEADER: &str = "x-stowage-mail-outbox";
-
 /// Where a message went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {

@@ -56,7 +56,7 @@ impl Application {
         components.extend(config.components.iter().cloned());
         let regions = config.regions.iter().map(|region| region.url.as_str());
         let outbound = std::sync::Arc::new(
-            stowage_core::outbound::Policy::new(&config.outbound_allow, regions)
+            stowage_client::outbound::Policy::new(&config.outbound_allow, regions)
                 .map_err(|error| anyhow::anyhow!("--outbound-allow: {}", error.message))?,
         );
         let stack = StackInfo {

@@ -11,11 +11,11 @@ use stowage_types::names::BucketId;
 use stowage_types::Result;
 
 use super::{authorize, bool_param, endpoint, parameters, scalar_param, user_error, Target};
-use crate::outbound::Policy;
 use crate::queue::RowRun;
-use crate::remote::Remote;
 use crate::tables::{self, CreateRequest, ImportRequest, Layout};
 use crate::{buckets, files, jobs, metadata};
+use stowage_client::outbound::Policy;
+use stowage_client::remote::Remote;
 
 /// The extractor's `parameters` keys.
 const ALLOWED: &[&str] =

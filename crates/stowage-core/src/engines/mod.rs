@@ -2,7 +2,7 @@
 //! (`keboola.ex-storage`), run as native job handlers with the configuration schema, checks and
 //! messages of the originals (spec/components.md).
 //!
-//! Both reach the other project only through its public Storage API ([`crate::remote`]), so the
+//! Both reach the other project only through its public Storage API ([`stowage_client::remote`]), so the
 //! other side can be this stack, another Stowage, or Keboola itself.
 
 pub mod extractor;
@@ -11,7 +11,7 @@ pub mod writer;
 use serde_json::{Map, Value};
 use stowage_types::{Code, Error, Result};
 
-use crate::remote::Remote;
+use stowage_client::remote::Remote;
 
 pub(crate) fn user_error(message: impl Into<String>) -> Error {
     Error::new(Code::ComponentUserError, message)

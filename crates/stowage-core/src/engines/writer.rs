@@ -14,10 +14,10 @@ use stowage_types::auth::ReadBucket;
 use stowage_types::Result;
 
 use super::{authorize, bool_param, endpoint, parameters, scalar_param, user_error};
-use crate::outbound::Policy;
 use crate::queue::RowRun;
-use crate::remote::Remote;
 use crate::tables;
+use stowage_client::outbound::Policy;
+use stowage_client::remote::Remote;
 
 /// The writer's `parameters` keys.
 const ALLOWED: &[&str] = &["#token", "url", "mode", "incremental", "bucket"];

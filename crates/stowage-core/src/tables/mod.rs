@@ -910,7 +910,7 @@ pub(crate) async fn export_work(
     let (size, text_size) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
         let counted = Counting { inner: writer, count: 0 };
         let (counted, text_size) = if gzip {
-            let text = Counting { inner: crate::gzip::ParallelGz::new(counted), count: 0 };
+            let text = Counting { inner: stowage_client::gzip::ParallelGz::new(counted), count: 0 };
             let text = write_rows(&data, &query, text)?;
             (text.inner.finish().map_err(io_error)?, text.count)
         } else {
@@ -995,7 +995,7 @@ pub async fn stream_csv(
             let query = RowQuery { changed_since, ..RowQuery::default() };
             let header: Vec<&str> = columns.iter().map(String::as_str).collect();
             let mut sink = if gzip {
-                let encoder = crate::gzip::ParallelGz::new(sink);
+                let encoder = stowage_client::gzip::ParallelGz::new(sink);
                 with_header(&data, &header, &query, encoder)?.finish().map_err(io_error)?
             } else {
                 with_header(&data, &header, &query, sink)?

@@ -7,7 +7,8 @@ use axum::Json;
 
 use serde::Deserialize;
 use serde_json::Value;
-use stowage_core::mail::{Delivery, OUTBOX_HEADER};
+use stowage_client::OUTBOX_HEADER;
+use stowage_core::mail::Delivery;
 use stowage_core::tokens::{self, TokenRequest, TokenWithSecret};
 use stowage_core::{events, Core};
 use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, ReadToken};
