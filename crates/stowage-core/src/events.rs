@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use stowage_store::Writer;
 
-use stowage_types::auth::{AnyToken, Granted, ReadBucket, ReadToken, Token};
+use stowage_types::auth::{AnyToken, Granted, ReadBucket, ReadTable, ReadToken, Token};
 use stowage_types::event::{Event, EventField, EventFilter, NewEvent};
 use stowage_types::time;
 use stowage_types::{Code, Error, Paging, Result};
@@ -238,13 +238,9 @@ pub async fn list_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>, params: ListPar
 }
 
 /// Lists events about a table (the token needs read access to its bucket).
-pub async fn list_table(
-    ctx: &Ctx,
-    grant: &Granted<ReadBucket>,
-    table_id: String,
-    params: ListParams,
-) -> Result<Vec<Event>> {
+pub async fn list_table(ctx: &Ctx, grant: &Granted<ReadTable>, params: ListParams) -> Result<Vec<Event>> {
     let project_id = grant.project_id();
+    let table_id = grant.table_id().to_string();
     let exists = {
         let table_id = table_id.clone();
         ctx.core.store.read(move |r| r.table(project_id, &table_id)).await?.is_some()

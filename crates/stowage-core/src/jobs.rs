@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_store::{ClaimedJob, Writer};
-use stowage_types::auth::{AnyToken, Granted, ManageBucket, ReadBucket, Token, WriteBucket};
+use stowage_types::auth::{AnyToken, Granted, ManageBucket, ReadTable, Token, WriteBucket, WriteTable};
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::names::BucketId;
 use stowage_types::{time, Code, Error, Paging, Result};
@@ -412,7 +412,7 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
     // A component run's log events carry its own id as their run id.
     let run_id = if job.component.is_some() { Some(job.id.to_string()) } else { job.run_id.clone() };
     let ctx = Ctx { core: core.clone(), run_id, remote_addr: text("remoteAddr"), user_agent: text("userAgent") };
-    let bucket_of = |table_id: &str| tables::parse_id(token.project_id, table_id).map(|(bucket, _)| bucket);
+    let table = |id: &str| tables::parse_id(token.project_id, id);
     let bucket =
         |id: &str| BucketId::parse(id).ok_or_else(|| Error::internal(format!("job {}: bucket id {id}", job.id)));
     match work {
@@ -421,7 +421,7 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
             tables::create_work(&ctx, grant, work, claim).await
         }
         Work::TableImport(work) => {
-            let grant = token.authorize(WriteBucket(bucket_of(&work.table_id)?))?;
+            let grant = token.authorize(WriteTable(table(&work.table_id)?))?;
             tables::import_work(&ctx, grant, work, claim).await
         }
         Work::TableDefinitionCreate(work) => {
@@ -429,20 +429,20 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
             tables::typed::definition_work(&ctx, grant, work, claim).await
         }
         Work::ColumnAdd(work) => {
-            let grant = token.authorize(WriteBucket(bucket_of(&work.table_id)?))?;
+            let grant = token.authorize(WriteTable(table(&work.table_id)?))?;
             tables::typed::column_work(&ctx, grant, work, claim).await
         }
         Work::TableExport(work) => {
-            let grant = token.authorize(ReadBucket(bucket_of(&work.table_id)?))?;
+            let grant = token.authorize(ReadTable(table(&work.table_id)?))?;
             tables::export_work(&ctx, grant, work, claim).await
         }
         Work::TableDrop { table_id } => {
-            let grant = token.authorize(WriteBucket(bucket_of(&table_id)?))?;
-            tables::drop_work(&ctx, grant, table_id, claim).await
+            let grant = token.authorize(WriteTable(table(&table_id)?))?;
+            tables::drop_work(&ctx, grant, claim).await
         }
         Work::PrimaryKey { table_id, columns } => {
-            let grant = token.authorize(WriteBucket(bucket_of(&table_id)?))?;
-            tables::primary_key_work(&ctx, grant, table_id, columns, claim).await
+            let grant = token.authorize(WriteTable(table(&table_id)?))?;
+            tables::primary_key_work(&ctx, grant, columns, claim).await
         }
         Work::BucketDelete { bucket_id, force } => {
             let grant = token.authorize(ManageBucket(bucket(&bucket_id)?))?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use stowage_store::Writer;
-use stowage_types::auth::{AnyToken, Granted, ReadBucket, Role, Token, TokenRef, WriteComponent};
+use stowage_types::auth::{AnyToken, Granted, ReadTable, Role, Token, TokenRef, WriteComponent};
 use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
 
@@ -97,8 +97,7 @@ fn check(w: &Writer<'_>, caller: &Arc<Token>, trigger: &mut TriggerRecord) -> Re
     for table in trigger.tables.iter_mut().filter(|table| table.seen_pk.is_none()) {
         // A table the trigger did not watch so far: the caller must read it, and imports from now
         // on count. Tables it watched keep what it saw (and need not be readable to the caller).
-        let (bucket, _) = tables::parse_id(caller.project_id, &table.table_id)?;
-        caller.authorize(ReadBucket(bucket))?;
+        caller.authorize(ReadTable(tables::parse_id(caller.project_id, &table.table_id)?))?;
         let found = w.table(caller.project_id, &table.table_id)?.ok_or_else(|| {
             Error::new(
                 Code::TableNotFound,

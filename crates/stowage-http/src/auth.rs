@@ -1,18 +1,20 @@
 //! Authentication extractors. A handler that needs a project takes a [`Caller`]; one on the
 //! manage API takes a [`ManageCaller`]. Core operations require a `Granted<P>`, which only a
 //! token can produce, so a storage handler cannot reach data without first taking a `Caller`.
-//! The handlers that take neither are listed in `routes::PUBLIC`.
+//! The handlers that take neither are listed in `routes::PUBLIC`. A handler on one object takes an
+//! [`Allowed<P>`]: the caller's token checked against the rule `P` on the object its path names, so
+//! the route's rule is in its signature and core acts on that object only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use stowage_core::auth::{authenticate, authenticate_manage, ManageGrant};
 use stowage_core::Ctx;
-use stowage_types::auth::Token;
-use stowage_types::Code;
+use stowage_types::auth::{Granted, ManageBucket, Permission, ReadBucket, ReadTable, Token, WriteBucket, WriteTable};
+use stowage_types::{Code, Error};
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -72,6 +74,66 @@ impl FromRequestParts<AppState> for Caller {
             stowage_core::branches::resolve(&ctx, token.project_id, branch).await?;
         }
         Ok(Caller { token, ctx })
+    }
+}
+
+/// A permission a route builds from the `{id}` segment of its path.
+pub trait FromPath: Permission + Sized {
+    /// The permission on the object `id` names, or that object's not-found error.
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error>;
+}
+
+impl FromPath for ReadTable {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        stowage_core::tables::parse_id(project_id, id).map(ReadTable)
+    }
+}
+
+impl FromPath for WriteTable {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        stowage_core::tables::parse_id(project_id, id).map(WriteTable)
+    }
+}
+
+impl FromPath for ReadBucket {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        stowage_core::buckets::parse_id(project_id, id).map(ReadBucket)
+    }
+}
+
+impl FromPath for WriteBucket {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        stowage_core::buckets::parse_id(project_id, id).map(WriteBucket)
+    }
+}
+
+impl FromPath for ManageBucket {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        stowage_core::buckets::parse_id(project_id, id).map(ManageBucket)
+    }
+}
+
+/// A caller whose token passed the rule `P` on the object the path's `{id}` names: 401 without a
+/// valid token, 404 for an id that cannot name such an object, 403 when the rule refuses.
+pub struct Allowed<P> {
+    pub grant: Granted<P>,
+    pub ctx: Ctx,
+}
+
+impl<P: FromPath + Send> FromRequestParts<AppState> for Allowed<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|error| ApiError(Error::internal(format!("path parameters: {error}"))))?;
+        let id = params
+            .iter()
+            .find_map(|(name, value)| (name == "id").then_some(value))
+            .ok_or_else(|| ApiError(Error::internal("a route taking Allowed has no {id} in its path")))?;
+        let permission = P::from_path(caller.token.project_id, id)?;
+        Ok(Allowed { grant: caller.token.authorize(permission)?, ctx: caller.ctx })
     }
 }
 

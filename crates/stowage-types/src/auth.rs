@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::names::BucketId;
+use crate::names::{BucketId, TableId};
 use crate::time::Timestamp;
 
 /// The role of a project member. A member's master token gets its flags from the role.
@@ -282,6 +282,47 @@ pub struct WriteBucket(pub BucketId);
 impl Permission for WriteBucket {
     fn allows(&self, token: &Token) -> bool {
         token.bucket_access(self.0.as_str()) >= Some(BucketAccess::Write)
+    }
+}
+
+/// A permission on one table: core loads the table it names, and only that one.
+pub trait OnTable: Permission {
+    /// The table the permission was checked on.
+    fn table(&self) -> &TableId;
+}
+
+/// Reading one table: its detail, rows, events and metadata.
+#[derive(Debug)]
+pub struct ReadTable(pub TableId);
+impl Permission for ReadTable {
+    fn allows(&self, token: &Token) -> bool {
+        token.bucket_access(self.0.bucket().as_str()).is_some()
+    }
+}
+impl OnTable for ReadTable {
+    fn table(&self) -> &TableId {
+        &self.0
+    }
+}
+
+/// Changing one table: loads, keys, columns, metadata, its deletion.
+#[derive(Debug)]
+pub struct WriteTable(pub TableId);
+impl Permission for WriteTable {
+    fn allows(&self, token: &Token) -> bool {
+        token.bucket_access(self.0.bucket().as_str()) >= Some(BucketAccess::Write)
+    }
+}
+impl OnTable for WriteTable {
+    fn table(&self) -> &TableId {
+        &self.0
+    }
+}
+
+impl<P: OnTable> Granted<P> {
+    /// The table the grant covers.
+    pub fn table_id(&self) -> &TableId {
+        self.scope.table()
     }
 }
 

@@ -111,6 +111,47 @@ impl fmt::Display for BucketId {
     }
 }
 
+/// Longest table name.
+pub const MAX_TABLE_NAME_LEN: usize = 96;
+
+/// A table id such as `in.c-sales.orders`: its bucket's id and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableId {
+    id: String,
+    bucket: BucketId,
+}
+
+impl TableId {
+    /// Parses an id from a path. `None` when it cannot name any table.
+    pub fn parse(value: &str) -> Option<Self> {
+        let (bucket, name) = value.rsplit_once('.')?;
+        let bucket = BucketId::parse(bucket)?;
+        let valid = !name.is_empty() && name.len() <= MAX_TABLE_NAME_LEN && is_simple_name(name);
+        valid.then(|| TableId { id: value.to_string(), bucket })
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.id
+    }
+
+    /// The bucket the table is in.
+    pub fn bucket(&self) -> &BucketId {
+        &self.bucket
+    }
+
+    /// The table's name, after its bucket's id.
+    pub fn name(&self) -> &str {
+        &self.id[self.bucket.as_str().len() + 1..]
+    }
+}
+
+impl fmt::Display for TableId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +162,17 @@ mod tests {
         assert_eq!(id.as_str(), "in.c-py-test");
         assert_eq!(id.name(), "c-py-test");
         assert_eq!(id.stage(), Stage::In);
+    }
+
+    #[test]
+    fn a_table_id_is_its_bucket_and_a_simple_name() {
+        let id = TableId::parse("in.c-sales.orders").unwrap();
+        assert_eq!((id.bucket().as_str(), id.name()), ("in.c-sales", "orders"));
+        assert!(TableId::parse("in.c-sales").is_none());
+        assert!(TableId::parse("in.c-sales.").is_none());
+        assert!(TableId::parse("in.sales.orders").is_none());
+        assert!(TableId::parse("in.c-sales.a.b").is_none(), "a name has no dot");
+        assert!(TableId::parse(&format!("in.c-s.{}", "n".repeat(97))).is_none());
     }
 
     #[test]

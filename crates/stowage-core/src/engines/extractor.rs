@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use stowage_types::auth::{CreateBuckets, WriteBucket};
+use stowage_types::auth::{CreateBuckets, WriteBucket, WriteTable};
 use stowage_types::names::BucketId;
 use stowage_types::Result;
 
@@ -129,8 +129,11 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
 
     let destination = run.config["storage"]["output"]["tables"][0]["destination"].as_str().filter(|d| !d.is_empty());
     let (bucket_id, name) = match destination {
-        Some(id) => tables::parse_id(run.token.project_id, id)
-            .map_err(|_| user_error(format!("Invalid destination table \"{id}\".")))?,
+        Some(id) => {
+            let id = tables::parse_id(run.token.project_id, id)
+                .map_err(|_| user_error(format!("Invalid destination table \"{id}\".")))?;
+            (id.bucket().clone(), id.name().to_string())
+        }
         None => {
             let bucket = BucketId::parse(&format!("in.c-keboola-ex-storage-{}", run.config_id))
                 .ok_or_else(|| user_error("The configuration id cannot name a bucket."))?;
@@ -154,9 +157,9 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
         let (project_id, id) = (run.token.project_id, table_id.clone());
         run.ctx.core.store.read(move |r| r.table(project_id, &id)).await?
     };
-    let grant = run.token.authorize(WriteBucket(bucket_id.clone()))?;
     let job = match existing {
         None => {
+            let grant = run.token.authorize(WriteBucket(bucket_id.clone()))?;
             let request = CreateRequest {
                 name: Some(name.clone()),
                 data_file_id: Some(local.id),
@@ -173,13 +176,8 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
                     serde_json::to_string(&primary_key).unwrap_or_default()
                 )));
             }
-            tables::import(
-                run.ctx,
-                grant,
-                table_id.clone(),
-                ImportRequest { data_file_id: Some(local.id), incremental, layout },
-            )
-            .await?
+            let grant = run.token.authorize(WriteTable(tables::parse_id(run.token.project_id, &table_id)?))?;
+            tables::import(run.ctx, grant, ImportRequest { data_file_id: Some(local.id), incremental, layout }).await?
         }
     };
     let job = jobs::wait(&run.ctx.core, job).await?;

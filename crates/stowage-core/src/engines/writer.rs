@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use stowage_types::auth::ReadBucket;
+use stowage_types::auth::ReadTable;
 use stowage_types::Result;
 
 use super::{authorize, bool_param, endpoint, parameters, scalar_param, user_error};
@@ -99,9 +99,8 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
             Some(tables::when::parse("changed_since", text, run.started).map_err(|error| user_error(error.message))?)
         }
     };
-    let (bucket, _) = tables::parse_id(run.token.project_id, source)?;
-    let grant = run.token.authorize(ReadBucket(bucket))?;
-    let (table, body) = tables::stream_csv(run.ctx, &grant, source, changed_since, true).await?;
+    let grant = run.token.authorize(ReadTable(tables::parse_id(run.token.project_id, source)?))?;
+    let (table, body) = tables::stream_csv(run.ctx, &grant, changed_since, true).await?;
     let primary_key = table.primary_key.clone();
 
     let table_id = format!("{}.{name}", target.bucket);

@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 use stowage_store::table_data::{
     write_record, Cast, Filter, FilterOp, ImportMode, PackedRows, RowQuery, RowSource, Schema, TableData,
 };
-use stowage_types::auth::{AnyToken, Granted, ReadBucket, Token, WriteBucket};
+use stowage_types::auth::{AnyToken, Granted, OnTable, ReadBucket, ReadTable, Token, WriteBucket, WriteTable};
 use stowage_types::job::Job;
-use stowage_types::names::{is_simple_name, BucketId};
+use stowage_types::names::{is_simple_name, TableId};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{record, Happened};
@@ -31,7 +31,7 @@ use crate::{files, Core, Ctx};
 use csv::{CsvFormat, CsvReader};
 
 /// Longest table name, as in Keboola.
-pub const MAX_TABLE_NAME_LEN: usize = 96;
+pub use stowage_types::names::MAX_TABLE_NAME_LEN;
 /// Longest column name.
 pub const MAX_COLUMN_NAME_LEN: usize = 64;
 /// Most columns a table may have.
@@ -110,18 +110,9 @@ fn not_found(project_id: i64, id: &str) -> Error {
     Error::new(Code::TableNotFound, format!("The table \"{id}\" was not found in the project \"{project_id}\""))
 }
 
-/// Splits a table id (`in.c-sales.orders`) into its bucket and name; an id that cannot exist is
-/// simply not found.
-pub fn parse_id(project_id: i64, id: &str) -> Result<(BucketId, String)> {
-    let mut parts = id.splitn(3, '.');
-    let (Some(stage), Some(bucket), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(not_found(project_id, id));
-    };
-    let bucket = BucketId::parse(&format!("{stage}.{bucket}")).ok_or_else(|| not_found(project_id, id))?;
-    if validate_table_name(name).is_err() {
-        return Err(not_found(project_id, id));
-    }
-    Ok((bucket, name.to_string()))
+/// A table id (`in.c-sales.orders`) from a request; an id that cannot exist is simply not found.
+pub fn parse_id(project_id: i64, id: &str) -> Result<TableId> {
+    TableId::parse(id).ok_or_else(|| not_found(project_id, id))
 }
 
 /// A table with what its views show.
@@ -147,18 +138,19 @@ fn view(r: &stowage_store::Reader<'_>, table: TableRecord) -> Result<TableView> 
     Ok(TableView { table, bucket, metadata, column_metadata })
 }
 
-async fn load(ctx: &Ctx, project_id: i64, id: &str) -> Result<TableRecord> {
-    let id = id.to_string();
+/// The table a grant covers: the only table a use case given that grant acts on.
+async fn load<P: OnTable>(ctx: &Ctx, grant: &Granted<P>) -> Result<TableRecord> {
+    let (project_id, id) = (grant.project_id(), grant.table_id().to_string());
     ctx.core.store.read(move |r| r.table(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))).await
 }
 
 /// A table's record and its rows, opened. A full load that replaces the table's storage (or a
 /// drop) may commit between reading the record and opening the storage it names, and remove that
 /// storage: then the record is read again. Storage, once opened, stays readable.
-async fn open_current(ctx: &Ctx, project_id: i64, id: &str) -> Result<(TableRecord, TableData)> {
+async fn open_current<P: OnTable>(ctx: &Ctx, grant: &Granted<P>) -> Result<(TableRecord, TableData)> {
     let mut missing: Option<String> = None;
     loop {
-        let table = load(ctx, project_id, id).await?;
+        let table = load(ctx, grant).await?;
         if missing.as_ref() == Some(&table.storage_key) {
             return Err(Error::internal(format!("the rows of table storage {} are missing", table.storage_key)));
         }
@@ -563,8 +555,8 @@ pub struct ImportRequest {
 }
 
 /// Loads a file into a table, as a job (`tableImport`). All or nothing.
-pub async fn import(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, request: ImportRequest) -> Result<Job> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+pub async fn import(ctx: &Ctx, grant: Granted<WriteTable>, request: ImportRequest) -> Result<Job> {
+    let table = load(ctx, &grant).await?;
     let file = source_file(ctx, grant.token(), request.data_file_id).await?;
     if let Some(columns) = &request.layout.columns {
         validate_columns(columns)?;
@@ -576,7 +568,7 @@ pub async fn import(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, re
         incremental: request.incremental,
         layout: request.layout,
     };
-    ctx.core.jobs.submit(ctx, grant.token(), "tableImport", params, Some(table_id), Work::TableImport(work)).await
+    ctx.core.jobs.submit(ctx, grant.token(), "tableImport", params, Some(table.id), Work::TableImport(work)).await
 }
 
 /// What a `tableImport` job loads.
@@ -594,12 +586,12 @@ pub struct ImportWork {
 /// job over finds the marker when the rows had committed, and only finishes the catalog part.
 pub(crate) async fn import_work(
     ctx: &Ctx,
-    grant: Granted<WriteBucket>,
+    grant: Granted<WriteTable>,
     work: ImportWork,
     claim: &Claim,
 ) -> Result<JobDone> {
     let core = &ctx.core;
-    let table = load(ctx, grant.project_id(), &work.table_id).await?;
+    let table = load(ctx, &grant).await?;
     let file = source_file(ctx, grant.token(), Some(work.file_id)).await?;
     let (store, key) = (core.table_store.clone(), table.storage_key.clone());
     let job = claim.id;
@@ -832,8 +824,7 @@ fn row_query(table: &TableRecord, selection: Selection) -> Result<RowQuery> {
 /// The first rows of a table: (columns, rows).
 pub async fn preview(
     ctx: &Ctx,
-    grant: &Granted<ReadBucket>,
-    table_id: &str,
+    grant: &Granted<ReadTable>,
     mut selection: Selection,
 ) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let limit = selection.limit.unwrap_or(PREVIEW_DEFAULT_LIMIT);
@@ -843,7 +834,7 @@ pub async fn preview(
         )));
     }
     selection.limit = Some(limit);
-    let (table, data) = open_current(ctx, grant.project_id(), table_id).await?;
+    let (table, data) = open_current(ctx, grant).await?;
     let query = row_query(&table, selection)?;
     let columns = if query.columns.is_empty() { table.columns.clone() } else { query.columns.clone() };
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<String>>> {
@@ -860,14 +851,8 @@ pub async fn preview(
 }
 
 /// Exports rows to a new file (no header, every value enclosed), as a job (`tableExport`).
-pub async fn export(
-    ctx: &Ctx,
-    grant: Granted<ReadBucket>,
-    table_id: String,
-    selection: Selection,
-    gzip: bool,
-) -> Result<Job> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+pub async fn export(ctx: &Ctx, grant: Granted<ReadTable>, selection: Selection, gzip: bool) -> Result<Job> {
+    let table = load(ctx, &grant).await?;
     if selection.limit.is_some_and(|limit| limit < 1) {
         return Err(Error::validation("Parameter \"limit\" must be at least 1."));
     }
@@ -879,8 +864,8 @@ pub async fn export(
         }
     });
     row_query(&table, selection.clone())?;
-    let work = ExportWork { table_id: table_id.clone(), selection, gzip };
-    ctx.core.jobs.submit(ctx, grant.token(), "tableExport", params, Some(table_id), Work::TableExport(work)).await
+    let work = ExportWork { table_id: table.id.clone(), selection, gzip };
+    ctx.core.jobs.submit(ctx, grant.token(), "tableExport", params, Some(table.id), Work::TableExport(work)).await
 }
 
 /// What a `tableExport` job writes.
@@ -896,13 +881,14 @@ pub struct ExportWork {
 /// finished uploading and expires with the other unfinished files.
 pub(crate) async fn export_work(
     ctx: &Ctx,
-    grant: Granted<ReadBucket>,
+    grant: Granted<ReadTable>,
     work: ExportWork,
     claim: &Claim,
 ) -> Result<JobDone> {
-    let ExportWork { table_id, selection, gzip } = work;
+    let ExportWork { selection, gzip, .. } = work;
     let core = &ctx.core;
-    let (table, data) = open_current(ctx, grant.project_id(), &table_id).await?;
+    let (table, data) = open_current(ctx, &grant).await?;
+    let table_id = table.id.clone();
     let query = row_query(&table, selection)?;
     let name = format!("{}.csv{}", table.id, if gzip { ".gz" } else { "" });
     let file = files::create_for(core, grant.token(), name, vec!["table-export".into()], ctx.run_id.clone()).await?;
@@ -981,12 +967,11 @@ fn write_rows<W: std::io::Write>(data: &TableData, query: &RowQuery, out: W) -> 
 /// download), streamed through a small bounded channel so memory stays flat: (table, chunks).
 pub async fn stream_csv(
     ctx: &Ctx,
-    grant: &Granted<ReadBucket>,
-    table_id: &str,
+    grant: &Granted<ReadTable>,
     changed_since: Option<i64>,
     gzip: bool,
 ) -> Result<(TableRecord, impl futures::Stream<Item = Result<bytes::Bytes>> + Unpin + Send + 'static)> {
-    let (table, data) = open_current(ctx, grant.project_id(), table_id).await?;
+    let (table, data) = open_current(ctx, grant).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(4);
     let columns = table.columns.clone();
     tokio::task::spawn_blocking(move || {
@@ -1041,8 +1026,9 @@ impl std::io::Write for ChannelWriter {
 }
 
 /// One table, recording `storage.tableDetail`.
-pub async fn detail(ctx: &Ctx, grant: &Granted<ReadBucket>, table_id: &str) -> Result<TableView> {
+pub async fn detail(ctx: &Ctx, grant: &Granted<ReadTable>) -> Result<TableView> {
     let project_id = grant.project_id();
+    let table_id = grant.table_id().as_str();
     let id = table_id.to_string();
     let found = ctx
         .core
@@ -1092,32 +1078,27 @@ pub async fn list_in_bucket(ctx: &Ctx, grant: &Granted<ReadBucket>) -> Result<Ve
 }
 
 /// Deletes a table now, or as a job (`tableDrop`).
-pub async fn delete(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, run_async: bool) -> Result<Option<Job>> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+pub async fn delete(ctx: &Ctx, grant: Granted<WriteTable>, run_async: bool) -> Result<Option<Job>> {
+    let table = load(ctx, &grant).await?;
     if !run_async {
         delete_now(ctx, &grant, table, None).await?;
         return Ok(None);
     }
-    let params = json!({ "tableId": table_id });
-    let work = Work::TableDrop { table_id: table_id.clone() };
-    Ok(Some(ctx.core.jobs.submit(ctx, grant.token(), "tableDrop", params, Some(table_id), work).await?))
+    let params = json!({ "tableId": table.id });
+    let work = Work::TableDrop { table_id: table.id.clone() };
+    Ok(Some(ctx.core.jobs.submit(ctx, grant.token(), "tableDrop", params, Some(table.id), work).await?))
 }
 
 /// The `tableDrop` job.
-pub(crate) async fn drop_work(
-    ctx: &Ctx,
-    grant: Granted<WriteBucket>,
-    table_id: String,
-    claim: &Claim,
-) -> Result<JobDone> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+pub(crate) async fn drop_work(ctx: &Ctx, grant: Granted<WriteTable>, claim: &Claim) -> Result<JobDone> {
+    let table = load(ctx, &grant).await?;
     delete_now(ctx, &grant, table, Some(claim)).await?;
     Ok(JobDone::from(Value::Null))
 }
 
 /// Removes the table from the catalog with its event (and the outcome of the job that does it,
 /// if any), then its file.
-async fn delete_now(ctx: &Ctx, grant: &Granted<WriteBucket>, table: TableRecord, claim: Option<&Claim>) -> Result<()> {
+async fn delete_now(ctx: &Ctx, grant: &Granted<WriteTable>, table: TableRecord, claim: Option<&Claim>) -> Result<()> {
     let token = grant.token().clone();
     let key = table.storage_key.clone();
     let claim = claim.cloned();
@@ -1146,13 +1127,8 @@ pub(crate) async fn remove_storage(core: &Core, keys: Vec<String>) {
 }
 
 /// Sets (`Some`) or removes (`None`) the primary key, as a job.
-pub async fn change_primary_key(
-    ctx: &Ctx,
-    grant: Granted<WriteBucket>,
-    table_id: String,
-    columns: Option<Vec<String>>,
-) -> Result<Job> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+pub async fn change_primary_key(ctx: &Ctx, grant: Granted<WriteTable>, columns: Option<Vec<String>>) -> Result<Job> {
+    let table = load(ctx, &grant).await?;
     let columns = columns.map(|columns| primary_key("columns", columns)).transpose()?;
     let columns = match columns {
         Some(columns) if columns.is_empty() => {
@@ -1172,20 +1148,19 @@ pub async fn change_primary_key(
     };
     let operation = if columns.is_some() { "tablePrimaryKeyAdd" } else { "tablePrimaryKeyDelete" };
     let params = json!({ "columns": columns });
-    let work = Work::PrimaryKey { table_id: table_id.clone(), columns };
-    ctx.core.jobs.submit(ctx, grant.token(), operation, params, Some(table_id), work).await
+    let work = Work::PrimaryKey { table_id: table.id.clone(), columns };
+    ctx.core.jobs.submit(ctx, grant.token(), operation, params, Some(table.id), work).await
 }
 
 /// Sets or removes the key in the table's file, then mirrors it. A takeover runs it again: setting
 /// the same key, or removing a missing one, changes nothing.
 pub(crate) async fn primary_key_work(
     ctx: &Ctx,
-    grant: Granted<WriteBucket>,
-    table_id: String,
+    grant: Granted<WriteTable>,
     columns: Option<Vec<String>>,
     claim: &Claim,
 ) -> Result<JobDone> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let table = load(ctx, &grant).await?;
     let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
     let new_key = columns.clone();
     let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {

@@ -12,7 +12,7 @@ use std::io::BufRead;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stowage_store::Writer;
-use stowage_types::auth::{Granted, WriteBucket};
+use stowage_types::auth::{Granted, WriteBucket, WriteTable};
 use stowage_types::datatype::{BaseType, ColumnType};
 use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
@@ -305,8 +305,8 @@ pub struct ColumnWork {
 /// Adds a column, as a job (`tableColumnAdd`): typed (`definition` or `basetype` given) in a typed
 /// table, text in an untyped one. Existing rows get the column's default, or an empty value, so a
 /// new column that is not nullable needs a default.
-pub async fn add_column(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String, spec: ColumnSpec) -> Result<Job> {
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+pub async fn add_column(ctx: &Ctx, grant: Granted<WriteTable>, spec: ColumnSpec) -> Result<Job> {
+    let table = load(ctx, &grant).await?;
     validate_columns(std::slice::from_ref(&spec.name))?;
     if table.columns.iter().any(|c| c.eq_ignore_ascii_case(&spec.name)) {
         return Err(invalid(format!("The column \"{}\" is already in the table {}.", spec.name, table.id)));
@@ -337,8 +337,8 @@ pub async fn add_column(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String
         (None, false) => None,
     };
     let params = json!({ "name": spec.name, "definition": definition });
-    let work = Work::ColumnAdd(ColumnWork { table_id: table_id.clone(), name: spec.name, definition });
-    ctx.core.jobs.submit(ctx, grant.token(), "tableColumnAdd", params, Some(table_id), work).await
+    let work = Work::ColumnAdd(ColumnWork { table_id: table.id.clone(), name: spec.name, definition });
+    ctx.core.jobs.submit(ctx, grant.token(), "tableColumnAdd", params, Some(table.id), work).await
 }
 
 /// Adds the column to the table's storage (with its native type where the engine has them; the
@@ -346,12 +346,12 @@ pub async fn add_column(ctx: &Ctx, grant: Granted<WriteBucket>, table_id: String
 /// is not added twice.
 pub(crate) async fn column_work(
     ctx: &Ctx,
-    grant: Granted<WriteBucket>,
+    grant: Granted<WriteTable>,
     work: ColumnWork,
     claim: &Claim,
 ) -> Result<JobDone> {
-    let ColumnWork { table_id, name, definition } = work;
-    let table = load(ctx, grant.project_id(), &table_id).await?;
+    let ColumnWork { name, definition, .. } = work;
+    let table = load(ctx, &grant).await?;
     let (store, key) = (ctx.core.table_store.clone(), table.storage_key.clone());
     let (added, typed) = (name.clone(), definition.clone());
     let (schema, stats) = tokio::task::spawn_blocking(move || -> Result<_> {

@@ -172,8 +172,8 @@ fn bucket_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(Buck
 }
 
 fn table_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(BucketId) -> P) -> ApiResult<Granted<P>> {
-    let (bucket, _) = tables::parse_id(caller.token.project_id, id)?;
-    Ok(caller.token.authorize(make(bucket))?)
+    let table = tables::parse_id(caller.token.project_id, id)?;
+    Ok(caller.token.authorize(make(table.bucket().clone()))?)
 }
 
 /// Splits `in.c-b.table.column` into the table id and the column.

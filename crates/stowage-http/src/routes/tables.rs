@@ -1,7 +1,7 @@
 //! `tables/...` and `buckets/{id}/tables...`: create, list, detail, delete, import, export,
 //! preview, primary key, events.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,13 +10,13 @@ use serde_json::Value;
 use stowage_core::tables::csv::{write_row, CsvFormat};
 use stowage_core::tables::typed::{ColumnSpec, DefinitionRequest};
 use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter};
-use stowage_core::{buckets, events, Core};
-use stowage_types::auth::{AnyToken, ReadBucket, WriteBucket};
+use stowage_core::{events, Core};
+use stowage_types::auth::{AnyToken, ReadBucket, ReadTable, WriteBucket, WriteTable};
 use stowage_types::time::format;
 use stowage_types::Code;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{Allowed, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{lenient, parameter_error, Input, Page, Params};
 use crate::openapi::Op;
@@ -242,18 +242,6 @@ pub(crate) struct Preview {
     rows: Vec<Vec<PreviewValue>>,
 }
 
-fn table_id_grant<P>(
-    caller: &Caller,
-    id: &str,
-    make: impl FnOnce(stowage_types::names::BucketId) -> P,
-) -> ApiResult<stowage_types::auth::Granted<P>>
-where
-    P: stowage_types::auth::Permission,
-{
-    let (bucket, _) = tables::parse_id(caller.token.project_id, id)?;
-    Ok(caller.token.authorize(make(bucket))?)
-}
-
 /// How an uploaded CSV file is laid out.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -470,8 +458,7 @@ pub(crate) struct PrimaryKeyInput {
 
 async fn create_table(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(bucket_id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteBucket>,
     Input(body): Input<NewTableInput>,
 ) -> ApiResult<Response> {
     let request = CreateRequest {
@@ -480,8 +467,7 @@ async fn create_table(
         layout: body.layout.layout()?,
         primary_key: body.primary_key.unwrap_or_default(),
     };
-    let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
-    let job = tables::create(&caller.ctx, grant, request).await?;
+    let job = tables::create(&ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
@@ -525,8 +511,7 @@ fn column_spec(value: &Value, at: &str) -> ApiResult<ColumnSpec> {
 
 async fn create_table_definition(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(bucket_id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteBucket>,
     Input(body): Input<DefinitionInput>,
 ) -> ApiResult<Response> {
     let columns = match &body.columns {
@@ -542,33 +527,28 @@ async fn create_table_definition(
     };
     let request =
         DefinitionRequest { name: body.name, primary_key: body.primary_keys_names.unwrap_or_default(), columns };
-    let grant = caller.token.authorize(WriteBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
-    let job = tables::typed::create_definition(&caller.ctx, grant, request).await?;
+    let job = tables::typed::create_definition(&ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn add_column(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteTable>,
     Input(ColumnBody(body)): Input<ColumnBody>,
 ) -> ApiResult<Response> {
     let spec = column_spec(&body, "")?;
-    let grant = table_id_grant(&caller, &id, WriteBucket)?;
-    let job = tables::typed::add_column(&caller.ctx, grant, id, spec).await?;
+    let job = tables::typed::add_column(&ctx, grant, spec).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn list_bucket_tables(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(bucket_id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadBucket>,
     Params(query): Params<TableQuery>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<TableShow>>> {
     let shape = TableShape::from_include(&query.include, false);
-    let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &bucket_id)?))?;
-    let list = page.of(tables::list_in_bucket(&caller.ctx, &grant).await?)?;
+    let list = page.of(tables::list_in_bucket(&ctx, &grant).await?)?;
     Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
 
@@ -586,23 +566,19 @@ async fn list_tables(
 
 async fn get_table(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadTable>,
 ) -> ApiResult<Json<TableShow>> {
-    let grant = table_id_grant(&caller, &id, ReadBucket)?;
-    let view = tables::detail(&caller.ctx, &grant, &id).await?;
+    let view = tables::detail(&ctx, &grant).await?;
     Ok(Json(table_view(&state.core, &view, TableShape::DETAIL)))
 }
 
 async fn delete_table(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteTable>,
     Params(query): Params<DeleteQuery>,
 ) -> ApiResult<Response> {
     let run_async = query.run_async.unwrap_or(false);
-    let grant = table_id_grant(&caller, &id, WriteBucket)?;
-    match tables::delete(&caller.ctx, grant, id, run_async).await? {
+    match tables::delete(&ctx, grant, run_async).await? {
         Some(job) => Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -610,8 +586,7 @@ async fn delete_table(
 
 async fn import_table(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteTable>,
     Input(body): Input<ImportInput>,
 ) -> ApiResult<Response> {
     let request = ImportRequest {
@@ -619,8 +594,7 @@ async fn import_table(
         incremental: body.incremental.unwrap_or(false),
         layout: body.layout.layout()?,
     };
-    let grant = table_id_grant(&caller, &id, WriteBucket)?;
-    let job = tables::import(&caller.ctx, grant, id, request).await?;
+    let job = tables::import(&ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
@@ -708,8 +682,7 @@ fn check_format(format: Option<String>, allowed: &[&str]) -> ApiResult<String> {
 
 async fn export_table(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadTable>,
     Input(body): Input<ExportInput>,
 ) -> ApiResult<Response> {
     check_format(body.format, &["rfc", "raw", "escaped"])?;
@@ -721,21 +694,18 @@ async fn export_table(
     }
     let gzip = body.gzip.unwrap_or(false);
     let selection = selection(body.selection)?;
-    let grant = table_id_grant(&caller, &id, ReadBucket)?;
-    let job = tables::export(&caller.ctx, grant, id, selection, gzip).await?;
+    let job = tables::export(&ctx, grant, selection, gzip).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn preview_table(
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadTable>,
     Params(query): Params<PreviewQuery>,
     Params(rows): Params<SelectionInput>,
 ) -> ApiResult<Response> {
     let format = check_format(query.format, &["rfc", "json"])?;
     let selection = selection(rows)?;
-    let grant = table_id_grant(&caller, &id, ReadBucket)?;
-    let (columns, rows) = tables::preview(&caller.ctx, &grant, &id, selection).await?;
+    let (columns, rows) = tables::preview(&ctx, &grant, selection).await?;
     if format == "json" {
         const TRUNCATE_AT: usize = 16_384;
         let rows = rows
@@ -767,34 +737,28 @@ async fn preview_table(
 
 async fn add_primary_key(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteTable>,
     Input(body): Input<PrimaryKeyInput>,
 ) -> ApiResult<Response> {
     let columns = body.columns.unwrap_or_default();
-    let grant = table_id_grant(&caller, &id, WriteBucket)?;
-    let job = tables::change_primary_key(&caller.ctx, grant, id, Some(columns)).await?;
+    let job = tables::change_primary_key(&ctx, grant, Some(columns)).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn remove_primary_key(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<WriteTable>,
 ) -> ApiResult<Response> {
-    let grant = table_id_grant(&caller, &id, WriteBucket)?;
-    let job = tables::change_primary_key(&caller.ctx, grant, id, None).await?;
+    let job = tables::change_primary_key(&ctx, grant, None).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn list_table_events(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadTable>,
     Params(query): Params<EventQuery>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
-    let grant = table_id_grant(&caller, &id, ReadBucket)?;
-    let list = events::list_table(&caller.ctx, &grant, id, query.params(&page)).await?;
+    let list = events::list_table(&ctx, &grant, query.params(&page)).await?;
     Ok(Json(list.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -21,7 +21,9 @@ use stowage_core::buckets::NewBucket;
 use stowage_core::console::Session;
 use stowage_core::records::MetadataEntry;
 use stowage_core::{buckets, events, jobs, tables, Ctx};
-use stowage_types::auth::{AnyToken, CreateBuckets, ManageBucket, ReadBucket, Token, WriteBucket};
+use stowage_types::auth::{
+    AnyToken, CreateBuckets, ManageBucket, ReadBucket, ReadTable, Token, WriteBucket, WriteTable,
+};
 use stowage_types::event::Event;
 use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
@@ -389,10 +391,10 @@ async fn table_page(
     let filter_column = query.string("column")?.filter(|c| !c.is_empty());
     let filter_value = query.string("value")?.unwrap_or_default();
     let looked_up = async {
-        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
-        let grant = token.authorize(ReadBucket(bucket_id.clone()))?;
-        let view = tables::detail(&ctx, &grant, &table).await?;
-        let can_write = token.authorize(WriteBucket(bucket_id)).is_ok();
+        let table_id = tables::parse_id(project_id, &table)?;
+        let can_write = token.authorize(WriteTable(table_id.clone())).is_ok();
+        let grant = token.authorize(ReadTable(table_id))?;
+        let view = tables::detail(&ctx, &grant).await?;
         let shown = match tab {
             "data" => {
                 let selection = tables::Selection {
@@ -401,9 +403,9 @@ async fn table_page(
                     where_values: filter_column.as_ref().map(|_| vec![filter_value.clone()]).unwrap_or_default(),
                     ..Default::default()
                 };
-                Shown::Data(tables::preview(&ctx, &grant, &table, selection).await?)
+                Shown::Data(tables::preview(&ctx, &grant, selection).await?)
             }
-            "events" => Shown::Events(events::list_table(&ctx, &grant, table.clone(), recent()).await?),
+            "events" => Shown::Events(events::list_table(&ctx, &grant, recent()).await?),
             _ => Shown::Overview,
         };
         Ok::<_, Error>((view, shown, can_write))
@@ -534,10 +536,9 @@ async fn set_primary_key(
     let ctx = Ctx::internal(&state.core);
     let columns = column_list(&body.string("columns")?.unwrap_or_default());
     let changed = async {
-        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
-        let grant = token.authorize(WriteBucket(bucket_id))?;
+        let grant = token.authorize(WriteTable(tables::parse_id(project_id, &table)?))?;
         let columns = Some(columns).filter(|columns| !columns.is_empty());
-        tables::change_primary_key(&ctx, grant, table.clone(), columns).await
+        tables::change_primary_key(&ctx, grant, columns).await
     };
     match changed.await {
         // The job's page reloads until the key is set (or says why it could not be).
@@ -555,9 +556,9 @@ async fn confirm_table_delete(
     let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let looked_up = async {
-        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
-        token.authorize(WriteBucket(bucket_id.clone()))?;
-        tables::detail(&ctx, &token.authorize(ReadBucket(bucket_id))?, &table).await
+        let table_id = tables::parse_id(project_id, &table)?;
+        token.authorize(WriteTable(table_id.clone()))?;
+        tables::detail(&ctx, &token.authorize(ReadTable(table_id))?).await
     };
     let view = match looked_up.await {
         Ok(view) => view,
@@ -585,9 +586,9 @@ async fn delete_table(
     let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
     let ctx = Ctx::internal(&state.core);
     let deleted = async {
-        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
-        tables::delete(&ctx, token.authorize(WriteBucket(bucket_id.clone()))?, table.clone(), false).await?;
-        Ok::<_, Error>(bucket_id)
+        let table_id = tables::parse_id(project_id, &table)?;
+        tables::delete(&ctx, token.authorize(WriteTable(table_id.clone()))?, false).await?;
+        Ok::<_, Error>(table_id.bucket().clone())
     };
     match deleted.await {
         Ok(bucket) => Ok(redirect(&format!("/console/projects/{project_id}/buckets/{}", url(bucket.as_str())))),
@@ -621,11 +622,11 @@ async fn upload(
     let existing = query.string("table")?.filter(|table| !table.is_empty());
     let name = match &existing {
         Some(table) => {
-            let (table_bucket, name) = tables::parse_id(project_id, table)?;
-            if table_bucket.to_string() != bucket {
+            let table_id = tables::parse_id(project_id, table)?;
+            if table_id.bucket().as_str() != bucket {
                 return Err(Error::validation(format!("The table {table} is not in the bucket {bucket}.")).into());
             }
-            name
+            table_id.name().to_string()
         }
         None => {
             let name = query.string("name")?.unwrap_or_default().trim().to_string();
@@ -650,7 +651,8 @@ async fn upload(
                 incremental: query.bool("incremental")?.unwrap_or(false),
                 ..ImportRequest::default()
             };
-            tables::import(&ctx, grant, table_id, request).await?
+            let grant = token.authorize(WriteTable(tables::parse_id(project_id, &table_id)?))?;
+            tables::import(&ctx, grant, request).await?
         }
         None => {
             let primary_key = column_list(&query.string("primaryKey")?.unwrap_or_default());
@@ -686,8 +688,7 @@ async fn download(
     let (_, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
     let ctx = Ctx::internal(&state.core);
     let streamed = async {
-        let (bucket_id, _) = tables::parse_id(project_id, &table)?;
-        tables::stream_csv(&ctx, &token.authorize(ReadBucket(bucket_id))?, &table, None, false).await
+        tables::stream_csv(&ctx, &token.authorize(ReadTable(tables::parse_id(project_id, &table)?))?, None, false).await
     };
     let (record, body) = match streamed.await {
         Ok(streamed) => streamed,

@@ -1,0 +1,109 @@
+"""Sends two `stowage` binaries the same calls and prints where their answers differ, with ids, times,
+secrets and ports masked: the check that a change of structure changed no answer.
+
+    python3 tests/compare/same_answers.py OLD_BINARY NEW_BINARY
+
+Tables, buckets and their routes, for four kinds of token (master, none, a read grant, a write grant on
+another bucket), over good, missing and malformed ids and bodies. Exits 1 when an answer differs."""
+
+import json, os, re, sys, time, urllib.request, urllib.error
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import stowage_stack
+
+def call(url, token, method, path, body=None, form=False):
+    data = None
+    headers = {"X-StorageApi-Token": token}
+    if body is not None:
+        if form:
+            data = body.encode(); headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode(); headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        value = text
+    return status, value
+
+MASK = re.compile(r"^(id|uuid|exceptionId|created|createdTime|startTime|endTime|lastImportDate|lastChangeDate|uri|url|token|runId|lastUsed|refreshed|expires|runDuration|durationSeconds|operationParams|creatorToken|results)$")
+def mask(value):
+    if isinstance(value, dict):
+        return {k: ("*" if MASK.match(k) else mask(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if isinstance(value, str):
+        return re.sub(r"\d{4}-\d\d-\d\dT[\d:+]+|exception-[0-9a-f]+|\b\d{1,3}-[0-9a-f]{20,}\b|127\.0\.0\.1:\d+", "*", value)
+    return value
+
+def scenario(binary):
+    os.environ["STOWAGE_BIN"] = binary
+    process, stack = stowage_stack.start("cmp-")
+    u, admin = stack.url, stack.token
+    out = []
+    def rec(name, token, *args, **kw):
+        status, value = call(u, token, *args, **kw)
+        out.append((name, args[0], args[1], status, mask(value)))
+        return status, value
+    call(u, admin, "POST", "/v2/storage/buckets", {"name": "a", "stage": "in"})
+    call(u, admin, "POST", "/v2/storage/buckets", {"name": "b", "stage": "in"})
+    st, job = call(u, admin, "POST", "/v2/storage/buckets/in.c-a/tables-definition",
+                   {"name": "t", "primaryKeysNames": ["id"], "columns": [{"name": "id", "basetype": "STRING"}, {"name": "v", "basetype": "STRING"}]})
+    for _ in range(100):
+        st, j = call(u, admin, "GET", f"/v2/storage/jobs/{job['id']}")
+        if j["status"] in ("success", "error"): break
+        time.sleep(0.1)
+    _, none = call(u, admin, "POST", "/v2/storage/tokens", {"description": "none"})
+    _, reader = call(u, admin, "POST", "/v2/storage/tokens", {"description": "r", "bucketPermissions": {"in.c-a": "read"}})
+    _, writer_b = call(u, admin, "POST", "/v2/storage/tokens", {"description": "w", "bucketPermissions": {"in.c-b": "write"}})
+    tokens = {"admin": admin, "none": none["token"], "reader": reader["token"], "writer_b": writer_b["token"]}
+    for name, tok in tokens.items():
+        for t in ["in.c-a.t", "in.c-a.nope", "in.c-b.t", "bad", "in.c-a.t.x", "in.c-zz.t"]:
+            rec(name, tok, "GET", f"/v2/storage/tables/{t}")
+            rec(name, tok, "GET", f"/v2/storage/tables/{t}/data-preview")
+            rec(name, tok, "GET", f"/v2/storage/tables/{t}/data-preview?limit=abc")
+            rec(name, tok, "GET", f"/v2/storage/tables/{t}/events")
+            rec(name, tok, "POST", f"/v2/storage/tables/{t}/import-async", {"dataFileId": "x"})
+            rec(name, tok, "POST", f"/v2/storage/tables/{t}/import-async", {"dataFileId": 999})
+            rec(name, tok, "POST", f"/v2/storage/tables/{t}/export-async", {"format": "bogus"})
+            rec(name, tok, "POST", f"/v2/storage/tables/{t}/primary-key", "columns[]=nope", form=True)
+            rec(name, tok, "POST", f"/v2/storage/tables/{t}/columns", {"name": ""})
+            rec(name, tok, "POST", f"/v2/storage/tables/{t}/columns", "x[", form=True)
+        for b in ["in.c-a", "in.c-b", "in.c-zz", "bad"]:
+            rec(name, tok, "GET", f"/v2/storage/buckets/{b}/tables")
+            rec(name, tok, "POST", f"/v2/storage/buckets/{b}/tables-async", {"name": "n", "dataFileId": "x"})
+            rec(name, tok, "POST", f"/v2/storage/buckets/{b}/tables-definition", {"name": "n", "columns": "x"})
+    # destructive last
+    rec("admin", admin, "DELETE", "/v2/storage/tables/in.c-a.t/primary-key")
+    rec("reader", tokens["reader"], "DELETE", "/v2/storage/tables/in.c-a.t")
+    rec("admin", admin, "DELETE", "/v2/storage/tables/in.c-a.t")
+    rec("admin", admin, "GET", "/v2/storage/tables/in.c-a.t")
+    stowage_stack.stop(process)
+    return out
+
+old = scenario(sys.argv[1]); new = scenario(sys.argv[2])
+diffs = 0
+for a, b in zip(old, new):
+    if a != b:
+        diffs += 1
+        print("DIFF", a[0], a[1], a[2]); print("  old", a[3], json.dumps(a[4])[:300]); print("  new", b[3], json.dumps(b[4])[:300])
+print(f"{len(old)} calls each, {diffs} differ")
+
+
+def walk(a, b, path=""):
+    if type(a) != type(b) or not isinstance(a, (dict, list)):
+        if a != b: print("   at", path, repr(a)[:120], "vs", repr(b)[:120])
+        return
+    if isinstance(a, dict):
+        for k in set(a) | set(b): walk(a.get(k), b.get(k), path + "." + k)
+    else:
+        for i, (x, y) in enumerate(zip(a, b)): walk(x, y, f"{path}[{i}]")
+for a, b in zip(old, new):
+    if a != b: walk(a[4], b[4])
+
+sys.exit(1 if diffs else 0)
