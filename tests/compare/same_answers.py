@@ -76,6 +76,11 @@ def scenario(binary):
             rec(name, tok, "POST", f"/v2/storage/tables/{t}/columns", "x[", form=True)
         for b in ["in.c-a", "in.c-b", "in.c-zz", "bad"]:
             rec(name, tok, "GET", f"/v2/storage/buckets/{b}/tables")
+            rec(name, tok, "GET", f"/v2/storage/buckets/{b}")
+            rec(name, tok, "GET", f"/v2/storage/buckets/{b}/events?limit=x")
+            rec(name, tok, "PUT", f"/v2/storage/buckets/{b}", {"displayName": ""})
+            rec(name, tok, "PUT", f"/v2/storage/buckets/{b}", "color[a]=1", form=True)
+            rec(name, tok, "DELETE", f"/v2/storage/buckets/{b}?force=maybe")
             rec(name, tok, "POST", f"/v2/storage/buckets/{b}/tables-async", {"name": "n", "dataFileId": "x"})
             rec(name, tok, "POST", f"/v2/storage/buckets/{b}/tables-definition", {"name": "n", "columns": "x"})
     # destructive last
@@ -83,6 +88,9 @@ def scenario(binary):
     rec("reader", tokens["reader"], "DELETE", "/v2/storage/tables/in.c-a.t")
     rec("admin", admin, "DELETE", "/v2/storage/tables/in.c-a.t")
     rec("admin", admin, "GET", "/v2/storage/tables/in.c-a.t")
+    rec("reader", tokens["reader"], "DELETE", "/v2/storage/buckets/in.c-a")
+    rec("admin", admin, "DELETE", "/v2/storage/buckets/in.c-b?async=1")
+    rec("admin", admin, "DELETE", "/v2/storage/buckets/in.c-a")
     stowage_stack.stop(process)
     return out
 

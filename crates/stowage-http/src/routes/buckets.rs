@@ -1,6 +1,6 @@
 //! `buckets/...`: create, list, detail, update, delete, events.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,7 +10,7 @@ use stowage_core::events;
 use stowage_types::auth::{AnyToken, CreateBuckets, ManageBucket, ReadBucket};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{Allowed, Caller};
 use crate::error::ApiResult;
 use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
@@ -127,37 +127,31 @@ async fn create_bucket(
 
 async fn get_bucket(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadBucket>,
 ) -> ApiResult<Json<BucketView>> {
-    let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
-    let view = buckets::detail(&caller.ctx, &grant).await?;
+    let view = buckets::detail(&ctx, &grant).await?;
     let shape = BucketShape { detail: true, attributes: true };
     Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)))
 }
 
 async fn update_bucket(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ManageBucket>,
     Input(body): Input<BucketChangesInput>,
 ) -> ApiResult<Json<BucketView>> {
     let changes = BucketChanges { display_name: body.display_name, description: body.description, color: body.color };
-    let grant = caller.token.authorize(ManageBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
-    let view = buckets::update(&caller.ctx, &grant, changes).await?;
+    let view = buckets::update(&ctx, &grant, changes).await?;
     let shape = BucketShape { detail: true, attributes: true };
     Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)))
 }
 
 async fn delete_bucket(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ManageBucket>,
     Params(query): Params<DeleteQuery>,
 ) -> ApiResult<Response> {
     let options = DeleteOptions { force: query.force.unwrap_or(false), run_async: query.run_async.unwrap_or(false) };
-    let grant = caller.token.authorize(ManageBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
-    match buckets::delete(&caller.ctx, grant, options).await? {
+    match buckets::delete(&ctx, grant, options).await? {
         Some(job) => Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -165,12 +159,10 @@ async fn delete_bucket(
 
 async fn list_bucket_events(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Allowed { grant, ctx }: Allowed<ReadBucket>,
     Params(query): Params<EventQuery>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
-    let grant = caller.token.authorize(ReadBucket(buckets::parse_id(caller.token.project_id, &id)?))?;
-    let events = events::list_bucket(&caller.ctx, &grant, query.params(&page)).await?;
+    let events = events::list_bucket(&ctx, &grant, query.params(&page)).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }
