@@ -267,8 +267,8 @@ pub async fn put_block<E: std::fmt::Display>(
         BlobError::LimitReached(format!(
             "The project's uploads in progress have staged {} of the {} allowed: commit or abandon them \
              (staged blocks of an upload expire with its credential) and send the block again.",
-            bytes_text(staged),
-            bytes_text(limit)
+            stowage_types::text::size(staged),
+            stowage_types::text::size(limit)
         ))
     };
     if room <= 0 {
@@ -306,21 +306,6 @@ impl<E: std::fmt::Display> std::fmt::Display for Staging<E> {
             Staging::OverLimit => f.write_str("the project's staging limit was reached"),
         }
     }
-}
-
-/// A byte count for people: `512 B`, `3.0 MiB`, `50.0 GiB`.
-fn bytes_text(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Put Block List: the file's bytes become the staged blocks, in list order. They stay where

@@ -226,17 +226,7 @@ fn relative(at: Timestamp, now: Timestamp) -> String {
 
 /// A size in bytes as people read it: "48.8 MB" (powers of 1024, as Keboola's UI shows them).
 pub(crate) fn size(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1023.95 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
+    stowage_types::text::size(bytes)
 }
 
 /// A count with thousands separators: "1,234,567".
