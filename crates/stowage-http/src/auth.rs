@@ -83,34 +83,23 @@ pub trait FromPath: Permission + Sized {
     fn from_path(project_id: i64, id: &str) -> Result<Self, Error>;
 }
 
-impl FromPath for ReadTable {
-    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
-        stowage_core::tables::parse_id(project_id, id).map(ReadTable)
-    }
+/// `FromPath` for permissions made from one id: the use case's parser gives the not-found error.
+macro_rules! from_path {
+    ($($permission:ident => $parse:path),* $(,)?) => {$(
+        impl FromPath for $permission {
+            fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+                $parse(project_id, id).map($permission)
+            }
+        }
+    )*};
 }
 
-impl FromPath for WriteTable {
-    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
-        stowage_core::tables::parse_id(project_id, id).map(WriteTable)
-    }
-}
-
-impl FromPath for ReadBucket {
-    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
-        stowage_core::buckets::parse_id(project_id, id).map(ReadBucket)
-    }
-}
-
-impl FromPath for WriteBucket {
-    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
-        stowage_core::buckets::parse_id(project_id, id).map(WriteBucket)
-    }
-}
-
-impl FromPath for ManageBucket {
-    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
-        stowage_core::buckets::parse_id(project_id, id).map(ManageBucket)
-    }
+from_path! {
+    ReadTable => stowage_core::tables::parse_id,
+    WriteTable => stowage_core::tables::parse_id,
+    ReadBucket => stowage_core::buckets::parse_id,
+    WriteBucket => stowage_core::buckets::parse_id,
+    ManageBucket => stowage_core::buckets::parse_id,
 }
 
 /// A caller whose token passed the rule `P` on the object the path's `{id}` names: 401 without a

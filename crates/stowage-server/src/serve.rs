@@ -157,13 +157,14 @@ impl<S> Answering<S> {
 
 /// The replacement for `head` if it is one of hyper's automatic answers.
 fn replacement(head: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(head).ok()?;
-    let (status, message) = match text.get(..13)? {
-        "HTTP/1.1 400 " => (400, "The request could not be read: its request line or a header is malformed."),
-        "HTTP/1.1 414 " => (414, "The request's URL is too long: at most 64 KiB are accepted."),
-        "HTTP/1.1 431 " => (431, "The request's headers are too large: at most 400 KiB are accepted."),
+    // Every write passes here (bodies too): the status line is compared before anything is read.
+    let (status, message) = match head.get(..13)? {
+        b"HTTP/1.1 400 " => (400, "The request could not be read: its request line or a header is malformed."),
+        b"HTTP/1.1 414 " => (414, "The request's URL is too long: at most 64 KiB are accepted."),
+        b"HTTP/1.1 431 " => (431, "The request's headers are too large: at most 400 KiB are accepted."),
         _ => return None,
     };
+    let text = std::str::from_utf8(head).ok()?;
     let lines: Vec<&str> = text.strip_suffix("\r\n\r\n")?.split("\r\n").collect();
     let has = |header: &str| lines.iter().any(|line| line.eq_ignore_ascii_case(header));
     if !has("connection: close") || !has("content-length: 0") {
