@@ -1,10 +1,11 @@
 //! Component jobs, shaped like Keboola's Queue API: run a configuration (its enabled rows in
 //! `rowsSortOrder`) or chosen rows, list, detail with the job's log events, terminate. A run is a
-//! job of the one job queue (`jobs::Work::ComponentRun`): a worker claims it under a lease, and a
+//! job of the one job queue ([`ComponentRun`]): a worker claims it under a lease, and a
 //! request to terminate it is a flag in its row that the worker watches, so any process may ask.
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_types::auth::{Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::event::{Event, EventFilter, NewEvent};
@@ -14,7 +15,7 @@ use stowage_types::{Code, Error, Paging, Result};
 
 use crate::components::{self, ConfigView};
 use crate::engines;
-use crate::jobs::{JobDone, Work};
+use crate::jobs::{Claim, JobDone, Kind};
 use crate::records::{QueueJobRecord, RowRecord};
 use crate::Ctx;
 
@@ -98,32 +99,70 @@ pub async fn run(
     if row_ids.is_empty() && view.config.is_disabled {
         return Err(Error::new(Code::ConfigurationValidation, format!("Configuration {config_id} is disabled.")));
     }
-    let params = json!({ "rowIds": row_ids });
-    let work = Work::ComponentRun { component_id, config_id: config_id.to_string(), row_ids };
-    let job = ctx.core.jobs.enqueue(ctx, grant.token(), "componentRun", params, None, work).await?;
+    let kind = ComponentRun { component_id, config_id: config_id.to_string(), row_ids, origin: None };
+    let job = ctx.core.jobs.enqueue(ctx, grant.token(), kind).await?;
     let (project_id, id) = (job.project_id, job.id);
     ctx.core.store.read(move |r| r.queue_job(project_id, id)).await?.ok_or_else(|| not_found(id))
 }
 
-/// Runs a claimed component job: the configuration as it is now, its rows one after another; the
-/// first error stops the job, and is written to its log.
-pub(crate) async fn execute(
-    ctx: &Ctx,
-    token: &Arc<Token>,
-    component_id: &str,
-    config_id: &str,
-    row_ids: &[String],
-) -> Result<JobDone> {
-    let outcome = async {
-        let read = token.authorize(ReadComponent(component_id.to_string()))?;
-        let view = components::get(ctx, &read, config_id).await?;
-        run_rows(ctx, token, component_id, config_id, row_ids, view).await
+/// A run of a component's configuration: the asked rows, or every enabled row when empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentRun {
+    pub(crate) component_id: String,
+    pub(crate) config_id: String,
+    pub(crate) row_ids: Vec<String>,
+    /// What started an automated run, shown in its parameters: (`triggerId`, id), ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) origin: Option<(String, i64)>,
+}
+
+impl Kind for ComponentRun {
+    const TAG: &'static str = "componentRun";
+    type Permission = WriteComponent;
+
+    fn permission(&self) -> WriteComponent {
+        WriteComponent(self.component_id.clone())
     }
-    .await;
-    if let Err(error) = &outcome {
-        let _ = log(ctx, token, component_id, config_id, "error", error.message.clone()).await;
+
+    fn operation_params(&self) -> Value {
+        let mut params = json!({ "rowIds": self.row_ids });
+        if let Some((origin, id)) = &self.origin {
+            params[origin.as_str()] = json!(id);
+        }
+        params
     }
-    outcome.map(JobDone::from)
+
+    fn component(&self) -> Option<(String, String)> {
+        Some((self.component_id.clone(), self.config_id.clone()))
+    }
+
+    /// A run's effect on the far side is not known after a stop, so a takeover does not run it
+    /// again: it ends as an error that says so.
+    fn before_takeover(&self) -> Result<()> {
+        Err(Error::new(
+            Code::ComponentUserError,
+            "The job was interrupted because the server stopped while it ran; the target may hold part of its \
+             work. Run it again.",
+        ))
+    }
+
+    /// Runs the configuration as it is now, its rows one after another; the first error stops the
+    /// job, and is written to its log.
+    async fn run(self, ctx: &Ctx, grant: Granted<WriteComponent>, _claim: &Claim) -> Result<JobDone> {
+        let token = grant.token();
+        let ComponentRun { component_id, config_id, row_ids, .. } = &self;
+        let outcome = async {
+            let read = token.authorize(ReadComponent(component_id.clone()))?;
+            let view = components::get(ctx, &read, config_id).await?;
+            run_rows(ctx, token, component_id, config_id, row_ids, view).await
+        }
+        .await;
+        if let Err(error) = &outcome {
+            let _ = log(ctx, token, component_id, config_id, "error", error.message.clone()).await;
+        }
+        outcome.map(JobDone::from)
+    }
 }
 
 /// Runs the rows of a job one after another; the first error stops the job.

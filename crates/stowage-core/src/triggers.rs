@@ -17,7 +17,8 @@ use stowage_types::job::Job;
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{record, Happened};
-use crate::jobs::{self, Work};
+use crate::jobs;
+use crate::queue::ComponentRun;
 use crate::records::{TriggerRecord, TriggerTable};
 use crate::{components, tables, Core, Ctx};
 
@@ -292,10 +293,13 @@ pub(crate) fn submit_run(
     rows: &[String],
     (origin, id): (&str, i64),
 ) -> Result<Job> {
-    let work =
-        Work::ComponentRun { component_id: component.into(), config_id: config_id.into(), row_ids: rows.to_vec() };
-    let run = json!({ "rowIds": rows, origin: id });
-    jobs::submit(w, ctx, token, "componentRun", run, None, work)
+    let kind = ComponentRun {
+        component_id: component.into(),
+        config_id: config_id.into(),
+        row_ids: rows.to_vec(),
+        origin: Some((origin.into(), id)),
+    };
+    jobs::submit(w, ctx, token, &kind)
 }
 
 /// Fires every trigger that is due: submits its run as its token, records the firing as an event

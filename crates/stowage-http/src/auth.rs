@@ -102,14 +102,31 @@ from_path! {
     ManageBucket => stowage_core::buckets::parse_id,
 }
 
-/// A caller whose token passed the rule `P` on the object the path's `{id}` names: 401 without a
-/// valid token, 404 for an id that cannot name such an object, 403 when the rule refuses.
+/// A caller who asks for the rule `P` on the object the path's `{id}` names: 401 without a valid
+/// token at once. The rule is checked by [`Wants::allowed`], which a handler calls after its other
+/// extractors read the query and body, so a malformed request is a 400 whatever the token may do.
+pub struct Wants<P> {
+    caller: Caller,
+    id: String,
+    rule: std::marker::PhantomData<P>,
+}
+
+/// A caller whose token passed the rule `P` on the object the path names.
 pub struct Allowed<P> {
     pub grant: Granted<P>,
     pub ctx: Ctx,
 }
 
-impl<P: FromPath + Send> FromRequestParts<AppState> for Allowed<P> {
+impl<P: FromPath> Wants<P> {
+    /// The grant: 404 for an id that cannot name such an object, 403 when the rule refuses.
+    pub fn allowed(self) -> Result<Allowed<P>, ApiError> {
+        let Wants { caller, id, .. } = self;
+        let permission = P::from_path(caller.token.project_id, &id)?;
+        Ok(Allowed { grant: caller.token.authorize(permission)?, ctx: caller.ctx })
+    }
+}
+
+impl<P: FromPath + Send> FromRequestParts<AppState> for Wants<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -119,10 +136,9 @@ impl<P: FromPath + Send> FromRequestParts<AppState> for Allowed<P> {
             .map_err(|error| ApiError(Error::internal(format!("path parameters: {error}"))))?;
         let id = params
             .iter()
-            .find_map(|(name, value)| (name == "id").then_some(value))
-            .ok_or_else(|| ApiError(Error::internal("a route taking Allowed has no {id} in its path")))?;
-        let permission = P::from_path(caller.token.project_id, id)?;
-        Ok(Allowed { grant: caller.token.authorize(permission)?, ctx: caller.ctx })
+            .find_map(|(name, value)| (name == "id").then(|| value.to_string()))
+            .ok_or_else(|| ApiError(Error::internal("a route taking Wants has no {id} in its path")))?;
+        Ok(Wants { caller, id, rule: std::marker::PhantomData })
     }
 }
 

@@ -119,7 +119,7 @@ pub fn api_document() -> serde_json::Value {
     serde_json::to_value(openapi::document(described)).expect("the document serializes")
 }
 
-/// Routes served without a token. Everything else takes a `Caller`, an `Allowed<P>` or a `ManageCaller`.
+/// Routes served without a token. Everything else takes a `Caller`, a `Wants<P>` or a `ManageCaller`.
 /// The blob endpoint (`/abs/...`) checks the SAS in its query string instead of a token.
 pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/"),

@@ -20,7 +20,7 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Allowed, BranchRef, Caller, ManageCaller};
+use crate::auth::{BranchRef, Caller, ManageCaller, Wants};
 use crate::input::{Input, Params};
 use crate::AppState;
 
@@ -187,7 +187,7 @@ impl<T: IntoParams> Describe for Params<T> {
 impl Describe for State<AppState> {}
 impl<T> Describe for Path<T> {}
 impl Describe for Caller {}
-impl<P> Describe for Allowed<P> {}
+impl<P> Describe for Wants<P> {}
 impl Describe for ManageCaller {}
 impl Describe for Option<Extension<BranchRef>> {}
 impl Describe for axum::extract::Request {}

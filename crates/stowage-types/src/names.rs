@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Code, Error, Result};
 
 /// Longest bucket name accepted, as in Keboola.
@@ -67,8 +69,10 @@ pub fn validate_bucket_name(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// A bucket id such as `in.c-sales`: a stage and a stored name that starts with `c-`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A bucket id such as `in.c-sales`: a stage and a stored name that starts with `c-`. Stored (in a
+/// job's work) as its text, and checked again when read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct BucketId(String);
 
 impl BucketId {
@@ -105,6 +109,19 @@ impl BucketId {
     }
 }
 
+impl From<BucketId> for String {
+    fn from(id: BucketId) -> String {
+        id.0
+    }
+}
+
+impl TryFrom<String> for BucketId {
+    type Error = String;
+    fn try_from(value: String) -> std::result::Result<Self, String> {
+        BucketId::parse(&value).ok_or_else(|| format!("\"{value}\" is not a bucket id"))
+    }
+}
+
 impl fmt::Display for BucketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -114,8 +131,10 @@ impl fmt::Display for BucketId {
 /// Longest table name.
 pub const MAX_TABLE_NAME_LEN: usize = 96;
 
-/// A table id such as `in.c-sales.orders`: its bucket's id and its name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A table id such as `in.c-sales.orders`: its bucket's id and its name. Stored as its text, and
+/// checked again when read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct TableId {
     id: String,
     bucket: BucketId,
@@ -143,6 +162,19 @@ impl TableId {
     /// The table's name, after its bucket's id.
     pub fn name(&self) -> &str {
         &self.id[self.bucket.as_str().len() + 1..]
+    }
+}
+
+impl From<TableId> for String {
+    fn from(id: TableId) -> String {
+        id.id
+    }
+}
+
+impl TryFrom<String> for TableId {
+    type Error = String;
+    fn try_from(value: String) -> std::result::Result<Self, String> {
+        TableId::parse(&value).ok_or_else(|| format!("\"{value}\" is not a table id"))
     }
 }
 

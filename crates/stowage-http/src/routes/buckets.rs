@@ -10,7 +10,7 @@ use stowage_core::events;
 use stowage_types::auth::{AnyToken, CreateBuckets, ManageBucket, ReadBucket};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Allowed, Caller};
+use crate::auth::{Allowed, Caller, Wants};
 use crate::error::ApiResult;
 use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
@@ -125,10 +125,8 @@ async fn create_bucket(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-async fn get_bucket(
-    State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ReadBucket>,
-) -> ApiResult<Json<BucketView>> {
+async fn get_bucket(State(state): State<AppState>, wants: Wants<ReadBucket>) -> ApiResult<Json<BucketView>> {
+    let Allowed { grant, ctx } = wants.allowed()?;
     let view = buckets::detail(&ctx, &grant).await?;
     let shape = BucketShape { detail: true, attributes: true };
     Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)))
@@ -136,10 +134,11 @@ async fn get_bucket(
 
 async fn update_bucket(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ManageBucket>,
+    wants: Wants<ManageBucket>,
     Input(body): Input<BucketChangesInput>,
 ) -> ApiResult<Json<BucketView>> {
     let changes = BucketChanges { display_name: body.display_name, description: body.description, color: body.color };
+    let Allowed { grant, ctx } = wants.allowed()?;
     let view = buckets::update(&ctx, &grant, changes).await?;
     let shape = BucketShape { detail: true, attributes: true };
     Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)))
@@ -147,10 +146,11 @@ async fn update_bucket(
 
 async fn delete_bucket(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ManageBucket>,
+    wants: Wants<ManageBucket>,
     Params(query): Params<DeleteQuery>,
 ) -> ApiResult<Response> {
     let options = DeleteOptions { force: query.force.unwrap_or(false), run_async: query.run_async.unwrap_or(false) };
+    let Allowed { grant, ctx } = wants.allowed()?;
     match buckets::delete(&ctx, grant, options).await? {
         Some(job) => Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -159,10 +159,11 @@ async fn delete_bucket(
 
 async fn list_bucket_events(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ReadBucket>,
+    wants: Wants<ReadBucket>,
     Params(query): Params<EventQuery>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
+    let Allowed { grant, ctx } = wants.allowed()?;
     let events = events::list_bucket(&ctx, &grant, query.params(&page)).await?;
     Ok(Json(events.iter().map(|event| views::event(&state.core, event)).collect()))
 }

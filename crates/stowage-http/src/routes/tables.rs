@@ -8,15 +8,17 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stowage_core::tables::csv::{write_row, CsvFormat};
-use stowage_core::tables::typed::{ColumnSpec, DefinitionRequest};
-use stowage_core::tables::{self, CreateRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter};
+use stowage_core::tables::typed::ColumnSpec;
+use stowage_core::tables::{
+    self, CreateRequest, DefinitionRequest, ImportRequest, Layout, OrderBy, Selection, TableView, WhereFilter,
+};
 use stowage_core::{events, Core};
 use stowage_types::auth::{AnyToken, ReadBucket, ReadTable, WriteBucket, WriteTable};
 use stowage_types::time::format;
 use stowage_types::Code;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Allowed, Caller};
+use crate::auth::{Allowed, Caller, Wants};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{lenient, parameter_error, Input, Page, Params};
 use crate::openapi::Op;
@@ -458,7 +460,7 @@ pub(crate) struct PrimaryKeyInput {
 
 async fn create_table(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteBucket>,
+    wants: Wants<WriteBucket>,
     Input(body): Input<NewTableInput>,
 ) -> ApiResult<Response> {
     let request = CreateRequest {
@@ -467,6 +469,7 @@ async fn create_table(
         layout: body.layout.layout()?,
         primary_key: body.primary_key.unwrap_or_default(),
     };
+    let Allowed { grant, ctx } = wants.allowed()?;
     let job = tables::create(&ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
@@ -511,7 +514,7 @@ fn column_spec(value: &Value, at: &str) -> ApiResult<ColumnSpec> {
 
 async fn create_table_definition(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteBucket>,
+    wants: Wants<WriteBucket>,
     Input(body): Input<DefinitionInput>,
 ) -> ApiResult<Response> {
     let columns = match &body.columns {
@@ -527,27 +530,30 @@ async fn create_table_definition(
     };
     let request =
         DefinitionRequest { name: body.name, primary_key: body.primary_keys_names.unwrap_or_default(), columns };
-    let job = tables::typed::create_definition(&ctx, grant, request).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    let job = tables::create_definition(&ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn add_column(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteTable>,
+    wants: Wants<WriteTable>,
     Input(ColumnBody(body)): Input<ColumnBody>,
 ) -> ApiResult<Response> {
     let spec = column_spec(&body, "")?;
-    let job = tables::typed::add_column(&ctx, grant, spec).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    let job = tables::add_column(&ctx, grant, spec).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn list_bucket_tables(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ReadBucket>,
+    wants: Wants<ReadBucket>,
     Params(query): Params<TableQuery>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<TableShow>>> {
     let shape = TableShape::from_include(&query.include, false);
+    let Allowed { grant, ctx } = wants.allowed()?;
     let list = page.of(tables::list_in_bucket(&ctx, &grant).await?)?;
     Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
@@ -564,20 +570,19 @@ async fn list_tables(
     Ok(Json(list.iter().map(|view| table_view(&state.core, view, shape)).collect()))
 }
 
-async fn get_table(
-    State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ReadTable>,
-) -> ApiResult<Json<TableShow>> {
+async fn get_table(State(state): State<AppState>, wants: Wants<ReadTable>) -> ApiResult<Json<TableShow>> {
+    let Allowed { grant, ctx } = wants.allowed()?;
     let view = tables::detail(&ctx, &grant).await?;
     Ok(Json(table_view(&state.core, &view, TableShape::DETAIL)))
 }
 
 async fn delete_table(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteTable>,
+    wants: Wants<WriteTable>,
     Params(query): Params<DeleteQuery>,
 ) -> ApiResult<Response> {
     let run_async = query.run_async.unwrap_or(false);
+    let Allowed { grant, ctx } = wants.allowed()?;
     match tables::delete(&ctx, grant, run_async).await? {
         Some(job) => Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -586,7 +591,7 @@ async fn delete_table(
 
 async fn import_table(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteTable>,
+    wants: Wants<WriteTable>,
     Input(body): Input<ImportInput>,
 ) -> ApiResult<Response> {
     let request = ImportRequest {
@@ -594,6 +599,7 @@ async fn import_table(
         incremental: body.incremental.unwrap_or(false),
         layout: body.layout.layout()?,
     };
+    let Allowed { grant, ctx } = wants.allowed()?;
     let job = tables::import(&ctx, grant, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
@@ -682,7 +688,7 @@ fn check_format(format: Option<String>, allowed: &[&str]) -> ApiResult<String> {
 
 async fn export_table(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ReadTable>,
+    wants: Wants<ReadTable>,
     Input(body): Input<ExportInput>,
 ) -> ApiResult<Response> {
     check_format(body.format, &["rfc", "raw", "escaped"])?;
@@ -694,17 +700,19 @@ async fn export_table(
     }
     let gzip = body.gzip.unwrap_or(false);
     let selection = selection(body.selection)?;
+    let Allowed { grant, ctx } = wants.allowed()?;
     let job = tables::export(&ctx, grant, selection, gzip).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn preview_table(
-    Allowed { grant, ctx }: Allowed<ReadTable>,
+    wants: Wants<ReadTable>,
     Params(query): Params<PreviewQuery>,
     Params(rows): Params<SelectionInput>,
 ) -> ApiResult<Response> {
     let format = check_format(query.format, &["rfc", "json"])?;
     let selection = selection(rows)?;
+    let Allowed { grant, ctx } = wants.allowed()?;
     let (columns, rows) = tables::preview(&ctx, &grant, selection).await?;
     if format == "json" {
         const TRUNCATE_AT: usize = 16_384;
@@ -737,28 +745,28 @@ async fn preview_table(
 
 async fn add_primary_key(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteTable>,
+    wants: Wants<WriteTable>,
     Input(body): Input<PrimaryKeyInput>,
 ) -> ApiResult<Response> {
     let columns = body.columns.unwrap_or_default();
+    let Allowed { grant, ctx } = wants.allowed()?;
     let job = tables::change_primary_key(&ctx, grant, Some(columns)).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
-async fn remove_primary_key(
-    State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<WriteTable>,
-) -> ApiResult<Response> {
+async fn remove_primary_key(State(state): State<AppState>, wants: Wants<WriteTable>) -> ApiResult<Response> {
+    let Allowed { grant, ctx } = wants.allowed()?;
     let job = tables::change_primary_key(&ctx, grant, None).await?;
     Ok((StatusCode::ACCEPTED, Json(views::job(&state.core, &job))).into_response())
 }
 
 async fn list_table_events(
     State(state): State<AppState>,
-    Allowed { grant, ctx }: Allowed<ReadTable>,
+    wants: Wants<ReadTable>,
     Params(query): Params<EventQuery>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<EventView>>> {
+    let Allowed { grant, ctx } = wants.allowed()?;
     let list = events::list_table(&ctx, &grant, query.params(&page)).await?;
     Ok(Json(list.iter().map(|event| views::event(&state.core, event)).collect()))
 }

@@ -1,7 +1,8 @@
 //! Jobs: a durable queue of asynchronous work (storage jobs and component runs), run by workers
 //! that hold leases.
 //!
-//! `submit` stores the job as `waiting` with its [`Work`] (everything needed to run it, as JSON),
+//! Each kind of job is a type of its own ([`Kind`], listed in `kind.rs`); this runner names none.
+//! `submit` stores the job as `waiting` with its work (the kind's parameters, as JSON),
 //! wakes the worker, and waits a short while before answering, so a small job is already finished
 //! when the client first polls (kbcstorage polls at once, then sleeps 4 s, 8 s, ...).
 //!
@@ -13,21 +14,23 @@
 //! lands in a table's own file first records its job there (`TableData::last_job`), and a worker
 //! that takes the job over finishes it from that marker instead of loading the rows again.
 
+mod kind;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stowage_store::{ClaimedJob, Writer};
-use stowage_types::auth::{AnyToken, Granted, ManageBucket, ReadTable, Token, WriteBucket, WriteTable};
+use stowage_types::auth::{AnyToken, Granted, Permission, Token};
 use stowage_types::job::{Job, JobStatus};
-use stowage_types::names::BucketId;
 use stowage_types::{time, Code, Error, Paging, Result};
 use tokio::sync::{broadcast, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::{buckets, queue, tables, Core, Ctx, Store};
+pub use kind::Kind;
+
+use crate::{Core, Ctx, Store};
 
 /// What a finished job reports: its results and, for jobs that move data, byte metrics.
 pub struct JobDone {
@@ -50,40 +53,6 @@ pub fn metrics(input: Option<(bool, u64, u64)>, output: Option<(bool, u64, u64)>
         "inCompressed": in_compressed, "inBytes": in_bytes, "inBytesUncompressed": in_uncompressed,
         "outCompressed": out_compressed, "outBytes": out_bytes, "outBytesUncompressed": out_uncompressed,
     })
-}
-
-/// What a job does, stored with it so that any worker can run it (or run it again after a
-/// takeover). Ids are checked again when the job runs: the token must still exist and be allowed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Work {
-    TableCreate(tables::CreateWork),
-    TableDefinitionCreate(tables::typed::DefinitionWork),
-    ColumnAdd(tables::typed::ColumnWork),
-    TableImport(tables::ImportWork),
-    TableExport(tables::ExportWork),
-    #[serde(rename_all = "camelCase")]
-    TableDrop {
-        table_id: String,
-    },
-    /// Sets (`Some`) or removes (`None`) a table's primary key.
-    #[serde(rename_all = "camelCase")]
-    PrimaryKey {
-        table_id: String,
-        columns: Option<Vec<String>>,
-    },
-    #[serde(rename_all = "camelCase")]
-    BucketDelete {
-        bucket_id: String,
-        force: bool,
-    },
-    /// A run of a component's configuration: the asked rows, or every enabled row when empty.
-    #[serde(rename_all = "camelCase")]
-    ComponentRun {
-        component_id: String,
-        config_id: String,
-        row_ids: Vec<String>,
-    },
 }
 
 /// The lease a worker holds on a job while it runs it.
@@ -189,19 +158,11 @@ impl JobRunner {
         &self.owner
     }
 
-    /// Stores a job that will run `work`, wakes the worker, and returns the job as it stands after
-    /// a short wait.
-    pub async fn submit(
-        &self,
-        ctx: &Ctx,
-        token: &Arc<Token>,
-        operation_name: &str,
-        operation_params: Value,
-        table_id: Option<String>,
-        work: Work,
-    ) -> Result<Job> {
+    /// Stores a job of `kind` (its permission checked against `token`), wakes the worker, and
+    /// returns the job as it stands after a short wait.
+    pub async fn submit<K: Kind>(&self, ctx: &Ctx, token: &Arc<Token>, kind: K) -> Result<Job> {
         let mut finished = self.finished.subscribe();
-        let job = self.enqueue(ctx, token, operation_name, operation_params, table_id, work).await?;
+        let job = self.enqueue(ctx, token, kind).await?;
         let (project_id, id) = (job.project_id, job.id);
         let _ = tokio::time::timeout(ANSWER_WAIT, async {
             // A lagging receiver may have missed the id: answer with the job as it stands.
@@ -216,19 +177,10 @@ impl JobRunner {
         found.ok_or_else(|| Error::internal(format!("job {id} vanished")))
     }
 
-    /// Stores a job that will run `work`, wakes the worker, and returns the job as stored.
-    pub async fn enqueue(
-        &self,
-        ctx: &Ctx,
-        token: &Arc<Token>,
-        operation_name: &str,
-        operation_params: Value,
-        table_id: Option<String>,
-        work: Work,
-    ) -> Result<Job> {
-        let (token, operation_name) = (token.clone(), operation_name.to_string());
-        let job =
-            ctx.write(move |w, ctx| submit(w, ctx, &token, &operation_name, operation_params, table_id, work)).await?;
+    /// Stores a job of `kind`, wakes the worker, and returns the job as stored.
+    pub async fn enqueue<K: Kind>(&self, ctx: &Ctx, token: &Arc<Token>, kind: K) -> Result<Job> {
+        let token = token.clone();
+        let job = ctx.write(move |w, ctx| submit(w, ctx, &token, &kind)).await?;
         self.wake_workers();
         Ok(job)
     }
@@ -315,7 +267,7 @@ impl JobRunner {
         } else {
             tracing::debug!(operation, "job claimed");
         }
-        let (started, component) = (std::time::Instant::now(), claimed.work["kind"] == "componentRun");
+        let (started, component) = (std::time::Instant::now(), claimed.job.component.is_some());
         let (lost, stop) = (CancellationToken::new(), CancellationToken::new());
         let watcher = tokio::spawn(watch(self.store.clone(), claim.clone(), lost.clone(), stop.clone()));
         let outcome = tokio::select! {
@@ -396,7 +348,6 @@ async fn watch(store: Store, claim: Claim, lost: CancellationToken, stop: Cancel
 /// Runs a job's work as the token that submitted it, checked again now.
 async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<JobDone> {
     let job = &claimed.job;
-    let work: Work = serde_json::from_value(claimed.work.clone()).map_err(Error::internal)?;
     let token_id = job.creator_token_id;
     let found = core.store.read(move |r| r.token_with_hash(token_id)).await?;
     let token = match found {
@@ -412,53 +363,7 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
     // A component run's log events carry its own id as their run id.
     let run_id = if job.component.is_some() { Some(job.id.to_string()) } else { job.run_id.clone() };
     let ctx = Ctx { core: core.clone(), run_id, remote_addr: text("remoteAddr"), user_agent: text("userAgent") };
-    let table = |id: &str| tables::parse_id(token.project_id, id);
-    let bucket =
-        |id: &str| BucketId::parse(id).ok_or_else(|| Error::internal(format!("job {}: bucket id {id}", job.id)));
-    match work {
-        Work::TableCreate(work) => {
-            let grant = token.authorize(WriteBucket(bucket(&work.bucket_id)?))?;
-            tables::create_work(&ctx, grant, work, claim).await
-        }
-        Work::TableImport(work) => {
-            let grant = token.authorize(WriteTable(table(&work.table_id)?))?;
-            tables::import_work(&ctx, grant, work, claim).await
-        }
-        Work::TableDefinitionCreate(work) => {
-            let grant = token.authorize(WriteBucket(bucket(&work.bucket_id)?))?;
-            tables::typed::definition_work(&ctx, grant, work, claim).await
-        }
-        Work::ColumnAdd(work) => {
-            let grant = token.authorize(WriteTable(table(&work.table_id)?))?;
-            tables::typed::column_work(&ctx, grant, work, claim).await
-        }
-        Work::TableExport(work) => {
-            let grant = token.authorize(ReadTable(table(&work.table_id)?))?;
-            tables::export_work(&ctx, grant, work, claim).await
-        }
-        Work::TableDrop { table_id } => {
-            let grant = token.authorize(WriteTable(table(&table_id)?))?;
-            tables::drop_work(&ctx, grant, claim).await
-        }
-        Work::PrimaryKey { table_id, columns } => {
-            let grant = token.authorize(WriteTable(table(&table_id)?))?;
-            tables::primary_key_work(&ctx, grant, columns, claim).await
-        }
-        Work::BucketDelete { bucket_id, force } => {
-            let grant = token.authorize(ManageBucket(bucket(&bucket_id)?))?;
-            buckets::delete_now(&ctx, &grant, force, Some(claim)).await.map(|()| JobDone::from(Value::Null))
-        }
-        // A run's effect on the far side is not known after a stop, so a takeover does not run it
-        // again: it ends as an error that says so.
-        Work::ComponentRun { .. } if claimed.attempt > 1 => Err(Error::new(
-            Code::ComponentUserError,
-            "The job was interrupted because the server stopped while it ran; the target may hold part of its \
-             work. Run it again.",
-        )),
-        Work::ComponentRun { component_id, config_id, row_ids } => {
-            queue::execute(&ctx, &token, &component_id, &config_id, &row_ids).await
-        }
-    }
+    kind::run_stored(&ctx, &token, claimed.work.clone(), claim, claimed.attempt).await
 }
 
 /// Waits until a job has ended and returns it.
@@ -499,28 +404,19 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, paging: Paging) -> Resul
     Ok(jobs.into_iter().filter(|job| visible(grant.token(), job)).collect())
 }
 
-/// Stores a new waiting job inside the caller's transaction; the caller wakes the workers
-/// ([`JobRunner::wake_workers`]) after the commit.
-pub fn submit(
-    w: &Writer<'_>,
-    ctx: &Ctx,
-    token: &Token,
-    operation_name: &str,
-    operation_params: Value,
-    table_id: Option<String>,
-    work: Work,
-) -> Result<Job> {
-    let component = match &work {
-        Work::ComponentRun { component_id, config_id, .. } => Some((component_id.clone(), config_id.clone())),
-        _ => None,
-    };
+/// Stores a new waiting job of `kind` inside the caller's transaction, once `token` passes the
+/// kind's permission; the caller wakes the workers ([`JobRunner::wake_workers`]) after the commit.
+pub fn submit<K: Kind>(w: &Writer<'_>, ctx: &Ctx, token: &Token, kind: &K) -> Result<Job> {
+    if !kind.permission().allows(token) {
+        return Err(Error::access_denied());
+    }
     let job = Job {
         id: 0,
         project_id: token.project_id,
         status: JobStatus::Waiting,
-        operation_name: operation_name.to_string(),
-        operation_params,
-        table_id,
+        operation_name: kind.operation_name().to_string(),
+        operation_params: kind.operation_params(),
+        table_id: kind.table_id(),
         run_id: ctx.run_id.clone(),
         created: time::now(),
         start: None,
@@ -530,9 +426,9 @@ pub fn submit(
         error: None,
         creator_token_id: token.id,
         creator_token_description: token.description.clone(),
-        component,
+        component: kind.component(),
     };
-    let work = serde_json::to_value(&work).map_err(Error::internal)?;
+    let work = kind::stored(kind)?;
     let context = json!({ "remoteAddr": ctx.remote_addr, "userAgent": ctx.user_agent });
     w.insert_job(&job, &work, &context)
 }
