@@ -42,6 +42,18 @@ fn context(parts: &Parts, state: &AppState) -> Ctx {
     }
 }
 
+/// The context of a request that needs no token (console pages, which have sessions): its caller's
+/// address, user agent and run id, as API requests carry them into events.
+pub(crate) struct RequestCtx(pub(crate) Ctx);
+
+impl FromRequestParts<AppState> for RequestCtx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(RequestCtx(context(parts, state)))
+    }
+}
+
 /// The address a request came from, when the listener knows it.
 pub(crate) struct ClientAddress(pub(crate) Option<std::net::IpAddr>);
 

@@ -119,8 +119,10 @@ pub fn api_document() -> serde_json::Value {
     serde_json::to_value(openapi::document(described)).expect("the document serializes")
 }
 
-/// Routes served without a token. Everything else takes a `Caller`, a `Wants<P>` or a `ManageCaller`.
-/// The blob endpoint (`/abs/...`) checks the SAS in its query string instead of a token.
+/// Routes served without a token. Everything else takes a `Caller`, a `Wants<P>` or a `ManageCaller`, or
+/// is a console page in [`SIGNED_IN`]. The blob endpoint (`/abs/...`) checks the SAS in its query string
+/// instead of a token; a share or password link is its own credential; sign-out ends whatever session
+/// comes with it.
 pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/v2/storage"),
@@ -132,13 +134,21 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/tokens/shared/{link}"),
     ("PUT", "/abs/{container}/{*blob}"),
     ("GET", "/abs/{container}/{*blob}"),
-    // The console authenticates with its own session cookie (or a form's password or token).
     ("GET", "/console"),
     ("GET", "/console/static/console.js"),
     ("GET", "/console/static/console.css"),
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-in-token"),
     ("POST", "/console/sign-out"),
+    ("GET", "/console/password/{link}"),
+    ("POST", "/console/password/{link}"),
+];
+
+/// Console pages for a signed-in person: they take the console session (the `Signed`, `SignedForm`
+/// or `SignedIn` extractors of `routes::console`, which send a visitor without one back to sign in, and
+/// check a form's CSRF value; the upload, which a script calls, checks the session and its CSRF header
+/// itself and answers in JSON); API tokens open none of them.
+pub const SIGNED_IN: &[(&str, &str)] = &[
     ("GET", "/console/projects"),
     ("GET", "/console/projects/{id}"),
     ("POST", "/console/projects/{id}/buckets"),
@@ -185,8 +195,6 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/console/projects/{id}/users/remove"),
     ("POST", "/console/projects/{id}/users/link"),
     ("POST", "/console/projects/{id}/users/password"),
-    ("GET", "/console/password/{link}"),
-    ("POST", "/console/password/{link}"),
     ("POST", "/console/projects/{id}/jobs/{job}/terminate"),
 ];
 

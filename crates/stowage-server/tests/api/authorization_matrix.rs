@@ -927,9 +927,14 @@ fn every_registered_route_has_a_case_in_the_matrix() {
     assert!(missing.is_empty(), "routes without an authorization case: {missing:?}");
     for (method, path) in stowage_http::PUBLIC {
         let public = cases.iter().find(|c| c.method.as_str() == *method && c.route == *path).expect("public route");
-        // Served without an API token: open to all, or (console scripts) to a console session only.
-        let session_only = path.starts_with("/console") && public.allowed.is_empty();
-        assert!(public.allowed.contains(&NoToken) || session_only, "{method} {path}");
+        assert!(public.allowed.contains(&NoToken), "{method} {path} is served without a token");
+    }
+    for (method, path) in stowage_http::SIGNED_IN {
+        assert!(path.starts_with("/console/"), "{method} {path}: only console pages take a session");
+        assert!(!stowage_http::PUBLIC.contains(&(method, path)), "{method} {path} is listed twice");
+        let page = cases.iter().find(|c| c.method.as_str() == *method && c.route == *path).expect("console route");
+        // API tokens open nothing there: every kind meets the sign-in page (or, for a script, a 401).
+        assert!(page.allowed == PUBLIC || page.allowed == CONSOLE_SESSION_ONLY, "{method} {path}");
     }
 }
 

@@ -12,6 +12,9 @@ pub(crate) struct Browser {
     cookies: Vec<(String, String)>,
 }
 
+/// The user agent the test browser sends, which the events of what it does carry.
+pub(crate) const BROWSER_AGENT: &str = "stowage-console-test/1";
+
 impl Browser {
     pub(crate) fn new(app: &TestApp) -> Self {
         Browser::at(&app.url)
@@ -19,7 +22,7 @@ impl Browser {
 
     /// A browser for the stack at `base` (`http://127.0.0.1:port`).
     pub(crate) fn at(base: &str) -> Self {
-        let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        let client = reqwest::Client::builder().redirect(Policy::none()).user_agent(BROWSER_AGENT).build().unwrap();
         Browser { client, base: base.to_string(), cookies: vec![] }
     }
 
@@ -539,6 +542,11 @@ async fn a_bucket_is_created_from_the_project_page_and_a_bad_name_is_explained_t
     assert_eq!((status, location.as_str()), (303, format!("{project}/buckets/out.c-results").as_str()));
     let bucket = app.get("/v2/storage/buckets/out.c-results", &app.admin).await.expect(200).body;
     assert_eq!(bucket["description"], "Final numbers");
+    // The event carries the person's address and browser, as an API call's event carries its caller's.
+    let events = app.get("/v2/storage/buckets/out.c-results/events", &app.admin).await.expect(200).body;
+    let created = events.as_array().unwrap().iter().find(|e| e["event"] == "storage.bucketCreated").unwrap();
+    assert_eq!(created["context"]["remoteAddr"], "127.0.0.1", "{created}");
+    assert_eq!(created["context"]["userAgent"], BROWSER_AGENT, "{created}");
     assert_eq!(app.get("/v2/storage/buckets", &app.admin).await.expect(200).body.as_array().unwrap().len(), 1);
 
     // A token that may not manage buckets is offered no form and refused.

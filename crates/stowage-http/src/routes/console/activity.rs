@@ -3,17 +3,17 @@
 //! with `q`, paged).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use maud::{html, Markup};
 use serde_json::Value;
 
-use stowage_core::{events, jobs, queue, Ctx};
+use stowage_core::{events, jobs, queue};
 use stowage_types::auth::AnyToken;
 use stowage_types::time::Timestamp;
 use stowage_types::Paging;
 
-use super::{acting, nav, problem};
+use super::{nav, problem, Signed};
 use crate::error::ApiResult;
 use crate::input::Query;
 use crate::routes::html::{ago, badge, count, duration, size, url, Section};
@@ -76,14 +76,8 @@ fn pager(base: &str, offset: i64, more: bool) -> Markup {
     }
 }
 
-async fn jobs_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query,
-) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+async fn jobs_page(State(state): State<AppState>, signed: Signed, Query(query): Query) -> ApiResult<Response> {
+    let Signed { session, token, project_id, ctx } = signed;
     let wanted_status = query.string("status")?.unwrap_or_default();
     let component = query.string("component")?.unwrap_or_default();
     let offset = offset(&query)?;
@@ -202,11 +196,10 @@ fn bytes(metrics: &Value, key: &str) -> Option<i64> {
 
 async fn storage_job_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, job)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, job)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { session, token, project_id, ctx } = signed;
     let job = match jobs::get(&ctx, &token.authorize(AnyToken)?, numeric_id(&job)?).await {
         Ok(job) => job,
         Err(error) => return problem(error),
@@ -238,14 +231,8 @@ async fn storage_job_page(
     Ok(if running { nav.reloading(StatusCode::OK, &title, body, 2) } else { nav.render(StatusCode::OK, &title, body) })
 }
 
-async fn events_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query,
-) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+async fn events_page(State(state): State<AppState>, signed: Signed, Query(query): Query) -> ApiResult<Response> {
+    let Signed { session, token, project_id, ctx } = signed;
     let q = query.string("q")?.unwrap_or_default();
     let offset = offset(&query)?;
     let params = events::ListParams {

@@ -7,17 +7,18 @@
 //! whose hash is the session; `stowage_csrf` carries the sign-in form's CSRF value. Every form
 //! that changes something sends its CSRF value back.
 
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use std::sync::Arc;
 
 use stowage_core::console::{self, Session};
-use stowage_core::secrets;
+use stowage_core::{secrets, Ctx};
 use stowage_types::auth::Token;
 
-use crate::auth::ClientAddress;
+use crate::auth::{ClientAddress, RequestCtx};
 use crate::error::ApiResult;
 use crate::input::{Body, Fields};
 use crate::routes::html::{render, Nav, Section};
@@ -226,8 +227,7 @@ async fn nav(state: &AppState, session: &Session, here: Option<(i64, Section)>) 
     })
 }
 
-async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let Some((_, session)) = current(&state, &headers).await? else { return Ok(redirect("/console")) };
+async fn project_picker(State(state): State<AppState>, SignedIn(session): SignedIn) -> ApiResult<Response> {
     let projects = console::projects(&state.core, &session).await?;
     let body = html! {
         @if projects.is_empty() {
@@ -248,21 +248,58 @@ async fn project_picker(State(state): State<AppState>, headers: HeaderMap) -> Ap
     Ok(nav(&state, &session, None).await?.render(StatusCode::OK, "Projects", body))
 }
 
-/// The session and the token it acts with in a project, or the page to answer instead.
-async fn acting(
-    state: &AppState,
-    headers: &HeaderMap,
-    project: &str,
-) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
-    let Some((_, session)) = current(state, headers).await? else { return Ok(Err(redirect("/console"))) };
-    let project_id = numeric_id(project)?;
-    match session_token(state, &session, project_id).await? {
-        Some(token) => Ok(Ok((session, token, project_id))),
-        None => {
-            let body = html! {
-                p { "You cannot open this project. " a href="/console/projects" { "Back to your projects" } "." }
+/// A signed-in page outside any project (the project picker): the session, or the sign-in page.
+pub(super) struct SignedIn(pub(super) Session);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match current(state, &parts.headers).await {
+            Ok(Some((_, session))) => Ok(SignedIn(session)),
+            Ok(None) => Err(redirect("/console")),
+            Err(error) => Err(error.into_response()),
+        }
+    }
+}
+
+/// A signed-in page of one project (the path's `{id}`): the session, the token it acts with there,
+/// and the request's context, which carries the caller into events as an API request does. Without
+/// a session the page answers with the sign-in page; a project the session cannot open is a 403 page.
+pub(super) struct Signed {
+    pub(super) session: Session,
+    pub(super) token: Arc<Token>,
+    pub(super) project_id: i64,
+    pub(super) ctx: Ctx,
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let RequestCtx(ctx) = RequestCtx::from_request_parts(parts, state).await.unwrap_or_else(|never| match never {});
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let project = params.iter().find_map(|(name, value)| (name == "id").then(|| value.to_string()));
+        let acting = async {
+            let Some((_, session)) = current(state, &parts.headers).await? else {
+                return Ok(Err(redirect("/console")));
             };
-            Ok(Err(render(StatusCode::FORBIDDEN, "Not available", body)))
+            let project_id = numeric_id(project.as_deref().unwrap_or_default())?;
+            Ok(match session_token(state, &session, project_id).await? {
+                Some(token) => Ok((session, token, project_id)),
+                None => {
+                    let body = html! {
+                        p { "You cannot open this project. " a href="/console/projects" { "Back to your projects" } "." }
+                    };
+                    Err(render(StatusCode::FORBIDDEN, "Not available", body))
+                }
+            })
+        };
+        let acting: ApiResult<Result<_, Response>> = acting.await;
+        match acting {
+            Ok(Ok((session, token, project_id))) => Ok(Signed { session, token, project_id, ctx }),
+            Ok(Err(page)) => Err(page),
+            Err(error) => Err(error.into_response()),
         }
     }
 }
@@ -277,17 +314,27 @@ async fn session_token(state: &AppState, session: &Session, project_id: i64) -> 
     })
 }
 
-/// [`acting`] for a submitted form, which must also carry the session's CSRF value.
-async fn acting_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    project: &str,
-    body: &Fields,
-) -> ApiResult<Result<(Session, Arc<Token>, i64), Response>> {
-    Ok(match acting(state, headers, project).await? {
-        Ok((session, ..)) if !check_csrf(&session, body) => Err(expired_form()),
-        other => other,
-    })
+/// A form sent from a signed-in page: [`Signed`] and the form's fields, which carry the session's
+/// CSRF value (else the page says the form expired). A body that cannot be read is a 400 first.
+pub(super) struct SignedForm {
+    pub(super) signed: Signed,
+    pub(super) body: Fields,
+}
+
+impl FromRequest<AppState> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, state).await;
+        let Body(body) =
+            Body::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let signed = signed?;
+        if !check_csrf(&signed.session, &body) {
+            return Err(expired_form());
+        }
+        Ok(SignedForm { signed, body })
+    }
 }
 
 fn check_csrf(session: &Session, body: &crate::input::Fields) -> bool {

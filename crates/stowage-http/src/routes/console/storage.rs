@@ -29,9 +29,10 @@ use stowage_types::job::JobStatus;
 use stowage_types::names::BucketId;
 use stowage_types::{Code, Error, Paging};
 
-use super::{acting, acting_form, column_list, current, nav, problem, redirect, same, session_token};
+use super::{column_list, current, nav, problem, redirect, same, session_token, Signed, SignedForm};
+use crate::auth::RequestCtx;
 use crate::error::ApiResult;
-use crate::input::{Body, Query};
+use crate::input::Query;
 use crate::routes::html::{ago, ago_or_never, count, size, url, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
@@ -54,15 +55,10 @@ pub(super) fn register(t: Table) -> Table {
 /// The header the upload script sends the session's CSRF value in.
 const CSRF_HEADER: &str = "x-csrf-token";
 
-async fn project_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query,
-) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+async fn project_page(State(state): State<AppState>, signed: Signed, Query(query): Query) -> ApiResult<Response> {
+    let Signed { session, token, project_id, ctx } = signed;
     let search = query.string("q")?.unwrap_or_default();
-    project_view(&state, &session, &token, project_id, "", &search).await
+    project_view(&state, &ctx, &session, &token, project_id, "", &search).await
 }
 
 /// A project's page: its buckets by stage with their tables' count, rows, size and last change, a
@@ -70,16 +66,16 @@ async fn project_page(
 /// a form for a new bucket.
 async fn project_view(
     state: &AppState,
+    ctx: &Ctx,
     session: &Session,
     token: &Arc<Token>,
     project_id: i64,
     error: &str,
     search: &str,
 ) -> ApiResult<Response> {
-    let ctx = Ctx::internal(&state.core);
     let grant = token.authorize(AnyToken)?;
-    let list = buckets::list(&ctx, &grant, false).await?;
-    let tables = tables::list(&ctx, &grant).await?;
+    let list = buckets::list(ctx, &grant, false).await?;
+    let tables = tables::list(ctx, &grant).await?;
     let base = format!("/console/projects/{project_id}");
     let stages = [("in", "Input buckets"), ("out", "Output buckets")];
     let needle = search.trim().to_lowercase();
@@ -154,14 +150,8 @@ async fn project_view(
     Ok(nav.render(status, &format!("{name} (project {project_id})"), body))
 }
 
-async fn create_bucket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
-    let ctx = Ctx::internal(&state.core);
+async fn create_bucket(State(state): State<AppState>, SignedForm { signed, body }: SignedForm) -> ApiResult<Response> {
+    let Signed { session, token, project_id, ctx } = signed;
     let input = NewBucket {
         name: body.string("name")?.map(|name| name.trim().to_string()),
         stage: body.string("stage")?,
@@ -173,7 +163,7 @@ async fn create_bucket(
         // Refused: the page has no form to show the message next to.
         Err(error) if error.code.status() == 403 => problem(error),
         Err(error) if error.code.status() < 500 => {
-            project_view(&state, &session, &token, project_id, &error.message, "").await
+            project_view(&state, &ctx, &session, &token, project_id, &error.message, "").await
         }
         Err(error) => Err(error.into()),
     }
@@ -181,11 +171,10 @@ async fn create_bucket(
 
 async fn bucket_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, bucket)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, bucket)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { session, token, project_id, ctx } = signed;
     let Some(bucket_id) = BucketId::parse(&bucket) else {
         return problem(buckets::not_found(project_id, &bucket));
     };
@@ -316,11 +305,10 @@ fn events_table(list: &[Event]) -> Markup {
 /// `GET .../buckets/{bucket}/delete`: what deleting the bucket takes with it, and the button.
 async fn confirm_bucket_delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, bucket)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, bucket)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { session, token, project_id, ctx } = signed;
     let Some(bucket_id) = BucketId::parse(&bucket) else {
         return problem(buckets::not_found(project_id, &bucket));
     };
@@ -354,13 +342,10 @@ async fn confirm_bucket_delete(
 }
 
 async fn delete_bucket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, bucket)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, bucket)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { token, project_id, ctx, .. } = signed;
     let Some(bucket_id) = BucketId::parse(&bucket) else {
         return problem(buckets::not_found(project_id, &bucket));
     };
@@ -380,12 +365,11 @@ const TABS: [(&str, &str); 3] = [("overview", "Overview"), ("data", "Data sample
 
 async fn table_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, table)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, table)): Path<(String, String)>,
     Query(query): Query,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { session, token, project_id, ctx } = signed;
     let tab = query.string("tab")?.unwrap_or_default();
     let tab = TABS.iter().find(|(name, _)| *name == tab).map_or("overview", |(name, _)| name);
     let filter_column = query.string("column")?.filter(|c| !c.is_empty());
@@ -527,13 +511,10 @@ fn columns_shown(table: &stowage_core::records::TableRecord) -> Markup {
 }
 
 async fn set_primary_key(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, table)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, table)): Path<(String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { token, project_id, ctx, .. } = signed;
     let columns = column_list(&body.string("columns")?.unwrap_or_default());
     let changed = async {
         let grant = token.authorize(WriteTable(tables::parse_id(project_id, &table)?))?;
@@ -550,11 +531,10 @@ async fn set_primary_key(
 /// `GET .../tables/{table}/delete`: what deleting the table takes, and the button.
 async fn confirm_table_delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, table)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, table)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { session, token, project_id, ctx } = signed;
     let looked_up = async {
         let table_id = tables::parse_id(project_id, &table)?;
         token.authorize(WriteTable(table_id.clone()))?;
@@ -578,13 +558,10 @@ async fn confirm_table_delete(
 }
 
 async fn delete_table(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, table)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, table)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { token, project_id, ctx, .. } = signed;
     let deleted = async {
         let table_id = tables::parse_id(project_id, &table)?;
         tables::delete(&ctx, token.authorize(WriteTable(table_id.clone()))?, false).await?;
@@ -601,6 +578,7 @@ async fn delete_table(
 async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RequestCtx(ctx): RequestCtx,
     Path((id, bucket)): Path<(String, String)>,
     Query(query): Query,
     body: RawBody,
@@ -616,7 +594,6 @@ async fn upload(
     if given.is_empty() || !same(&session.csrf, given) {
         return Err(Error::validation("The form expired: reload the page and upload again.").into());
     }
-    let ctx = Ctx::internal(&state.core);
     let bucket_id = buckets::parse_id(project_id, &bucket)?;
     let grant = token.authorize(WriteBucket(bucket_id))?;
     let existing = query.string("table")?.filter(|table| !table.is_empty());
@@ -680,13 +657,8 @@ async fn upload(
 }
 
 /// The whole table as CSV with a header, streamed.
-async fn download(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, table)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+async fn download(signed: Signed, Path((_, table)): Path<(String, String)>) -> ApiResult<Response> {
+    let Signed { token, project_id, ctx, .. } = signed;
     let streamed = async {
         tables::stream_csv(&ctx, &token.authorize(ReadTable(tables::parse_id(project_id, &table)?))?, None, false).await
     };

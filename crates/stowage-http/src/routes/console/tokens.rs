@@ -2,7 +2,7 @@
 //! refresh behind a confirmation, delete, and send by email.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 
@@ -14,9 +14,9 @@ use stowage_types::auth::{AnyToken, ControlToken, CreateTokens, ManageTokens, Re
 use stowage_types::time::{format, Timestamp};
 use stowage_types::Paging;
 
-use super::{acting, acting_form, delivered, nav, problem, redirect};
+use super::{delivered, nav, problem, redirect, Signed, SignedForm};
 use crate::error::ApiResult;
-use crate::input::{Body, Fields};
+use crate::input::Fields;
 use crate::routes::html::{ago, ago_or_never, form_error, Section};
 use crate::routes::numeric_id;
 use crate::{AppState, Table};
@@ -125,13 +125,13 @@ fn form_permissions(body: &Fields) -> (Vec<(String, String)>, Vec<String>) {
 
 async fn tokens_list_page(
     state: &AppState,
+    ctx: &Ctx,
     session: &Session,
     token: &Arc<Token>,
     project_id: i64,
     error: &str,
 ) -> ApiResult<Response> {
-    let ctx = Ctx::internal(&state.core);
-    let list = token_ops::list(&ctx, &token.authorize(AnyToken)?).await?;
+    let list = token_ops::list(ctx, &token.authorize(AnyToken)?).await?;
     let bucket_ids = list.first().map(|view| view.bucket_ids.clone()).unwrap_or_default();
     let body = html! {
         table.cards {
@@ -170,18 +170,13 @@ fn expires(at: Option<Timestamp>) -> Markup {
     html! { @match at { Some(at) => time datetime=(format(at)) { (format(at)) }, None => "never" } }
 }
 
-async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    tokens_list_page(&state, &session, &token, project_id, "").await
+async fn tokens_page(State(state): State<AppState>, signed: Signed) -> ApiResult<Response> {
+    let Signed { session, token, project_id, ctx } = signed;
+    tokens_list_page(&state, &ctx, &session, &token, project_id, "").await
 }
 
-async fn create_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+async fn create_token(State(state): State<AppState>, SignedForm { signed, body }: SignedForm) -> ApiResult<Response> {
+    let Signed { session, token, project_id, ctx } = signed;
     let (bucket_permissions, component_access) = form_permissions(&body);
     let expires_in = match body.string("expiresIn")?.filter(|v| !v.trim().is_empty()) {
         None => None,
@@ -190,6 +185,7 @@ async fn create_token(
             Err(_) => {
                 return tokens_list_page(
                     &state,
+                    &ctx,
                     &session,
                     &token,
                     project_id,
@@ -208,10 +204,9 @@ async fn create_token(
         can_purge_trash: None,
         expires_in,
     };
-    let ctx = Ctx::internal(&state.core);
     let grant = match token.authorize(CreateTokens) {
         Ok(grant) => grant,
-        Err(error) => return tokens_list_page(&state, &session, &token, project_id, &error.message).await,
+        Err(error) => return tokens_list_page(&state, &ctx, &session, &token, project_id, &error.message).await,
     };
     match token_ops::create(&ctx, &grant, request).await {
         Ok(created) => {
@@ -226,7 +221,7 @@ async fn create_token(
             .await
         }
         Err(error) if error.code.status() < 500 => {
-            tokens_list_page(&state, &session, &token, project_id, &error.message).await
+            tokens_list_page(&state, &ctx, &session, &token, project_id, &error.message).await
         }
         Err(error) => Err(error.into()),
     }
@@ -234,11 +229,11 @@ async fn create_token(
 
 async fn token_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, token_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    token_detail(&state, &session, &token, project_id, &token_id, Feedback::Nothing).await
+    let Signed { session, token, project_id, ctx } = signed;
+    token_detail(&state, &ctx, &session, &token, project_id, &token_id, Feedback::Nothing).await
 }
 
 /// What the last form on a token's page did, shown next to that form.
@@ -253,6 +248,7 @@ enum Feedback {
 
 async fn token_detail(
     state: &AppState,
+    ctx: &Ctx,
     session: &Session,
     acting: &Arc<Token>,
     project_id: i64,
@@ -266,11 +262,10 @@ async fn token_detail(
         Feedback::EditFailed(text) => ("", text.as_str(), ""),
         Feedback::ShareFailed(text) => ("", "", text.as_str()),
     };
-    let ctx = Ctx::internal(&state.core);
     let grant = acting.authorize(ReadToken(token_id))?;
-    let view = token_ops::get(&ctx, &grant).await?;
+    let view = token_ops::get(ctx, &grant).await?;
     let feed =
-        events::list_token(&ctx, &grant, ListParams { paging: Paging::first(50), ..ListParams::default() }).await?;
+        events::list_token(ctx, &grant, ListParams { paging: Paging::first(50), ..ListParams::default() }).await?;
     let t = &view.token;
     let base = format!("/console/projects/{project_id}/tokens/{token_id}");
     let manage = acting.authorize(ManageTokens).is_ok();
@@ -332,10 +327,10 @@ async fn token_detail(
 
 async fn confirm_refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, token_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, _, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+    let Signed { session, project_id, .. } = signed;
     let token_id = numeric_id(&token_id)?;
     let base = format!("/console/projects/{project_id}/tokens/{token_id}");
     let body = html! {
@@ -351,13 +346,11 @@ async fn confirm_refresh(
 
 async fn refresh_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, token_id)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let Signed { session, token, project_id, ctx } = signed;
     let token_id = numeric_id(&token_id)?;
-    let ctx = Ctx::internal(&state.core);
     let refreshed = async { token_ops::refresh(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
     let refreshed = match refreshed {
         Ok(refreshed) => refreshed,
@@ -369,11 +362,10 @@ async fn refresh_token(
 
 async fn edit_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, token_id)): Path<(String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let Signed { session, token, project_id, ctx } = signed;
     let numeric = numeric_id(&token_id)?;
     let (bucket_permissions, component_access) = form_permissions(&body);
     let request = TokenRequest {
@@ -386,25 +378,21 @@ async fn edit_token(
         can_purge_trash: None,
         expires_in: None,
     };
-    let ctx = Ctx::internal(&state.core);
     let result = async { token_ops::update(&ctx, &token.authorize(ManageTokens)?, numeric, request).await }.await;
     let feedback = match result {
         Ok(_) => Feedback::Notice("Saved.".into()),
         Err(error) if error.code.status() < 500 => Feedback::EditFailed(error.message),
         Err(error) => return Err(error.into()),
     };
-    token_detail(&state, &session, &token, project_id, &token_id, feedback).await
+    token_detail(&state, &ctx, &session, &token, project_id, &token_id, feedback).await
 }
 
 async fn delete_token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, token_id)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let Signed { token, project_id, ctx, .. } = signed;
     let token_id = numeric_id(&token_id)?;
-    let ctx = Ctx::internal(&state.core);
     let deleted = async { token_ops::delete(&ctx, &token.authorize(ControlToken(token_id))?).await }.await;
     if let Err(error) = deleted {
         return problem(error);
@@ -414,13 +402,11 @@ async fn delete_token(
 
 async fn share_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, token_id)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, token_id)): Path<(String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let Signed { session, token, project_id, ctx } = signed;
     let numeric = numeric_id(&token_id)?;
-    let ctx = Ctx::internal(&state.core);
     let email = body.string("recipientEmail")?;
     let message = body.string("message")?;
     let result =
@@ -429,10 +415,11 @@ async fn share_token(
         Ok(delivery) => {
             let email = email.unwrap_or_default();
             let notice = delivered("A one-time link", &email, &delivery);
-            token_detail(&state, &session, &token, project_id, &token_id, Feedback::Notice(notice)).await
+            token_detail(&state, &ctx, &session, &token, project_id, &token_id, Feedback::Notice(notice)).await
         }
         Err(error) if error.code.status() < 500 => {
-            token_detail(&state, &session, &token, project_id, &token_id, Feedback::ShareFailed(error.message)).await
+            token_detail(&state, &ctx, &session, &token, project_id, &token_id, Feedback::ShareFailed(error.message))
+                .await
         }
         Err(error) => Err(error.into()),
     }

@@ -3,7 +3,7 @@
 //! page behind a password link.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use maud::{html, Markup};
 
@@ -11,7 +11,7 @@ use stowage_core::console::Session;
 use stowage_core::members;
 use stowage_types::auth::Role;
 
-use super::{acting, acting_form, delivered, nav, redirect, user_message};
+use super::{delivered, nav, redirect, user_message, Signed, SignedForm};
 use crate::auth::ClientAddress;
 use crate::error::ApiResult;
 use crate::input::Body;
@@ -41,8 +41,8 @@ enum Feedback {
     PasswordFailed(String),
 }
 
-async fn users_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
-    let (session, _, project_id) = or_answer!(acting(&state, &headers, &id).await?);
+async fn users_page(State(state): State<AppState>, signed: Signed) -> ApiResult<Response> {
+    let Signed { session, project_id, .. } = signed;
     users_view(&state, &session, project_id, Feedback::Nothing).await
 }
 
@@ -151,13 +151,8 @@ fn new_password(body: &crate::input::Fields) -> ApiResult<Result<String, String>
     Ok(if password == repeat { Ok(password) } else { Err("The two new passwords differ.".into()) })
 }
 
-async fn add_member(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Response> {
-    let (session, _, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+async fn add_member(State(state): State<AppState>, SignedForm { signed, body }: SignedForm) -> ApiResult<Response> {
+    let Signed { session, project_id, .. } = signed;
     let email = body.string("email")?.unwrap_or_default().trim().to_lowercase();
     let role = body.string("role")?.unwrap_or_default();
     let feedback = match members::add(&state.core, &session, project_id, email.clone(), role.clone()).await {
@@ -170,13 +165,8 @@ async fn add_member(
     users_view(&state, &session, project_id, feedback).await
 }
 
-async fn remove_member(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Response> {
-    let (session, _, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+async fn remove_member(State(state): State<AppState>, SignedForm { signed, body }: SignedForm) -> ApiResult<Response> {
+    let Signed { session, project_id, .. } = signed;
     let email = body.string("email")?.unwrap_or_default();
     let feedback = match members::remove(&state.core, &session, project_id, &email).await {
         Ok(()) => Feedback::Notice(format!("Removed {email}; their master token is deleted.")),
@@ -185,13 +175,8 @@ async fn remove_member(
     users_view(&state, &session, project_id, feedback).await
 }
 
-async fn send_link(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Body(body): Body,
-) -> ApiResult<Response> {
-    let (session, _, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+async fn send_link(State(state): State<AppState>, SignedForm { signed, body }: SignedForm) -> ApiResult<Response> {
+    let Signed { session, project_id, .. } = signed;
     let email = body.string("email")?.unwrap_or_default();
     let feedback = match members::send_link(&state.core, &session, project_id, &email).await {
         Ok(delivery) => Feedback::Notice(delivered(LINK, &email, &delivery)),
@@ -202,11 +187,9 @@ async fn send_link(
 
 async fn change_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Body(body): Body,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let (session, _, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
+    let Signed { session, project_id, .. } = signed;
     let new = match new_password(&body)? {
         Ok(new) => new,
         Err(text) => return users_view(&state, &session, project_id, Feedback::PasswordFailed(text)).await,

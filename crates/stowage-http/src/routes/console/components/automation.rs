@@ -1,7 +1,6 @@
 //! A configuration's triggers and schedules in the console.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{html, Markup};
 use serde_json::json;
@@ -13,8 +12,7 @@ use stowage_types::{Code, Error};
 
 use super::{config_view, place, str_at, Feedback, Kind, Place};
 use crate::error::ApiResult;
-use crate::input::Body;
-use crate::routes::console::{problem, redirect, user_message};
+use crate::routes::console::{problem, redirect, user_message, SignedForm};
 use crate::routes::html::{ago, form_error};
 use crate::AppState;
 
@@ -117,12 +115,11 @@ async fn run_as_choices(ctx: &Ctx, place: &Place) -> ApiResult<Markup> {
 
 pub(super) async fn add_trigger(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config)): Path<(String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let changes = triggers::Changes {
         run_with_token_id: body.int("runWithTokenId")?,
         component: Some(place.kind.id().into()),
@@ -136,12 +133,11 @@ pub(super) async fn add_trigger(
 
 pub(super) async fn delete_trigger(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, trigger)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, trigger)): Path<(String, String, String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let Ok(trigger_id) = trigger.parse::<i64>() else {
         return problem(Error::new(Code::TriggerNotFound, format!("Trigger \"{trigger}\" not found.")));
     };
@@ -215,12 +211,11 @@ pub(super) async fn schedules_section(ctx: &Ctx, place: &Place, view: &ConfigVie
 
 pub(super) async fn add_schedule(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config)): Path<(String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let cron = body.string("cronTab")?.unwrap_or_default();
     let timezone = body.string("timezone")?.unwrap_or_default();
     let name = format!("{} {config} at {cron}", place.kind.name());
@@ -234,12 +229,11 @@ pub(super) async fn add_schedule(
 
 pub(super) async fn delete_schedule(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, schedule)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, schedule)): Path<(String, String, String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let Ok(schedule_id) = schedule.parse::<i64>() else {
         return problem(Error::new(Code::ScheduleNotFound, format!("Schedule \"{schedule}\" not found.")));
     };

@@ -1,29 +1,27 @@
 //! A component job's page in the console: its status, its log, termination.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use stowage_core::{components, queue, Ctx};
+use stowage_core::{components, queue};
 use stowage_types::auth::{ReadComponent, WriteComponent};
 use stowage_types::time::format;
 
 use super::job_tables;
 
 use crate::error::ApiResult;
-use crate::input::Body;
-use crate::routes::console::{acting, acting_form, nav, problem, redirect};
+use crate::routes::console::{nav, problem, redirect, Signed, SignedForm};
 use crate::routes::html::{ago, badge, duration, url, Section};
 use crate::routes::numeric_id;
 use crate::AppState;
 
 pub(super) async fn job_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, job)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, job)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (session, token, project_id) = or_answer!(acting(&state, &headers, &id).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { session, token, project_id, ctx } = signed;
     let (job, events) = match queue::get(&ctx, &token, numeric_id(&job)?).await {
         Ok(found) => found,
         Err(error) => return problem(error),
@@ -73,13 +71,10 @@ pub(super) async fn job_page(
 }
 
 pub(super) async fn terminate_job(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, job)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, job)): Path<(String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let (_, token, project_id) = or_answer!(acting_form(&state, &headers, &id, &body).await?);
-    let ctx = Ctx::internal(&state.core);
+    let Signed { token, project_id, ctx, .. } = signed;
     let job = numeric_id(&job)?;
     match queue::terminate(&ctx, &token, job).await {
         Ok(_) => Ok(redirect(&format!("/console/projects/{project_id}/jobs/{job}"))),

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
@@ -23,9 +23,9 @@ use stowage_core::{queue, tables, Ctx};
 use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponent};
 use stowage_types::{Code, Error, Paging};
 
-use super::{acting, acting_form, nav, problem, redirect, user_message};
+use super::{nav, problem, redirect, user_message, Signed, SignedForm};
 use crate::error::ApiResult;
-use crate::input::{Body, Fields, Query};
+use crate::input::Query;
 use crate::routes::html::{ago, badge, duration, form_error, url, Section};
 use crate::{AppState, Table};
 use maud::{html, Markup};
@@ -174,6 +174,8 @@ struct Place {
     session: Session,
     token: Arc<Token>,
     project_id: i64,
+    /// The request's context: the caller, for the events of what the page does.
+    ctx: Ctx,
     kind: Kind,
 }
 
@@ -209,25 +211,11 @@ impl Place {
     }
 }
 
-/// The [`Place`] of a request, or the page to answer instead (sign-in, refusal, unknown component,
-/// expired form).
-async fn place(
-    state: &AppState,
-    headers: &HeaderMap,
-    project: &str,
-    component: &str,
-    form: Option<&Fields>,
-) -> ApiResult<Result<Place, Response>> {
-    let acting = match form {
-        Some(body) => acting_form(state, headers, project, body).await?,
-        None => acting(state, headers, project).await?,
-    };
-    let (session, token, project_id) = match acting {
-        Ok(acting) => acting,
-        Err(response) => return Ok(Err(response)),
-    };
+/// The [`Place`] of a signed-in request, or the page to answer instead (an unknown component).
+fn place(signed: Signed, component: &str) -> ApiResult<Result<Place, Response>> {
+    let Signed { session, token, project_id, ctx } = signed;
     match Kind::of(component) {
-        Some(kind) => Ok(Ok(Place { session, token, project_id, kind })),
+        Some(kind) => Ok(Ok(Place { session, token, project_id, ctx, kind })),
         None => problem(Error::new(
             Code::ComponentNotFound,
             format!("The console configures the Storage Writer and the Storage Extractor; \"{component}\" is neither."),
@@ -267,15 +255,15 @@ fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
 
 async fn configs_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component)): Path<(String, String)>,
+    signed: Signed,
+    Path((_, component)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, None).await?);
+    let place = or_answer!(place(signed, &component)?);
     configs_list(&state, &place, "").await
 }
 
 async fn configs_list(state: &AppState, place: &Place, error: &str) -> ApiResult<Response> {
-    let ctx = Ctx::internal(&state.core);
+    let ctx = place.ctx.clone();
     let read = match place.read() {
         Ok(read) => read,
         Err(error) => return problem(error),
@@ -317,11 +305,10 @@ async fn configs_list(state: &AppState, place: &Place, error: &str) -> ApiResult
 
 async fn create_config(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component)): Path<(String, String)>,
-    Body(body): Body,
+    Path((_, component)): Path<(String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let place = or_answer!(place(signed, &component)?);
     let name = body.string("name")?.unwrap_or_default().trim().to_string();
     if name.is_empty() {
         return configs_list(&state, &place, "Name: give the configuration a name.").await;
@@ -332,7 +319,7 @@ async fn create_config(
         configuration: Some(json!({ "parameters": {} })),
         ..Changes::default()
     };
-    let ctx = Ctx::internal(&state.core);
+    let ctx = place.ctx.clone();
     let created = async { components::create(&ctx, &place.write()?, changes).await }.await;
     match created {
         Ok(view) => Ok(redirect(&place.config_url(&view.config.id))),
@@ -355,11 +342,11 @@ enum Feedback {
 
 async fn config_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
+    signed: Signed,
+    Path((_, component, config)): Path<(String, String, String)>,
     Query(query): Query,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, None).await?);
+    let place = or_answer!(place(signed, &component)?);
     let search = query.string("q")?.unwrap_or_default();
     config_view(&state, &place, &config, &search, Feedback::Nothing).await
 }
@@ -450,7 +437,7 @@ async fn config_view(
     search: &str,
     feedback: Feedback,
 ) -> ApiResult<Response> {
-    let ctx = Ctx::internal(&state.core);
+    let ctx = place.ctx.clone();
     let view = match async { components::get(&ctx, &place.read()?, config_id).await }.await {
         Ok(view) => view,
         Err(error) => return problem(error),
@@ -683,12 +670,11 @@ fn job_tables(row_ids: &[String], rows: &[RowRecord]) -> String {
 
 async fn save_target(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config)): Path<(String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let view = match async { components::get(&ctx, &place.read()?, &config).await }.await {
         Ok(view) => view,
         Err(error) => return problem(error),
@@ -749,13 +735,11 @@ fn object_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
 }
 
 async fn delete_config(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config)): Path<(String, String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     match async { components::delete(&ctx, &place.write()?, &config).await }.await {
         Ok(()) => Ok(redirect(&place.configs_url())),
         Err(error) => problem(error),

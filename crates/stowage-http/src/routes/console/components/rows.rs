@@ -1,7 +1,7 @@
 //! A configuration's tables in the console: add, settings, enable and disable, reorder, delete, run.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde_json::{json, Value};
@@ -17,19 +17,18 @@ use super::{
     CHANGED_IN_LAST, MODES,
 };
 use crate::error::ApiResult;
-use crate::input::{Body, Fields};
-use crate::routes::console::{column_list, problem, redirect, user_message};
+use crate::input::Fields;
+use crate::routes::console::{column_list, problem, redirect, user_message, Signed, SignedForm};
 use crate::routes::html::form_error;
 use crate::AppState;
 
 pub(super) async fn add_row(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config)): Path<(String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let (name, configuration) = match place.kind {
         Kind::Writer => {
             let source = body.string("source")?.unwrap_or_default();
@@ -85,15 +84,15 @@ async fn load_row(ctx: &Ctx, place: &Place, config_id: &str, row_id: &str) -> Re
 
 pub(super) async fn row_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, row)): Path<(String, String, String, String)>,
+    signed: Signed,
+    Path((_, component, config, row)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, None).await?);
+    let place = or_answer!(place(signed, &component)?);
     row_view(&state, &place, &config, &row, "").await
 }
 
 async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str, error: &str) -> ApiResult<Response> {
-    let ctx = Ctx::internal(&state.core);
+    let ctx = place.ctx.clone();
     let (view, row) = match load_row(&ctx, place, config_id, row_id).await {
         Ok(found) => found,
         Err(error) => return problem(error),
@@ -197,12 +196,11 @@ fn edited_row(kind: Kind, row: &RowRecord, body: &Fields) -> ApiResult<Result<Va
 
 pub(super) async fn save_row(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, row_id)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, row_id)): Path<(String, String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let (_, row) = match load_row(&ctx, &place, &config, &row_id).await {
         Ok(found) => found,
         Err(error) => return problem(error),
@@ -239,12 +237,11 @@ async fn after_table_change(
 
 pub(super) async fn set_enabled(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, row_id)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, row_id)): Path<(String, String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let enabled = body.bool("enabled")?.unwrap_or(false);
     let changes = Changes {
         is_disabled: Some(!enabled),
@@ -257,12 +254,11 @@ pub(super) async fn set_enabled(
 
 pub(super) async fn move_row(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, row_id)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, row_id)): Path<(String, String, String, String)>,
+    SignedForm { signed, body }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let direction = body.string("direction")?.unwrap_or_default();
     let result = async {
         let (view, _) = load_row(&ctx, &place, &config, &row_id).await?;
@@ -289,39 +285,36 @@ pub(super) async fn move_row(
 
 pub(super) async fn delete_row(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, row_id)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, row_id)): Path<(String, String, String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
-    let ctx = Ctx::internal(&state.core);
+    let place = or_answer!(place(signed, &component)?);
+    let ctx = place.ctx.clone();
     let result = async { components::delete_row(&ctx, &place.write()?, &config, &row_id).await };
     after_table_change(&state, &place, &config, result.await).await
 }
 
 pub(super) async fn run_row(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config, row_id)): Path<(String, String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config, row_id)): Path<(String, String, String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let place = or_answer!(place(signed, &component)?);
     start_job(&state, &place, &config, vec![row_id]).await
 }
 
 pub(super) async fn run_config(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, component, config)): Path<(String, String, String)>,
-    Body(body): Body,
+    Path((_, component, config)): Path<(String, String, String)>,
+    SignedForm { signed, .. }: SignedForm,
 ) -> ApiResult<Response> {
-    let place = or_answer!(place(&state, &headers, &id, &component, Some(&body)).await?);
+    let place = or_answer!(place(signed, &component)?);
     start_job(&state, &place, &config, Vec::new()).await
 }
 
 /// Starts a job and opens its page.
 async fn start_job(state: &AppState, place: &Place, config_id: &str, rows: Vec<String>) -> ApiResult<Response> {
-    let ctx = Ctx::internal(&state.core);
+    let ctx = place.ctx.clone();
     match async { queue::run(&ctx, &place.write()?, config_id, rows).await }.await {
         Ok(job) => Ok(redirect(&format!("/console/projects/{}/jobs/{}", place.project_id, job.id))),
         Err(error) => after_table_change(state, place, config_id, Err(error)).await,
