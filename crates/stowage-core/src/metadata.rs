@@ -1,10 +1,13 @@
 //! Metadata of buckets, tables and columns: entries upserted by (provider, key).
 //!
-//! Reading needs read access to the bucket; writing and deleting need write access.
+//! The grant names what the metadata belongs to ([`Scope`]): reading takes any of the read or write
+//! permissions on a bucket, table or column; writing and deleting take a write one ([`Writes`]).
 
 use std::collections::BTreeMap;
 
-use stowage_types::auth::{Granted, ReadBucket, WriteBucket};
+use stowage_types::auth::{
+    Granted, Permission, ReadBucket, ReadColumn, ReadTable, WriteBucket, WriteColumn, WriteTable,
+};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::records::MetadataEntry;
@@ -25,6 +28,49 @@ pub enum Target {
     /// (table id, column name).
     Column(String, String),
 }
+
+/// A permission on the object whose metadata it reaches.
+pub trait Scope: Permission {
+    /// The object the permission names.
+    fn target(&self) -> Target;
+}
+
+/// A permission that may change the metadata of its object.
+pub trait Writes: Scope {}
+
+impl Scope for ReadBucket {
+    fn target(&self) -> Target {
+        Target::Bucket(self.0.to_string())
+    }
+}
+impl Scope for WriteBucket {
+    fn target(&self) -> Target {
+        Target::Bucket(self.0.to_string())
+    }
+}
+impl Scope for ReadTable {
+    fn target(&self) -> Target {
+        Target::Table(self.0.to_string())
+    }
+}
+impl Scope for WriteTable {
+    fn target(&self) -> Target {
+        Target::Table(self.0.to_string())
+    }
+}
+impl Scope for ReadColumn {
+    fn target(&self) -> Target {
+        Target::Column(self.0.to_string(), self.1.clone())
+    }
+}
+impl Scope for WriteColumn {
+    fn target(&self) -> Target {
+        Target::Column(self.0.to_string(), self.1.clone())
+    }
+}
+impl Writes for WriteBucket {}
+impl Writes for WriteTable {}
+impl Writes for WriteColumn {}
 
 impl Target {
     fn object(&self) -> (&'static str, String) {
@@ -100,9 +146,9 @@ fn table_not_found(project_id: i64, id: &str) -> Error {
     Error::new(Code::TableNotFound, format!("The table \"{id}\" was not found in the project \"{project_id}\""))
 }
 
-/// Metadata of a target.
-pub async fn list(ctx: &Ctx, grant: &Granted<ReadBucket>, target: Target) -> Result<Vec<MetadataEntry>> {
-    let project_id = grant.project_id();
+/// Metadata of the object the grant names.
+pub async fn list<P: Scope>(ctx: &Ctx, grant: &Granted<P>) -> Result<Vec<MetadataEntry>> {
+    let (project_id, target) = (grant.project_id(), grant.scope().target());
     ctx.core
         .store
         .read(move |r| {
@@ -113,12 +159,11 @@ pub async fn list(ctx: &Ctx, grant: &Granted<ReadBucket>, target: Target) -> Res
         .await
 }
 
-/// Upserts entries of one provider on a target, and on columns of a table target; returns the
-/// target's entries and those of every column given, after the change.
-pub async fn upsert(
+/// Upserts entries of one provider on the object the grant names, and on columns of a table;
+/// returns the object's entries and those of every column given, after the change.
+pub async fn upsert<P: Writes>(
     ctx: &Ctx,
-    grant: &Granted<WriteBucket>,
-    target: Target,
+    grant: &Granted<P>,
     provider: String,
     entries: Vec<(String, String)>,
     columns: BTreeMap<String, Vec<(String, String)>>,
@@ -133,7 +178,7 @@ pub async fn upsert(
     for (key, value) in entries.iter().chain(columns.values().flatten()) {
         validate_entry(key, value)?;
     }
-    let project_id = grant.project_id();
+    let (project_id, target) = (grant.project_id(), grant.scope().target());
     ctx.core
         .store
         .write(move |w| {
@@ -171,9 +216,9 @@ pub async fn upsert(
         .await
 }
 
-/// Deletes one entry of a target.
-pub async fn delete(ctx: &Ctx, grant: &Granted<WriteBucket>, target: Target, entry_id: i64) -> Result<()> {
-    let project_id = grant.project_id();
+/// Deletes one entry of the object the grant names.
+pub async fn delete<P: Writes>(ctx: &Ctx, grant: &Granted<P>, entry_id: i64) -> Result<()> {
+    let (project_id, target) = (grant.project_id(), grant.scope().target());
     ctx.core
         .store
         .write(move |w| {

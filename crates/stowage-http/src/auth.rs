@@ -13,7 +13,9 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use stowage_core::auth::{authenticate, authenticate_manage, ManageGrant};
 use stowage_core::Ctx;
-use stowage_types::auth::{Granted, ManageBucket, Permission, ReadBucket, ReadTable, Token, WriteBucket, WriteTable};
+use stowage_types::auth::{
+    Granted, ManageBucket, Permission, ReadBucket, ReadColumn, ReadTable, Token, WriteBucket, WriteColumn, WriteTable,
+};
 use stowage_types::{Code, Error};
 
 use crate::error::ApiError;
@@ -114,6 +116,30 @@ from_path! {
     ManageBucket => stowage_core::buckets::parse_id,
 }
 
+/// Splits a column id, `in.c-b.table.column`, into its table's id and the column: a 404 without a dot.
+pub(crate) fn split_column(project_id: i64, id: &str) -> Result<(&str, &str), Error> {
+    id.rsplit_once('.').ok_or_else(|| {
+        Error::new(
+            stowage_types::Code::TableNotFound,
+            format!("The column \"{id}\" was not found in the project \"{project_id}\""),
+        )
+    })
+}
+
+impl FromPath for ReadColumn {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        let (table, column) = split_column(project_id, id)?;
+        Ok(ReadColumn(stowage_core::tables::parse_id(project_id, table)?, column.to_string()))
+    }
+}
+
+impl FromPath for WriteColumn {
+    fn from_path(project_id: i64, id: &str) -> Result<Self, Error> {
+        let (table, column) = split_column(project_id, id)?;
+        Ok(WriteColumn(stowage_core::tables::parse_id(project_id, table)?, column.to_string()))
+    }
+}
+
 /// A caller who asks for the rule `P` on the object the path's `{id}` names: 401 without a valid
 /// token at once. The rule is checked by [`Wants::allowed`], which a handler calls after its other
 /// extractors read the query and body, so a malformed request is a 400 whatever the token may do.
@@ -130,6 +156,16 @@ pub struct Allowed<P> {
 }
 
 impl<P: FromPath> Wants<P> {
+    /// The caller's project.
+    pub fn project_id(&self) -> i64 {
+        self.caller.token.project_id
+    }
+
+    /// The path's `{id}`, as sent.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The grant: 404 for an id that cannot name such an object, 403 when the rule refuses.
     pub fn allowed(self) -> Result<Allowed<P>, ApiError> {
         let Wants { caller, id, .. } = self;

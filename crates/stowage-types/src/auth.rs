@@ -319,6 +319,24 @@ impl OnTable for WriteTable {
     }
 }
 
+/// Reading the metadata of one column of a table: as reading the table.
+#[derive(Debug)]
+pub struct ReadColumn(pub TableId, pub String);
+impl Permission for ReadColumn {
+    fn allows(&self, token: &Token) -> bool {
+        ReadTable(self.0.clone()).allows(token)
+    }
+}
+
+/// Changing the metadata of one column of a table: as changing the table.
+#[derive(Debug)]
+pub struct WriteColumn(pub TableId, pub String);
+impl Permission for WriteColumn {
+    fn allows(&self, token: &Token) -> bool {
+        WriteTable(self.0.clone()).allows(token)
+    }
+}
+
 impl<P: OnTable> Granted<P> {
     /// The table the grant covers.
     pub fn table_id(&self) -> &TableId {

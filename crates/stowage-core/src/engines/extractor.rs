@@ -207,16 +207,8 @@ pub async fn run_row(run: &RowRun<'_>) -> Result<Value> {
             }
         }
         if !table_metadata.is_empty() || !column_metadata.is_empty() {
-            let grant = run.token.authorize(WriteBucket(bucket_id))?;
-            metadata::upsert(
-                run.ctx,
-                &grant,
-                metadata::Target::Table(table_id.clone()),
-                "keboola.ex-storage".into(),
-                table_metadata,
-                column_metadata,
-            )
-            .await?;
+            let grant = run.token.authorize(WriteTable(tables::parse_id(run.token.project_id, &table_id)?))?;
+            metadata::upsert(run.ctx, &grant, "keboola.ex-storage".into(), table_metadata, column_metadata).await?;
         }
     }
     let moved = super::moved(&job.results, &job.metrics);

@@ -2,27 +2,25 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stowage_core::metadata::{self, Target};
+use stowage_core::metadata;
 use stowage_core::records::MetadataEntry;
-use stowage_core::{buckets, tables};
-use stowage_types::auth::{Granted, Permission, ReadBucket, WriteBucket};
-use stowage_types::names::BucketId;
+use stowage_types::auth::{ReadBucket, ReadColumn, ReadTable, WriteBucket, WriteColumn, WriteTable};
 use stowage_types::Code;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{split_column, Allowed, Wants};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{lenient, Input, Page, Params};
 use crate::openapi::Op;
 use crate::routes::numeric_id;
 use crate::views::{ColumnMetadata, MetadataView};
-use crate::{views, AppState, Table};
+use crate::{views, Table};
 
 /// A table's metadata and its columns' metadata, after a change.
 #[derive(Serialize, ToSchema)]
@@ -167,75 +165,46 @@ fn list_json(entries: &[MetadataEntry]) -> Vec<MetadataView> {
     entries.iter().map(views::metadata_entry).collect()
 }
 
-fn bucket_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(BucketId) -> P) -> ApiResult<Granted<P>> {
-    Ok(caller.token.authorize(make(buckets::parse_id(caller.token.project_id, id)?))?)
-}
-
-fn table_grant<P: Permission>(caller: &Caller, id: &str, make: impl FnOnce(BucketId) -> P) -> ApiResult<Granted<P>> {
-    let table = tables::parse_id(caller.token.project_id, id)?;
-    Ok(caller.token.authorize(make(table.bucket().clone()))?)
-}
-
-/// Splits `in.c-b.table.column` into the table id and the column.
-fn column_target(caller: &Caller, id: &str) -> ApiResult<(String, String)> {
-    let (table, column) = id.rsplit_once('.').ok_or_else(|| {
-        ApiError::new(
-            Code::TableNotFound,
-            format!("The column \"{id}\" was not found in the project \"{}\"", caller.token.project_id),
-        )
-    })?;
-    Ok((table.to_string(), column.to_string()))
-}
-
 async fn list_bucket_metadata(
-    caller: Caller,
-    Path(id): Path<String>,
+    wants: Wants<ReadBucket>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
-    let grant = bucket_grant(&caller, &id, ReadBucket)?;
-    Ok(Json(list_json(&page.of(metadata::list(&caller.ctx, &grant, Target::Bucket(id)).await?)?)))
+    let Allowed { grant, ctx } = wants.allowed()?;
+    Ok(Json(list_json(&page.of(metadata::list(&ctx, &grant).await?)?)))
 }
 
-async fn create_bucket_metadata(
-    caller: Caller,
-    Path(id): Path<String>,
-    Input(body): Input<MetadataInput>,
-) -> ApiResult<Response> {
+async fn create_bucket_metadata(wants: Wants<WriteBucket>, Input(body): Input<MetadataInput>) -> ApiResult<Response> {
     let entries = body.entries()?.unwrap_or_default();
     let provider = body.provider.unwrap_or_default();
-    let grant = bucket_grant(&caller, &id, WriteBucket)?;
-    let (all, _) =
-        metadata::upsert(&caller.ctx, &grant, Target::Bucket(id), provider, entries, BTreeMap::new()).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    let (all, _) = metadata::upsert(&ctx, &grant, provider, entries, BTreeMap::new()).await?;
     Ok((StatusCode::CREATED, Json(list_json(&all))).into_response())
 }
 
-async fn delete_bucket_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn delete_bucket_metadata(
+    wants: Wants<WriteBucket>,
+    Path((_, entry)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let entry = numeric_id(&entry)?;
-    let grant = bucket_grant(&caller, &id, WriteBucket)?;
-    metadata::delete(&caller.ctx, &grant, Target::Bucket(id), entry).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    metadata::delete(&ctx, &grant, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_table_metadata(
-    caller: Caller,
-    Path(id): Path<String>,
+    wants: Wants<ReadTable>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
-    let grant = table_grant(&caller, &id, ReadBucket)?;
-    Ok(Json(list_json(&page.of(metadata::list(&caller.ctx, &grant, Target::Table(id)).await?)?)))
+    let Allowed { grant, ctx } = wants.allowed()?;
+    Ok(Json(list_json(&page.of(metadata::list(&ctx, &grant).await?)?)))
 }
 
-async fn create_table_metadata(
-    State(_state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Input(body): Input<MetadataInput>,
-) -> ApiResult<Response> {
+async fn create_table_metadata(wants: Wants<WriteTable>, Input(body): Input<MetadataInput>) -> ApiResult<Response> {
     let entries = body.entries()?.unwrap_or_default();
     let columns = columns_metadata(body.columns_metadata.as_ref())?;
     let provider = body.provider.unwrap_or_default();
-    let grant = table_grant(&caller, &id, WriteBucket)?;
-    let (all, by_column) = metadata::upsert(&caller.ctx, &grant, Target::Table(id), provider, entries, columns).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    let (all, by_column) = metadata::upsert(&ctx, &grant, provider, entries, columns).await?;
     let body = TableMetadata {
         metadata: list_json(&all),
         columns_metadata: ColumnMetadata(
@@ -245,43 +214,40 @@ async fn create_table_metadata(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn delete_table_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn delete_table_metadata(
+    wants: Wants<WriteTable>,
+    Path((_, entry)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let entry = numeric_id(&entry)?;
-    let grant = table_grant(&caller, &id, WriteBucket)?;
-    metadata::delete(&caller.ctx, &grant, Target::Table(id), entry).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    metadata::delete(&ctx, &grant, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_column_metadata(
-    caller: Caller,
-    Path(id): Path<String>,
+    wants: Wants<ReadColumn>,
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Vec<MetadataView>>> {
-    let (table, column) = column_target(&caller, &id)?;
-    let grant = table_grant(&caller, &table, ReadBucket)?;
-    let entries = metadata::list(&caller.ctx, &grant, Target::Column(table, column)).await?;
-    Ok(Json(list_json(&page.of(entries)?)))
+    let Allowed { grant, ctx } = wants.allowed()?;
+    Ok(Json(list_json(&page.of(metadata::list(&ctx, &grant).await?)?)))
 }
 
-async fn create_column_metadata(
-    caller: Caller,
-    Path(id): Path<String>,
-    Input(body): Input<MetadataInput>,
-) -> ApiResult<Response> {
-    let (table, column) = column_target(&caller, &id)?;
+async fn create_column_metadata(wants: Wants<WriteColumn>, Input(body): Input<MetadataInput>) -> ApiResult<Response> {
+    // A column id without a dot names no column, whatever the body holds.
+    split_column(wants.project_id(), wants.id())?;
     let entries = body.entries()?.unwrap_or_default();
     let provider = body.provider.unwrap_or_default();
-    let grant = table_grant(&caller, &table, WriteBucket)?;
-    let (all, _) =
-        metadata::upsert(&caller.ctx, &grant, Target::Column(table, column), provider, entries, BTreeMap::new())
-            .await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    let (all, _) = metadata::upsert(&ctx, &grant, provider, entries, BTreeMap::new()).await?;
     Ok((StatusCode::CREATED, Json(list_json(&all))).into_response())
 }
 
-async fn delete_column_metadata(caller: Caller, Path((id, entry)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn delete_column_metadata(
+    wants: Wants<WriteColumn>,
+    Path((_, entry)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let entry = numeric_id(&entry)?;
-    let (table, column) = column_target(&caller, &id)?;
-    let grant = table_grant(&caller, &table, WriteBucket)?;
-    metadata::delete(&caller.ctx, &grant, Target::Column(table, column), entry).await?;
+    let Allowed { grant, ctx } = wants.allowed()?;
+    metadata::delete(&ctx, &grant, entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
