@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use stowage_types::auth::{AnyToken, Granted, Role, Token};
+use stowage_types::auth::{AnyToken, ChangeFile, Granted, ReadFile, Token};
 use stowage_types::{time, Code, Error, Paging, Result};
 
 use crate::blobs::PutError;
@@ -542,28 +542,11 @@ fn not_found(id: i64) -> Error {
     Error::new(Code::FileNotFound, format!("File {id} not found"))
 }
 
-/// May this token read this file: its own uploads, or all with `canReadAllFileUploads`.
-pub fn can_read(token: &Token, file: &FileRecord) -> bool {
-    token.can_read_all_file_uploads() || file.creator_token_id == token.id
-}
-
-/// May this token change (tag, delete) this file: its own uploads, or any for non-read-only
-/// master tokens.
-fn can_change(token: &Token, file: &FileRecord) -> bool {
-    match token.role() {
-        Some(Role::ReadOnly) => false,
-        Some(_) => true,
-        None => file.creator_token_id == token.id,
-    }
-}
-
 /// One file the token may read.
 pub async fn get(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<FileRecord> {
     let project_id = grant.project_id();
     let file = ctx.core.store.read(move |r| r.file(project_id, id)).await?.ok_or_else(|| not_found(id))?;
-    if !can_read(grant.token(), &file) {
-        return Err(Error::access_denied());
-    }
+    grant.token().authorize(ReadFile { creator_token_id: file.creator_token_id })?;
     Ok(file)
 }
 
@@ -614,9 +597,7 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, params: ListParams) -> R
 
 async fn changeable(ctx: &Ctx, grant: &Granted<AnyToken>, id: i64) -> Result<FileRecord> {
     let file = get(ctx, grant, id).await?;
-    if !can_change(grant.token(), &file) {
-        return Err(Error::access_denied());
-    }
+    grant.token().authorize(ChangeFile { creator_token_id: file.creator_token_id })?;
     Ok(file)
 }
 

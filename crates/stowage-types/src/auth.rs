@@ -344,6 +344,46 @@ impl<P: OnTable> Granted<P> {
     }
 }
 
+/// Reading one file, checked on its record: its uploader, or tokens that read every upload.
+#[derive(Debug)]
+pub struct ReadFile {
+    /// The token that uploaded the file.
+    pub creator_token_id: i64,
+}
+impl Permission for ReadFile {
+    fn allows(&self, token: &Token) -> bool {
+        token.can_read_all_file_uploads() || self.creator_token_id == token.id
+    }
+}
+
+/// Changing one file (its tags, its deletion), checked on its record: its uploader, or master tokens
+/// other than read-only ones.
+#[derive(Debug)]
+pub struct ChangeFile {
+    /// The token that uploaded the file.
+    pub creator_token_id: i64,
+}
+impl Permission for ChangeFile {
+    fn allows(&self, token: &Token) -> bool {
+        match token.role() {
+            Some(role) => role != Role::ReadOnly,
+            None => self.creator_token_id == token.id,
+        }
+    }
+}
+
+/// Seeing one storage job, checked on its record: the token that started it, or any master token.
+#[derive(Debug)]
+pub struct SeeJob {
+    /// The token that started the job.
+    pub creator_token_id: i64,
+}
+impl Permission for SeeJob {
+    fn allows(&self, token: &Token) -> bool {
+        token.is_master() || self.creator_token_id == token.id
+    }
+}
+
 /// Changing or deleting one bucket.
 #[derive(Debug)]
 pub struct ManageBucket(pub BucketId);
@@ -512,5 +552,29 @@ mod tests {
         assert!(Arc::new(t.clone()).authorize(CreateBuckets).is_err());
         t.can_manage_buckets_flag = true;
         assert!(Arc::new(t).authorize(CreateBuckets).is_ok());
+    }
+
+    #[test]
+    fn a_file_is_read_by_its_uploader_or_all_readers_and_changed_by_its_uploader_or_a_writing_master() {
+        let (own, others) = (1, 2);
+        let limited = token(None);
+        assert!(ReadFile { creator_token_id: own }.allows(&limited));
+        assert!(!ReadFile { creator_token_id: others }.allows(&limited));
+        assert!(ChangeFile { creator_token_id: own }.allows(&limited));
+        assert!(!ChangeFile { creator_token_id: others }.allows(&limited));
+        let all_reader = Token { can_read_all_file_uploads_flag: true, ..token(None) };
+        assert!(ReadFile { creator_token_id: others }.allows(&all_reader));
+        assert!(!ChangeFile { creator_token_id: others }.allows(&all_reader), "reading all is not changing all");
+        let read_only = token(Some(Role::ReadOnly));
+        assert!(ReadFile { creator_token_id: others }.allows(&read_only));
+        assert!(!ChangeFile { creator_token_id: own }.allows(&read_only), "not even its own");
+        assert!(ChangeFile { creator_token_id: others }.allows(&token(Some(Role::Guest))));
+    }
+
+    #[test]
+    fn a_job_is_seen_by_the_token_that_started_it_and_by_master_tokens() {
+        assert!(SeeJob { creator_token_id: 1 }.allows(&token(None)));
+        assert!(!SeeJob { creator_token_id: 2 }.allows(&token(None)));
+        assert!(SeeJob { creator_token_id: 2 }.allows(&token(Some(Role::ReadOnly))));
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stowage_store::{ClaimedJob, Writer};
-use stowage_types::auth::{AnyToken, Granted, Permission, Token};
+use stowage_types::auth::{AnyToken, Granted, Permission, SeeJob, Token};
 use stowage_types::job::{Job, JobStatus};
 use stowage_types::{time, Code, Error, Paging, Result};
 use tokio::sync::{broadcast, Notify, Semaphore};
@@ -383,9 +383,9 @@ pub async fn wait(core: &crate::Core, job: Job) -> Result<Job> {
     Ok(job)
 }
 
-/// Can this token see this job: its own jobs, or any job for master tokens.
+/// Can this token see this job ([`SeeJob`]).
 fn visible(token: &Token, job: &Job) -> bool {
-    token.is_master() || job.creator_token_id == token.id
+    SeeJob { creator_token_id: job.creator_token_id }.allows(token)
 }
 
 /// One job.
