@@ -6,6 +6,7 @@
 //! other side can be this stack, another Stowage, or Keboola itself.
 
 pub mod extractor;
+pub mod settings;
 pub mod writer;
 
 use serde_json::{Map, Value};

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use stowage_core::components::{self, Changes, ConfigView};
 use stowage_core::console::Session;
+use stowage_core::engines::settings;
 use stowage_core::records::RowRecord;
 use stowage_core::{queue, tables, Ctx};
 use stowage_types::auth::{AnyToken, Granted, ReadComponent, Token, WriteComponent};
@@ -696,19 +697,13 @@ async fn save_target(
         return config_view(&state, &place, &config, "", Feedback::Target(message.into())).await;
     }
     let token = body.string("token")?.unwrap_or_default().trim().to_string();
-    let mut configuration = view.config.configuration.clone();
-    let parameters = object_at(&mut configuration, "parameters");
-    let saved = parameters.get("#token").and_then(Value::as_str).is_some_and(|t| !t.is_empty());
-    if token.is_empty() && !saved {
+    if token.is_empty() && !settings::has_token(&view.config.configuration) {
         let message = format!("Token: paste an API token of the {} with {}.", place.kind.other(), place.kind.access());
         return config_view(&state, &place, &config, "", Feedback::Target(message)).await;
     }
-    parameters.insert("url".into(), Value::String(url));
-    if !token.is_empty() {
-        parameters.insert("#token".into(), Value::String(token));
-    }
+    let target = settings::Target { url, token: Some(token).filter(|token| !token.is_empty()) };
     let changes = Changes {
-        configuration: Some(configuration),
+        configuration: Some(settings::with_target(&view.config.configuration, target)),
         change_description: Some(format!("Set the {}", place.kind.other())),
         ..Changes::default()
     };
@@ -716,22 +711,6 @@ async fn save_target(
         Ok(_) => Ok(redirect(&place.config_url(&config))),
         Err(error) => config_view(&state, &place, &config, "", Feedback::Target(user_message(error)?)).await,
     }
-}
-
-/// The object under `key` of `value`, made one (as `value` itself) if missing or not an object.
-fn object_at<'a>(value: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
-    if !value.is_object() {
-        *value = json!({});
-    }
-    object_in(value.as_object_mut().expect("made an object above"), key)
-}
-
-fn object_in<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let entry = map.entry(key.to_string()).or_insert_with(|| json!({}));
-    if !entry.is_object() {
-        *entry = json!({});
-    }
-    entry.as_object_mut().expect("made an object above")
 }
 
 async fn delete_config(

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use serde_json::{json, Value};
+use serde_json::Value;
 use stowage_core::components::{self, Changes, ConfigView};
 use stowage_core::records::RowRecord;
 use stowage_core::{queue, tables, Ctx};
@@ -13,14 +13,14 @@ use stowage_types::time;
 use stowage_types::{Code, Error};
 
 use super::{
-    config_view, object_at, object_in, options, place, primary_key, str_at, writer_mode, Feedback, Kind, Place,
-    CHANGED_IN_LAST, MODES,
+    config_view, options, place, primary_key, str_at, writer_mode, Feedback, Kind, Place, CHANGED_IN_LAST, MODES,
 };
 use crate::error::ApiResult;
 use crate::input::Fields;
 use crate::routes::console::{column_list, problem, redirect, user_message, Signed, SignedForm};
 use crate::routes::html::form_error;
 use crate::AppState;
+use stowage_core::engines::settings::{ExtractorTable, WriterTable};
 
 pub(super) async fn add_row(
     State(state): State<AppState>,
@@ -37,11 +37,7 @@ pub(super) async fn add_row(
                 let message = "Source table: pick one of this project's tables.".to_string();
                 return config_view(&state, &place, &config, "", Feedback::NewTable(message)).await;
             }
-            let destination = source.rsplit('.').next().unwrap_or(&source).to_string();
-            let configuration = json!({
-                "storage": { "input": { "tables": [{ "source": source, "destination": destination, "changed_since": "" }] } },
-                "parameters": { "mode": "replace" },
-            });
+            let configuration = WriterTable::new_row(&source);
             (source, configuration)
         }
         Kind::Extractor => {
@@ -50,9 +46,7 @@ pub(super) async fn add_row(
                 let message = format!("Table name: {}", error.message);
                 return config_view(&state, &place, &config, "", Feedback::NewTable(message)).await;
             }
-            let configuration = json!({
-                "parameters": { "tableName": table_name, "changedSince": "", "incremental": false, "primaryKey": [] },
-            });
+            let configuration = ExtractorTable::new_row(&table_name);
             (table_name, configuration)
         }
     };
@@ -146,7 +140,6 @@ async fn row_view(state: &AppState, place: &Place, config_id: &str, row_id: &str
 
 /// The row's configuration with the form's settings applied; keys the form does not show stay.
 fn edited_row(kind: Kind, row: &RowRecord, body: &Fields) -> ApiResult<Result<Value, String>> {
-    let mut configuration = row.configuration.clone();
     let changed = body.string("changedSince")?.unwrap_or_default().trim().to_string();
     let adaptive = kind == Kind::Writer && changed == "adaptive";
     if !changed.is_empty() && !adaptive {
@@ -164,34 +157,22 @@ fn edited_row(kind: Kind, row: &RowRecord, body: &Fields) -> ApiResult<Result<Va
             if !MODES.iter().any(|(value, _)| *value == mode) {
                 return Ok(Err("Mode: pick replace, update or recreate.".into()));
             }
-            // The first input table is the row's table; anything else set through the API stays.
-            let input = object_in(object_at(&mut configuration, "storage"), "input");
-            let tables = input.entry("tables").or_insert_with(|| json!([]));
-            if !tables.as_array().is_some_and(|tables| tables.first().is_some_and(Value::is_object)) {
-                *tables = json!([{}]);
-            }
-            let table = tables[0].as_object_mut().expect("made an object above");
-            table.insert("destination".into(), Value::String(destination));
-            table.insert("changed_since".into(), Value::String(changed));
-            let parameters = object_at(&mut configuration, "parameters");
-            // `incremental` (the old form) would override the mode picked here.
-            parameters.remove("incremental");
-            parameters.insert("mode".into(), Value::String(mode));
+            Ok(Ok(WriterTable { destination, changed_since: changed, mode }.applied_to(&row.configuration)))
         }
         Kind::Extractor => {
             let table_name = body.string("tableName")?.unwrap_or_default().trim().to_string();
             if let Err(error) = tables::validate_table_name(&table_name) {
                 return Ok(Err(format!("Table Name: {}", error.message)));
             }
-            let key = column_list(&body.string("primaryKey")?.unwrap_or_default());
-            let parameters = object_at(&mut configuration, "parameters");
-            parameters.insert("tableName".into(), Value::String(table_name));
-            parameters.insert("changedSince".into(), Value::String(changed));
-            parameters.insert("incremental".into(), Value::Bool(body.bool("incremental")?.unwrap_or(false)));
-            parameters.insert("primaryKey".into(), json!(key));
+            let table = ExtractorTable {
+                table_name,
+                changed_since: changed,
+                incremental: body.bool("incremental")?.unwrap_or(false),
+                primary_key: column_list(&body.string("primaryKey")?.unwrap_or_default()),
+            };
+            Ok(Ok(table.applied_to(&row.configuration)))
         }
     }
-    Ok(Ok(configuration))
 }
 
 pub(super) async fn save_row(
