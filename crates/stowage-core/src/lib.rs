@@ -35,6 +35,7 @@ pub mod engines;
 pub mod events;
 pub mod files;
 pub mod jobs;
+mod kinds;
 pub mod mail;
 pub mod manage;
 pub mod members;
@@ -141,7 +142,7 @@ impl Core {
         blobs: blobs::Blobs,
         server: &str,
     ) -> types::Result<Self> {
-        let jobs = jobs::JobRunner::new(store.clone(), server);
+        let jobs = jobs::JobRunner::new(store.clone(), server, kinds::run_stored);
         let read_events = events::ReadEvents::start(&store)?;
         Ok(Core(Arc::new(CoreParts {
             jobs,

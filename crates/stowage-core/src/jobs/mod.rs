@@ -1,7 +1,7 @@
 //! Jobs: a durable queue of asynchronous work (storage jobs and component runs), run by workers
 //! that hold leases.
 //!
-//! Each kind of job is a type of its own ([`Kind`], listed in `kind.rs`); this runner names none.
+//! Each kind of job is a type of its own ([`Kind`], all listed in `crate::kinds`); this runner names none.
 //! `submit` stores the job as `waiting` with its work (the kind's parameters, as JSON),
 //! wakes the worker, and waits a short while before answering, so a small job is already finished
 //! when the client first polls (kbcstorage polls at once, then sleeps 4 s, 8 s, ...).
@@ -29,6 +29,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use kind::Kind;
+pub(crate) use kind::{run_as, stored};
+
+/// Runs stored work of whatever kind its tag names (`crate::kinds::run_stored`).
+pub(crate) type Dispatch =
+    for<'a> fn(&'a Ctx, &'a Arc<Token>, Value, &'a Claim, i64) -> futures::future::BoxFuture<'a, Result<JobDone>>;
 
 use crate::{Core, Ctx, Store};
 
@@ -107,6 +112,8 @@ pub struct JobRunner {
     handing_back: CancellationToken,
     /// The jobs this process runs.
     running: TaskTracker,
+    /// Runs a claimed job's work.
+    dispatch: Dispatch,
 }
 
 /// The error body stored on a failed job.
@@ -120,7 +127,7 @@ fn error_value(error: &Error) -> Value {
 
 impl JobRunner {
     /// The job runner of the server `server` (stable across its restarts, see [`JobRunner::recover`]).
-    pub(crate) fn new(store: Store, server: &str) -> Self {
+    pub(crate) fn new(store: Store, server: &str, dispatch: Dispatch) -> Self {
         let owner = format!("{server}/{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         JobRunner {
             store,
@@ -130,6 +137,7 @@ impl JobRunner {
             draining: CancellationToken::new(),
             handing_back: CancellationToken::new(),
             running: TaskTracker::new(),
+            dispatch,
         }
     }
 
@@ -271,7 +279,7 @@ impl JobRunner {
         let (lost, stop) = (CancellationToken::new(), CancellationToken::new());
         let watcher = tokio::spawn(watch(self.store.clone(), claim.clone(), lost.clone(), stop.clone()));
         let outcome = tokio::select! {
-            outcome = execute(core, &claimed, &claim) => outcome,
+            outcome = execute(core, self.dispatch, &claimed, &claim) => outcome,
             () = lost.cancelled() => Err(lease_lost(id)),
             () = stop.cancelled() => Err(Error::new(Code::ComponentUserError, "Job terminated")),
             () = self.handing_back.cancelled() => Err(lease_lost(id)),
@@ -346,7 +354,7 @@ async fn watch(store: Store, claim: Claim, lost: CancellationToken, stop: Cancel
 }
 
 /// Runs a job's work as the token that submitted it, checked again now.
-async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<JobDone> {
+async fn execute(core: &Core, dispatch: Dispatch, claimed: &ClaimedJob, claim: &Claim) -> Result<JobDone> {
     let job = &claimed.job;
     let token_id = job.creator_token_id;
     let found = core.store.read(move |r| r.token_with_hash(token_id)).await?;
@@ -363,7 +371,7 @@ async fn execute(core: &Core, claimed: &ClaimedJob, claim: &Claim) -> Result<Job
     // A component run's log events carry its own id as their run id.
     let run_id = if job.component.is_some() { Some(job.id.to_string()) } else { job.run_id.clone() };
     let ctx = Ctx { core: core.clone(), run_id, remote_addr: text("remoteAddr"), user_agent: text("userAgent") };
-    kind::run_stored(&ctx, &token, claimed.work.clone(), claim, claimed.attempt).await
+    dispatch(&ctx, &token, claimed.work.clone(), claim, claimed.attempt).await
 }
 
 /// Waits until a job has ended and returns it.
@@ -428,7 +436,7 @@ pub fn submit<K: Kind>(w: &Writer<'_>, ctx: &Ctx, token: &Token, kind: &K) -> Re
         creator_token_description: token.description.clone(),
         component: kind.component(),
     };
-    let work = kind::stored(kind)?;
+    let work = stored(kind)?;
     let context = json!({ "remoteAddr": ctx.remote_addr, "userAgent": ctx.user_agent });
     w.insert_job(&job, &work, &context)
 }
