@@ -32,6 +32,9 @@ pub struct NewBucket {
     pub display_name: Option<String>,
     pub backend: Option<String>,
     pub color: Option<String>,
+    /// Keboola's link request: the project and bucket to link.
+    pub source_project_id: Option<String>,
+    pub source_bucket_id: Option<String>,
 }
 
 /// The 404 of a missing bucket.
@@ -46,6 +49,13 @@ pub fn parse_id(project_id: i64, id: &str) -> Result<BucketId> {
 
 /// Creates a bucket.
 pub async fn create(ctx: &Ctx, grant: &Granted<CreateBuckets>, input: NewBucket) -> Result<Bucket> {
+    if input.source_project_id.is_some() || input.source_bucket_id.is_some() {
+        // A client that asks for a link must never get a plain, empty bucket instead.
+        return Err(Error::new(
+            Code::BucketValidation,
+            "Linking a shared bucket (sourceProjectId, sourceBucketId) is not available on this stack yet; no bucket was created.",
+        ));
+    }
     let name = input.name.unwrap_or_default();
     validate_bucket_name("name", &name)?;
     let stage = Stage::parse(input.stage.as_deref().unwrap_or("in"))?;

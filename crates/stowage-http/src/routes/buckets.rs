@@ -64,6 +64,11 @@ pub(crate) struct NewBucketInput {
     backend: Option<String>,
     #[serde(default, deserialize_with = "lenient::text")]
     color: Option<String>,
+    /// With `sourceBucketId`: link the bucket that project shares instead of creating one.
+    #[serde(default, deserialize_with = "lenient::text")]
+    source_project_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    source_bucket_id: Option<String>,
 }
 
 /// A bucket's changes.
@@ -118,6 +123,8 @@ async fn create_bucket(
         display_name: body.display_name,
         backend: body.backend,
         color: body.color,
+        source_project_id: body.source_project_id,
+        source_bucket_id: body.source_bucket_id,
     };
     let grant = caller.token.authorize(CreateBuckets)?;
     let bucket = buckets::create(&caller.ctx, &grant, input).await?;

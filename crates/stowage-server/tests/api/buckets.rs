@@ -30,6 +30,20 @@ async fn a_json_body_creates_a_bucket_like_a_form_does() {
 }
 
 #[tokio::test]
+async fn a_link_request_is_refused_and_creates_no_plain_bucket_in_its_place() {
+    let app = spawn_app().await;
+    let source = app.create_bucket("shared").await;
+    let form = Payload::Form(format!("name=linked&stage=in&sourceProjectId=1&sourceBucketId={source}"));
+    let reply = app
+        .call(Method::POST, "/v2/storage/buckets", Some(&app.admin), form)
+        .await
+        .expect_error(400, "storage.buckets.validation")
+        .body;
+    assert!(reply["error"].as_str().unwrap().contains("sourceBucketId"), "{reply}");
+    app.get("/v2/storage/buckets/in.c-linked", &app.admin).await.expect(404);
+}
+
+#[tokio::test]
 async fn bucket_detail_shows_tables_as_an_array_and_the_list_as_a_url() {
     let app = spawn_app().await;
     let id = app.create_bucket("shapes").await;
