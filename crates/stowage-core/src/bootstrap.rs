@@ -1,4 +1,5 @@
-//! The first start of an empty stack: one manage token, one project `Main`, one admin member.
+//! The first start of an empty stack: one manage token, one project `Main` in the first organization, one
+//! admin member of both.
 
 use stowage_types::auth::Role;
 use stowage_types::{time, Code, Error, Result};
@@ -34,8 +35,15 @@ pub async fn run(core: &Core, manage_token: Option<String>, admin_email: &str) -
             let generated = manage_token.is_none();
             let manage_secret = manage_token.unwrap_or_else(secrets::new_manage_secret);
             w.insert_manage_token("bootstrap", &secrets::hash(&manage_secret), now)?;
-            let project = w.insert_project("Main", now)?;
+            // The catalog's migrations made the stack's first organization.
+            let organization = w
+                .organizations(None)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::internal("the catalog holds no organization"))?;
+            let project = w.insert_project("Main", organization.id, now)?;
             let user = find_or_create_user(w, &admin_email, now)?;
+            w.insert_organization_member(organization.id, user.id, now)?;
             w.insert_member(project.id, user.id, Role::Admin, now)?;
             let (_, admin_token) = insert_master_token(w, project.id, &user, now)?;
             w.set_user_password_hash(user.id, &password_hash)?;

@@ -42,6 +42,7 @@ pub mod members;
 pub mod memo;
 pub mod metadata;
 pub mod metrics;
+pub mod organizations;
 pub mod passwords;
 pub mod queue;
 pub mod schedules;

@@ -4,20 +4,21 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use stowage_store::Writer;
+use stowage_store::{Reader, Writer};
 use stowage_types::auth::{Role, Token, TokenRef};
 use stowage_types::time::Timestamp;
 use stowage_types::{time, Code, Error, Result};
 
 use crate::auth::ManageGrant;
 use crate::events::{record, Happened};
-use crate::records::{Member, NewToken, Project, User};
+use crate::organizations::organization_not_found;
+use crate::records::{Member, NewToken, Organization, Project, User};
 use crate::{secrets, Ctx};
 
 /// Longest project name accepted.
 pub const MAX_PROJECT_NAME_LEN: usize = 255;
 
-fn project_not_found(id: i64) -> Error {
+pub(crate) fn project_not_found(id: i64) -> Error {
     Error::new(Code::ProjectNotFound, format!("Project {id} not found"))
 }
 
@@ -72,8 +73,30 @@ pub(crate) fn find_or_create_user(w: &Writer<'_>, email: &str, now: Timestamp) -
     }
 }
 
-/// Creates a project with its default branch.
-pub async fn create_project(ctx: &Ctx, _grant: &ManageGrant, name: Option<String>) -> Result<Project> {
+/// A project with the organization it lives in, as the Manage API shows it.
+pub struct PlacedProject {
+    pub project: Project,
+    pub organization: Organization,
+}
+
+pub(crate) fn placed(r: &Reader<'_>, project: Project) -> Result<PlacedProject> {
+    let organization =
+        r.organization(project.organization_id)?.ok_or_else(|| Error::internal("project without its organization"))?;
+    Ok(PlacedProject { project, organization })
+}
+
+fn all_placed(r: &Reader<'_>, projects: Vec<Project>) -> Result<Vec<PlacedProject>> {
+    projects.into_iter().map(|project| placed(r, project)).collect()
+}
+
+/// Creates a project with its default branch in an organization. Without one named, the stack's
+/// only organization takes it; where there are several, the caller must name it.
+pub async fn create_project(
+    ctx: &Ctx,
+    _grant: &ManageGrant,
+    name: Option<String>,
+    organization_id: Option<i64>,
+) -> Result<PlacedProject> {
     let name = name.map(|n| n.trim().to_string()).unwrap_or_default();
     if name.is_empty() {
         return Err(Error::new(Code::ProjectValidation, "Invalid data - name: This value should not be blank."));
@@ -84,17 +107,54 @@ pub async fn create_project(ctx: &Ctx, _grant: &ManageGrant, name: Option<String
             format!("Invalid data - name: This value is too long. It should have {MAX_PROJECT_NAME_LEN} characters or less."),
         ));
     }
-    ctx.core.store.write(move |w| w.insert_project(&name, time::now())).await
+    ctx.core
+        .store
+        .write(move |w| {
+            let organization_id = match organization_id {
+                Some(id) => w.organization(id)?.ok_or_else(|| organization_not_found(id))?.id,
+                None => match w.organizations(None)?.as_slice() {
+                    [only] => only.id,
+                    several => {
+                        return Err(Error::new(
+                            Code::ProjectValidation,
+                            format!(
+                                "Invalid data - organizationId: this stack has {} organizations; name the one the \
+                                 project goes to, or create it at POST /manage/organizations/{{id}}/projects.",
+                                several.len()
+                            ),
+                        ))
+                    }
+                },
+            };
+            let project = w.insert_project(&name, organization_id, time::now())?;
+            placed(w, project)
+        })
+        .await
+}
+
+/// The projects of an organization.
+pub async fn organization_projects(
+    ctx: &Ctx,
+    _grant: &ManageGrant,
+    organization_id: i64,
+) -> Result<Vec<PlacedProject>> {
+    ctx.core
+        .store
+        .read(move |r| {
+            r.organization(organization_id)?.ok_or_else(|| organization_not_found(organization_id))?;
+            all_placed(r, r.organization_projects(organization_id)?)
+        })
+        .await
 }
 
 /// All projects.
-pub async fn list_projects(ctx: &Ctx, _grant: &ManageGrant) -> Result<Vec<Project>> {
-    ctx.core.store.read(|r| r.projects()).await
+pub async fn list_projects(ctx: &Ctx, _grant: &ManageGrant) -> Result<Vec<PlacedProject>> {
+    ctx.core.store.read(|r| all_placed(r, r.projects()?)).await
 }
 
 /// One project.
-pub async fn get_project(ctx: &Ctx, _grant: &ManageGrant, id: i64) -> Result<Project> {
-    ctx.core.store.read(move |r| r.project(id)).await?.ok_or_else(|| project_not_found(id))
+pub async fn get_project(ctx: &Ctx, _grant: &ManageGrant, id: i64) -> Result<PlacedProject> {
+    ctx.core.store.read(move |r| placed(r, r.project(id)?.ok_or_else(|| project_not_found(id))?)).await
 }
 
 /// Deletes a project with its tokens, buckets, events and jobs.

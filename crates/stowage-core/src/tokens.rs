@@ -13,8 +13,9 @@ use stowage_types::auth::{
 };
 use stowage_types::{time, Code, Error, Result};
 
+use crate::auth::ManageGrant;
 use crate::events::{record, Happened};
-use crate::manage::normalize_email;
+use crate::manage::{normalize_email, project_not_found};
 use crate::records::{NewToken, Project, TokenChanges, TokenShare};
 use crate::{secrets, Core, Ctx};
 
@@ -162,9 +163,37 @@ fn store_new_secret(w: &Writer<'_>, core: &Core, token: &Token, refreshed: Optio
 /// Creates a limited token. Guests get a minimal one: only the description and expiry count.
 pub async fn create(ctx: &Ctx, grant: &Granted<CreateTokens>, request: TokenRequest) -> Result<TokenWithSecret> {
     let caller = grant.token().clone();
+    let made_by = format!("Created by {}", caller.description);
     let full_options = caller.can_manage_tokens();
-    let description =
-        request.description.filter(|d| !d.is_empty()).unwrap_or_else(|| format!("Created by {}", caller.description));
+    create_in(ctx, caller.project_id, Some(caller), full_options, made_by, request).await
+}
+
+/// Creates a Storage token in a project with the Manage API (`POST /manage/projects/{id}/tokens`):
+/// every option may be set, and it needs a description.
+pub async fn create_with_manage_token(
+    ctx: &Ctx,
+    _grant: &ManageGrant,
+    project_id: i64,
+    request: TokenRequest,
+) -> Result<TokenWithSecret> {
+    if request.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
+        return Err(Error::new(Code::TokenValidation, "Invalid data - description: This value should not be blank."));
+    }
+    ctx.core.store.read(move |r| r.project(project_id)).await?.ok_or_else(|| project_not_found(project_id))?;
+    create_in(ctx, project_id, None, true, String::new(), request).await
+}
+
+/// Stores a new limited token; `caller` is the token that made it (none for the Manage API), and
+/// only with `full_options` may the request set grants, components and flags.
+async fn create_in(
+    ctx: &Ctx,
+    project_id: i64,
+    caller: Option<Arc<Token>>,
+    full_options: bool,
+    default_description: String,
+    request: TokenRequest,
+) -> Result<TokenWithSecret> {
+    let description = request.description.filter(|d| !d.is_empty()).unwrap_or(default_description);
     validate_description(&description)?;
     let now = time::now();
     let expires = match request.expires_in {
@@ -179,7 +208,7 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateTokens>, request: TokenRequ
     let requested_grants = if full_options { request.bucket_permissions.unwrap_or_default() } else { vec![] };
     let flag = |value: Option<bool>| full_options && value.unwrap_or(false);
     let new_token = NewToken {
-        project_id: caller.project_id,
+        project_id,
         description,
         user_id: None,
         can_manage_buckets: flag(request.can_manage_buckets),
@@ -187,20 +216,20 @@ pub async fn create(ctx: &Ctx, grant: &Granted<CreateTokens>, request: TokenRequ
         can_purge_trash: flag(request.can_purge_trash),
         component_access,
         expires,
-        creator: Some(TokenRef { id: caller.id, description: caller.description.clone() }),
-        owner_user_id: caller.member.as_ref().map(|member| member.user_id),
+        creator: caller.as_ref().map(|caller| TokenRef { id: caller.id, description: caller.description.clone() }),
+        owner_user_id: caller.as_ref().and_then(|caller| caller.member.as_ref()).map(|member| member.user_id),
         grants: vec![],
         created: now,
     };
     ctx.write(move |w, ctx| {
         let mut new_token = new_token;
-        new_token.grants = resolve_grants(w, caller.project_id, &requested_grants)?;
+        new_token.grants = resolve_grants(w, project_id, &requested_grants)?;
         let id = w.insert_token(&new_token, "")?;
-        let token = load(w, caller.project_id, id)?;
+        let token = load(w, project_id, id)?;
         let secret = store_new_secret(w, &ctx.core, &token, None)?;
         let happened = Happened::about("storage.tokenCreated", "token", &id.to_string(), format!("Created token {id}"))
             .with_params(json!({ "description": token.description }));
-        record(w, ctx, caller.project_id, Some(&caller), happened)?;
+        record(w, ctx, project_id, caller.as_deref(), happened)?;
         Ok(TokenWithSecret { view: view(w, token)?, secret })
     })
     .await
@@ -457,7 +486,7 @@ mod tests {
         let link_hash = secrets::hash(link);
         core.store
             .write(move |w| {
-                let project = w.insert_project("p", 0)?;
+                let project = w.insert_project("p", 1, 0)?;
                 let new_token =
                     NewToken { project_id: project.id, description: "shared".into(), ..NewToken::default() };
                 let id = w.insert_token(&new_token, "")?;

@@ -103,6 +103,7 @@ fn table() -> Table {
     let t = routes::scheduler::register(t);
     let t = routes::queue::register(t);
     let t = routes::console::register(t);
+    let t = routes::organizations::register(t);
     routes::manage::register(t)
 }
 

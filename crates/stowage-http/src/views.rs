@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
-use stowage_core::records::{Branch, Bucket, Member, MetadataEntry, Project, ScheduleRecord, TriggerRecord};
+use stowage_core::manage::PlacedProject;
+use stowage_core::organizations::OrganizationDetail;
+use stowage_core::records::{
+    Branch, Bucket, Maintainer, Member, MetadataEntry, Organization, Project, ScheduleRecord, TriggerRecord, User,
+};
 use stowage_core::tokens::TokenView;
 use stowage_core::Core;
 use stowage_types::auth::{BucketAccess, Token, TokenRef};
@@ -334,7 +338,8 @@ pub struct TokenAdmin {
 /// An organization, as `verify` names it.
 #[derive(Serialize, ToSchema)]
 pub struct OrganizationRef {
-    pub id: &'static str,
+    /// The organization's id, as a string.
+    pub id: String,
 }
 
 /// A token without its secret; `token` holds the secret only in the answer that made or refreshed
@@ -398,7 +403,7 @@ pub fn token(core: &Core, view: &TokenView, verify: bool) -> TokenShape {
             name: member.name.clone(),
             role: member.role.as_str(),
             features: verify.then(Vec::new),
-            is_organization_member: verify.then_some(false),
+            is_organization_member: verify.then_some(member.organization_member),
             is_activated: verify.then_some(false),
         }
     });
@@ -426,7 +431,7 @@ pub fn token(core: &Core, view: &TokenView, verify: bool) -> TokenShape {
         creator_token: token.creator.as_ref().map(TokenRefView::from),
         admin,
         owner: (verify || token.is_master()).then(|| owner(core, &view.project)),
-        organization: verify.then_some(OrganizationRef { id: "1" }),
+        organization: verify.then(|| OrganizationRef { id: view.project.organization_id.to_string() }),
         token: None,
     }
 }
@@ -561,10 +566,13 @@ pub struct ProjectView {
     pub default_backend: &'static str,
     pub file_storage_provider: &'static str,
     pub is_disabled: bool,
+    /// The organization the project lives in.
+    pub organization: OrganizationView,
 }
 
 /// A project, as the manage API shows it.
-pub fn project(core: &Core, project: &Project) -> ProjectView {
+pub fn project(core: &Core, placed: &PlacedProject) -> ProjectView {
+    let project = &placed.project;
     ProjectView {
         id: project.id,
         name: project.name.clone(),
@@ -574,7 +582,88 @@ pub fn project(core: &Core, project: &Project) -> ProjectView {
         default_backend: stowage_core::buckets::BACKEND,
         file_storage_provider: "azure",
         is_disabled: false,
+        organization: organization(&placed.organization, None, None),
     }
+}
+
+/// A maintainer of organizations.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Maintainer)]
+pub struct MaintainerView {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+}
+
+/// A maintainer.
+pub fn maintainer(maintainer: &Maintainer) -> MaintainerView {
+    MaintainerView { id: maintainer.id, name: maintainer.name.clone(), created: format(maintainer.created) }
+}
+
+/// A project as an organization's detail lists it.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectRef {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+}
+
+/// An organization; its detail adds `maintainer` and `projects`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Organization)]
+pub struct OrganizationView {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub allow_auto_join: bool,
+    pub crm_id: String,
+    pub activity_center_project_id: Option<i64>,
+    pub mfa_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintainer: Option<MaintainerView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projects: Option<Vec<ProjectRef>>,
+}
+
+/// An organization, with its maintainer and projects where given.
+pub fn organization(
+    organization: &Organization,
+    maintainer: Option<&Maintainer>,
+    projects: Option<&[Project]>,
+) -> OrganizationView {
+    OrganizationView {
+        id: organization.id,
+        name: organization.name.clone(),
+        created: format(organization.created),
+        allow_auto_join: organization.allow_auto_join,
+        crm_id: organization.crm_id.clone(),
+        activity_center_project_id: None,
+        mfa_required: organization.mfa_required,
+        maintainer: maintainer.map(self::maintainer),
+        projects: projects.map(|projects| {
+            projects.iter().map(|p| ProjectRef { id: p.id, name: p.name.clone(), created: format(p.created) }).collect()
+        }),
+    }
+}
+
+/// An organization's detail.
+pub fn organization_detail(detail: &OrganizationDetail) -> OrganizationView {
+    organization(&detail.organization, Some(&detail.maintainer), Some(&detail.projects))
+}
+
+/// A user as the Manage API lists them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct UserView {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// A user.
+pub fn user(user: &User) -> UserView {
+    UserView { id: user.id, name: user.name.clone(), email: user.email.clone() }
 }
 
 /// A project member. A member just added carries their new master `token`, with its secret.

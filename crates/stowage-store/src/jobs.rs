@@ -312,7 +312,7 @@ mod tests {
             .write(move |w| {
                 let project = match w.project(1)? {
                     Some(project) => project,
-                    None => w.insert_project("p", 0)?,
+                    None => w.insert_project("p", 1, 0)?,
                 };
                 let job = Job {
                     id: 0,

@@ -22,6 +22,7 @@ mod jobs;
 pub use jobs::ClaimedJob;
 mod metadata;
 mod migrate;
+mod organizations;
 mod pg_client;
 mod pool;
 mod postgres_catalog;

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0016_password_links.sql"),
     include_str!("../migrations/sqlite/0017_file_blocks.sql"),
     include_str!("../migrations/sqlite/0018_staged_bytes.sql"),
+    include_str!("../migrations/sqlite/0019_organizations.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -48,6 +49,36 @@ mod tests {
     use stowage_types::job::JobStatus;
 
     use crate::Store;
+
+    #[tokio::test]
+    async fn an_existing_catalog_puts_its_projects_and_first_user_into_one_organization() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        super::run_to(&mut conn, 18).unwrap();
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created) VALUES (1, 'Main', 0), (2, 'Other', 0);
+             INSERT INTO users (id, email, name, created) VALUES (1, 'admin@example.com', 'admin', 0),
+                (2, 'second@example.com', 'second', 0);",
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = Store::open_sqlite(&path).unwrap();
+        store
+            .read(|r| {
+                let organizations = r.organizations(None)?;
+                assert_eq!(organizations.len(), 1);
+                let organization = organizations[0].id;
+                let held: Vec<i64> = r.organization_projects(organization)?.iter().map(|p| p.id).collect();
+                assert_eq!(held, vec![1, 2], "every project moves into the one organization");
+                let members: Vec<i64> = r.organization_members(organization)?.iter().map(|u| u.id).collect();
+                assert_eq!(members, vec![1], "the stack's first user, the admin its first start made, is its member");
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
 
     #[tokio::test]
     async fn component_runs_move_into_the_job_table_with_new_ids_and_their_log_events_follow() {

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0006_password_links.sql"),
     include_str!("../migrations/postgres/0007_file_blocks.sql"),
     include_str!("../migrations/postgres/0008_staged_bytes.sql"),
+    include_str!("../migrations/postgres/0009_organizations.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

@@ -10,7 +10,7 @@ use crate::sql::{params, Row};
 use crate::{Reader, Writer};
 
 fn project(row: &Row<'_>) -> Result<Project> {
-    Ok(Project { id: row.get(0)?, name: row.get(1)?, created: row.get(2)? })
+    Ok(Project { id: row.get(0)?, name: row.get(1)?, created: row.get(2)?, organization_id: row.get(3)? })
 }
 
 fn branch(row: &Row<'_>) -> Result<Branch> {
@@ -47,21 +47,21 @@ impl Reader<'_> {
 
     /// All projects, oldest first.
     pub fn projects(&self) -> Result<Vec<Project>> {
-        self.conn.rows("SELECT id, name, created FROM projects ORDER BY id", params![], project)
+        self.conn.rows("SELECT id, name, created, organization_id FROM projects ORDER BY id", params![], project)
     }
 
     /// One project.
     pub fn project(&self, id: i64) -> Result<Option<Project>> {
-        self.conn.row("SELECT id, name, created FROM projects WHERE id = ?1", params![id], project)
+        self.conn.row("SELECT id, name, created, organization_id FROM projects WHERE id = ?1", params![id], project)
     }
 
     /// A project with the ids of its buckets, in one statement (what a token's view shows).
     pub fn project_with_bucket_ids(&self, id: i64) -> Result<Option<(Project, Vec<String>)>> {
         let rows = self.conn.rows(
-            "SELECT p.id, p.name, p.created, b.id FROM projects p LEFT JOIN buckets b ON b.project_id = p.id
+            "SELECT p.id, p.name, p.created, p.organization_id, b.id FROM projects p LEFT JOIN buckets b ON b.project_id = p.id
               WHERE p.id = ?1 ORDER BY b.id",
             params![id],
-            |row| Ok((project(row)?, row.get::<Option<String>>(3)?)),
+            |row| Ok((project(row)?, row.get::<Option<String>>(4)?)),
         )?;
         let mut rows = rows.into_iter();
         let Some((project, first)) = rows.next() else { return Ok(None) };
@@ -116,10 +116,10 @@ impl Reader<'_> {
     /// Projects a user is a member of, with the role.
     pub fn projects_of_user(&self, user_id: i64) -> Result<Vec<(Project, Role)>> {
         let rows = self.conn.rows(
-            "SELECT p.id, p.name, p.created, m.role FROM project_members m JOIN projects p ON p.id = m.project_id
+            "SELECT p.id, p.name, p.created, p.organization_id, m.role FROM project_members m JOIN projects p ON p.id = m.project_id
                  WHERE m.user_id = ?1 ORDER BY p.id",
             params![user_id],
-            |row| Ok((project(row)?, row.get::<String>(3)?)),
+            |row| Ok((project(row)?, row.get::<String>(4)?)),
         )?;
         let mut out = Vec::new();
         for (project, role) in rows {
@@ -191,18 +191,18 @@ impl Writer<'_> {
         )
     }
 
-    /// Creates a project with its default branch `Main`.
-    pub fn insert_project(&self, name: &str, created: Timestamp) -> Result<Project> {
+    /// Creates a project in an organization, with its default branch `Main`.
+    pub fn insert_project(&self, name: &str, organization_id: i64, created: Timestamp) -> Result<Project> {
         let id = self.conn().one(
-            "INSERT INTO projects (name, created) VALUES (?1, ?2) RETURNING id",
-            params![name, created],
+            "INSERT INTO projects (name, organization_id, created) VALUES (?1, ?2, ?3) RETURNING id",
+            params![name, organization_id, created],
             |row| row.get(0),
         )?;
         self.conn().execute(
             "INSERT INTO branches (project_id, name, description, is_default, created) VALUES (?1, 'Main', '', 1, ?2)",
             params![id, created],
         )?;
-        Ok(Project { id, name: name.to_string(), created })
+        Ok(Project { id, name: name.to_string(), created, organization_id })
     }
 
     /// Deletes a project and everything it owns.

@@ -9,6 +9,38 @@ pub struct Project {
     pub id: i64,
     pub name: String,
     pub created: Timestamp,
+    /// The organization the project lives in.
+    pub organization_id: i64,
+}
+
+/// Who runs a set of organizations (a stack starts with one).
+#[derive(Debug, Clone)]
+pub struct Maintainer {
+    pub id: i64,
+    pub name: String,
+    pub created: Timestamp,
+}
+
+/// A set of projects and the people who manage them; buckets are shared within one.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: i64,
+    pub maintainer_id: i64,
+    pub name: String,
+    pub crm_id: String,
+    pub allow_auto_join: bool,
+    pub mfa_required: bool,
+    pub created: Timestamp,
+}
+
+/// What may change on an organization; `None` keeps the field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationChanges {
+    pub name: Option<String>,
+    pub maintainer_id: Option<i64>,
+    pub crm_id: Option<String>,
+    pub allow_auto_join: Option<bool>,
+    pub mfa_required: Option<bool>,
 }
 
 /// A development branch; every project has exactly one default branch for now.

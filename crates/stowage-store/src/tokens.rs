@@ -12,12 +12,15 @@ use crate::{Reader, Writer};
 
 const TOKEN_COLUMNS: &str = "t.id, t.project_id, t.description, t.can_manage_buckets, t.can_read_all_file_uploads,
     t.can_purge_trash, t.component_access, t.created, t.refreshed, t.expires, t.creator_token_id,
-    t.creator_token_description, t.last_used, u.id, u.email, u.name, m.role, t.secret_hash, o.id, o.name, o.email";
+    t.creator_token_description, t.last_used, u.id, u.email, u.name, m.role, t.secret_hash, o.id, o.name, o.email,
+    om.user_id";
 
 const TOKEN_FROM: &str = "tokens t
     LEFT JOIN users u ON u.id = t.user_id
     LEFT JOIN project_members m ON m.project_id = t.project_id AND m.user_id = t.user_id
-    LEFT JOIN users o ON o.id = t.owner_user_id";
+    LEFT JOIN users o ON o.id = t.owner_user_id
+    LEFT JOIN projects tp ON tp.id = t.project_id
+    LEFT JOIN organization_members om ON om.organization_id = tp.organization_id AND om.user_id = t.user_id";
 
 /// A token row plus its secret hash, before grants are attached.
 fn token_row(row: &Row<'_>) -> Result<(Token, String, Option<String>)> {
@@ -56,7 +59,14 @@ fn token_row(row: &Row<'_>) -> Result<(Token, String, Option<String>)> {
     if let Some((user_id, email, name)) = member {
         // A master token whose user left the project has no role; it is deleted with the
         // membership, so this only guards against a half-written row.
-        token.member = role.as_deref().and_then(Role::parse).map(|role| MemberRef { user_id, email, name, role });
+        let organization_member = row.get::<Option<i64>>(21)?.is_some();
+        token.member = role.as_deref().and_then(Role::parse).map(|role| MemberRef {
+            user_id,
+            email,
+            name,
+            role,
+            organization_member,
+        });
     }
     Ok((token, row.get(17)?, role))
 }
@@ -89,8 +99,8 @@ impl Reader<'_> {
             ),
             params![id],
             |row| {
-                let grant = match row.get::<Option<String>>(21)? {
-                    Some(bucket_id) => Some((bucket_id, row.get::<String>(22)?)),
+                let grant = match row.get::<Option<String>>(22)? {
+                    Some(bucket_id) => Some((bucket_id, row.get::<String>(23)?)),
                     None => None,
                 };
                 Ok((token_row(row)?, grant))

@@ -32,7 +32,7 @@ async fn catalogs() -> Vec<Catalog> {
         catalogs.push(Catalog { name: "postgres", store, _cleanup: Box::new(DropSchema { url, schema }) });
     }
     for catalog in &catalogs {
-        catalog.store.write(|w| w.insert_project("p", 0)).await.unwrap();
+        catalog.store.write(|w| w.insert_project("p", 1, 0)).await.unwrap();
     }
     catalogs
 }
@@ -128,6 +128,51 @@ async fn a_write_whose_closure_fails_leaves_nothing_behind() {
             .await;
         assert_eq!(failed.unwrap_err().code, Code::Validation);
         assert!(store.read(|r| r.bucket(1, "in.c-a")).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_catalog_starts_with_one_organization_and_keeps_its_members_projects_and_changes() {
+    for catalog in catalogs().await {
+        let name = catalog.name;
+        let (first, maintainer) = catalog
+            .store
+            .write(move |w| {
+                let first = w.organizations(None)?.remove(0);
+                let maintainer = w.insert_maintainer("m", 5)?;
+                let user = w.insert_user("a@example.com", "a", 5)?;
+                let second = w.insert_organization(maintainer.id, "o", "crm", 5)?;
+                assert!(w.insert_organization_member(second, user.id, 5)?);
+                assert!(!w.insert_organization_member(second, user.id, 6)?, "{name}: a member joins once");
+                let changes = stowage_store::records::OrganizationChanges {
+                    name: Some("renamed".into()),
+                    allow_auto_join: Some(false),
+                    ..Default::default()
+                };
+                assert!(w.update_organization(second, &changes)?);
+                assert!(w.set_project_organization(1, second)?);
+                Ok((first, maintainer))
+            })
+            .await
+            .unwrap();
+        catalog
+            .store
+            .read(move |r| {
+                assert_eq!(r.maintainers()?.len(), 2, "{name}");
+                assert_eq!(r.organization_projects(first.id)?.len(), 0, "{name}");
+                let second = r.organizations(Some(maintainer.id))?.remove(0);
+                assert_eq!((second.name.as_str(), second.crm_id.as_str()), ("renamed", "crm"), "{name}");
+                assert!(!second.allow_auto_join && !second.mfa_required, "{name}");
+                assert_eq!(r.organization_projects(second.id)?[0].id, 1, "{name}");
+                assert_eq!(r.project(1)?.unwrap().organization_id, second.id, "{name}");
+                let members = r.organization_members(second.id)?;
+                assert_eq!(members.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["a@example.com"], "{name}");
+                assert!(r.is_organization_member(second.id, members[0].id)?, "{name}");
+                assert!(!r.is_organization_member(first.id, members[0].id)?, "{name}");
+                Ok(())
+            })
+            .await
+            .unwrap();
     }
 }
 

@@ -83,6 +83,8 @@ pub struct MemberRef {
     pub name: String,
     /// The user's role in the token's project.
     pub role: Role,
+    /// Whether the user is a member of the organization the token's project lives in.
+    pub organization_member: bool,
 }
 
 /// A user as a token's `adminOwner` shows them.
@@ -474,7 +476,13 @@ mod tests {
             id: 1,
             project_id: 1,
             description: "t".into(),
-            member: role.map(|role| MemberRef { user_id: 1, email: "a@b".into(), name: "a".into(), role }),
+            member: role.map(|role| MemberRef {
+                user_id: 1,
+                email: "a@b".into(),
+                name: "a".into(),
+                role,
+                organization_member: false,
+            }),
             can_manage_buckets_flag: false,
             can_read_all_file_uploads_flag: false,
             can_purge_trash_flag: false,

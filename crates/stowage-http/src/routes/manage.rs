@@ -19,7 +19,12 @@ use crate::{views, AppState, Table};
 
 pub(crate) fn register(t: Table) -> Table {
     t.add(Method::GET, "/manage/projects", list_projects, Op::list::<ProjectView>("List projects"))
-        .add(Method::POST, "/manage/projects", create_project, Op::created::<ProjectView>("Create a project"))
+        .add(
+            Method::POST,
+            "/manage/projects",
+            create_project,
+            Op::created::<ProjectView>("Create a project (in `organizationId`, or the only organization)"),
+        )
         .add(Method::GET, "/manage/projects/{id}", get_project, Op::ok::<ProjectView>("Project detail"))
         .add(Method::DELETE, "/manage/projects/{id}", delete_project, Op::empty("Delete a project"))
         .add(
@@ -52,9 +57,13 @@ pub(crate) struct PasswordInput {
 
 /// A new project.
 #[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ProjectInput {
     #[serde(default, deserialize_with = "lenient::text")]
     name: Option<String>,
+    /// The organization it goes to; needed when the stack has more than one.
+    #[serde(default, deserialize_with = "lenient::int")]
+    organization_id: Option<i64>,
 }
 
 /// A person to add to a project.
@@ -91,7 +100,7 @@ async fn create_project(
     caller: ManageCaller,
     Input(body): Input<ProjectInput>,
 ) -> ApiResult<Response> {
-    let project = manage::create_project(&caller.ctx, &caller.grant, body.name).await?;
+    let project = manage::create_project(&caller.ctx, &caller.grant, body.name, body.organization_id).await?;
     Ok((StatusCode::CREATED, Json(views::project(&state.core, &project))).into_response())
 }
 
@@ -126,7 +135,7 @@ async fn add_project_user(
 ) -> ApiResult<Response> {
     let project_id = numeric_id(&id)?;
     let new = manage::add_member(&caller.ctx, &caller.grant, project_id, body.email, body.role).await?;
-    let project = manage::get_project(&caller.ctx, &caller.grant, project_id).await?;
+    let project = manage::get_project(&caller.ctx, &caller.grant, project_id).await?.project;
     let token_view = TokenView { token: new.token, project, bucket_ids: vec![] };
     // The secret of the new master token, shown this once.
     let token = TokenShape { token: Some(new.secret), ..views::token(&state.core, &token_view, false) };

@@ -13,6 +13,7 @@ pub(crate) mod index;
 pub(crate) mod jobs;
 pub(crate) mod manage;
 pub(crate) mod metadata;
+pub(crate) mod organizations;
 pub(crate) mod queue;
 pub(crate) mod reference;
 pub(crate) mod scheduler;

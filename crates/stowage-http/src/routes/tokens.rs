@@ -130,7 +130,7 @@ fn bucket_permissions(value: Option<&Value>) -> ApiResult<Option<Vec<(String, St
     }
 }
 
-fn token_request(body: TokenInput) -> ApiResult<TokenRequest> {
+pub(crate) fn token_request(body: TokenInput) -> ApiResult<TokenRequest> {
     Ok(TokenRequest {
         bucket_permissions: bucket_permissions(body.bucket_permissions.as_ref())?,
         description: body.description,
@@ -143,7 +143,7 @@ fn token_request(body: TokenInput) -> ApiResult<TokenRequest> {
 }
 
 /// A token view with its secret, for the create and refresh responses only.
-fn with_secret(core: &Core, created: &TokenWithSecret) -> TokenShape {
+pub(crate) fn with_secret(core: &Core, created: &TokenWithSecret) -> TokenShape {
     TokenShape { token: Some(created.secret.clone()), ..views::token(core, &created.view, false) }
 }
 

@@ -636,7 +636,10 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::POST, "/tokens/shared/{link}", "/tokens/shared/not-a-link", PUBLIC),
         case(M::GET, "/manage/projects", "/manage/projects", MANAGE),
-        with_body(case(M::POST, "/manage/projects", "/manage/projects", MANAGE), json!({"name": "p"})),
+        with_body(
+            case(M::POST, "/manage/projects", "/manage/projects", MANAGE),
+            json!({"name": "p", "organizationId": "{first_organization}"}),
+        ),
         case(M::GET, "/manage/projects/{id}", "/manage/projects/{project}", MANAGE),
         case(M::DELETE, "/manage/projects/{id}", "/manage/projects/{project}", MANAGE),
         case(M::GET, "/manage/projects/{id}/users", "/manage/projects/{project}/users", MANAGE),
@@ -645,6 +648,65 @@ fn cases() -> Vec<Case> {
             json!({"email": "{unique}@example.com", "role": "guest"}),
         ),
         case(M::DELETE, "/manage/projects/{id}/users/{email}", "/manage/projects/{project}/users/{member}", MANAGE),
+        with_body(
+            case(M::POST, "/manage/projects/{id}/organizations", "/manage/projects/{project}/organizations", MANAGE),
+            json!({"organizationId": "{first_organization}"}),
+        ),
+        with_body(
+            case(M::POST, "/manage/projects/{id}/tokens", "/manage/projects/{project}/tokens", MANAGE),
+            json!({"description": "made with the manage token"}),
+        ),
+        case(M::GET, "/manage/maintainers", "/manage/maintainers", MANAGE),
+        with_body(case(M::POST, "/manage/maintainers", "/manage/maintainers", MANAGE), json!({"name": "m"})),
+        case(M::GET, "/manage/maintainers/{id}", "/manage/maintainers/{maintainer}", MANAGE),
+        with_body(
+            case(M::PATCH, "/manage/maintainers/{id}", "/manage/maintainers/{maintainer}", MANAGE),
+            json!({"name": "renamed"}),
+        ),
+        case(M::DELETE, "/manage/maintainers/{id}", "/manage/maintainers/{maintainer}", MANAGE),
+        case(
+            M::GET,
+            "/manage/maintainers/{id}/organizations",
+            "/manage/maintainers/{maintainer}/organizations",
+            MANAGE,
+        ),
+        with_body(
+            case(
+                M::POST,
+                "/manage/maintainers/{id}/organizations",
+                "/manage/maintainers/{maintainer}/organizations",
+                MANAGE,
+            ),
+            json!({"name": "o"}),
+        ),
+        case(M::GET, "/manage/organizations", "/manage/organizations", MANAGE),
+        case(M::GET, "/manage/organizations/{id}", "/manage/organizations/{organization}", MANAGE),
+        with_body(
+            case(M::PATCH, "/manage/organizations/{id}", "/manage/organizations/{organization}", MANAGE),
+            json!({"name": "renamed"}),
+        ),
+        case(M::DELETE, "/manage/organizations/{id}", "/manage/organizations/{organization}", MANAGE),
+        case(M::GET, "/manage/organizations/{id}/users", "/manage/organizations/{organization}/users", MANAGE),
+        with_body(
+            case(M::POST, "/manage/organizations/{id}/users", "/manage/organizations/{organization}/users", MANAGE),
+            json!({"email": "{unique}@example.com"}),
+        ),
+        case(
+            M::DELETE,
+            "/manage/organizations/{id}/users/{userId}",
+            "/manage/organizations/{organization}/users/{organization_member}",
+            MANAGE,
+        ),
+        case(M::GET, "/manage/organizations/{id}/projects", "/manage/organizations/{organization}/projects", MANAGE),
+        with_body(
+            case(
+                M::POST,
+                "/manage/organizations/{id}/projects",
+                "/manage/organizations/{organization}/projects",
+                MANAGE,
+            ),
+            json!({"name": "p"}),
+        ),
     ]
 }
 
@@ -867,8 +929,33 @@ impl Matrix {
                 app.post("/v2/storage/files/prepare", &self.setup, json!({"name": "w.csv"})).await.expect(201).body;
             out = out.replace("{blob_write}", &blob_path(&file["absUploadParams"]));
         }
+        let first_organization = || async {
+            let all = app.get("/manage/organizations", &app.manage).await.expect(200).body;
+            all[0]["id"].as_i64().unwrap().to_string()
+        };
+        if out.contains("{first_organization}") {
+            out = out.replace("{first_organization}", &first_organization().await);
+        }
+        if out.contains("{maintainer}") {
+            let made = app.post("/manage/maintainers", &app.manage, json!({"name": unique})).await.expect(201).body;
+            out = out.replace("{maintainer}", &made["id"].to_string());
+        }
+        if out.contains("{organization}") {
+            let maintainer = app.get("/manage/maintainers", &app.manage).await.expect(200).body[0]["id"].to_string();
+            let path = format!("/manage/maintainers/{maintainer}/organizations");
+            let made = app.post(&path, &app.manage, json!({"name": unique})).await.expect(201).body;
+            let id = made["id"].to_string();
+            if out.contains("{organization_member}") {
+                let users = format!("/manage/organizations/{id}/users");
+                app.post(&users, &app.manage, json!({"email": format!("{unique}@example.com")})).await.expect(204);
+                let member = app.get(&users, &app.manage).await.expect(200).body[0]["id"].to_string();
+                out = out.replace("{organization_member}", &member);
+            }
+            out = out.replace("{organization}", &id);
+        }
         if out.contains("{project}") {
-            let project = app.post("/manage/projects", &app.manage, json!({"name": unique})).await.expect(201).body;
+            let path = format!("/manage/organizations/{}/projects", first_organization().await);
+            let project = app.post(&path, &app.manage, json!({"name": unique})).await.expect(201).body;
             let id = project["id"].as_i64().unwrap();
             if out.contains("{member}") {
                 let email = format!("{unique}@example.com");

@@ -261,6 +261,10 @@ impl TestApp {
         self.call(Method::PUT, path, Some(token), Payload::Json(body)).await
     }
 
+    pub(crate) async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Payload::Json(body)).await
+    }
+
     pub(crate) async fn delete(&self, path: &str, token: &str) -> Reply {
         self.call(Method::DELETE, path, Some(token), Payload::None).await
     }

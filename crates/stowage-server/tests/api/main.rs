@@ -19,6 +19,7 @@ mod large_import;
 mod manage;
 mod metadata;
 mod metrics;
+mod organizations;
 mod outbound;
 mod parameters;
 mod recovery;
