@@ -45,6 +45,8 @@ kinds! {
     crate::tables::TableDrop,
     crate::tables::PrimaryKey,
     crate::buckets::BucketDelete,
+    crate::buckets::BucketShare,
+    crate::buckets::BucketUnshare,
     crate::queue::ComponentRun,
 }
 
@@ -89,6 +91,18 @@ mod tests {
         }));
         assert_eq!(run.component(), Some(("keboola.wr-storage".into(), "1".into())));
         assert!(run.before_takeover().is_err(), "a run is not repeated after a stop");
+    }
+
+    #[test]
+    fn sharing_work_is_stored_with_its_tag_and_targets_and_reads_back_unchanged() {
+        let work = json!({ "kind": "bucketShare", "bucketId": "in.c-b", "sharing": "selected-projects",
+            "projects": [2], "users": [], "change": false });
+        let share: crate::buckets::BucketShare = read(work.clone());
+        assert_eq!(stored(&share).unwrap(), work);
+        assert_eq!(share.operation_params()["targetProjectIds"], json!([2]));
+        let work = json!({ "kind": "bucketUnshare", "bucketId": "in.c-b" });
+        let unshare: crate::buckets::BucketUnshare = read(work.clone());
+        assert_eq!(stored(&unshare).unwrap(), work);
     }
 
     #[test]

@@ -14,7 +14,8 @@ use axum::http::request::Parts;
 use stowage_core::auth::{authenticate, authenticate_manage, ManageGrant};
 use stowage_core::Ctx;
 use stowage_types::auth::{
-    Granted, ManageBucket, Permission, ReadBucket, ReadColumn, ReadTable, Token, WriteBucket, WriteColumn, WriteTable,
+    Granted, ManageBucket, Permission, ReadBucket, ReadColumn, ReadTable, ShareBucket, Token, WriteBucket, WriteColumn,
+    WriteTable,
 };
 use stowage_types::{Code, Error};
 
@@ -114,6 +115,7 @@ from_path! {
     ReadBucket => stowage_core::buckets::parse_id,
     WriteBucket => stowage_core::buckets::parse_id,
     ManageBucket => stowage_core::buckets::parse_id,
+    ShareBucket => stowage_core::buckets::parse_id,
 }
 
 /// Splits a column id, `in.c-b.table.column`, into its table's id and the column: a 404 without a dot.

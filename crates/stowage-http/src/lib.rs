@@ -104,6 +104,7 @@ fn table() -> Table {
     let t = routes::queue::register(t);
     let t = routes::console::register(t);
     let t = routes::organizations::register(t);
+    let t = routes::sharing::register(t);
     routes::manage::register(t)
 }
 

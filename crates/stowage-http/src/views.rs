@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use stowage_core::manage::PlacedProject;
 use stowage_core::organizations::OrganizationDetail;
 use stowage_core::records::{
-    Branch, Bucket, Maintainer, Member, MetadataEntry, Organization, Project, ScheduleRecord, TriggerRecord, User,
+    Branch, Bucket, BucketSharing, Maintainer, Member, MetadataEntry, Organization, Project, ScheduleRecord,
+    TriggerRecord, User,
 };
 use stowage_core::tokens::TokenView;
 use stowage_core::Core;
@@ -66,7 +67,14 @@ pub struct BucketView {
     pub rows_count: i64,
     pub is_maintenance: bool,
     pub backend: String,
+    /// `organization`, `organization-project`, `selected-projects` or `selected-users`; null when not shared.
     pub sharing: Option<String>,
+    /// The projects or users a bucket shared to selected ones is shared to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharing_parameters: Option<Value>,
+    /// The token that shared the bucket, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_by: Option<Value>,
     pub has_external_schema: bool,
     pub database_name: String,
     pub path: String,
@@ -83,7 +91,13 @@ pub struct BucketView {
 }
 
 /// A bucket.
-pub fn bucket(core: &Core, bucket: &Bucket, metadata: Option<&[MetadataEntry]>, shape: BucketShape) -> BucketView {
+pub fn bucket(
+    core: &Core,
+    bucket: &Bucket,
+    metadata: Option<&[MetadataEntry]>,
+    sharing: Option<&BucketSharing>,
+    shape: BucketShape,
+) -> BucketView {
     let uri = format!("{}/buckets/{}", core.storage_url(), bucket.id);
     BucketView {
         tables: if shape.detail {
@@ -106,7 +120,9 @@ pub fn bucket(core: &Core, bucket: &Bucket, metadata: Option<&[MetadataEntry]>, 
         rows_count: 0,
         is_maintenance: false,
         backend: bucket.backend.clone(),
-        sharing: None,
+        sharing: sharing.map(|s| s.sharing.clone()),
+        sharing_parameters: sharing.map(sharing_parameters),
+        shared_by: sharing.map(shared_by),
         has_external_schema: false,
         database_name: String::new(),
         path: bucket.id.clone(),
@@ -119,6 +135,25 @@ pub fn bucket(core: &Core, bucket: &Bucket, metadata: Option<&[MetadataEntry]>, 
         attributes: (shape.attributes || shape.detail).then(Vec::new),
         metadata: metadata.map(|entries| entries.iter().map(metadata_entry).collect()),
     }
+}
+
+/// The targets of a bucket's sharing: `{projects: [{id, name}]}`, `{users: [{id, name, email}]}` or `{}`.
+pub fn sharing_parameters(sharing: &BucketSharing) -> Value {
+    if !sharing.projects.is_empty() {
+        let projects: Vec<Value> = sharing.projects.iter().map(|(id, name)| json!({"id": id, "name": name})).collect();
+        json!({ "projects": projects })
+    } else if !sharing.users.is_empty() {
+        let users: Vec<Value> =
+            sharing.users.iter().map(|u| json!({"id": u.id, "name": u.name, "email": u.email})).collect();
+        json!({ "users": users })
+    } else {
+        json!({})
+    }
+}
+
+/// Who shared a bucket: `{id, name, date}` of the token.
+pub fn shared_by(sharing: &BucketSharing) -> Value {
+    json!({ "id": sharing.shared_by.0, "name": sharing.shared_by.1, "date": format(sharing.shared) })
 }
 
 /// A metadata entry of a bucket, table or column. `provider` is absent on branch metadata.

@@ -3,7 +3,7 @@
 use stowage_types::time::Timestamp;
 use stowage_types::{Code, Error, Result};
 
-use crate::records::Bucket;
+use crate::records::{Bucket, BucketSharing, User};
 use crate::sql::{params, Row};
 use crate::{Reader, Writer};
 
@@ -97,5 +97,123 @@ impl Writer<'_> {
         let deleted =
             self.conn().execute("DELETE FROM buckets WHERE project_id = ?1 AND id = ?2", params![project_id, id])?;
         Ok(deleted > 0)
+    }
+}
+
+/// Reads the sharing of the buckets `sql` selects (`pk, project_id, id, sharing, shared_by_token_id,
+/// shared_by_name, shared`), with their targets.
+fn sharings(r: &Reader<'_>, sql: &str, values: crate::sql::Params<'_>) -> Result<Vec<BucketSharing>> {
+    let rows = r.conn.rows(sql, values, |row| {
+        Ok((
+            row.get::<i64>(0)?,
+            BucketSharing {
+                project_id: row.get(1)?,
+                bucket_id: row.get(2)?,
+                sharing: row.get(3)?,
+                shared_by: (row.get::<Option<i64>>(4)?.unwrap_or(0), row.get::<Option<String>>(5)?.unwrap_or_default()),
+                shared: row.get::<Option<i64>>(6)?.unwrap_or(0),
+                projects: vec![],
+                users: vec![],
+            },
+        ))
+    })?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (pk, mut sharing) in rows {
+        sharing.projects = r.conn.rows(
+            "SELECT p.id, p.name FROM bucket_share_targets t JOIN projects p ON p.id = t.project_id
+              WHERE t.bucket_pk = ?1 ORDER BY p.id",
+            params![pk],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        sharing.users = r.conn.rows(
+            "SELECT u.id, u.email, u.name, u.created FROM bucket_share_targets t JOIN users u ON u.id = t.user_id
+              WHERE t.bucket_pk = ?1 ORDER BY u.id",
+            params![pk],
+            |row| Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created: row.get(3)? }),
+        )?;
+        out.push(sharing);
+    }
+    Ok(out)
+}
+
+const SHARING_COLUMNS: &str = "pk, project_id, id, sharing, shared_by_token_id, shared_by_name, shared";
+
+impl Reader<'_> {
+    /// How a bucket is shared; `None` when it is not.
+    pub fn bucket_sharing(&self, project_id: i64, id: &str) -> Result<Option<BucketSharing>> {
+        let sql =
+            format!("SELECT {SHARING_COLUMNS} FROM buckets WHERE project_id = ?1 AND id = ?2 AND sharing IS NOT NULL");
+        Ok(sharings(self, &sql, params![project_id, id])?.into_iter().next())
+    }
+
+    /// The shared buckets of a project.
+    pub fn project_sharings(&self, project_id: i64) -> Result<Vec<BucketSharing>> {
+        let sql =
+            format!("SELECT {SHARING_COLUMNS} FROM buckets WHERE project_id = ?1 AND sharing IS NOT NULL ORDER BY id");
+        sharings(self, &sql, params![project_id])
+    }
+
+    /// Every shared bucket of the projects of an organization, by project and bucket id.
+    pub fn organization_sharings(&self, organization_id: i64) -> Result<Vec<BucketSharing>> {
+        let sql = format!(
+            "SELECT {} FROM buckets b JOIN projects p ON p.id = b.project_id
+              WHERE p.organization_id = ?1 AND b.sharing IS NOT NULL ORDER BY b.project_id, b.id",
+            SHARING_COLUMNS.split(", ").map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+        );
+        sharings(self, &sql, params![organization_id])
+    }
+}
+
+/// A bucket's new sharing: the kind, who shares it and when, and the target project or user ids.
+pub struct NewSharing<'a> {
+    pub sharing: &'a str,
+    pub by: (i64, &'a str),
+    pub at: Timestamp,
+    pub projects: &'a [i64],
+    pub users: &'a [i64],
+}
+
+impl Writer<'_> {
+    /// Shares a bucket (`Some`) with these targets in place of any before, or stops sharing it
+    /// (`None`). False when there is no such bucket.
+    pub fn set_bucket_sharing(&self, project_id: i64, id: &str, sharing: Option<&NewSharing<'_>>) -> Result<bool> {
+        let Some(pk) = self.conn().row(
+            "SELECT pk FROM buckets WHERE project_id = ?1 AND id = ?2",
+            params![project_id, id],
+            |row| row.get::<i64>(0),
+        )?
+        else {
+            return Ok(false);
+        };
+        self.conn().execute("DELETE FROM bucket_share_targets WHERE bucket_pk = ?1", params![pk])?;
+        match sharing {
+            Some(new) => {
+                self.conn().execute(
+                    "UPDATE buckets SET sharing = ?2, shared_by_token_id = ?3, shared_by_name = ?4, shared = ?5
+                      WHERE pk = ?1",
+                    params![pk, new.sharing, new.by.0, new.by.1, new.at],
+                )?;
+                for project in new.projects {
+                    self.conn().execute(
+                        "INSERT INTO bucket_share_targets (bucket_pk, project_id) VALUES (?1, ?2)",
+                        params![pk, project],
+                    )?;
+                }
+                for user in new.users {
+                    self.conn().execute(
+                        "INSERT INTO bucket_share_targets (bucket_pk, user_id) VALUES (?1, ?2)",
+                        params![pk, user],
+                    )?;
+                }
+            }
+            None => {
+                self.conn().execute(
+                    "UPDATE buckets SET sharing = NULL, shared_by_token_id = NULL, shared_by_name = NULL, shared = NULL
+                      WHERE pk = ?1",
+                    params![pk],
+                )?;
+            }
+        }
+        Ok(true)
     }
 }

@@ -19,6 +19,7 @@ mod configs;
 mod events;
 mod files;
 mod jobs;
+pub use buckets::NewSharing;
 pub use jobs::ClaimedJob;
 mod metadata;
 mod migrate;

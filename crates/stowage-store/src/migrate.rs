@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0017_file_blocks.sql"),
     include_str!("../migrations/sqlite/0018_staged_bytes.sql"),
     include_str!("../migrations/sqlite/0019_organizations.sql"),
+    include_str!("../migrations/sqlite/0020_bucket_sharing.sql"),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_file_blocks.sql"),
     include_str!("../migrations/postgres/0008_staged_bytes.sql"),
     include_str!("../migrations/postgres/0009_organizations.sql"),
+    include_str!("../migrations/postgres/0010_bucket_sharing.sql"),
 ];
 
 fn pg(error: postgres::Error) -> Error {

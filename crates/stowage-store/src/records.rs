@@ -79,6 +79,22 @@ pub struct ManageToken {
     pub created: Timestamp,
 }
 
+/// How a bucket is shared within its organization, and to whom.
+#[derive(Debug, Clone)]
+pub struct BucketSharing {
+    pub project_id: i64,
+    pub bucket_id: String,
+    /// `organization`, `organization-project`, `selected-projects` or `selected-users`.
+    pub sharing: String,
+    /// The token that shared it: id and description.
+    pub shared_by: (i64, String),
+    pub shared: Timestamp,
+    /// For `selected-projects`: (id, name) of each project it is shared to.
+    pub projects: Vec<(i64, String)>,
+    /// For `selected-users`: each user it is shared to.
+    pub users: Vec<User>,
+}
+
 /// A bucket of a project.
 #[derive(Debug, Clone, Default)]
 pub struct Bucket {

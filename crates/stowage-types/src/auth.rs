@@ -20,6 +20,38 @@ pub enum Role {
     Share,
 }
 
+/// How a bucket is shared within its organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// To the organization's members, from any of its projects.
+    Organization,
+    /// To every project of the organization.
+    OrganizationProject,
+    /// To chosen projects of the organization.
+    SelectedProjects,
+    /// To chosen users.
+    SelectedUsers,
+}
+
+impl Sharing {
+    /// The wire name, as the bucket's `sharing` field shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sharing::Organization => "organization",
+            Sharing::OrganizationProject => "organization-project",
+            Sharing::SelectedProjects => "selected-projects",
+            Sharing::SelectedUsers => "selected-users",
+        }
+    }
+
+    /// Reads a wire name.
+    pub fn parse(name: &str) -> Option<Sharing> {
+        [Sharing::Organization, Sharing::OrganizationProject, Sharing::SelectedProjects, Sharing::SelectedUsers]
+            .into_iter()
+            .find(|sharing| sharing.as_str() == name)
+    }
+}
+
 impl Role {
     /// The wire name: `admin`, `guest`, `readOnly`, `share`.
     pub fn as_str(self) -> &'static str {
@@ -130,6 +162,20 @@ pub struct Token {
 }
 
 impl Token {
+    /// Whether this token may see and link a bucket shared as `sharing` from a project of its own
+    /// organization: `organization` needs an organization member's master token;
+    /// `organization-project` any token that manages buckets; `selected-projects` such a token of a
+    /// project in `projects`; `selected-users` the master token of a user in `users`.
+    pub fn may_link(&self, sharing: Sharing, projects: &[i64], users: &[i64]) -> bool {
+        let member = self.member.as_ref();
+        match sharing {
+            Sharing::Organization => member.is_some_and(|m| m.organization_member),
+            Sharing::OrganizationProject => self.can_manage_buckets(),
+            Sharing::SelectedProjects => self.can_manage_buckets() && projects.contains(&self.project_id),
+            Sharing::SelectedUsers => member.is_some_and(|m| users.contains(&m.user_id)),
+        }
+    }
+
     /// True for a project member's own token.
     pub fn is_master(&self) -> bool {
         self.member.is_some()
@@ -392,6 +438,27 @@ pub struct ManageBucket(pub BucketId);
 impl Permission for ManageBucket {
     fn allows(&self, token: &Token) -> bool {
         token.bucket_access(self.0.as_str()) == Some(BucketAccess::Manage)
+    }
+}
+
+/// Sharing one bucket, changing how it is shared or stopping: the master token of a member of the
+/// project's organization, or of a member with the `share` role (Keboola's organization
+/// administrators). Limited tokens never share, even with `canManageBuckets`.
+#[derive(Debug)]
+pub struct ShareBucket(pub BucketId);
+impl Permission for ShareBucket {
+    fn allows(&self, token: &Token) -> bool {
+        token.member.as_ref().is_some_and(|member| member.organization_member || member.role == Role::Share)
+    }
+}
+
+/// Listing the buckets shared to the project: tokens that manage buckets (which of them a token sees
+/// depends on the sharing kind, see [`Token::may_link`]).
+#[derive(Debug)]
+pub struct ListSharedBuckets;
+impl Permission for ListSharedBuckets {
+    fn allows(&self, token: &Token) -> bool {
+        token.can_manage_buckets()
     }
 }
 

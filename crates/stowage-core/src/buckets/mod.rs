@@ -1,8 +1,10 @@
 //! Buckets: create, list, detail, update, delete (synchronously or as a job: `delete.rs`).
 
 mod delete;
+mod sharing;
 
 pub use delete::{delete, BucketDelete, DeleteOptions};
+pub use sharing::{list_shared, parse_sharing, share, unshare, BucketShare, BucketUnshare, SharedBucket, Targets};
 
 use serde_json::json;
 use stowage_types::auth::{AnyToken, CreateBuckets, Granted, ManageBucket, ReadBucket};
@@ -10,7 +12,7 @@ use stowage_types::names::{validate_bucket_name, BucketId, Stage};
 use stowage_types::{time, Code, Error, Result};
 
 use crate::events::{self, record, Happened};
-use crate::records::{Bucket, MetadataEntry};
+use crate::records::{Bucket, BucketSharing, MetadataEntry};
 use crate::Ctx;
 
 /// The table backend buckets of this stack use.
@@ -21,6 +23,8 @@ pub struct BucketView {
     pub bucket: Bucket,
     /// Filled when the caller asked for metadata (list `include=metadata`, and always in detail).
     pub metadata: Option<Vec<MetadataEntry>>,
+    /// How the bucket is shared, if it is.
+    pub sharing: Option<BucketSharing>,
 }
 
 /// Fields of a new bucket as the client sent them.
@@ -115,13 +119,15 @@ pub async fn list(ctx: &Ctx, grant: &Granted<AnyToken>, with_metadata: bool) -> 
             .lookup(move |r| {
                 let token = reader;
                 let mut views = Vec::new();
+                let mut sharings = r.project_sharings(token.project_id)?;
                 for bucket in r.buckets(token.project_id)? {
                     if token.bucket_access(&bucket.id).is_none() {
                         continue;
                     }
                     let metadata =
                         if with_metadata { Some(r.metadata(token.project_id, "bucket", &bucket.id)?) } else { None };
-                    views.push(BucketView { bucket, metadata });
+                    let sharing = sharings.iter().position(|s| s.bucket_id == bucket.id).map(|at| sharings.remove(at));
+                    views.push(BucketView { bucket, metadata, sharing });
                 }
                 Ok(views)
             })
@@ -144,7 +150,8 @@ pub async fn detail(ctx: &Ctx, grant: &Granted<ReadBucket>) -> Result<BucketView
         .read(move |r| {
             let bucket = r.bucket(project_id, &id)?.ok_or_else(|| not_found(project_id, &id))?;
             let metadata = r.metadata(project_id, "bucket", &id)?;
-            Ok(BucketView { bucket, metadata: Some(metadata) })
+            let sharing = r.bucket_sharing(project_id, &id)?;
+            Ok(BucketView { bucket, metadata: Some(metadata), sharing })
         })
         .await
 }
@@ -189,7 +196,8 @@ pub async fn update(ctx: &Ctx, grant: &Granted<ManageBucket>, changes: BucketCha
             Happened::about("storage.bucketUpdated", "bucket", &bucket.id, format!("Updated bucket {}", bucket.id));
         record(w, ctx, project_id, Some(&token), happened)?;
         let metadata = w.metadata(project_id, "bucket", &bucket.id)?;
-        Ok(BucketView { bucket, metadata: Some(metadata) })
+        let sharing = w.bucket_sharing(project_id, &bucket.id)?;
+        Ok(BucketView { bucket, metadata: Some(metadata), sharing })
     })
     .await
 }

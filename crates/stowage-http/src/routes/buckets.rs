@@ -107,7 +107,12 @@ async fn list_buckets(
     let grant = caller.token.authorize(AnyToken)?;
     let views = page.of(buckets::list(&caller.ctx, &grant, with("metadata")).await?)?;
     Ok(Json(
-        views.iter().map(|view| views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)).collect(),
+        views
+            .iter()
+            .map(|view| {
+                views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), view.sharing.as_ref(), shape)
+            })
+            .collect(),
     ))
 }
 
@@ -128,7 +133,7 @@ async fn create_bucket(
     };
     let grant = caller.token.authorize(CreateBuckets)?;
     let bucket = buckets::create(&caller.ctx, &grant, input).await?;
-    let view = views::bucket(&state.core, &bucket, Some(&[]), BucketShape { detail: true, attributes: true });
+    let view = views::bucket(&state.core, &bucket, Some(&[]), None, BucketShape { detail: true, attributes: true });
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -136,7 +141,7 @@ async fn get_bucket(State(state): State<AppState>, wants: Wants<ReadBucket>) -> 
     let Allowed { grant, ctx } = wants.allowed()?;
     let view = buckets::detail(&ctx, &grant).await?;
     let shape = BucketShape { detail: true, attributes: true };
-    Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)))
+    Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), view.sharing.as_ref(), shape)))
 }
 
 async fn update_bucket(
@@ -148,7 +153,7 @@ async fn update_bucket(
     let Allowed { grant, ctx } = wants.allowed()?;
     let view = buckets::update(&ctx, &grant, changes).await?;
     let shape = BucketShape { detail: true, attributes: true };
-    Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), shape)))
+    Ok(Json(views::bucket(&state.core, &view.bucket, view.metadata.as_deref(), view.sharing.as_ref(), shape)))
 }
 
 async fn delete_bucket(

@@ -18,6 +18,7 @@ pub(crate) mod queue;
 pub(crate) mod reference;
 pub(crate) mod scheduler;
 pub(crate) mod share;
+pub(crate) mod sharing;
 pub(crate) mod tables;
 pub(crate) mod tokens;
 pub(crate) mod triggers;

@@ -223,7 +223,7 @@ fn table_view(core: &Core, view: &TableView, shape: TableShape) -> TableShow {
         column_metadata: shape.column_metadata.then_some(ColumnMetadata(column_metadata)),
         bucket: shape
             .bucket
-            .then(|| views::bucket(core, &view.bucket, None, BucketShape { detail: false, attributes: false })),
+            .then(|| views::bucket(core, &view.bucket, None, None, BucketShape { detail: false, attributes: false })),
     }
 }
 

@@ -76,6 +76,8 @@ const PUBLIC: &[Kind] = ALL_KINDS;
 /// whatever API token is sent, because API tokens open nothing on the console.
 const CONSOLE_SESSION_ONLY: &[Kind] = &[];
 const MANAGE: &[Kind] = &[Manage];
+/// The organization's members (the stack's first admin is one) and the `share` role.
+const SHARERS: &[Kind] = &[Admin, Share];
 
 const CONFIG: &str = "/v2/storage/components/{component}/configs/{config}";
 const ROWS: &str = "/v2/storage/components/{component}/configs/{config}/rows";
@@ -656,6 +658,42 @@ fn cases() -> Vec<Case> {
             case(M::POST, "/manage/projects/{id}/tokens", "/manage/projects/{project}/tokens", MANAGE),
             json!({"description": "made with the manage token"}),
         ),
+        case(
+            M::POST,
+            "/v2/storage/buckets/{id}/share-organization",
+            "/v2/storage/buckets/{bucket}/share-organization",
+            SHARERS,
+        ),
+        case(
+            M::POST,
+            "/v2/storage/buckets/{id}/share-organization-project",
+            "/v2/storage/buckets/{bucket}/share-organization-project",
+            SHARERS,
+        ),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/buckets/{id}/share-to-projects",
+                "/v2/storage/buckets/{bucket}/share-to-projects",
+                SHARERS,
+            ),
+            json!({"targetProjectIds": ["{first_project}"]}),
+        ),
+        with_body(
+            case(
+                M::POST,
+                "/v2/storage/buckets/{id}/share-to-users",
+                "/v2/storage/buckets/{bucket}/share-to-users",
+                SHARERS,
+            ),
+            json!({"targetUsers": ["setup@example.com"]}),
+        ),
+        with_body(
+            case(M::PUT, "/v2/storage/buckets/{id}/share", "/v2/storage/buckets/{bucket}/share", SHARERS),
+            json!({"sharing": "organization"}),
+        ),
+        case(M::DELETE, "/v2/storage/buckets/{id}/share", "/v2/storage/buckets/{bucket}/share", SHARERS),
+        case(M::GET, "/v2/storage/shared-buckets", "/v2/storage/shared-buckets", BUCKET_MANAGERS),
         case(M::GET, "/manage/maintainers", "/manage/maintainers", MANAGE),
         with_body(case(M::POST, "/manage/maintainers", "/manage/maintainers", MANAGE), json!({"name": "m"})),
         case(M::GET, "/manage/maintainers/{id}", "/manage/maintainers/{maintainer}", MANAGE),
@@ -933,6 +971,7 @@ impl Matrix {
             let all = app.get("/manage/organizations", &app.manage).await.expect(200).body;
             all[0]["id"].as_i64().unwrap().to_string()
         };
+        out = out.replace("{first_project}", &app.project_id.to_string());
         if out.contains("{first_organization}") {
             out = out.replace("{first_organization}", &first_organization().await);
         }

@@ -27,6 +27,7 @@ mod restart;
 mod schedules;
 #[cfg(feature = "smtp-e2e")]
 mod share_over_smtp;
+mod sharing;
 mod shutdown;
 mod tables;
 mod token_sharing;
