@@ -34,6 +34,29 @@ pub enum BucketCommand {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Share a bucket within the project's organization (as an organization member or a `share` member).
+    /// Example: stowage bucket share in.c-sales organization-project
+    /// Example: stowage bucket share in.c-sales selected-projects --project 2 --project 3
+    Share {
+        /// The bucket's id, such as in.c-sales
+        id: String,
+        /// organization, organization-project, selected-projects or selected-users
+        kind: String,
+        /// For selected-projects: a project of the organization to share to (repeat for more)
+        #[arg(long = "project")]
+        projects: Vec<String>,
+        /// For selected-users: a user's email or id to share to (repeat for more)
+        #[arg(long = "user")]
+        users: Vec<String>,
+    },
+    /// Stop sharing a bucket. Example: stowage bucket unshare in.c-sales
+    Unshare {
+        /// The bucket's id, such as in.c-sales
+        id: String,
+    },
+    /// List the buckets shared within the organization that this project may link.
+    /// Example: stowage bucket shared
+    Shared,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +240,43 @@ pub(crate) async fn bucket(global: &GlobalArgs, command: BucketCommand) -> Resul
                 remote.wait(job).await?;
             }
             print(global, &json!({ "deleted": id }), || format!("Bucket {id}{what} deleted."));
+        }
+        BucketCommand::Share { id, kind, projects, users } => {
+            let (route, body) = match kind.as_str() {
+                "organization" => ("share-organization", json!({})),
+                "organization-project" => ("share-organization-project", json!({})),
+                "selected-projects" => ("share-to-projects", json!({ "targetProjectIds": projects })),
+                "selected-users" => ("share-to-users", json!({ "targetUsers": users })),
+                other => {
+                    return Err(CliError::usage(format!(
+                        "\"{other}\" is not a sharing kind: use organization, organization-project, selected-projects or selected-users"
+                    )))
+                }
+            };
+            let path = with_query(&format!("/v2/storage/buckets/{id}/{route}"), &[("async", "1")]);
+            let job = remote.request(Method::POST, &path, Some(body)).await?;
+            let job = remote.wait(job).await?;
+            print(global, &job, || format!("Bucket {id} shared ({kind})."));
+        }
+        BucketCommand::Unshare { id } => {
+            let path = with_query(&format!("/v2/storage/buckets/{id}/share"), &[("async", "1")]);
+            let job = remote.request(Method::DELETE, &path, None).await?;
+            let job = remote.wait(job).await?;
+            print(global, &job, || format!("Bucket {id} is no longer shared."));
+        }
+        BucketCommand::Shared => {
+            let list = remote.request(Method::GET, "/v2/storage/shared-buckets", None).await?;
+            print(global, &list, || {
+                lines(&list, |b| {
+                    format!(
+                        "{}\t{}\tproject {} ({})",
+                        text(&b["id"]),
+                        text(&b["sharing"]),
+                        b["project"]["id"],
+                        text(&b["project"]["name"])
+                    )
+                })
+            });
         }
     }
     Ok(())

@@ -266,9 +266,31 @@ async fn a_run_follows_the_job_log_and_its_exit_code_is_the_jobs_outcome() {
 }
 
 #[tokio::test]
+async fn buckets_are_shared_listed_and_unshared_from_the_command_line() {
+    let (app, dir) = logged_in().await;
+    let bucket = app.create_bucket("shared").await;
+    let out = cli(dir.path(), &[], &["bucket", "share", &bucket, "organization-project"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("shared (organization-project)"), "{}", out.stdout);
+    let out = cli(dir.path(), &[], &["bucket", "shared"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&bucket) && out.stdout.contains("organization-project"), "{}", out.stdout);
+    let out = cli(dir.path(), &[], &["bucket", "share", &bucket, "everyone"]).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("not a sharing kind"), "{}", out.stderr);
+    let out = cli(dir.path(), &[], &["bucket", "share", &bucket, "selected-projects", "--project", "999"]).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("targetProjectIds"), "{}", out.stderr);
+    let out = cli(dir.path(), &[], &["bucket", "unshare", &bucket]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let detail = app.get(&format!("/v2/storage/buckets/{bucket}"), &app.admin).await.expect(200).body;
+    assert!(detail["sharing"].is_null(), "{detail}");
+}
+
+#[tokio::test]
 async fn every_command_has_help_with_an_example() {
     let dir = crate::helpers::test_dir();
-    let commands: [&[&str]; 38] = [
+    let commands: [&[&str]; 41] = [
         &["login"],
         &["project", "list"],
         &["project", "delete"],
@@ -307,6 +329,9 @@ async fn every_command_has_help_with_an_example() {
         &["run"],
         &["serve"],
         &["token", "refresh"],
+        &["bucket", "share"],
+        &["bucket", "unshare"],
+        &["bucket", "shared"],
     ];
     for command in commands {
         let mut args = command.to_vec();
