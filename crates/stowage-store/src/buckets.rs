@@ -3,7 +3,7 @@
 use stowage_types::time::Timestamp;
 use stowage_types::{Code, Error, Result};
 
-use crate::records::{Bucket, BucketSharing, User};
+use crate::records::{Bucket, BucketSharing};
 use crate::sql::{params, Row};
 use crate::{Reader, Writer};
 
@@ -129,7 +129,7 @@ fn sharings(r: &Reader<'_>, sql: &str, values: crate::sql::Params<'_>) -> Result
             "SELECT u.id, u.email, u.name, u.created FROM bucket_share_targets t JOIN users u ON u.id = t.user_id
               WHERE t.bucket_pk = ?1 ORDER BY u.id",
             params![pk],
-            |row| Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created: row.get(3)? }),
+            crate::projects::user,
         )?;
         out.push(sharing);
     }

@@ -66,9 +66,7 @@ impl Reader<'_> {
         self.conn.rows(
             "SELECT id, name, created, organization_id FROM projects WHERE organization_id = ?1 ORDER BY id",
             params![organization_id],
-            |row| {
-                Ok(Project { id: row.get(0)?, name: row.get(1)?, created: row.get(2)?, organization_id: row.get(3)? })
-            },
+            crate::projects::project,
         )
     }
 
@@ -78,7 +76,7 @@ impl Reader<'_> {
             "SELECT u.id, u.email, u.name, u.created FROM organization_members m JOIN users u ON u.id = m.user_id
               WHERE m.organization_id = ?1 ORDER BY m.created, u.id",
             params![organization_id],
-            |row| Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created: row.get(3)? }),
+            crate::projects::user,
         )
     }
 

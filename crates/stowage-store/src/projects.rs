@@ -9,7 +9,7 @@ use crate::records::{Branch, ConsoleSessionRecord, ManageToken, Member, Project,
 use crate::sql::{params, Row};
 use crate::{Reader, Writer};
 
-fn project(row: &Row<'_>) -> Result<Project> {
+pub(crate) fn project(row: &Row<'_>) -> Result<Project> {
     Ok(Project { id: row.get(0)?, name: row.get(1)?, created: row.get(2)?, organization_id: row.get(3)? })
 }
 
@@ -24,7 +24,7 @@ fn branch(row: &Row<'_>) -> Result<Branch> {
     })
 }
 
-fn user(row: &Row<'_>) -> Result<User> {
+pub(crate) fn user(row: &Row<'_>) -> Result<User> {
     Ok(User { id: row.get(0)?, email: row.get(1)?, name: row.get(2)?, created: row.get(3)? })
 }
 
